@@ -1,0 +1,47 @@
+package latchkey
+
+import (
+	"context"
+	"time"
+)
+
+// PersonalAccessClientID is the id of the OAuth client that issues personal
+// tokens on a new install; the first migration creates it.
+const PersonalAccessClientID int64 = 1
+
+// Client is an OAuth 2.0 client, Passport's oauth_clients row. Personal
+// tokens are issued by the personal access client; access tokens from the
+// authorization code flow by an application's client.
+type Client struct {
+	ID     int64
+	UserID *int64 // the user who owns the client, if any
+	Name   string
+	// SecretHash is the hash of a confidential client's secret, or "" for a
+	// public client. It is never sent over the API.
+	SecretHash           string
+	Provider             *string
+	Redirect             string // registered redirect URIs, comma-separated
+	PersonalAccessClient bool
+	PasswordClient       bool
+	Revoked              bool
+	CreatedAt            time.Time
+	UpdatedAt            time.Time
+}
+
+// ClientStore persists OAuth clients.
+type ClientStore interface {
+	// CreateClient stores c and sets c.ID.
+	CreateClient(ctx context.Context, c *Client) error
+
+	// Client returns the client with that id, revoked or not. ENOTFOUND
+	// when there is none.
+	Client(ctx context.Context, id int64) (*Client, error)
+
+	// Clients returns every client, by id ascending.
+	Clients(ctx context.Context) ([]*Client, error)
+
+	// RevokeClient marks the client and every token it issued revoked at at.
+	// Revoking a revoked client is not an error. ENOTFOUND when there is no
+	// such client.
+	RevokeClient(ctx context.Context, id int64, at time.Time) error
+}

@@ -1,0 +1,81 @@
+package latchkey
+
+// Action is something a principal does to a user's tokens.
+type Action int
+
+// The actions of the Personal Tokens API.
+const (
+	ReadTokens   Action = iota // list and show
+	CreateTokens               // create
+	RevokeTokens               // delete
+)
+
+// Scope is the token scope an action needs.
+func (a Action) Scope() string {
+	if a == ReadTokens {
+		return ScopeTokensRead
+	}
+	return ScopeTokensWrite
+}
+
+// The sentences of a refusal.
+const (
+	MsgNotAuthorized = "Not authorized to update this user."
+	MsgCannotGrant   = "This token cannot grant scopes it does not have."
+)
+
+// Principal is who makes a request: a user, and the token they made it
+// with. Token is nil when the user acts with no token (an operator at the
+// command line, a signed-in session), and then no scope limits them.
+type Principal struct {
+	User  *User
+	Token *Token
+}
+
+// Scopes returns the scopes that limit p: the token's, or none.
+func (p *Principal) Scopes() Scopes {
+	if p.Token == nil {
+		return nil
+	}
+	return p.Token.Scopes
+}
+
+// Authorize decides whether p may do a to the tokens of user owner. It is
+// the one place the contract's permission table lives; the order of its
+// checks is the contract's: the user's own rights first, then the token's
+// scopes. It returns nil or an EFORBIDDEN *Error with the sentence to send.
+func (p *Principal) Authorize(a Action, owner int64) error {
+	u := p.User
+	self := u.ID == owner
+	var ok bool
+	switch a {
+	case ReadTokens:
+		ok = self || u.Can(PermViewUsers)
+	case CreateTokens:
+		// Minting a credential for someone else is an administrator's act.
+		ok = self || u.Admin
+	case RevokeTokens:
+		ok = self || u.Can(PermEditUsers)
+	}
+	if !ok {
+		return &Error{Code: EFORBIDDEN, Message: MsgNotAuthorized}
+	}
+	scopes := p.Scopes()
+	if !scopes.Allows(a.Scope()) {
+		return Errorf(EFORBIDDEN, "This token lacks the scope %s.", a.Scope())
+	}
+	// A limited token creates tokens only for its own user.
+	if a == CreateTokens && !self && !scopes.Unlimited() {
+		return &Error{Code: EFORBIDDEN, Message: MsgCannotGrant}
+	}
+	return nil
+}
+
+// AuthorizeGrant decides whether p may create a token with want: a token
+// hands on no more than it has.
+func (p *Principal) AuthorizeGrant(want Scopes) error {
+	if !p.Scopes().Covers(want) {
+		return &Error{Code: EFORBIDDEN, Message: MsgCannotGrant}
+	}
+	return nil
+}

@@ -1,0 +1,105 @@
+package latchkey
+
+import (
+	"context"
+	"slices"
+	"time"
+)
+
+// The permissions a user can hold. Administrators hold every permission.
+const (
+	PermViewUsers = "view-users" // list and show other users' tokens
+	PermEditUsers = "edit-users" // revoke other users' tokens
+)
+
+// Permissions lists every permission the server knows, in display order.
+var Permissions = []string{PermViewUsers, PermEditUsers}
+
+// UserStatus is ACTIVE or INACTIVE, as in ProcessMaker.
+type UserStatus string
+
+// The statuses of a user. An inactive user's tokens authenticate nothing.
+const (
+	StatusActive   UserStatus = "ACTIVE"
+	StatusInactive UserStatus = "INACTIVE"
+)
+
+// User is a person or program that owns tokens.
+type User struct {
+	ID          int64
+	Username    string
+	Email       string
+	FirstName   string
+	LastName    string
+	Status      UserStatus
+	Admin       bool
+	Permissions []string // sorted, no duplicates, each one of Permissions
+	// PasswordHash is an argon2id hash in PHC string form, or "" for a user
+	// who cannot sign in with a password.
+	PasswordHash string
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+	DeletedAt    *time.Time // set when the user is (softly) deleted
+}
+
+// Active reports whether u may authenticate: status ACTIVE and not deleted.
+func (u *User) Active() bool {
+	return u.Status == StatusActive && u.DeletedAt == nil
+}
+
+// Deleted reports whether u has been deleted.
+func (u *User) Deleted() bool { return u.DeletedAt != nil }
+
+// Can reports whether u holds perm; administrators hold every permission.
+func (u *User) Can(perm string) bool {
+	return u.Admin || slices.Contains(u.Permissions, perm)
+}
+
+// UserUpdate names the fields of a user to change; nil fields stay as they are.
+type UserUpdate struct {
+	Username     *string
+	Email        *string
+	FirstName    *string
+	LastName     *string
+	Status       *UserStatus
+	Admin        *bool
+	Permissions  *[]string
+	PasswordHash *string
+}
+
+// UserFilter selects users. The zero value selects every user that is not
+// deleted, by id ascending.
+type UserFilter struct {
+	// Search keeps users whose username, email, first or last name contains
+	// it, ignoring case.
+	Search         string
+	IncludeDeleted bool
+	Offset, Limit  int // Limit 0 means no limit
+}
+
+// UserStore persists users. It checks no permissions.
+type UserStore interface {
+	// CreateUser stores u and sets u.ID. Timestamps are stored as given.
+	// ECONFLICT when the username or email is taken.
+	CreateUser(ctx context.Context, u *User) error
+
+	// User returns the user with that id, deleted or not. ENOTFOUND when
+	// there is none.
+	User(ctx context.Context, id int64) (*User, error)
+
+	// UserByLogin returns the user, deleted or not, whose username or email
+	// is login (exactly). ENOTFOUND when there is none.
+	UserByLogin(ctx context.Context, login string) (*User, error)
+
+	// Users returns the users f selects, by id ascending.
+	Users(ctx context.Context, f UserFilter) ([]*User, error)
+
+	// UpdateUser applies upd to the user that is not deleted, sets
+	// UpdatedAt to at and returns the user as stored. ENOTFOUND when there
+	// is no such user; ECONFLICT when a new username or email is taken.
+	UpdateUser(ctx context.Context, id int64, upd UserUpdate, at time.Time) (*User, error)
+
+	// DeleteUser marks the user deleted at at. ENOTFOUND when there is no
+	// such user or it is already deleted.
+	DeleteUser(ctx context.Context, id int64, at time.Time) error
+}
