@@ -1,0 +1,115 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"time"
+
+	"github.com/latchkey/latchkey"
+)
+
+// The caller-safe sentences of client errors.
+const (
+	msgClientNotFound     = "The client was not found."
+	msgClientUserNotFound = "The client's user was not found."
+)
+
+// CreateClient stores c and sets c.ID. ENOTFOUND when c.UserID names no
+// user.
+func (db *DB) CreateClient(ctx context.Context, c *latchkey.Client) error {
+	const q = `INSERT INTO oauth_clients (user_id, name, secret, provider, redirect,
+		personal_access_client, password_client, revoked, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		RETURNING id`
+	var userID, provider any
+	if c.UserID != nil {
+		userID = *c.UserID
+	}
+	if c.Provider != nil {
+		provider = *c.Provider
+	}
+	var id int64
+	err := db.write.QueryRowContext(ctx, q,
+		userID, c.Name, nullText(c.SecretHash), provider, c.Redirect,
+		c.PersonalAccessClient, c.PasswordClient, c.Revoked,
+		formatTime(c.CreatedAt), formatTime(c.UpdatedAt),
+	).Scan(&id)
+	if isForeignKey(err) {
+		err = notFound(msgClientUserNotFound, err)
+	}
+	if err != nil {
+		return wrap("create client", err)
+	}
+	c.ID = id
+	return nil
+}
+
+// Client returns the client with that id, revoked or not. ENOTFOUND when
+// there is none.
+func (db *DB) Client(ctx context.Context, id int64) (*latchkey.Client, error) {
+	c, err := scanClient(db.queryRow(ctx,
+		`SELECT `+clientColumns+` FROM oauth_clients c WHERE c.id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		err = notFound(msgClientNotFound, err)
+	}
+	if err != nil {
+		return nil, wrap("client", err)
+	}
+	return c, nil
+}
+
+// Clients returns every client, by id ascending.
+func (db *DB) Clients(ctx context.Context) ([]*latchkey.Client, error) {
+	rows, err := db.query(ctx,
+		`SELECT `+clientColumns+` FROM oauth_clients c ORDER BY c.id`)
+	if err != nil {
+		return nil, wrap("clients", err)
+	}
+	defer rows.Close()
+	clients := []*latchkey.Client{}
+	for rows.Next() {
+		c, err := scanClient(rows)
+		if err != nil {
+			return nil, wrap("clients", err)
+		}
+		clients = append(clients, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, wrap("clients", err)
+	}
+	return clients, nil
+}
+
+// RevokeClient marks the client and every token it issued revoked at at,
+// in one transaction. The client and each token that is revoked already
+// keep their UpdatedAt; a token the client issued after it was revoked is
+// revoked by the next call. ENOTFOUND when there is no such client.
+func (db *DB) RevokeClient(ctx context.Context, id int64, at time.Time) error {
+	ts := formatTime(at)
+	err := db.writeTx(ctx, func(tx *sql.Tx) error {
+		var exists bool
+		err := tx.QueryRowContext(ctx,
+			`SELECT EXISTS (SELECT 1 FROM oauth_clients WHERE id = ?)`, id).Scan(&exists)
+		if err != nil {
+			return err
+		}
+		if !exists {
+			return notFound(msgClientNotFound, nil)
+		}
+		_, err = tx.ExecContext(ctx,
+			`UPDATE oauth_clients SET revoked = 1, updated_at = ? WHERE id = ? AND revoked = 0`,
+			ts, id)
+		if err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx,
+			`UPDATE oauth_access_tokens SET revoked = 1, updated_at = ? WHERE client_id = ? AND revoked = 0`,
+			ts, id)
+		return err
+	})
+	if err != nil {
+		return wrap("revoke client", err)
+	}
+	return nil
+}

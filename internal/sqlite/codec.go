@@ -1,0 +1,266 @@
+package sqlite
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/latchkey/latchkey"
+)
+
+// timeLayout is the stored form of a time: fixed-width UTC with six
+// fractional digits, so that text order is time order.
+const timeLayout = "2006-01-02T15:04:05.000000Z"
+
+// formatTime returns the stored form of t, rounded to the microsecond.
+func formatTime(t time.Time) string {
+	return t.Round(time.Microsecond).UTC().Format(timeLayout)
+}
+
+// formatNullTime returns the stored form of *t, or NULL for nil.
+func formatNullTime(t *time.Time) any {
+	if t == nil {
+		return nil
+	}
+	return formatTime(*t)
+}
+
+// nullText returns s, or NULL for "".
+func nullText(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+// text returns the string of a TEXT (or BLOB) column value.
+func text(v any) (string, error) {
+	switch v := v.(type) {
+	case string:
+		return v, nil
+	case []byte:
+		return string(v), nil
+	}
+	return "", fmt.Errorf("want text, got %T", v)
+}
+
+// timeColumn scans a NOT NULL time column.
+type timeColumn struct{ t *time.Time }
+
+func (c timeColumn) Scan(v any) error {
+	s, err := text(v)
+	if err != nil {
+		return err
+	}
+	t, err := time.Parse(timeLayout, s)
+	if err != nil {
+		return err
+	}
+	*c.t = t.UTC()
+	return nil
+}
+
+// nullTimeColumn scans a nullable time column; NULL is nil.
+type nullTimeColumn struct{ t **time.Time }
+
+func (c nullTimeColumn) Scan(v any) error {
+	if v == nil {
+		*c.t = nil
+		return nil
+	}
+	var t time.Time
+	if err := (timeColumn{&t}).Scan(v); err != nil {
+		return err
+	}
+	*c.t = &t
+	return nil
+}
+
+// nullTextColumn scans a nullable TEXT column; NULL is "".
+type nullTextColumn struct{ s *string }
+
+func (c nullTextColumn) Scan(v any) error {
+	if v == nil {
+		*c.s = ""
+		return nil
+	}
+	s, err := text(v)
+	*c.s = s
+	return err
+}
+
+// optionalTextColumn scans a nullable TEXT column; NULL is nil.
+type optionalTextColumn struct{ s **string }
+
+func (c optionalTextColumn) Scan(v any) error {
+	if v == nil {
+		*c.s = nil
+		return nil
+	}
+	s, err := text(v)
+	if err != nil {
+		return err
+	}
+	*c.s = &s
+	return nil
+}
+
+// optionalIntColumn scans a nullable INTEGER column; NULL is nil.
+type optionalIntColumn struct{ n **int64 }
+
+func (c optionalIntColumn) Scan(v any) error {
+	switch v := v.(type) {
+	case nil:
+		*c.n = nil
+	case int64:
+		*c.n = &v
+	default:
+		return fmt.Errorf("want integer, got %T", v)
+	}
+	return nil
+}
+
+// formatPermissions returns the stored form of a permission list: sorted,
+// without duplicates, comma-separated.
+func formatPermissions(perms []string) string {
+	p := slices.Clone(perms)
+	slices.Sort(p)
+	return strings.Join(slices.Compact(p), ",")
+}
+
+// permissionsColumn scans users.permissions; "" is no permissions.
+type permissionsColumn struct{ p *[]string }
+
+func (c permissionsColumn) Scan(v any) error {
+	s, err := text(v)
+	if err != nil {
+		return err
+	}
+	*c.p = nil
+	if s != "" {
+		*c.p = strings.Split(s, ",")
+	}
+	return nil
+}
+
+// formatScopes returns the stored form of a scope list, a JSON array.
+func formatScopes(s latchkey.Scopes) (string, error) {
+	if s == nil {
+		s = latchkey.Scopes{}
+	}
+	b, err := json.Marshal(s)
+	return string(b), err
+}
+
+// scopesColumn scans oauth_access_tokens.scopes; the result is never nil.
+type scopesColumn struct{ s *latchkey.Scopes }
+
+func (c scopesColumn) Scan(v any) error {
+	s, err := text(v)
+	if err != nil {
+		return err
+	}
+	var scopes latchkey.Scopes
+	if err := json.Unmarshal([]byte(s), &scopes); err != nil {
+		return fmt.Errorf("scopes: %w", err)
+	}
+	if scopes == nil {
+		scopes = latchkey.Scopes{}
+	}
+	*c.s = scopes
+	return nil
+}
+
+// searchFolded returns the users.search_folded of u: the fields that user
+// search looks in, lowercased, one per line.
+func searchFolded(u *latchkey.User) string {
+	return strings.ToLower(u.Username + "\n" + u.Email + "\n" + u.FirstName + "\n" + u.LastName)
+}
+
+// The columns of each table as the reads select them, in the order of the
+// fields functions below.
+const (
+	userColumns = `u.id, u.username, u.email, u.firstname, u.lastname, u.status,
+		u.is_administrator, u.permissions, u.password_hash,
+		u.created_at, u.updated_at, u.deleted_at`
+	clientColumns = `c.id, c.user_id, c.name, c.secret, c.provider, c.redirect,
+		c.personal_access_client, c.password_client, c.revoked,
+		c.created_at, c.updated_at`
+	tokenColumns = `t.id, t.user_id, t.client_id, t.name, t.scopes, t.revoked,
+		t.created_at, t.updated_at, t.expires_at, t.last_used_at, t.key_id`
+	keyColumns = `k.id, k.algorithm, k.public_key, k.sealed_private_key,
+		k.created_at, k.retired_at`
+)
+
+// userFields returns the scan destinations of userColumns in u.
+func userFields(u *latchkey.User) []any {
+	return []any{&u.ID, &u.Username, &u.Email, &u.FirstName, &u.LastName, &u.Status,
+		&u.Admin, permissionsColumn{&u.Permissions}, nullTextColumn{&u.PasswordHash},
+		timeColumn{&u.CreatedAt}, timeColumn{&u.UpdatedAt}, nullTimeColumn{&u.DeletedAt}}
+}
+
+// clientFields returns the scan destinations of clientColumns in c.
+func clientFields(c *latchkey.Client) []any {
+	return []any{&c.ID, optionalIntColumn{&c.UserID}, &c.Name, nullTextColumn{&c.SecretHash},
+		optionalTextColumn{&c.Provider}, &c.Redirect,
+		&c.PersonalAccessClient, &c.PasswordClient, &c.Revoked,
+		timeColumn{&c.CreatedAt}, timeColumn{&c.UpdatedAt}}
+}
+
+// tokenFields returns the scan destinations of tokenColumns in t.
+func tokenFields(t *latchkey.Token) []any {
+	return []any{&t.ID, &t.UserID, &t.ClientID, &t.Name, scopesColumn{&t.Scopes}, &t.Revoked,
+		timeColumn{&t.CreatedAt}, timeColumn{&t.UpdatedAt},
+		nullTimeColumn{&t.ExpiresAt}, nullTimeColumn{&t.LastUsedAt}, &t.KeyID}
+}
+
+// keyFields returns the scan destinations of keyColumns in k.
+func keyFields(k *latchkey.SigningKey) []any {
+	return []any{&k.ID, &k.Algorithm, &k.PublicKey, &k.SealedPrivateKey,
+		timeColumn{&k.CreatedAt}, nullTimeColumn{&k.RetiredAt}}
+}
+
+// A rowScanner is *sql.Row or *sql.Rows.
+type rowScanner interface {
+	Scan(dest ...any) error
+}
+
+// scanUser reads one row of userColumns.
+func scanUser(r rowScanner) (*latchkey.User, error) {
+	var u latchkey.User
+	if err := r.Scan(userFields(&u)...); err != nil {
+		return nil, err
+	}
+	return &u, nil
+}
+
+// scanClient reads one row of clientColumns.
+func scanClient(r rowScanner) (*latchkey.Client, error) {
+	var c latchkey.Client
+	if err := r.Scan(clientFields(&c)...); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+// scanToken reads one row of tokenColumns followed by clientColumns.
+func scanToken(r rowScanner) (*latchkey.Token, error) {
+	var t latchkey.Token
+	var c latchkey.Client
+	if err := r.Scan(append(tokenFields(&t), clientFields(&c)...)...); err != nil {
+		return nil, err
+	}
+	t.Client = &c
+	return &t, nil
+}
+
+// scanKey reads one row of keyColumns.
+func scanKey(r rowScanner) (*latchkey.SigningKey, error) {
+	var k latchkey.SigningKey
+	if err := r.Scan(keyFields(&k)...); err != nil {
+		return nil, err
+	}
+	return &k, nil
+}

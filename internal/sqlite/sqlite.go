@@ -1,0 +1,337 @@
+// Package sqlite is the SQLite storage backend of Latchkey: it implements
+// latchkey.Store on one database file with modernc.org/sqlite, a driver in
+// pure Go.
+//
+// The database runs in WAL mode, so that reads never wait for a write.
+// Every write goes through a single connection, in transactions that take
+// the write lock as they begin (BEGIN IMMEDIATE): writers in one process
+// queue up in database/sql instead of failing with SQLITE_BUSY, and writers
+// in other processes wait up to the busy timeout. Reads use a pool of
+// read-only connections and prepare each query once per connection, since
+// parsing a query costs more than running most of ours.
+//
+// Times are stored as TEXT in the fixed-width UTC form
+// 2006-01-02T15:04:05.000000Z, which sorts as it compares, and read back in
+// UTC, rounded to the microsecond.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/latchkey/latchkey"
+	modernc "modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+// DB is a Latchkey store in an SQLite database file. It is safe for
+// concurrent use.
+type DB struct {
+	write *sql.DB // one connection, for every write
+	read  *sql.DB // read-only connections, for reads outside a write
+
+	mu    sync.Mutex
+	stmts map[string]*sql.Stmt // prepared reads, by query
+}
+
+var _ latchkey.Store = (*DB)(nil)
+
+// busyTimeout is how long a connection waits for a lock that another
+// process holds before it gives up with SQLITE_BUSY.
+const busyTimeout = 5 * time.Second
+
+// Open opens the database file at path, creating it if it does not exist.
+// It does not migrate the schema: call Migrate before the first use.
+func Open(ctx context.Context, path string) (*DB, error) {
+	if path == "" {
+		return nil, errors.New("sqlite: open: empty path")
+	}
+	write, err := sql.Open("sqlite", dsn(path, false))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	write.SetMaxOpenConns(1)
+	write.SetMaxIdleConns(1)
+	write.SetConnMaxLifetime(0)
+	write.SetConnMaxIdleTime(0)
+	// The writer connects first: it creates the file and turns on WAL mode
+	// before any reader looks at it.
+	if err := write.PingContext(ctx); err != nil {
+		write.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+
+	read, err := sql.Open("sqlite", dsn(path, true))
+	if err != nil {
+		write.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	n := max(4, runtime.GOMAXPROCS(0))
+	read.SetMaxOpenConns(n)
+	read.SetMaxIdleConns(n)
+	if err := read.PingContext(ctx); err != nil {
+		read.Close()
+		write.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	return &DB{write: write, read: read, stmts: map[string]*sql.Stmt{}}, nil
+}
+
+// dsn returns the data source name of a connection to the file at path.
+// The pragmas run on every new connection: foreign keys and the busy
+// timeout are per connection, and WAL mode is set once per file but costs
+// nothing to repeat.
+func dsn(path string, readOnly bool) string {
+	q := url.Values{}
+	q.Add("_pragma", "busy_timeout("+strconv.FormatInt(busyTimeout.Milliseconds(), 10)+")")
+	q.Add("_pragma", "foreign_keys(1)")
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "synchronous(NORMAL)")
+	if readOnly {
+		q.Add("_pragma", "query_only(1)")
+	} else {
+		// A write transaction takes the write lock when it begins, so it
+		// never fails to upgrade a read lock halfway through.
+		q.Set("_txlock", "immediate")
+	}
+	// Escape what would end or change the path of an SQLite URI filename.
+	escaped := strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(path)
+	return "file:" + escaped + "?" + q.Encode()
+}
+
+// Close closes every connection to the database.
+func (db *DB) Close() error {
+	var errs []error
+	db.mu.Lock()
+	for q, stmt := range db.stmts {
+		errs = append(errs, stmt.Close())
+		delete(db.stmts, q)
+	}
+	db.mu.Unlock()
+	errs = append(errs, db.read.Close(), db.write.Close())
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("sqlite: close: %w", err)
+	}
+	return nil
+}
+
+// Ping reports whether the database answers a query.
+func (db *DB) Ping(ctx context.Context) error {
+	if err := db.read.PingContext(ctx); err != nil {
+		return wrap("ping", err)
+	}
+	return nil
+}
+
+//go:embed migrations/*.sql
+var migrationFiles embed.FS
+
+// A migration is one file of migrations/, named NNNN_description.sql.
+type migration struct {
+	version int
+	name    string
+	sql     string
+}
+
+// migrations returns the embedded migrations by version ascending.
+func migrations() ([]migration, error) {
+	entries, err := fs.ReadDir(migrationFiles, "migrations")
+	if err != nil {
+		return nil, err
+	}
+	var ms []migration
+	for _, e := range entries { // ReadDir sorts by name
+		name := strings.TrimSuffix(e.Name(), ".sql")
+		prefix, _, _ := strings.Cut(name, "_")
+		version, err := strconv.Atoi(prefix)
+		if err != nil || version <= 0 {
+			return nil, fmt.Errorf("migration %s: name does not start with a version number", e.Name())
+		}
+		if len(ms) > 0 && ms[len(ms)-1].version >= version {
+			return nil, fmt.Errorf("migration %s: version %d is not after the previous one", e.Name(), version)
+		}
+		b, err := migrationFiles.ReadFile("migrations/" + e.Name())
+		if err != nil {
+			return nil, err
+		}
+		ms = append(ms, migration{version: version, name: name, sql: string(b)})
+	}
+	return ms, nil
+}
+
+// Migrate applies the migrations the database lacks, each in a transaction
+// of its own that also records it in schema_migrations. Each transaction
+// holds the write lock from its start, so processes that migrate one file
+// at once apply each migration once.
+func (db *DB) Migrate(ctx context.Context) error {
+	ms, err := migrations()
+	if err != nil {
+		return fmt.Errorf("sqlite: migrate: %w", err)
+	}
+	const create = `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version    INTEGER PRIMARY KEY,
+		name       TEXT NOT NULL,
+		applied_at TEXT NOT NULL
+	) STRICT`
+	if _, err := db.write.ExecContext(ctx, create); err != nil {
+		return wrap("migrate", err)
+	}
+	for _, m := range ms {
+		err := db.writeTx(ctx, func(tx *sql.Tx) error {
+			var applied bool
+			err := tx.QueryRowContext(ctx,
+				`SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = ?)`,
+				m.version).Scan(&applied)
+			if err != nil || applied {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, m.sql); err != nil {
+				return err
+			}
+			_, err = tx.ExecContext(ctx,
+				`INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`,
+				m.version, m.name, formatTime(time.Now()))
+			return err
+		})
+		if err != nil {
+			return wrap("migrate "+m.name, err)
+		}
+	}
+	return nil
+}
+
+// prepared returns the statement of query on the read pool, preparing it
+// on first use. Parsing a query costs more than running most of ours, and
+// the statement is prepared once per connection of the pool. Queries are
+// built from constant fragments only, so the cache stays small.
+func (db *DB) prepared(ctx context.Context, query string) (*sql.Stmt, error) {
+	db.mu.Lock()
+	stmt, ok := db.stmts[query]
+	db.mu.Unlock()
+	if ok {
+		return stmt, nil
+	}
+	stmt, err := db.read.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	if first, ok := db.stmts[query]; ok {
+		// Another call prepared it meanwhile.
+		stmt.Close()
+		return first, nil
+	}
+	db.stmts[query] = stmt
+	return stmt, nil
+}
+
+// queryRow runs a query of one row on the read pool.
+func (db *DB) queryRow(ctx context.Context, query string, args ...any) rowScanner {
+	stmt, err := db.prepared(ctx, query)
+	if err != nil {
+		return errRow{err}
+	}
+	return stmt.QueryRowContext(ctx, args...)
+}
+
+// errRow is a row whose query failed.
+type errRow struct{ err error }
+
+func (r errRow) Scan(...any) error { return r.err }
+
+// query runs a query on the read pool.
+func (db *DB) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	stmt, err := db.prepared(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	return stmt.QueryContext(ctx, args...)
+}
+
+// writeTx runs fn in a transaction on the write connection and commits it
+// when fn returns nil.
+func (db *DB) writeTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := db.write.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if err := fn(tx); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// readTx runs fn in a read transaction, which sees one snapshot of the
+// database throughout.
+func (db *DB) readTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := db.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if err := fn(tx); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// sqliteCode returns the extended result code of the SQLite error in err's
+// chain, or 0.
+func sqliteCode(err error) int {
+	var e *modernc.Error
+	if errors.As(err, &e) {
+		return e.Code()
+	}
+	return 0
+}
+
+// isUnique reports whether err is the violation of a unique or primary key
+// constraint.
+func isUnique(err error) bool {
+	c := sqliteCode(err)
+	return c == sqlite3.SQLITE_CONSTRAINT_UNIQUE || c == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
+}
+
+// isForeignKey reports whether err is the violation of a foreign key.
+func isForeignKey(err error) bool {
+	return sqliteCode(err) == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY
+}
+
+// conflict returns an ECONFLICT error with the caller-safe msg, caused by err.
+func conflict(msg string, err error) error {
+	return &latchkey.Error{Code: latchkey.ECONFLICT, Message: msg, Err: err}
+}
+
+// notFound returns an ENOTFOUND error with the caller-safe msg, caused by err.
+func notFound(msg string, err error) error {
+	return &latchkey.Error{Code: latchkey.ENOTFOUND, Message: msg, Err: err}
+}
+
+// wrap adds the operation to err. A lock that stayed busy past the timeout
+// becomes EUNAVAILABLE, which tells the caller to retry.
+func wrap(op string, err error) error {
+	var le *latchkey.Error
+	if !errors.As(err, &le) {
+		switch sqliteCode(err) & 0xff {
+		case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED:
+			err = &latchkey.Error{
+				Code:    latchkey.EUNAVAILABLE,
+				Message: "The database is busy. Try again later.",
+				Err:     err,
+			}
+		}
+	}
+	return fmt.Errorf("sqlite: %s: %w", op, err)
+}

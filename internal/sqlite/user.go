@@ -1,0 +1,211 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/latchkey/latchkey"
+)
+
+// The caller-safe sentences of user errors.
+const (
+	msgUserNotFound  = "The user was not found."
+	msgUsernameTaken = "The username has already been taken."
+	msgEmailTaken    = "The email has already been taken."
+)
+
+// userConflict translates the unique violation of a user column.
+func userConflict(err error) error {
+	if !isUnique(err) {
+		return err
+	}
+	if strings.Contains(err.Error(), "users.email") {
+		return conflict(msgEmailTaken, err)
+	}
+	return conflict(msgUsernameTaken, err)
+}
+
+// CreateUser stores u and sets u.ID. ECONFLICT when the username or email
+// is taken.
+func (db *DB) CreateUser(ctx context.Context, u *latchkey.User) error {
+	const q = `INSERT INTO users (username, email, firstname, lastname, status,
+		is_administrator, permissions, password_hash, search_folded,
+		created_at, updated_at, deleted_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		RETURNING id`
+	var id int64
+	err := db.write.QueryRowContext(ctx, q,
+		u.Username, u.Email, u.FirstName, u.LastName, string(u.Status),
+		u.Admin, formatPermissions(u.Permissions), nullText(u.PasswordHash), searchFolded(u),
+		formatTime(u.CreatedAt), formatTime(u.UpdatedAt), formatNullTime(u.DeletedAt),
+	).Scan(&id)
+	if err != nil {
+		return wrap("create user", userConflict(err))
+	}
+	u.ID = id
+	return nil
+}
+
+// User returns the user with that id, deleted or not. ENOTFOUND when there
+// is none.
+func (db *DB) User(ctx context.Context, id int64) (*latchkey.User, error) {
+	u, err := scanUser(db.queryRow(ctx,
+		`SELECT `+userColumns+` FROM users u WHERE u.id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		err = notFound(msgUserNotFound, err)
+	}
+	if err != nil {
+		return nil, wrap("user", err)
+	}
+	return u, nil
+}
+
+// UserByLogin returns the user, deleted or not, whose username or email is
+// login exactly. Should login be one user's username and another's email,
+// the username wins. ENOTFOUND when there is none.
+func (db *DB) UserByLogin(ctx context.Context, login string) (*latchkey.User, error) {
+	const q = `SELECT ` + userColumns + ` FROM users u
+		WHERE u.username = ? OR u.email = ?
+		ORDER BY u.username = ? DESC
+		LIMIT 1`
+	u, err := scanUser(db.queryRow(ctx, q, login, login, login))
+	if errors.Is(err, sql.ErrNoRows) {
+		err = notFound(msgUserNotFound, err)
+	}
+	if err != nil {
+		return nil, wrap("user by login", err)
+	}
+	return u, nil
+}
+
+// Users returns the users f selects, by id ascending. The search is a
+// literal substring of the username, email, first or last name, compared
+// after lowercasing both sides.
+func (db *DB) Users(ctx context.Context, f latchkey.UserFilter) ([]*latchkey.User, error) {
+	var q strings.Builder
+	var args []any
+	q.WriteString(`SELECT ` + userColumns + ` FROM users u WHERE 1 = 1`)
+	if !f.IncludeDeleted {
+		q.WriteString(` AND u.deleted_at IS NULL`)
+	}
+	if f.Search != "" {
+		q.WriteString(` AND instr(u.search_folded, ?) > 0`)
+		args = append(args, strings.ToLower(f.Search))
+	}
+	q.WriteString(` ORDER BY u.id LIMIT ? OFFSET ?`)
+	args = append(args, limit(f.Limit), max(f.Offset, 0))
+
+	rows, err := db.query(ctx, q.String(), args...)
+	if err != nil {
+		return nil, wrap("users", err)
+	}
+	defer rows.Close()
+	users := []*latchkey.User{}
+	for rows.Next() {
+		u, err := scanUser(rows)
+		if err != nil {
+			return nil, wrap("users", err)
+		}
+		users = append(users, u)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, wrap("users", err)
+	}
+	return users, nil
+}
+
+// limit returns the LIMIT of a page of n rows; n <= 0 means no limit.
+func limit(n int) int {
+	if n <= 0 {
+		return -1
+	}
+	return n
+}
+
+// UpdateUser applies upd to the user that is not deleted, sets UpdatedAt
+// to at and returns the user as stored. ENOTFOUND when there is no such
+// user; ECONFLICT when a new username or email is taken.
+func (db *DB) UpdateUser(ctx context.Context, id int64, upd latchkey.UserUpdate, at time.Time) (*latchkey.User, error) {
+	const (
+		sel = `SELECT ` + userColumns + ` FROM users u WHERE u.id = ?`
+		set = `UPDATE users SET username = ?, email = ?, firstname = ?, lastname = ?,
+			status = ?, is_administrator = ?, permissions = ?, password_hash = ?,
+			search_folded = ?, updated_at = ?
+			WHERE id = ?`
+	)
+	var u *latchkey.User
+	err := db.writeTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		u, err = scanUser(tx.QueryRowContext(ctx, sel+` AND u.deleted_at IS NULL`, id))
+		if errors.Is(err, sql.ErrNoRows) {
+			return notFound(msgUserNotFound, err)
+		}
+		if err != nil {
+			return err
+		}
+		apply(u, upd)
+		_, err = tx.ExecContext(ctx, set,
+			u.Username, u.Email, u.FirstName, u.LastName, string(u.Status),
+			u.Admin, formatPermissions(u.Permissions), nullText(u.PasswordHash),
+			searchFolded(u), formatTime(at), id)
+		if err != nil {
+			return userConflict(err)
+		}
+		u, err = scanUser(tx.QueryRowContext(ctx, sel, id))
+		return err
+	})
+	if err != nil {
+		return nil, wrap("update user", err)
+	}
+	return u, nil
+}
+
+// apply sets the fields of u that upd names.
+func apply(u *latchkey.User, upd latchkey.UserUpdate) {
+	if upd.Username != nil {
+		u.Username = *upd.Username
+	}
+	if upd.Email != nil {
+		u.Email = *upd.Email
+	}
+	if upd.FirstName != nil {
+		u.FirstName = *upd.FirstName
+	}
+	if upd.LastName != nil {
+		u.LastName = *upd.LastName
+	}
+	if upd.Status != nil {
+		u.Status = *upd.Status
+	}
+	if upd.Admin != nil {
+		u.Admin = *upd.Admin
+	}
+	if upd.Permissions != nil {
+		u.Permissions = *upd.Permissions
+	}
+	if upd.PasswordHash != nil {
+		u.PasswordHash = *upd.PasswordHash
+	}
+}
+
+// DeleteUser marks the user deleted at at, and sets its UpdatedAt to at.
+// ENOTFOUND when there is no such user or it is already deleted.
+func (db *DB) DeleteUser(ctx context.Context, id int64, at time.Time) error {
+	res, err := db.write.ExecContext(ctx,
+		`UPDATE users SET deleted_at = ?, updated_at = ? WHERE id = ? AND deleted_at IS NULL`,
+		formatTime(at), formatTime(at), id)
+	if err != nil {
+		return wrap("delete user", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return wrap("delete user", err)
+	}
+	if n == 0 {
+		return wrap("delete user", notFound(msgUserNotFound, nil))
+	}
+	return nil
+}

@@ -1,0 +1,96 @@
+package storetest
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/latchkey/latchkey"
+)
+
+// Benchmark runs the benchmarks of the store operations on the hot paths
+// against the stores open returns; open has the contract of Run's.
+func Benchmark(b *testing.B, open func(b *testing.B) latchkey.Store) {
+	const tokens = 1000
+	// seed stores a user with tokens personal tokens.
+	seed := func(b *testing.B, s latchkey.Store) *latchkey.User {
+		b.Helper()
+		u := createUser(b, s, newUser("alice"))
+		for i := 1; i <= tokens; i++ {
+			tok := newToken(i, u.ID)
+			tok.CreatedAt = at(time.Duration(i) * time.Second)
+			tok.Name = fmt.Sprintf("token %d", i)
+			createToken(b, s, tok)
+		}
+		return u
+	}
+
+	b.Run("Credential", func(b *testing.B) {
+		s := open(b)
+		seed(b, s)
+		b.ResetTimer()
+		b.RunParallel(func(pb *testing.PB) {
+			i := 0
+			for pb.Next() {
+				i++
+				if _, err := s.Credential(b.Context(), tokenID(i%tokens+1)); err != nil {
+					b.Errorf("Credential() = %v", err)
+					return
+				}
+			}
+		})
+	})
+
+	b.Run("CreateToken", func(b *testing.B) {
+		s := open(b)
+		u := createUser(b, s, newUser("alice"))
+		i := 0
+		for b.Loop() {
+			i++
+			if err := s.CreateToken(b.Context(), newToken(i, u.ID)); err != nil {
+				b.Fatalf("CreateToken() = %v", err)
+			}
+		}
+	})
+
+	b.Run("Tokens", func(b *testing.B) {
+		s := open(b)
+		u := seed(b, s)
+		f := latchkey.TokenFilter{UserID: u.ID, PersonalOnly: true, Offset: 500, Limit: 10}
+		for b.Loop() {
+			if _, _, err := s.Tokens(b.Context(), f); err != nil {
+				b.Fatalf("Tokens() = %v", err)
+			}
+		}
+	})
+
+	b.Run("TokensByName", func(b *testing.B) {
+		s := open(b)
+		u := seed(b, s)
+		f := latchkey.TokenFilter{UserID: u.ID, Name: "EN 99", OrderBy: latchkey.OrderName, Limit: 10}
+		for b.Loop() {
+			if _, _, err := s.Tokens(b.Context(), f); err != nil {
+				b.Fatalf("Tokens() = %v", err)
+			}
+		}
+	})
+
+	b.Run("TouchTokens", func(b *testing.B) {
+		s := open(b)
+		seed(b, s)
+		uses := map[string]time.Time{}
+		for i := 1; i <= 100; i++ {
+			uses[tokenID(i)] = at(0)
+		}
+		i := 0
+		for b.Loop() {
+			i++
+			for id := range uses {
+				uses[id] = at(time.Duration(i) * time.Second)
+			}
+			if err := s.TouchTokens(b.Context(), uses); err != nil {
+				b.Fatalf("TouchTokens() = %v", err)
+			}
+		}
+	})
+}

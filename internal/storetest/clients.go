@@ -1,0 +1,228 @@
+package storetest
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/latchkey/latchkey"
+)
+
+func testCreateClient(t *testing.T, open func(t *testing.T) latchkey.Store) {
+	tests := []struct {
+		name   string
+		client func(owner int64) *latchkey.Client
+	}{
+		{"Confidential", func(owner int64) *latchkey.Client {
+			return &latchkey.Client{
+				UserID:     &owner,
+				Name:       "Reporting",
+				SecretHash: "$argon2id$v=19$m=65536,t=3,p=4$c2FsdA$aGFzaA",
+				Provider:   ptr("users"),
+				Redirect:   "https://a.example.com/cb,https://b.example.com/cb",
+				CreatedAt:  at(0),
+				UpdatedAt:  at(time.Minute),
+			}
+		}},
+		{"Public", func(int64) *latchkey.Client {
+			return &latchkey.Client{
+				Name:      "CLI",
+				Redirect:  "http://127.0.0.1",
+				CreatedAt: at(0),
+				UpdatedAt: at(0),
+			}
+		}},
+		{"PasswordClient", func(int64) *latchkey.Client {
+			return &latchkey.Client{
+				Name:           "Password Grant",
+				SecretHash:     "hash",
+				Redirect:       "http://localhost",
+				PasswordClient: true,
+				CreatedAt:      at(0),
+				UpdatedAt:      at(0),
+			}
+		}},
+		{"PersonalAccessClient", func(int64) *latchkey.Client {
+			return &latchkey.Client{
+				Name:                 "Second Personal Access Client",
+				Redirect:             "http://localhost",
+				PersonalAccessClient: true,
+				CreatedAt:            at(0),
+				UpdatedAt:            at(0),
+			}
+		}},
+		{"Revoked", func(int64) *latchkey.Client {
+			c := newClient("Old")
+			c.Revoked = true
+			return c
+		}},
+		{"OtherZone", func(int64) *latchkey.Client {
+			c := newClient("Zoned")
+			c.CreatedAt = at(0).In(time.FixedZone("PST", -8*3600))
+			c.UpdatedAt = at(time.Hour).In(time.FixedZone("IST", 5*3600+1800))
+			return c
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := open(t)
+			owner := createUser(t, s, newUser("owner"))
+			c := createClient(t, s, tt.client(owner.ID))
+			if c.ID == 0 || c.ID == latchkey.PersonalAccessClientID {
+				t.Errorf("CreateClient set ID %d, want a new id", c.ID)
+			}
+			got, err := s.Client(t.Context(), c.ID)
+			if err != nil {
+				t.Fatalf("Client(%d) = %v", c.ID, err)
+			}
+			if diff := cmp.Diff(c, got); diff != "" {
+				t.Errorf("Client(%d) mismatch (-want +got):\n%s", c.ID, diff)
+			}
+			checkUTC(t, fmt.Sprintf("Client(%d)", c.ID), &got.CreatedAt, &got.UpdatedAt)
+		})
+	}
+}
+
+func testClient(t *testing.T, open func(t *testing.T) latchkey.Store) {
+	t.Run("NotFound", func(t *testing.T) {
+		s := open(t)
+		c := createClient(t, s, newClient("App"))
+		for _, id := range []int64{0, -1, c.ID + 1000} {
+			_, err := s.Client(t.Context(), id)
+			checkCode(t, fmt.Sprintf("Client(%d)", id), err, latchkey.ENOTFOUND)
+		}
+	})
+
+	t.Run("Revoked", func(t *testing.T) {
+		s := open(t)
+		c := createClient(t, s, newClient("App"))
+		if err := s.RevokeClient(t.Context(), c.ID, at(time.Hour)); err != nil {
+			t.Fatalf("RevokeClient(%d) = %v", c.ID, err)
+		}
+		got, err := s.Client(t.Context(), c.ID)
+		if err != nil {
+			t.Fatalf("Client(%d) of a revoked client = %v, want the client", c.ID, err)
+		}
+		if !got.Revoked {
+			t.Errorf("Client(%d).Revoked = false, want true", c.ID)
+		}
+	})
+}
+
+func testClients(t *testing.T, open func(t *testing.T) latchkey.Store) {
+	s := open(t)
+	personal, err := s.Client(t.Context(), latchkey.PersonalAccessClientID)
+	if err != nil {
+		t.Fatalf("Client(%d) = %v", latchkey.PersonalAccessClientID, err)
+	}
+	a := createClient(t, s, newClient("A"))
+	b := createClient(t, s, newClient("B"))
+	c := createClient(t, s, newClient("C"))
+	if err := s.RevokeClient(t.Context(), b.ID, at(time.Hour)); err != nil {
+		t.Fatalf("RevokeClient(%d) = %v", b.ID, err)
+	}
+	b.Revoked, b.UpdatedAt = true, at(time.Hour)
+
+	got, err := s.Clients(t.Context())
+	if err != nil {
+		t.Fatalf("Clients() = %v", err)
+	}
+	want := []*latchkey.Client{personal, a, b, c}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("Clients() mismatch (-want +got):\n%s", diff)
+	}
+}
+
+func testRevokeClient(t *testing.T, open func(t *testing.T) latchkey.Store) {
+	t.Run("RevokesClientAndTokens", func(t *testing.T) {
+		s := open(t)
+		u := createUser(t, s, newUser("alice"))
+		app := createClient(t, s, newClient("App"))
+		other := createClient(t, s, newClient("Other"))
+
+		live := newToken(1, u.ID)
+		live.ClientID = app.ID
+		createToken(t, s, live)
+		revoked := newToken(2, u.ID)
+		revoked.ClientID = app.ID
+		createToken(t, s, revoked)
+		if _, err := s.RevokeToken(t.Context(), revoked.ID, at(time.Minute)); err != nil {
+			t.Fatalf("RevokeToken(%q) = %v", revoked.ID, err)
+		}
+		personal := createToken(t, s, newToken(3, u.ID))
+		others := newToken(4, u.ID)
+		others.ClientID = other.ID
+		createToken(t, s, others)
+
+		when := at(time.Hour)
+		if err := s.RevokeClient(t.Context(), app.ID, when); err != nil {
+			t.Fatalf("RevokeClient(%d) = %v", app.ID, err)
+		}
+
+		got, err := s.Client(t.Context(), app.ID)
+		if err != nil {
+			t.Fatalf("Client(%d) = %v", app.ID, err)
+		}
+		if !got.Revoked {
+			t.Errorf("after RevokeClient, Client(%d).Revoked = false, want true", app.ID)
+		}
+		tok, err := s.Token(t.Context(), live.ID)
+		if err != nil {
+			t.Fatalf("Token(%q) = %v", live.ID, err)
+		}
+		if !tok.Revoked || !tok.UpdatedAt.Equal(when) {
+			t.Errorf("after RevokeClient, Token(%q) revoked %t at %v, want revoked at %v", live.ID, tok.Revoked, tok.UpdatedAt, when)
+		}
+		if !tok.Client.Revoked {
+			t.Errorf("after RevokeClient, Token(%q).Client.Revoked = false, want true", live.ID)
+		}
+		tok, err = s.Token(t.Context(), revoked.ID)
+		if err != nil {
+			t.Fatalf("Token(%q) = %v", revoked.ID, err)
+		}
+		if !tok.Revoked {
+			t.Errorf("after RevokeClient, Token(%q).Revoked = false, want true", revoked.ID)
+		}
+		for _, untouched := range []*latchkey.Token{personal, others} {
+			tok, err := s.Token(t.Context(), untouched.ID)
+			if err != nil {
+				t.Fatalf("Token(%q) = %v", untouched.ID, err)
+			}
+			if tok.Revoked || !tok.UpdatedAt.Equal(untouched.UpdatedAt) {
+				t.Errorf("RevokeClient(%d) touched Token(%q) of client %d: revoked %t, updated %v",
+					app.ID, untouched.ID, untouched.ClientID, tok.Revoked, tok.UpdatedAt)
+			}
+		}
+		for _, id := range []int64{latchkey.PersonalAccessClientID, other.ID} {
+			c, err := s.Client(t.Context(), id)
+			if err != nil || c.Revoked {
+				t.Errorf("after RevokeClient(%d), Client(%d) = %+v, %v, want not revoked", app.ID, id, c, err)
+			}
+		}
+	})
+
+	t.Run("Again", func(t *testing.T) {
+		s := open(t)
+		app := createClient(t, s, newClient("App"))
+		for i, when := range []time.Time{at(time.Hour), at(2 * time.Hour)} {
+			if err := s.RevokeClient(t.Context(), app.ID, when); err != nil {
+				t.Fatalf("RevokeClient(%d) call %d = %v, want nil", app.ID, i+1, err)
+			}
+		}
+		got, err := s.Client(t.Context(), app.ID)
+		if err != nil {
+			t.Fatalf("Client(%d) = %v", app.ID, err)
+		}
+		if !got.Revoked {
+			t.Errorf("Client(%d).Revoked = false, want true", app.ID)
+		}
+	})
+
+	t.Run("NotFound", func(t *testing.T) {
+		s := open(t)
+		app := createClient(t, s, newClient("App"))
+		err := s.RevokeClient(t.Context(), app.ID+1000, at(time.Hour))
+		checkCode(t, fmt.Sprintf("RevokeClient(%d)", app.ID+1000), err, latchkey.ENOTFOUND)
+	})
+}
