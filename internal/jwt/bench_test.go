@@ -1,0 +1,103 @@
+package jwt_test
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/latchkey/latchkey/internal/jwt"
+)
+
+func BenchmarkSign(b *testing.B) {
+	r, _ := fixture(b)
+	c := testClaims()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, _, err := r.Sign(c); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkVerify(b *testing.B) {
+	r, _ := fixture(b)
+	token, _, err := r.Sign(testClaims())
+	if err != nil {
+		b.Fatal(err)
+	}
+	benchmarkVerify(b, r, token, nil)
+}
+
+// BenchmarkVerifyGarbage verifies three segments of random base64url as
+// long as a token, as a scanner sends.
+func BenchmarkVerifyGarbage(b *testing.B) {
+	r, _ := fixture(b)
+	seg := func(n int) string {
+		buf := make([]byte, n)
+		rand.Read(buf)
+		return base64.RawURLEncoding.EncodeToString(buf)
+	}
+	benchmarkVerify(b, r, seg(60)+"."+seg(200)+"."+seg(256), jwt.ErrInvalid)
+}
+
+func BenchmarkVerifyBadSignature(b *testing.B) {
+	r, _ := fixture(b)
+	token, _, err := r.Sign(testClaims())
+	if err != nil {
+		b.Fatal(err)
+	}
+	head, claims, sig := segments(b, token)
+	raw, _ := base64.RawURLEncoding.DecodeString(sig)
+	raw[0] ^= 1
+	benchmarkVerify(b, r, head+"."+claims+"."+base64.RawURLEncoding.EncodeToString(raw), jwt.ErrInvalid)
+}
+
+func BenchmarkVerifyUnknownKid(b *testing.B) {
+	r, priv := fixture(b)
+	token := signRaw(b, priv, `{"typ":"JWT","alg":"RS256","kid":"QHIAiTQzv7nvXJxqdv0TuOZ5uIamTa7AvURmNHuD37k"}`,
+		claimsJSON(-1, -1, 1<<40))
+	benchmarkVerify(b, r, token, jwt.ErrInvalid)
+}
+
+func benchmarkVerify(b *testing.B, r *jwt.Keyring, token string, want error) {
+	b.Helper()
+	if _, err := r.Verify(token, now); err != want {
+		b.Fatalf("Verify() = %v, want %v", err, want)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		r.Verify(token, now)
+	}
+}
+
+// BenchmarkVerifyHostile verifies the unsigned headers that cost Verify the
+// most before it reaches a signature: each must cost less than checking
+// one (BenchmarkVerifyBadSignature).
+func BenchmarkVerifyHostile(b *testing.B) {
+	r, _ := fixture(b)
+	var members strings.Builder // distinct, as duplicates are refused at once
+	members.WriteString(`{"alg":"RS256"`)
+	for i := range 15 {
+		fmt.Fprintf(&members, `,"%02x":0`, i)
+	}
+	most := members.String() + "}"
+	members.WriteString(`,"too":0}`)
+	tooMany := members.String()
+	for _, bm := range []struct {
+		name  string
+		token string
+	}{
+		{"longest header", enc(most+strings.Repeat(" ", 384-len(most))) + ".e30.AAAA"},
+		{"too long a header", strings.Repeat("A", 513) + ".e30.AAAA"},
+		{"most members", enc(most) + ".e30.AAAA"},
+		{"too many members", enc(tooMany) + ".e30.AAAA"},
+		{"deepest nesting", enc(`{"x":`+strings.Repeat("[", 379)) + ".e30.AAAA"},
+		{"longest token", "e30." + strings.Repeat("A", jwt.MaxTokenLength-10) + ".AAAA"},
+	} {
+		b.Run(bm.name, func(b *testing.B) {
+			benchmarkVerify(b, r, bm.token, jwt.ErrInvalid)
+		})
+	}
+}

@@ -1,0 +1,297 @@
+// Package jwt signs and verifies Latchkey's tokens: RS256 JSON Web Tokens
+// whose header and claims are those of Laravel Passport, so that tools that
+// read Passport's tokens read ours.
+//
+// It also makes and keeps the keys: GenerateKey and the PEM parsers make an
+// RSA key, NewSigningKey turns it into a latchkey.SigningKey whose private
+// part is sealed with the server's secret by a Sealer, and a Keyring built
+// from the stored keys signs with the current key, verifies with every key,
+// and publishes the public keys as a JWKS.
+//
+// Verification answers one error, ErrInvalid, whatever the reason, so that
+// a caller answers one 401 and gives no hint of which check failed.
+package jwt
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/latchkey/latchkey"
+)
+
+// Algorithm is the only signing algorithm: RSASSA-PKCS1-v1_5 with SHA-256.
+const Algorithm = "RS256"
+
+// MaxTokenLength is the length in bytes of the longest token Verify reads.
+const MaxTokenLength = 8 << 10
+
+// ErrInvalid is the error of every token that Verify refuses. It carries
+// the code EUNAUTHENTICATED, so that it becomes a 401 even if a caller
+// hands it on as is.
+var ErrInvalid = &latchkey.Error{Code: latchkey.EUNAUTHENTICATED, Message: "Unauthenticated."}
+
+// Claims are the claims of a token, those of a Laravel Passport access
+// token.
+type Claims struct {
+	Audience  string    // aud: the client id
+	ID        string    // jti: the token id
+	Subject   string    // sub: the user id
+	IssuedAt  time.Time // iat: zero when a verified token has none
+	NotBefore time.Time // nbf: zero when a verified token has none
+	ExpiresAt time.Time // exp
+	Scopes    []string  // scopes: never nil in claims Verify returns
+}
+
+// The range of a NumericDate that Sign writes and Verify reads: from the
+// epoch to the last second of year 9999.
+const maxNumericDate = 253402300799
+
+// wireClaims is the encoding of Claims, in the order Passport writes them.
+type wireClaims struct {
+	Audience  string   `json:"aud"`
+	ID        string   `json:"jti"`
+	IssuedAt  int64    `json:"iat"`
+	NotBefore int64    `json:"nbf"`
+	ExpiresAt int64    `json:"exp"`
+	Subject   string   `json:"sub"`
+	Scopes    []string `json:"scopes"`
+}
+
+// encode returns the JSON of c, its times in whole seconds.
+func (c *Claims) encode() ([]byte, error) {
+	w := wireClaims{
+		Audience: c.Audience,
+		ID:       c.ID,
+		Subject:  c.Subject,
+		Scopes:   c.Scopes,
+	}
+	if w.Scopes == nil {
+		w.Scopes = []string{}
+	}
+	for _, d := range []struct {
+		name string
+		t    time.Time
+		dst  *int64
+	}{
+		{"IssuedAt", c.IssuedAt, &w.IssuedAt},
+		{"NotBefore", c.NotBefore, &w.NotBefore},
+		{"ExpiresAt", c.ExpiresAt, &w.ExpiresAt},
+	} {
+		if d.t.IsZero() {
+			return nil, errors.New("jwt: the claims have no " + d.name)
+		}
+		s := d.t.Unix()
+		if s < 0 || s > maxNumericDate {
+			return nil, errors.New("jwt: the " + d.name + " of the claims is out of range")
+		}
+		*d.dst = s
+	}
+	return json.Marshal(w)
+}
+
+// header is what Verify reads of a token's header.
+type header struct {
+	alg, kid       string
+	hasAlg, hasKid bool
+}
+
+// decodeHeader reads a JOSE header. It refuses a crit member, as it
+// understands no extension.
+func decodeHeader(data []byte) (header, bool) {
+	var h header
+	ok := decodeObject(data, func(dec *json.Decoder, key string) bool {
+		var ok bool
+		switch key {
+		case "alg":
+			h.alg, ok = readString(dec)
+			h.hasAlg = true
+		case "kid":
+			h.kid, ok = readString(dec)
+			h.hasKid = true
+		case "typ":
+			_, ok = readString(dec)
+		case "crit":
+			return false
+		default:
+			ok = skipValue(dec)
+		}
+		return ok
+	})
+	return h, ok && h.hasAlg && h.hasKid
+}
+
+// decodeClaims reads the claims of a token. The claims Sign writes are
+// required, but iat and nbf; members it does not know are ignored.
+func decodeClaims(data []byte) (*Claims, bool) {
+	c := &Claims{}
+	const (
+		hasAud = 1 << iota
+		hasJTI
+		hasSub
+		hasExp
+		hasScopes
+		required = hasAud | hasJTI | hasSub | hasExp | hasScopes
+	)
+	var has int
+	ok := decodeObject(data, func(dec *json.Decoder, key string) bool {
+		var ok bool
+		switch key {
+		case "aud":
+			c.Audience, ok = readString(dec)
+			has |= hasAud
+		case "jti":
+			c.ID, ok = readString(dec)
+			has |= hasJTI
+		case "sub":
+			c.Subject, ok = readString(dec)
+			has |= hasSub
+		case "iat":
+			c.IssuedAt, ok = readNumericDate(dec)
+		case "nbf":
+			c.NotBefore, ok = readNumericDate(dec)
+		case "exp":
+			c.ExpiresAt, ok = readNumericDate(dec)
+			has |= hasExp
+		case "scopes":
+			c.Scopes, ok = readStrings(dec)
+			has |= hasScopes
+		default:
+			ok = skipValue(dec)
+		}
+		return ok
+	})
+	if !ok || has&required != required {
+		return nil, false
+	}
+	return c, true
+}
+
+// maxMembers is the most members an object may have: headers and claims
+// have a handful, and the check for duplicates is quadratic.
+const maxMembers = 16
+
+// decodeObject reads data, which must be one JSON object and nothing more,
+// calling member with each key and the decoder before its value; member
+// reads the value and reports whether it is valid. A key that appears twice
+// makes the object invalid, as parsers disagree on which one counts.
+func decodeObject(data []byte, member func(dec *json.Decoder, key string) bool) bool {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return false
+	}
+	var seen []string
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return false
+		}
+		key, ok := t.(string)
+		if !ok || len(seen) == maxMembers {
+			return false
+		}
+		for _, s := range seen {
+			if s == key {
+				return false
+			}
+		}
+		seen = append(seen, key)
+		if !member(dec, key) {
+			return false
+		}
+	}
+	if t, err := dec.Token(); err != nil || t != json.Delim('}') {
+		return false
+	}
+	_, err := dec.Token()
+	return err == io.EOF
+}
+
+func readString(dec *json.Decoder) (string, bool) {
+	t, err := dec.Token()
+	s, ok := t.(string)
+	return s, err == nil && ok
+}
+
+// readStrings reads an array of strings; an empty one is not nil.
+func readStrings(dec *json.Decoder) ([]string, bool) {
+	if t, err := dec.Token(); err != nil || t != json.Delim('[') {
+		return nil, false
+	}
+	a := []string{}
+	for dec.More() {
+		s, ok := readString(dec)
+		if !ok {
+			return nil, false
+		}
+		a = append(a, s)
+	}
+	t, err := dec.Token()
+	return a, err == nil && t == json.Delim(']')
+}
+
+// readNumericDate reads a NumericDate: seconds since the epoch, maybe with
+// a fraction, as Passport writes them (lcobucci/jwt writes microseconds).
+func readNumericDate(dec *json.Decoder) (time.Time, bool) {
+	t, err := dec.Token()
+	n, ok := t.(json.Number)
+	if err != nil || !ok {
+		return time.Time{}, false
+	}
+	return parseNumericDate(string(n))
+}
+
+// parseNumericDate parses the text of a JSON number as a NumericDate in
+// [0, maxNumericDate]. Plain decimals are read exactly, to the nanosecond.
+func parseNumericDate(s string) (time.Time, bool) {
+	if strings.HasPrefix(s, "-") {
+		return time.Time{}, false
+	}
+	if strings.ContainsAny(s, "eE") {
+		f, err := strconv.ParseFloat(s, 64)
+		if err != nil || !(f >= 0 && f <= maxNumericDate) {
+			return time.Time{}, false
+		}
+		sec := math.Floor(f)
+		return time.Unix(int64(sec), int64((f-sec)*1e9)).UTC(), true
+	}
+	whole, frac, _ := strings.Cut(s, ".")
+	sec, err := strconv.ParseInt(whole, 10, 64)
+	if err != nil || sec > maxNumericDate {
+		return time.Time{}, false
+	}
+	var nsec int64
+	for i := range 9 {
+		nsec *= 10
+		if i < len(frac) {
+			nsec += int64(frac[i] - '0')
+		}
+	}
+	return time.Unix(sec, nsec).UTC(), true
+}
+
+// skipValue reads one value of any kind.
+func skipValue(dec *json.Decoder) bool {
+	depth := 0
+	for {
+		t, err := dec.Token()
+		if err != nil {
+			return false
+		}
+		switch t {
+		case json.Delim('{'), json.Delim('['):
+			depth++
+		case json.Delim('}'), json.Delim(']'):
+			depth--
+		}
+		if depth == 0 {
+			return true
+		}
+	}
+}

@@ -1,0 +1,343 @@
+package jwt
+
+import (
+	"bytes"
+	"crypto"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/latchkey/latchkey"
+)
+
+// maxHeaderLength is the length of the longest encoded header Verify
+// reads; ours has 106 characters.
+const maxHeaderLength = 512
+
+// tokenByte classes the bytes of a token.
+var tokenByte = func() (t [256]uint8) {
+	for _, c := range []byte("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") {
+		t[c] = base64URL
+	}
+	t['.'] = dot
+	return t
+}()
+
+const (
+	base64URL = 1 + iota
+	dot
+)
+
+// b64 is the encoding of a token's segments. Strict refuses the encodings
+// whose unused bits are not zero, so that each token has one spelling.
+var b64 = base64.RawURLEncoding.Strict()
+
+// Keyring signs tokens with the signing key and verifies tokens signed by
+// any of its keys. It is immutable and safe for concurrent use; to rotate
+// keys, build a new one.
+type Keyring struct {
+	keys    []*verifier          // in the order given
+	byKID   map[string]*verifier // by kid
+	byHead  map[string]*verifier // by the encoded header Sign writes
+	signer  *rsa.PrivateKey      // nil when no key signs
+	signKID string
+	prefix  string // the encoded header of the signing key, and "."
+	jwks    []byte
+}
+
+// verifier is a public key, parsed once.
+type verifier struct {
+	kid     string
+	pub     *rsa.PublicKey
+	sigSize int // the length of a signature in bytes
+}
+
+// NewKeyring returns a Keyring of keys. It opens the private key of the
+// signing key, the one not retired, with s; retired keys only verify, and a
+// keyring without a signing key only verifies. s may be nil then.
+func NewKeyring(keys []*latchkey.SigningKey, s *Sealer) (*Keyring, error) {
+	r := &Keyring{
+		byKID:  make(map[string]*verifier, len(keys)),
+		byHead: make(map[string]*verifier, len(keys)),
+	}
+	for _, k := range keys {
+		if k == nil {
+			return nil, errors.New("jwt: a nil key")
+		}
+		if k.Algorithm != Algorithm {
+			return nil, fmt.Errorf("jwt: key %s: the algorithm %q is not %s", k.ID, k.Algorithm, Algorithm)
+		}
+		pub, err := parsePublicKey(k.PublicKey)
+		if err != nil {
+			return nil, fmt.Errorf("jwt: key %s: %w", k.ID, err)
+		}
+		if thumbprint(pub) != k.ID {
+			return nil, fmt.Errorf("jwt: key %s: the id is not the thumbprint of the public key", k.ID)
+		}
+		if r.byKID[k.ID] != nil {
+			return nil, fmt.Errorf("jwt: key %s appears twice", k.ID)
+		}
+		v := &verifier{kid: k.ID, pub: pub, sigSize: pub.Size()}
+		r.keys = append(r.keys, v)
+		r.byKID[k.ID] = v
+		r.byHead[encodedHeader(k.ID)] = v
+		if !k.Signing() {
+			continue
+		}
+		if r.signer != nil {
+			return nil, fmt.Errorf("jwt: keys %s and %s are both signing keys", r.signKID, k.ID)
+		}
+		if s == nil {
+			return nil, fmt.Errorf("jwt: key %s: no sealer to open the signing key with", k.ID)
+		}
+		if r.signer, err = openPrivateKey(k, pub, s); err != nil {
+			return nil, err
+		}
+		r.signKID = k.ID
+		r.prefix = encodedHeader(k.ID) + "."
+	}
+	jwks, err := encodeJWKS(r.keys)
+	if err != nil {
+		return nil, err
+	}
+	r.jwks = jwks
+	return r, nil
+}
+
+func parsePublicKey(der []byte) (*rsa.PublicKey, error) {
+	k, err := x509.ParsePKIXPublicKey(der)
+	if err != nil {
+		return nil, fmt.Errorf("parsing the public key: %w", err)
+	}
+	pub, ok := k.(*rsa.PublicKey)
+	if !ok {
+		return nil, fmt.Errorf("the public key is %s, not RSA", kind(k))
+	}
+	if err := checkKeySize(pub); err != nil {
+		return nil, err
+	}
+	return pub, nil
+}
+
+// openPrivateKey opens the sealed private key of k, whose public key is pub.
+func openPrivateKey(k *latchkey.SigningKey, pub *rsa.PublicKey, s *Sealer) (*rsa.PrivateKey, error) {
+	der, err := s.Open(k.ID, k.SealedPrivateKey)
+	if err != nil {
+		return nil, err
+	}
+	pk, err := x509.ParsePKCS8PrivateKey(der)
+	if err != nil {
+		return nil, fmt.Errorf("jwt: key %s: parsing the private key: %w", k.ID, err)
+	}
+	priv, ok := pk.(*rsa.PrivateKey)
+	if !ok {
+		return nil, fmt.Errorf("jwt: key %s: the private key is %s, not RSA", k.ID, kind(pk))
+	}
+	if !priv.PublicKey.Equal(pub) {
+		return nil, fmt.Errorf("jwt: key %s: the private key does not match the public key", k.ID)
+	}
+	return priv, nil
+}
+
+// encodedHeader returns the encoded header of a token Sign signs with kid.
+func encodedHeader(kid string) string {
+	h, _ := json.Marshal(struct {
+		Typ string `json:"typ"`
+		Alg string `json:"alg"`
+		Kid string `json:"kid"`
+	}{"JWT", Algorithm, kid})
+	return b64.EncodeToString(h)
+}
+
+// SigningKeyID returns the kid of the signing key, or "" when the keyring
+// has none.
+func (r *Keyring) SigningKeyID() string { return r.signKID }
+
+// Has reports whether the keyring has the key kid. A caller that sees a
+// token with a kid the keyring lacks may reload the keys and try again.
+func (r *Keyring) Has(kid string) bool { return r.byKID[kid] != nil }
+
+// Sign returns the token of c signed with the signing key, and the key's
+// kid. c must have all three times, between 1970 and 9999; they are written
+// in whole seconds.
+func (r *Keyring) Sign(c Claims) (token, kid string, err error) {
+	if r.signer == nil {
+		return "", "", errors.New("jwt: the keyring has no signing key")
+	}
+	payload, err := c.encode()
+	if err != nil {
+		return "", "", err
+	}
+	n := len(r.prefix) + b64.EncodedLen(len(payload))
+	buf := make([]byte, 0, n+1+b64.EncodedLen(r.signer.Size()))
+	buf = append(buf, r.prefix...)
+	buf = b64.AppendEncode(buf, payload)
+	sum := sha256.Sum256(buf)
+	sig, err := rsa.SignPKCS1v15(nil, r.signer, crypto.SHA256, sum[:])
+	if err != nil {
+		return "", "", fmt.Errorf("jwt: signing: %w", err)
+	}
+	buf = append(buf, '.')
+	buf = b64.AppendEncode(buf, sig)
+	return string(buf), r.signKID, nil
+}
+
+// Verify returns the claims of token if one of the keyring's keys signed it
+// with RS256 and it is valid at now: nbf <= now < exp. Whatever is wrong
+// with a token, the error is ErrInvalid.
+//
+// It checks the signature before it reads the claims. The header must name
+// the key by its kid and the algorithm as RS256 exactly, and have no crit;
+// the claims must hold aud, jti and sub as strings, exp (and iat and nbf, if
+// present) as numbers in [0, 253402300799], and scopes as an array of
+// strings. Members they do not know are ignored, but no member may appear
+// twice, neither may have more than 16 members, and the encoded header may
+// be 512 bytes long at most (ours has 106; Passport's 36).
+func (r *Keyring) Verify(token string, now time.Time) (*Claims, error) {
+	head, payload, sig, ok := split(token)
+	if !ok {
+		return nil, ErrInvalid
+	}
+	v := r.byHead[head]
+	if v == nil {
+		if v = r.lookup(head); v == nil {
+			return nil, ErrInvalid
+		}
+	}
+	if b64.DecodedLen(len(sig)) != v.sigSize {
+		return nil, ErrInvalid
+	}
+	sigBytes := make([]byte, v.sigSize)
+	if n, err := b64.Decode(sigBytes, []byte(sig)); err != nil || n != v.sigSize {
+		return nil, ErrInvalid
+	}
+	sum := sha256.Sum256([]byte(token[:len(head)+1+len(payload)]))
+	if rsa.VerifyPKCS1v15(v.pub, crypto.SHA256, sum[:], sigBytes) != nil {
+		return nil, ErrInvalid
+	}
+
+	data, err := b64.DecodeString(payload)
+	if err != nil {
+		return nil, ErrInvalid
+	}
+	c, ok := decodeClaims(data)
+	if !ok || now.Before(c.NotBefore) || !now.Before(c.ExpiresAt) {
+		return nil, ErrInvalid
+	}
+	return c, nil
+}
+
+// split returns the three segments of token, if it has three, is not
+// longer than MaxTokenLength, has only base64url characters in them, and a
+// header no longer than maxHeaderLength.
+func split(token string) (head, payload, sig string, ok bool) {
+	if len(token) > MaxTokenLength {
+		return "", "", "", false
+	}
+	dot1, dot2 := -1, -1
+	for i := 0; i < len(token); i++ {
+		switch tokenByte[token[i]] {
+		case base64URL:
+		case dot:
+			if dot1 < 0 {
+				dot1 = i
+			} else if dot2 < 0 {
+				dot2 = i
+			} else {
+				return "", "", "", false
+			}
+		default:
+			// Outside base64url: the base64 decoder would skip CR and
+			// LF, so they are refused here.
+			return "", "", "", false
+		}
+	}
+	// Nothing vouches for the header yet: bound the work it makes.
+	if dot2 < 0 || dot1 > maxHeaderLength {
+		return "", "", "", false
+	}
+	return token[:dot1], token[dot1+1 : dot2], token[dot2+1:], true
+}
+
+// KeyID returns the kid that the header of token names, or "" if it names
+// none or Verify would refuse the header whatever the keys. It verifies
+// nothing: a caller whose Verify failed can use it to see
+// whether the token names a key the keyring lacks (Keyring.Has), which a
+// replica that missed a rotation would, and reload the keys, though not at
+// every request: anyone can write a kid.
+func KeyID(token string) string {
+	head, _, _, ok := split(token)
+	if !ok {
+		return ""
+	}
+	data, err := b64.DecodeString(head)
+	if err != nil {
+		return ""
+	}
+	h, ok := decodeHeader(data)
+	if !ok || h.alg != Algorithm {
+		return ""
+	}
+	return h.kid
+}
+
+// lookup returns the key an encoded header other than the ones Sign writes
+// names, or nil unless the header is valid, names RS256 and a known kid.
+func (r *Keyring) lookup(head string) *verifier {
+	data, err := b64.DecodeString(head)
+	if err != nil {
+		return nil
+	}
+	h, ok := decodeHeader(data)
+	if !ok || h.alg != Algorithm {
+		return nil
+	}
+	return r.byKID[h.kid]
+}
+
+// JWKS returns the public keys of the keyring as a JSON Web Key Set, to be
+// served as application/json.
+func (r *Keyring) JWKS() []byte { return bytes.Clone(r.jwks) }
+
+type jwk struct {
+	Kty string `json:"kty"`
+	Use string `json:"use"`
+	Alg string `json:"alg"`
+	Kid string `json:"kid"`
+	N   string `json:"n"`
+	E   string `json:"e"`
+}
+
+func encodeJWKS(keys []*verifier) ([]byte, error) {
+	set := struct {
+		Keys []jwk `json:"keys"`
+	}{Keys: []jwk{}}
+	for _, v := range keys {
+		n, e := jwkNumbers(v.pub)
+		set.Keys = append(set.Keys, jwk{Kty: "RSA", Use: "sig", Alg: Algorithm, Kid: v.kid, N: n, E: e})
+	}
+	b, err := json.Marshal(set)
+	if err != nil {
+		return nil, fmt.Errorf("jwt: encoding the JWKS: %w", err)
+	}
+	return b, nil
+}
+
+// String describes the keyring by its kids, never its private key.
+func (r *Keyring) String() string {
+	return fmt.Sprintf("jwt.Keyring{signing: %q, keys: %d}", r.signKID, len(r.keys))
+}
+
+// GoString hides the private key from %#v.
+func (r *Keyring) GoString() string { return r.String() }
+
+// LogValue hides the private key from log/slog.
+func (r *Keyring) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("signing", r.signKID), slog.Int("keys", len(r.keys)))
+}
