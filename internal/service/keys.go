@@ -1,0 +1,133 @@
+package service
+
+import (
+	"context"
+	"crypto/rsa"
+	"fmt"
+	"time"
+
+	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/internal/jwt"
+)
+
+// loadKeys reads the keys that still verify and makes them the keyring.
+func (s *Service) loadKeys(ctx context.Context) error {
+	keys, err := s.store.VerifyingKeys(ctx, s.now())
+	if err != nil {
+		return fmt.Errorf("load signing keys: %w", err)
+	}
+	kr, err := jwt.NewKeyring(keys, s.sealer)
+	if err != nil {
+		return fmt.Errorf("load signing keys: %w", err)
+	}
+	s.keys.Store(kr)
+	s.reloadMu.Lock()
+	s.lastReload = time.Now()
+	s.reloadMu.Unlock()
+	return nil
+}
+
+// reloadForUnknownKey reads the keys again when token names a kid the
+// keyring lacks, at most once a second, and reports whether it did.
+func (s *Service) reloadForUnknownKey(ctx context.Context, token string) bool {
+	kid := jwt.KeyID(token)
+	if kid == "" || s.keys.Load().Has(kid) {
+		return false
+	}
+	s.reloadMu.Lock()
+	recent := time.Since(s.lastReload) < time.Second
+	s.reloadMu.Unlock()
+	if recent {
+		return false
+	}
+	if err := s.loadKeys(ctx); err != nil {
+		s.log.Error("reloading signing keys", "err", err)
+		return false
+	}
+	return s.keys.Load().Has(kid)
+}
+
+// addKey makes priv, or a new key when priv is nil, the signing key.
+func (s *Service) addKey(ctx context.Context, priv *rsa.PrivateKey) (*latchkey.SigningKey, error) {
+	if priv == nil {
+		var err error
+		if priv, err = jwt.GenerateKey(); err != nil {
+			return nil, err
+		}
+	}
+	k, err := jwt.NewSigningKey(priv, s.sealer, s.now())
+	if err != nil {
+		return nil, err
+	}
+	if err := s.store.AddSigningKey(ctx, k); err != nil {
+		return nil, err
+	}
+	s.log.Info("signing key added", "kid", k.ID)
+	return k, nil
+}
+
+// RotateKey makes a new key the signing key. The old ones keep verifying
+// until the last token they signed expires or is revoked.
+func (s *Service) RotateKey(ctx context.Context) (*latchkey.SigningKey, error) {
+	k, err := s.addKey(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	return k, s.loadKeys(ctx)
+}
+
+// ImportKey makes the RSA key in privPEM the signing key, as Laravel
+// Passport's oauth-private.key, so that tokens of either side verify on the
+// other. pubPEM, when given, must be its public half.
+func (s *Service) ImportKey(ctx context.Context, privPEM, pubPEM []byte) (*latchkey.SigningKey, error) {
+	priv, err := jwt.ParsePrivateKeyPEM(privPEM)
+	if err != nil {
+		return nil, &latchkey.Error{Code: latchkey.EINVALID, Message: err.Error(), Err: err}
+	}
+	if len(pubPEM) > 0 {
+		pub, err := jwt.ParsePublicKeyPEM(pubPEM)
+		if err != nil {
+			return nil, &latchkey.Error{Code: latchkey.EINVALID, Message: err.Error(), Err: err}
+		}
+		if !priv.PublicKey.Equal(pub) {
+			return nil, latchkey.Errorf(latchkey.EINVALID, "the public key is not the private key's public half")
+		}
+	}
+	k, err := s.addKey(ctx, priv)
+	if err != nil {
+		if latchkey.ErrorCode(err) == latchkey.ECONFLICT {
+			return nil, latchkey.Errorf(latchkey.ECONFLICT, "this key is already imported")
+		}
+		return nil, err
+	}
+	return k, s.loadKeys(ctx)
+}
+
+// KeyInfo is a signing key as the operator sees it.
+type KeyInfo struct {
+	*latchkey.SigningKey
+	Verifying bool // it still verifies tokens and is published
+}
+
+// Keys lists every key, newest first, with whether it still verifies.
+func (s *Service) Keys(ctx context.Context) ([]KeyInfo, error) {
+	all, err := s.store.SigningKeys(ctx)
+	if err != nil {
+		return nil, err
+	}
+	live, err := s.store.VerifyingKeys(ctx, s.now())
+	if err != nil {
+		return nil, err
+	}
+	out := make([]KeyInfo, len(all))
+	for i, k := range all {
+		out[i] = KeyInfo{SigningKey: k}
+		for _, l := range live {
+			out[i].Verifying = out[i].Verifying || l.ID == k.ID
+		}
+	}
+	return out, nil
+}
+
+// JWKS is the JSON Web Key Set of every key that still verifies.
+func (s *Service) JWKS() []byte { return s.keys.Load().JWKS() }

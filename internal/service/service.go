@@ -1,0 +1,236 @@
+// Package service is Latchkey's application core: it decides who may do
+// what (through the domain's Principal), validates input, issues and
+// verifies tokens, and keeps the signing keys, on top of any
+// latchkey.Store. Stores stay plain persistence; the HTTP API and the
+// command line both call this package, so the rules live in one place.
+package service
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/internal/jwt"
+	"github.com/latchkey/latchkey/internal/password"
+)
+
+// Config holds the service's settings. The zero value of each field means
+// its documented default.
+type Config struct {
+	// DefaultLifetime of a token created without expires_at: one year.
+	DefaultLifetime Lifetime
+	// MaxLifetime caps expires_at: one year.
+	MaxLifetime Lifetime
+	// ExtraScopes are scopes the server accepts beyond its own, for other
+	// services that read the JWT.
+	ExtraScopes []string
+	// KeyRefresh is how often the signing keys are read again from the
+	// database, so that a key rotated by another process is picked up: 30s.
+	KeyRefresh time.Duration
+	// UsageFlush is how often last-used times are written: one minute.
+	UsageFlush time.Duration
+	// Password is the argon2id cost: password.Default.
+	Password *password.Params
+
+	Now    func() time.Time // the clock: time.Now
+	Random io.Reader        // token ids and keys: crypto/rand
+	Logger *slog.Logger     // discards when nil
+}
+
+func (c *Config) defaults() error {
+	if c.DefaultLifetime == (Lifetime{}) {
+		c.DefaultLifetime = OneYear
+	}
+	if c.MaxLifetime == (Lifetime{}) {
+		c.MaxLifetime = OneYear
+	}
+	if c.DefaultLifetime.Longer(c.MaxLifetime, time.Now()) {
+		return fmt.Errorf("the default token lifetime %s is longer than the maximum %s", c.DefaultLifetime, c.MaxLifetime)
+	}
+	if c.KeyRefresh <= 0 {
+		c.KeyRefresh = 30 * time.Second
+	}
+	if c.UsageFlush <= 0 {
+		c.UsageFlush = time.Minute
+	}
+	if c.Password == nil {
+		c.Password = &password.Default
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Random == nil {
+		c.Random = rand.Reader
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	for _, s := range c.ExtraScopes {
+		if !latchkey.ValidScopeName(s) {
+			return fmt.Errorf("scope %q: want 1 to 100 letters, digits and . _ : / -", s)
+		}
+	}
+	return nil
+}
+
+// Service is the application core. It is safe for concurrent use.
+type Service struct {
+	store  latchkey.Store
+	sealer *jwt.Sealer
+	cfg    Config
+	log    *slog.Logger
+	scopes []string // every scope a token may carry, in display order
+
+	keys       atomic.Pointer[jwt.Keyring]
+	reloadMu   sync.Mutex
+	lastReload time.Time
+
+	usage usage
+}
+
+// New returns a service on store whose signing keys are sealed with sealer.
+// It loads the keys, making the first one when the database has none.
+func New(ctx context.Context, store latchkey.Store, sealer *jwt.Sealer, cfg Config) (*Service, error) {
+	if err := cfg.defaults(); err != nil {
+		return nil, err
+	}
+	s := &Service{store: store, sealer: sealer, cfg: cfg, log: cfg.Logger}
+	s.scopes = slices.Clone(latchkey.BuiltinScopes)
+	for _, sc := range cfg.ExtraScopes {
+		if !slices.Contains(s.scopes, sc) {
+			s.scopes = append(s.scopes, sc)
+		}
+	}
+	s.usage.pending = map[string]time.Time{}
+	if err := s.loadKeys(ctx); err != nil {
+		return nil, err
+	}
+	if s.keys.Load().SigningKeyID() == "" {
+		if _, err := s.addKey(ctx, nil); err != nil && latchkey.ErrorCode(err) != latchkey.ECONFLICT {
+			return nil, err
+		}
+		if err := s.loadKeys(ctx); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// Run does the service's background work until ctx ends: it reads the
+// signing keys again now and then, and writes last-used times in batches.
+// On the way out it writes what is pending.
+func (s *Service) Run(ctx context.Context) error {
+	keys := time.NewTicker(s.cfg.KeyRefresh)
+	defer keys.Stop()
+	flush := time.NewTicker(s.cfg.UsageFlush)
+	defer flush.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			// A last flush with a context of its own: ctx is already done.
+			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			defer cancel()
+			return s.FlushUsage(fctx)
+		case <-keys.C:
+			if err := s.loadKeys(ctx); err != nil && ctx.Err() == nil {
+				s.log.Error("reloading signing keys", "err", err)
+			}
+		case <-flush.C:
+			if err := s.FlushUsage(ctx); err != nil && ctx.Err() == nil {
+				s.log.Error("recording token use", "err", err)
+			}
+		}
+	}
+}
+
+// Scopes lists every scope a token may carry, in display order.
+func (s *Service) Scopes() []string { return slices.Clone(s.scopes) }
+
+// Ping reports whether the database answers.
+func (s *Service) Ping(ctx context.Context) error { return s.store.Ping(ctx) }
+
+// now is the service's clock, at the microsecond precision stores keep.
+func (s *Service) now() time.Time { return s.cfg.Now().UTC().Truncate(time.Microsecond) }
+
+// newTokenID returns 40 random bytes in lowercase hex.
+func (s *Service) newTokenID() (string, error) {
+	b := make([]byte, latchkey.TokenIDLength/2)
+	if _, err := io.ReadFull(s.cfg.Random, b); err != nil {
+		return "", fmt.Errorf("token id: %w", err)
+	}
+	return hex.EncodeToString(b), nil
+}
+
+// Errors the service answers with. Their messages are the contract's.
+var (
+	errUnauthenticated = &latchkey.Error{Code: latchkey.EUNAUTHENTICATED, Message: "Unauthenticated."}
+	errNotFound        = &latchkey.Error{Code: latchkey.ENOTFOUND, Message: "Not Found"}
+)
+
+// notFound maps a store's ENOTFOUND to the API's 404 and passes anything
+// else on.
+func notFound(err error) error {
+	if latchkey.ErrorCode(err) == latchkey.ENOTFOUND {
+		return errNotFound
+	}
+	return err
+}
+
+// usage collects when tokens were used, to be written in batches.
+type usage struct {
+	mu      sync.Mutex
+	pending map[string]time.Time
+}
+
+func (u *usage) record(id string, at time.Time) {
+	u.mu.Lock()
+	if prev, ok := u.pending[id]; !ok || at.After(prev) {
+		u.pending[id] = at
+	}
+	u.mu.Unlock()
+}
+
+// overlay sets LastUsedAt from what is pending but not yet written.
+func (u *usage) overlay(ts ...*latchkey.Token) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	for _, t := range ts {
+		if at, ok := u.pending[t.ID]; ok && (t.LastUsedAt == nil || at.After(*t.LastUsedAt)) {
+			t.LastUsedAt = &at
+		}
+	}
+}
+
+// FlushUsage writes pending last-used times: at most one write per token
+// per flush. On failure the times are kept for the next flush.
+func (s *Service) FlushUsage(ctx context.Context) error {
+	s.usage.mu.Lock()
+	batch := s.usage.pending
+	s.usage.pending = map[string]time.Time{}
+	s.usage.mu.Unlock()
+	if len(batch) == 0 {
+		return nil
+	}
+	if err := s.store.TouchTokens(ctx, batch); err != nil {
+		for id, at := range batch {
+			s.usage.record(id, at)
+		}
+		return fmt.Errorf("touch tokens: %w", err)
+	}
+	return nil
+}
+
+// isCode reports whether err carries code.
+func isCode(err error, code string) bool {
+	var e *latchkey.Error
+	return errors.As(err, &e) && e.Code == code
+}

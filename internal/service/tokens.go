@@ -1,0 +1,231 @@
+package service
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/internal/jwt"
+)
+
+// The validation sentences of the contract, which callers match on.
+const (
+	MsgNameRequired   = "The Name field is required."
+	MsgNameTooLong    = "The Name field must not be greater than 255 characters."
+	MsgNameString     = "The Name field must be a string."
+	MsgScopesArray    = "The Scopes field must be an array."
+	MsgScopesInvalid  = "The selected Scopes is invalid."
+	MsgExpiresInvalid = "The Expires At field must be a valid date."
+	MsgExpiresPast    = "The Expires At field must be a date after now."
+	msgExpiresMax     = "The Expires At field must be a date before or equal to %s."
+)
+
+// MaxNameLength is the longest token name, in characters.
+const MaxNameLength = 255
+
+// dateLayout is how a date appears in sentences: the API's date form.
+const dateLayout = "2006-01-02T15:04:05.000000Z"
+
+// TokenRequest asks for a new token. A decoder fills Invalid with the
+// fields whose JSON type or form was wrong; CreateToken checks the rest.
+type TokenRequest struct {
+	Name      *string    // nil when absent or null
+	Scopes    []string   // nil when absent: no scopes, every ability
+	ExpiresAt *time.Time // nil when absent: the default lifetime
+	Invalid   latchkey.FieldErrors
+}
+
+// ParseUserID reads a {user_id} path segment: all digits, a positive int64.
+func ParseUserID(s string) (int64, bool) {
+	if s == "" || len(s) > 19 || strings.TrimLeft(s, "0123456789") != "" {
+		return 0, false
+	}
+	id, err := strconv.ParseInt(s, 10, 64)
+	return id, err == nil && id > 0
+}
+
+// Owner returns the user named by the path segment rawID, after checking
+// that p may do a to that user's tokens: ENOTFOUND when rawID names no
+// user that exists and is not deleted, then EFORBIDDEN.
+func (s *Service) Owner(ctx context.Context, p *latchkey.Principal, a latchkey.Action, rawID string) (*latchkey.User, error) {
+	id, ok := ParseUserID(rawID)
+	if !ok {
+		return nil, errNotFound
+	}
+	u, err := s.store.User(ctx, id)
+	if err != nil {
+		return nil, notFound(err)
+	}
+	if u.Deleted() {
+		return nil, errNotFound
+	}
+	if err := p.Authorize(a, u.ID); err != nil {
+		return nil, err
+	}
+	return u, nil
+}
+
+// validate checks req against the contract, in its field order, and
+// returns the name and scopes to store and when the token expires.
+func (s *Service) validate(req TokenRequest, now time.Time) (string, latchkey.Scopes, time.Time, error) {
+	var fe latchkey.FieldErrors
+	name := ""
+	if msgs := req.Invalid.Get("name"); msgs != nil {
+		fe.Add("name", msgs[0])
+	} else {
+		if req.Name != nil {
+			name = strings.TrimSpace(*req.Name)
+		}
+		switch n := utf8.RuneCountInString(name); {
+		case n == 0:
+			fe.Add("name", MsgNameRequired)
+		case n > MaxNameLength:
+			fe.Add("name", MsgNameTooLong)
+		}
+	}
+	scopes := latchkey.Scopes{}
+	if msgs := req.Invalid.Get("scopes"); msgs != nil {
+		fe.Add("scopes", msgs[0])
+	} else {
+		for _, sc := range req.Scopes {
+			if !slices.Contains(s.scopes, sc) {
+				fe.Add("scopes", MsgScopesInvalid)
+				break
+			}
+			if !slices.Contains(scopes, sc) {
+				scopes = append(scopes, sc)
+			}
+		}
+	}
+	expires := s.cfg.DefaultLifetime.After(now)
+	if msgs := req.Invalid.Get("expires_at"); msgs != nil {
+		fe.Add("expires_at", msgs[0])
+	} else if req.ExpiresAt != nil {
+		at := req.ExpiresAt.UTC().Truncate(time.Microsecond)
+		limit := s.cfg.MaxLifetime.After(now)
+		switch {
+		case !at.After(now):
+			fe.Add("expires_at", MsgExpiresPast)
+		case at.After(limit):
+			fe.Add("expires_at", fmt.Sprintf(msgExpiresMax, limit.Format(dateLayout)))
+		}
+		expires = at
+	}
+	return name, scopes, expires, fe.Err()
+}
+
+// CreateToken issues a personal token for owner, whom Owner has already
+// cleared p to act for, and returns it with its JWT: the only time the JWT
+// is ever seen. EINVALID for a bad request; EFORBIDDEN when p's token
+// cannot grant the scopes asked for.
+func (s *Service) CreateToken(ctx context.Context, p *latchkey.Principal, owner *latchkey.User, req TokenRequest) (*latchkey.Token, string, error) {
+	now := s.now()
+	name, scopes, expires, err := s.validate(req, now)
+	if err != nil {
+		return nil, "", err
+	}
+	if err := p.AuthorizeGrant(scopes); err != nil {
+		return nil, "", err
+	}
+	client, err := s.store.Client(ctx, latchkey.PersonalAccessClientID)
+	if err != nil {
+		return nil, "", err
+	}
+	id, err := s.newTokenID()
+	if err != nil {
+		return nil, "", err
+	}
+	signed, kid, err := s.keys.Load().Sign(jwt.Claims{
+		Audience:  strconv.FormatInt(client.ID, 10),
+		ID:        id,
+		Subject:   strconv.FormatInt(owner.ID, 10),
+		IssuedAt:  now,
+		NotBefore: now,
+		ExpiresAt: expires,
+		Scopes:    scopes,
+	})
+	if err != nil {
+		return nil, "", err
+	}
+	t := &latchkey.Token{
+		ID:        id,
+		UserID:    owner.ID,
+		ClientID:  client.ID,
+		Name:      name,
+		Scopes:    scopes,
+		CreatedAt: now,
+		UpdatedAt: now,
+		ExpiresAt: &expires,
+		KeyID:     kid,
+	}
+	if err := s.store.CreateToken(ctx, t); err != nil {
+		return nil, "", err
+	}
+	t.Client = client
+	s.log.Info("token created", "token_id", t.ID, "user_id", owner.ID, "by_user_id", p.User.ID)
+	return t, signed, nil
+}
+
+// ListQuery selects a page of a user's personal tokens.
+type ListQuery struct {
+	Page, PerPage int // from 1
+	Filter        string
+	OrderBy       latchkey.TokenOrder
+	Ascending     bool
+}
+
+// Tokens returns a page of owner's personal tokens that are not revoked,
+// expired ones included, and how many there are on all pages.
+func (s *Service) Tokens(ctx context.Context, owner *latchkey.User, q ListQuery) ([]*latchkey.Token, int, error) {
+	ts, total, err := s.store.Tokens(ctx, latchkey.TokenFilter{
+		UserID:       owner.ID,
+		PersonalOnly: true,
+		Name:         q.Filter,
+		OrderBy:      q.OrderBy,
+		Ascending:    q.Ascending,
+		Offset:       (q.Page - 1) * q.PerPage,
+		Limit:        q.PerPage,
+	})
+	if err != nil {
+		return nil, 0, err
+	}
+	s.usage.overlay(ts...)
+	return ts, total, nil
+}
+
+// Token returns owner's token with that id, personal or OAuth, revoked or
+// expired. ENOTFOUND when owner has no such token.
+func (s *Service) Token(ctx context.Context, owner *latchkey.User, id string) (*latchkey.Token, error) {
+	if !latchkey.ValidTokenID(id) {
+		return nil, errNotFound
+	}
+	t, err := s.store.Token(ctx, id)
+	if err != nil {
+		return nil, notFound(err)
+	}
+	if t.UserID != owner.ID {
+		return nil, errNotFound
+	}
+	s.usage.overlay(t)
+	return t, nil
+}
+
+// RevokeToken revokes owner's token with that id; it stops authenticating
+// the moment this returns. Revoking a revoked token is not an error.
+// ENOTFOUND when owner has no such token.
+func (s *Service) RevokeToken(ctx context.Context, p *latchkey.Principal, owner *latchkey.User, id string) (*latchkey.Token, error) {
+	if _, err := s.Token(ctx, owner, id); err != nil {
+		return nil, err
+	}
+	t, err := s.store.RevokeToken(ctx, id, s.now())
+	if err != nil {
+		return nil, notFound(err)
+	}
+	s.log.Info("token revoked", "token_id", id, "user_id", owner.ID, "by_user_id", p.User.ID)
+	return t, nil
+}
