@@ -1,0 +1,111 @@
+package httpapi_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/url"
+	"strings"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/latchkey/latchkey/internal/httpapi"
+)
+
+// FuzzParseAuthorization: whatever the header, the parser does not panic,
+// and what it accepts is one non-empty word that round-trips through
+// "Bearer <token>".
+func FuzzParseAuthorization(f *testing.F) {
+	for _, seed := range []string{
+		"Bearer eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9.e30.c2ln", // a bearer JWT
+		"bearer abc", "BEARER abc", // the scheme in any case
+		"eyJ0eXAiOiJKV1QifQ.e30.c2ln", // pm_api_key, raw
+		"Basic dXNlcjpwYXNz",          // another scheme
+		"Bearer", "Bearer ", "Bearer  a b", "\tBearer\ta", "", " ",
+		strings.Repeat("A", 9000),
+	} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, h string) {
+		tok, ok := httpapi.ParseAuthorization(h)
+		if !ok {
+			if tok != "" {
+				t.Fatalf("ParseAuthorization(%q) = %q, false: want no token when refused", h, tok)
+			}
+			return
+		}
+		if tok == "" || strings.ContainsAny(tok, " \t\r\n\v\f") || len(tok) > 8<<10 {
+			t.Fatalf("ParseAuthorization(%q) = %q: want one non-empty word", h, tok)
+		}
+		if again, ok := httpapi.ParseAuthorization("Bearer " + tok); !ok || again != tok {
+			t.Fatalf("ParseAuthorization(Bearer %q) = %q, %v: want the token back", tok, again, ok)
+		}
+	})
+}
+
+// FuzzDecodeTokenRequest: the create-body decoder does not panic; it
+// accepts exactly the empty body and JSON objects, and a name it reads is
+// the string the object holds.
+func FuzzDecodeTokenRequest(f *testing.F) {
+	for _, seed := range []string{
+		``, `{}`, `{"name":"x"}`, `{"name":null}`, `{"name":42}`, `{"name":"x","scopes":["tokens.read"]}`,
+		`{"scopes":null}`, `{"scopes":[1,"a"]}`, `{"expires_at":"2027-01-01T00:00:00Z"}`, `{"expires_at":"2027-01-01"}`,
+		`{"expires_at":123}`, `[]`, `null`, `"x"`, `{"name":"x"} x`, `{"name":"x"}{}`, "\xff", `{"name":"\ud800"}`,
+		` {"name":"é"} `, `{"name":"x","name":"y"}`,
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		req, err := httpapi.DecodeTokenRequest(body)
+		trimmed := bytes.TrimSpace(body)
+		isObject := len(trimmed) > 0 && trimmed[0] == '{' && json.Valid(trimmed)
+		switch {
+		case len(trimmed) == 0:
+			if err != nil || req.Name != nil || req.Scopes != nil || req.ExpiresAt != nil {
+				t.Fatalf("DecodeTokenRequest(%q) = %+v, %v: want an empty request", body, req, err)
+			}
+		case isObject && err != nil:
+			t.Fatalf("DecodeTokenRequest(%q) = %v: want a JSON object accepted", body, err)
+		case !isObject && err == nil:
+			t.Fatalf("DecodeTokenRequest(%q) accepted what is not a JSON object", body)
+		}
+		if err == nil && req.Name != nil {
+			var obj map[string]any
+			if json.Unmarshal(trimmed, &obj) == nil {
+				if s, ok := obj["name"].(string); !ok || s != *req.Name {
+					t.Fatalf("DecodeTokenRequest(%q) name %q, want %q", body, *req.Name, obj["name"])
+				}
+			}
+		}
+	})
+}
+
+// FuzzParseQuery: the query parser does not panic, keeps what
+// url.Values.Encode writes, and the list query it feeds is always in range
+// when it is accepted.
+func FuzzParseQuery(f *testing.F) {
+	for _, seed := range []string{
+		"", "per_page=10&page=2", "order_by=id;drop", "filter=100%25", "filter=%zz", "page=-1",
+		"per_page=99999999999999999999", "order_direction=asc&order_by=name", "a&&b=&=c", "page=%2B3",
+	} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		v := httpapi.ParseQuery(raw)
+		if utf8.ValidString(raw) {
+			if again := httpapi.ParseQuery(v.Encode()); v.Encode() != again.Encode() {
+				t.Fatalf("ParseQuery(%q) does not round-trip: %q then %q", raw, v.Encode(), again.Encode())
+			}
+		}
+		q, err := httpapi.ParseListQuery(v)
+		if err == nil && (q.PerPage < 1 || q.PerPage > 1000 || q.Page < 1) {
+			t.Fatalf("ParseListQuery(%q) = %+v: out of range", raw, q)
+		}
+		if _, err := url.ParseQuery(raw); err == nil && !strings.Contains(raw, ";") {
+			// Where the standard parser agrees, so do we.
+			std, _ := url.ParseQuery(raw)
+			if std.Encode() != v.Encode() {
+				t.Fatalf("ParseQuery(%q) = %q, url.ParseQuery = %q", raw, v.Encode(), std.Encode())
+			}
+		}
+	})
+}
