@@ -1,0 +1,74 @@
+package main
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// conformanceDir is the black-box checker of the wire contract, which sits
+// beside the repository in ../shared/conformance (LATCHKEY_CONFORMANCE_DIR
+// names another place).
+func conformanceDir(t *testing.T) string {
+	t.Helper()
+	dir := os.Getenv("LATCHKEY_CONFORMANCE_DIR")
+	if dir == "" {
+		dir = filepath.Join("..", "..", "..", "shared", "conformance")
+	}
+	if _, err := os.Stat(filepath.Join(dir, "go.mod")); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("the conformance checker is not at %s: %v", dir, err)
+		}
+		t.Skipf("the conformance checker is not at %s (set LATCHKEY_CONFORMANCE_DIR)", dir)
+	}
+	return dir
+}
+
+// TestConformance runs the contract's checker against "latchkey serve" on
+// the embedded store, with an administrator, a plain user, a view-users
+// user and an edit-users user made at the command line.
+func TestConformance(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the conformance run takes about ten seconds")
+	}
+	dir := conformanceDir(t)
+	bin := filepath.Join(t.TempDir(), "conformance")
+	build := exec.CommandContext(t.Context(), "go", "build", "-o", bin, ".")
+	build.Dir = dir
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("building the checker: %v\n%s", err, out)
+	}
+
+	env := testEnv(map[string]string{"LATCHKEY_DATABASE": filepath.Join(t.TempDir(), "conformance.db")})
+	base, stderr, _ := serve(t, env)
+	ids := map[string]string{"admin": "1"}
+	for _, u := range []struct{ name, grant string }{{"user", ""}, {"viewer", "view-users"}, {"editor", "edit-users"}} {
+		args := []string{"user", "create", "--username", u.name, "--email", u.name + "@example.com"}
+		if u.grant != "" {
+			args = append(args, "--grant", u.grant)
+		}
+		ids[u.name] = mustCLI(t, env, args...)
+	}
+	cmd := exec.CommandContext(t.Context(), bin, "-base", base)
+	cmd.Env = os.Environ()
+	for role, id := range ids {
+		tok := mustCLI(t, env, "token", "create", "--user", id, "--name", "conformance "+role)
+		cmd.Args = append(cmd.Args, "-"+role+"-id", id)
+		cmd.Env = append(cmd.Env, "CONFORMANCE_"+strings.ToUpper(role)+"_TOKEN="+tok)
+	}
+	out, err := cmd.CombinedOutput()
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	last := lines[len(lines)-1]
+	t.Logf("conformance: %s", last)
+	if err != nil || !strings.Contains(last, " 0 failed, 0 skipped") {
+		var bad []string
+		for _, l := range lines {
+			if !strings.HasPrefix(l, "ok ") {
+				bad = append(bad, l)
+			}
+		}
+		t.Fatalf("conformance: %v\n%s\nserver log:\n%s", err, strings.Join(bad, "\n"), stderr.String())
+	}
+}

@@ -1,0 +1,325 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/client"
+)
+
+// syncBuffer is a buffer that a server goroutine writes while a test reads.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// testEnv is the environment every command of a test sees.
+func testEnv(vars map[string]string) func(string) string {
+	return func(k string) string { return vars[k] }
+}
+
+// cli runs one command and returns its standard output.
+func cli(t *testing.T, getenv func(string) string, stdin string, args ...string) (string, error) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	err := run(t.Context(), args, getenv, strings.NewReader(stdin), &out, &errOut)
+	if err != nil {
+		t.Logf("latchkey %s: %v\n%s", strings.Join(args, " "), err, errOut.String())
+	}
+	return strings.TrimSpace(out.String()), err
+}
+
+// mustCLI is cli that fails the test on an error.
+func mustCLI(t *testing.T, getenv func(string) string, args ...string) string {
+	t.Helper()
+	out, err := cli(t, getenv, "", args...)
+	if err != nil {
+		t.Fatalf("latchkey %s: %v", strings.Join(args, " "), err)
+	}
+	return out
+}
+
+var servingLine = regexp.MustCompile(`serving on (http://\S+)`)
+
+// serve starts "latchkey serve" on a free port and returns its URL, its
+// standard error and a function that stops it (SIGTERM's path) and
+// returns run's error.
+func serve(t *testing.T, getenv func(string) string, args ...string) (string, *syncBuffer, func() error) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(t.Context())
+	stderr := &syncBuffer{}
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, append([]string{"serve", "--addr", "127.0.0.1:0"}, args...), getenv, strings.NewReader(""), io.Discard, stderr)
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if m := servingLine.FindStringSubmatch(stderr.String()); m != nil {
+			base := m[1]
+			waitHealthy(t, base)
+			var once sync.Once
+			var err error
+			stop := func() error {
+				once.Do(func() { cancel(); err = <-done })
+				return err
+			}
+			t.Cleanup(func() { _ = stop() })
+			return base, stderr, stop
+		}
+		select {
+		case err := <-done:
+			cancel()
+			t.Fatalf("serve ended before serving: %v\n%s", err, stderr.String())
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			cancel()
+			t.Fatalf("serve did not start:\n%s", stderr.String())
+		}
+	}
+}
+
+func waitHealthy(t *testing.T, base string) {
+	t.Helper()
+	for range 100 {
+		res, err := http.Get(base + "/healthz")
+		if err == nil {
+			res.Body.Close()
+			if res.StatusCode == 200 {
+				return
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("%s/healthz never answered 200", base)
+}
+
+func TestServeEndToEnd(t *testing.T) {
+	dir := t.TempDir()
+	env := testEnv(map[string]string{"LATCHKEY_DATABASE": filepath.Join(dir, "latchkey.db")})
+	base, stderr, stop := serve(t, env)
+
+	// First start: user 1, admin, and the hint on standard error.
+	if !strings.Contains(stderr.String(), "latchkey token create") {
+		t.Errorf("first start does not tell how to get a token:\n%s", stderr.String())
+	}
+	fi, err := os.Stat(filepath.Join(dir, "latchkey.db.secret"))
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("secret file: %v, mode %v; want one with mode 0600", err, fi.Mode().Perm())
+	}
+
+	jwt := mustCLI(t, env, "token", "create", "--user", "admin", "--name", "first")
+	if strings.Count(jwt, ".") != 2 || strings.ContainsAny(jwt, " \n") {
+		t.Fatalf("token create printed %q, want only the JWT", jwt)
+	}
+	c, err := client.New(base, client.WithBearerToken(jwt))
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, err := c.Tokens(t.Context(), 1, client.ListOptions{})
+	if err != nil || page.Total != 1 || page.Tokens[0].Name != "first" {
+		t.Fatalf("admin's tokens = %+v, %v", page, err)
+	}
+	made, err := c.CreateToken(t.Context(), 1, client.CreateTokenRequest{Name: "made over HTTP"})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// A user made at the command line while the server runs can use it.
+	uid := mustCLI(t, env, "user", "create", "--username", "alice", "--email", "alice@example.com", "--grant", "view-users")
+	if uid != "2" {
+		t.Errorf("user create printed %q, want the id 2", uid)
+	}
+	alice, _ := client.New(base, client.WithAPIKey(mustCLI(t, env, "token", "create", "--user", "alice@example.com", "--name", "a", "--scopes", "tokens.read"), ""))
+	if _, err := alice.Tokens(t.Context(), 1, client.ListOptions{}); err != nil {
+		t.Errorf("alice, a viewer, listing admin's tokens: %v", err)
+	}
+	if err := stop(); err != nil {
+		t.Fatalf("serve after SIGTERM's path: %v, want nil", err)
+	}
+
+	// Restart: every token is kept and still authenticates.
+	base, stderr, _ = serve(t, env)
+	if strings.Contains(stderr.String(), "this is a new database") {
+		t.Error("a restart thinks the database is new")
+	}
+	for _, tok := range []string{jwt, made.AccessToken} {
+		c, _ := client.New(base, client.WithBearerToken(tok))
+		if page, err := c.Tokens(t.Context(), 1, client.ListOptions{}); err != nil || page.Total != 2 {
+			t.Errorf("after restart: %+v, %v", page, err)
+		}
+	}
+	// Revoked at the command line, refused at once by the running server.
+	mustCLI(t, env, "token", "revoke", made.Token.ID)
+	c, _ = client.New(base, client.WithBearerToken(made.AccessToken))
+	if _, err := c.Tokens(t.Context(), 1, client.ListOptions{}); latchkey.ErrorCode(err) != latchkey.EUNAUTHENTICATED {
+		t.Errorf("token revoked at the command line: %v, want EUNAUTHENTICATED", err)
+	}
+}
+
+func TestKeys(t *testing.T) {
+	dir := t.TempDir()
+	env := testEnv(map[string]string{"LATCHKEY_DATABASE": filepath.Join(dir, "k.db"), "LATCHKEY_SECRET": "a secret of a fair length for tests"})
+	mustCLI(t, env, "migrate")
+	mustCLI(t, env, "user", "create", "--username", "root", "--email", "root@example.com", "--admin")
+	old := mustCLI(t, env, "token", "create", "--user", "root", "--name", "before rotation")
+	kid := mustCLI(t, env, "keys", "rotate")
+	newer := mustCLI(t, env, "token", "create", "--user", "root", "--name", "after rotation")
+	if headerKID(t, newer) != kid || headerKID(t, old) == kid {
+		t.Errorf("kids: old %s, new %s, rotated to %s", headerKID(t, old), headerKID(t, newer), kid)
+	}
+	base, _, _ := serve(t, env)
+	for _, tok := range []string{old, newer} {
+		c, _ := client.New(base, client.WithBearerToken(tok))
+		if _, err := c.Tokens(t.Context(), 1, client.ListOptions{}); err != nil {
+			t.Errorf("token of kid %s after rotation: %v", headerKID(t, tok), err)
+		}
+	}
+	res, err := http.Get(base + "/.well-known/jwks.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var set struct{ Keys []struct{ Kid string } }
+	_ = json.NewDecoder(res.Body).Decode(&set)
+	res.Body.Close()
+	if len(set.Keys) != 2 {
+		t.Errorf("JWKS after one rotation has %d keys, want 2 (the old one still signs a live token)", len(set.Keys))
+	}
+	list := mustCLI(t, env, "keys", "list")
+	if !strings.Contains(list, "signing") || !strings.Contains(list, "verifying") {
+		t.Errorf("keys list:\n%s", list)
+	}
+
+	// Import a Passport-style PEM pair.
+	priv := filepath.Join("..", "..", "internal", "httpapi", "testdata", "key.pem")
+	imported := mustCLI(t, env, "keys", "import", "--private-key", priv)
+	if tok := mustCLI(t, env, "token", "create", "--user", "root", "--name", "imported"); headerKID(t, tok) != imported {
+		t.Errorf("after import, tokens are signed by %s, want %s", headerKID(t, tok), imported)
+	}
+	if _, err := cli(t, env, "", "keys", "import", "--private-key", priv); err == nil {
+		t.Error("importing the same key twice succeeded")
+	}
+}
+
+// headerKID is the kid of a JWT's header.
+func headerKID(t *testing.T, jwt string) string {
+	t.Helper()
+	head, _, _ := strings.Cut(jwt, ".")
+	b, err := base64URL(head)
+	if err != nil {
+		t.Fatalf("JWT header: %v", err)
+	}
+	var h struct{ Kid string }
+	_ = json.Unmarshal(b, &h)
+	return h.Kid
+}
+
+func TestSecretGuards(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "s.db")
+	env := testEnv(map[string]string{"LATCHKEY_DATABASE": db})
+	mustCLI(t, env, "user", "create", "--username", "u", "--email", "u@example.com")
+	mustCLI(t, env, "token", "create", "--user", "u", "--name", "n")
+	if err := os.Remove(db + ".secret"); err != nil {
+		t.Fatal(err)
+	}
+	_, err := cli(t, env, "", "token", "create", "--user", "u", "--name", "n")
+	if err == nil || !strings.Contains(err.Error(), "sealed with a secret") {
+		t.Errorf("with the secret file gone: %v, want a refusal naming the secret", err)
+	}
+	wrong := testEnv(map[string]string{"LATCHKEY_DATABASE": db, "LATCHKEY_SECRET": "not the secret the keys were sealed with"})
+	if _, err := cli(t, wrong, "", "token", "create", "--user", "u", "--name", "n"); err == nil {
+		t.Error("a wrong secret opened the keys")
+	}
+}
+
+func TestUserCommands(t *testing.T) {
+	env := testEnv(map[string]string{"LATCHKEY_DATABASE": filepath.Join(t.TempDir(), "u.db")})
+	if _, err := cli(t, env, "hunter2 is long enough\n", "user", "create", "--username", "bob", "--email", "bob@example.com", "--first-name", "Bob", "--password-stdin"); err != nil {
+		t.Fatal(err)
+	}
+	mustCLI(t, env, "user", "update", "--permissions", "edit-users", "--last-name", "Builder", "bob")
+	mustCLI(t, env, "user", "disable", "bob")
+	list := mustCLI(t, env, "user", "list")
+	if !strings.Contains(list, "Bob Builder") || !strings.Contains(list, "INACTIVE") || !strings.Contains(list, "edit-users") {
+		t.Errorf("user list after update and disable:\n%s", list)
+	}
+	if _, err := cli(t, env, "", "token", "create", "--user", "bob", "--name", "x"); err != nil {
+		t.Errorf("an inactive user can still be given a token at the command line: %v", err)
+	}
+	mustCLI(t, env, "user", "enable", "bob")
+	mustCLI(t, env, "user", "delete", "bob")
+	if list := mustCLI(t, env, "user", "list"); strings.Contains(list, "bob") {
+		t.Errorf("deleted user listed:\n%s", list)
+	}
+	if list := mustCLI(t, env, "user", "list", "--all"); !strings.Contains(list, "DELETED") {
+		t.Errorf("user list --all does not show the deleted user:\n%s", list)
+	}
+	if _, err := cli(t, env, "", "token", "create", "--user", "bob", "--name", "x"); err == nil {
+		t.Error("a deleted user was given a token")
+	}
+}
+
+func TestBadCommandLines(t *testing.T) {
+	env := testEnv(map[string]string{"LATCHKEY_DATABASE": filepath.Join(t.TempDir(), "b.db")})
+	for _, tc := range []struct {
+		name string
+		args []string
+		want int // exit code
+	}{
+		{"no command", nil, 2},
+		{"unknown command", []string{"frobnicate"}, 2},
+		{"unknown subcommand", []string{"user", "frob"}, 2},
+		{"unknown flag", []string{"serve", "--nope"}, 2},
+		{"bad lifetime", []string{"serve", "--max-token-lifetime", "forever"}, 2},
+		{"bad log format", []string{"serve", "--log-format", "xml"}, 2},
+		{"default over max", []string{"serve", "--token-lifetime", "2y"}, 1},
+		{"token create without user", []string{"token", "create", "--name", "x"}, 2},
+		{"token create for nobody", []string{"token", "create", "--user", "nobody", "--name", "x"}, 1},
+		{"token create unknown scope", []string{"token", "create", "--user", "1", "--name", "x", "--scopes", "nope"}, 1},
+		{"token revoke bad id", []string{"token", "revoke", "xyz"}, 1},
+		{"user create bad email", []string{"user", "create", "--username", "x", "--email", "not an email"}, 1},
+		{"user create bad permission", []string{"user", "create", "--username", "x", "--email", "x@example.com", "--grant", "root"}, 1},
+		{"user update nothing", []string{"user", "update", "1"}, 2},
+		{"postgres not yet", []string{"migrate", "--database", "postgres://localhost/test"}, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var out bytes.Buffer
+			err := run(t.Context(), tc.args, env, strings.NewReader(""), &out, &out)
+			if err == nil {
+				t.Fatalf("latchkey %v succeeded, want exit %d", tc.args, tc.want)
+			}
+			if got := exitCode(err); got != tc.want {
+				t.Errorf("latchkey %v: exit %d (%v), want %d", tc.args, got, err, tc.want)
+			}
+		})
+	}
+	var u *usageError
+	if err := run(t.Context(), []string{"serve", "-h"}, env, nil, io.Discard, io.Discard); !errors.Is(err, errHelp) && !errors.As(err, &u) {
+		t.Errorf("serve -h: %v", err)
+	}
+}
