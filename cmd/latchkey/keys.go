@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"text/tabwriter"
+
+	"github.com/latchkey/latchkey/internal/service"
 )
 
 func (e *env) keys(ctx context.Context, args []string) error {
@@ -21,17 +23,14 @@ func (e *env) keysRotate(ctx context.Context, args []string) error {
 	if err := fs.parse(args); err != nil {
 		return err
 	}
-	svc, closeSvc, err := e.operatorService(ctx, db, nil)
-	if err != nil {
-		return err
-	}
-	defer closeSvc()
-	k, err := svc.RotateKey(ctx)
-	if err != nil {
-		return describe(err)
-	}
-	fmt.Fprintln(e.stdout, k.ID)
-	return nil
+	return e.withService(ctx, db, nil, func(svc *service.Service) error {
+		k, err := svc.RotateKey(ctx)
+		if err != nil {
+			return describe(err)
+		}
+		fmt.Fprintln(e.stdout, k.ID)
+		return nil
+	})
 }
 
 func (e *env) keysImport(ctx context.Context, args []string) error {
@@ -55,17 +54,14 @@ func (e *env) keysImport(ctx context.Context, args []string) error {
 			return fmt.Errorf("keys import: %w", err)
 		}
 	}
-	svc, closeSvc, err := e.operatorService(ctx, db, nil)
-	if err != nil {
-		return err
-	}
-	defer closeSvc()
-	k, err := svc.ImportKey(ctx, priv, pub)
-	if err != nil {
-		return describe(err)
-	}
-	fmt.Fprintln(e.stdout, k.ID)
-	return nil
+	return e.withService(ctx, db, nil, func(svc *service.Service) error {
+		k, err := svc.ImportKey(ctx, priv, pub)
+		if err != nil {
+			return describe(err)
+		}
+		fmt.Fprintln(e.stdout, k.ID)
+		return nil
+	})
 }
 
 func (e *env) keysList(ctx context.Context, args []string) error {
@@ -74,12 +70,11 @@ func (e *env) keysList(ctx context.Context, args []string) error {
 	if err := fs.parse(args); err != nil {
 		return err
 	}
-	svc, closeSvc, err := e.operatorService(ctx, db, nil)
-	if err != nil {
+	var keys []service.KeyInfo
+	err := e.withService(ctx, db, nil, func(svc *service.Service) (err error) {
+		keys, err = svc.Keys(ctx)
 		return err
-	}
-	defer closeSvc()
-	keys, err := svc.Keys(ctx)
+	})
 	if err != nil {
 		return err
 	}

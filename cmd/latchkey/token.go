@@ -58,21 +58,18 @@ func (e *env) tokenCreate(ctx context.Context, args []string) error {
 		}
 		req.ExpiresAt = &at
 	}
-	svc, closeSvc, err := e.operatorService(ctx, db, sf)
-	if err != nil {
-		return err
-	}
-	defer closeSvc()
-	u, err := svc.FindUser(ctx, *user)
-	if err != nil {
-		return describe(err)
-	}
-	_, jwt, err := svc.OperatorCreateToken(ctx, u, req)
-	if err != nil {
-		return describe(err)
-	}
-	fmt.Fprintln(e.stdout, jwt)
-	return nil
+	return e.withService(ctx, db, sf, func(svc *service.Service) error {
+		u, err := svc.FindUser(ctx, *user)
+		if err != nil {
+			return describe(err)
+		}
+		_, jwt, err := svc.OperatorCreateToken(ctx, u, req)
+		if err != nil {
+			return describe(err)
+		}
+		fmt.Fprintln(e.stdout, jwt)
+		return nil
+	})
 }
 
 func (e *env) tokenList(ctx context.Context, args []string) error {
@@ -122,14 +119,11 @@ func (e *env) tokenRevoke(ctx context.Context, args []string) error {
 	if fs.NArg() != 1 {
 		return usagef("token revoke: want exactly one TOKEN_ID (80 hex characters)")
 	}
-	svc, closeSvc, err := e.operatorService(ctx, db, nil)
-	if err != nil {
-		return err
-	}
-	defer closeSvc()
-	if err := svc.OperatorRevokeToken(ctx, fs.Arg(0)); err != nil {
-		return describe(err)
-	}
-	fmt.Fprintf(e.stderr, "latchkey: token %s revoked\n", fs.Arg(0))
-	return nil
+	return e.withService(ctx, db, nil, func(svc *service.Service) error {
+		if err := svc.OperatorRevokeToken(ctx, fs.Arg(0)); err != nil {
+			return describe(err)
+		}
+		fmt.Fprintf(e.stderr, "latchkey: token %s revoked\n", fs.Arg(0))
+		return nil
+	})
 }

@@ -87,17 +87,14 @@ func (e *env) userCreate(ctx context.Context, args []string) error {
 		}
 		n.Password = pw
 	}
-	svc, closeSvc, err := e.operatorService(ctx, db, nil)
-	if err != nil {
-		return err
-	}
-	defer closeSvc()
-	u, err := svc.CreateUser(ctx, n)
-	if err != nil {
-		return describe(err)
-	}
-	fmt.Fprintln(e.stdout, u.ID)
-	return nil
+	return e.withService(ctx, db, nil, func(svc *service.Service) error {
+		u, err := svc.CreateUser(ctx, n)
+		if err != nil {
+			return describe(err)
+		}
+		fmt.Fprintln(e.stdout, u.ID)
+		return nil
+	})
 }
 
 func (e *env) userList(ctx context.Context, args []string) error {
@@ -108,12 +105,11 @@ func (e *env) userList(ctx context.Context, args []string) error {
 	if err := fs.parse(args); err != nil {
 		return err
 	}
-	svc, closeSvc, err := e.operatorService(ctx, db, nil)
-	if err != nil {
+	var us []*latchkey.User
+	err := e.withService(ctx, db, nil, func(svc *service.Service) (err error) {
+		us, err = svc.Users(ctx, latchkey.UserFilter{Search: *search, IncludeDeleted: *all})
 		return err
-	}
-	defer closeSvc()
-	us, err := svc.Users(ctx, latchkey.UserFilter{Search: *search, IncludeDeleted: *all})
+	})
 	if err != nil {
 		return err
 	}
@@ -230,18 +226,26 @@ func (e *env) userDelete(ctx context.Context, args []string) error {
 	})
 }
 
-// withUser opens the service, finds the user ref names and calls f.
-func (e *env) withUser(ctx context.Context, db *dbFlags, ref string, f func(*service.Service, *latchkey.User) error) error {
-	svc, closeSvc, err := e.operatorService(ctx, db, nil)
+// withService opens the service for an operator command, calls f and
+// closes it again.
+func (e *env) withService(ctx context.Context, db *dbFlags, sf *serviceFlags, f func(*service.Service) error) error {
+	svc, closeSvc, err := e.operatorService(ctx, db, sf)
 	if err != nil {
 		return err
 	}
 	defer closeSvc()
-	u, err := svc.FindUser(ctx, ref)
-	if err != nil {
-		return describe(err)
-	}
-	return f(svc, u)
+	return f(svc)
+}
+
+// withUser opens the service, finds the user ref names and calls f.
+func (e *env) withUser(ctx context.Context, db *dbFlags, ref string, f func(*service.Service, *latchkey.User) error) error {
+	return e.withService(ctx, db, nil, func(svc *service.Service) error {
+		u, err := svc.FindUser(ctx, ref)
+		if err != nil {
+			return describe(err)
+		}
+		return f(svc, u)
+	})
 }
 
 // describe turns a domain error into a sentence for the operator, with

@@ -234,7 +234,6 @@ func FromToken(t *latchkey.Token) UserToken {
 
 // Domain is u as a latchkey.Token, its client included.
 func (u *UserToken) Domain() *latchkey.Token {
-	c := u.Client
 	scopes := latchkey.Scopes(u.Scopes)
 	if scopes == nil {
 		scopes = latchkey.Scopes{}
@@ -250,17 +249,22 @@ func (u *UserToken) Domain() *latchkey.Token {
 		UpdatedAt:  u.UpdatedAt.Time,
 		ExpiresAt:  u.ExpiresAt.Ptr(),
 		LastUsedAt: u.LastUsedAt.Ptr(),
-		Client: &latchkey.Client{
-			ID:                   c.ID,
-			UserID:               c.UserID,
-			Name:                 c.Name,
-			Provider:             c.Provider,
-			Redirect:             c.Redirect,
-			PersonalAccessClient: c.PersonalAccessClient,
-			PasswordClient:       c.PasswordClient,
-			Revoked:              c.Revoked,
-			CreatedAt:            c.CreatedAt.Time,
-			UpdatedAt:            c.UpdatedAt.Time,
-		},
+		Client:     u.Client.Domain(),
+	}
+}
+
+// Domain is c as a latchkey.Client.
+func (c *TokenClient) Domain() *latchkey.Client {
+	return &latchkey.Client{
+		ID:                   c.ID,
+		UserID:               c.UserID,
+		Name:                 c.Name,
+		Provider:             c.Provider,
+		Redirect:             c.Redirect,
+		PersonalAccessClient: c.PersonalAccessClient,
+		PasswordClient:       c.PasswordClient,
+		Revoked:              c.Revoked,
+		CreatedAt:            c.CreatedAt.Time,
+		UpdatedAt:            c.UpdatedAt.Time,
 	}
 }
