@@ -1,0 +1,112 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/latchkey/latchkey"
+)
+
+// The caller-safe sentences of client errors.
+const (
+	msgClientNotFound     = "The client was not found."
+	msgClientUserNotFound = "The client's user was not found."
+)
+
+// CreateClient stores c and sets c.ID. ENOTFOUND when c.UserID names no
+// user.
+func (db *DB) CreateClient(ctx context.Context, c *latchkey.Client) error {
+	const q = `INSERT INTO oauth_clients (user_id, name, secret, provider, redirect,
+		personal_access_client, password_client, revoked, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+		RETURNING id`
+	var id int64
+	err := retry(ctx, func() error {
+		return db.pool.QueryRow(ctx, q,
+			c.UserID, c.Name, nullText(c.SecretHash), c.Provider, c.Redirect,
+			c.PersonalAccessClient, c.PasswordClient, c.Revoked,
+			storedTime(c.CreatedAt), storedTime(c.UpdatedAt),
+		).Scan(&id)
+	})
+	if pgCode(err) == codeForeignKeyViolation {
+		err = notFound(msgClientUserNotFound, err)
+	}
+	if err != nil {
+		return wrap("create client", err)
+	}
+	c.ID = id
+	return nil
+}
+
+// Client returns the client with that id, revoked or not. ENOTFOUND when
+// there is none.
+func (db *DB) Client(ctx context.Context, id int64) (*latchkey.Client, error) {
+	c, err := scanClient(db.pool.QueryRow(ctx,
+		`SELECT `+clientColumns+` FROM oauth_clients c WHERE c.id = $1`, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		err = notFound(msgClientNotFound, err)
+	}
+	if err != nil {
+		return nil, wrap("client", err)
+	}
+	return c, nil
+}
+
+// Clients returns every client, by id ascending.
+func (db *DB) Clients(ctx context.Context) ([]*latchkey.Client, error) {
+	rows, err := db.pool.Query(ctx,
+		`SELECT `+clientColumns+` FROM oauth_clients c ORDER BY c.id`)
+	if err != nil {
+		return nil, wrap("clients", err)
+	}
+	clients, err := collect(rows, scanClient)
+	if err != nil {
+		return nil, wrap("clients", err)
+	}
+	return clients, nil
+}
+
+// RevokeClient marks the client and every token it issued revoked at at,
+// in one transaction that locks the client's row first. The client and
+// each token that is revoked already keep their UpdatedAt; a token the
+// client issued after it was revoked is revoked by the next call.
+// ENOTFOUND when there is no such client.
+func (db *DB) RevokeClient(ctx context.Context, id int64, at time.Time) error {
+	ts := storedTime(at)
+	err := db.tx(ctx, pgx.TxOptions{}, func(tx pgx.Tx) error {
+		// FOR NO KEY UPDATE, unlike FOR UPDATE, lets tokens of the client
+		// be created meanwhile.
+		var revoked bool
+		err := tx.QueryRow(ctx,
+			`SELECT revoked FROM oauth_clients WHERE id = $1 FOR NO KEY UPDATE`, id).Scan(&revoked)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return notFound(msgClientNotFound, err)
+		}
+		if err != nil {
+			return err
+		}
+		if !revoked {
+			_, err = tx.Exec(ctx,
+				`UPDATE oauth_clients SET revoked = true, updated_at = $1 WHERE id = $2`, ts, id)
+			if err != nil {
+				return err
+			}
+		}
+		// The tokens are locked in id order before they are updated, as
+		// TouchTokens locks them, so that the two do not deadlock.
+		_, err = tx.Exec(ctx,
+			`UPDATE oauth_access_tokens t SET revoked = true, updated_at = $1
+			FROM (SELECT id FROM oauth_access_tokens
+				WHERE client_id = $2 AND NOT revoked
+				ORDER BY id
+				FOR NO KEY UPDATE) l
+			WHERE t.id = l.id AND NOT t.revoked`, ts, id)
+		return err
+	})
+	if err != nil {
+		return wrap("revoke client", err)
+	}
+	return nil
+}

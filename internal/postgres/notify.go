@@ -1,0 +1,107 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/latchkey/latchkey"
+)
+
+var _ latchkey.Broadcaster = (*DB)(nil)
+
+// channel is the NOTIFY channel of the schema db works in, so that two
+// installations in one database (or two tests) do not hear each other.
+func (db *DB) channel(ctx context.Context) (string, error) {
+	db.chanOnce.Do(func() {
+		var schema string
+		db.chanErr = db.pool.QueryRow(ctx, "SELECT current_schema()").Scan(&schema)
+		db.chanName = "latchkey:" + schema
+	})
+	return db.chanName, db.chanErr
+}
+
+// Publish tells every replica listening on this database of e, with
+// NOTIFY. It is sent after the change has committed.
+func (db *DB) Publish(ctx context.Context, e latchkey.Event) error {
+	ch, err := db.channel(ctx)
+	if err != nil {
+		return wrap("publish", err)
+	}
+	if _, err := db.pool.Exec(ctx, "SELECT pg_notify($1, $2)", ch, string(e.Kind)+" "+e.ID); err != nil {
+		return wrap("publish", err)
+	}
+	return nil
+}
+
+// Subscribe listens on a connection of its own until ctx ends, calling f
+// with each event. After every (re)connection it first calls f with
+// EventResync, since anything sent while it was away is lost. A dropped
+// connection is retried with backoff from 100ms to 5s.
+func (db *DB) Subscribe(ctx context.Context, f func(latchkey.Event)) error {
+	backoff := 100 * time.Millisecond
+	for {
+		heard, err := db.listen(ctx, f)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if heard {
+			backoff = 100 * time.Millisecond
+		}
+		_ = err // the next attempt reports again; the caller sees a resync
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 5*time.Second)
+	}
+}
+
+// listenPing is how long the listener waits for a notification before it
+// checks that its connection is still alive.
+const listenPing = 15 * time.Second
+
+// listen holds one LISTEN connection until it fails. It reports whether it
+// got as far as listening.
+func (db *DB) listen(ctx context.Context, f func(latchkey.Event)) (bool, error) {
+	ch, err := db.channel(ctx)
+	if err != nil {
+		return false, err
+	}
+	cfg := db.pool.Config().ConnConfig.Copy()
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return false, fmt.Errorf("postgres: listen: %w", err)
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{ch}.Sanitize()); err != nil {
+		return false, fmt.Errorf("postgres: listen: %w", err)
+	}
+	f(latchkey.Event{Kind: latchkey.EventResync})
+	for {
+		wctx, cancel := context.WithTimeout(ctx, listenPing)
+		n, err := conn.WaitForNotification(wctx)
+		cancel()
+		switch {
+		case err == nil:
+			kind, id, _ := strings.Cut(n.Payload, " ")
+			f(latchkey.Event{Kind: latchkey.EventKind(kind), ID: id})
+		case ctx.Err() != nil:
+			return true, ctx.Err()
+		case errors.Is(err, context.DeadlineExceeded):
+			// Quiet for a while: make sure the connection still works.
+			pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			err = conn.Ping(pctx)
+			cancel()
+			if err != nil {
+				return true, fmt.Errorf("postgres: listen: %w", err)
+			}
+		default:
+			return true, fmt.Errorf("postgres: listen: %w", err)
+		}
+	}
+}

@@ -1,0 +1,240 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/latchkey/latchkey"
+)
+
+// The caller-safe sentences of token errors.
+const (
+	msgTokenNotFound      = "The token was not found."
+	msgTokenExists        = "A token with this id already exists."
+	msgTokenOwnerNotFound = "The token's user or client was not found."
+)
+
+// tokenFrom is the FROM clause of every token read: a token with its
+// client.
+const tokenFrom = ` FROM oauth_access_tokens t
+	JOIN oauth_clients c ON c.id = t.client_id`
+
+// CreateToken stores t. ECONFLICT when the id exists; ENOTFOUND when its
+// user or client does not exist.
+func (db *DB) CreateToken(ctx context.Context, t *latchkey.Token) error {
+	const q = `INSERT INTO oauth_access_tokens (id, user_id, client_id, name, name_folded,
+		scopes, revoked, created_at, updated_at, expires_at, last_used_at, key_id)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`
+	err := retry(ctx, func() error {
+		_, err := db.pool.Exec(ctx, q,
+			t.ID, t.UserID, t.ClientID, t.Name, strings.ToLower(t.Name),
+			storedScopes(t.Scopes), t.Revoked, storedTime(t.CreatedAt), storedTime(t.UpdatedAt),
+			storedNullTime(t.ExpiresAt), storedNullTime(t.LastUsedAt), t.KeyID)
+		return err
+	})
+	switch pgCode(err) {
+	case codeUniqueViolation:
+		err = conflict(msgTokenExists, err)
+	case codeForeignKeyViolation:
+		err = notFound(msgTokenOwnerNotFound, err)
+	}
+	if err != nil {
+		return wrap("create token", err)
+	}
+	return nil
+}
+
+// Token returns the token with its client. ENOTFOUND when there is none.
+func (db *DB) Token(ctx context.Context, id string) (*latchkey.Token, error) {
+	if !storable(id) {
+		return nil, wrap("token", notFound(msgTokenNotFound, nil))
+	}
+	t, err := scanToken(db.pool.QueryRow(ctx,
+		`SELECT `+tokenColumns+`, `+clientColumns+tokenFrom+` WHERE t.id = $1`, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		err = notFound(msgTokenNotFound, err)
+	}
+	if err != nil {
+		return nil, wrap("token", err)
+	}
+	return t, nil
+}
+
+// orderKey returns the sort key of the order o, false for an unknown order.
+// The text keys are COLLATE "C" columns: they sort byte by byte.
+func orderKey(o latchkey.TokenOrder) (string, bool) {
+	switch o {
+	case "", latchkey.OrderCreatedAt:
+		return "t.created_at", true
+	case latchkey.OrderName:
+		return "t.name_folded", true
+	case latchkey.OrderExpiresAt:
+		return "t.expires_at", true
+	case latchkey.OrderLastUsedAt:
+		return "t.last_used_at", true
+	}
+	return "", false
+}
+
+// Tokens returns the page of tokens f selects, each with its client, and
+// how many tokens f selects on all pages, both read from one snapshot: a
+// read-only, repeatable-read transaction. The name filter is a literal
+// substring of the name, compared after lowercasing both sides in Go.
+// EINVALID for an unknown f.OrderBy.
+func (db *DB) Tokens(ctx context.Context, f latchkey.TokenFilter) ([]*latchkey.Token, int, error) {
+	key, ok := orderKey(f.OrderBy)
+	if !ok {
+		return nil, 0, wrap("tokens", latchkey.Errorf(latchkey.EINVALID, "Tokens cannot be ordered by %q.", f.OrderBy))
+	}
+	if !storable(f.Name) {
+		return []*latchkey.Token{}, 0, nil // no stored name contains it
+	}
+	dir := " DESC"
+	if f.Ascending {
+		dir = " ASC"
+	}
+
+	var where strings.Builder
+	args := []any{f.UserID}
+	where.WriteString(` WHERE t.user_id = $1`)
+	if f.PersonalOnly {
+		where.WriteString(` AND c.personal_access_client`)
+	}
+	if !f.IncludeRevoked {
+		where.WriteString(` AND NOT t.revoked`)
+	}
+	if f.Name != "" {
+		where.WriteString(` AND strpos(t.name_folded, $2) > 0`)
+		args = append(args, strings.ToLower(f.Name))
+	}
+	page := `SELECT ` + tokenColumns + `, ` + clientColumns + tokenFrom + where.String() +
+		` ORDER BY ` + key + dir + ` NULLS LAST, t.id DESC` +
+		` LIMIT $` + strconv.Itoa(len(args)+1) + ` OFFSET $` + strconv.Itoa(len(args)+2)
+	pageArgs := append(slices.Clip(args), limit(f.Limit), max(f.Offset, 0))
+
+	var (
+		tokens []*latchkey.Token
+		total  int
+	)
+	opts := pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}
+	err := db.tx(ctx, opts, func(tx pgx.Tx) error {
+		b := &pgx.Batch{}
+		b.Queue(`SELECT count(*)`+tokenFrom+where.String(), args...).QueryRow(func(r pgx.Row) error {
+			return r.Scan(&total)
+		})
+		b.Queue(page, pageArgs...).Query(func(rows pgx.Rows) error {
+			var err error
+			tokens, err = collect(rows, scanToken)
+			return err
+		})
+		return tx.SendBatch(ctx, b).Close()
+	})
+	if err != nil {
+		return nil, 0, wrap("tokens", err)
+	}
+	return tokens, total, nil
+}
+
+// RevokeToken marks the token revoked and its UpdatedAt at, unless it is
+// revoked already, and returns it as stored, in one statement: the update
+// locks the row, and returns it as the statement left it even when another
+// transaction revoked it meanwhile. ENOTFOUND when there is none.
+func (db *DB) RevokeToken(ctx context.Context, id string, at time.Time) (*latchkey.Token, error) {
+	if !storable(id) {
+		return nil, wrap("revoke token", notFound(msgTokenNotFound, nil))
+	}
+	const q = `WITH t AS (
+			UPDATE oauth_access_tokens t
+			SET revoked = true, updated_at = CASE WHEN t.revoked THEN t.updated_at ELSE $2 END
+			WHERE t.id = $1
+			RETURNING t.*)
+		SELECT ` + tokenColumns + `, ` + clientColumns + ` FROM t
+		JOIN oauth_clients c ON c.id = t.client_id`
+	var t *latchkey.Token
+	err := retry(ctx, func() error {
+		var err error
+		t, err = scanToken(db.pool.QueryRow(ctx, q, id, storedTime(at)))
+		return err
+	})
+	if errors.Is(err, pgx.ErrNoRows) {
+		err = notFound(msgTokenNotFound, err)
+	}
+	if err != nil {
+		return nil, wrap("revoke token", err)
+	}
+	return t, nil
+}
+
+// Credential returns the token with its user and client, in one query.
+// ENOTFOUND when there is no such token.
+func (db *DB) Credential(ctx context.Context, id string) (*latchkey.Credential, error) {
+	if !storable(id) {
+		return nil, wrap("credential", notFound(msgTokenNotFound, nil))
+	}
+	const q = `SELECT ` + tokenColumns + `, ` + userColumns + `, ` + clientColumns + `
+		FROM oauth_access_tokens t
+		JOIN users u ON u.id = t.user_id
+		JOIN oauth_clients c ON c.id = t.client_id
+		WHERE t.id = $1`
+	var (
+		t latchkey.Token
+		u latchkey.User
+		c latchkey.Client
+	)
+	dest := append(append(tokenFields(&t), userFields(&u)...), clientFields(&c)...)
+	err := db.pool.QueryRow(ctx, q, id).Scan(dest...)
+	if errors.Is(err, pgx.ErrNoRows) {
+		err = notFound(msgTokenNotFound, err)
+	}
+	if err != nil {
+		return nil, wrap("credential", err)
+	}
+	fixToken(&t)
+	fixUser(&u)
+	t.Client = &c
+	return &latchkey.Credential{Token: &t, User: &u, Client: &c}, nil
+}
+
+// TouchTokens records when tokens were last used, in one statement: for
+// each id, it sets LastUsedAt to the time given unless that is not later.
+// Unknown ids, and ids that no text column can hold, are ignored.
+func (db *DB) TouchTokens(ctx context.Context, uses map[string]time.Time) error {
+	ids := make([]string, 0, len(uses))
+	ats := make([]time.Time, 0, len(uses))
+	for _, id := range slices.Sorted(maps.Keys(uses)) {
+		if storable(id) {
+			ids = append(ids, id)
+			ats = append(ats, storedTime(uses[id]))
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	// The rows are locked in id order before they are updated, as
+	// RevokeClient locks them, so that concurrent calls, from replicas
+	// whose clients use the same tokens, do not deadlock.
+	const q = `WITH locked AS (
+			SELECT t.id, u.at
+			FROM oauth_access_tokens t
+			JOIN unnest($1::text[], $2::timestamptz[]) AS u (id, at) ON u.id = t.id
+			WHERE t.last_used_at IS NULL OR t.last_used_at < u.at
+			ORDER BY t.id
+			FOR NO KEY UPDATE OF t)
+		UPDATE oauth_access_tokens t SET last_used_at = l.at
+		FROM locked l
+		WHERE t.id = l.id AND (t.last_used_at IS NULL OR t.last_used_at < l.at)`
+	err := retry(ctx, func() error {
+		_, err := db.pool.Exec(ctx, q, ids, ats)
+		return err
+	})
+	if err != nil {
+		return wrap("touch tokens", err)
+	}
+	return nil
+}

@@ -1,0 +1,212 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/latchkey/latchkey"
+)
+
+// The caller-safe sentences of user errors.
+const (
+	msgUserNotFound  = "The user was not found."
+	msgUsernameTaken = "The username has already been taken."
+	msgEmailTaken    = "The email has already been taken."
+)
+
+// userConflict translates the unique violation of a user column.
+func userConflict(err error) error {
+	if pgCode(err) != codeUniqueViolation {
+		return err
+	}
+	if constraint(err) == "users_email_key" {
+		return conflict(msgEmailTaken, err)
+	}
+	return conflict(msgUsernameTaken, err)
+}
+
+// CreateUser stores u and sets u.ID. ECONFLICT when the username or email
+// is taken.
+func (db *DB) CreateUser(ctx context.Context, u *latchkey.User) error {
+	const q = `INSERT INTO users (username, email, firstname, lastname, status,
+		is_administrator, permissions, password_hash, search_folded,
+		created_at, updated_at, deleted_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+		RETURNING id`
+	var id int64
+	err := retry(ctx, func() error {
+		return db.pool.QueryRow(ctx, q,
+			u.Username, u.Email, u.FirstName, u.LastName, string(u.Status),
+			u.Admin, storedPermissions(u.Permissions), nullText(u.PasswordHash), searchFolded(u),
+			storedTime(u.CreatedAt), storedTime(u.UpdatedAt), storedNullTime(u.DeletedAt),
+		).Scan(&id)
+	})
+	if err != nil {
+		return wrap("create user", userConflict(err))
+	}
+	u.ID = id
+	return nil
+}
+
+// User returns the user with that id, deleted or not. ENOTFOUND when there
+// is none.
+func (db *DB) User(ctx context.Context, id int64) (*latchkey.User, error) {
+	u, err := scanUser(db.pool.QueryRow(ctx,
+		`SELECT `+userColumns+` FROM users u WHERE u.id = $1`, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		err = notFound(msgUserNotFound, err)
+	}
+	if err != nil {
+		return nil, wrap("user", err)
+	}
+	return u, nil
+}
+
+// UserByLogin returns the user, deleted or not, whose username or email is
+// login exactly. Should login be one user's username and another's email,
+// the username wins. ENOTFOUND when there is none.
+func (db *DB) UserByLogin(ctx context.Context, login string) (*latchkey.User, error) {
+	if !storable(login) {
+		return nil, wrap("user by login", notFound(msgUserNotFound, nil))
+	}
+	const q = `SELECT ` + userColumns + ` FROM users u
+		WHERE u.username = $1 OR u.email = $1
+		ORDER BY u.username = $1 DESC
+		LIMIT 1`
+	u, err := scanUser(db.pool.QueryRow(ctx, q, login))
+	if errors.Is(err, pgx.ErrNoRows) {
+		err = notFound(msgUserNotFound, err)
+	}
+	if err != nil {
+		return nil, wrap("user by login", err)
+	}
+	return u, nil
+}
+
+// Users returns the users f selects, by id ascending. The search is a
+// literal substring of the username, email, first or last name, compared
+// after lowercasing both sides in Go.
+func (db *DB) Users(ctx context.Context, f latchkey.UserFilter) ([]*latchkey.User, error) {
+	if !storable(f.Search) {
+		return []*latchkey.User{}, nil // no stored text contains it
+	}
+	var q strings.Builder
+	args := []any{limit(f.Limit), max(f.Offset, 0)}
+	q.WriteString(`SELECT ` + userColumns + ` FROM users u WHERE true`)
+	if !f.IncludeDeleted {
+		q.WriteString(` AND u.deleted_at IS NULL`)
+	}
+	if f.Search != "" {
+		q.WriteString(` AND strpos(u.search_folded, $3) > 0`)
+		args = append(args, strings.ToLower(f.Search))
+	}
+	q.WriteString(` ORDER BY u.id LIMIT $1 OFFSET $2`)
+
+	rows, err := db.pool.Query(ctx, q.String(), args...)
+	if err != nil {
+		return nil, wrap("users", err)
+	}
+	users, err := collect(rows, scanUser)
+	if err != nil {
+		return nil, wrap("users", err)
+	}
+	return users, nil
+}
+
+// limit returns the LIMIT of a page of n rows: NULL, no limit, for n <= 0.
+func limit(n int) *int {
+	if n <= 0 {
+		return nil
+	}
+	return &n
+}
+
+// UpdateUser applies upd to the user that is not deleted, sets UpdatedAt
+// to at and returns the user as stored, in one transaction that locks the
+// user's row while it reads it, so that concurrent updates of other fields
+// are not lost. ENOTFOUND when there is no such user; ECONFLICT when a new
+// username or email is taken.
+func (db *DB) UpdateUser(ctx context.Context, id int64, upd latchkey.UserUpdate, at time.Time) (*latchkey.User, error) {
+	const (
+		sel = `SELECT ` + userColumns + ` FROM users u
+			WHERE u.id = $1 AND u.deleted_at IS NULL
+			FOR NO KEY UPDATE`
+		set = `UPDATE users u SET username = $1, email = $2, firstname = $3, lastname = $4,
+			status = $5, is_administrator = $6, permissions = $7, password_hash = $8,
+			search_folded = $9, updated_at = $10
+			WHERE u.id = $11
+			RETURNING ` + userColumns
+	)
+	var u *latchkey.User
+	err := db.tx(ctx, pgx.TxOptions{}, func(tx pgx.Tx) error {
+		var err error
+		u, err = scanUser(tx.QueryRow(ctx, sel, id))
+		if errors.Is(err, pgx.ErrNoRows) {
+			return notFound(msgUserNotFound, err)
+		}
+		if err != nil {
+			return err
+		}
+		apply(u, upd)
+		u, err = scanUser(tx.QueryRow(ctx, set,
+			u.Username, u.Email, u.FirstName, u.LastName, string(u.Status),
+			u.Admin, storedPermissions(u.Permissions), nullText(u.PasswordHash),
+			searchFolded(u), storedTime(at), id))
+		return userConflict(err)
+	})
+	if err != nil {
+		return nil, wrap("update user", err)
+	}
+	return u, nil
+}
+
+// apply sets the fields of u that upd names.
+func apply(u *latchkey.User, upd latchkey.UserUpdate) {
+	if upd.Username != nil {
+		u.Username = *upd.Username
+	}
+	if upd.Email != nil {
+		u.Email = *upd.Email
+	}
+	if upd.FirstName != nil {
+		u.FirstName = *upd.FirstName
+	}
+	if upd.LastName != nil {
+		u.LastName = *upd.LastName
+	}
+	if upd.Status != nil {
+		u.Status = *upd.Status
+	}
+	if upd.Admin != nil {
+		u.Admin = *upd.Admin
+	}
+	if upd.Permissions != nil {
+		u.Permissions = *upd.Permissions
+	}
+	if upd.PasswordHash != nil {
+		u.PasswordHash = *upd.PasswordHash
+	}
+}
+
+// DeleteUser marks the user deleted at at, and sets its UpdatedAt to at.
+// ENOTFOUND when there is no such user or it is already deleted.
+func (db *DB) DeleteUser(ctx context.Context, id int64, at time.Time) error {
+	var n int64
+	err := retry(ctx, func() error {
+		tag, err := db.pool.Exec(ctx,
+			`UPDATE users SET deleted_at = $1, updated_at = $1 WHERE id = $2 AND deleted_at IS NULL`,
+			storedTime(at), id)
+		n = tag.RowsAffected()
+		return err
+	})
+	if err != nil {
+		return wrap("delete user", err)
+	}
+	if n == 0 {
+		return wrap("delete user", notFound(msgUserNotFound, nil))
+	}
+	return nil
+}
