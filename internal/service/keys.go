@@ -63,6 +63,7 @@ func (s *Service) addKey(ctx context.Context, priv *rsa.PrivateKey) (*latchkey.S
 		return nil, err
 	}
 	s.log.Info("signing key added", "kid", k.ID)
+	s.publish(ctx, latchkey.Event{Kind: latchkey.EventKeysChanged})
 	return k, nil
 }
 

@@ -95,6 +95,9 @@ type Service struct {
 	lastReload time.Time
 
 	usage usage
+
+	// events carries changes between replicas, when the store can.
+	events latchkey.Broadcaster
 }
 
 // New returns a service on store whose signing keys are sealed with sealer.
@@ -111,6 +114,7 @@ func New(ctx context.Context, store latchkey.Store, sealer *jwt.Sealer, cfg Conf
 		}
 	}
 	s.usage.pending = map[string]time.Time{}
+	s.events, _ = store.(latchkey.Broadcaster)
 	if err := s.loadKeys(ctx); err != nil {
 		return nil, err
 	}
@@ -125,10 +129,18 @@ func New(ctx context.Context, store latchkey.Store, sealer *jwt.Sealer, cfg Conf
 	return s, nil
 }
 
-// Run does the service's background work until ctx ends: it reads the
-// signing keys again now and then, and writes last-used times in batches.
-// On the way out it writes what is pending.
+// Run does the service's background work until ctx ends: it listens for
+// other replicas' changes (when the store can broadcast), reads the signing
+// keys again now and then, and writes last-used times in batches. On the
+// way out it writes what is pending.
 func (s *Service) Run(ctx context.Context) error {
+	if s.events != nil {
+		go func() {
+			if err := s.events.Subscribe(ctx, func(e latchkey.Event) { s.apply(ctx, e) }); err != nil && ctx.Err() == nil {
+				s.log.Error("listening for other replicas' changes", "err", err)
+			}
+		}()
+	}
 	keys := time.NewTicker(s.cfg.KeyRefresh)
 	defer keys.Stop()
 	flush := time.NewTicker(s.cfg.UsageFlush)
@@ -149,6 +161,30 @@ func (s *Service) Run(ctx context.Context) error {
 				s.log.Error("recording token use", "err", err)
 			}
 		}
+	}
+}
+
+// apply takes in a change made by this or another replica. Authentication
+// reads each token's row, user and client on every request, so revocations
+// and user changes need nothing here; signing keys are held in memory and
+// are read again.
+func (s *Service) apply(ctx context.Context, e latchkey.Event) {
+	switch e.Kind {
+	case latchkey.EventKeysChanged, latchkey.EventResync:
+		if err := s.loadKeys(ctx); err != nil && ctx.Err() == nil {
+			s.log.Error("reloading signing keys", "event", e.Kind, "err", err)
+		}
+	}
+}
+
+// publish tells the other replicas of a change already committed. A lost
+// event costs at most the periodic key refresh; it is logged, not returned.
+func (s *Service) publish(ctx context.Context, e latchkey.Event) {
+	if s.events == nil {
+		return
+	}
+	if err := s.events.Publish(ctx, e); err != nil {
+		s.log.Error("telling other replicas", "event", e.Kind, "err", err)
 	}
 }
 

@@ -226,6 +226,7 @@ func (s *Service) RevokeToken(ctx context.Context, p *latchkey.Principal, owner 
 	if err != nil {
 		return nil, notFound(err)
 	}
+	s.publish(ctx, latchkey.Event{Kind: latchkey.EventTokenRevoked, ID: id})
 	s.log.Info("token revoked", "token_id", id, "user_id", owner.ID, "by_user_id", p.User.ID)
 	return t, nil
 }

@@ -5,6 +5,7 @@ import (
 	"net/mail"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -131,6 +132,7 @@ func (s *Service) UpdateUser(ctx context.Context, id int64, c UserChange) (*latc
 	if err != nil {
 		return nil, err
 	}
+	s.publish(ctx, latchkey.Event{Kind: latchkey.EventUserChanged, ID: strconv.FormatInt(u.ID, 10)})
 	s.log.Info("user updated", "user_id", u.ID)
 	return u, nil
 }
@@ -141,6 +143,7 @@ func (s *Service) DeleteUser(ctx context.Context, id int64) error {
 	if err := s.store.DeleteUser(ctx, id, s.now()); err != nil {
 		return err
 	}
+	s.publish(ctx, latchkey.Event{Kind: latchkey.EventUserChanged, ID: strconv.FormatInt(id, 10)})
 	s.log.Info("user deleted", "user_id", id)
 	return nil
 }
