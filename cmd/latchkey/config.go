@@ -11,11 +11,13 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/internal/jwt"
+	"github.com/latchkey/latchkey/internal/postgres"
 	"github.com/latchkey/latchkey/internal/service"
 	"github.com/latchkey/latchkey/internal/sqlite"
 )
@@ -81,31 +83,57 @@ func (fs *flagSet) parse(args []string) error {
 
 // dbFlags are the flags of every command that opens the database.
 type dbFlags struct {
-	database   *string
-	secretFile *string
-	getenv     func(string) string
+	database         *string
+	secretFile       *string
+	maxConns         *string
+	statementTimeout *string
+	getenv           func(string) string
 }
 
 func (fs *flagSet) dbFlags() *dbFlags {
 	return &dbFlags{
-		database:   fs.String("database", "./latchkey.db", "SQLite database file"),
-		secretFile: fs.String("secret-file", "", "file holding the server secret that seals the signing keys (default: beside the SQLite database; or set $LATCHKEY_SECRET)"),
-		getenv:     fs.getenv,
+		database:         fs.String("database", "./latchkey.db", "SQLite database file, or a PostgreSQL URL postgres://user@host:5432/db?sslmode=verify-full"),
+		secretFile:       fs.String("secret-file", "", "file holding the server secret that seals the signing keys (default: beside the SQLite database; or set $LATCHKEY_SECRET)"),
+		maxConns:         fs.String("db-max-conns", "0", "PostgreSQL: most connections in the pool (0: the driver's default)"),
+		statementTimeout: fs.String("db-statement-timeout", "0", "PostgreSQL: longest a statement may run (0: the URL's statement_timeout, or 10s; off: no limit)"),
+		getenv:           fs.getenv,
 	}
+}
+
+// postgres reports whether the database is a PostgreSQL URL.
+func (d *dbFlags) postgres() bool {
+	return strings.HasPrefix(*d.database, "postgres://") || strings.HasPrefix(*d.database, "postgresql://")
 }
 
 // open opens and migrates the store.
 func (d *dbFlags) open(ctx context.Context) (latchkey.Store, error) {
 	dsn := *d.database
-	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
-		return nil, errors.New("--database: PostgreSQL is not supported by this build yet; give a SQLite file path")
-	}
 	if dsn == "" {
 		return nil, usagef("--database: must not be empty")
 	}
-	st, err := sqlite.Open(ctx, dsn)
-	if err != nil {
-		return nil, err
+	var st latchkey.Store
+	if d.postgres() {
+		conns, err := strconv.ParseInt(*d.maxConns, 10, 32)
+		if err != nil || conns < 0 {
+			return nil, usagef("--db-max-conns: want a whole number, got %q", *d.maxConns)
+		}
+		timeout := time.Duration(-1) // off
+		if *d.statementTimeout != "off" {
+			if timeout, err = time.ParseDuration(*d.statementTimeout); err != nil || timeout < 0 {
+				return nil, usagef("--db-statement-timeout: want a duration such as 10s, 0 or off, got %q", *d.statementTimeout)
+			}
+		}
+		pg, err := postgres.Open(ctx, dsn, postgres.Options{MaxConns: int32(conns), StatementTimeout: timeout})
+		if err != nil {
+			return nil, err
+		}
+		st = pg
+	} else {
+		sq, err := sqlite.Open(ctx, dsn)
+		if err != nil {
+			return nil, err
+		}
+		st = sq
 	}
 	if err := st.Migrate(ctx); err != nil {
 		st.Close()
@@ -117,7 +145,7 @@ func (d *dbFlags) open(ctx context.Context) (latchkey.Store, error) {
 // secretPath is where the secret file is: --secret-file, or beside the
 // SQLite database.
 func (d *dbFlags) secretPath() string {
-	if *d.secretFile != "" {
+	if *d.secretFile != "" || d.postgres() {
 		return *d.secretFile
 	}
 	return *d.database + ".secret"
@@ -143,6 +171,8 @@ func (d *dbFlags) sealer(ctx context.Context, st latchkey.Store, stderr io.Write
 		return nil, fmt.Errorf("secret file: %w", err)
 	case *d.secretFile != "":
 		return nil, fmt.Errorf("secret file %s does not exist", path)
+	case d.postgres():
+		return nil, errors.New("on PostgreSQL every replica must share one server secret: give it with --secret-file or $LATCHKEY_SECRET")
 	}
 	keys, err := st.SigningKeys(ctx)
 	if err != nil {

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/latchkey/latchkey/internal/pgtest"
 )
 
 // conformanceDir is the black-box checker of the wire contract, which sits
@@ -26,9 +28,9 @@ func conformanceDir(t *testing.T) string {
 	return dir
 }
 
-// TestConformance runs the contract's checker against "latchkey serve" on
-// the embedded store, with an administrator, a plain user, a view-users
-// user and an edit-users user made at the command line.
+// TestConformance runs the contract's checker against "latchkey serve",
+// on the embedded store and on PostgreSQL, with an administrator, a plain
+// user, a view-users user and an edit-users user made at the command line.
 func TestConformance(t *testing.T) {
 	if testing.Short() {
 		t.Skip("the conformance run takes about ten seconds")
@@ -40,8 +42,21 @@ func TestConformance(t *testing.T) {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("building the checker: %v\n%s", err, out)
 	}
+	t.Run("sqlite", func(t *testing.T) {
+		t.Parallel()
+		conform(t, bin, testEnv(map[string]string{"LATCHKEY_DATABASE": filepath.Join(t.TempDir(), "conformance.db")}))
+	})
+	t.Run("postgres", func(t *testing.T) {
+		t.Parallel()
+		conform(t, bin, testEnv(map[string]string{
+			"LATCHKEY_DATABASE": pgtest.Schema(t, pgtest.DSN(t)),
+			"LATCHKEY_SECRET":   "the conformance run's secret",
+		}))
+	})
+}
 
-	env := testEnv(map[string]string{"LATCHKEY_DATABASE": filepath.Join(t.TempDir(), "conformance.db")})
+// conform runs the checker bin against a server on env's database.
+func conform(t *testing.T, bin string, env func(string) string) {
 	base, stderr, _ := serve(t, env)
 	ids := map[string]string{"admin": "1"}
 	for _, u := range []struct{ name, grant string }{{"user", ""}, {"viewer", "view-users"}, {"editor", "edit-users"}} {

@@ -305,7 +305,8 @@ func TestBadCommandLines(t *testing.T) {
 		{"user create bad email", []string{"user", "create", "--username", "x", "--email", "not an email"}, 1},
 		{"user create bad permission", []string{"user", "create", "--username", "x", "--email", "x@example.com", "--grant", "root"}, 1},
 		{"user update nothing", []string{"user", "update", "1"}, 2},
-		{"postgres not yet", []string{"migrate", "--database", "postgres://localhost/test"}, 1},
+		{"postgres without a secret", []string{"token", "list", "--user", "1", "--database", "postgres://postgres@127.0.0.1:1/test?connect_timeout=1"}, 1},
+		{"bad pool size", []string{"migrate", "--database", "postgres://h/db", "--db-max-conns", "many"}, 2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var out bytes.Buffer

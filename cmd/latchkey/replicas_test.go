@@ -1,0 +1,284 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/client"
+	"github.com/latchkey/latchkey/internal/pgtest"
+)
+
+// buildBinary builds the latchkey command once per test.
+func buildBinary(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "latchkey")
+	out, err := exec.CommandContext(t.Context(), "go", "build", "-race", "-o", bin, ".").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// replica is one "latchkey serve" process.
+type replica struct {
+	cmd  *exec.Cmd
+	base string
+	log  *syncBuffer
+}
+
+func startReplica(t *testing.T, bin string, env []string) *replica {
+	t.Helper()
+	cmd := exec.Command(bin, "serve", "--addr", "127.0.0.1:0")
+	cmd.Env = env
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	r := &replica{cmd: cmd, log: &syncBuffer{}}
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		_ = cmd.Wait()
+	})
+	found := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			line := sc.Text()
+			fmt.Fprintln(r.log, line)
+			if m := servingLine.FindStringSubmatch(line); m != nil {
+				found <- m[1]
+			}
+		}
+	}()
+	select {
+	case r.base = <-found:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("replica did not start:\n%s", r.log.String())
+	}
+	waitHealthy(t, r.base)
+	return r
+}
+
+func (r *replica) client(t *testing.T, token string) *client.Client {
+	t.Helper()
+	c, err := client.New(r.base, client.WithBearerToken(token))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// TestReplicas runs three replicas on one PostgreSQL database.
+func TestReplicas(t *testing.T) {
+	dsn := pgtest.Schema(t, pgtest.DSN(t))
+	bin := buildBinary(t)
+	env := append(os.Environ(), "LATCHKEY_DATABASE="+dsn, "LATCHKEY_SECRET=one secret shared by every replica", "LATCHKEY_LOG_LEVEL=warn")
+
+	// All three start at once: one migrates and bootstraps, the others wait.
+	replicas := make([]*replica, 3)
+	var wg sync.WaitGroup
+	for i := range replicas {
+		wg.Go(func() { replicas[i] = startReplica(t, bin, env) })
+	}
+	wg.Wait()
+	if t.Failed() {
+		t.FailNow()
+	}
+	cliEnv := func(args ...string) string {
+		t.Helper()
+		cmd := exec.CommandContext(t.Context(), bin, args...)
+		cmd.Env = env
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("latchkey %s: %v", strings.Join(args, " "), err)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	admin := cliEnv("token", "create", "--user", "admin", "--name", "replicas")
+
+	t.Run("a token works on every replica", func(t *testing.T) {
+		made, err := replicas[0].client(t, admin).CreateToken(t.Context(), 1, client.CreateTokenRequest{Name: "made on replica 0"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, r := range replicas {
+			if _, err := r.client(t, made.AccessToken).Tokens(t.Context(), 1, client.ListOptions{}); err != nil {
+				t.Errorf("replica %d: %v", i, err)
+			}
+		}
+	})
+
+	t.Run("revocation reaches every replica", func(t *testing.T) {
+		var worst time.Duration
+		var times []time.Duration
+		for n := range 20 {
+			made, err := replicas[n%3].client(t, admin).CreateToken(t.Context(), 1, client.CreateTokenRequest{Name: fmt.Sprintf("revoked %d", n)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			revoker := replicas[(n+1)%3]
+			if err := revoker.client(t, admin).DeleteToken(t.Context(), 1, made.Token.ID); err != nil {
+				t.Fatal(err)
+			}
+			acked := time.Now()
+			for i, r := range replicas {
+				if r == revoker {
+					continue
+				}
+				c := r.client(t, made.AccessToken)
+				for {
+					_, err := c.Tokens(t.Context(), 1, client.ListOptions{})
+					if latchkey.ErrorCode(err) == latchkey.EUNAUTHENTICATED {
+						break
+					}
+					if time.Since(acked) > time.Second {
+						t.Fatalf("revocation %d: replica %d still accepts the token a second after the 204 (err %v)", n, i, err)
+					}
+					time.Sleep(time.Millisecond)
+				}
+			}
+			d := time.Since(acked)
+			times = append(times, d)
+			worst = max(worst, d)
+		}
+		slices.Sort(times)
+		t.Logf("revocation propagation over %d revocations: median %v, worst %v (time from the 204 until both other replicas refused the token)", len(times), times[len(times)/2], worst)
+	})
+
+	t.Run("a rotated key reaches every replica", func(t *testing.T) {
+		kid := cliEnv("keys", "rotate")
+		start := time.Now()
+		for i, r := range replicas {
+			for !jwksHas(t, r.base, kid) {
+				if time.Since(start) > 2*time.Second {
+					t.Fatalf("replica %d's JWKS does not list the rotated key %s", i, kid)
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+		}
+		t.Logf("rotated key listed by every replica's JWKS %v after the rotation", time.Since(start))
+		for i, r := range replicas {
+			made, err := r.client(t, admin).CreateToken(t.Context(), 1, client.CreateTokenRequest{Name: fmt.Sprintf("after rotation %d", i)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := headerKID(t, made.AccessToken); got != kid {
+				t.Errorf("replica %d signs with %s, want the rotated key %s", i, got, kid)
+			}
+			for j, other := range replicas {
+				if _, err := other.client(t, made.AccessToken).Tokens(t.Context(), 1, client.ListOptions{}); err != nil {
+					t.Errorf("token from replica %d on replica %d: %v", i, j, err)
+				}
+			}
+		}
+		// The admin's token, signed by the old key, still works everywhere.
+		for i, r := range replicas {
+			if _, err := r.client(t, admin).Tokens(t.Context(), 1, client.ListOptions{}); err != nil {
+				t.Errorf("old-key token on replica %d: %v", i, err)
+			}
+		}
+	})
+
+	t.Run("60 concurrent creates", func(t *testing.T) {
+		ids := make([]string, 60)
+		errs := make([]error, 60)
+		var wg sync.WaitGroup
+		for i := range 60 {
+			wg.Go(func() {
+				made, err := replicas[i%3].client(t, admin).CreateToken(t.Context(), 1, client.CreateTokenRequest{Name: fmt.Sprintf("concurrent %d", i)})
+				errs[i] = err
+				if err == nil {
+					ids[i] = made.Token.ID
+				}
+			})
+		}
+		wg.Wait()
+		for i, err := range errs {
+			if err != nil {
+				t.Fatalf("create %d: %v", i, err)
+			}
+		}
+		page, err := replicas[0].client(t, admin).Tokens(t.Context(), 1, client.ListOptions{PerPage: 1000, Filter: "concurrent "})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var listed []string
+		for _, tok := range page.Tokens {
+			listed = append(listed, tok.ID)
+		}
+		slices.Sort(ids)
+		slices.Sort(listed)
+		if len(slices.Compact(slices.Clone(ids))) != 60 || !slices.Equal(ids, listed) {
+			t.Errorf("60 creates gave %d distinct ids, %d listed", len(slices.Compact(slices.Clone(ids))), len(listed))
+		}
+	})
+
+	t.Run("a replica killed mid-traffic loses nothing acknowledged", func(t *testing.T) {
+		victim := startReplica(t, bin, env)
+		var mu sync.Mutex
+		var acked []string
+		ctx, stop := context.WithTimeout(t.Context(), 10*time.Second)
+		defer stop()
+		var wg sync.WaitGroup
+		for w := range 8 {
+			wg.Go(func() {
+				c := victim.client(t, admin)
+				for n := 0; ctx.Err() == nil; n++ {
+					made, err := c.CreateToken(ctx, 1, client.CreateTokenRequest{Name: fmt.Sprintf("kill %d-%d", w, n)})
+					if err != nil {
+						return // the replica is gone
+					}
+					mu.Lock()
+					acked = append(acked, made.Token.ID)
+					mu.Unlock()
+				}
+			})
+		}
+		time.Sleep(700 * time.Millisecond)
+		if err := victim.cmd.Process.Kill(); err != nil {
+			t.Fatal(err)
+		}
+		wg.Wait()
+		if len(acked) == 0 {
+			t.Fatal("no create was acknowledged before the kill")
+		}
+		c := replicas[0].client(t, admin)
+		for _, id := range acked {
+			if _, err := c.Token(t.Context(), 1, id); err != nil {
+				t.Errorf("token %s acknowledged by the killed replica: %v", id, err)
+			}
+		}
+		t.Logf("%d creates acknowledged before SIGKILL, all present on another replica", len(acked))
+	})
+}
+
+// jwksHas reports whether the JWKS at base lists kid.
+func jwksHas(t *testing.T, base, kid string) bool {
+	t.Helper()
+	res, err := http.Get(base + "/.well-known/jwks.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var set struct{ Keys []struct{ Kid string } }
+	if err := json.NewDecoder(res.Body).Decode(&set); err != nil {
+		t.Fatal(err)
+	}
+	return slices.ContainsFunc(set.Keys, func(k struct{ Kid string }) bool { return k.Kid == kid })
+}
