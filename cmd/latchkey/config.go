@@ -210,6 +210,7 @@ func randomBytes(n int) []byte {
 type serviceFlags struct {
 	lifetime, maxLifetime *service.Lifetime
 	scopes                *string
+	cacheSize             *string
 }
 
 func (fs *flagSet) serviceFlags() (*serviceFlags, error) {
@@ -225,10 +226,18 @@ func (fs *flagSet) serviceFlags() (*serviceFlags, error) {
 		lifetime:    lt,
 		maxLifetime: max,
 		scopes:      fs.String("extra-scopes", "", "comma-separated scopes accepted beyond tokens.read, tokens.write and *"),
+		cacheSize:   fs.String("token-cache-size", strconv.Itoa(service.DefaultCacheSize), "verified tokens held in memory (0: no cache)"),
 	}, nil
 }
 
-func (sf *serviceFlags) config(log *slog.Logger) service.Config {
+func (sf *serviceFlags) config(log *slog.Logger) (service.Config, error) {
+	size, err := strconv.Atoi(*sf.cacheSize)
+	if err != nil || size < 0 {
+		return service.Config{}, usagef("--token-cache-size: want a whole number, got %q", *sf.cacheSize)
+	}
+	if size == 0 {
+		size = -1 // the service's "no cache"
+	}
 	var extra []string
 	for _, s := range strings.Split(*sf.scopes, ",") {
 		if s = strings.TrimSpace(s); s != "" {
@@ -239,8 +248,9 @@ func (sf *serviceFlags) config(log *slog.Logger) service.Config {
 		DefaultLifetime: *sf.lifetime,
 		MaxLifetime:     *sf.maxLifetime,
 		ExtraScopes:     extra,
+		CacheSize:       size,
 		Logger:          log,
-	}
+	}, nil
 }
 
 // openService opens the store and the service on it; close releases both.

@@ -39,7 +39,11 @@ func (e *env) serve(ctx context.Context, args []string) error {
 		return usagef("serve: --shutdown-timeout: want a duration such as 15s, got %q", *grace)
 	}
 
-	svc, closeSvc, err := e.openService(ctx, db, sf.config(log))
+	cfg, err := sf.config(log)
+	if err != nil {
+		return err
+	}
+	svc, closeSvc, err := e.openService(ctx, db, cfg)
 	if err != nil {
 		return err
 	}

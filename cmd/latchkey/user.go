@@ -29,7 +29,10 @@ func (e *env) user(ctx context.Context, args []string) error {
 func (e *env) operatorService(ctx context.Context, db *dbFlags, sf *serviceFlags) (*service.Service, func(), error) {
 	cfg := service.Config{Logger: e.quiet()}
 	if sf != nil {
-		cfg = sf.config(e.quiet())
+		var err error
+		if cfg, err = sf.config(e.quiet()); err != nil {
+			return nil, nil, err
+		}
 	}
 	return e.openService(ctx, db, cfg)
 }

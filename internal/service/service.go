@@ -38,6 +38,12 @@ type Config struct {
 	KeyRefresh time.Duration
 	// UsageFlush is how often last-used times are written: one minute.
 	UsageFlush time.Duration
+	// CacheSize caps how many verified tokens are held in memory: 50,000.
+	// Negative: no cache (every request checks the signature and the row).
+	CacheSize int
+	// CacheTTL is the longest a verified token is served from memory
+	// without reading its row again, should a change notice be lost: 1m.
+	CacheTTL time.Duration
 	// Password is the argon2id cost: password.Default.
 	Password *password.Params
 
@@ -61,6 +67,12 @@ func (c *Config) defaults() error {
 	}
 	if c.UsageFlush <= 0 {
 		c.UsageFlush = time.Minute
+	}
+	if c.CacheSize == 0 {
+		c.CacheSize = DefaultCacheSize
+	}
+	if c.CacheTTL <= 0 {
+		c.CacheTTL = time.Minute
 	}
 	if c.Password == nil {
 		c.Password = &password.Default
@@ -98,7 +110,12 @@ type Service struct {
 
 	// events carries changes between replicas, when the store can.
 	events latchkey.Broadcaster
+	cache  *tokenCache
 }
+
+// DefaultCacheSize is how many verified tokens a replica holds by default:
+// about 40 MiB at the sizes docs/benchmarks.md measures.
+const DefaultCacheSize = 50_000
 
 // New returns a service on store whose signing keys are sealed with sealer.
 // It loads the keys, making the first one when the database has none.
@@ -106,7 +123,7 @@ func New(ctx context.Context, store latchkey.Store, sealer *jwt.Sealer, cfg Conf
 	if err := cfg.defaults(); err != nil {
 		return nil, err
 	}
-	s := &Service{store: store, sealer: sealer, cfg: cfg, log: cfg.Logger}
+	s := &Service{store: store, sealer: sealer, cfg: cfg, log: cfg.Logger, cache: newTokenCache(cfg.CacheSize, cfg.CacheTTL)}
 	s.scopes = slices.Clone(latchkey.BuiltinScopes)
 	for _, sc := range cfg.ExtraScopes {
 		if !slices.Contains(s.scopes, sc) {
@@ -164,22 +181,30 @@ func (s *Service) Run(ctx context.Context) error {
 	}
 }
 
-// apply takes in a change made by this or another replica. Authentication
-// reads each token's row, user and client on every request, so revocations
-// and user changes need nothing here; signing keys are held in memory and
-// are read again.
+// apply takes in a change made by this or another replica: it drops what
+// the token cache holds that the change could make wrong, and reads the
+// signing keys again when they changed or events may have been missed.
 func (s *Service) apply(ctx context.Context, e latchkey.Event) {
 	switch e.Kind {
+	case latchkey.EventTokenRevoked:
+		s.cache.forget(e.ID)
+	case latchkey.EventUserChanged, latchkey.EventClientRevoked:
+		s.cache.purge()
 	case latchkey.EventKeysChanged, latchkey.EventResync:
+		s.cache.purge()
 		if err := s.loadKeys(ctx); err != nil && ctx.Err() == nil {
 			s.log.Error("reloading signing keys", "event", e.Kind, "err", err)
 		}
+	default:
+		s.cache.purge() // an event this version does not know: be safe
 	}
 }
 
-// publish tells the other replicas of a change already committed. A lost
-// event costs at most the periodic key refresh; it is logged, not returned.
+// publish applies a change already committed here, at once, then tells
+// the other replicas. A lost notice is bounded by the cache's TTL and the
+// periodic key refresh; it is logged, not returned.
 func (s *Service) publish(ctx context.Context, e latchkey.Event) {
+	s.apply(ctx, e)
 	if s.events == nil {
 		return
 	}

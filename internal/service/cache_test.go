@@ -1,0 +1,216 @@
+package service
+
+import (
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/internal/jwt"
+	"github.com/latchkey/latchkey/internal/password"
+	"github.com/latchkey/latchkey/internal/sqlite"
+)
+
+// newTestService is a service on a real SQLite database.
+func newTestService(t *testing.T, cfg Config) (*Service, *sqlite.DB) {
+	t.Helper()
+	st, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "svc.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	if err := st.Migrate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	sealer, err := jwt.NewSealer([]byte("service test secret, long enough"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Password = &password.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
+	svc, err := New(t.Context(), st, sealer, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return svc, st
+}
+
+func (s *Service) mustUser(t *testing.T, name string) *latchkey.User {
+	t.Helper()
+	u, err := s.CreateUser(t.Context(), NewUser{Username: name, Email: name + "@example.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+func (s *Service) mustToken(t *testing.T, u *latchkey.User) (*latchkey.Token, string) {
+	t.Helper()
+	name := "t"
+	tok, jwt, err := s.OperatorCreateToken(t.Context(), u, TokenRequest{Name: &name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok, jwt
+}
+
+// TestCacheNeverServesRevoked: many goroutines authenticate one token in a
+// loop while it is revoked; no call that began after RevokeToken returned
+// may succeed. Repeated, so that revocations land inside a miss as well
+// as among hits.
+func TestCacheNeverServesRevoked(t *testing.T) {
+	svc, _ := newTestService(t, Config{})
+	u := svc.mustUser(t, "racer")
+	for round := range 30 {
+		tok, raw := svc.mustToken(t, u)
+		if round%2 == 1 {
+			// Half the rounds start cold: the revocation races the miss.
+			svc.cache.purge()
+		}
+		var revokedAt atomic.Int64 // unix nanoseconds; 0 until RevokeToken returned
+		var bad atomic.Int64
+		stop := make(chan struct{})
+		var wg sync.WaitGroup
+		for range 8 {
+			wg.Go(func() {
+				for {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					began := revokedAt.Load()
+					if _, err := svc.Authenticate(t.Context(), raw); err == nil && began != 0 {
+						bad.Add(1)
+					}
+				}
+			})
+		}
+		time.Sleep(2 * time.Millisecond)
+		if _, err := svc.RevokeToken(t.Context(), Operator, u, tok.ID); err != nil {
+			t.Fatal(err)
+		}
+		revokedAt.Store(time.Now().UnixNano())
+		time.Sleep(5 * time.Millisecond)
+		close(stop)
+		wg.Wait()
+		if n := bad.Load(); n > 0 {
+			t.Fatalf("round %d: %d authentications that began after the revocation succeeded", round, n)
+		}
+	}
+}
+
+func TestCacheInvalidation(t *testing.T) {
+	svc, st := newTestService(t, Config{})
+	ctx := t.Context()
+	u := svc.mustUser(t, "bob")
+	_, raw := svc.mustToken(t, u)
+	auth := func() error { _, err := svc.Authenticate(ctx, raw); return err }
+	if err := auth(); err != nil {
+		t.Fatal(err)
+	}
+	if svc.cache.len() != 1 {
+		t.Fatalf("cache holds %d tokens after one authentication, want 1", svc.cache.len())
+	}
+
+	inactive, active := latchkey.StatusInactive, latchkey.StatusActive
+	if _, err := svc.UpdateUser(ctx, u.ID, UserChange{UserUpdate: latchkey.UserUpdate{Status: &inactive}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := auth(); err == nil {
+		t.Fatal("a disabled user's cached token still authenticates")
+	}
+	if err := auth(); err == nil {
+		t.Fatal("a disabled user's token authenticates from the refusal cache")
+	}
+	if _, err := svc.UpdateUser(ctx, u.ID, UserChange{UserUpdate: latchkey.UserUpdate{Status: &active}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := auth(); err != nil {
+		t.Fatalf("enabled again, the token is still refused (the refusal was cached): %v", err)
+	}
+
+	// A key rotation purges; old tokens still verify with the retired key.
+	if _, err := svc.RotateKey(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if svc.cache.len() != 0 {
+		t.Errorf("cache holds %d tokens after a key rotation, want 0", svc.cache.len())
+	}
+	if err := auth(); err != nil {
+		t.Errorf("a token of the retired key after rotation: %v", err)
+	}
+
+	// A revoked client: its tokens are refused at once.
+	if err := st.RevokeClient(ctx, latchkey.PersonalAccessClientID, svc.now()); err != nil {
+		t.Fatal(err)
+	}
+	svc.publish(ctx, latchkey.Event{Kind: latchkey.EventClientRevoked, ID: "1"})
+	if err := auth(); err == nil {
+		t.Error("a revoked client's cached token still authenticates")
+	}
+}
+
+// TestCacheOtherProcess: a change another process makes to the database
+// (here a second service on the same file, as the command line is)
+// reaches a running service through the events it polls.
+func TestCacheOtherProcess(t *testing.T) {
+	svc, st := newTestService(t, Config{})
+	other, err := New(t.Context(), st, svc.sealer, svc.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	go func() { _ = svc.Run(ctx) }()
+	u := svc.mustUser(t, "carol")
+	tok, raw := svc.mustToken(t, u)
+	if _, err := svc.Authenticate(ctx, raw); err != nil {
+		t.Fatal(err)
+	}
+	if err := other.OperatorRevokeToken(ctx, tok.ID); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(time.Second)
+	for {
+		if _, err := svc.Authenticate(ctx, raw); err != nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("a token revoked by another process is still served a second later")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func TestCacheDisabled(t *testing.T) {
+	svc, _ := newTestService(t, Config{CacheSize: -1})
+	u := svc.mustUser(t, "dave")
+	_, raw := svc.mustToken(t, u)
+	for range 3 {
+		if _, err := svc.Authenticate(t.Context(), raw); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if svc.cache.len() != 0 {
+		t.Errorf("a disabled cache holds %d tokens", svc.cache.len())
+	}
+}
+
+// TestCacheBounded: the cache never holds more than its size.
+func TestCacheBounded(t *testing.T) {
+	svc, _ := newTestService(t, Config{CacheSize: 5})
+	u := svc.mustUser(t, "erin")
+	for range 12 {
+		_, raw := svc.mustToken(t, u)
+		if _, err := svc.Authenticate(t.Context(), raw); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := svc.cache.len(); n != 5 {
+		t.Errorf("cache of size 5 holds %d", n)
+	}
+	if n := len(svc.cache.byID); n != 5 {
+		t.Errorf("cache index holds %d ids, want 5 (evictions must clean it)", n)
+	}
+}

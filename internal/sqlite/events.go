@@ -1,0 +1,86 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+
+	"github.com/latchkey/latchkey"
+)
+
+var _ latchkey.Broadcaster = (*DB)(nil)
+
+// EventPoll is how often Subscribe looks for new events: a change made by
+// another process (the command line, say) reaches a server within it.
+const EventPoll = 100 * time.Millisecond
+
+// eventRetention is how long events are kept; any subscriber is far more
+// current than that.
+const eventRetention = time.Hour
+
+// Publish records e in the events table, where every process on this
+// database polls for it, and drops events older than an hour.
+func (db *DB) Publish(ctx context.Context, e latchkey.Event) error {
+	now := time.Now()
+	return db.writeTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO events (kind, ref, created_at) VALUES (?, ?, ?)`,
+			string(e.Kind), e.ID, formatTime(now)); err != nil {
+			return wrap("publish", err)
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM events WHERE created_at < ?`, formatTime(now.Add(-eventRetention))); err != nil {
+			return wrap("publish", err)
+		}
+		return nil
+	})
+}
+
+// Subscribe calls f with EventResync, then with every event published
+// after it started, in order, polling every EventPoll until ctx ends. A
+// failed poll is tried again; since events are read by id, none is lost.
+func (db *DB) Subscribe(ctx context.Context, f func(latchkey.Event)) error {
+	var last int64
+	if err := db.queryRow(ctx, `SELECT coalesce(max(id), 0) FROM events`).Scan(&last); err != nil {
+		return wrap("subscribe", err)
+	}
+	f(latchkey.Event{Kind: latchkey.EventResync})
+	tick := time.NewTicker(EventPoll)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+		}
+		var err error
+		if last, err = db.poll(ctx, last, f); err != nil && ctx.Err() == nil {
+			// Transient (the file is busy, say): the next tick tries again.
+			continue
+		}
+	}
+}
+
+// poll delivers the events after id last and returns the last id seen.
+func (db *DB) poll(ctx context.Context, last int64, f func(latchkey.Event)) (int64, error) {
+	rows, err := db.query(ctx, `SELECT id, kind, ref FROM events WHERE id > ? ORDER BY id LIMIT 1000`, last)
+	if err != nil {
+		return last, wrap("subscribe", err)
+	}
+	defer rows.Close()
+	var events []latchkey.Event
+	for rows.Next() {
+		var e latchkey.Event
+		if err := rows.Scan(&last, &e.Kind, &e.ID); err != nil {
+			return last, wrap("subscribe", err)
+		}
+		events = append(events, e)
+	}
+	if err := rows.Err(); err != nil {
+		return last, fmt.Errorf("sqlite: subscribe: %w", err)
+	}
+	rows.Close()
+	for _, e := range events {
+		f(e)
+	}
+	return last, nil
+}
