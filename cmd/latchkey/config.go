@@ -254,22 +254,22 @@ func (sf *serviceFlags) config(log *slog.Logger) (service.Config, error) {
 }
 
 // openService opens the store and the service on it; close releases both.
-func (e *env) openService(ctx context.Context, d *dbFlags, cfg service.Config) (svc *service.Service, closeFn func(), err error) {
-	st, err := d.open(ctx)
+func (e *env) openService(ctx context.Context, d *dbFlags, cfg service.Config) (svc *service.Service, st latchkey.Store, closeFn func(), err error) {
+	st, err = d.open(ctx)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	sealer, err := d.sealer(ctx, st, e.stderr)
 	if err != nil {
 		st.Close()
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	svc, err = service.New(ctx, st, sealer, cfg)
 	if err != nil {
 		st.Close()
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	return svc, func() {
+	return svc, st, func() {
 		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
 		_ = svc.FlushUsage(fctx)

@@ -158,6 +158,24 @@ func TestServeEndToEnd(t *testing.T) {
 	if _, err := alice.Tokens(t.Context(), 1, client.ListOptions{}); err != nil {
 		t.Errorf("alice, a viewer, listing admin's tokens: %v", err)
 	}
+	// The metrics hear the service and the database pool.
+	res, err := http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	for _, want := range []string{
+		`latchkey_authentications_total{outcome="verified"}`,
+		`latchkey_authentications_total{outcome="cached"}`,
+		`latchkey_tokens_created_total 1`,
+		`latchkey_token_cache_entries`,
+		`latchkey_db_connections_open`,
+	} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
 	if err := stop(); err != nil {
 		t.Fatalf("serve after SIGTERM's path: %v, want nil", err)
 	}

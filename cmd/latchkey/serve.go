@@ -5,12 +5,20 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
+	"net/netip"
+	"strconv"
 	"strings"
 	"time"
 
+	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/internal/httpapi"
+	"github.com/latchkey/latchkey/internal/metrics"
+	"github.com/latchkey/latchkey/internal/postgres"
+	"github.com/latchkey/latchkey/internal/service"
+	"github.com/latchkey/latchkey/internal/sqlite"
 )
 
 func (e *env) serve(ctx context.Context, args []string) error {
@@ -24,6 +32,10 @@ func (e *env) serve(ctx context.Context, args []string) error {
 	logFormat := fs.String("log-format", "text", "log format: text or json")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
 	grace := fs.String("shutdown-timeout", "15s", "how long to let requests in flight finish on SIGINT or SIGTERM")
+	limitFailed := fs.String("limit-failed-auth", rateString(httpapi.DefaultLimits.FailedAuthPerAddr), "failed authentications allowed per client address: PER_SECOND[:BURST], or off")
+	limitCreateUser := fs.String("limit-create-user", rateString(httpapi.DefaultLimits.CreatePerUser), "token creations allowed per user: PER_SECOND[:BURST], or off")
+	limitCreateAddr := fs.String("limit-create-addr", rateString(httpapi.DefaultLimits.CreatePerAddr), "token creations allowed per client address: PER_SECOND[:BURST], or off")
+	proxies := fs.String("trusted-proxies", "", "comma-separated addresses or CIDRs of proxies whose X-Forwarded-For is believed")
 	if err := fs.parse(args); err != nil {
 		return err
 	}
@@ -39,11 +51,31 @@ func (e *env) serve(ctx context.Context, args []string) error {
 		return usagef("serve: --shutdown-timeout: want a duration such as 15s, got %q", *grace)
 	}
 
+	var limits httpapi.Limits
+	for _, l := range []struct {
+		flag, value string
+		dst         *httpapi.Rate
+	}{
+		{"limit-failed-auth", *limitFailed, &limits.FailedAuthPerAddr},
+		{"limit-create-user", *limitCreateUser, &limits.CreatePerUser},
+		{"limit-create-addr", *limitCreateAddr, &limits.CreatePerAddr},
+	} {
+		if *l.dst, err = parseRate(l.value); err != nil {
+			return usagef("serve: --%s: %v", l.flag, err)
+		}
+	}
+	trusted, err := parsePrefixes(*proxies)
+	if err != nil {
+		return usagef("serve: --trusted-proxies: %v", err)
+	}
+
 	cfg, err := sf.config(log)
 	if err != nil {
 		return err
 	}
-	svc, closeSvc, err := e.openService(ctx, db, cfg)
+	m := metrics.New()
+	cfg.Observer = m
+	svc, st, closeSvc, err := e.openService(ctx, db, cfg)
 	if err != nil {
 		return err
 	}
@@ -57,12 +89,14 @@ latchkey:   latchkey token create --database %s --user %s --name "first token"
 `, admin.ID, admin.Username, *db.database, admin.Username)
 	}
 
+	registerStoreMetrics(m, svc, st)
+
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
 	srv := &http.Server{
-		Handler:           httpapi.New(svc, log),
+		Handler:           httpapi.New(svc, httpapi.Options{Logger: log, Metrics: m, Limits: limits, TrustedProxies: trusted}),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,
@@ -137,4 +171,71 @@ func (e *env) migrate(ctx context.Context, args []string) error {
 // quiet is the logger of the operator commands: warnings and errors only.
 func (e *env) quiet() *slog.Logger {
 	return slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+}
+
+// rateString is r in the form parseRate reads.
+func rateString(r httpapi.Rate) string {
+	if r.PerSecond <= 0 {
+		return "off"
+	}
+	return strconv.FormatFloat(r.PerSecond, 'f', -1, 64) + ":" + strconv.Itoa(r.Burst)
+}
+
+// parseRate reads PER_SECOND[:BURST] (burst defaults to five seconds'
+// worth), or "off".
+func parseRate(s string) (httpapi.Rate, error) {
+	if s == "off" || s == "0" {
+		return httpapi.Rate{}, nil
+	}
+	per, burst, hasBurst := strings.Cut(s, ":")
+	r, err := strconv.ParseFloat(per, 64)
+	if err != nil || r <= 0 || math.IsInf(r, 0) || math.IsNaN(r) {
+		return httpapi.Rate{}, fmt.Errorf("want PER_SECOND[:BURST] such as 10:50, or off; got %q", s)
+	}
+	b := int(math.Ceil(5 * r))
+	if hasBurst {
+		if b, err = strconv.Atoi(burst); err != nil || b < 1 {
+			return httpapi.Rate{}, fmt.Errorf("want PER_SECOND[:BURST] such as 10:50, or off; got %q", s)
+		}
+	}
+	return httpapi.Rate{PerSecond: r, Burst: b}, nil
+}
+
+// parsePrefixes reads comma-separated addresses and CIDRs.
+func parsePrefixes(s string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, item := range splitList(s) {
+		if p, err := netip.ParsePrefix(item); err == nil {
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(item)
+		if err != nil {
+			return nil, fmt.Errorf("%q is neither an address nor a CIDR", item)
+		}
+		out = append(out, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
+	}
+	return out, nil
+}
+
+// registerStoreMetrics adds the token cache's size and the database pool's
+// use to the metrics.
+func registerStoreMetrics(m *metrics.Metrics, svc *service.Service, st latchkey.Store) {
+	m.Gauge("latchkey_token_cache_entries", "Verified tokens held in memory.", func() float64 { return float64(svc.CacheLen()) })
+	var inUse, open, waits func() float64
+	switch st := st.(type) {
+	case *postgres.DB:
+		inUse = func() float64 { return float64(st.Pool().Stat().AcquiredConns()) }
+		open = func() float64 { return float64(st.Pool().Stat().TotalConns()) }
+		waits = func() float64 { return float64(st.Pool().Stat().EmptyAcquireCount()) }
+	case *sqlite.DB:
+		inUse = func() float64 { w, r := st.Stats(); return float64(w.InUse + r.InUse) }
+		open = func() float64 { w, r := st.Stats(); return float64(w.OpenConnections + r.OpenConnections) }
+		waits = func() float64 { w, r := st.Stats(); return float64(w.WaitCount + r.WaitCount) }
+	default:
+		return
+	}
+	m.Gauge("latchkey_db_connections_in_use", "Database connections in use.", inUse)
+	m.Gauge("latchkey_db_connections_open", "Database connections open.", open)
+	m.Gauge("latchkey_db_connection_waits", "Times a request waited for a database connection (a running total).", waits)
 }

@@ -34,7 +34,8 @@ func (e *env) operatorService(ctx context.Context, db *dbFlags, sf *serviceFlags
 			return nil, nil, err
 		}
 	}
-	return e.openService(ctx, db, cfg)
+	svc, _, closeFn, err := e.openService(ctx, db, cfg)
+	return svc, closeFn, err
 }
 
 // readPassword reads one line from r as a password.

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/latchkey/latchkey"
 )
@@ -40,11 +41,26 @@ func ParseAuthorization(h string) (string, bool) {
 }
 
 // authenticate returns who sent r. Credentials come only from the
-// Authorization header, never from the query string or a form.
-func (s *Server) authenticate(r *http.Request) (*latchkey.Principal, error) {
+// Authorization header, never from the query string or a form. An address
+// that has failed too often is answered 429 without its token being looked
+// at, until its budget refills.
+func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (*latchkey.Principal, error) {
+	now := time.Now()
+	addr := ""
+	if s.failedAuth != nil {
+		addr = s.clientAddr(r)
+		if out, after := s.failedAuth.exhausted(addr, now); out {
+			return nil, s.refuse(w, s.failedAuth.name, after)
+		}
+	}
 	token, ok := ParseAuthorization(r.Header.Get("Authorization"))
 	if !ok {
+		s.failedAuth.spend(addr, now)
 		return nil, &latchkey.Error{Code: latchkey.EUNAUTHENTICATED, Message: "Unauthenticated."}
 	}
-	return s.svc.Authenticate(r.Context(), token)
+	p, err := s.svc.Authenticate(r.Context(), token)
+	if latchkey.ErrorCode(err) == latchkey.EUNAUTHENTICATED {
+		s.failedAuth.spend(addr, now)
+	}
+	return p, err
 }

@@ -63,6 +63,12 @@ type harness struct {
 
 func newHarness(t *testing.T) *harness {
 	t.Helper()
+	return newHarnessWith(t, httpapi.Options{})
+}
+
+// newHarnessWith is newHarness with the server's options.
+func newHarnessWith(t *testing.T, opts httpapi.Options) *harness {
+	t.Helper()
 	ctx := t.Context()
 	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "latchkey.db"))
 	if err != nil {
@@ -103,7 +109,7 @@ func newHarness(t *testing.T) *harness {
 		t.Fatal(err)
 	}
 	h := &harness{t: t, svc: svc, store: st, clock: c}
-	h.srv = httptest.NewServer(httpapi.New(svc, nil))
+	h.srv = httptest.NewServer(httpapi.New(svc, opts))
 	t.Cleanup(h.srv.Close)
 
 	h.admin = h.newUser(service.NewUser{Username: "admin", Email: "admin@example.com", Admin: true})

@@ -70,9 +70,13 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 					s.writeError(sw, r, errors.New("panic"))
 				}
 			}
+			d := time.Since(start)
+			if s.metrics != nil {
+				s.metrics.ObserveRequest(r.Pattern, r.Method, sw.status, d)
+			}
 			s.log.InfoContext(r.Context(), "request",
 				"request_id", id, "method", r.Method, "route", r.Pattern,
-				"status", sw.status, "duration", time.Since(start))
+				"status", sw.status, "duration", d)
 		}()
 		next.ServeHTTP(sw, r)
 	})

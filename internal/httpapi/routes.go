@@ -19,6 +19,9 @@ func (s *Server) routes() {
 	// Operations.
 	s.mux.Handle("GET /healthz", healthz())
 	s.mux.Handle("GET /readyz", s.readyz())
+	if s.metrics != nil {
+		s.mux.Handle("GET /metrics", s.metrics.Handler())
+	}
 
 	// Everything else is the contract's JSON 404.
 	s.mux.Handle("/", s.handle(notFoundHandler))

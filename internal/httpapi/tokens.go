@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"time"
 
 	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/internal/wire"
@@ -16,8 +17,8 @@ import (
 
 // owner authenticates r and returns who sent it and the user in the path,
 // whom they may act on with a.
-func (s *Server) owner(r *http.Request, a latchkey.Action) (*latchkey.Principal, *latchkey.User, error) {
-	p, err := s.authenticate(r)
+func (s *Server) owner(w http.ResponseWriter, r *http.Request, a latchkey.Action) (*latchkey.Principal, *latchkey.User, error) {
+	p, err := s.authenticate(w, r)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -32,8 +33,11 @@ func (s *Server) owner(r *http.Request, a latchkey.Action) (*latchkey.Principal,
 func noStore(w http.ResponseWriter) { w.Header().Set("Cache-Control", "no-store") }
 
 func (s *Server) createToken(w http.ResponseWriter, r *http.Request) error {
-	p, owner, err := s.owner(r, latchkey.CreateTokens)
+	p, owner, err := s.owner(w, r, latchkey.CreateTokens)
 	if err != nil {
+		return err
+	}
+	if err := s.limitCreate(w, r, p); err != nil {
 		return err
 	}
 	body, err := readBody(w, r)
@@ -56,7 +60,7 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) listTokens(w http.ResponseWriter, r *http.Request) error {
-	_, owner, err := s.owner(r, latchkey.ReadTokens)
+	_, owner, err := s.owner(w, r, latchkey.ReadTokens)
 	if err != nil {
 		return err
 	}
@@ -126,7 +130,7 @@ func listMeta(path string, query url.Values, page, perPage, count, total int) wi
 }
 
 func (s *Server) showToken(w http.ResponseWriter, r *http.Request) error {
-	_, owner, err := s.owner(r, latchkey.ReadTokens)
+	_, owner, err := s.owner(w, r, latchkey.ReadTokens)
 	if err != nil {
 		return err
 	}
@@ -140,7 +144,7 @@ func (s *Server) showToken(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) deleteToken(w http.ResponseWriter, r *http.Request) error {
-	p, owner, err := s.owner(r, latchkey.RevokeTokens)
+	p, owner, err := s.owner(w, r, latchkey.RevokeTokens)
 	if err != nil {
 		return err
 	}
@@ -154,4 +158,18 @@ func (s *Server) deleteToken(w http.ResponseWriter, r *http.Request) error {
 // tokenPath is where a token lives in the API.
 func tokenPath(userID int64, tokenID string) string {
 	return "/api/1.0/users/" + strconv.FormatInt(userID, 10) + "/tokens/" + url.PathEscape(tokenID)
+}
+
+// limitCreate spends one of the creator's and the address's creations.
+func (s *Server) limitCreate(w http.ResponseWriter, r *http.Request, p *latchkey.Principal) error {
+	now := time.Now()
+	if ok, after := s.createByUser.allow(strconv.FormatInt(p.User.ID, 10), now); !ok {
+		return s.refuse(w, s.createByUser.name, after)
+	}
+	if s.createByAddr != nil {
+		if ok, after := s.createByAddr.allow(s.clientAddr(r), now); !ok {
+			return s.refuse(w, s.createByAddr.name, after)
+		}
+	}
+	return nil
 }

@@ -38,14 +38,16 @@ func (s *Service) Authenticate(ctx context.Context, token string) (*latchkey.Pri
 	key := tokenKey(sha256.Sum256([]byte(token)))
 	if v, refused := s.cache.lookup(key, now); v != nil {
 		s.noteUse(v, now)
+		s.obs.Authenticated(OutcomeCached)
 		return v.principal, nil
 	} else if refused {
+		s.obs.Authenticated(OutcomeRefusedCached)
 		return nil, errUnauthenticated
 	}
 	gen := s.cache.generation()
-	p, exp, refusal, err := s.check(ctx, token, now)
-	switch {
-	case err != nil:
+	p, exp, refusal, outcome, err := s.check(ctx, token, now)
+	s.obs.Authenticated(outcome)
+	if err != nil {
 		if refusal > 0 {
 			s.cache.refuse(key, now.Add(refusal), gen)
 		}
@@ -60,38 +62,71 @@ func (s *Service) Authenticate(ctx context.Context, token string) (*latchkey.Pri
 	return p, nil
 }
 
+// The outcomes of Authenticate, as an Observer hears them.
+const (
+	OutcomeCached        = "cached"         // accepted from the cache
+	OutcomeVerified      = "verified"       // accepted after every check
+	OutcomeRefusedCached = "refused_cached" // refused from the cache
+	OutcomeMalformed     = "malformed"      // not a JWT of ours at all
+	OutcomeUnknownKey    = "unknown_key"    // names a key the server does not hold
+	OutcomeInvalid       = "invalid"        // bad signature, or outside nbf/exp
+	OutcomeNotFound      = "not_found"      // no such token row
+	OutcomeRevoked       = "revoked"
+	OutcomeExpired       = "expired"
+	OutcomeClientRevoked = "client_revoked"
+	OutcomeUserInactive  = "user_inactive" // disabled or deleted
+	OutcomeMismatch      = "mismatch"      // sub or aud differ from the row
+	OutcomeError         = "error"         // the database failed
+)
+
 // check runs every check of Authenticate against the database. On a
-// refusal it says how long the refusal may be remembered (0: not at all).
-func (s *Service) check(ctx context.Context, token string, now time.Time) (*latchkey.Principal, time.Time, time.Duration, error) {
+// refusal it says how long the refusal may be remembered (0: not at all);
+// it always names the outcome.
+func (s *Service) check(ctx context.Context, token string, now time.Time) (*latchkey.Principal, time.Time, time.Duration, string, error) {
 	claims, err := s.keys.Load().Verify(token, now)
 	if err != nil && s.reloadForUnknownKey(ctx, token) {
 		claims, err = s.keys.Load().Verify(token, now)
 	}
 	if err != nil {
-		if kid := jwt.KeyID(token); kid != "" && s.keys.Load().Has(kid) {
-			return nil, time.Time{}, refuseBadSignature, errUnauthenticated
+		switch kid := jwt.KeyID(token); {
+		case kid == "":
+			return nil, time.Time{}, 0, OutcomeMalformed, errUnauthenticated
+		case s.keys.Load().Has(kid):
+			return nil, time.Time{}, refuseBadSignature, OutcomeInvalid, errUnauthenticated
+		default:
+			return nil, time.Time{}, 0, OutcomeUnknownKey, errUnauthenticated
 		}
-		return nil, time.Time{}, 0, errUnauthenticated
 	}
 	cred, err := s.store.Credential(ctx, claims.ID)
 	if err != nil {
 		if latchkey.ErrorCode(err) == latchkey.ENOTFOUND {
-			return nil, time.Time{}, refuseAfterChecks, errUnauthenticated
+			return nil, time.Time{}, refuseAfterChecks, OutcomeNotFound, errUnauthenticated
 		}
-		return nil, time.Time{}, 0, err
+		return nil, time.Time{}, 0, OutcomeError, err
 	}
 	t, u, c := cred.Token, cred.User, cred.Client
-	if t.Revoked || t.Expired(now) || c.Revoked || !u.Active() ||
-		strconv.FormatInt(t.UserID, 10) != claims.Subject ||
-		strconv.FormatInt(t.ClientID, 10) != claims.Audience {
-		return nil, time.Time{}, refuseAfterChecks, errUnauthenticated
+	refused := ""
+	switch {
+	case t.Revoked:
+		refused = OutcomeRevoked
+	case t.Expired(now):
+		refused = OutcomeExpired
+	case c.Revoked:
+		refused = OutcomeClientRevoked
+	case !u.Active():
+		refused = OutcomeUserInactive
+	case strconv.FormatInt(t.UserID, 10) != claims.Subject || strconv.FormatInt(t.ClientID, 10) != claims.Audience:
+		refused = OutcomeMismatch
+	}
+	if refused != "" {
+		return nil, time.Time{}, refuseAfterChecks, refused, errUnauthenticated
 	}
 	t.Client = c
 	exp := claims.ExpiresAt
 	if t.ExpiresAt != nil && t.ExpiresAt.Before(exp) {
 		exp = *t.ExpiresAt
 	}
-	return &latchkey.Principal{User: u, Token: t}, exp, 0, nil
+	return &latchkey.Principal{User: u, Token: t}, exp, 0, OutcomeVerified, nil
 }
 
 // noteUse records that v was used at now, at most once a second per token,

@@ -47,6 +47,9 @@ type Config struct {
 	// Password is the argon2id cost: password.Default.
 	Password *password.Params
 
+	// Observer hears what the service does, for metrics; nil hears nothing.
+	Observer Observer
+
 	Now    func() time.Time // the clock: time.Now
 	Random io.Reader        // token ids and keys: crypto/rand
 	Logger *slog.Logger     // discards when nil
@@ -76,6 +79,9 @@ func (c *Config) defaults() error {
 	}
 	if c.Password == nil {
 		c.Password = &password.Default
+	}
+	if c.Observer == nil {
+		c.Observer = nopObserver{}
 	}
 	if c.Now == nil {
 		c.Now = time.Now
@@ -111,7 +117,27 @@ type Service struct {
 	// events carries changes between replicas, when the store can.
 	events latchkey.Broadcaster
 	cache  *tokenCache
+	obs    Observer
 }
+
+// Observer is told what the service does, for metrics. Its methods must
+// be quick and safe for concurrent use.
+type Observer interface {
+	// Authenticated hears each authentication's outcome (the Outcome
+	// constants): accepted from the cache or after the checks, or why not.
+	Authenticated(outcome string)
+	TokenCreated()
+	TokenRevoked()
+}
+
+type nopObserver struct{}
+
+func (nopObserver) Authenticated(string) {}
+func (nopObserver) TokenCreated()        {}
+func (nopObserver) TokenRevoked()        {}
+
+// CacheLen is how many verified tokens the cache holds.
+func (s *Service) CacheLen() int { return s.cache.len() }
 
 // DefaultCacheSize is how many verified tokens a replica holds by default:
 // about 40 MiB at the sizes docs/benchmarks.md measures.
@@ -123,7 +149,7 @@ func New(ctx context.Context, store latchkey.Store, sealer *jwt.Sealer, cfg Conf
 	if err := cfg.defaults(); err != nil {
 		return nil, err
 	}
-	s := &Service{store: store, sealer: sealer, cfg: cfg, log: cfg.Logger, cache: newTokenCache(cfg.CacheSize, cfg.CacheTTL)}
+	s := &Service{store: store, sealer: sealer, cfg: cfg, log: cfg.Logger, cache: newTokenCache(cfg.CacheSize, cfg.CacheTTL), obs: cfg.Observer}
 	s.scopes = slices.Clone(latchkey.BuiltinScopes)
 	for _, sc := range cfg.ExtraScopes {
 		if !slices.Contains(s.scopes, sc) {

@@ -167,6 +167,7 @@ func (s *Service) CreateToken(ctx context.Context, p *latchkey.Principal, owner 
 		return nil, "", err
 	}
 	t.Client = client
+	s.obs.TokenCreated()
 	s.log.Info("token created", "token_id", t.ID, "user_id", owner.ID, "by_user_id", p.User.ID)
 	return t, signed, nil
 }
@@ -227,6 +228,7 @@ func (s *Service) RevokeToken(ctx context.Context, p *latchkey.Principal, owner 
 		return nil, notFound(err)
 	}
 	s.publish(ctx, latchkey.Event{Kind: latchkey.EventTokenRevoked, ID: id})
+	s.obs.TokenRevoked()
 	s.log.Info("token revoked", "token_id", id, "user_id", owner.ID, "by_user_id", p.User.ID)
 	return t, nil
 }

@@ -1,0 +1,164 @@
+package httpapi
+
+import (
+	"math"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	lru "github.com/hashicorp/golang-lru/v2"
+	"golang.org/x/time/rate"
+
+	"github.com/latchkey/latchkey"
+)
+
+// Rate is a token-bucket limit: PerSecond on average, bursts of Burst.
+// The zero Rate limits nothing.
+type Rate struct {
+	PerSecond float64
+	Burst     int
+}
+
+// Limits are the server's rate limits. The zero value limits nothing;
+// DefaultLimits never troubles normal use.
+type Limits struct {
+	// FailedAuthPerAddr: failed authentications from one client address.
+	// Past it, requests from that address are answered 429 until the
+	// bucket refills, without their token being checked.
+	FailedAuthPerAddr Rate
+	// CreatePerUser and CreatePerAddr: token creations by one user, and
+	// from one client address.
+	CreatePerUser Rate
+	CreatePerAddr Rate
+}
+
+// DefaultLimits are the limits latchkey serve applies unless told
+// otherwise: 10 failed authentications a second from an address (bursts
+// of 50), and 10 creations a second per user and 30 per address (bursts
+// of 200 and 300). A create costs about a millisecond of RSA signing, so
+// these stop a runaway loop long before it matters, and leave room for a
+// test suite that makes a few hundred tokens at once.
+var DefaultLimits = Limits{
+	FailedAuthPerAddr: Rate{PerSecond: 10, Burst: 50},
+	CreatePerUser:     Rate{PerSecond: 10, Burst: 200},
+	CreatePerAddr:     Rate{PerSecond: 30, Burst: 300},
+}
+
+// maxLimiterKeys bounds how many addresses and users are tracked; the
+// least recently seen are forgotten first.
+const maxLimiterKeys = 100_000
+
+// limiter is one Rate per key.
+type limiter struct {
+	name  string
+	rate  Rate
+	mu    sync.Mutex
+	cache *lru.Cache[string, *rate.Limiter]
+}
+
+func newLimiter(name string, r Rate) *limiter {
+	if r.PerSecond <= 0 {
+		return nil
+	}
+	c, _ := lru.New[string, *rate.Limiter](maxLimiterKeys)
+	return &limiter{name: name, rate: r, cache: c}
+}
+
+func (l *limiter) get(key string) *rate.Limiter {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	lim, ok := l.cache.Get(key)
+	if !ok {
+		lim = rate.NewLimiter(rate.Limit(l.rate.PerSecond), max(l.rate.Burst, 1))
+		l.cache.Add(key, lim)
+	}
+	return lim
+}
+
+// allow takes one token for key; when there is none it says how long
+// until there is.
+func (l *limiter) allow(key string, now time.Time) (bool, time.Duration) {
+	if l == nil {
+		return true, 0
+	}
+	lim := l.get(key)
+	if lim.AllowN(now, 1) {
+		return true, 0
+	}
+	return false, l.wait(lim, now)
+}
+
+// exhausted reports, without taking a token, whether key has none left.
+func (l *limiter) exhausted(key string, now time.Time) (bool, time.Duration) {
+	if l == nil {
+		return false, 0
+	}
+	lim := l.get(key)
+	if lim.TokensAt(now) >= 1 {
+		return false, 0
+	}
+	return true, l.wait(lim, now)
+}
+
+// spend takes a token for key if there is one.
+func (l *limiter) spend(key string, now time.Time) {
+	if l != nil {
+		l.get(key).AllowN(now, 1)
+	}
+}
+
+func (l *limiter) wait(lim *rate.Limiter, now time.Time) time.Duration {
+	missing := 1 - lim.TokensAt(now)
+	return time.Duration(missing / l.rate.PerSecond * float64(time.Second))
+}
+
+// refuse answers the contract's 429 with Retry-After, and counts it.
+func (s *Server) refuse(w http.ResponseWriter, limit string, after time.Duration) error {
+	secs := max(1, int(math.Ceil(after.Seconds())))
+	w.Header().Set("Retry-After", strconv.Itoa(secs))
+	if s.metrics != nil {
+		s.metrics.RateLimited(limit)
+	}
+	return &latchkey.Error{Code: latchkey.ERATELIMIT, Message: "Too Many Attempts."}
+}
+
+// clientAddr is the address a request came from: the peer, or, when the
+// peer is a trusted proxy, the last address in X-Forwarded-For that is not
+// one. IPv6 addresses are taken by their /64, which one client holds.
+func (s *Server) clientAddr(r *http.Request) string {
+	ap, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	addr := ap.Addr().Unmap()
+	if s.trusted(addr) {
+		hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
+		for i := len(hops) - 1; i >= 0; i-- {
+			a, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
+			if err != nil {
+				break
+			}
+			addr = a.Unmap()
+			if !s.trusted(addr) {
+				break
+			}
+		}
+	}
+	if addr.Is6() {
+		p, _ := addr.Prefix(64)
+		return p.String()
+	}
+	return addr.String()
+}
+
+func (s *Server) trusted(a netip.Addr) bool {
+	for _, p := range s.opts.TrustedProxies {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}

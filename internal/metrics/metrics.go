@@ -1,0 +1,97 @@
+// Package metrics exposes Latchkey's Prometheus metrics: HTTP requests by
+// route pattern and status with latency histograms, authentication
+// outcomes, the token cache, tokens created and revoked, requests refused
+// by rate limits, and the database pool. docs/operations.md lists them.
+package metrics
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Metrics holds the collectors, on a registry of their own.
+type Metrics struct {
+	reg         *prometheus.Registry
+	requests    *prometheus.CounterVec
+	duration    *prometheus.HistogramVec
+	auth        *prometheus.CounterVec
+	created     prometheus.Counter
+	revoked     prometheus.Counter
+	rateLimited *prometheus.CounterVec
+}
+
+// New returns the metrics, with the Go runtime's and the process's.
+func New() *Metrics {
+	reg := prometheus.NewRegistry()
+	m := &Metrics{
+		reg: reg,
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "latchkey_http_requests_total",
+			Help: "HTTP requests answered, by route pattern, method and status.",
+		}, []string{"route", "method", "status"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "latchkey_http_request_duration_seconds",
+			Help:    "Time to answer HTTP requests, by route pattern and method.",
+			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
+		}, []string{"route", "method"}),
+		auth: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "latchkey_authentications_total",
+			Help: "Authentications by outcome: cached and verified were accepted (cached is a cache hit); the rest say why a token was refused.",
+		}, []string{"outcome"}),
+		created: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "latchkey_tokens_created_total",
+			Help: "Tokens created.",
+		}),
+		revoked: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "latchkey_tokens_revoked_total",
+			Help: "Tokens revoked.",
+		}),
+		rateLimited: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "latchkey_rate_limited_total",
+			Help: "Requests refused with 429, by limit.",
+		}, []string{"limit"}),
+	}
+	reg.MustRegister(m.requests, m.duration, m.auth, m.created, m.revoked, m.rateLimited,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// Handler serves the metrics in Prometheus's text format.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
+}
+
+// ObserveRequest counts an answered request. route is the mux pattern, so
+// the label set stays small whatever paths are asked for.
+func (m *Metrics) ObserveRequest(route, method string, status int, d time.Duration) {
+	if route == "" {
+		route = "none"
+	}
+	m.requests.WithLabelValues(route, method, strconv.Itoa(status)).Inc()
+	m.duration.WithLabelValues(route, method).Observe(d.Seconds())
+}
+
+// Authenticated counts an authentication's outcome.
+func (m *Metrics) Authenticated(outcome string) { m.auth.WithLabelValues(outcome).Inc() }
+
+// TokenCreated counts a created token.
+func (m *Metrics) TokenCreated() { m.created.Inc() }
+
+// TokenRevoked counts a revoked token.
+func (m *Metrics) TokenRevoked() { m.revoked.Inc() }
+
+// RateLimited counts a request refused by the named limit.
+func (m *Metrics) RateLimited(limit string) { m.rateLimited.WithLabelValues(limit).Inc() }
+
+// Gauge registers a gauge read from f at each scrape.
+func (m *Metrics) Gauge(name, help string, f func() float64) {
+	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, f))
+}
+
+// Register adds another collector, such as the database pool's.
+func (m *Metrics) Register(c prometheus.Collector) { m.reg.MustRegister(c) }
