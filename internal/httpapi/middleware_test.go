@@ -1,0 +1,42 @@
+package httpapi
+
+import (
+	"bytes"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+)
+
+// TestPanicRecovery: a handler that panics answers the contract's 500,
+// with nothing of the panic in the body, and the stack in the log.
+func TestPanicRecovery(t *testing.T) {
+	var logs bytes.Buffer
+	s := &Server{log: slog.New(slog.NewTextHandler(&logs, nil)), mux: http.NewServeMux()}
+	s.mux.HandleFunc("GET /boom", func(http.ResponseWriter, *http.Request) { panic("secret detail: db at 10.0.0.7") })
+	rec := httptest.NewRecorder()
+	s.middleware(s.mux).ServeHTTP(rec, httptest.NewRequest("GET", "/boom", nil))
+	if rec.Code != 500 || rec.Body.String() != `{"message":"Server Error"}`+"\n" {
+		t.Errorf("panic answered %d %q, want 500 Server Error", rec.Code, rec.Body.String())
+	}
+	if ct := rec.Header().Get("Content-Type"); ct != "application/json" {
+		t.Errorf("Content-Type = %q", ct)
+	}
+	if !strings.Contains(logs.String(), "secret detail") || !strings.Contains(logs.String(), "middleware_test.go") {
+		t.Errorf("the log lacks the panic and its stack:\n%s", logs.String())
+	}
+}
+
+// TestAbortHandlerPropagates: http.ErrAbortHandler is the server's own
+// signal to drop the connection, and is passed on.
+func TestAbortHandlerPropagates(t *testing.T) {
+	s := &Server{log: slog.New(slog.DiscardHandler), mux: http.NewServeMux()}
+	s.mux.HandleFunc("GET /abort", func(http.ResponseWriter, *http.Request) { panic(http.ErrAbortHandler) })
+	defer func() {
+		if v := recover(); v != http.ErrAbortHandler {
+			t.Errorf("recovered %v, want http.ErrAbortHandler passed on", v)
+		}
+	}()
+	s.middleware(s.mux).ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/abort", nil))
+}
