@@ -1,0 +1,437 @@
+package loadtest
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// get returns a newRequest that GETs url, numbering each request in the
+// X-Worker and X-N headers.
+func get(url string) func(worker, n int) *http.Request {
+	return func(worker, n int) *http.Request {
+		req, err := http.NewRequest(http.MethodGet, url, nil)
+		if err != nil {
+			panic(err)
+		}
+		req.Header.Set("X-Worker", strconv.Itoa(worker))
+		req.Header.Set("X-N", strconv.Itoa(n))
+		return req
+	}
+}
+
+func nth(r *http.Request) int {
+	n, _ := strconv.Atoi(r.Header.Get("X-N"))
+	return n
+}
+
+func TestPercentile(t *testing.T) {
+	ms := func(n int) []time.Duration {
+		d := make([]time.Duration, n)
+		for i := range d {
+			d[i] = time.Duration(i+1) * time.Millisecond
+		}
+		return d
+	}
+	for _, tc := range []struct {
+		name     string
+		sorted   []time.Duration
+		num, den int
+		want     time.Duration
+	}{
+		{"empty", nil, 50, 100, 0},
+		{"one", ms(1), 99, 100, time.Millisecond},
+		{"p50 of 1..100", ms(100), 50, 100, 50 * time.Millisecond},
+		{"p99 of 1..100", ms(100), 99, 100, 99 * time.Millisecond},
+		{"p50 of 1..1000", ms(1000), 50, 100, 500 * time.Millisecond},
+		// 0.99 × 1000 in floating point is 990.0000000000001: its ceiling
+		// would wrongly be rank 991.
+		{"p99 of 1..1000", ms(1000), 99, 100, 990 * time.Millisecond},
+		{"p99 of 1..10 is the max", ms(10), 99, 100, 10 * time.Millisecond},
+		{"p50 of 1..3", ms(3), 50, 100, 2 * time.Millisecond},
+		{"p50 of 1..4", ms(4), 50, 100, 2 * time.Millisecond},
+		{"p100", ms(7), 100, 100, 7 * time.Millisecond},
+		{"p0 is the min", ms(7), 0, 100, time.Millisecond},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := percentile(tc.sorted, tc.num, tc.den); got != tc.want {
+				t.Errorf("percentile(%d values, %d/%d) = %v, want %v", len(tc.sorted), tc.num, tc.den, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestMergeKnownDistribution(t *testing.T) {
+	// 1,000 latencies of 1..1000 µs spread over three workers, shuffled.
+	var ts [3]tally
+	for i := range ts {
+		ts[i].statuses = map[int]int{}
+	}
+	for i := 1000; i >= 1; i-- {
+		w := &ts[i%3]
+		w.latencies = append(w.latencies, time.Duration(i)*time.Microsecond)
+		w.statuses[200]++
+	}
+	ts[1].fail("first")
+	ts[2].fail("second")
+	got := merge(ts[:])
+	want := Result{
+		Requests: 1000, Errors: 2,
+		P50: 500 * time.Microsecond, P99: 990 * time.Microsecond, Max: 1000 * time.Microsecond,
+		Statuses: map[int]int{200: 1000}, FirstError: "first",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("merge: (-want +got)\n%s", diff)
+	}
+}
+
+func TestRunCountsStatuses(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch nth(r) % 4 {
+		case 1:
+			w.WriteHeader(http.StatusCreated)
+		case 2:
+			w.WriteHeader(http.StatusInternalServerError)
+			w.Write([]byte(`{"message":"Server Error"}`))
+		default:
+			w.WriteHeader(http.StatusOK)
+		}
+	}))
+	defer srv.Close()
+
+	res, err := Run(t.Context(), Options{Concurrency: 3, Duration: 200 * time.Millisecond, Expect: []int{200, 201}}, get(srv.URL))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Requests == 0 {
+		t.Fatal("Run made no requests")
+	}
+	sum := 0
+	for _, n := range res.Statuses {
+		sum += n
+	}
+	if sum != res.Requests {
+		t.Errorf("statuses %v add up to %d, want Requests = %d", res.Statuses, sum, res.Requests)
+	}
+	for s := range res.Statuses {
+		if !slices.Contains([]int{200, 201, 500}, s) {
+			t.Errorf("status %d counted; the server sends only 200, 201 and 500", s)
+		}
+	}
+	if res.Errors != res.Statuses[500] || res.Errors == 0 {
+		t.Errorf("Errors = %d, want the %d 500s", res.Errors, res.Statuses[500])
+	}
+	if !strings.Contains(res.FirstError, "500") || !strings.Contains(res.FirstError, "Server Error") {
+		t.Errorf("FirstError = %q, want the 500 and its body", res.FirstError)
+	}
+	if want := float64(res.Requests) / 0.2; res.RPS != want {
+		t.Errorf("RPS = %v, want Requests/Duration = %v", res.RPS, want)
+	}
+}
+
+func TestRunDefaultExpectsSuccess(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusUnauthorized)
+	}))
+	defer srv.Close()
+	res, err := Run(t.Context(), Options{Concurrency: 1, Duration: 50 * time.Millisecond}, get(srv.URL))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Requests == 0 || res.Errors != res.Requests {
+		t.Errorf("Run against a server that answers 401: Errors = %d of %d requests, want all", res.Errors, res.Requests)
+	}
+	res, err = Run(t.Context(), Options{Concurrency: 1, Duration: 50 * time.Millisecond, Expect: []int{401}}, get(srv.URL))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Requests == 0 || res.Errors != 0 {
+		t.Errorf("Run expecting 401: Errors = %d of %d requests, want none", res.Errors, res.Requests)
+	}
+}
+
+// TestRunHonoursDuration runs against a server that never answers: the run
+// must still end on its own, count nothing, and leave no worker behind.
+func TestRunHonoursDuration(t *testing.T) {
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-r.Context().Done():
+		case <-release:
+		}
+	}))
+	defer srv.Close()
+	defer close(release)
+
+	const warmup, duration = 50 * time.Millisecond, 150 * time.Millisecond
+	start := time.Now()
+	done := make(chan struct{})
+	var res Result
+	var err error
+	go func() {
+		defer close(done)
+		res, err = Run(t.Context(), Options{Concurrency: 4, Warmup: warmup, Duration: duration}, get(srv.URL))
+	}()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("Run did not stop by itself")
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(start); took < warmup+duration {
+		t.Errorf("Run returned after %v, before Warmup+Duration = %v", took, warmup+duration)
+	}
+	if res.Requests != 0 || res.RPS != 0 || res.Elapsed != duration || res.Unfinished != 4 {
+		t.Errorf("Run against a server that never answers = %+v, want no requests in %v and 4 unfinished", res, duration)
+	}
+}
+
+func TestRunWarmupIsNotCounted(t *testing.T) {
+	var served atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		served.Add(1)
+	}))
+	defer srv.Close()
+	res, err := Run(t.Context(), Options{Concurrency: 2, Warmup: 100 * time.Millisecond, Duration: 100 * time.Millisecond}, get(srv.URL))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Requests == 0 || int64(res.Requests) >= served.Load() {
+		t.Errorf("Run counted %d requests of the %d served, want some but not those of the warmup", res.Requests, served.Load())
+	}
+}
+
+// TestRunPercentiles: every tenth request is slow. The slow ones are a
+// tenth of the requests, so the p50 is a quick one and the p99 a slow one.
+func TestRunPercentiles(t *testing.T) {
+	const slow = 100 * time.Millisecond
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if nth(r)%10 == 9 {
+			time.Sleep(slow)
+		}
+	}))
+	defer srv.Close()
+	res, err := Run(t.Context(), Options{Concurrency: 1, Duration: time.Second}, get(srv.URL))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Requests < 10 {
+		t.Fatalf("Run made %d requests, want at least a cycle of 10", res.Requests)
+	}
+	if res.P99 < slow || res.Max < slow {
+		t.Errorf("P99 = %v, Max = %v: want a slow request, at least %v", res.P99, res.Max, slow)
+	}
+	if res.P50 >= res.P99 {
+		t.Errorf("P50 = %v, want a quick request, below P99 = %v", res.P50, res.P99)
+	}
+}
+
+// TestRunConcurrency: exactly Concurrency requests in flight, on as many
+// kept-alive connections.
+func TestRunConcurrency(t *testing.T) {
+	const c = 6
+	var inFlight, most atomic.Int64
+	var mu sync.Mutex
+	conns := map[string]bool{}
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := inFlight.Add(1)
+		defer inFlight.Add(-1)
+		for {
+			m := most.Load()
+			if n <= m || most.CompareAndSwap(m, n) {
+				break
+			}
+		}
+		mu.Lock()
+		conns[r.RemoteAddr] = true
+		mu.Unlock()
+		time.Sleep(5 * time.Millisecond)
+	}))
+	srv.Start()
+	defer srv.Close()
+
+	res, err := Run(t.Context(), Options{Concurrency: c, Warmup: 20 * time.Millisecond, Duration: 200 * time.Millisecond}, get(srv.URL))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Errors != 0 {
+		t.Fatalf("Errors = %d: %s", res.Errors, res.FirstError)
+	}
+	if got := most.Load(); got != c {
+		t.Errorf("at most %d requests in flight, want %d", got, c)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(conns) != c {
+		t.Errorf("%d connections for %d requests, want %d kept alive", len(conns), res.Requests, c)
+	}
+}
+
+func TestRunObserve(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		json.NewEncoder(w).Encode(map[string]string{"worker": r.Header.Get("X-Worker"), "n": r.Header.Get("X-N")})
+	}))
+	defer srv.Close()
+	const c = 3
+	// Per worker, with no lock: Observe runs on the worker's goroutine.
+	next := make([]int, c)
+	bad := make([]string, c)
+	res, err := Run(t.Context(), Options{
+		Concurrency: c,
+		Duration:    100 * time.Millisecond,
+		Observe: func(worker int, req *http.Request, status int, body []byte) {
+			var got map[string]string
+			if err := json.Unmarshal(body, &got); err != nil || status != 200 ||
+				got["worker"] != strconv.Itoa(worker) || got["n"] != strconv.Itoa(next[worker]) || nth(req) != next[worker] {
+				bad[worker] = string(body)
+			}
+			next[worker]++
+		},
+	}, get(srv.URL))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for w := range c {
+		if bad[w] != "" {
+			t.Errorf("worker %d observed %q out of order", w, bad[w])
+		}
+	}
+	if total := next[0] + next[1] + next[2]; total < res.Requests {
+		t.Errorf("observed %d answers, fewer than the %d counted", total, res.Requests)
+	}
+}
+
+func TestRunNilRequestEndsWorker(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer srv.Close()
+	g := get(srv.URL)
+	res, err := Run(t.Context(), Options{Concurrency: 2, Duration: 100 * time.Millisecond}, func(worker, n int) *http.Request {
+		if n == 5 {
+			return nil
+		}
+		return g(worker, n)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Requests != 10 {
+		t.Errorf("Requests = %d, want 2 workers × 5", res.Requests)
+	}
+}
+
+func TestRunOnlyLoopback(t *testing.T) {
+	// 192.0.2.0/24 is TEST-NET-1: never routed. The dialer must refuse it
+	// before trying.
+	res, err := Run(t.Context(), Options{Concurrency: 1, Duration: 50 * time.Millisecond}, get("http://192.0.2.1:80/"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Requests == 0 || res.Errors != res.Requests || res.Statuses[0] != res.Requests {
+		t.Errorf("Run at a remote address = %+v, want every request refused", res)
+	}
+	if !strings.Contains(res.FirstError, "not a loopback address") {
+		t.Errorf("FirstError = %q, want the refusal", res.FirstError)
+	}
+}
+
+func TestLoopback(t *testing.T) {
+	for addr, want := range map[string]bool{
+		"127.0.0.1:80":     true,
+		"127.8.9.10:1":     true,
+		"[::1]:8080":       true,
+		"localhost:80":     false,
+		"192.0.2.1:80":     false,
+		"[2001:db8::1]:80": false,
+		"example.com:443":  false,
+		"127.0.0.1":        false,
+	} {
+		if got := Loopback(addr); got != want {
+			t.Errorf("Loopback(%q) = %v, want %v", addr, got, want)
+		}
+	}
+}
+
+func TestRunOptions(t *testing.T) {
+	never := func(int, int) *http.Request { t.Fatal("newRequest called"); return nil }
+	for name, o := range map[string]Options{
+		"no concurrency":  {Duration: time.Second},
+		"no duration":     {Concurrency: 1},
+		"negative warmup": {Concurrency: 1, Duration: time.Second, Warmup: -time.Second},
+	} {
+		if _, err := Run(t.Context(), o, never); err == nil {
+			t.Errorf("Run(%s) succeeded, want an error", name)
+		}
+	}
+}
+
+func TestRunContextCancelled(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer srv.Close()
+	ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
+	defer cancel()
+	res, err := Run(ctx, Options{Concurrency: 2, Duration: time.Hour}, get(srv.URL))
+	if err == nil {
+		t.Fatal("Run outlived its context")
+	}
+	if res.Requests == 0 || res.Elapsed <= 0 || res.Elapsed > time.Hour || res.RPS <= 0 {
+		t.Errorf("Run cut short = %+v, want what it measured until then", res)
+	}
+}
+
+func TestBare(t *testing.T) {
+	rec := httptest.NewRecorder()
+	Bare().ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/anything", strings.NewReader(`{"name":"x"}`)))
+	if rec.Code != http.StatusOK || rec.Header().Get("Content-Type") != "application/json" {
+		t.Errorf("Bare answered %d %q, want 200 application/json", rec.Code, rec.Header().Get("Content-Type"))
+	}
+	var v map[string]string
+	if err := json.Unmarshal(rec.Body.Bytes(), &v); err != nil || v["status"] != "ok" {
+		t.Errorf("Bare body = %q, want {\"status\":\"ok\"}", rec.Body.String())
+	}
+	if got, want := rec.Header().Get("Content-Length"), strconv.Itoa(rec.Body.Len()); got != want {
+		t.Errorf("Content-Length = %s, want %s", got, want)
+	}
+}
+
+func TestParseStatus(t *testing.T) {
+	const status = "Name:\tlatchkey\nVmPeak:\t  900000 kB\nVmHWM:\t   51200 kB\nVmRSS:\t   40960 kB\nThreads:\t7\n"
+	got, err := parseStatus([]byte(status))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (Memory{RSS: 40 << 20, Peak: 50 << 20}); got != want {
+		t.Errorf("parseStatus = %+v, want %+v", got, want)
+	}
+	if _, err := parseStatus([]byte("Name:\tx\n")); err == nil {
+		t.Error("parseStatus without VmRSS succeeded")
+	}
+	if _, err := parseStatus([]byte("VmRSS:\t12 MB\nVmHWM:\t1 kB\n")); err == nil {
+		t.Error("parseStatus of an unknown unit succeeded")
+	}
+}
+
+func TestReadMemory(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("no /proc")
+	}
+	m, err := ReadMemory()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.RSS <= 0 || m.Peak < m.RSS {
+		t.Errorf("ReadMemory = %+v, want 0 < RSS ≤ Peak", m)
+	}
+}

@@ -1,0 +1,63 @@
+package loadtest
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+)
+
+// Memory is the resident memory of this process, in bytes.
+type Memory struct {
+	RSS  int64 // resident now (VmRSS)
+	Peak int64 // the most ever resident (VmHWM)
+}
+
+// ReadMemory reads this process's resident memory from
+// /proc/self/status. It fails where there is no /proc (not Linux).
+func ReadMemory() (Memory, error) {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return Memory{}, fmt.Errorf("loadtest: resident memory: %w", err)
+	}
+	return parseStatus(b)
+}
+
+// parseStatus reads VmRSS and VmHWM, in kB, from the text of a
+// /proc/PID/status file.
+func parseStatus(b []byte) (Memory, error) {
+	var m Memory
+	var seen int
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	for sc.Scan() {
+		key, val, ok := bytes.Cut(sc.Bytes(), []byte(":"))
+		if !ok {
+			continue
+		}
+		var dst *int64
+		switch string(key) {
+		case "VmRSS":
+			dst = &m.RSS
+		case "VmHWM":
+			dst = &m.Peak
+		default:
+			continue
+		}
+		f := bytes.Fields(val)
+		if len(f) != 2 || string(f[1]) != "kB" {
+			return Memory{}, fmt.Errorf("loadtest: resident memory: cannot read %q", sc.Text())
+		}
+		kb, err := strconv.ParseInt(string(f[0]), 10, 64)
+		if err != nil {
+			return Memory{}, fmt.Errorf("loadtest: resident memory: cannot read %q", sc.Text())
+		}
+		*dst = kb << 10
+		seen++
+	}
+	if seen != 2 {
+		return Memory{}, errors.New("loadtest: resident memory: no VmRSS and VmHWM in /proc/self/status")
+	}
+	return m, nil
+}
