@@ -55,7 +55,7 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request) error {
 	ut := wire.FromToken(t)
 	noStore(w)
 	w.Header().Set("Location", tokenPath(owner.ID, t.ID))
-	writeJSON(w, http.StatusCreated, wire.CreatedToken{UserToken: ut, AccessToken: jwt, Token: ut})
+	writeJSON(w, http.StatusCreated, &wire.CreatedToken{UserToken: ut, AccessToken: jwt, Token: ut})
 	return nil
 }
 
@@ -79,7 +79,7 @@ func (s *Server) listTokens(w http.ResponseWriter, r *http.Request) error {
 	}
 	list.Meta = listMeta(r.URL.Path, query, q.Page, q.PerPage, len(ts), total)
 	noStore(w)
-	writeJSON(w, http.StatusOK, list)
+	writeJSON(w, http.StatusOK, &list)
 	return nil
 }
 
@@ -139,7 +139,8 @@ func (s *Server) showToken(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	noStore(w)
-	writeJSON(w, http.StatusOK, wire.FromToken(t))
+	ut := wire.FromToken(t)
+	writeJSON(w, http.StatusOK, &ut)
 	return nil
 }
 

@@ -1,0 +1,112 @@
+package wire
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/latchkey/latchkey"
+)
+
+// samplePage is a list page of n tokens as the API sends it.
+func samplePage(n int) TokenList {
+	now := time.Date(2026, 3, 1, 17, 45, 10, 0, time.UTC)
+	exp := now.AddDate(1, 0, 0)
+	client := &latchkey.Client{ID: 1, Name: "Latchkey Personal Access Client", Redirect: "http://localhost", PersonalAccessClient: true, CreatedAt: now, UpdatedAt: now}
+	l := TokenList{Data: make([]UserToken, n)}
+	for i := range l.Data {
+		l.Data[i] = FromToken(&latchkey.Token{ID: strings.Repeat("ab", 40), UserID: 2, ClientID: 1, Name: "nightly export",
+			Scopes: latchkey.Scopes{"tokens.read"}, CreatedAt: now, UpdatedAt: now, ExpiresAt: &exp, Client: client})
+	}
+	return l
+}
+
+func TestFieldErrorsRoundTrip(t *testing.T) {
+	fe := FieldErrors{{Field: "name", Sentences: []string{"a", "b"}}, {Field: "scopes", Sentences: []string{"c"}}}
+	b, err := json.Marshal(fe)
+	if err != nil || string(b) != `{"name":["a","b"],"scopes":["c"]}` {
+		t.Fatalf("Marshal = %s, %v", b, err)
+	}
+	var back FieldErrors
+	if err := json.Unmarshal(b, &back); err != nil || len(back) != 2 || back[1].Field != "scopes" {
+		t.Errorf("Unmarshal = %+v, %v", back, err)
+	}
+}
+
+func TestDateRoundTrip(t *testing.T) {
+	d := Date{time.Date(2026, 3, 1, 17, 45, 10, 123456789, time.FixedZone("x", 3600))}
+	b, _ := json.Marshal(d)
+	if string(b) != `"2026-03-01T16:45:10.123456Z"` {
+		t.Errorf("Marshal = %s, want UTC with six digits and Z", b)
+	}
+	var back Date
+	if err := json.Unmarshal([]byte(`"2026-03-01T17:45:10+01:00"`), &back); err != nil || !back.Equal(time.Date(2026, 3, 1, 16, 45, 10, 0, time.UTC)) {
+		t.Errorf("Unmarshal = %v, %v", back, err)
+	}
+}
+
+// BenchmarkEncodeListPage is the JSON encoding of a page of 50 tokens.
+func BenchmarkEncodeListPage(b *testing.B) {
+	page := samplePage(50)
+	var buf bytes.Buffer
+	b.ReportAllocs()
+	for b.Loop() {
+		buf.Reset()
+		if err := json.NewEncoder(&buf).Encode(page); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.SetBytes(int64(buf.Len()))
+}
+
+// encodingJSON is what encoding/json writes for v, HTML escaping off,
+// without the trailing newline.
+func encodingJSON(t testing.TB, v any) string {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSuffix(buf.String(), "\n")
+}
+
+// FuzzAppend: the Append methods write exactly what encoding/json writes,
+// for any strings in any field.
+func FuzzAppend(f *testing.F) {
+	for _, s := range []string{"nightly export", "", `<b>"quoted" & \back\</b>`, "tab\there\nnewline", "\x00\x1f\x7f", "é ünï 𝄞", "\xff\xfe bad", "\u2028\u2029", "\xed\xa0\x80"} {
+		f.Add(s, s+"x", int64(7), true)
+	}
+	f.Fuzz(func(t *testing.T, name, other string, n int64, flag bool) {
+		page := samplePage(2)
+		page.Data[0].Name, page.Data[1].Name = name, other
+		page.Data[1].Scopes = []string{name, other}
+		page.Data[1].LastUsedAt = &Date{time.Unix(n%1e12, n%1e9).UTC()}
+		page.Data[0].CreatedAt = Date{time.Unix(-n%1e11, 0)}
+		page.Data[0].Client.Provider = &other
+		page.Data[0].Client.UserID = &n
+		page.Data[0].Revoked = flag
+		url := "/api/1.0/users/2/tokens?filter=" + other
+		from := int(n % 1000)
+		page.Meta = Meta{Filter: name, SortBy: other, Count: 2, From: &from, Form: &from, Links: []Link{{URL: &url, Label: name, Active: flag}, {Label: "Next &raquo;"}}, Path: other}
+		for _, v := range []Appender{&page, &page.Data[0], &page.Data[1],
+			&CreatedToken{UserToken: page.Data[0], AccessToken: other, Token: page.Data[0]}} {
+			if got, want := string(v.AppendJSON(nil)), encodingJSON(t, v); got != want {
+				t.Fatalf("AppendJSON differs from encoding/json:\n got %s\nwant %s", got, want)
+			}
+		}
+	})
+}
+
+// BenchmarkAppendListPage is BenchmarkEncodeListPage's page, appended.
+func BenchmarkAppendListPage(b *testing.B) {
+	page := samplePage(50)
+	buf := make([]byte, 0, 64<<10)
+	b.ReportAllocs()
+	for b.Loop() {
+		buf = page.AppendJSON(buf[:0])
+	}
+	b.SetBytes(int64(len(buf)))
+}
