@@ -224,6 +224,9 @@ func TestPermissions(t *testing.T) {
 		{"admin read token on user", bearer(h.mint(h.admin, "ro", []string{"tokens.read"})), h.user.ID, map[string]int{"list": 200, "show": 200, "create": 403, "delete": 403}},
 		{"admin write token on user", bearer(h.mint(h.admin, "wo", []string{"tokens.write"})), h.user.ID, map[string]int{"list": 403, "show": 403, "create": 403, "delete": 204}},
 		{"other scope only", bearer(h.mint(h.user, "rep", []string{"reports.read"})), h.user.ID, map[string]int{"list": 403, "show": 403, "create": 403, "delete": 403}},
+		{"revoked token", bearer(revokedJWT(h)), h.user.ID, map[string]int{"list": 401, "show": 401, "create": 401, "delete": 401}},
+		{"expired token", bearer(expiredJWT(h)), h.user.ID, map[string]int{"list": 401, "show": 401, "create": 401, "delete": 401}},
+		{"revoked token on admin", bearer(revokedJWT(h)), h.admin.ID, map[string]int{"list": 401, "show": 401, "create": 401, "delete": 401}},
 	} {
 		for _, o := range ops {
 			t.Run(tc.caller+"/"+o.name, func(t *testing.T) {
@@ -616,4 +619,31 @@ func TestMisc(t *testing.T) {
 			}
 		}
 	})
+}
+
+// revokedJWT is a token of the plain user, revoked.
+func revokedJWT(h *harness) string {
+	h.t.Helper()
+	tok, jwt, err := h.mintToken(h.user, "revoked caller", nil)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	if err := h.svc.OperatorRevokeToken(h.t.Context(), tok.ID); err != nil {
+		h.t.Fatal(err)
+	}
+	return jwt
+}
+
+// expiredJWT is a token of the plain user that expired a second ago by
+// the harness clock (made in the past, so the clock need not move).
+func expiredJWT(h *harness) string {
+	h.t.Helper()
+	h.clock.Advance(-2 * time.Hour)
+	defer h.clock.Advance(2 * time.Hour)
+	name, at := "expired caller", h.clock.Now().Add(2*time.Hour-time.Second)
+	_, jwt, err := h.svc.OperatorCreateToken(h.t.Context(), h.user, service.TokenRequest{Name: &name, ExpiresAt: &at})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return jwt
 }
