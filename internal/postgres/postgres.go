@@ -30,6 +30,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -43,6 +44,9 @@ import (
 // concurrent use.
 type DB struct {
 	pool *pgxpool.Pool
+
+	// The ids of the personal access clients, as Tokens last read them.
+	personal atomic.Pointer[[]int64]
 
 	// The NOTIFY channel of the schema, found on first use.
 	chanOnce sync.Once

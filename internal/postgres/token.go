@@ -66,79 +66,154 @@ func (db *DB) Token(ctx context.Context, id string) (*latchkey.Token, error) {
 	return t, nil
 }
 
-// orderKey returns the sort key of the order o, false for an unknown order.
-// The text keys are COLLATE "C" columns: they sort byte by byte.
-func orderKey(o latchkey.TokenOrder) (string, bool) {
+// orderKey returns the sort key of the order o, whether it can be NULL,
+// and false for an unknown order. The text keys are COLLATE "C" columns:
+// they sort byte by byte.
+func orderKey(o latchkey.TokenOrder) (key string, nullable, ok bool) {
 	switch o {
 	case "", latchkey.OrderCreatedAt:
-		return "t.created_at", true
+		return "t.created_at", false, true
 	case latchkey.OrderName:
-		return "t.name_folded", true
+		return "t.name_folded", false, true
 	case latchkey.OrderExpiresAt:
-		return "t.expires_at", true
+		return "t.expires_at", true, true
 	case latchkey.OrderLastUsedAt:
-		return "t.last_used_at", true
+		return "t.last_used_at", true, true
 	}
-	return "", false
+	return "", false, false
 }
 
 // Tokens returns the page of tokens f selects, each with its client, and
-// how many tokens f selects on all pages, both read from one snapshot: a
-// read-only, repeatable-read transaction. The name filter is a literal
-// substring of the name, compared after lowercasing both sides in Go.
-// EINVALID for an unknown f.OrderBy.
+// how many tokens f selects on all pages, both read by one statement, so
+// from one snapshot. The name filter is a literal substring of the name,
+// compared after lowercasing both sides in Go. EINVALID for an unknown
+// f.OrderBy.
+//
+// The personal filter compares the token's client_id with the id of the
+// personal access client, which is almost always the only one: the list
+// of personal tokens that are not revoked is then a range of the index
+// oauth_access_tokens_user_list, in order. The id is the one the last
+// call saw; the statement reads the personal access clients too, and when
+// they have changed, Tokens runs again with a filter that reads them.
 func (db *DB) Tokens(ctx context.Context, f latchkey.TokenFilter) ([]*latchkey.Token, int, error) {
-	key, ok := orderKey(f.OrderBy)
+	key, nullable, ok := orderKey(f.OrderBy)
 	if !ok {
 		return nil, 0, wrap("tokens", latchkey.Errorf(latchkey.EINVALID, "Tokens cannot be ordered by %q.", f.OrderBy))
 	}
 	if !storable(f.Name) {
 		return []*latchkey.Token{}, 0, nil // no stored name contains it
 	}
-	dir := " DESC"
-	if f.Ascending {
-		dir = " ASC"
+	// PostgreSQL sorts NULL last ascending and first descending, so NULLS
+	// LAST is only needed descending, for a key that can be NULL. Without
+	// it, oauth_access_tokens_user_list serves the default order.
+	order := key + " ASC"
+	switch {
+	case !f.Ascending && nullable:
+		order = key + " DESC NULLS LAST"
+	case !f.Ascending:
+		order = key + " DESC"
 	}
 
-	var where strings.Builder
+	var single int64 // the one personal access client, if known
+	if p := db.personal.Load(); f.PersonalOnly && p != nil && len(*p) == 1 {
+		single = (*p)[0]
+	}
+	for {
+		l, err := db.tokenList(ctx, f, order, single)
+		if err != nil {
+			return nil, 0, wrap("tokens", err)
+		}
+		if !f.PersonalOnly {
+			return l.tokens, l.total, nil
+		}
+		db.personal.Store(&l.personal)
+		if single != 0 && (len(l.personal) != 1 || l.personal[0] != single) {
+			single = 0 // the personal access clients changed: again
+			continue
+		}
+		return l.tokens, l.total, nil
+	}
+}
+
+// tokenList is what the statement of Tokens reads.
+type tokenList struct {
+	tokens   []*latchkey.Token
+	total    int
+	personal []int64 // the ids of the personal access clients, by id
+}
+
+// tokenList reads the page f selects, ordered by the ORDER BY term order,
+// and its count, in one statement. When f.PersonalOnly, it also reads the
+// personal access clients, and filters by the id single, unless it is 0,
+// which reads them for the filter too.
+func (db *DB) tokenList(ctx context.Context, f latchkey.TokenFilter, order string, single int64) (tokenList, error) {
 	args := []any{f.UserID}
+	param := func(v any) string {
+		args = append(args, v)
+		return "$" + strconv.Itoa(len(args))
+	}
+	var where strings.Builder
 	where.WriteString(` WHERE t.user_id = $1`)
+	personal := `NULL::bigint[]`
 	if f.PersonalOnly {
-		where.WriteString(` AND c.personal_access_client`)
+		personal = `ARRAY(SELECT id FROM oauth_clients WHERE personal_access_client ORDER BY id)`
+		if single != 0 {
+			where.WriteString(` AND t.client_id = ` + param(single))
+		} else {
+			where.WriteString(` AND t.client_id IN (SELECT id FROM oauth_clients WHERE personal_access_client)`)
+		}
 	}
 	if !f.IncludeRevoked {
 		where.WriteString(` AND NOT t.revoked`)
 	}
 	if f.Name != "" {
-		where.WriteString(` AND strpos(t.name_folded, $2) > 0`)
-		args = append(args, strings.ToLower(f.Name))
+		where.WriteString(` AND strpos(t.name_folded, ` + param(strings.ToLower(f.Name)) + `) > 0`)
 	}
-	page := `SELECT ` + tokenColumns + `, ` + clientColumns + tokenFrom + where.String() +
-		` ORDER BY ` + key + dir + ` NULLS LAST, t.id DESC` +
-		` LIMIT $` + strconv.Itoa(len(args)+1) + ` OFFSET $` + strconv.Itoa(len(args)+2)
-	pageArgs := append(slices.Clip(args), limit(f.Limit), max(f.Offset, 0))
+	orderBy := ` ORDER BY ` + order + `, t.id DESC`
+	// The count and the page are subqueries of a row that is there even
+	// when the page is empty. The page alone joins its clients.
+	q := `SELECT n.total, n.personal, ` + tokenColumns + `, ` + clientColumns + `
+		FROM (SELECT (SELECT count(*) FROM oauth_access_tokens t` + where.String() + `) AS total,
+			` + personal + ` AS personal) n
+		LEFT JOIN LATERAL (SELECT * FROM oauth_access_tokens t` + where.String() + orderBy +
+		` LIMIT ` + param(limit(f.Limit)) + ` OFFSET ` + param(max(f.Offset, 0)) + `) t ON true
+		LEFT JOIN oauth_clients c ON c.id = t.client_id` + orderBy
 
-	var (
-		tokens []*latchkey.Token
-		total  int
-	)
-	opts := pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}
-	err := db.tx(ctx, opts, func(tx pgx.Tx) error {
-		b := &pgx.Batch{}
-		b.Queue(`SELECT count(*)`+tokenFrom+where.String(), args...).QueryRow(func(r pgx.Row) error {
-			return r.Scan(&total)
-		})
-		b.Queue(page, pageArgs...).Query(func(rows pgx.Rows) error {
-			var err error
-			tokens, err = collect(rows, scanToken)
+	var l tokenList
+	err := retry(ctx, func() error {
+		l = tokenList{tokens: []*latchkey.Token{}}
+		rows, err := db.pool.Query(ctx, q, args...)
+		if err != nil {
 			return err
-		})
-		return tx.SendBatch(ctx, b).Close()
+		}
+		defer rows.Close()
+		// Every row repeats the count and the personal access clients:
+		// only the first is read.
+		head, skip := []any{&l.total, &l.personal}, []any{nil, nil}
+		for rows.Next() {
+			if rows.RawValues()[len(head)] == nil { // no t.id: the page is empty
+				dest := make([]any, len(rows.FieldDescriptions())) // nil skips
+				copy(dest, head)
+				if err := rows.Scan(dest...); err != nil {
+					return err
+				}
+				continue
+			}
+			var (
+				t latchkey.Token
+				c latchkey.Client
+			)
+			if err := rows.Scan(slices.Concat(head, tokenFields(&t), clientFields(&c))...); err != nil {
+				return err
+			}
+			fixToken(&t)
+			t.Client = &c
+			l.tokens = append(l.tokens, &t)
+			head = skip
+		}
+		return rows.Err()
 	})
-	if err != nil {
-		return nil, 0, wrap("tokens", err)
-	}
-	return tokens, total, nil
+	return l, err
 }
 
 // RevokeToken marks the token revoked and its UpdatedAt at, unless it is

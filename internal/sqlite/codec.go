@@ -54,12 +54,54 @@ func (c timeColumn) Scan(v any) error {
 	if err != nil {
 		return err
 	}
+	if t, ok := parseTime(s); ok {
+		*c.t = t
+		return nil
+	}
 	t, err := time.Parse(timeLayout, s)
 	if err != nil {
 		return err
 	}
 	*c.t = t.UTC()
 	return nil
+}
+
+// parseTime parses s in timeLayout, as time.Parse would, several times
+// faster: token lists read four times a row. It reports false for
+// anything but a valid time in exactly that form, which time.Parse then
+// parses or refuses.
+func parseTime(s string) (time.Time, bool) {
+	// 2006-01-02T15:04:05.000000Z
+	// 0123456789012345678901234567
+	if len(s) != len(timeLayout) || s[4] != '-' || s[7] != '-' || s[10] != 'T' ||
+		s[13] != ':' || s[16] != ':' || s[19] != '.' || s[26] != 'Z' {
+		return time.Time{}, false
+	}
+	ok := true
+	num := func(from, to int) int {
+		n := 0
+		for i := from; i < to; i++ {
+			d := s[i] - '0'
+			if d > 9 {
+				ok = false
+			}
+			n = n*10 + int(d)
+		}
+		return n
+	}
+	year, month, day := num(0, 4), num(5, 7), num(8, 10)
+	hour, minute, sec, micro := num(11, 13), num(14, 16), num(17, 19), num(20, 26)
+	if !ok {
+		return time.Time{}, false
+	}
+	t := time.Date(year, time.Month(month), day, hour, minute, sec, micro*1000, time.UTC)
+	// time.Date normalizes what is out of range (February 30th, hour
+	// 24); time.Parse refuses it.
+	if t.Year() != year || int(t.Month()) != month || t.Day() != day ||
+		t.Hour() != hour || t.Minute() != minute || t.Second() != sec {
+		return time.Time{}, false
+	}
+	return t, true
 }
 
 // nullTimeColumn scans a nullable time column; NULL is nil.
@@ -161,6 +203,10 @@ func (c scopesColumn) Scan(v any) error {
 	s, err := text(v)
 	if err != nil {
 		return err
+	}
+	if s == "[]" { // most tokens
+		*c.s = latchkey.Scopes{}
+		return nil
 	}
 	var scopes latchkey.Scopes
 	if err := json.Unmarshal([]byte(s), &scopes); err != nil {

@@ -4,8 +4,10 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -63,78 +65,239 @@ func (db *DB) Token(ctx context.Context, id string) (*latchkey.Token, error) {
 	return t, nil
 }
 
-// orderKey returns the sort key of the order o, false for an unknown order.
-func orderKey(o latchkey.TokenOrder) (string, bool) {
+// orderKey returns the sort key of the order o, whether it can be NULL,
+// and false for an unknown order.
+func orderKey(o latchkey.TokenOrder) (key string, nullable, ok bool) {
 	switch o {
 	case "", latchkey.OrderCreatedAt:
-		return "t.created_at", true
+		return "t.created_at", false, true
 	case latchkey.OrderName:
-		return "t.name_folded", true
+		return "t.name_folded", false, true
 	case latchkey.OrderExpiresAt:
-		return "t.expires_at", true
+		return "t.expires_at", true, true
 	case latchkey.OrderLastUsedAt:
-		return "t.last_used_at", true
+		return "t.last_used_at", true, true
 	}
-	return "", false
+	return "", false, false
 }
 
 // Tokens returns the page of tokens f selects, each with its client, and
-// how many tokens f selects on all pages, both read from one snapshot. The
+// how many tokens f selects on all pages, all read from one snapshot. The
 // name filter is a literal substring of the name, compared after
 // lowercasing both sides. EINVALID for an unknown f.OrderBy.
+//
+// Neither the count nor the rows that the offset skips join the clients
+// or read the table (unless the name filter needs it): the indexes on
+// (user_id, revoked, client_id, created_at, id) and (user_id, created_at,
+// id, revoked, client_id) hold all the rest, and the personal filter is a
+// comparison with the id of the personal access client, which is almost
+// always the only one. The clients of the page are read once each, after
+// the page.
 func (db *DB) Tokens(ctx context.Context, f latchkey.TokenFilter) ([]*latchkey.Token, int, error) {
-	key, ok := orderKey(f.OrderBy)
+	key, nullable, ok := orderKey(f.OrderBy)
 	if !ok {
 		return nil, 0, wrap("tokens", latchkey.Errorf(latchkey.EINVALID, "Tokens cannot be ordered by %q.", f.OrderBy))
 	}
-	dir := " DESC"
-	if f.Ascending {
-		dir = " ASC"
+	// SQLite sorts NULL first ascending and last descending, so NULLS
+	// LAST is only needed ascending, for a key that can be NULL. Without
+	// it, an index can serve the order of created_at.
+	order := key + " DESC"
+	switch {
+	case f.Ascending && nullable:
+		order = key + " ASC NULLS LAST"
+	case f.Ascending:
+		order = key + " ASC"
 	}
 
-	var where strings.Builder
-	args := []any{f.UserID}
-	where.WriteString(` WHERE t.user_id = ?`)
+	// Every statement is prepared before the transaction begins: the
+	// transaction holds a connection of the read pool, and preparing
+	// takes another.
+	var (
+		personal     *sql.Stmt // the ids of the personal access clients
+		byOne, byAll listStmts // the personal filter by the one id, or by all
+		err          error
+	)
 	if f.PersonalOnly {
-		where.WriteString(` AND c.personal_access_client = 1`)
+		personal, err = db.prepared(ctx, `SELECT id FROM oauth_clients WHERE personal_access_client = 1`)
+		if err == nil {
+			byOne, err = db.listStmts(ctx, f, ` AND t.client_id = ?`, order)
+		}
+		if err == nil {
+			byAll, err = db.listStmts(ctx, f,
+				` AND t.client_id IN (SELECT id FROM oauth_clients WHERE personal_access_client = 1)`, order)
+		}
+	} else {
+		byAll, err = db.listStmts(ctx, f, ``, order)
 	}
-	if !f.IncludeRevoked {
-		where.WriteString(` AND t.revoked = 0`)
+	var clientStmts [2]*sql.Stmt // by one id, by a JSON array of ids
+	for i, where := range []string{`c.id = ?`, `c.id IN (SELECT value FROM json_each(?))`} {
+		if err == nil {
+			clientStmts[i], err = db.prepared(ctx, `SELECT `+clientColumns+` FROM oauth_clients c WHERE `+where)
+		}
 	}
-	if f.Name != "" {
-		where.WriteString(` AND instr(t.name_folded, ?) > 0`)
-		args = append(args, strings.ToLower(f.Name))
+	if err != nil {
+		return nil, 0, wrap("tokens", err)
 	}
-
-	page := `SELECT ` + tokenColumns + `, ` + clientColumns + tokenFrom + where.String() +
-		` ORDER BY ` + key + dir + ` NULLS LAST, t.id DESC LIMIT ? OFFSET ?`
-	pageArgs := append(slices.Clip(args), limit(f.Limit), max(f.Offset, 0))
 
 	tokens := []*latchkey.Token{}
 	var total int
-	err := db.readTx(ctx, func(tx *sql.Tx) error {
-		err := tx.QueryRowContext(ctx, `SELECT count(*)`+tokenFrom+where.String(), args...).Scan(&total)
-		if err != nil {
-			return err
-		}
-		rows, err := tx.QueryContext(ctx, page, pageArgs...)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			t, err := scanToken(rows)
-			if err != nil {
+	err = db.readTx(ctx, func(tx *sql.Tx) error {
+		stmts, args := byAll, []any{f.UserID}
+		if f.PersonalOnly {
+			ids, err := int64s(tx.StmtContext(ctx, personal).QueryContext(ctx))
+			switch {
+			case err != nil:
 				return err
+			case len(ids) == 0:
+				return nil // no token is personal
+			case len(ids) == 1:
+				stmts, args = byOne, append(args, ids[0])
 			}
-			tokens = append(tokens, t)
 		}
-		return rows.Err()
+		if f.Name != "" {
+			args = append(args, strings.ToLower(f.Name))
+		}
+		if err := tx.StmtContext(ctx, stmts.count).QueryRowContext(ctx, args...).Scan(&total); err != nil {
+			return err
+		}
+		args = append(args, limit(f.Limit), max(f.Offset, 0))
+		var err error
+		tokens, err = scanTokens(tx.StmtContext(ctx, stmts.page).QueryContext(ctx, args...))
+		if err != nil || len(tokens) == 0 {
+			return err
+		}
+		return fillClients(ctx, tx, clientStmts, tokens)
 	})
 	if err != nil {
 		return nil, 0, wrap("tokens", err)
 	}
 	return tokens, total, nil
+}
+
+// listStmts are the statements of a token list.
+type listStmts struct {
+	count *sql.Stmt // how many tokens it has
+	page  *sql.Stmt // one page of it, ordered
+}
+
+// listStmts returns the statements of the list f selects, with the
+// personal filter personal and the ORDER BY terms order. Their parameters
+// are the user id, those of personal, the folded name if f has one, and
+// the page's limit and offset.
+func (db *DB) listStmts(ctx context.Context, f latchkey.TokenFilter, personal, order string) (listStmts, error) {
+	where := ` FROM oauth_access_tokens t WHERE t.user_id = ?` + personal
+	if !f.IncludeRevoked {
+		where += ` AND t.revoked = 0`
+	}
+	if f.Name != "" {
+		where += ` AND instr(t.name_folded, ?) > 0`
+	}
+	var s listStmts
+	var err error
+	s.count, err = db.prepared(ctx, `SELECT count(*)`+where)
+	if err != nil {
+		return s, err
+	}
+	s.page, err = db.prepared(ctx, `SELECT `+tokenColumns+where+` ORDER BY `+order+`, t.id DESC LIMIT ? OFFSET ?`)
+	return s, err
+}
+
+// int64s reads the one INTEGER column of every row of a query.
+func int64s(rows *sql.Rows, err error) ([]int64, error) {
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var ns []int64
+	for rows.Next() {
+		var n int64
+		if err := rows.Scan(&n); err != nil {
+			return nil, err
+		}
+		ns = append(ns, n)
+	}
+	return ns, rows.Err()
+}
+
+// scanTokens reads every row of tokenColumns of a query; the result is
+// never nil.
+func scanTokens(rows *sql.Rows, err error) ([]*latchkey.Token, error) {
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	tokens := []*latchkey.Token{}
+	for rows.Next() {
+		var t latchkey.Token
+		if err := rows.Scan(tokenFields(&t)...); err != nil {
+			return nil, err
+		}
+		tokens = append(tokens, &t)
+	}
+	return tokens, rows.Err()
+}
+
+// fillClients sets the Client of each token, reading each distinct client
+// once in tx, with stmts: the query of clientColumns by one id, and by a
+// JSON array of ids. A page's tokens almost always share one client, the
+// personal access client. Each token gets a Client of its own.
+func fillClients(ctx context.Context, tx *sql.Tx, stmts [2]*sql.Stmt, tokens []*latchkey.Token) error {
+	ids := make([]int64, 0, 1)
+	for _, t := range tokens {
+		if !slices.Contains(ids, t.ClientID) {
+			ids = append(ids, t.ClientID)
+		}
+	}
+	stmt, arg := stmts[0], any(ids[0])
+	if len(ids) > 1 {
+		list := []byte{'['}
+		for i, id := range ids {
+			if i > 0 {
+				list = append(list, ',')
+			}
+			list = strconv.AppendInt(list, id, 10)
+		}
+		stmt, arg = stmts[1], string(append(list, ']'))
+	}
+	rows, err := tx.StmtContext(ctx, stmt).QueryContext(ctx, arg)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	byID := make(map[int64]*latchkey.Client, len(ids))
+	for rows.Next() {
+		c, err := scanClient(rows)
+		if err != nil {
+			return err
+		}
+		byID[c.ID] = c
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, t := range tokens {
+		c, ok := byID[t.ClientID]
+		if !ok {
+			// The foreign key keeps this from happening.
+			return fmt.Errorf("token %s: client %d not found", t.ID, t.ClientID)
+		}
+		t.Client = cloneClient(c)
+	}
+	return nil
+}
+
+// cloneClient returns a deep copy of c.
+func cloneClient(c *latchkey.Client) *latchkey.Client {
+	cc := *c
+	if c.UserID != nil {
+		id := *c.UserID
+		cc.UserID = &id
+	}
+	if c.Provider != nil {
+		p := *c.Provider
+		cc.Provider = &p
+	}
+	return &cc
 }
 
 // RevokeToken marks the token revoked and its UpdatedAt at, unless it is

@@ -1,0 +1,140 @@
+package sqlite
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/latchkey/latchkey"
+)
+
+// TestTokensPersonalClients checks the personal filter of Tokens, which
+// compares with the id of the personal access client when there is only
+// one, as the personal access clients change: another one, none, one
+// again.
+func TestTokensPersonalClients(t *testing.T) {
+	db := open(t)
+	testTokensPersonalClients(t, db, func(personal bool, ids ...int64) {
+		t.Helper()
+		for _, id := range ids {
+			if _, err := db.write.ExecContext(t.Context(),
+				`UPDATE oauth_clients SET personal_access_client = ? WHERE id = ?`, personal, id); err != nil {
+				t.Fatal(err)
+			}
+		}
+	})
+}
+
+// testTokensPersonalClients is TestTokensPersonalClients on the store s,
+// whose clients setPersonal marks personal or not.
+func testTokensPersonalClients(t *testing.T, s latchkey.Store, setPersonal func(personal bool, ids ...int64)) {
+	ctx := t.Context()
+	base := time.Date(2026, 3, 1, 17, 45, 10, 123456000, time.UTC)
+	u := &latchkey.User{Username: "alice", Email: "alice@example.com", Status: latchkey.StatusActive, CreatedAt: base, UpdatedAt: base}
+	if err := s.CreateUser(ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	client := func(name string, personal bool) int64 {
+		t.Helper()
+		c := &latchkey.Client{Name: name, Redirect: "http://localhost", PersonalAccessClient: personal, CreatedAt: base, UpdatedAt: base}
+		if err := s.CreateClient(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+		return c.ID
+	}
+	n := 0
+	token := func(client int64) {
+		t.Helper()
+		n++
+		tok := &latchkey.Token{ID: fmt.Sprintf("%080x", n), UserID: u.ID, ClientID: client, Name: fmt.Sprintf("token %d", n),
+			Scopes: latchkey.Scopes{}, CreatedAt: base.Add(time.Duration(n) * time.Minute), UpdatedAt: base, KeyID: "kid"}
+		if err := s.CreateToken(ctx, tok); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// check lists the personal tokens, whole and by pages of one, and
+	// wants the tokens of clients want, by client id, newest first.
+	check := func(step string, want ...int64) {
+		t.Helper()
+		f := latchkey.TokenFilter{UserID: u.ID, PersonalOnly: true}
+		all, total, err := s.Tokens(ctx, f)
+		if err != nil {
+			t.Fatalf("%s: Tokens(%+v) = %v", step, f, err)
+		}
+		var got []int64
+		for _, tok := range all {
+			got = append(got, tok.ClientID)
+			if tok.Client == nil || tok.Client.ID != tok.ClientID {
+				t.Errorf("%s: token %s has client %+v, want client %d", step, tok.ID, tok.Client, tok.ClientID)
+			}
+		}
+		if fmt.Sprint(got) != fmt.Sprint(want) || total != len(want) {
+			t.Errorf("%s: Tokens(%+v) = clients %v, total %d; want %v, total %d", step, f, got, total, want, len(want))
+		}
+		for i := range len(want) + 1 {
+			f.Offset, f.Limit = i, 1
+			page, total, err := s.Tokens(ctx, f)
+			if err != nil {
+				t.Fatalf("%s: Tokens(%+v) = %v", step, f, err)
+			}
+			if total != len(want) || len(page) != min(1, len(want)-i) || len(page) == 1 && (i >= len(all) || page[0].ID != all[i].ID) {
+				t.Errorf("%s: Tokens(%+v) = %d tokens, total %d; want token %d of %d", step, f, len(page), total, i, len(want))
+			}
+		}
+	}
+
+	const first = latchkey.PersonalAccessClientID
+	app := client("App", false)
+	token(first)
+	token(app)
+	token(first)
+	check("one personal client", first, first)
+
+	other := client("Other personal", true)
+	token(other)
+	check("another personal client", other, first, first)
+
+	setPersonal(false, first, other)
+	check("no personal client")
+
+	setPersonal(true, app)
+	check("another single personal client", app)
+
+	setPersonal(true, first)
+	setPersonal(false, app)
+	check("the first personal client again", first, first)
+
+	all, total, err := s.Tokens(ctx, latchkey.TokenFilter{UserID: u.ID})
+	if err != nil || len(all) != 4 || total != 4 {
+		t.Errorf("Tokens(all) = %d tokens, total %d, %v; want 4, 4", len(all), total, err)
+	}
+}
+
+// TestParseTime checks that parseTime agrees with time.Parse.
+func TestParseTime(t *testing.T) {
+	start := time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC)
+	for i := range 100_000 {
+		tm := start.AddDate(0, 0, i*36).Add(time.Duration(i) * 7919 * time.Millisecond).Add(time.Duration(i) * time.Microsecond)
+		s := formatTime(tm)
+		got, ok := parseTime(s)
+		want, err := time.Parse(timeLayout, s)
+		if !ok || err != nil || got != want.UTC() {
+			t.Fatalf("parseTime(%q) = %v, %t; time.Parse = %v, %v", s, got, ok, want, err)
+		}
+	}
+	for _, s := range []string{
+		"2024-02-29T23:59:59.999999Z", "0000-01-01T00:00:00.000000Z", "9999-12-31T23:59:59.999999Z",
+		// time.Parse refuses these.
+		"2024-02-30T00:00:00.000000Z", "2023-02-29T00:00:00.000000Z", "2024-13-01T00:00:00.000000Z",
+		"2024-00-01T00:00:00.000000Z", "2024-01-00T00:00:00.000000Z", "2024-01-01T24:00:00.000000Z",
+		"2024-01-01T23:60:00.000000Z", "2024-01-01T23:59:60.000000Z", "+024-01-01T00:00:00.000000Z",
+		"2024-01-01T00:00:00.00000aZ", "2024-01-01T00:00:00.000000", "2024-01-01 00:00:00.000000Z",
+		"2024-01-01T0:00:00.0000000Z", "2024-01-01T-1:00:00.000000Z", "",
+	} {
+		got, ok := parseTime(s)
+		want, err := time.Parse(timeLayout, s)
+		if ok != (err == nil) || ok && got != want.UTC() {
+			t.Errorf("parseTime(%q) = %v, %t; time.Parse = %v, %v", s, got, ok, want, err)
+		}
+	}
+}
