@@ -47,6 +47,7 @@ type Store interface {
 	TokenStore
 	ClientStore
 	KeyStore
+	AuditStore
 
 	// Migrate brings the schema up to date. It is safe to call on an
 	// up-to-date database and from several processes at once.

@@ -30,6 +30,9 @@ const (
 type Principal struct {
 	User  *User
 	Token *Token
+	// Origin is where the request came from, for the audit log. A
+	// principal from the token cache is shared: set Origin on a copy.
+	Origin Origin
 }
 
 // Scopes returns the scopes that limit p: the token's, or none.

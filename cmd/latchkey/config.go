@@ -211,6 +211,7 @@ type serviceFlags struct {
 	lifetime, maxLifetime *service.Lifetime
 	scopes                *string
 	cacheSize             *string
+	auditRetention        *string
 }
 
 func (fs *flagSet) serviceFlags() (*serviceFlags, error) {
@@ -223,10 +224,11 @@ func (fs *flagSet) serviceFlags() (*serviceFlags, error) {
 		return nil, err
 	}
 	return &serviceFlags{
-		lifetime:    lt,
-		maxLifetime: max,
-		scopes:      fs.String("extra-scopes", "", "comma-separated scopes accepted beyond tokens.read, tokens.write and *"),
-		cacheSize:   fs.String("token-cache-size", strconv.Itoa(service.DefaultCacheSize), "verified tokens held in memory (0: no cache)"),
+		lifetime:       lt,
+		maxLifetime:    max,
+		scopes:         fs.String("extra-scopes", "", "comma-separated scopes accepted beyond tokens.read, tokens.write and *"),
+		cacheSize:      fs.String("token-cache-size", strconv.Itoa(service.DefaultCacheSize), "verified tokens held in memory (0: no cache)"),
+		auditRetention: fs.String("audit-retention", "90d", "how long audit records are kept, e.g. 90d or 1y (forever: keep them all)"),
 	}, nil
 }
 
@@ -237,6 +239,14 @@ func (sf *serviceFlags) config(log *slog.Logger) (service.Config, error) {
 	}
 	if size == 0 {
 		size = -1 // the service's "no cache"
+	}
+	retention := time.Duration(-1) // forever
+	if *sf.auditRetention != "forever" {
+		l, err := service.ParseLifetime(*sf.auditRetention)
+		if err != nil {
+			return service.Config{}, usagef("--audit-retention: %v", err)
+		}
+		retention = l.After(time.Time{}).Sub(time.Time{})
 	}
 	var extra []string
 	for _, s := range strings.Split(*sf.scopes, ",") {
@@ -249,6 +259,7 @@ func (sf *serviceFlags) config(log *slog.Logger) (service.Config, error) {
 		MaxLifetime:     *sf.maxLifetime,
 		ExtraScopes:     extra,
 		CacheSize:       size,
+		AuditRetention:  retention,
 		Logger:          log,
 	}, nil
 }

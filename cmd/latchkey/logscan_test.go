@@ -75,7 +75,19 @@ func TestLogsHoldNoSecrets(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	logs := serverLog.String() + cliLog.String()
+	// The audit log saw it all, with the client's address and user agent,
+	// and it too must hold no secret.
+	auditOut := cmd("", "audit", "--json", "--limit", "0")
+	for _, want := range []string{`"action":"token.created"`, `"action":"token.revoked"`, `"action":"auth.refused"`,
+		`"action":"user.created"`, `"action":"key.added"`, `"detail":"revoked"`, `"address":"127.0.0.1"`, `"user_agent":"latchkey-go-client"`} {
+		if !strings.Contains(auditOut, want) {
+			t.Errorf("the audit log lacks %s:\n%s", want, auditOut)
+		}
+	}
+	if table := cmd("", "audit", "--action", "token.revoked", "--user", "admin"); strings.Count(table, "token.revoked") != 3 {
+		t.Errorf("audit --action token.revoked --user admin:\n%s\nwant the 3 revocations", table)
+	}
+	logs := serverLog.String() + cliLog.String() + auditOut
 	if !strings.Contains(logs, `"msg":"request"`) || !strings.Contains(logs, "token created") {
 		t.Fatalf("the logs do not look captured:\n%.2000s", logs)
 	}

@@ -58,9 +58,19 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (*latchkey
 		s.failedAuth.spend(addr, now)
 		return nil, &latchkey.Error{Code: latchkey.EUNAUTHENTICATED, Message: "Unauthenticated."}
 	}
-	p, err := s.svc.Authenticate(r.Context(), token)
-	if latchkey.ErrorCode(err) == latchkey.EUNAUTHENTICATED {
-		s.failedAuth.spend(addr, now)
+	if addr == "" {
+		addr = s.clientAddr(r)
 	}
-	return p, err
+	origin := latchkey.Origin{Address: addr, UserAgent: r.UserAgent()}
+	p, err := s.svc.Authenticate(r.Context(), token, origin)
+	if err != nil {
+		if latchkey.ErrorCode(err) == latchkey.EUNAUTHENTICATED {
+			s.failedAuth.spend(addr, now)
+		}
+		return nil, err
+	}
+	// p may be shared with other requests through the cache: copy it.
+	mine := *p
+	mine.Origin = origin
+	return &mine, nil
 }

@@ -33,7 +33,10 @@ const (
 // A token that passed is cached until it expires (or the cache's TTL ends):
 // the next request with it costs a hash and a map lookup. Revocations and
 // other changes, here or on another replica, remove it at once.
-func (s *Service) Authenticate(ctx context.Context, token string) (*latchkey.Principal, error) {
+//
+// origin is where the request came from; a refusal of a revoked or expired
+// token is recorded in the audit log with it.
+func (s *Service) Authenticate(ctx context.Context, token string, origin latchkey.Origin) (*latchkey.Principal, error) {
 	now := s.now()
 	key := tokenKey(sha256.Sum256([]byte(token)))
 	if v, refused := s.cache.lookup(key, now); v != nil {
@@ -45,7 +48,7 @@ func (s *Service) Authenticate(ctx context.Context, token string) (*latchkey.Pri
 		return nil, errUnauthenticated
 	}
 	gen := s.cache.generation()
-	p, exp, refusal, outcome, err := s.check(ctx, token, now)
+	p, exp, refusal, outcome, err := s.check(ctx, token, now, origin)
 	s.obs.Authenticated(outcome)
 	if err != nil {
 		if refusal > 0 {
@@ -82,7 +85,7 @@ const (
 // check runs every check of Authenticate against the database. On a
 // refusal it says how long the refusal may be remembered (0: not at all);
 // it always names the outcome.
-func (s *Service) check(ctx context.Context, token string, now time.Time) (*latchkey.Principal, time.Time, time.Duration, string, error) {
+func (s *Service) check(ctx context.Context, token string, now time.Time, origin latchkey.Origin) (*latchkey.Principal, time.Time, time.Duration, string, error) {
 	claims, err := s.keys.Load().Verify(token, now)
 	if err != nil && s.reloadForUnknownKey(ctx, token) {
 		claims, err = s.keys.Load().Verify(token, now)
@@ -119,6 +122,12 @@ func (s *Service) check(ctx context.Context, token string, now time.Time) (*latc
 		refused = OutcomeMismatch
 	}
 	if refused != "" {
+		if refused == OutcomeRevoked || refused == OutcomeExpired {
+			// Remembered by the refusal cache for a while, so recorded at
+			// most about once a minute per token however often it is tried.
+			s.audit(ctx, &latchkey.Principal{Origin: origin}, latchkey.AuditRecord{
+				Action: latchkey.AuditAuthRefused, SubjectUserID: userRef(t.UserID), SubjectID: t.ID, Detail: refused})
+		}
 		return nil, time.Time{}, refuseAfterChecks, refused, errUnauthenticated
 	}
 	t.Client = c

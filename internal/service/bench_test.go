@@ -93,14 +93,14 @@ func BenchmarkAuthenticateCached(b *testing.B) {
 	forEachBackend(b, func(b *testing.B, be backend) {
 		svc, _, raw := benchService(b, be, 0)
 		ctx := b.Context()
-		if _, err := svc.Authenticate(ctx, raw); err != nil {
+		if _, err := svc.Authenticate(ctx, raw, latchkey.Origin{}); err != nil {
 			b.Fatal(err)
 		}
 		b.ReportAllocs()
 		b.ResetTimer()
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
-				if _, err := svc.Authenticate(ctx, raw); err != nil {
+				if _, err := svc.Authenticate(ctx, raw, latchkey.Origin{}); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -116,7 +116,7 @@ func BenchmarkAuthenticateUncached(b *testing.B) {
 		ctx := b.Context()
 		b.ReportAllocs()
 		for b.Loop() {
-			if _, err := svc.Authenticate(ctx, raw); err != nil {
+			if _, err := svc.Authenticate(ctx, raw, latchkey.Origin{}); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -154,7 +154,7 @@ func BenchmarkReject(b *testing.B) {
 			b.Run(tc.name, func(b *testing.B) {
 				b.ReportAllocs()
 				for b.Loop() {
-					if _, err := svc.Authenticate(ctx, tc.token()); err == nil {
+					if _, err := svc.Authenticate(ctx, tc.token(), latchkey.Origin{}); err == nil {
 						b.Fatal("accepted")
 					}
 				}

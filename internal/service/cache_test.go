@@ -81,7 +81,7 @@ func TestCacheNeverServesRevoked(t *testing.T) {
 					default:
 					}
 					began := revokedAt.Load()
-					if _, err := svc.Authenticate(t.Context(), raw); err == nil && began != 0 {
+					if _, err := svc.Authenticate(t.Context(), raw, latchkey.Origin{}); err == nil && began != 0 {
 						bad.Add(1)
 					}
 				}
@@ -106,7 +106,7 @@ func TestCacheInvalidation(t *testing.T) {
 	ctx := t.Context()
 	u := svc.mustUser(t, "bob")
 	_, raw := svc.mustToken(t, u)
-	auth := func() error { _, err := svc.Authenticate(ctx, raw); return err }
+	auth := func() error { _, err := svc.Authenticate(ctx, raw, latchkey.Origin{}); return err }
 	if err := auth(); err != nil {
 		t.Fatal(err)
 	}
@@ -165,7 +165,7 @@ func TestCacheOtherProcess(t *testing.T) {
 	go func() { _ = svc.Run(ctx) }()
 	u := svc.mustUser(t, "carol")
 	tok, raw := svc.mustToken(t, u)
-	if _, err := svc.Authenticate(ctx, raw); err != nil {
+	if _, err := svc.Authenticate(ctx, raw, latchkey.Origin{}); err != nil {
 		t.Fatal(err)
 	}
 	if err := other.OperatorRevokeToken(ctx, tok.ID); err != nil {
@@ -173,7 +173,7 @@ func TestCacheOtherProcess(t *testing.T) {
 	}
 	deadline := time.Now().Add(time.Second)
 	for {
-		if _, err := svc.Authenticate(ctx, raw); err != nil {
+		if _, err := svc.Authenticate(ctx, raw, latchkey.Origin{}); err != nil {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -188,7 +188,7 @@ func TestCacheDisabled(t *testing.T) {
 	u := svc.mustUser(t, "dave")
 	_, raw := svc.mustToken(t, u)
 	for range 3 {
-		if _, err := svc.Authenticate(t.Context(), raw); err != nil {
+		if _, err := svc.Authenticate(t.Context(), raw, latchkey.Origin{}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -203,7 +203,7 @@ func TestCacheBounded(t *testing.T) {
 	u := svc.mustUser(t, "erin")
 	for range 12 {
 		_, raw := svc.mustToken(t, u)
-		if _, err := svc.Authenticate(t.Context(), raw); err != nil {
+		if _, err := svc.Authenticate(t.Context(), raw, latchkey.Origin{}); err != nil {
 			t.Fatal(err)
 		}
 	}

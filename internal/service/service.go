@@ -47,6 +47,9 @@ type Config struct {
 	// Password is the argon2id cost: password.Default.
 	Password *password.Params
 
+	// AuditRetention is how long audit records are kept: 90 days.
+	// Negative keeps them forever.
+	AuditRetention time.Duration
 	// Observer hears what the service does, for metrics; nil hears nothing.
 	Observer Observer
 
@@ -79,6 +82,9 @@ func (c *Config) defaults() error {
 	}
 	if c.Password == nil {
 		c.Password = &password.Default
+	}
+	if c.AuditRetention == 0 {
+		c.AuditRetention = DefaultAuditRetention
 	}
 	if c.Observer == nil {
 		c.Observer = nopObserver{}
@@ -188,6 +194,9 @@ func (s *Service) Run(ctx context.Context) error {
 	defer keys.Stop()
 	flush := time.NewTicker(s.cfg.UsageFlush)
 	defer flush.Stop()
+	prune := time.NewTicker(time.Hour)
+	defer prune.Stop()
+	s.pruneAudit(ctx)
 	for {
 		select {
 		case <-ctx.Done():
@@ -199,6 +208,8 @@ func (s *Service) Run(ctx context.Context) error {
 			if err := s.loadKeys(ctx); err != nil && ctx.Err() == nil {
 				s.log.Error("reloading signing keys", "err", err)
 			}
+		case <-prune.C:
+			s.pruneAudit(ctx)
 		case <-flush.C:
 			if err := s.FlushUsage(ctx); err != nil && ctx.Err() == nil {
 				s.log.Error("recording token use", "err", err)

@@ -57,9 +57,14 @@ func (s *Service) Owner(ctx context.Context, p *latchkey.Principal, a latchkey.A
 	if !ok {
 		return nil, errNotFound
 	}
-	u, err := s.store.User(ctx, id)
-	if err != nil {
-		return nil, notFound(err)
+	// Acting on one's own tokens, the most common case: the user was read
+	// with the token (and a change to them purges the token cache).
+	u := p.User
+	if u.ID != id {
+		var err error
+		if u, err = s.store.User(ctx, id); err != nil {
+			return nil, notFound(err)
+		}
 	}
 	if u.Deleted() {
 		return nil, errNotFound
@@ -168,6 +173,8 @@ func (s *Service) CreateToken(ctx context.Context, p *latchkey.Principal, owner 
 	}
 	t.Client = client
 	s.obs.TokenCreated()
+	s.audit(ctx, p, latchkey.AuditRecord{Action: latchkey.AuditTokenCreated, SubjectUserID: userRef(owner.ID), SubjectID: t.ID,
+		Detail: "scopes " + strings.Join(scopesOrAll(scopes), " ")})
 	s.log.Info("token created", "token_id", t.ID, "user_id", owner.ID, "by_user_id", p.User.ID)
 	return t, signed, nil
 }
@@ -229,6 +236,15 @@ func (s *Service) RevokeToken(ctx context.Context, p *latchkey.Principal, owner 
 	}
 	s.publish(ctx, latchkey.Event{Kind: latchkey.EventTokenRevoked, ID: id})
 	s.obs.TokenRevoked()
+	s.audit(ctx, p, latchkey.AuditRecord{Action: latchkey.AuditTokenRevoked, SubjectUserID: userRef(owner.ID), SubjectID: id})
 	s.log.Info("token revoked", "token_id", id, "user_id", owner.ID, "by_user_id", p.User.ID)
 	return t, nil
+}
+
+// scopesOrAll names a scope list for people: [] is every ability.
+func scopesOrAll(s latchkey.Scopes) []string {
+	if len(s) == 0 {
+		return []string{"(all)"}
+	}
+	return s
 }

@@ -98,6 +98,7 @@ func (s *Service) CreateUser(ctx context.Context, n NewUser) (*latchkey.User, er
 	if err := s.store.CreateUser(ctx, u); err != nil {
 		return nil, err
 	}
+	s.audit(ctx, Operator, latchkey.AuditRecord{Action: latchkey.AuditUserCreated, SubjectUserID: userRef(u.ID), SubjectID: idString(u.ID), Detail: u.Username})
 	s.log.Info("user created", "user_id", u.ID, "username", u.Username)
 	return u, nil
 }
@@ -133,6 +134,7 @@ func (s *Service) UpdateUser(ctx context.Context, id int64, c UserChange) (*latc
 		return nil, err
 	}
 	s.publish(ctx, latchkey.Event{Kind: latchkey.EventUserChanged, ID: strconv.FormatInt(u.ID, 10)})
+	s.audit(ctx, Operator, latchkey.AuditRecord{Action: latchkey.AuditUserUpdated, SubjectUserID: userRef(u.ID), SubjectID: idString(u.ID), Detail: changed(c)})
 	s.log.Info("user updated", "user_id", u.ID)
 	return u, nil
 }
@@ -144,6 +146,7 @@ func (s *Service) DeleteUser(ctx context.Context, id int64) error {
 		return err
 	}
 	s.publish(ctx, latchkey.Event{Kind: latchkey.EventUserChanged, ID: strconv.FormatInt(id, 10)})
+	s.audit(ctx, Operator, latchkey.AuditRecord{Action: latchkey.AuditUserDeleted, SubjectUserID: userRef(id), SubjectID: idString(id)})
 	s.log.Info("user deleted", "user_id", id)
 	return nil
 }
@@ -214,4 +217,24 @@ func (s *Service) OperatorRevokeToken(ctx context.Context, id string) error {
 	}
 	_, err = s.RevokeToken(ctx, Operator, owner, id)
 	return err
+}
+
+// changed names the fields a change sets, never their values (one may be
+// a password).
+func changed(c UserChange) string {
+	var f []string
+	for name, set := range map[string]bool{
+		"username": c.Username != nil, "email": c.Email != nil, "first name": c.FirstName != nil,
+		"last name": c.LastName != nil, "status": c.Status != nil, "admin": c.Admin != nil,
+		"permissions": c.Permissions != nil, "password": c.Password != nil,
+	} {
+		if set {
+			f = append(f, name)
+		}
+	}
+	slices.Sort(f)
+	if c.Status != nil {
+		f = append(f, "now "+string(*c.Status))
+	}
+	return strings.Join(f, ", ")
 }

@@ -53,6 +53,10 @@ func Run(t *testing.T, open func(t *testing.T) latchkey.Store) {
 	t.Run("SigningKeys", func(t *testing.T) { testSigningKeys(t, open) })
 	t.Run("VerifyingKeys", func(t *testing.T) { testVerifyingKeys(t, open) })
 
+	t.Run("RecordAudit", func(t *testing.T) { testRecordAudit(t, open) })
+	t.Run("AuditRecords", func(t *testing.T) { testAuditRecords(t, open) })
+	t.Run("PruneAudit", func(t *testing.T) { testPruneAudit(t, open) })
+
 	t.Run("Concurrent", func(t *testing.T) { testConcurrent(t, open) })
 }
 

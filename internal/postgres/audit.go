@@ -1,0 +1,84 @@
+package postgres
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/latchkey/latchkey"
+)
+
+const auditColumns = `id, at, action, actor_user_id, actor_token_id, subject_user_id, subject_id, address, user_agent, detail`
+
+// RecordAudit appends r and sets r.ID.
+func (db *DB) RecordAudit(ctx context.Context, r *latchkey.AuditRecord) error {
+	at := storedTime(r.At)
+	err := retry(ctx, func() error {
+		return db.pool.QueryRow(ctx, `INSERT INTO audit_log (at, action, actor_user_id, actor_token_id,
+			subject_user_id, subject_id, address, user_agent, detail) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+			RETURNING id`,
+			at, string(r.Action), r.ActorUserID, r.ActorTokenID, r.SubjectUserID, r.SubjectID,
+			r.Address, r.UserAgent, r.Detail).Scan(&r.ID)
+	})
+	if err != nil {
+		return wrap("record audit", err)
+	}
+	r.At = at
+	return nil
+}
+
+// AuditRecords returns the records f selects, newest first.
+func (db *DB) AuditRecords(ctx context.Context, f latchkey.AuditFilter) ([]*latchkey.AuditRecord, error) {
+	var where []string
+	var args []any
+	arg := func(v any) string { args = append(args, v); return "$" + strconv.Itoa(len(args)) }
+	if f.Action != "" {
+		where = append(where, `action = `+arg(string(f.Action)))
+	}
+	if f.UserID != nil {
+		p := arg(*f.UserID)
+		where = append(where, `(actor_user_id = `+p+` OR subject_user_id = `+p+`)`)
+	}
+	if !f.Since.IsZero() {
+		where = append(where, `at >= `+arg(storedTime(f.Since)))
+	}
+	q := `SELECT ` + auditColumns + ` FROM audit_log`
+	if len(where) > 0 {
+		q += ` WHERE ` + strings.Join(where, ` AND `)
+	}
+	q += ` ORDER BY at DESC, id DESC`
+	if f.Limit > 0 {
+		q += ` LIMIT ` + arg(f.Limit)
+	}
+	rows, err := db.pool.Query(ctx, q, args...)
+	if err != nil {
+		return nil, wrap("audit records", err)
+	}
+	defer rows.Close()
+	out := []*latchkey.AuditRecord{}
+	for rows.Next() {
+		r := &latchkey.AuditRecord{}
+		var action string
+		if err := rows.Scan(&r.ID, &r.At, &action, &r.ActorUserID, &r.ActorTokenID,
+			&r.SubjectUserID, &r.SubjectID, &r.Address, &r.UserAgent, &r.Detail); err != nil {
+			return nil, wrap("audit records", err)
+		}
+		r.At = r.At.UTC()
+		r.Action = latchkey.AuditAction(action)
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, wrap("audit records", err)
+	}
+	return out, nil
+}
+
+// PruneAudit deletes the records older than before.
+func (db *DB) PruneAudit(ctx context.Context, before time.Time) (int64, error) {
+	tag, err := db.pool.Exec(ctx, `DELETE FROM audit_log WHERE at < $1`, storedTime(before))
+	if err != nil {
+		return 0, wrap("prune audit", err)
+	}
+	return tag.RowsAffected(), nil
+}

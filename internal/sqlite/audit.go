@@ -1,0 +1,88 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"strings"
+	"time"
+
+	"github.com/latchkey/latchkey"
+)
+
+const auditColumns = `id, at, action, actor_user_id, actor_token_id, subject_user_id, subject_id, address, user_agent, detail`
+
+// RecordAudit appends r and sets r.ID.
+func (db *DB) RecordAudit(ctx context.Context, r *latchkey.AuditRecord) error {
+	return db.writeTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `INSERT INTO audit_log (at, action, actor_user_id, actor_token_id,
+			subject_user_id, subject_id, address, user_agent, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			formatTime(r.At), string(r.Action), r.ActorUserID, r.ActorTokenID,
+			r.SubjectUserID, r.SubjectID, r.Address, r.UserAgent, r.Detail)
+		if err != nil {
+			return wrap("record audit", err)
+		}
+		if r.ID, err = res.LastInsertId(); err != nil {
+			return wrap("record audit", err)
+		}
+		r.At = r.At.UTC().Round(time.Microsecond)
+		return nil
+	})
+}
+
+// AuditRecords returns the records f selects, newest first.
+func (db *DB) AuditRecords(ctx context.Context, f latchkey.AuditFilter) ([]*latchkey.AuditRecord, error) {
+	var where []string
+	var args []any
+	if f.Action != "" {
+		where, args = append(where, `action = ?`), append(args, string(f.Action))
+	}
+	if f.UserID != nil {
+		where, args = append(where, `(actor_user_id = ? OR subject_user_id = ?)`), append(args, *f.UserID, *f.UserID)
+	}
+	if !f.Since.IsZero() {
+		where, args = append(where, `at >= ?`), append(args, formatTime(f.Since))
+	}
+	q := `SELECT ` + auditColumns + ` FROM audit_log`
+	if len(where) > 0 {
+		q += ` WHERE ` + strings.Join(where, ` AND `)
+	}
+	q += ` ORDER BY at DESC, id DESC LIMIT ?`
+	args = append(args, limit(f.Limit))
+	rows, err := db.query(ctx, q, args...)
+	if err != nil {
+		return nil, wrap("audit records", err)
+	}
+	defer rows.Close()
+	out := []*latchkey.AuditRecord{}
+	for rows.Next() {
+		r := &latchkey.AuditRecord{}
+		var action string
+		if err := rows.Scan(&r.ID, timeColumn{&r.At}, &action, optionalIntColumn{&r.ActorUserID}, &r.ActorTokenID,
+			optionalIntColumn{&r.SubjectUserID}, &r.SubjectID, &r.Address, &r.UserAgent, &r.Detail); err != nil {
+			return nil, wrap("audit records", err)
+		}
+		r.Action = latchkey.AuditAction(action)
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, wrap("audit records", err)
+	}
+	return out, nil
+}
+
+// PruneAudit deletes the records older than before.
+func (db *DB) PruneAudit(ctx context.Context, before time.Time) (int64, error) {
+	var n int64
+	err := db.writeTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM audit_log WHERE at < ?`, formatTime(before))
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	if err != nil {
+		return 0, wrap("prune audit", err)
+	}
+	return n, nil
+}
