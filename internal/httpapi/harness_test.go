@@ -50,7 +50,7 @@ func (c *clock) Advance(d time.Duration) {
 // a hand-moved clock and seeded randomness, so that its answers are
 // byte-for-byte repeatable.
 type harness struct {
-	t     *testing.T
+	t     testing.TB
 	srv   *httptest.Server
 	svc   *service.Service
 	store *sqlite.DB
@@ -61,13 +61,13 @@ type harness struct {
 	adminJWT, userJWT, viewerJWT, editorJWT string
 }
 
-func newHarness(t *testing.T) *harness {
+func newHarness(t testing.TB) *harness {
 	t.Helper()
 	return newHarnessWith(t, httpapi.Options{})
 }
 
 // newHarnessWith is newHarness with the server's options.
-func newHarnessWith(t *testing.T, opts httpapi.Options) *harness {
+func newHarnessWith(t testing.TB, opts httpapi.Options) *harness {
 	t.Helper()
 	ctx := t.Context()
 	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "latchkey.db"))

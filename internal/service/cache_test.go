@@ -214,3 +214,63 @@ func TestCacheBounded(t *testing.T) {
 		t.Errorf("cache index holds %d ids, want 5 (evictions must clean it)", n)
 	}
 }
+
+// TestRowCache: a token shown from memory is never shown unrevoked after
+// its revocation (here, or by another process), and shows its last use
+// once that is written.
+func TestRowCache(t *testing.T) {
+	svc, st := newTestService(t, Config{})
+	ctx := t.Context()
+	go func() { _ = svc.Run(ctx) }()
+	u := svc.mustUser(t, "rows")
+	tok, raw := svc.mustToken(t, u)
+	show := func() *latchkey.Token {
+		t.Helper()
+		got, err := svc.Token(ctx, u, tok.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	if show().Revoked || show().LastUsedAt != nil {
+		t.Fatal("a new token shows revoked or used")
+	}
+	if _, err := svc.Authenticate(ctx, raw, latchkey.Origin{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.FlushUsage(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if show().LastUsedAt == nil {
+		t.Error("after its use was written, the cached row still shows no last use")
+	}
+	if _, err := svc.RevokeToken(ctx, Operator, u, tok.ID); err != nil {
+		t.Fatal(err)
+	}
+	if !show().Revoked {
+		t.Error("a revoked token is shown unrevoked from the row cache")
+	}
+
+	// Revoked by another process: heard through the events table.
+	other, err := New(ctx, st, svc.sealer, svc.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok2, _ := svc.mustToken(t, u)
+	if got, _ := svc.Token(ctx, u, tok2.ID); got.Revoked {
+		t.Fatal("new token shows revoked")
+	}
+	if err := other.OperatorRevokeToken(ctx, tok2.ID); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(time.Second)
+	for {
+		if got, _ := svc.Token(ctx, u, tok2.ID); got.Revoked {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("a token revoked by another process still shows unrevoked a second later")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}

@@ -123,6 +123,7 @@ type Service struct {
 	// events carries changes between replicas, when the store can.
 	events latchkey.Broadcaster
 	cache  *tokenCache
+	rows   *rowCache
 	obs    Observer
 }
 
@@ -155,7 +156,7 @@ func New(ctx context.Context, store latchkey.Store, sealer *jwt.Sealer, cfg Conf
 	if err := cfg.defaults(); err != nil {
 		return nil, err
 	}
-	s := &Service{store: store, sealer: sealer, cfg: cfg, log: cfg.Logger, cache: newTokenCache(cfg.CacheSize, cfg.CacheTTL), obs: cfg.Observer}
+	s := &Service{store: store, sealer: sealer, cfg: cfg, log: cfg.Logger, cache: newTokenCache(cfg.CacheSize, cfg.CacheTTL), rows: newRowCache(cfg.CacheSize), obs: cfg.Observer}
 	s.scopes = slices.Clone(latchkey.BuiltinScopes)
 	for _, sc := range cfg.ExtraScopes {
 		if !slices.Contains(s.scopes, sc) {
@@ -225,15 +226,22 @@ func (s *Service) apply(ctx context.Context, e latchkey.Event) {
 	switch e.Kind {
 	case latchkey.EventTokenRevoked:
 		s.cache.forget(e.ID)
-	case latchkey.EventUserChanged, latchkey.EventClientRevoked:
+		s.rows.forget(e.ID)
+	case latchkey.EventUserChanged:
 		s.cache.purge()
+	case latchkey.EventClientRevoked:
+		s.cache.purge()
+		s.rows.purge()
 	case latchkey.EventKeysChanged, latchkey.EventResync:
 		s.cache.purge()
+		s.rows.purge()
 		if err := s.loadKeys(ctx); err != nil && ctx.Err() == nil {
 			s.log.Error("reloading signing keys", "event", e.Kind, "err", err)
 		}
 	default:
-		s.cache.purge() // an event this version does not know: be safe
+		// An event this version does not know: be safe.
+		s.cache.purge()
+		s.rows.purge()
 	}
 }
 
@@ -324,6 +332,12 @@ func (s *Service) FlushUsage(ctx context.Context) error {
 		}
 		return fmt.Errorf("touch tokens: %w", err)
 	}
+	// The rows cached before this write no longer say when they were used.
+	ids := make([]string, 0, len(batch))
+	for id := range batch {
+		ids = append(ids, id)
+	}
+	s.rows.forget(ids...)
 	return nil
 }
 

@@ -212,9 +212,15 @@ func (s *Service) Token(ctx context.Context, owner *latchkey.User, id string) (*
 	if !latchkey.ValidTokenID(id) {
 		return nil, errNotFound
 	}
-	t, err := s.store.Token(ctx, id)
-	if err != nil {
-		return nil, notFound(err)
+	now := s.now()
+	t := s.rows.get(id, now)
+	if t == nil {
+		gen := s.rows.generation()
+		var err error
+		if t, err = s.store.Token(ctx, id); err != nil {
+			return nil, notFound(err)
+		}
+		s.rows.put(t, now, gen)
 	}
 	if t.UserID != owner.ID {
 		return nil, errNotFound
