@@ -9,6 +9,8 @@ type EventKind string
 const (
 	// EventTokenRevoked: the token with ID was revoked.
 	EventTokenRevoked EventKind = "token_revoked"
+	// EventTokenCreated: the user with ID has a new token.
+	EventTokenCreated EventKind = "token_created"
 	// EventUserChanged: the user with ID was disabled, deleted or changed.
 	EventUserChanged EventKind = "user_changed"
 	// EventClientRevoked: the client with ID, and all its tokens, were revoked.

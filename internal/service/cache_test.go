@@ -2,6 +2,7 @@ package service
 
 import (
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -273,4 +274,62 @@ func TestRowCache(t *testing.T) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+// TestListCache: a list served from memory shows a new token, and hides a
+// revoked one, at once here and within a second when another process
+// made the change.
+func TestListCache(t *testing.T) {
+	svc, st := newTestService(t, Config{})
+	ctx := t.Context()
+	go func() { _ = svc.Run(ctx) }()
+	other, err := New(ctx, st, svc.sealer, svc.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := svc.mustUser(t, "lists")
+	ids := func() []string {
+		t.Helper()
+		ts, total, err := svc.Tokens(ctx, u, ListQuery{Page: 1, PerPage: 100})
+		if err != nil || total != len(ts) {
+			t.Fatalf("Tokens = %d of %d, %v", len(ts), total, err)
+		}
+		var out []string
+		for _, tok := range ts {
+			out = append(out, tok.ID)
+		}
+		return out
+	}
+	within := func(what string, ok func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(time.Second)
+		for !ok() {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: not seen within a second", what)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	has := func(id string) bool { return slices.Contains(ids(), id) }
+
+	a, _ := svc.mustToken(t, u)
+	if !has(a.ID) {
+		t.Fatal("a new token is not listed")
+	}
+	b, _ := svc.mustToken(t, u) // the list was cached: it must be dropped
+	if !has(b.ID) {
+		t.Error("a token created after the list was cached is not listed")
+	}
+	if _, err := svc.RevokeToken(ctx, Operator, u, a.ID); err != nil {
+		t.Fatal(err)
+	}
+	if has(a.ID) {
+		t.Error("a revoked token is still listed from the cache")
+	}
+	c, _ := other.mustToken(t, u)
+	within("a token created by another process", func() bool { return has(c.ID) })
+	if err := other.OperatorRevokeToken(ctx, b.ID); err != nil {
+		t.Fatal(err)
+	}
+	within("a token revoked by another process disappearing", func() bool { return !has(b.ID) })
 }

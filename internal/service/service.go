@@ -14,6 +14,7 @@ import (
 	"io"
 	"log/slog"
 	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -124,6 +125,7 @@ type Service struct {
 	events latchkey.Broadcaster
 	cache  *tokenCache
 	rows   *rowCache
+	lists  *listCache
 	obs    Observer
 }
 
@@ -156,7 +158,7 @@ func New(ctx context.Context, store latchkey.Store, sealer *jwt.Sealer, cfg Conf
 	if err := cfg.defaults(); err != nil {
 		return nil, err
 	}
-	s := &Service{store: store, sealer: sealer, cfg: cfg, log: cfg.Logger, cache: newTokenCache(cfg.CacheSize, cfg.CacheTTL), rows: newRowCache(cfg.CacheSize), obs: cfg.Observer}
+	s := &Service{store: store, sealer: sealer, cfg: cfg, log: cfg.Logger, cache: newTokenCache(cfg.CacheSize, cfg.CacheTTL), rows: newRowCache(cfg.CacheSize), lists: newListCache(cfg.CacheSize * 4), obs: cfg.Observer}
 	s.scopes = slices.Clone(latchkey.BuiltinScopes)
 	for _, sc := range cfg.ExtraScopes {
 		if !slices.Contains(s.scopes, sc) {
@@ -224,17 +226,26 @@ func (s *Service) Run(ctx context.Context) error {
 // signing keys again when they changed or events may have been missed.
 func (s *Service) apply(ctx context.Context, e latchkey.Event) {
 	switch e.Kind {
+	case latchkey.EventTokenCreated:
+		if id, err := strconv.ParseInt(e.ID, 10, 64); err == nil {
+			s.lists.forget(id)
+		} else {
+			s.lists.purge()
+		}
 	case latchkey.EventTokenRevoked:
 		s.cache.forget(e.ID)
 		s.rows.forget(e.ID)
+		s.lists.purge()
 	case latchkey.EventUserChanged:
 		s.cache.purge()
 	case latchkey.EventClientRevoked:
 		s.cache.purge()
 		s.rows.purge()
+		s.lists.purge()
 	case latchkey.EventKeysChanged, latchkey.EventResync:
 		s.cache.purge()
 		s.rows.purge()
+		s.lists.purge()
 		if err := s.loadKeys(ctx); err != nil && ctx.Err() == nil {
 			s.log.Error("reloading signing keys", "event", e.Kind, "err", err)
 		}
@@ -242,6 +253,7 @@ func (s *Service) apply(ctx context.Context, e latchkey.Event) {
 		// An event this version does not know: be safe.
 		s.cache.purge()
 		s.rows.purge()
+		s.lists.purge()
 	}
 }
 
@@ -338,6 +350,7 @@ func (s *Service) FlushUsage(ctx context.Context) error {
 		ids = append(ids, id)
 	}
 	s.rows.forget(ids...)
+	s.lists.purge()
 	return nil
 }
 

@@ -172,6 +172,7 @@ func (s *Service) CreateToken(ctx context.Context, p *latchkey.Principal, owner 
 		return nil, "", err
 	}
 	t.Client = client
+	s.publish(ctx, latchkey.Event{Kind: latchkey.EventTokenCreated, ID: strconv.FormatInt(owner.ID, 10)})
 	s.obs.TokenCreated()
 	s.audit(ctx, p, latchkey.AuditRecord{Action: latchkey.AuditTokenCreated, SubjectUserID: userRef(owner.ID), SubjectID: t.ID,
 		Detail: "scopes " + strings.Join(scopesOrAll(scopes), " ")})
@@ -190,6 +191,19 @@ type ListQuery struct {
 // Tokens returns a page of owner's personal tokens that are not revoked,
 // expired ones included, and how many there are on all pages.
 func (s *Service) Tokens(ctx context.Context, owner *latchkey.User, q ListQuery) ([]*latchkey.Token, int, error) {
+	if q.Filter == "" && (q.OrderBy == "" || q.OrderBy == latchkey.OrderCreatedAt) && !q.Ascending && q.PerPage > 0 {
+		if all, ok := s.cachedList(ctx, owner); ok {
+			from := min((q.Page-1)*q.PerPage, len(all))
+			to := min(from+q.PerPage, len(all))
+			page := make([]*latchkey.Token, to-from)
+			for i, t := range all[from:to] {
+				c := *t
+				page[i] = &c
+			}
+			s.usage.overlay(page...)
+			return page, len(all), nil
+		}
+	}
 	ts, total, err := s.store.Tokens(ctx, latchkey.TokenFilter{
 		UserID:       owner.ID,
 		PersonalOnly: true,
@@ -253,4 +267,25 @@ func scopesOrAll(s latchkey.Scopes) []string {
 		return []string{"(all)"}
 	}
 	return s
+}
+
+// cachedList returns owner's whole list in the default order from the
+// list cache, reading it when it is not there; false when it cannot be
+// cached (too long, or no cache).
+func (s *Service) cachedList(ctx context.Context, owner *latchkey.User) ([]*latchkey.Token, bool) {
+	now := s.now()
+	if all, ok := s.lists.get(owner.ID, now); ok {
+		return all, true
+	}
+	if s.lists == nil {
+		return nil, false
+	}
+	gen := s.lists.generation()
+	limit := s.lists.maxTokens / 10
+	all, total, err := s.store.Tokens(ctx, latchkey.TokenFilter{UserID: owner.ID, PersonalOnly: true, Limit: limit})
+	if err != nil || total > limit {
+		return nil, false // the caller reads the page itself
+	}
+	s.lists.put(owner.ID, all, now, gen)
+	return all, true
 }
