@@ -7,7 +7,7 @@ type EventKind string
 
 // The changes replicas tell each other about.
 const (
-	// EventTokenRevoked: the token with ID was revoked.
+	// EventTokenRevoked: the token with ID, of the user UserID, was revoked.
 	EventTokenRevoked EventKind = "token_revoked"
 	// EventTokenCreated: the user with ID has a new token.
 	EventTokenCreated EventKind = "token_created"
@@ -27,6 +27,8 @@ const (
 type Event struct {
 	Kind EventKind
 	ID   string // the token, user or client id; empty for keys and resync
+	// UserID is the user whose token a token event concerns, when known.
+	UserID int64
 }
 
 // Broadcaster carries events between the replicas that share a database.

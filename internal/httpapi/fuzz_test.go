@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -106,6 +107,25 @@ func FuzzParseQuery(f *testing.F) {
 			if std.Encode() != v.Encode() {
 				t.Fatalf("ParseQuery(%q) = %q, url.ParseQuery = %q", raw, v.Encode(), std.Encode())
 			}
+		}
+	})
+}
+
+// FuzzPageLinks: the page links keep the other parameters exactly as
+// url.Values.Encode writes them, with page set.
+func FuzzPageLinks(f *testing.F) {
+	for _, seed := range []string{"", "per_page=50", "filter=a%20b&order_by=name&per_page=5&page=2", "z=1&a=2&page=9&p=3&pagf=4", "x=1&x=2"} {
+		f.Add(seed, 3)
+	}
+	f.Fuzz(func(t *testing.T, raw string, n int) {
+		q := httpapi.ParseQuery(raw)
+		want := url.Values{}
+		for k, v := range q {
+			want[k] = v
+		}
+		want.Set("page", strconv.Itoa(n))
+		if got := httpapi.PageLink("/p", q, n); got != "/p?"+want.Encode() {
+			t.Fatalf("PageLink(%q, %d) = %q, want %q", raw, n, got, "/p?"+want.Encode())
 		}
 	})
 }

@@ -3,7 +3,9 @@ package httpapi
 import (
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/latchkey/latchkey"
@@ -104,15 +106,7 @@ func listMeta(path string, query url.Values, page, perPage, count, total int) wi
 		from, to := (page-1)*perPage+1, (page-1)*perPage+count
 		m.From, m.Form, m.To = &from, &from, &to
 	}
-	link := func(n int) *string {
-		q := url.Values{}
-		for k, v := range query {
-			q[k] = v
-		}
-		q.Set("page", strconv.Itoa(n))
-		u := path + "?" + q.Encode()
-		return &u
-	}
+	link := pageLinker(path, query)
 	prev := wire.Link{Label: "&laquo; Previous"}
 	if page > 1 {
 		prev.URL = link(page - 1)
@@ -173,4 +167,41 @@ func (s *Server) limitCreate(w http.ResponseWriter, r *http.Request, p *latchkey
 		}
 	}
 	return nil
+}
+
+// pageLinker returns a function that gives the URL of page n: path with
+// the query, its page set to n, encoded as url.Values.Encode encodes it
+// (keys sorted). The other parameters are encoded once for all pages.
+func pageLinker(path string, query url.Values) func(n int) *string {
+	var before, after strings.Builder
+	keys := make([]string, 0, len(query))
+	for k := range query {
+		if k != "page" {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		b := &before
+		if k > "page" {
+			b = &after
+		}
+		for _, v := range query[k] {
+			if b.Len() > 0 || b == &after {
+				b.WriteByte('&')
+			}
+			b.WriteString(url.QueryEscape(k))
+			b.WriteByte('=')
+			b.WriteString(url.QueryEscape(v))
+		}
+	}
+	head := path + "?" + before.String()
+	if before.Len() > 0 {
+		head += "&"
+	}
+	tail := after.String()
+	return func(n int) *string {
+		u := head + "page=" + strconv.Itoa(n) + tail
+		return &u
+	}
 }

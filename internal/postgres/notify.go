@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -31,7 +32,8 @@ func (db *DB) Publish(ctx context.Context, e latchkey.Event) error {
 	if err != nil {
 		return wrap("publish", err)
 	}
-	if _, err := db.pool.Exec(ctx, "SELECT pg_notify($1, $2)", ch, string(e.Kind)+" "+e.ID); err != nil {
+	payload := string(e.Kind) + " " + e.ID + " " + strconv.FormatInt(e.UserID, 10)
+	if _, err := db.pool.Exec(ctx, "SELECT pg_notify($1, $2)", ch, payload); err != nil {
 		return wrap("publish", err)
 	}
 	return nil
@@ -88,8 +90,7 @@ func (db *DB) listen(ctx context.Context, f func(latchkey.Event)) (bool, error) 
 		cancel()
 		switch {
 		case err == nil:
-			kind, id, _ := strings.Cut(n.Payload, " ")
-			f(latchkey.Event{Kind: latchkey.EventKind(kind), ID: id})
+			f(parsePayload(n.Payload))
 		case ctx.Err() != nil:
 			return true, ctx.Err()
 		case errors.Is(err, context.DeadlineExceeded):
@@ -104,4 +105,12 @@ func (db *DB) listen(ctx context.Context, f func(latchkey.Event)) (bool, error) 
 			return true, fmt.Errorf("postgres: listen: %w", err)
 		}
 	}
+}
+
+// parsePayload reads "kind id user" (user optional).
+func parsePayload(p string) latchkey.Event {
+	kind, rest, _ := strings.Cut(p, " ")
+	id, user, _ := strings.Cut(rest, " ")
+	uid, _ := strconv.ParseInt(user, 10, 64)
+	return latchkey.Event{Kind: latchkey.EventKind(kind), ID: id, UserID: uid}
 }

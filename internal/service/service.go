@@ -19,6 +19,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"golang.org/x/sync/singleflight"
+
 	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/internal/jwt"
 	"github.com/latchkey/latchkey/internal/password"
@@ -127,6 +129,8 @@ type Service struct {
 	rows   *rowCache
 	lists  *listCache
 	obs    Observer
+
+	listLoads singleflight.Group // list reads in flight, by user
 }
 
 // Observer is told what the service does, for metrics. Its methods must
@@ -235,7 +239,11 @@ func (s *Service) apply(ctx context.Context, e latchkey.Event) {
 	case latchkey.EventTokenRevoked:
 		s.cache.forget(e.ID)
 		s.rows.forget(e.ID)
-		s.lists.purge()
+		if e.UserID != 0 {
+			s.lists.forget(e.UserID)
+		} else {
+			s.lists.purge()
+		}
 	case latchkey.EventUserChanged:
 		s.cache.purge()
 	case latchkey.EventClientRevoked:

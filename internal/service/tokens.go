@@ -254,7 +254,7 @@ func (s *Service) RevokeToken(ctx context.Context, p *latchkey.Principal, owner 
 	if err != nil {
 		return nil, notFound(err)
 	}
-	s.publish(ctx, latchkey.Event{Kind: latchkey.EventTokenRevoked, ID: id})
+	s.publish(ctx, latchkey.Event{Kind: latchkey.EventTokenRevoked, ID: id, UserID: owner.ID})
 	s.obs.TokenRevoked()
 	s.audit(ctx, p, latchkey.AuditRecord{Action: latchkey.AuditTokenRevoked, SubjectUserID: userRef(owner.ID), SubjectID: id})
 	s.log.Info("token revoked", "token_id", id, "user_id", owner.ID, "by_user_id", p.User.ID)
@@ -280,12 +280,19 @@ func (s *Service) cachedList(ctx context.Context, owner *latchkey.User) ([]*latc
 	if s.lists == nil {
 		return nil, false
 	}
-	gen := s.lists.generation()
-	limit := s.lists.maxTokens / 10
-	all, total, err := s.store.Tokens(ctx, latchkey.TokenFilter{UserID: owner.ID, PersonalOnly: true, Limit: limit})
-	if err != nil || total > limit {
-		return nil, false // the caller reads the page itself
+	// Many requests that miss together read the list once.
+	v, err, _ := s.listLoads.Do(strconv.FormatInt(owner.ID, 10), func() (any, error) {
+		gen := s.lists.generation()
+		limit := s.lists.maxTokens / 10
+		all, total, err := s.store.Tokens(ctx, latchkey.TokenFilter{UserID: owner.ID, PersonalOnly: true, Limit: limit})
+		if err != nil || total > limit {
+			return nil, errNotFound // not cacheable: the caller reads the page itself
+		}
+		s.lists.put(owner.ID, all, now, gen)
+		return all, nil
+	})
+	if err != nil {
+		return nil, false
 	}
-	s.lists.put(owner.ID, all, now, gen)
-	return all, true
+	return v.([]*latchkey.Token), true
 }

@@ -24,8 +24,8 @@ const eventRetention = time.Hour
 func (db *DB) Publish(ctx context.Context, e latchkey.Event) error {
 	now := time.Now()
 	return db.writeTx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO events (kind, ref, created_at) VALUES (?, ?, ?)`,
-			string(e.Kind), e.ID, formatTime(now)); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO events (kind, ref, user_id, created_at) VALUES (?, ?, ?, ?)`,
+			string(e.Kind), e.ID, e.UserID, formatTime(now)); err != nil {
 			return wrap("publish", err)
 		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM events WHERE created_at < ?`, formatTime(now.Add(-eventRetention))); err != nil {
@@ -62,7 +62,7 @@ func (db *DB) Subscribe(ctx context.Context, f func(latchkey.Event)) error {
 
 // poll delivers the events after id last and returns the last id seen.
 func (db *DB) poll(ctx context.Context, last int64, f func(latchkey.Event)) (int64, error) {
-	rows, err := db.query(ctx, `SELECT id, kind, ref FROM events WHERE id > ? ORDER BY id LIMIT 1000`, last)
+	rows, err := db.query(ctx, `SELECT id, kind, ref, user_id FROM events WHERE id > ? ORDER BY id LIMIT 1000`, last)
 	if err != nil {
 		return last, wrap("subscribe", err)
 	}
@@ -70,7 +70,7 @@ func (db *DB) poll(ctx context.Context, last int64, f func(latchkey.Event)) (int
 	var events []latchkey.Event
 	for rows.Next() {
 		var e latchkey.Event
-		if err := rows.Scan(&last, &e.Kind, &e.ID); err != nil {
+		if err := rows.Scan(&last, &e.Kind, &e.ID, &e.UserID); err != nil {
 			return last, wrap("subscribe", err)
 		}
 		events = append(events, e)

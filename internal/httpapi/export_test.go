@@ -1,0 +1,6 @@
+package httpapi
+
+import "net/url"
+
+// PageLink exposes pageLinker to the external tests.
+func PageLink(path string, q url.Values, n int) string { return *pageLinker(path, q)(n) }
