@@ -1,7 +1,10 @@
 package jwt_test
 
 import (
+	"crypto"
 	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
 	"encoding/base64"
 	"fmt"
 	"strings"
@@ -99,5 +102,23 @@ func BenchmarkVerifyHostile(b *testing.B) {
 		b.Run(bm.name, func(b *testing.B) {
 			benchmarkVerify(b, r, bm.token, jwt.ErrInvalid)
 		})
+	}
+}
+
+// BenchmarkRS256Bound is the bare cost of one RS256 check with the
+// standard library, the floor under every distinct forged signature.
+func BenchmarkRS256Bound(b *testing.B) {
+	_, priv := fixture(b)
+	digest := sha256.Sum256([]byte("header.claims"))
+	sig, err := rsa.SignPKCS1v15(nil, priv, crypto.SHA256, digest[:])
+	if err != nil {
+		b.Fatal(err)
+	}
+	sig[len(sig)/2] ^= 1
+	b.ReportAllocs()
+	for b.Loop() {
+		if rsa.VerifyPKCS1v15(&priv.PublicKey, crypto.SHA256, digest[:], sig) == nil {
+			b.Fatal("a bad signature verified")
+		}
 	}
 }
