@@ -333,3 +333,68 @@ func TestListCache(t *testing.T) {
 	}
 	within("a token revoked by another process disappearing", func() bool { return !has(b.ID) })
 }
+
+// TestRowAndListCacheRaces: many goroutines show a token and list its
+// user's tokens while it is revoked (and another created); no call that
+// began after the change returned may see the state before it. Half the
+// rounds start cold, so that the change races the database reads.
+func TestRowAndListCacheRaces(t *testing.T) {
+	svc, _ := newTestService(t, Config{})
+	ctx := t.Context()
+	u := svc.mustUser(t, "racer")
+	for round := range 60 {
+		tok, _ := svc.mustToken(t, u)
+		if round%2 == 1 {
+			svc.rows.purge()
+			svc.lists.purge()
+		}
+		var changedAt atomic.Int64
+		var newID atomic.Value
+		newID.Store("")
+		var bad atomic.Int64
+		stop := make(chan struct{})
+		var wg sync.WaitGroup
+		for w := range 6 {
+			wg.Go(func() {
+				for {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					began := changedAt.Load()
+					if w%2 == 0 {
+						if got, err := svc.Token(ctx, u, tok.ID); err == nil && !got.Revoked && began != 0 {
+							bad.Add(1)
+						}
+						continue
+					}
+					ts, _, err := svc.Tokens(ctx, u, ListQuery{Page: 1, PerPage: 1000})
+					if err != nil || began == 0 {
+						continue
+					}
+					var ids []string
+					for _, x := range ts {
+						ids = append(ids, x.ID)
+					}
+					if slices.Contains(ids, tok.ID) || !slices.Contains(ids, newID.Load().(string)) {
+						bad.Add(1)
+					}
+				}
+			})
+		}
+		time.Sleep(2 * time.Millisecond)
+		if _, err := svc.RevokeToken(ctx, Operator, u, tok.ID); err != nil {
+			t.Fatal(err)
+		}
+		made, _ := svc.mustToken(t, u)
+		newID.Store(made.ID)
+		changedAt.Store(time.Now().UnixNano())
+		time.Sleep(5 * time.Millisecond)
+		close(stop)
+		wg.Wait()
+		if n := bad.Load(); n > 0 {
+			t.Fatalf("round %d: %d reads that began after the changes saw the state before them", round, n)
+		}
+	}
+}

@@ -126,8 +126,8 @@ type Service struct {
 	// events carries changes between replicas, when the store can.
 	events latchkey.Broadcaster
 	cache  *tokenCache
-	rows   *rowCache
-	lists  *listCache
+	rows   *genCache[string, *latchkey.Token]  // token rows, for show
+	lists  *genCache[int64, []*latchkey.Token] // users' default lists
 	obs    Observer
 
 	listLoads singleflight.Group // list reads in flight, by user

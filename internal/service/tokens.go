@@ -227,14 +227,19 @@ func (s *Service) Token(ctx context.Context, owner *latchkey.User, id string) (*
 		return nil, errNotFound
 	}
 	now := s.now()
-	t := s.rows.get(id, now)
-	if t == nil {
+	var t *latchkey.Token
+	if cached, ok := s.rows.get(id, now); ok {
+		c := *cached
+		t = &c
+	} else {
 		gen := s.rows.generation()
-		var err error
-		if t, err = s.store.Token(ctx, id); err != nil {
+		read, err := s.store.Token(ctx, id)
+		if err != nil {
 			return nil, notFound(err)
 		}
-		s.rows.put(t, now, gen)
+		kept := *read
+		s.rows.put(id, &kept, now.Add(rowTTL), gen)
+		t = read
 	}
 	if t.UserID != owner.ID {
 		return nil, errNotFound
@@ -283,12 +288,12 @@ func (s *Service) cachedList(ctx context.Context, owner *latchkey.User) ([]*latc
 	// Many requests that miss together read the list once.
 	v, err, _ := s.listLoads.Do(strconv.FormatInt(owner.ID, 10), func() (any, error) {
 		gen := s.lists.generation()
-		limit := s.lists.maxTokens / 10
+		limit := s.lists.max / 10
 		all, total, err := s.store.Tokens(ctx, latchkey.TokenFilter{UserID: owner.ID, PersonalOnly: true, Limit: limit})
 		if err != nil || total > limit {
 			return nil, errNotFound // not cacheable: the caller reads the page itself
 		}
-		s.lists.put(owner.ID, all, now, gen)
+		s.lists.put(owner.ID, all, now.Add(rowTTL), gen)
 		return all, nil
 	})
 	if err != nil {

@@ -1,0 +1,143 @@
+package service
+
+import (
+	"sync"
+	"time"
+
+	lru "github.com/hashicorp/golang-lru/v2"
+
+	"github.com/latchkey/latchkey"
+)
+
+// genCache is a bounded LRU whose entries live until a deadline, and
+// whose invalidations a generation counter guards: every forget or purge
+// bumps it, and put refuses a value whose read began (generation taken)
+// before the last bump. A request that read the database before a change
+// committed therefore cannot cache what it read after the change dropped
+// the entry. Values are shared: callers copy what they mutate.
+//
+// The caches built on it: token rows for show (rowTTL), and each user's
+// list of tokens in the default order, bounded by the tokens held in all.
+type genCache[K comparable, V any] struct {
+	mu  sync.Mutex // held for every change to lru, gen and held
+	gen uint64
+	lru *lru.Cache[K, genEntry[V]]
+
+	// weight, when set, bounds the sum of the entries' weights by max.
+	weight    func(V) int
+	max, held int
+}
+
+type genEntry[V any] struct {
+	v     V
+	until time.Time
+}
+
+// rowTTL is how long a token row or a user's list is served from memory
+// at most, should a change notice be lost.
+const rowTTL = 15 * time.Second
+
+// maxListUsers bounds how many users' lists are held.
+const maxListUsers = 10_000
+
+// newGenCache holds at most size entries, and, with weight, at most max
+// of weight in all; nil (a cache that holds nothing) when size is 0.
+func newGenCache[K comparable, V any](size int, weight func(V) int, max int) *genCache[K, V] {
+	if size <= 0 {
+		return nil
+	}
+	c := &genCache[K, V]{weight: weight, max: max}
+	// The callback runs inside Add, Remove, RemoveOldest and Purge, which
+	// are only called with mu held.
+	c.lru, _ = lru.NewWithEvict(size, func(_ K, e genEntry[V]) {
+		if c.weight != nil {
+			c.held -= c.weight(e.v)
+		}
+	})
+	return c
+}
+
+// newRowCache holds token rows by id.
+func newRowCache(size int) *genCache[string, *latchkey.Token] {
+	return newGenCache[string, *latchkey.Token](size, nil, 0)
+}
+
+// newListCache holds users' lists, at most maxTokens tokens in all.
+func newListCache(maxTokens int) *genCache[int64, []*latchkey.Token] {
+	if maxTokens <= 0 {
+		return nil
+	}
+	return newGenCache[int64](maxListUsers, func(ts []*latchkey.Token) int { return len(ts) }, maxTokens)
+}
+
+// get returns the live value under k.
+func (c *genCache[K, V]) get(k K, now time.Time) (V, bool) {
+	var zero V
+	if c == nil {
+		return zero, false
+	}
+	e, ok := c.lru.Get(k)
+	if !ok || !now.Before(e.until) {
+		return zero, false
+	}
+	return e.v, true
+}
+
+// generation is taken before the read whose result put may keep.
+func (c *genCache[K, V]) generation() uint64 {
+	if c == nil {
+		return 0
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.gen
+}
+
+// put keeps v under k until then, unless something was invalidated since
+// gen, or v alone would weigh more than a tenth of the cache.
+func (c *genCache[K, V]) put(k K, v V, until time.Time, gen uint64) {
+	if c == nil {
+		return
+	}
+	w := 0
+	if c.weight != nil {
+		if w = c.weight(v); w > c.max/10 {
+			return
+		}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.gen != gen {
+		return
+	}
+	c.lru.Remove(k)
+	for c.weight != nil && c.held+w > c.max && c.lru.Len() > 0 {
+		c.lru.RemoveOldest()
+	}
+	c.held += w
+	c.lru.Add(k, genEntry[V]{v: v, until: until})
+}
+
+// forget drops the entries under keys.
+func (c *genCache[K, V]) forget(keys ...K) {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gen++
+	for _, k := range keys {
+		c.lru.Remove(k)
+	}
+}
+
+// purge drops every entry.
+func (c *genCache[K, V]) purge() {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gen++
+	c.lru.Purge()
+}
