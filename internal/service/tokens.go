@@ -285,7 +285,11 @@ func (s *Service) cachedList(ctx context.Context, owner *latchkey.User) ([]*latc
 	if s.lists == nil {
 		return nil, false
 	}
-	// Many requests that miss together read the list once.
+	// Many requests that miss together read the list once. A caller may
+	// join a read that began before a change it must see (the change
+	// returned before the caller arrived): the read's generation tells,
+	// and such a result is not used.
+	arrived := s.lists.generation()
 	v, err, _ := s.listLoads.Do(strconv.FormatInt(owner.ID, 10), func() (any, error) {
 		gen := s.lists.generation()
 		limit := s.lists.max / 10
@@ -294,10 +298,20 @@ func (s *Service) cachedList(ctx context.Context, owner *latchkey.User) ([]*latc
 			return nil, errNotFound // not cacheable: the caller reads the page itself
 		}
 		s.lists.put(owner.ID, all, now.Add(rowTTL), gen)
-		return all, nil
+		return loadedList{all, gen}, nil
 	})
 	if err != nil {
 		return nil, false
 	}
-	return v.([]*latchkey.Token), true
+	l := v.(loadedList)
+	if l.gen < arrived {
+		return nil, false // read before a change this caller must see
+	}
+	return l.tokens, true
+}
+
+// loadedList is a user's list and the cache generation its read began at.
+type loadedList struct {
+	tokens []*latchkey.Token
+	gen    uint64
 }
