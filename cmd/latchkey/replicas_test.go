@@ -169,6 +169,31 @@ func TestReplicas(t *testing.T) {
 		t.Logf("revocation propagation over %d revocations: median %v, worst %v (time from the 204 until both other replicas refused the token)", len(times), times[len(times)/2], worst)
 	})
 
+	t.Run("a disabled user is refused by every replica", func(t *testing.T) {
+		cliEnv("user", "create", "--username", "dora", "--email", "dora@example.com")
+		tok := cliEnv("token", "create", "--user", "dora", "--name", "dora's")
+		for i, r := range replicas { // cached on all three
+			if _, err := r.client(t, tok).Tokens(t.Context(), 0, client.ListOptions{}); latchkey.ErrorCode(err) == latchkey.EUNAUTHENTICATED {
+				t.Fatalf("replica %d refuses dora's new token", i)
+			}
+		}
+		cliEnv("user", "disable", "dora")
+		disabled := time.Now()
+		for i, r := range replicas {
+			for {
+				_, err := r.client(t, tok).Tokens(t.Context(), 0, client.ListOptions{})
+				if latchkey.ErrorCode(err) == latchkey.EUNAUTHENTICATED {
+					break
+				}
+				if time.Since(disabled) > time.Second {
+					t.Fatalf("replica %d still accepts a disabled user's token a second later", i)
+				}
+				time.Sleep(time.Millisecond)
+			}
+		}
+		t.Logf("a user disabled at the command line was refused by every replica %v later", time.Since(disabled))
+	})
+
 	t.Run("a rotated key reaches every replica", func(t *testing.T) {
 		kid := cliEnv("keys", "rotate")
 		start := time.Now()
