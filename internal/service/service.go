@@ -153,7 +153,9 @@ func (nopObserver) TokenRevoked()        {}
 func (s *Service) CacheLen() int { return s.cache.len() }
 
 // DefaultCacheSize is how many verified tokens a replica holds by default:
-// about 40 MiB at the sizes docs/benchmarks.md measures.
+// about 50 MiB (BenchmarkCacheMemory measures 1 KiB a token). The row
+// cache holds as many token rows, and the list cache as many tokens in
+// all lists together.
 const DefaultCacheSize = 50_000
 
 // New returns a service on store whose signing keys are sealed with sealer.
@@ -162,7 +164,7 @@ func New(ctx context.Context, store latchkey.Store, sealer *jwt.Sealer, cfg Conf
 	if err := cfg.defaults(); err != nil {
 		return nil, err
 	}
-	s := &Service{store: store, sealer: sealer, cfg: cfg, log: cfg.Logger, cache: newTokenCache(cfg.CacheSize, cfg.CacheTTL), rows: newRowCache(cfg.CacheSize), lists: newListCache(cfg.CacheSize * 4), obs: cfg.Observer}
+	s := &Service{store: store, sealer: sealer, cfg: cfg, log: cfg.Logger, cache: newTokenCache(cfg.CacheSize, cfg.CacheTTL), rows: newRowCache(cfg.CacheSize), lists: newListCache(cfg.CacheSize), obs: cfg.Observer}
 	s.scopes = slices.Clone(latchkey.BuiltinScopes)
 	for _, sc := range cfg.ExtraScopes {
 		if !slices.Contains(s.scopes, sc) {
