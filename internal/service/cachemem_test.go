@@ -28,7 +28,7 @@ func BenchmarkCacheMemory(b *testing.B) {
 			user := &latchkey.User{ID: int64(i), Username: fmt.Sprintf("user%06d", i), Email: fmt.Sprintf("user%06d@example.com", i),
 				FirstName: "First", LastName: "Last", Status: latchkey.StatusActive, Permissions: []string{latchkey.PermViewUsers},
 				PasswordHash: "$argon2id$v=19$m=65536,t=3,p=2$c2FsdHNhbHRzYWx0c2FsdA$a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2U",
-				CreatedAt: now, UpdatedAt: now}
+				CreatedAt:    now, UpdatedAt: now}
 			client := &latchkey.Client{ID: 1, Name: "Latchkey Personal Access Client", Redirect: "http://localhost", PersonalAccessClient: true, CreatedAt: now, UpdatedAt: now}
 			id := fmt.Sprintf("%080x", i)
 			tok := &latchkey.Token{ID: id, UserID: user.ID, ClientID: 1, Name: "nightly export", Scopes: latchkey.Scopes{"tokens.read"},
