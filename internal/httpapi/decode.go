@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"math/big"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -117,12 +116,21 @@ func ParseListQuery(q url.Values) (service.ListQuery, error) {
 			fe.Add(key, "The "+label+" field must be an integer.")
 			return
 		}
-		n, ok := new(big.Int).SetString(strings.TrimPrefix(v, "+"), 10)
-		if !ok || n.Cmp(big.NewInt(int64(lo))) < 0 || n.Cmp(big.NewInt(int64(hi))) > 0 {
+		// Any number of digits is an integer; past ten it is out of range,
+		// without parsing all of them.
+		digits := strings.TrimLeft(strings.TrimLeft(v, "+-"), "0")
+		n, err := strconv.ParseInt(digits, 10, 64)
+		if digits == "" {
+			n, err = 0, nil
+		}
+		if strings.HasPrefix(v, "-") {
+			n = -n
+		}
+		if len(digits) > 10 || err != nil || n < int64(lo) || n > int64(hi) {
 			fe.Add(key, "The "+label+" field must be between "+strconv.Itoa(lo)+" and "+strconv.Itoa(hi)+".")
 			return
 		}
-		*dst = int(n.Int64())
+		*dst = int(n)
 	}
 	intParam("per_page", "Per Page", 1, maxPerPage, &lq.PerPage)
 	intParam("page", "Page", 1, maxPage, &lq.Page)
