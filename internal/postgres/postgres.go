@@ -23,7 +23,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"math/rand/v2"
 	"net"
 	"slices"
@@ -38,6 +37,7 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/internal/migration"
 )
 
 // DB is a Latchkey store in a PostgreSQL database. It is safe for
@@ -157,37 +157,9 @@ func (db *DB) Ping(ctx context.Context) error {
 //go:embed migrations/*.sql
 var migrationFiles embed.FS
 
-// A migration is one file of migrations/, named NNNN_description.sql.
-type migration struct {
-	version int
-	name    string
-	sql     string
-}
-
 // migrations returns the embedded migrations by version ascending.
-func migrations() ([]migration, error) {
-	entries, err := fs.ReadDir(migrationFiles, "migrations")
-	if err != nil {
-		return nil, err
-	}
-	var ms []migration
-	for _, e := range entries { // ReadDir sorts by name
-		name := strings.TrimSuffix(e.Name(), ".sql")
-		prefix, _, _ := strings.Cut(name, "_")
-		version, err := strconv.Atoi(prefix)
-		if err != nil || version <= 0 {
-			return nil, fmt.Errorf("migration %s: name does not start with a version number", e.Name())
-		}
-		if len(ms) > 0 && ms[len(ms)-1].version >= version {
-			return nil, fmt.Errorf("migration %s: version %d is not after the previous one", e.Name(), version)
-		}
-		b, err := migrationFiles.ReadFile("migrations/" + e.Name())
-		if err != nil {
-			return nil, err
-		}
-		ms = append(ms, migration{version: version, name: name, sql: string(b)})
-	}
-	return ms, nil
+func migrations() ([]migration.Migration, error) {
+	return migration.Load(migrationFiles, "migrations")
 }
 
 // migrateLock is the first key of the advisory lock that Migrate takes;
@@ -212,7 +184,7 @@ func (db *DB) Migrate(ctx context.Context) error {
 	if err != nil {
 		return wrap("migrate", err)
 	}
-	if !slices.ContainsFunc(ms, func(m migration) bool { return !applied[m.version] }) {
+	if !slices.ContainsFunc(ms, func(m migration.Migration) bool { return !applied[m.Version] }) {
 		return nil
 	}
 
@@ -233,21 +205,21 @@ func (db *DB) Migrate(ctx context.Context) error {
 			var applied bool
 			err := tx.QueryRow(ctx,
 				`SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = $1)`,
-				m.version).Scan(&applied)
+				m.Version).Scan(&applied)
 			if err != nil || applied {
 				return err
 			}
 			// Without arguments, Exec runs every statement of the file.
-			if _, err := tx.Exec(ctx, m.sql); err != nil {
+			if _, err := tx.Exec(ctx, m.SQL); err != nil {
 				return err
 			}
 			_, err = tx.Exec(ctx,
 				`INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, now())`,
-				m.version, m.name)
+				m.Version, m.Name)
 			return err
 		})
 		if err != nil {
-			return wrap("migrate "+m.name, err)
+			return wrap("migrate "+m.Name, err)
 		}
 	}
 	return nil

@@ -109,12 +109,12 @@ func TestMigrateConcurrentHandles(t *testing.T) {
 		var count int
 		err := db.pool.QueryRow(t.Context(),
 			`SELECT count(*) FROM schema_migrations WHERE version = $1 AND name = $2`,
-			m.version, m.name).Scan(&count)
+			m.Version, m.Name).Scan(&count)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if count != 1 {
-			t.Errorf("schema_migrations has %d rows of %s, want 1", count, m.name)
+			t.Errorf("schema_migrations has %d rows of %s, want 1", count, m.Name)
 		}
 	}
 	clients, err := db.Clients(t.Context())
@@ -132,12 +132,12 @@ func TestMigrationsRecorded(t *testing.T) {
 	if err != nil {
 		t.Fatalf("migrations() = %v", err)
 	}
-	if len(ms) == 0 || ms[0].version != 1 || ms[0].name != "0001_init" {
+	if len(ms) == 0 || ms[0].Version != 1 || ms[0].Name != "0001_init" {
 		t.Fatalf("migrations() = %v, want 0001_init first", ms)
 	}
 	var want []string
 	for _, m := range ms {
-		want = append(want, fmt.Sprint(m.version, " ", m.name))
+		want = append(want, fmt.Sprint(m.Version, " ", m.Name))
 	}
 	rows, err := db.pool.Query(t.Context(), `SELECT version, name FROM schema_migrations ORDER BY version`)
 	if err != nil {

@@ -21,7 +21,6 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
 	"net/url"
 	"runtime"
 	"strconv"
@@ -30,6 +29,7 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/internal/migration"
 	modernc "modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 )
@@ -136,37 +136,9 @@ func (db *DB) Ping(ctx context.Context) error {
 //go:embed migrations/*.sql
 var migrationFiles embed.FS
 
-// A migration is one file of migrations/, named NNNN_description.sql.
-type migration struct {
-	version int
-	name    string
-	sql     string
-}
-
 // migrations returns the embedded migrations by version ascending.
-func migrations() ([]migration, error) {
-	entries, err := fs.ReadDir(migrationFiles, "migrations")
-	if err != nil {
-		return nil, err
-	}
-	var ms []migration
-	for _, e := range entries { // ReadDir sorts by name
-		name := strings.TrimSuffix(e.Name(), ".sql")
-		prefix, _, _ := strings.Cut(name, "_")
-		version, err := strconv.Atoi(prefix)
-		if err != nil || version <= 0 {
-			return nil, fmt.Errorf("migration %s: name does not start with a version number", e.Name())
-		}
-		if len(ms) > 0 && ms[len(ms)-1].version >= version {
-			return nil, fmt.Errorf("migration %s: version %d is not after the previous one", e.Name(), version)
-		}
-		b, err := migrationFiles.ReadFile("migrations/" + e.Name())
-		if err != nil {
-			return nil, err
-		}
-		ms = append(ms, migration{version: version, name: name, sql: string(b)})
-	}
-	return ms, nil
+func migrations() ([]migration.Migration, error) {
+	return migration.Load(migrationFiles, "migrations")
 }
 
 // Migrate applies the migrations the database lacks, each in a transaction
@@ -191,20 +163,20 @@ func (db *DB) Migrate(ctx context.Context) error {
 			var applied bool
 			err := tx.QueryRowContext(ctx,
 				`SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = ?)`,
-				m.version).Scan(&applied)
+				m.Version).Scan(&applied)
 			if err != nil || applied {
 				return err
 			}
-			if _, err := tx.ExecContext(ctx, m.sql); err != nil {
+			if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
 				return err
 			}
 			_, err = tx.ExecContext(ctx,
 				`INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`,
-				m.version, m.name, formatTime(time.Now()))
+				m.Version, m.Name, formatTime(time.Now()))
 			return err
 		})
 		if err != nil {
-			return wrap("migrate "+m.name, err)
+			return wrap("migrate "+m.Name, err)
 		}
 	}
 	return nil

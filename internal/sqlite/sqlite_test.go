@@ -181,12 +181,12 @@ func TestMigrationsRecorded(t *testing.T) {
 	if err != nil {
 		t.Fatalf("migrations() = %v", err)
 	}
-	if len(ms) == 0 || ms[0].version != 1 || ms[0].name != "0001_init" {
+	if len(ms) == 0 || ms[0].Version != 1 || ms[0].Name != "0001_init" {
 		t.Fatalf("migrations() = %v, want 0001_init first", ms)
 	}
 	var want, got []string
 	for _, m := range ms {
-		want = append(want, fmt.Sprint(m.version, " ", m.name))
+		want = append(want, fmt.Sprint(m.Version, " ", m.Name))
 	}
 	rows, err := db.read.QueryContext(t.Context(), `SELECT version, name FROM schema_migrations ORDER BY version`)
 	if err != nil {
