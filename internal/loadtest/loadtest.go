@@ -19,6 +19,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"slices"
@@ -54,7 +55,11 @@ type Result struct {
 	Errors   int           // answers with a status not in Expect, and requests that got none
 	Elapsed  time.Duration // the time requests were counted: Duration, unless ctx ended first
 	RPS      float64       // Requests per second of Elapsed
-	P50, P99 time.Duration // exact latency percentiles (nearest rank) of the counted requests
+	// P50 and P99 are latency percentiles (nearest rank) of the counted
+	// requests: exact up to MaxSamples requests; past that, of a uniform
+	// sample of MaxSamples of them (each worker keeps an equal share by
+	// reservoir sampling), so that memory does not grow with the run.
+	P50, P99 time.Duration
 	Max      time.Duration // the slowest counted request
 	// Statuses counts the counted requests by status; 0 is a request that
 	// got no answer (a refused connection, a reset).
@@ -104,7 +109,7 @@ func Run(ctx context.Context, opts Options, newRequest func(worker, n int) *http
 	var wg sync.WaitGroup
 	for i := range opts.Concurrency {
 		wg.Go(func() {
-			tallies[i] = drive(runCtx, tr, i, w, ok, opts.Observe, newRequest)
+			tallies[i] = drive(runCtx, tr, i, max(MaxSamples/opts.Concurrency, 1), w, ok, opts.Observe, newRequest)
 		})
 	}
 	wg.Wait()
@@ -126,13 +131,32 @@ type window struct{ from, until time.Time }
 
 func (w window) has(t time.Time) bool { return !t.Before(w.from) && t.Before(w.until) }
 
+// MaxSamples bounds the latencies a Run keeps (8 MiB of them).
+const MaxSamples = 1 << 20
+
 // tally is what one worker counted.
 type tally struct {
+	counted    int           // requests counted
+	max        time.Duration // the slowest of them
+	keep       int           // latencies kept at most
+	rng        *rand.Rand
 	latencies  []time.Duration
 	statuses   map[int]int
 	errors     int
 	firstErr   string
 	unfinished int
+}
+
+// record counts one latency, keeping a uniform sample of at most keep
+// (Algorithm R).
+func (t *tally) record(d time.Duration) {
+	t.counted++
+	t.max = max(t.max, d)
+	if len(t.latencies) < t.keep {
+		t.latencies = append(t.latencies, d)
+	} else if j := t.rng.IntN(t.counted); j < t.keep {
+		t.latencies[j] = d
+	}
 }
 
 func (t *tally) fail(msg string) {
@@ -143,9 +167,9 @@ func (t *tally) fail(msg string) {
 }
 
 // drive is one worker: a request, its whole answer, the next request.
-func drive(ctx context.Context, tr http.RoundTripper, worker int, w window, ok func(int) bool,
+func drive(ctx context.Context, tr http.RoundTripper, worker, keep int, w window, ok func(int) bool,
 	observe func(int, *http.Request, int, []byte), newRequest func(int, int) *http.Request) tally {
-	t := tally{statuses: map[int]int{}}
+	t := tally{statuses: map[int]int{}, keep: keep, rng: rand.New(rand.NewPCG(uint64(worker), uint64(time.Now().UnixNano())))}
 	var body bytes.Buffer
 	for n := 0; ctx.Err() == nil; n++ {
 		req := newRequest(worker, n)
@@ -175,7 +199,7 @@ func drive(ctx context.Context, tr http.RoundTripper, worker int, w window, ok f
 			}
 			continue
 		}
-		t.latencies = append(t.latencies, end.Sub(start))
+		t.record(end.Sub(start))
 		switch {
 		case err != nil && status == 0:
 			t.statuses[0]++
@@ -227,12 +251,16 @@ func merge(ts []tally) Result {
 			res.FirstError = t.firstErr
 		}
 	}
+	for _, t := range ts {
+		// A tally holds at least its sample.
+		res.Requests += max(t.counted, len(t.latencies))
+		res.Max = max(res.Max, t.max)
+	}
 	slices.Sort(all)
-	res.Requests = len(all)
 	res.P50 = percentile(all, 50, 100)
 	res.P99 = percentile(all, 99, 100)
 	if len(all) > 0 {
-		res.Max = all[len(all)-1]
+		res.Max = max(res.Max, all[len(all)-1])
 	}
 	return res
 }

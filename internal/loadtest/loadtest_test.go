@@ -3,6 +3,7 @@ package loadtest
 import (
 	"context"
 	"encoding/json"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"runtime"
@@ -433,5 +434,25 @@ func TestReadMemory(t *testing.T) {
 	}
 	if m.RSS <= 0 || m.Peak < m.RSS {
 		t.Errorf("ReadMemory = %+v, want 0 < RSS ≤ Peak", m)
+	}
+}
+
+// TestReservoir: past its share, a worker keeps a uniform sample of its
+// latencies, still counting and timing every request.
+func TestReservoir(t *testing.T) {
+	tl := tally{keep: 1000, rng: rand.New(rand.NewPCG(1, 2))}
+	for i := range 100_000 {
+		tl.record(time.Duration(i+1) * time.Microsecond)
+	}
+	if tl.counted != 100_000 || len(tl.latencies) != 1000 || tl.max != 100*time.Millisecond {
+		t.Fatalf("counted %d, kept %d, max %v", tl.counted, len(tl.latencies), tl.max)
+	}
+	res := merge([]tally{tl})
+	if res.Requests != 100_000 || res.Max != 100*time.Millisecond {
+		t.Errorf("merge: %d requests, max %v", res.Requests, res.Max)
+	}
+	// A uniform sample of 1,000 puts the median within a few percent.
+	if d := res.P50 - 50*time.Millisecond; d < -5*time.Millisecond || d > 5*time.Millisecond {
+		t.Errorf("median of a uniform 1..100ms = %v, want about 50ms", res.P50)
 	}
 }
