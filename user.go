@@ -3,6 +3,7 @@ package latchkey
 import (
 	"context"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -65,6 +66,41 @@ type UserUpdate struct {
 	Admin        *bool
 	Permissions  *[]string
 	PasswordHash *string
+}
+
+// ApplyTo sets the fields of u that upd names.
+func (upd UserUpdate) ApplyTo(u *User) {
+	if upd.Username != nil {
+		u.Username = *upd.Username
+	}
+	if upd.Email != nil {
+		u.Email = *upd.Email
+	}
+	if upd.FirstName != nil {
+		u.FirstName = *upd.FirstName
+	}
+	if upd.LastName != nil {
+		u.LastName = *upd.LastName
+	}
+	if upd.Status != nil {
+		u.Status = *upd.Status
+	}
+	if upd.Admin != nil {
+		u.Admin = *upd.Admin
+	}
+	if upd.Permissions != nil {
+		u.Permissions = *upd.Permissions
+	}
+	if upd.PasswordHash != nil {
+		u.PasswordHash = *upd.PasswordHash
+	}
+}
+
+// SearchText is what UserFilter.Search looks in: the username, email, first
+// and last name, lower-cased, one a line. Stores keep it with the user so
+// that every backend matches alike.
+func (u *User) SearchText() string {
+	return strings.ToLower(u.Username + "\n" + u.Email + "\n" + u.FirstName + "\n" + u.LastName)
 }
 
 // UserFilter selects users. The zero value selects every user that is not

@@ -59,12 +59,6 @@ func blob(b []byte) []byte {
 	return b
 }
 
-// searchFolded returns the users.search_folded of u: the fields that user
-// search looks in, lowercased, one per line.
-func searchFolded(u *latchkey.User) string {
-	return strings.ToLower(u.Username + "\n" + u.Email + "\n" + u.FirstName + "\n" + u.LastName)
-}
-
 // storable reports whether PostgreSQL can hold s in a text column: valid
 // UTF-8 without NUL. A string it cannot hold equals no stored value.
 func storable(s string) bool {

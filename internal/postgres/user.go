@@ -40,7 +40,7 @@ func (db *DB) CreateUser(ctx context.Context, u *latchkey.User) error {
 	err := retry(ctx, func() error {
 		return db.pool.QueryRow(ctx, q,
 			u.Username, u.Email, u.FirstName, u.LastName, string(u.Status),
-			u.Admin, storedPermissions(u.Permissions), nullText(u.PasswordHash), searchFolded(u),
+			u.Admin, storedPermissions(u.Permissions), nullText(u.PasswordHash), u.SearchText(),
 			storedTime(u.CreatedAt), storedTime(u.UpdatedAt), storedNullTime(u.DeletedAt),
 		).Scan(&id)
 	})
@@ -150,45 +150,17 @@ func (db *DB) UpdateUser(ctx context.Context, id int64, upd latchkey.UserUpdate,
 		if err != nil {
 			return err
 		}
-		apply(u, upd)
+		upd.ApplyTo(u)
 		u, err = scanUser(tx.QueryRow(ctx, set,
 			u.Username, u.Email, u.FirstName, u.LastName, string(u.Status),
 			u.Admin, storedPermissions(u.Permissions), nullText(u.PasswordHash),
-			searchFolded(u), storedTime(at), id))
+			u.SearchText(), storedTime(at), id))
 		return userConflict(err)
 	})
 	if err != nil {
 		return nil, wrap("update user", err)
 	}
 	return u, nil
-}
-
-// apply sets the fields of u that upd names.
-func apply(u *latchkey.User, upd latchkey.UserUpdate) {
-	if upd.Username != nil {
-		u.Username = *upd.Username
-	}
-	if upd.Email != nil {
-		u.Email = *upd.Email
-	}
-	if upd.FirstName != nil {
-		u.FirstName = *upd.FirstName
-	}
-	if upd.LastName != nil {
-		u.LastName = *upd.LastName
-	}
-	if upd.Status != nil {
-		u.Status = *upd.Status
-	}
-	if upd.Admin != nil {
-		u.Admin = *upd.Admin
-	}
-	if upd.Permissions != nil {
-		u.Permissions = *upd.Permissions
-	}
-	if upd.PasswordHash != nil {
-		u.PasswordHash = *upd.PasswordHash
-	}
 }
 
 // DeleteUser marks the user deleted at at, and sets its UpdatedAt to at.

@@ -219,12 +219,6 @@ func (c scopesColumn) Scan(v any) error {
 	return nil
 }
 
-// searchFolded returns the users.search_folded of u: the fields that user
-// search looks in, lowercased, one per line.
-func searchFolded(u *latchkey.User) string {
-	return strings.ToLower(u.Username + "\n" + u.Email + "\n" + u.FirstName + "\n" + u.LastName)
-}
-
 // The columns of each table as the reads select them, in the order of the
 // fields functions below.
 const (

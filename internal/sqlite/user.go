@@ -39,7 +39,7 @@ func (db *DB) CreateUser(ctx context.Context, u *latchkey.User) error {
 	var id int64
 	err := db.write.QueryRowContext(ctx, q,
 		u.Username, u.Email, u.FirstName, u.LastName, string(u.Status),
-		u.Admin, formatPermissions(u.Permissions), nullText(u.PasswordHash), searchFolded(u),
+		u.Admin, formatPermissions(u.Permissions), nullText(u.PasswordHash), u.SearchText(),
 		formatTime(u.CreatedAt), formatTime(u.UpdatedAt), formatNullTime(u.DeletedAt),
 	).Scan(&id)
 	if err != nil {
@@ -146,11 +146,11 @@ func (db *DB) UpdateUser(ctx context.Context, id int64, upd latchkey.UserUpdate,
 		if err != nil {
 			return err
 		}
-		apply(u, upd)
+		upd.ApplyTo(u)
 		_, err = tx.ExecContext(ctx, set,
 			u.Username, u.Email, u.FirstName, u.LastName, string(u.Status),
 			u.Admin, formatPermissions(u.Permissions), nullText(u.PasswordHash),
-			searchFolded(u), formatTime(at), id)
+			u.SearchText(), formatTime(at), id)
 		if err != nil {
 			return userConflict(err)
 		}
@@ -161,34 +161,6 @@ func (db *DB) UpdateUser(ctx context.Context, id int64, upd latchkey.UserUpdate,
 		return nil, wrap("update user", err)
 	}
 	return u, nil
-}
-
-// apply sets the fields of u that upd names.
-func apply(u *latchkey.User, upd latchkey.UserUpdate) {
-	if upd.Username != nil {
-		u.Username = *upd.Username
-	}
-	if upd.Email != nil {
-		u.Email = *upd.Email
-	}
-	if upd.FirstName != nil {
-		u.FirstName = *upd.FirstName
-	}
-	if upd.LastName != nil {
-		u.LastName = *upd.LastName
-	}
-	if upd.Status != nil {
-		u.Status = *upd.Status
-	}
-	if upd.Admin != nil {
-		u.Admin = *upd.Admin
-	}
-	if upd.Permissions != nil {
-		u.Permissions = *upd.Permissions
-	}
-	if upd.PasswordHash != nil {
-		u.PasswordHash = *upd.PasswordHash
-	}
 }
 
 // DeleteUser marks the user deleted at at, and sets its UpdatedAt to at.
