@@ -87,11 +87,15 @@ const (
 // it always names the outcome.
 func (s *Service) check(ctx context.Context, token string, now time.Time, origin latchkey.Origin) (*latchkey.Principal, time.Time, time.Duration, string, error) {
 	claims, err := s.keys.Load().Verify(token, now)
-	if err != nil && s.reloadForUnknownKey(ctx, token) {
+	kid := ""
+	if err != nil {
+		kid = jwt.KeyID(token) // read once, only on a refusal
+	}
+	if err != nil && s.reloadForUnknownKey(ctx, kid) {
 		claims, err = s.keys.Load().Verify(token, now)
 	}
 	if err != nil {
-		switch kid := jwt.KeyID(token); {
+		switch {
 		case kid == "":
 			return nil, time.Time{}, 0, OutcomeMalformed, errUnauthenticated
 		case s.keys.Load().Has(kid):

@@ -27,10 +27,9 @@ func (s *Service) loadKeys(ctx context.Context) error {
 	return nil
 }
 
-// reloadForUnknownKey reads the keys again when token names a kid the
+// reloadForUnknownKey reads the keys again when kid (a token's) is one the
 // keyring lacks, at most once a second, and reports whether it did.
-func (s *Service) reloadForUnknownKey(ctx context.Context, token string) bool {
-	kid := jwt.KeyID(token)
+func (s *Service) reloadForUnknownKey(ctx context.Context, kid string) bool {
 	if kid == "" || s.keys.Load().Has(kid) {
 		return false
 	}
