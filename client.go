@@ -40,7 +40,8 @@ type ClientStore interface {
 	// Clients returns every client, by id ascending.
 	Clients(ctx context.Context) ([]*Client, error)
 
-	// RevokeClient marks the client and every token it issued revoked at at.
+	// RevokeClient marks the client and every token it issued revoked at at,
+	// and deactivates every grant of the client.
 	// Revoking a revoked client is not an error. ENOTFOUND when there is no
 	// such client.
 	RevokeClient(ctx context.Context, id int64, at time.Time) error

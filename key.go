@@ -48,6 +48,9 @@ type Store interface {
 	ClientStore
 	KeyStore
 	AuditStore
+	GrantStore
+	ConsentStore
+	SessionStore
 
 	// Migrate brings the schema up to date. It is safe to call on an
 	// up-to-date database and from several processes at once.

@@ -1,0 +1,151 @@
+package latchkey
+
+import (
+	"context"
+	"time"
+)
+
+// GrantKind names what a Grant holds.
+type GrantKind string
+
+// The kinds of grant the authorization server keeps.
+const (
+	// GrantCode is an authorization code, found by the hash of its
+	// signature. Active until it is exchanged.
+	GrantCode GrantKind = "code"
+	// GrantRefresh is a refresh token, found by the hash of its signature.
+	// Active until it is used (rotated) or its authorization is revoked.
+	GrantRefresh GrantKind = "refresh"
+	// GrantPKCE is the PKCE challenge of an authorization code, found by
+	// the same hash as the code.
+	GrantPKCE GrantKind = "pkce"
+	// GrantAccess ties an access token, a row of the tokens table found by
+	// its id, to the authorization it was issued under.
+	GrantAccess GrantKind = "access"
+)
+
+// GrantKinds lists every kind of grant.
+var GrantKinds = []GrantKind{GrantCode, GrantRefresh, GrantPKCE, GrantAccess}
+
+// Grant is one stored part of an OAuth 2.0 authorization: an authorization
+// code, a refresh token, a code's PKCE challenge, or the request behind an
+// access token. A code or refresh token is never stored, only a hash of it.
+type Grant struct {
+	Kind GrantKind
+	// Signature finds the grant among those of its kind: the hex SHA-256 of
+	// a code's or refresh token's signature; an access token's id.
+	Signature string
+	// RequestID names the authorization the grant belongs to. The code,
+	// and every access and refresh token issued from it and from the
+	// refresh tokens after it, share one RequestID: the family that a
+	// reused code or refresh token revokes.
+	RequestID string
+	ClientID  int64
+	UserID    int64
+	Active    bool
+	// Request is the authorization request as the service serialized it;
+	// stores keep it as they are given it.
+	Request   []byte
+	CreatedAt time.Time
+	ExpiresAt time.Time
+}
+
+// Consent is a user's approval of an application: the scopes they let it
+// have. It is remembered until the user revokes it.
+type Consent struct {
+	UserID    int64
+	ClientID  int64
+	Scopes    Scopes
+	CreatedAt time.Time
+	UpdatedAt time.Time
+	Client    *Client // filled by reads
+}
+
+// Session is a person signed in to the web pages. The cookie holds a
+// random secret; the store holds only its hash.
+type Session struct {
+	ID        string // hex SHA-256 of the cookie's secret
+	UserID    int64
+	CreatedAt time.Time
+	ExpiresAt time.Time
+	Origin    // where the sign-in came from
+}
+
+// GrantStore persists the authorization server's codes, refresh tokens and
+// the requests behind access tokens.
+type GrantStore interface {
+	// CreateGrant stores g. ECONFLICT when a grant of its kind with its
+	// signature exists; ENOTFOUND when its user or client does not exist.
+	CreateGrant(ctx context.Context, g *Grant) error
+
+	// CreateAccessToken stores the access token t and its GrantAccess
+	// grant g (whose Signature is t.ID) in one transaction.
+	CreateAccessToken(ctx context.Context, t *Token, g *Grant) error
+
+	// Grant returns the grant of kind with signature, active or not.
+	// ENOTFOUND when there is none.
+	Grant(ctx context.Context, kind GrantKind, signature string) (*Grant, error)
+
+	// DeactivateGrant marks the grant inactive. ENOTFOUND when there is
+	// none; deactivating an inactive grant is not an error.
+	DeactivateGrant(ctx context.Context, kind GrantKind, signature string) error
+
+	// DeactivateGrants marks every grant of kind in the authorization
+	// requestID inactive. None is not an error.
+	DeactivateGrants(ctx context.Context, kind GrantKind, requestID string) error
+
+	// DeleteGrant deletes the grant. None is not an error.
+	DeleteGrant(ctx context.Context, kind GrantKind, signature string) error
+
+	// RevokeRequestTokens revokes, at at, every access token issued under
+	// the authorization requestID, and returns those it revoked (the ones
+	// not revoked before).
+	RevokeRequestTokens(ctx context.Context, requestID string, at time.Time) ([]*Token, error)
+
+	// PruneGrants deletes the grants that expired before before, and says
+	// how many.
+	PruneGrants(ctx context.Context, before time.Time) (int64, error)
+}
+
+// ConsentStore persists users' approvals of applications.
+type ConsentStore interface {
+	// SaveConsent stores c, replacing the scopes and UpdatedAt of the
+	// user's consent to that client if there is one (CreatedAt then stays
+	// as it was, and c is set from the stored row). ENOTFOUND when the user
+	// or client does not exist.
+	SaveConsent(ctx context.Context, c *Consent) error
+
+	// Consent returns the user's consent to the client, with the client.
+	// ENOTFOUND when there is none.
+	Consent(ctx context.Context, userID, clientID int64) (*Consent, error)
+
+	// Consents returns the user's consents with their clients, most
+	// recently updated first (ties by client id ascending).
+	Consents(ctx context.Context, userID int64) ([]*Consent, error)
+
+	// RevokeConsent, in one transaction, deletes the user's consent to the
+	// client, deactivates every grant of that user and client, and revokes
+	// at at every token of that user issued by that client. It returns the
+	// tokens it revoked. ENOTFOUND when there is no such consent.
+	RevokeConsent(ctx context.Context, userID, clientID int64, at time.Time) ([]*Token, error)
+}
+
+// SessionStore persists web sign-in sessions.
+type SessionStore interface {
+	// CreateSession stores s. ECONFLICT when its id exists.
+	CreateSession(ctx context.Context, s *Session) error
+
+	// Session returns the session with that id, expired or not. ENOTFOUND
+	// when there is none.
+	Session(ctx context.Context, id string) (*Session, error)
+
+	// DeleteSession deletes the session. None is not an error.
+	DeleteSession(ctx context.Context, id string) error
+
+	// DeleteUserSessions deletes every session of the user.
+	DeleteUserSessions(ctx context.Context, userID int64) error
+
+	// PruneSessions deletes the sessions that expired before before, and
+	// says how many.
+	PruneSessions(ctx context.Context, before time.Time) (int64, error)
+}
