@@ -21,7 +21,8 @@ const sealInfo = "latchkey/jwt: sealing signing keys at rest, v1"
 // the key id as additional data, so that a sealed key does not open under
 // another id. A Sealer is safe for concurrent use.
 type Sealer struct {
-	aead cipher.AEAD
+	aead   cipher.AEAD
+	secret []byte
 }
 
 // NewSealer returns a Sealer whose key is derived from secret with
@@ -42,7 +43,18 @@ func NewSealer(secret []byte) (*Sealer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("jwt: deriving the sealing key: %w", err)
 	}
-	return &Sealer{aead: aead}, nil
+	return &Sealer{aead: aead, secret: append([]byte(nil), secret...)}, nil
+}
+
+// DeriveKey returns a 32-byte key for the one use info names, derived from
+// the server's secret with HKDF-SHA256: every replica that shares the
+// secret derives the same key, and no two uses share one.
+func (s *Sealer) DeriveKey(info string) []byte {
+	key, err := hkdf.Key(sha256.New, s.secret, nil, info, 32)
+	if err != nil {
+		panic("jwt: HKDF of 32 bytes failed: " + err.Error()) // cannot happen: 32 is far below HKDF's limit
+	}
+	return key
 }
 
 // Seal encrypts plaintext, the private key of the key kid.

@@ -99,3 +99,25 @@ func TestSealerPrintsNoSecret(t *testing.T) {
 		t.Errorf("LogValue() = %s, want REDACTED", got)
 	}
 }
+
+func TestDeriveKey(t *testing.T) {
+	a, err := jwt.NewSealer([]byte("the first secret, long enough"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a2, _ := jwt.NewSealer([]byte("the first secret, long enough"))
+	b, _ := jwt.NewSealer([]byte("the second secret, long enough"))
+	k := a.DeriveKey("use one")
+	if len(k) != 32 {
+		t.Fatalf("DeriveKey: %d bytes, want 32", len(k))
+	}
+	if !bytes.Equal(k, a2.DeriveKey("use one")) {
+		t.Error("the same secret and use derived different keys")
+	}
+	if bytes.Equal(k, a.DeriveKey("use two")) {
+		t.Error("two uses derived the same key")
+	}
+	if bytes.Equal(k, b.DeriveKey("use one")) {
+		t.Error("two secrets derived the same key")
+	}
+}
