@@ -50,6 +50,9 @@ type Config struct {
 	// Password is the argon2id cost: password.Default.
 	Password *password.Params
 
+	// SessionLifetime is how long a web sign-in lasts: 12 hours.
+	SessionLifetime time.Duration
+
 	// AuditRetention is how long audit records are kept: 90 days.
 	// Negative keeps them forever.
 	AuditRetention time.Duration
@@ -85,6 +88,9 @@ func (c *Config) defaults() error {
 	}
 	if c.Password == nil {
 		c.Password = &password.Default
+	}
+	if c.SessionLifetime <= 0 {
+		c.SessionLifetime = DefaultSessionLifetime
 	}
 	if c.AuditRetention == 0 {
 		c.AuditRetention = DefaultAuditRetention
@@ -206,6 +212,7 @@ func (s *Service) Run(ctx context.Context) error {
 	prune := time.NewTicker(time.Hour)
 	defer prune.Stop()
 	s.pruneAudit(ctx)
+	s.pruneExpired(ctx)
 	for {
 		select {
 		case <-ctx.Done():
@@ -219,6 +226,7 @@ func (s *Service) Run(ctx context.Context) error {
 			}
 		case <-prune.C:
 			s.pruneAudit(ctx)
+			s.pruneExpired(ctx)
 		case <-flush.C:
 			if err := s.FlushUsage(ctx); err != nil && ctx.Err() == nil {
 				s.log.Error("recording token use", "err", err)

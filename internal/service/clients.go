@@ -1,0 +1,216 @@
+package service
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/latchkey/latchkey"
+)
+
+// Limits on an application's registration.
+const (
+	MaxRedirectURIs      = 10   // redirect URIs a client may register
+	MaxRedirectURILength = 2000 // bytes in one redirect URI
+)
+
+// secretBytes is how many random bytes a client secret or a session's
+// cookie holds.
+const secretBytes = 32
+
+// newSecret returns secretBytes random bytes, base64url without padding:
+// 43 characters safe in a form, a header or a cookie.
+func (s *Service) newSecret() (string, error) {
+	b := make([]byte, secretBytes)
+	if _, err := io.ReadFull(s.cfg.Random, b); err != nil {
+		return "", err
+	}
+	return base64.RawURLEncoding.EncodeToString(b), nil
+}
+
+// hexSHA256 is the lowercase hex SHA-256 of s.
+func hexSHA256(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:])
+}
+
+// NewClient describes an application to register.
+type NewClient struct {
+	Name         string
+	RedirectURIs []string
+	// Public is a client that cannot keep a secret (a single-page or
+	// native app): it gets none, and must use PKCE.
+	Public bool
+}
+
+// RegisterClient validates and stores an OAuth application, as the
+// operator, and returns it with its secret: the only time the secret is
+// ever seen. A public client's secret is "". EINVALID for a bad name or
+// redirect URI.
+func (s *Service) RegisterClient(ctx context.Context, n NewClient) (*latchkey.Client, string, error) {
+	name := strings.TrimSpace(n.Name)
+	uris, err := checkClient(name, n.RedirectURIs)
+	if err != nil {
+		return nil, "", err
+	}
+	now := s.now()
+	c := &latchkey.Client{
+		Name:      name,
+		Redirect:  strings.Join(uris, ","),
+		CreatedAt: now,
+		UpdatedAt: now,
+	}
+	secret := ""
+	if !n.Public {
+		if secret, err = s.newSecret(); err != nil {
+			return nil, "", fmt.Errorf("client secret: %w", err)
+		}
+		c.SecretHash = HashClientSecret(secret)
+	}
+	if err := s.store.CreateClient(ctx, c); err != nil {
+		return nil, "", err
+	}
+	s.audit(ctx, Operator, latchkey.AuditRecord{Action: latchkey.AuditClientAdded, SubjectID: idString(c.ID), Detail: c.Name})
+	s.log.Info("client registered", "client_id", c.ID, "name", c.Name)
+	return c, secret, nil
+}
+
+// checkClient validates a registration's trimmed name and its redirect
+// URIs, and returns the URIs to store: trimmed, without duplicates.
+func checkClient(name string, rawURIs []string) ([]string, error) {
+	var fe latchkey.FieldErrors
+	switch n := utf8.RuneCountInString(name); {
+	case n == 0:
+		fe.Add("name", MsgNameRequired)
+	case n > MaxNameLength:
+		fe.Add("name", MsgNameTooLong)
+	}
+	var uris []string
+	for _, u := range rawURIs {
+		if u = strings.TrimSpace(u); !slices.Contains(uris, u) {
+			uris = append(uris, u)
+		}
+	}
+	switch {
+	case len(uris) == 0:
+		fe.Add("redirect_uris", "At least one redirect URI is required.")
+	case len(uris) > MaxRedirectURIs:
+		fe.Add("redirect_uris", fmt.Sprintf("At most %d redirect URIs may be registered.", MaxRedirectURIs))
+	}
+	for _, u := range uris {
+		if msg := checkRedirectURI(u); msg != "" {
+			fe.Add("redirect_uris", msg)
+		}
+	}
+	return uris, fe.Err()
+}
+
+// checkRedirectURI returns what is wrong with a redirect URI, or "". A
+// redirect URI is absolute, https (RFC 6749 §3.1.2.1) or http on a
+// loopback host (RFC 8252 §7.3), with no fragment (§3.1.2) and no user
+// information; it holds no comma, the separator of the stored list.
+func checkRedirectURI(raw string) string {
+	switch {
+	case raw == "":
+		return "A redirect URI must not be empty."
+	case len(raw) > MaxRedirectURILength:
+		return fmt.Sprintf("The redirect URI %q… is longer than %d bytes.", raw[:60], MaxRedirectURILength)
+	case strings.Contains(raw, ","):
+		return fmt.Sprintf("The redirect URI %q must not contain a comma.", raw)
+	case strings.ContainsFunc(raw, func(r rune) bool { return r <= ' ' || r == 0x7f }):
+		return fmt.Sprintf("The redirect URI %q must not contain spaces or control characters.", raw)
+	case strings.Contains(raw, "#"):
+		return fmt.Sprintf("The redirect URI %q must not have a fragment (#).", raw)
+	}
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil || !u.IsAbs() || u.Host == "" || u.Opaque != "":
+		return fmt.Sprintf("The redirect URI %q is not an absolute URL such as https://app.example.com/callback.", raw)
+	case u.User != nil:
+		return fmt.Sprintf("The redirect URI %q must not contain a user name or password.", raw)
+	case u.Scheme == "https":
+		return ""
+	case u.Scheme == "http" && loopback(u.Hostname()):
+		return ""
+	}
+	return fmt.Sprintf("The redirect URI %q must use https, or http on localhost, 127.0.0.1 or [::1].", raw)
+}
+
+// loopback reports whether host (a URL's, without port or brackets) is
+// one that RFC 8252 lets a native app listen on with plain http.
+func loopback(host string) bool {
+	return host == "localhost" || host == "127.0.0.1" || host == "::1"
+}
+
+// HashClientSecret is how a client secret is stored: the lowercase hex
+// SHA-256 of it. Secrets are 32 random bytes, so a fast hash suffices; a
+// password hash's cost would buy nothing.
+func HashClientSecret(secret string) string { return hexSHA256(secret) }
+
+// CheckClientSecret reports whether secret is the one whose hash is hash,
+// in constant time. A public client's hash, "", matches nothing.
+func CheckClientSecret(hash, secret string) bool {
+	if hash == "" {
+		return false
+	}
+	return subtle.ConstantTimeCompare([]byte(HashClientSecret(secret)), []byte(hash)) == 1
+}
+
+// RedirectURIs returns the redirect URIs c registered; nil for none.
+func RedirectURIs(c *latchkey.Client) []string {
+	if c.Redirect == "" {
+		return nil
+	}
+	return strings.Split(c.Redirect, ",")
+}
+
+// Client returns the client with that id, revoked or not. ENOTFOUND when
+// there is none.
+func (s *Service) Client(ctx context.Context, id int64) (*latchkey.Client, error) {
+	c, err := s.store.Client(ctx, id)
+	if latchkey.ErrorCode(err) == latchkey.ENOTFOUND {
+		return nil, latchkey.Errorf(latchkey.ENOTFOUND, "no client %d", id)
+	}
+	return c, err
+}
+
+// Clients returns every client, the personal access client and revoked
+// ones included, by id ascending.
+func (s *Service) Clients(ctx context.Context) ([]*latchkey.Client, error) {
+	return s.store.Clients(ctx)
+}
+
+// RevokeClient revokes an application, as the operator: every token it
+// issued stops authenticating, on every replica, the moment this returns,
+// and its codes and refresh tokens stop working. Revoking a revoked client
+// is not an error. ENOTFOUND when there is no such client; EINVALID for
+// the personal access client, which would take every personal token with
+// it.
+func (s *Service) RevokeClient(ctx context.Context, id int64) error {
+	c, err := s.Client(ctx, id)
+	if err != nil {
+		return err
+	}
+	if c.ID == latchkey.PersonalAccessClientID || c.PersonalAccessClient {
+		return latchkey.Errorf(latchkey.EINVALID, "the personal access client cannot be revoked: revoke tokens one by one")
+	}
+	if err := s.store.RevokeClient(ctx, id, s.now()); err != nil {
+		if latchkey.ErrorCode(err) == latchkey.ENOTFOUND {
+			return latchkey.Errorf(latchkey.ENOTFOUND, "no client %d", id)
+		}
+		return err
+	}
+	s.publish(ctx, latchkey.Event{Kind: latchkey.EventClientRevoked, ID: strconv.FormatInt(id, 10)})
+	s.audit(ctx, Operator, latchkey.AuditRecord{Action: latchkey.AuditClientRevoked, SubjectID: idString(id), Detail: c.Name})
+	s.log.Info("client revoked", "client_id", id, "name", c.Name)
+	return nil
+}

@@ -1,0 +1,195 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/internal/password"
+)
+
+// DefaultSessionLifetime is how long a web sign-in lasts by default.
+const DefaultSessionLifetime = 12 * time.Hour
+
+// MsgBadCredentials is SignIn's one answer to every refusal, Laravel's
+// sentence: it does not tell an unknown user from a wrong password.
+const MsgBadCredentials = "These credentials do not match our records."
+
+// Limits on what SignIn and SessionUser read. A longer password is
+// refused without hashing it in full; a longer cookie is no secret of ours.
+const (
+	MaxPasswordLength      = 1024 // bytes
+	maxLoginLength         = 512  // bytes of a username or email
+	maxSessionSecretLength = 256  // bytes
+)
+
+// The reasons a sign-in is refused, as the audit log records them.
+const (
+	refusedUnknownUser   = "unknown user"
+	refusedWrongPassword = "wrong password"
+	refusedInactiveUser  = "inactive user" // disabled or deleted
+	refusedNoPassword    = "no password"
+)
+
+var errBadCredentials = &latchkey.Error{Code: latchkey.EUNAUTHENTICATED, Message: MsgBadCredentials}
+
+// SignIn checks a username or email and a password and starts a web
+// session for the user. It returns the user and the session's secret, the
+// cookie's value: the only time it is seen, since only its hash is
+// stored. Every refusal (no such user, a deleted or inactive one, one
+// without a password, a wrong password) is the same EUNAUTHENTICATED
+// error with MsgBadCredentials, and takes as long: one argon2id hash
+// whatever the case. origin is recorded in the audit log either way.
+func (s *Service) SignIn(ctx context.Context, login, pw string, origin latchkey.Origin) (*latchkey.User, string, error) {
+	login = strings.TrimSpace(login)
+	var u *latchkey.User
+	if login != "" && len(login) <= maxLoginLength {
+		var err error
+		if u, err = s.store.UserByLogin(ctx, login); err != nil {
+			if latchkey.ErrorCode(err) != latchkey.ENOTFOUND {
+				return nil, "", err
+			}
+			u = nil
+		}
+	}
+	if why := s.checkSignIn(u, pw); why != "" {
+		r := latchkey.AuditRecord{Action: latchkey.AuditSignInRefused, Detail: why}
+		userID := int64(0)
+		if u != nil {
+			userID = u.ID
+			r.SubjectUserID, r.SubjectID = userRef(u.ID), idString(u.ID)
+		}
+		s.audit(ctx, &latchkey.Principal{Origin: origin}, r)
+		s.log.Info("sign-in refused", "reason", why, "user_id", userID)
+		return nil, "", errBadCredentials
+	}
+	secret, err := s.newSecret()
+	if err != nil {
+		return nil, "", fmt.Errorf("session secret: %w", err)
+	}
+	now := s.now()
+	sess := &latchkey.Session{
+		ID:        hexSHA256(secret),
+		UserID:    u.ID,
+		CreatedAt: now,
+		ExpiresAt: now.Add(s.cfg.SessionLifetime),
+		Origin:    origin,
+	}
+	if err := s.store.CreateSession(ctx, sess); err != nil {
+		return nil, "", err
+	}
+	s.audit(ctx, &latchkey.Principal{User: u, Origin: origin}, latchkey.AuditRecord{
+		Action: latchkey.AuditSignInOK, SubjectUserID: userRef(u.ID), SubjectID: idString(u.ID)})
+	s.log.Info("signed in", "user_id", u.ID)
+	return u, secret, nil
+}
+
+// checkSignIn says why u (nil: no such user) may not sign in with pw, or
+// "" when they may. It always spends one argon2id hash, so that the
+// reason cannot be told by the time it takes.
+func (s *Service) checkSignIn(u *latchkey.User, pw string) string {
+	if u == nil || u.PasswordHash == "" || len(pw) > MaxPasswordLength {
+		s.spendPasswordCheck(pw[:min(len(pw), MaxPasswordLength)])
+		switch {
+		case u == nil:
+			return refusedUnknownUser
+		case !u.Active():
+			return refusedInactiveUser
+		case u.PasswordHash == "":
+			return refusedNoPassword
+		}
+		return refusedWrongPassword
+	}
+	err := password.Check(u.PasswordHash, pw)
+	switch {
+	case !u.Active():
+		return refusedInactiveUser
+	case errors.Is(err, password.ErrMismatch):
+		return refusedWrongPassword
+	case err != nil:
+		s.log.Error("checking a password: the stored hash is unreadable", "user_id", u.ID, "err", err)
+		return refusedWrongPassword
+	}
+	return ""
+}
+
+// spendPasswordCheck costs what checking pw against a stored hash costs,
+// and checks nothing: it hashes pw at the service's argon2id cost, the
+// cost every stored hash was made at. (Checking against password.Dummy()
+// would cost twice that: Dummy hashes first, at password.Default.)
+func (s *Service) spendPasswordCheck(pw string) {
+	if _, err := password.Hash(pw, *s.cfg.Password); err != nil {
+		s.log.Error("hashing a password to spend the time of a check", "err", err)
+	}
+}
+
+// SessionUser returns the user whose session secret is the cookie's
+// value. EUNAUTHENTICATED when there is no such session, it has expired,
+// or its user is gone, disabled or deleted; such a session is deleted, so
+// that enabling the user again does not bring it back.
+func (s *Service) SessionUser(ctx context.Context, secret string) (*latchkey.User, error) {
+	if secret == "" || len(secret) > maxSessionSecretLength {
+		return nil, errUnauthenticated
+	}
+	id := hexSHA256(secret)
+	sess, err := s.store.Session(ctx, id)
+	if err != nil {
+		if latchkey.ErrorCode(err) == latchkey.ENOTFOUND {
+			return nil, errUnauthenticated
+		}
+		return nil, err
+	}
+	if !s.now().Before(sess.ExpiresAt) {
+		s.endSession(ctx, sess, "expired")
+		return nil, errUnauthenticated
+	}
+	u, err := s.store.User(ctx, sess.UserID)
+	if err != nil && latchkey.ErrorCode(err) != latchkey.ENOTFOUND {
+		return nil, err
+	}
+	if err != nil || !u.Active() {
+		s.endSession(ctx, sess, "user inactive")
+		return nil, errUnauthenticated
+	}
+	return u, nil
+}
+
+// endSession deletes a session found unusable. A failure is logged: the
+// caller is refused either way, and pruning deletes it later.
+func (s *Service) endSession(ctx context.Context, sess *latchkey.Session, why string) {
+	if err := s.store.DeleteSession(context.WithoutCancel(ctx), sess.ID); err != nil {
+		s.log.Error("deleting a session", "user_id", sess.UserID, "why", why, "err", err)
+	}
+}
+
+// SignOut ends the session whose secret is the cookie's value. An unknown
+// or expired session is not an error.
+func (s *Service) SignOut(ctx context.Context, secret string) error {
+	if secret == "" || len(secret) > maxSessionSecretLength {
+		return nil
+	}
+	return s.store.DeleteSession(ctx, hexSHA256(secret))
+}
+
+// pruneExpired deletes the sessions and the authorization server's grants
+// (codes, refresh tokens) that have expired.
+func (s *Service) pruneExpired(ctx context.Context) {
+	now := s.now()
+	n, err := s.store.PruneSessions(ctx, now)
+	switch {
+	case err != nil && ctx.Err() == nil:
+		s.log.Error("pruning expired sessions", "err", err)
+	case n > 0:
+		s.log.Info("expired sessions pruned", "sessions", n)
+	}
+	n, err = s.store.PruneGrants(ctx, now)
+	switch {
+	case err != nil && ctx.Err() == nil:
+		s.log.Error("pruning expired grants", "err", err)
+	case n > 0:
+		s.log.Info("expired grants pruned", "grants", n)
+	}
+}
