@@ -49,6 +49,7 @@ Usage:
   latchkey user    create|list|update|disable|enable|delete
   latchkey token   create|list|revoke
   latchkey keys    rotate|import|list
+  latchkey client  create|list|revoke
   latchkey audit   [flags]            list the audit log
   latchkey bench   [flags]            measure the server under load on this machine
 
@@ -76,6 +77,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return e.token(ctx, rest)
 	case "keys", "key":
 		return e.keys(ctx, rest)
+	case "client", "clients":
+		return e.client(ctx, rest)
 	case "audit":
 		return e.audit(ctx, rest)
 	case "bench":

@@ -1,0 +1,148 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/internal/service"
+)
+
+func (e *env) client(ctx context.Context, args []string) error {
+	return subcommand(ctx, "client", args, map[string]func(context.Context, []string) error{
+		"create": e.clientCreate,
+		"list":   e.clientList,
+		"revoke": e.clientRevoke,
+	}, "create, list or revoke")
+}
+
+// stringsFlag is a flag that may be given many times.
+type stringsFlag []string
+
+func (f *stringsFlag) String() string     { return strings.Join(*f, " ") }
+func (f *stringsFlag) Set(v string) error { *f = append(*f, v); return nil }
+
+func (e *env) clientCreate(ctx context.Context, args []string) error {
+	fs := e.flags("client create", "client create --name NAME --redirect-uri URI [--redirect-uri URI2 ...] [--public]\n\n"+
+		"Registers an OAuth application. Prints its client id, then, for a confidential\n"+
+		"client, its secret: the only time the secret is shown.")
+	db := fs.dbFlags()
+	name := fs.FlagSet.String("name", "", "the application's name, shown to users asked to approve it (required)")
+	var uris stringsFlag
+	fs.Var(&uris, "redirect-uri", "a URI the application may be sent back to: https, or http on localhost, 127.0.0.1 or [::1] (required; repeat for more)")
+	public := fs.Bool("public", false, "a public client (a native or single-page app that cannot keep a secret): no secret, PKCE required")
+	if err := fs.parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usagef("client create: unexpected arguments %q", fs.Args())
+	}
+	if *name == "" || len(uris) == 0 {
+		return usagef("client create: --name and --redirect-uri are required")
+	}
+	return e.withService(ctx, db, nil, func(svc *service.Service) error {
+		c, secret, err := svc.RegisterClient(ctx, service.NewClient{Name: *name, RedirectURIs: uris, Public: *public})
+		if err != nil {
+			return describe(err)
+		}
+		fmt.Fprintln(e.stdout, c.ID)
+		if secret == "" {
+			fmt.Fprintf(e.stderr, "latchkey: public client %d registered; it has no secret and must use PKCE\n", c.ID)
+			return nil
+		}
+		fmt.Fprintln(e.stdout, secret)
+		fmt.Fprintf(e.stderr, "latchkey: client %d registered; its secret, above, will not be shown again: store it now\n", c.ID)
+		return nil
+	})
+}
+
+func (e *env) clientList(ctx context.Context, args []string) error {
+	fs := e.flags("client list", "client list [--json]")
+	db := fs.dbFlags()
+	asJSON := fs.Bool("json", false, "one JSON object a line")
+	if err := fs.parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usagef("client list: unexpected arguments %q", fs.Args())
+	}
+	return e.withService(ctx, db, nil, func(svc *service.Service) error {
+		cs, err := svc.Clients(ctx)
+		if err != nil {
+			return err
+		}
+		if *asJSON {
+			enc := json.NewEncoder(e.stdout)
+			for _, c := range cs {
+				if err := enc.Encode(clientJSON(c)); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+		tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tNAME\tTYPE\tSTATE\tREDIRECT URIS\tCREATED")
+		for _, c := range cs {
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", c.ID, c.Name, clientType(c), clientState(c),
+				dash(strings.Join(service.RedirectURIs(c), " ")), day(&c.CreatedAt))
+		}
+		return tw.Flush()
+	})
+}
+
+// clientType names what kind of client c is.
+func clientType(c *latchkey.Client) string {
+	switch {
+	case c.PersonalAccessClient || c.ID == latchkey.PersonalAccessClientID:
+		return "personal access"
+	case c.SecretHash == "":
+		return "public"
+	}
+	return "confidential"
+}
+
+func clientState(c *latchkey.Client) string {
+	if c.Revoked {
+		return "revoked"
+	}
+	return "active"
+}
+
+// clientJSON is a client as one JSON line: never its secret's hash.
+func clientJSON(c *latchkey.Client) map[string]any {
+	uris := service.RedirectURIs(c)
+	if uris == nil {
+		uris = []string{}
+	}
+	return map[string]any{
+		"id": c.ID, "name": c.Name, "type": clientType(c), "revoked": c.Revoked,
+		"redirect_uris": uris, "created_at": c.CreatedAt.UTC().Format(time.RFC3339Nano),
+	}
+}
+
+func (e *env) clientRevoke(ctx context.Context, args []string) error {
+	fs := e.flags("client revoke", "client revoke CLIENT_ID\n\nRevokes an application: every token it issued stops working at once.")
+	db := fs.dbFlags()
+	if err := fs.parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return usagef("client revoke: want exactly one CLIENT_ID")
+	}
+	id, err := strconv.ParseInt(fs.Arg(0), 10, 64)
+	if err != nil || id <= 0 {
+		return usagef("client revoke: CLIENT_ID is a client's number (see latchkey client list), got %q", fs.Arg(0))
+	}
+	return e.withService(ctx, db, nil, func(svc *service.Service) error {
+		if err := svc.RevokeClient(ctx, id); err != nil {
+			return describe(err)
+		}
+		fmt.Fprintf(e.stderr, "latchkey: client %d revoked\n", id)
+		return nil
+	})
+}
