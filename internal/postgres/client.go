@@ -69,10 +69,11 @@ func (db *DB) Clients(ctx context.Context) ([]*latchkey.Client, error) {
 }
 
 // RevokeClient marks the client and every token it issued revoked at at,
-// in one transaction that locks the client's row first. The client and
-// each token that is revoked already keep their UpdatedAt; a token the
-// client issued after it was revoked is revoked by the next call.
-// ENOTFOUND when there is no such client.
+// and deactivates every grant of the client, in one transaction that locks
+// the client's row first, then the tokens', then the grants'. The client
+// and each token that is revoked already keep their UpdatedAt; a token or
+// grant the client was given after it was revoked is revoked by the next
+// call. ENOTFOUND when there is no such client.
 func (db *DB) RevokeClient(ctx context.Context, id int64, at time.Time) error {
 	ts := storedTime(at)
 	err := db.tx(ctx, pgx.TxOptions{}, func(tx pgx.Tx) error {
@@ -103,7 +104,10 @@ func (db *DB) RevokeClient(ctx context.Context, id int64, at time.Time) error {
 				ORDER BY id
 				FOR NO KEY UPDATE) l
 			WHERE t.id = l.id AND NOT t.revoked`, ts, id)
-		return err
+		if err != nil {
+			return err
+		}
+		return deactivateGrants(ctx, tx, `client_id = $1`, id)
 	})
 	if err != nil {
 		return wrap("revoke client", err)

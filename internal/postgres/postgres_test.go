@@ -380,6 +380,39 @@ func TestErrors(t *testing.T) {
 			latchkey.ENOTFOUND, msgTokenNotFound},
 		{"RevokeNoClient", db.RevokeClient(t.Context(), 99, time.Now()), latchkey.ENOTFOUND, msgClientNotFound},
 		{"DeleteNoUser", db.DeleteUser(t.Context(), 99, time.Now()), latchkey.ENOTFOUND, msgUserNotFound},
+		{"DuplicateGrant", func() error {
+			g := &latchkey.Grant{Kind: latchkey.GrantCode, Signature: "s", RequestID: "r", UserID: u.ID, ClientID: 1}
+			if err := db.CreateGrant(t.Context(), g); err != nil {
+				return err
+			}
+			return db.CreateGrant(t.Context(), g)
+		}(), latchkey.ECONFLICT, msgGrantExists},
+		{"GrantOfNobody", db.CreateGrant(t.Context(), &latchkey.Grant{Kind: latchkey.GrantCode, Signature: "t", UserID: 99, ClientID: 1}),
+			latchkey.ENOTFOUND, msgGrantOwnerNotFound},
+		{"NoGrant", func() error { _, err := db.Grant(t.Context(), latchkey.GrantCode, "nope"); return err }(),
+			latchkey.ENOTFOUND, msgGrantNotFound},
+		{"DeactivateNoGrant", db.DeactivateGrant(t.Context(), latchkey.GrantCode, "nope"),
+			latchkey.ENOTFOUND, msgGrantNotFound},
+		{"AccessTokenOfNobody", db.CreateAccessToken(t.Context(), &latchkey.Token{ID: "z", UserID: 99, ClientID: 1},
+			&latchkey.Grant{Kind: latchkey.GrantAccess, Signature: "z", UserID: 99, ClientID: 1}),
+			latchkey.ENOTFOUND, msgTokenOwnerNotFound},
+		{"ConsentOfNobody", db.SaveConsent(t.Context(), &latchkey.Consent{UserID: 99, ClientID: 1}),
+			latchkey.ENOTFOUND, msgConsentOwnerNotFound},
+		{"NoConsent", func() error { _, err := db.Consent(t.Context(), u.ID, 1); return err }(),
+			latchkey.ENOTFOUND, msgConsentNotFound},
+		{"RevokeNoConsent", func() error { _, err := db.RevokeConsent(t.Context(), u.ID, 1, time.Now()); return err }(),
+			latchkey.ENOTFOUND, msgConsentNotFound},
+		{"DuplicateSession", func() error {
+			s := &latchkey.Session{ID: "s", UserID: u.ID}
+			if err := db.CreateSession(t.Context(), s); err != nil {
+				return err
+			}
+			return db.CreateSession(t.Context(), s)
+		}(), latchkey.ECONFLICT, msgSessionExists},
+		{"SessionOfNobody", db.CreateSession(t.Context(), &latchkey.Session{ID: "t", UserID: 99}),
+			latchkey.ENOTFOUND, msgSessionUserNotFound},
+		{"NoSession", func() error { _, err := db.Session(t.Context(), "nope"); return err }(),
+			latchkey.ENOTFOUND, msgSessionNotFound},
 		{"UnknownOrder", func() error {
 			_, _, err := db.Tokens(t.Context(), latchkey.TokenFilter{UserID: u.ID, OrderBy: "id; DROP TABLE users"})
 			return err
@@ -437,6 +470,27 @@ func TestUnstorable(t *testing.T) {
 		}
 		if err := db.TouchTokens(t.Context(), map[string]time.Time{s: time.Now(), tok.ID: time.Now()}); err != nil {
 			t.Errorf("TouchTokens(%q) = %v, want nil", s, err)
+		}
+		if _, err := db.Grant(t.Context(), latchkey.GrantCode, s); latchkey.ErrorCode(err) != latchkey.ENOTFOUND {
+			t.Errorf("Grant(code, %q) = %v, want ENOTFOUND", s, err)
+		}
+		if err := db.DeactivateGrant(t.Context(), latchkey.GrantCode, s); latchkey.ErrorCode(err) != latchkey.ENOTFOUND {
+			t.Errorf("DeactivateGrant(code, %q) = %v, want ENOTFOUND", s, err)
+		}
+		if err := db.DeactivateGrants(t.Context(), latchkey.GrantCode, s); err != nil {
+			t.Errorf("DeactivateGrants(code, %q) = %v, want nil", s, err)
+		}
+		if err := db.DeleteGrant(t.Context(), latchkey.GrantCode, s); err != nil {
+			t.Errorf("DeleteGrant(code, %q) = %v, want nil", s, err)
+		}
+		if tokens, err := db.RevokeRequestTokens(t.Context(), s, time.Now()); err != nil || len(tokens) != 0 {
+			t.Errorf("RevokeRequestTokens(%q) = %d tokens, %v; want none", s, len(tokens), err)
+		}
+		if _, err := db.Session(t.Context(), s); latchkey.ErrorCode(err) != latchkey.ENOTFOUND {
+			t.Errorf("Session(%q) = %v, want ENOTFOUND", s, err)
+		}
+		if err := db.DeleteSession(t.Context(), s); err != nil {
+			t.Errorf("DeleteSession(%q) = %v, want nil", s, err)
 		}
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/latchkey/latchkey"
 )
 
@@ -28,26 +29,35 @@ const tokenFrom = ` FROM oauth_access_tokens t
 // CreateToken stores t. ECONFLICT when the id exists; ENOTFOUND when its
 // user or client does not exist.
 func (db *DB) CreateToken(ctx context.Context, t *latchkey.Token) error {
+	err := retry(ctx, func() error { return insertToken(ctx, db.pool, t) })
+	if err != nil {
+		return wrap("create token", err)
+	}
+	return nil
+}
+
+// An execer is a pool or a transaction.
+type execer interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+}
+
+// insertToken stores t with e. ECONFLICT when the id exists; ENOTFOUND
+// when its user or client does not exist.
+func insertToken(ctx context.Context, e execer, t *latchkey.Token) error {
 	const q = `INSERT INTO oauth_access_tokens (id, user_id, client_id, name, name_folded,
 		scopes, revoked, created_at, updated_at, expires_at, last_used_at, key_id)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`
-	err := retry(ctx, func() error {
-		_, err := db.pool.Exec(ctx, q,
-			t.ID, t.UserID, t.ClientID, t.Name, strings.ToLower(t.Name),
-			storedScopes(t.Scopes), t.Revoked, storedTime(t.CreatedAt), storedTime(t.UpdatedAt),
-			storedNullTime(t.ExpiresAt), storedNullTime(t.LastUsedAt), t.KeyID)
-		return err
-	})
+	_, err := e.Exec(ctx, q,
+		t.ID, t.UserID, t.ClientID, t.Name, strings.ToLower(t.Name),
+		storedScopes(t.Scopes), t.Revoked, storedTime(t.CreatedAt), storedTime(t.UpdatedAt),
+		storedNullTime(t.ExpiresAt), storedNullTime(t.LastUsedAt), t.KeyID)
 	switch pgCode(err) {
 	case codeUniqueViolation:
 		err = conflict(msgTokenExists, err)
 	case codeForeignKeyViolation:
 		err = notFound(msgTokenOwnerNotFound, err)
 	}
-	if err != nil {
-		return wrap("create token", err)
-	}
-	return nil
+	return err
 }
 
 // Token returns the token with its client. ENOTFOUND when there is none.

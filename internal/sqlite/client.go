@@ -82,9 +82,10 @@ func (db *DB) Clients(ctx context.Context) ([]*latchkey.Client, error) {
 }
 
 // RevokeClient marks the client and every token it issued revoked at at,
-// in one transaction. The client and each token that is revoked already
-// keep their UpdatedAt; a token the client issued after it was revoked is
-// revoked by the next call. ENOTFOUND when there is no such client.
+// and deactivates every grant of the client, in one transaction. The
+// client and each token that is revoked already keep their UpdatedAt; a
+// token or grant the client was given after it was revoked is revoked by
+// the next call. ENOTFOUND when there is no such client.
 func (db *DB) RevokeClient(ctx context.Context, id int64, at time.Time) error {
 	ts := formatTime(at)
 	err := db.writeTx(ctx, func(tx *sql.Tx) error {
@@ -106,6 +107,11 @@ func (db *DB) RevokeClient(ctx context.Context, id int64, at time.Time) error {
 		_, err = tx.ExecContext(ctx,
 			`UPDATE oauth_access_tokens SET revoked = 1, updated_at = ? WHERE client_id = ? AND revoked = 0`,
 			ts, id)
+		if err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx,
+			`UPDATE oauth_grants SET active = 0 WHERE client_id = ? AND active = 1`, id)
 		return err
 	})
 	if err != nil {

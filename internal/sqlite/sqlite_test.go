@@ -318,6 +318,39 @@ func TestErrors(t *testing.T) {
 			latchkey.ENOTFOUND, msgClientUserNotFound},
 		{"NoUser", func() error { _, err := db.User(t.Context(), 99); return err }(),
 			latchkey.ENOTFOUND, msgUserNotFound},
+		{"DuplicateGrant", func() error {
+			g := &latchkey.Grant{Kind: latchkey.GrantCode, Signature: "s", RequestID: "r", UserID: u.ID, ClientID: 1}
+			if err := db.CreateGrant(t.Context(), g); err != nil {
+				return err
+			}
+			return db.CreateGrant(t.Context(), g)
+		}(), latchkey.ECONFLICT, msgGrantExists},
+		{"GrantOfNobody", db.CreateGrant(t.Context(), &latchkey.Grant{Kind: latchkey.GrantCode, Signature: "t", UserID: 99, ClientID: 1}),
+			latchkey.ENOTFOUND, msgGrantOwnerNotFound},
+		{"NoGrant", func() error { _, err := db.Grant(t.Context(), latchkey.GrantCode, "nope"); return err }(),
+			latchkey.ENOTFOUND, msgGrantNotFound},
+		{"DeactivateNoGrant", db.DeactivateGrant(t.Context(), latchkey.GrantCode, "nope"),
+			latchkey.ENOTFOUND, msgGrantNotFound},
+		{"AccessTokenOfNobody", db.CreateAccessToken(t.Context(), &latchkey.Token{ID: "z", UserID: 99, ClientID: 1},
+			&latchkey.Grant{Kind: latchkey.GrantAccess, Signature: "z", UserID: 99, ClientID: 1}),
+			latchkey.ENOTFOUND, msgTokenOwnerNotFound},
+		{"ConsentOfNobody", db.SaveConsent(t.Context(), &latchkey.Consent{UserID: 99, ClientID: 1}),
+			latchkey.ENOTFOUND, msgConsentOwnerNotFound},
+		{"NoConsent", func() error { _, err := db.Consent(t.Context(), u.ID, 1); return err }(),
+			latchkey.ENOTFOUND, msgConsentNotFound},
+		{"RevokeNoConsent", func() error { _, err := db.RevokeConsent(t.Context(), u.ID, 1, time.Now()); return err }(),
+			latchkey.ENOTFOUND, msgConsentNotFound},
+		{"DuplicateSession", func() error {
+			s := &latchkey.Session{ID: "s", UserID: u.ID}
+			if err := db.CreateSession(t.Context(), s); err != nil {
+				return err
+			}
+			return db.CreateSession(t.Context(), s)
+		}(), latchkey.ECONFLICT, msgSessionExists},
+		{"SessionOfNobody", db.CreateSession(t.Context(), &latchkey.Session{ID: "t", UserID: 99}),
+			latchkey.ENOTFOUND, msgSessionUserNotFound},
+		{"NoSession", func() error { _, err := db.Session(t.Context(), "nope"); return err }(),
+			latchkey.ENOTFOUND, msgSessionNotFound},
 		{"UnknownOrder", func() error {
 			_, _, err := db.Tokens(t.Context(), latchkey.TokenFilter{UserID: u.ID, OrderBy: "id; DROP TABLE users"})
 			return err

@@ -29,27 +29,38 @@ const tokenFrom = ` FROM oauth_access_tokens t
 // CreateToken stores t. ECONFLICT when the id exists; ENOTFOUND when its
 // user or client does not exist.
 func (db *DB) CreateToken(ctx context.Context, t *latchkey.Token) error {
+	if err := insertToken(ctx, db.write, t); err != nil {
+		return wrap("create token", err)
+	}
+	return nil
+}
+
+// An execer is the write connection or a transaction on it.
+type execer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}
+
+// insertToken stores t with e. ECONFLICT when the id exists; ENOTFOUND
+// when its user or client does not exist.
+func insertToken(ctx context.Context, e execer, t *latchkey.Token) error {
 	const q = `INSERT INTO oauth_access_tokens (id, user_id, client_id, name, name_folded,
 		scopes, revoked, created_at, updated_at, expires_at, last_used_at, key_id)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	scopes, err := formatScopes(t.Scopes)
 	if err != nil {
-		return wrap("create token", err)
+		return err
 	}
-	_, err = db.write.ExecContext(ctx, q,
+	_, err = e.ExecContext(ctx, q,
 		t.ID, t.UserID, t.ClientID, t.Name, strings.ToLower(t.Name),
 		scopes, t.Revoked, formatTime(t.CreatedAt), formatTime(t.UpdatedAt),
 		formatNullTime(t.ExpiresAt), formatNullTime(t.LastUsedAt), t.KeyID)
 	switch {
 	case isUnique(err):
-		err = conflict(msgTokenExists, err)
+		return conflict(msgTokenExists, err)
 	case isForeignKey(err):
-		err = notFound(msgTokenOwnerNotFound, err)
+		return notFound(msgTokenOwnerNotFound, err)
 	}
-	if err != nil {
-		return wrap("create token", err)
-	}
-	return nil
+	return err
 }
 
 // Token returns the token with its client. ENOTFOUND when there is none.

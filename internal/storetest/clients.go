@@ -202,6 +202,34 @@ func testRevokeClient(t *testing.T, open func(t *testing.T) latchkey.Store) {
 		}
 	})
 
+	t.Run("DeactivatesGrants", func(t *testing.T) {
+		s := open(t)
+		alice := createUser(t, s, newUser("alice"))
+		bob := createUser(t, s, newUser("bob"))
+		app := createClient(t, s, newClient("App"))
+		other := createClient(t, s, newClient("Other"))
+		issued, _ := issueToken(t, s, 1, alice.ID, app.ID, "request-a")
+		code := createGrant(t, s, newGrant(latchkey.GrantCode, signature(1), "request-a", alice.ID, app.ID))
+		refresh := createGrant(t, s, newGrant(latchkey.GrantRefresh, signature(2), "request-b", bob.ID, app.ID))
+		inactive := newGrant(latchkey.GrantRefresh, signature(3), "request-c", bob.ID, app.ID)
+		inactive.Active = false
+		createGrant(t, s, inactive)
+		kept := createGrant(t, s, newGrant(latchkey.GrantRefresh, signature(4), "request-d", alice.ID, other.ID))
+		keptToken, _ := issueToken(t, s, 2, alice.ID, other.ID, "request-d")
+
+		if err := s.RevokeClient(t.Context(), app.ID, at(time.Hour)); err != nil {
+			t.Fatalf("RevokeClient(%d) = %v", app.ID, err)
+		}
+		after := fmt.Sprintf("RevokeClient(%d)", app.ID)
+		checkActive(t, s, after, false, latchkey.GrantAccess, issued.ID)
+		checkActive(t, s, after, false, latchkey.GrantCode, code.Signature)
+		checkActive(t, s, after, false, latchkey.GrantRefresh, refresh.Signature, inactive.Signature)
+		checkActive(t, s, after, true, latchkey.GrantRefresh, kept.Signature)
+		checkActive(t, s, after, true, latchkey.GrantAccess, keptToken.ID)
+		checkRevoked(t, s, after, true, at(time.Hour), issued.ID)
+		checkRevoked(t, s, after, false, time.Time{}, keptToken.ID)
+	})
+
 	t.Run("Again", func(t *testing.T) {
 		s := open(t)
 		app := createClient(t, s, newClient("App"))

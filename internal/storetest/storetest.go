@@ -57,6 +57,26 @@ func Run(t *testing.T, open func(t *testing.T) latchkey.Store) {
 	t.Run("AuditRecords", func(t *testing.T) { testAuditRecords(t, open) })
 	t.Run("PruneAudit", func(t *testing.T) { testPruneAudit(t, open) })
 
+	t.Run("CreateGrant", func(t *testing.T) { testCreateGrant(t, open) })
+	t.Run("Grant", func(t *testing.T) { testGrant(t, open) })
+	t.Run("CreateAccessToken", func(t *testing.T) { testCreateAccessToken(t, open) })
+	t.Run("DeactivateGrant", func(t *testing.T) { testDeactivateGrant(t, open) })
+	t.Run("DeactivateGrants", func(t *testing.T) { testDeactivateGrants(t, open) })
+	t.Run("DeleteGrant", func(t *testing.T) { testDeleteGrant(t, open) })
+	t.Run("RevokeRequestTokens", func(t *testing.T) { testRevokeRequestTokens(t, open) })
+	t.Run("PruneGrants", func(t *testing.T) { testPruneGrants(t, open) })
+
+	t.Run("SaveConsent", func(t *testing.T) { testSaveConsent(t, open) })
+	t.Run("Consent", func(t *testing.T) { testConsent(t, open) })
+	t.Run("Consents", func(t *testing.T) { testConsents(t, open) })
+	t.Run("RevokeConsent", func(t *testing.T) { testRevokeConsent(t, open) })
+
+	t.Run("CreateSession", func(t *testing.T) { testCreateSession(t, open) })
+	t.Run("Session", func(t *testing.T) { testSession(t, open) })
+	t.Run("DeleteSession", func(t *testing.T) { testDeleteSession(t, open) })
+	t.Run("DeleteUserSessions", func(t *testing.T) { testDeleteUserSessions(t, open) })
+	t.Run("PruneSessions", func(t *testing.T) { testPruneSessions(t, open) })
+
 	t.Run("Concurrent", func(t *testing.T) { testConcurrent(t, open) })
 }
 

@@ -1,0 +1,133 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/latchkey/latchkey"
+)
+
+// The caller-safe sentences of consent errors.
+const (
+	msgConsentNotFound      = "The consent was not found."
+	msgConsentOwnerNotFound = "The consent's user or client was not found."
+)
+
+// consentColumns are the columns of oauth_consents as reads select them,
+// followed by its client's, in the order of scanConsent.
+const consentColumns = `o.user_id, o.client_id, o.scopes, o.created_at, o.updated_at, ` + clientColumns
+
+// consentFrom is the FROM clause of every consent read: a consent with its
+// client.
+const consentFrom = ` FROM oauth_consents o
+	JOIN oauth_clients c ON c.id = o.client_id`
+
+// scanConsent reads one row of consentColumns. Its scopes are never nil.
+func scanConsent(r pgx.Row) (*latchkey.Consent, error) {
+	var o latchkey.Consent
+	var c latchkey.Client
+	dest := append([]any{&o.UserID, &o.ClientID, (*[]string)(&o.Scopes),
+		&o.CreatedAt, &o.UpdatedAt}, clientFields(&c)...)
+	if err := r.Scan(dest...); err != nil {
+		return nil, err
+	}
+	if o.Scopes == nil {
+		o.Scopes = latchkey.Scopes{}
+	}
+	o.Client = &c
+	return &o, nil
+}
+
+// SaveConsent stores c, replacing the scopes and UpdatedAt of the user's
+// consent to that client if there is one, whose CreatedAt then stays; c's
+// Scopes, CreatedAt and UpdatedAt are then set from the stored row.
+// ENOTFOUND when the user or client does not exist.
+func (db *DB) SaveConsent(ctx context.Context, c *latchkey.Consent) error {
+	const q = `INSERT INTO oauth_consents (user_id, client_id, scopes, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5)
+		ON CONFLICT (user_id, client_id)
+		DO UPDATE SET scopes = EXCLUDED.scopes, updated_at = EXCLUDED.updated_at
+		RETURNING scopes, created_at, updated_at`
+	var (
+		scopes           []string
+		created, updated time.Time
+	)
+	err := retry(ctx, func() error {
+		return db.pool.QueryRow(ctx, q,
+			c.UserID, c.ClientID, storedScopes(c.Scopes), storedTime(c.CreatedAt), storedTime(c.UpdatedAt),
+		).Scan(&scopes, &created, &updated)
+	})
+	if pgCode(err) == codeForeignKeyViolation {
+		err = notFound(msgConsentOwnerNotFound, err)
+	}
+	if err != nil {
+		return wrap("save consent", err)
+	}
+	if scopes == nil {
+		scopes = []string{}
+	}
+	c.Scopes, c.CreatedAt, c.UpdatedAt = scopes, created, updated
+	return nil
+}
+
+// Consent returns the user's consent to the client, with the client.
+// ENOTFOUND when there is none.
+func (db *DB) Consent(ctx context.Context, userID, clientID int64) (*latchkey.Consent, error) {
+	c, err := scanConsent(db.pool.QueryRow(ctx,
+		`SELECT `+consentColumns+consentFrom+` WHERE o.user_id = $1 AND o.client_id = $2`,
+		userID, clientID))
+	if errors.Is(err, pgx.ErrNoRows) {
+		err = notFound(msgConsentNotFound, err)
+	}
+	if err != nil {
+		return nil, wrap("consent", err)
+	}
+	return c, nil
+}
+
+// Consents returns the user's consents with their clients, most recently
+// updated first (ties by client id ascending).
+func (db *DB) Consents(ctx context.Context, userID int64) ([]*latchkey.Consent, error) {
+	rows, err := db.pool.Query(ctx,
+		`SELECT `+consentColumns+consentFrom+` WHERE o.user_id = $1
+		ORDER BY o.updated_at DESC, o.client_id ASC`, userID)
+	if err != nil {
+		return nil, wrap("consents", err)
+	}
+	consents, err := collect(rows, scanConsent)
+	if err != nil {
+		return nil, wrap("consents", err)
+	}
+	return consents, nil
+}
+
+// RevokeConsent, in one transaction, deletes the user's consent to the
+// client, revokes at at every token of that user issued by that client,
+// and deactivates every grant of that user and client, locking the tokens
+// before the grants, as RevokeClient does. It returns the tokens it
+// revoked, with their clients, by id. ENOTFOUND when there is no such
+// consent, and then nothing changes.
+func (db *DB) RevokeConsent(ctx context.Context, userID, clientID int64, at time.Time) ([]*latchkey.Token, error) {
+	var tokens []*latchkey.Token
+	err := db.tx(ctx, pgx.TxOptions{}, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx,
+			`DELETE FROM oauth_consents WHERE user_id = $1 AND client_id = $2`, userID, clientID)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return notFound(msgConsentNotFound, nil)
+		}
+		tokens, err = revokeTokens(ctx, tx, at, `t.user_id = $2 AND t.client_id = $3`, userID, clientID)
+		if err != nil {
+			return err
+		}
+		return deactivateGrants(ctx, tx, `user_id = $1 AND client_id = $2`, userID, clientID)
+	})
+	if err != nil {
+		return nil, wrap("revoke consent", err)
+	}
+	return tokens, nil
+}

@@ -1,0 +1,241 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/latchkey/latchkey"
+)
+
+// The caller-safe sentences of grant errors.
+const (
+	msgGrantNotFound      = "The grant was not found."
+	msgGrantExists        = "A grant of this kind with this signature already exists."
+	msgGrantOwnerNotFound = "The grant's user or client was not found."
+)
+
+// grantColumns are the columns of oauth_grants as reads select them, in
+// the order of grantFields.
+const grantColumns = `g.kind, g.signature, g.request_id, g.client_id, g.user_id,
+	g.active, g.request, g.created_at, g.expires_at`
+
+// grantFields returns the scan destinations of grantColumns in g; call
+// fixGrant after the scan.
+func grantFields(g *latchkey.Grant) []any {
+	return []any{(*string)(&g.Kind), &g.Signature, &g.RequestID, &g.ClientID, &g.UserID,
+		&g.Active, &g.Request, &g.CreatedAt, &g.ExpiresAt}
+}
+
+// fixGrant finishes a scanned grant: its request is never nil, as in the
+// SQLite backend.
+func fixGrant(g *latchkey.Grant) {
+	if g.Request == nil {
+		g.Request = []byte{}
+	}
+}
+
+// insertGrant stores g with e. ECONFLICT when a grant of its kind with its
+// signature exists; ENOTFOUND when its user or client does not exist.
+func insertGrant(ctx context.Context, e execer, g *latchkey.Grant) error {
+	_, err := e.Exec(ctx,
+		`INSERT INTO oauth_grants (kind, signature, request_id, client_id, user_id,
+			active, request, created_at, expires_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+		string(g.Kind), g.Signature, g.RequestID, g.ClientID, g.UserID,
+		g.Active, blob(g.Request), storedTime(g.CreatedAt), storedTime(g.ExpiresAt))
+	switch pgCode(err) {
+	case codeUniqueViolation:
+		err = conflict(msgGrantExists, err)
+	case codeForeignKeyViolation:
+		err = notFound(msgGrantOwnerNotFound, err)
+	}
+	return err
+}
+
+// CreateGrant stores g. ECONFLICT when a grant of its kind with its
+// signature exists; ENOTFOUND when its user or client does not exist.
+func (db *DB) CreateGrant(ctx context.Context, g *latchkey.Grant) error {
+	err := retry(ctx, func() error { return insertGrant(ctx, db.pool, g) })
+	if err != nil {
+		return wrap("create grant", err)
+	}
+	return nil
+}
+
+// CreateAccessToken stores the access token t and its GrantAccess grant g
+// in one transaction: when either cannot be stored, neither is. ECONFLICT
+// when the token's id or the grant's signature exists; ENOTFOUND when a
+// user or client does not exist.
+func (db *DB) CreateAccessToken(ctx context.Context, t *latchkey.Token, g *latchkey.Grant) error {
+	err := db.tx(ctx, pgx.TxOptions{}, func(tx pgx.Tx) error {
+		if err := insertToken(ctx, tx, t); err != nil {
+			return err
+		}
+		return insertGrant(ctx, tx, g)
+	})
+	if err != nil {
+		return wrap("create access token", err)
+	}
+	return nil
+}
+
+// Grant returns the grant of kind with signature, active or not. ENOTFOUND
+// when there is none.
+func (db *DB) Grant(ctx context.Context, kind latchkey.GrantKind, signature string) (*latchkey.Grant, error) {
+	if !storable(string(kind)) || !storable(signature) {
+		return nil, wrap("grant", notFound(msgGrantNotFound, nil))
+	}
+	var g latchkey.Grant
+	err := db.pool.QueryRow(ctx,
+		`SELECT `+grantColumns+` FROM oauth_grants g WHERE g.kind = $1 AND g.signature = $2`,
+		string(kind), signature).Scan(grantFields(&g)...)
+	if errors.Is(err, pgx.ErrNoRows) {
+		err = notFound(msgGrantNotFound, err)
+	}
+	if err != nil {
+		return nil, wrap("grant", err)
+	}
+	fixGrant(&g)
+	return &g, nil
+}
+
+// DeactivateGrant marks the grant inactive. ENOTFOUND when there is none;
+// deactivating an inactive grant is not an error.
+func (db *DB) DeactivateGrant(ctx context.Context, kind latchkey.GrantKind, signature string) error {
+	if !storable(string(kind)) || !storable(signature) {
+		return wrap("deactivate grant", notFound(msgGrantNotFound, nil))
+	}
+	var n int64
+	err := retry(ctx, func() error {
+		tag, err := db.pool.Exec(ctx,
+			`UPDATE oauth_grants SET active = false WHERE kind = $1 AND signature = $2`,
+			string(kind), signature)
+		n = tag.RowsAffected()
+		return err
+	})
+	if err == nil && n == 0 {
+		err = notFound(msgGrantNotFound, nil)
+	}
+	if err != nil {
+		return wrap("deactivate grant", err)
+	}
+	return nil
+}
+
+// DeactivateGrants marks every grant of kind in the authorization
+// requestID inactive. None is not an error.
+func (db *DB) DeactivateGrants(ctx context.Context, kind latchkey.GrantKind, requestID string) error {
+	if !storable(string(kind)) || !storable(requestID) {
+		return nil // no stored grant has them
+	}
+	err := retry(ctx, func() error {
+		return deactivateGrants(ctx, db.pool, `request_id = $1 AND kind = $2`, requestID, string(kind))
+	})
+	if err != nil {
+		return wrap("deactivate grants", err)
+	}
+	return nil
+}
+
+// deactivateGrants marks inactive, with e, the active grants that the
+// condition where on oauth_grants, with its args, selects. It locks them
+// in key order first, as every statement that deactivates several grants
+// does, so that two of them do not deadlock.
+func deactivateGrants(ctx context.Context, e execer, where string, args ...any) error {
+	_, err := e.Exec(ctx,
+		`UPDATE oauth_grants g SET active = false
+		FROM (SELECT kind, signature FROM oauth_grants
+			WHERE active AND `+where+`
+			ORDER BY kind, signature
+			FOR NO KEY UPDATE) l
+		WHERE g.kind = l.kind AND g.signature = l.signature AND g.active`, args...)
+	return err
+}
+
+// DeleteGrant deletes the grant. None is not an error.
+func (db *DB) DeleteGrant(ctx context.Context, kind latchkey.GrantKind, signature string) error {
+	if !storable(string(kind)) || !storable(signature) {
+		return nil // no stored grant has them
+	}
+	err := retry(ctx, func() error {
+		_, err := db.pool.Exec(ctx,
+			`DELETE FROM oauth_grants WHERE kind = $1 AND signature = $2`, string(kind), signature)
+		return err
+	})
+	if err != nil {
+		return wrap("delete grant", err)
+	}
+	return nil
+}
+
+// RevokeRequestTokens revokes, at at, every access token issued under the
+// authorization requestID (those its GrantAccess grants name), and returns
+// those it revoked, the ones not revoked before, with their clients, by id.
+func (db *DB) RevokeRequestTokens(ctx context.Context, requestID string, at time.Time) ([]*latchkey.Token, error) {
+	if !storable(requestID) {
+		return []*latchkey.Token{}, nil // no stored grant has it
+	}
+	var tokens []*latchkey.Token
+	err := retry(ctx, func() error {
+		var err error
+		tokens, err = revokeTokens(ctx, db.pool, at,
+			`t.id IN (SELECT signature FROM oauth_grants WHERE request_id = $2 AND kind = 'access')`,
+			requestID)
+		return err
+	})
+	if err != nil {
+		return nil, wrap("revoke request tokens", err)
+	}
+	return tokens, nil
+}
+
+// A querier is a pool or a transaction.
+type querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+}
+
+// revokeTokens revokes at at, with q, in one statement, the tokens that
+// are not revoked and that the condition where on oauth_access_tokens t
+// selects, and returns them with their clients, by id. where's parameters
+// start at $2, args are their values. The tokens are locked in id order
+// before they are updated, as RevokeClient and TouchTokens lock them, so
+// that they do not deadlock.
+func revokeTokens(ctx context.Context, q querier, at time.Time, where string, args ...any) ([]*latchkey.Token, error) {
+	rows, err := q.Query(ctx,
+		`WITH locked AS (
+			SELECT t.id FROM oauth_access_tokens t
+			WHERE NOT t.revoked AND `+where+`
+			ORDER BY t.id
+			FOR NO KEY UPDATE OF t),
+		revoked AS (
+			UPDATE oauth_access_tokens t SET revoked = true, updated_at = $1
+			FROM locked l
+			WHERE t.id = l.id AND NOT t.revoked
+			RETURNING t.*)
+		SELECT `+tokenColumns+`, `+clientColumns+` FROM revoked t
+		JOIN oauth_clients c ON c.id = t.client_id
+		ORDER BY t.id`,
+		append([]any{storedTime(at)}, args...)...)
+	if err != nil {
+		return nil, err
+	}
+	return collect(rows, scanToken)
+}
+
+// PruneGrants deletes the grants that expired before before, and says how
+// many.
+func (db *DB) PruneGrants(ctx context.Context, before time.Time) (int64, error) {
+	var n int64
+	err := retry(ctx, func() error {
+		tag, err := db.pool.Exec(ctx,
+			`DELETE FROM oauth_grants WHERE expires_at < $1`, storedTime(before))
+		n = tag.RowsAffected()
+		return err
+	})
+	if err != nil {
+		return 0, wrap("prune grants", err)
+	}
+	return n, nil
+}

@@ -1,0 +1,143 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"time"
+
+	"github.com/latchkey/latchkey"
+)
+
+// The caller-safe sentences of consent errors.
+const (
+	msgConsentNotFound      = "The consent was not found."
+	msgConsentOwnerNotFound = "The consent's user or client was not found."
+)
+
+// consentColumns are the columns of oauth_consents as reads select them,
+// in the order of consentFields, followed by its client's.
+const consentColumns = `o.user_id, o.client_id, o.scopes, o.created_at, o.updated_at, ` + clientColumns
+
+// consentFrom is the FROM clause of every consent read: a consent with its
+// client.
+const consentFrom = ` FROM oauth_consents o
+	JOIN oauth_clients c ON c.id = o.client_id`
+
+// scanConsent reads one row of consentColumns.
+func scanConsent(r rowScanner) (*latchkey.Consent, error) {
+	var o latchkey.Consent
+	var c latchkey.Client
+	dest := append([]any{&o.UserID, &o.ClientID, scopesColumn{&o.Scopes},
+		timeColumn{&o.CreatedAt}, timeColumn{&o.UpdatedAt}}, clientFields(&c)...)
+	if err := r.Scan(dest...); err != nil {
+		return nil, err
+	}
+	o.Client = &c
+	return &o, nil
+}
+
+// SaveConsent stores c, replacing the scopes and UpdatedAt of the user's
+// consent to that client if there is one, whose CreatedAt then stays; c's
+// Scopes, CreatedAt and UpdatedAt are then set from the stored row.
+// ENOTFOUND when the user or client does not exist.
+func (db *DB) SaveConsent(ctx context.Context, c *latchkey.Consent) error {
+	scopes, err := formatScopes(c.Scopes)
+	if err != nil {
+		return wrap("save consent", err)
+	}
+	var saved latchkey.Consent
+	err = db.writeTx(ctx, func(tx *sql.Tx) error {
+		err := tx.QueryRowContext(ctx,
+			`INSERT INTO oauth_consents (user_id, client_id, scopes, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?)
+			ON CONFLICT (user_id, client_id)
+			DO UPDATE SET scopes = excluded.scopes, updated_at = excluded.updated_at
+			RETURNING scopes, created_at, updated_at`,
+			c.UserID, c.ClientID, scopes, formatTime(c.CreatedAt), formatTime(c.UpdatedAt),
+		).Scan(scopesColumn{&saved.Scopes}, timeColumn{&saved.CreatedAt}, timeColumn{&saved.UpdatedAt})
+		if isForeignKey(err) {
+			return notFound(msgConsentOwnerNotFound, err)
+		}
+		return err
+	})
+	if err != nil {
+		return wrap("save consent", err)
+	}
+	c.Scopes, c.CreatedAt, c.UpdatedAt = saved.Scopes, saved.CreatedAt, saved.UpdatedAt
+	return nil
+}
+
+// Consent returns the user's consent to the client, with the client.
+// ENOTFOUND when there is none.
+func (db *DB) Consent(ctx context.Context, userID, clientID int64) (*latchkey.Consent, error) {
+	c, err := scanConsent(db.queryRow(ctx,
+		`SELECT `+consentColumns+consentFrom+` WHERE o.user_id = ? AND o.client_id = ?`,
+		userID, clientID))
+	if errors.Is(err, sql.ErrNoRows) {
+		err = notFound(msgConsentNotFound, err)
+	}
+	if err != nil {
+		return nil, wrap("consent", err)
+	}
+	return c, nil
+}
+
+// Consents returns the user's consents with their clients, most recently
+// updated first (ties by client id ascending).
+func (db *DB) Consents(ctx context.Context, userID int64) ([]*latchkey.Consent, error) {
+	rows, err := db.query(ctx,
+		`SELECT `+consentColumns+consentFrom+` WHERE o.user_id = ?
+		ORDER BY o.updated_at DESC, o.client_id ASC`, userID)
+	if err != nil {
+		return nil, wrap("consents", err)
+	}
+	defer rows.Close()
+	consents := []*latchkey.Consent{}
+	for rows.Next() {
+		c, err := scanConsent(rows)
+		if err != nil {
+			return nil, wrap("consents", err)
+		}
+		consents = append(consents, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, wrap("consents", err)
+	}
+	return consents, nil
+}
+
+// RevokeConsent, in one transaction, deletes the user's consent to the
+// client, deactivates every grant of that user and client, and revokes at
+// at every token of that user issued by that client. It returns the tokens
+// it revoked, with their clients, by id. ENOTFOUND when there is no such
+// consent, and then nothing changes.
+func (db *DB) RevokeConsent(ctx context.Context, userID, clientID int64, at time.Time) ([]*latchkey.Token, error) {
+	var tokens []*latchkey.Token
+	err := db.writeTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx,
+			`DELETE FROM oauth_consents WHERE user_id = ? AND client_id = ?`, userID, clientID)
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return notFound(msgConsentNotFound, nil)
+		}
+		_, err = tx.ExecContext(ctx,
+			`UPDATE oauth_grants SET active = 0 WHERE user_id = ? AND client_id = ? AND active = 1`,
+			userID, clientID)
+		if err != nil {
+			return err
+		}
+		tokens, err = revokeTokens(ctx, tx, at, `user_id = ? AND client_id = ?`, userID, clientID)
+		return err
+	})
+	if err != nil {
+		return nil, wrap("revoke consent", err)
+	}
+	return tokens, nil
+}

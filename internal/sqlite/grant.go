@@ -1,0 +1,234 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"time"
+
+	"github.com/latchkey/latchkey"
+)
+
+// The caller-safe sentences of grant errors.
+const (
+	msgGrantNotFound      = "The grant was not found."
+	msgGrantExists        = "A grant of this kind with this signature already exists."
+	msgGrantOwnerNotFound = "The grant's user or client was not found."
+)
+
+// grantColumns are the columns of oauth_grants as reads select them, in
+// the order of grantFields.
+const grantColumns = `g.kind, g.signature, g.request_id, g.client_id, g.user_id,
+	g.active, g.request, g.created_at, g.expires_at`
+
+// grantFields returns the scan destinations of grantColumns in g.
+func grantFields(g *latchkey.Grant) []any {
+	return []any{(*string)(&g.Kind), &g.Signature, &g.RequestID, &g.ClientID, &g.UserID,
+		&g.Active, &g.Request, timeColumn{&g.CreatedAt}, timeColumn{&g.ExpiresAt}}
+}
+
+// insertGrant stores g in tx.
+func insertGrant(ctx context.Context, tx *sql.Tx, g *latchkey.Grant) error {
+	_, err := tx.ExecContext(ctx,
+		`INSERT INTO oauth_grants (kind, signature, request_id, client_id, user_id,
+			active, request, created_at, expires_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		string(g.Kind), g.Signature, g.RequestID, g.ClientID, g.UserID,
+		g.Active, blob(g.Request), formatTime(g.CreatedAt), formatTime(g.ExpiresAt))
+	switch {
+	case isUnique(err):
+		return conflict(msgGrantExists, err)
+	case isForeignKey(err):
+		return notFound(msgGrantOwnerNotFound, err)
+	}
+	return err
+}
+
+// CreateGrant stores g. ECONFLICT when a grant of its kind with its
+// signature exists; ENOTFOUND when its user or client does not exist.
+func (db *DB) CreateGrant(ctx context.Context, g *latchkey.Grant) error {
+	err := db.writeTx(ctx, func(tx *sql.Tx) error { return insertGrant(ctx, tx, g) })
+	if err != nil {
+		return wrap("create grant", err)
+	}
+	return nil
+}
+
+// CreateAccessToken stores the access token t and its GrantAccess grant g
+// in one transaction: when either cannot be stored, neither is. ECONFLICT
+// when the token's id or the grant's signature exists; ENOTFOUND when a
+// user or client does not exist.
+func (db *DB) CreateAccessToken(ctx context.Context, t *latchkey.Token, g *latchkey.Grant) error {
+	err := db.writeTx(ctx, func(tx *sql.Tx) error {
+		if err := insertToken(ctx, tx, t); err != nil {
+			return err
+		}
+		return insertGrant(ctx, tx, g)
+	})
+	if err != nil {
+		return wrap("create access token", err)
+	}
+	return nil
+}
+
+// Grant returns the grant of kind with signature, active or not. ENOTFOUND
+// when there is none.
+func (db *DB) Grant(ctx context.Context, kind latchkey.GrantKind, signature string) (*latchkey.Grant, error) {
+	var g latchkey.Grant
+	err := db.queryRow(ctx,
+		`SELECT `+grantColumns+` FROM oauth_grants g WHERE g.kind = ? AND g.signature = ?`,
+		string(kind), signature).Scan(grantFields(&g)...)
+	if errors.Is(err, sql.ErrNoRows) {
+		err = notFound(msgGrantNotFound, err)
+	}
+	if err != nil {
+		return nil, wrap("grant", err)
+	}
+	if g.Request == nil {
+		g.Request = []byte{}
+	}
+	return &g, nil
+}
+
+// DeactivateGrant marks the grant inactive. ENOTFOUND when there is none;
+// deactivating an inactive grant is not an error.
+func (db *DB) DeactivateGrant(ctx context.Context, kind latchkey.GrantKind, signature string) error {
+	err := db.writeTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx,
+			`UPDATE oauth_grants SET active = 0 WHERE kind = ? AND signature = ?`,
+			string(kind), signature)
+		if err != nil {
+			return err
+		}
+		// SQLite counts the rows the statement matched, changed or not.
+		n, err := res.RowsAffected()
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return notFound(msgGrantNotFound, nil)
+		}
+		return nil
+	})
+	if err != nil {
+		return wrap("deactivate grant", err)
+	}
+	return nil
+}
+
+// DeactivateGrants marks every grant of kind in the authorization
+// requestID inactive. None is not an error.
+func (db *DB) DeactivateGrants(ctx context.Context, kind latchkey.GrantKind, requestID string) error {
+	err := db.writeTx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx,
+			`UPDATE oauth_grants SET active = 0 WHERE request_id = ? AND kind = ? AND active = 1`,
+			requestID, string(kind))
+		return err
+	})
+	if err != nil {
+		return wrap("deactivate grants", err)
+	}
+	return nil
+}
+
+// DeleteGrant deletes the grant. None is not an error.
+func (db *DB) DeleteGrant(ctx context.Context, kind latchkey.GrantKind, signature string) error {
+	err := db.writeTx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx,
+			`DELETE FROM oauth_grants WHERE kind = ? AND signature = ?`, string(kind), signature)
+		return err
+	})
+	if err != nil {
+		return wrap("delete grant", err)
+	}
+	return nil
+}
+
+// RevokeRequestTokens revokes, at at, every access token issued under the
+// authorization requestID (those its GrantAccess grants name), and returns
+// those it revoked, the ones not revoked before, with their clients, by id.
+func (db *DB) RevokeRequestTokens(ctx context.Context, requestID string, at time.Time) ([]*latchkey.Token, error) {
+	var tokens []*latchkey.Token
+	err := db.writeTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		tokens, err = revokeTokens(ctx, tx, at,
+			`id IN (SELECT signature FROM oauth_grants WHERE request_id = ? AND kind = 'access')`,
+			requestID)
+		return err
+	})
+	if err != nil {
+		return nil, wrap("revoke request tokens", err)
+	}
+	return tokens, nil
+}
+
+// revokeTokens revokes at at, in tx, the tokens that are not revoked and
+// that the condition where on oauth_access_tokens, with its args, selects,
+// and returns them with their clients, by id. The result is never nil.
+func revokeTokens(ctx context.Context, tx *sql.Tx, at time.Time, where string, args ...any) ([]*latchkey.Token, error) {
+	ids, err := texts(tx.QueryContext(ctx,
+		`UPDATE oauth_access_tokens SET revoked = 1, updated_at = ?
+		WHERE revoked = 0 AND `+where+` RETURNING id`,
+		append([]any{formatTime(at)}, args...)...))
+	if err != nil || len(ids) == 0 {
+		return []*latchkey.Token{}, err
+	}
+	list, err := json.Marshal(ids)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := tx.QueryContext(ctx,
+		`SELECT `+tokenColumns+`, `+clientColumns+tokenFrom+`
+		WHERE t.id IN (SELECT value FROM json_each(?))
+		ORDER BY t.id`, string(list))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	tokens := []*latchkey.Token{}
+	for rows.Next() {
+		t, err := scanToken(rows)
+		if err != nil {
+			return nil, err
+		}
+		tokens = append(tokens, t)
+	}
+	return tokens, rows.Err()
+}
+
+// texts reads the one TEXT column of every row of a query.
+func texts(rows *sql.Rows, err error) ([]string, error) {
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var ss []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			return nil, err
+		}
+		ss = append(ss, s)
+	}
+	return ss, rows.Err()
+}
+
+// PruneGrants deletes the grants that expired before before, and says how
+// many.
+func (db *DB) PruneGrants(ctx context.Context, before time.Time) (int64, error) {
+	var n int64
+	err := db.writeTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx,
+			`DELETE FROM oauth_grants WHERE expires_at < ?`, formatTime(before))
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	if err != nil {
+		return 0, wrap("prune grants", err)
+	}
+	return n, nil
+}
