@@ -86,8 +86,10 @@ type GrantStore interface {
 	// ENOTFOUND when there is none.
 	Grant(ctx context.Context, kind GrantKind, signature string) (*Grant, error)
 
-	// DeactivateGrant marks the grant inactive. ENOTFOUND when there is
-	// none; deactivating an inactive grant is not an error.
+	// DeactivateGrant marks an active grant inactive, atomically: of two
+	// calls at once, one succeeds and the other gets ECONFLICT, as does any
+	// call on a grant already inactive. This is what makes a code single
+	// use. ENOTFOUND when there is no such grant.
 	DeactivateGrant(ctx context.Context, kind GrantKind, signature string) error
 
 	// DeactivateGrants marks every grant of kind in the authorization

@@ -12,6 +12,7 @@ import (
 // The caller-safe sentences of grant errors.
 const (
 	msgGrantNotFound      = "The grant was not found."
+	msgGrantInactive      = "The grant was used or revoked already."
 	msgGrantExists        = "A grant of this kind with this signature already exists."
 	msgGrantOwnerNotFound = "The grant's user or client was not found."
 )
@@ -109,14 +110,25 @@ func (db *DB) DeactivateGrant(ctx context.Context, kind latchkey.GrantKind, sign
 	}
 	var n int64
 	err := retry(ctx, func() error {
+		// Under READ COMMITTED a second UPDATE waits for the first one's
+		// row lock, then sees active = false and changes nothing.
 		tag, err := db.pool.Exec(ctx,
-			`UPDATE oauth_grants SET active = false WHERE kind = $1 AND signature = $2`,
+			`UPDATE oauth_grants SET active = false WHERE kind = $1 AND signature = $2 AND active`,
 			string(kind), signature)
 		n = tag.RowsAffected()
 		return err
 	})
 	if err == nil && n == 0 {
-		err = notFound(msgGrantNotFound, nil)
+		var exists bool
+		err = db.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM oauth_grants WHERE kind = $1 AND signature = $2)`,
+			string(kind), signature).Scan(&exists)
+		switch {
+		case err != nil:
+		case exists:
+			err = conflict(msgGrantInactive, nil)
+		default:
+			err = notFound(msgGrantNotFound, nil)
+		}
 	}
 	if err != nil {
 		return wrap("deactivate grant", err)

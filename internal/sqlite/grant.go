@@ -13,6 +13,7 @@ import (
 // The caller-safe sentences of grant errors.
 const (
 	msgGrantNotFound      = "The grant was not found."
+	msgGrantInactive      = "The grant was used or revoked already."
 	msgGrantExists        = "A grant of this kind with this signature already exists."
 	msgGrantOwnerNotFound = "The grant's user or client was not found."
 )
@@ -96,20 +97,29 @@ func (db *DB) Grant(ctx context.Context, kind latchkey.GrantKind, signature stri
 func (db *DB) DeactivateGrant(ctx context.Context, kind latchkey.GrantKind, signature string) error {
 	err := db.writeTx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx,
-			`UPDATE oauth_grants SET active = 0 WHERE kind = ? AND signature = ?`,
+			`UPDATE oauth_grants SET active = 0 WHERE kind = ? AND signature = ? AND active = 1`,
 			string(kind), signature)
 		if err != nil {
 			return err
 		}
-		// SQLite counts the rows the statement matched, changed or not.
 		n, err := res.RowsAffected()
 		if err != nil {
 			return err
 		}
-		if n == 0 {
+		if n == 1 {
+			return nil
+		}
+		// Used already, or never there: the write transaction holds the
+		// database, so the answer cannot change in between.
+		var one int
+		err = tx.QueryRowContext(ctx, `SELECT 1 FROM oauth_grants WHERE kind = ? AND signature = ?`, string(kind), signature).Scan(&one)
+		if errors.Is(err, sql.ErrNoRows) {
 			return notFound(msgGrantNotFound, nil)
 		}
-		return nil
+		if err != nil {
+			return err
+		}
+		return conflict(msgGrantInactive, nil)
 	})
 	if err != nil {
 		return wrap("deactivate grant", err)

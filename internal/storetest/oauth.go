@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"strings"
@@ -355,12 +356,39 @@ func testDeactivateGrant(t *testing.T, open func(t *testing.T) latchkey.Store) {
 		u := createUser(t, s, newUser("alice"))
 		app := createClient(t, s, newClient("App"))
 		g := createGrant(t, s, newGrant(latchkey.GrantRefresh, signature(1), "request-1", u.ID, app.ID))
-		for i := range 2 {
-			if err := s.DeactivateGrant(t.Context(), g.Kind, g.Signature); err != nil {
-				t.Fatalf("DeactivateGrant(%s, %q) call %d = %v, want nil", g.Kind, g.Signature, i+1, err)
+		if err := s.DeactivateGrant(t.Context(), g.Kind, g.Signature); err != nil {
+			t.Fatalf("DeactivateGrant(%s, %q) = %v, want nil", g.Kind, g.Signature, err)
+		}
+		err := s.DeactivateGrant(t.Context(), g.Kind, g.Signature)
+		checkCode(t, "DeactivateGrant of an inactive grant", err, latchkey.ECONFLICT)
+		checkActive(t, s, "DeactivateGrant twice", false, g.Kind, g.Signature)
+	})
+
+	t.Run("Race", func(t *testing.T) {
+		// Of many deactivations at once, exactly one wins: a code is
+		// exchanged once.
+		s := open(t)
+		u := createUser(t, s, newUser("alice"))
+		app := createClient(t, s, newClient("App"))
+		g := createGrant(t, s, newGrant(latchkey.GrantCode, signature(1), "request-1", u.ID, app.ID))
+		const n = 8
+		errs := make(chan error, n)
+		for range n {
+			go func() { errs <- s.DeactivateGrant(context.WithoutCancel(t.Context()), g.Kind, g.Signature) }()
+		}
+		won := 0
+		for range n {
+			switch err := <-errs; latchkey.ErrorCode(err) {
+			case "":
+				won++
+			case latchkey.ECONFLICT:
+			default:
+				t.Errorf("DeactivateGrant at once: %v, want nil or ECONFLICT", err)
 			}
 		}
-		checkActive(t, s, "DeactivateGrant twice", false, g.Kind, g.Signature)
+		if won != 1 {
+			t.Errorf("%d of %d deactivations at once succeeded, want exactly 1", won, n)
+		}
 	})
 
 	t.Run("NotFound", func(t *testing.T) {
