@@ -1,0 +1,369 @@
+// Package oauth is Latchkey's OAuth 2.0 authorization server: the
+// authorization code grant with PKCE (RFC 6749, RFC 7636), refresh token
+// rotation, revocation (RFC 7009) and introspection (RFC 7662), on
+// github.com/ory/fosite. This package wires fosite to Latchkey's stores and
+// token format: access tokens are the server's own JWTs, rows of the same
+// table as personal tokens; codes and refresh tokens are fosite's HMAC
+// tokens, stored only as hashes. The pages a person sees (sign-in,
+// consent) are internal/httpapi's.
+package oauth
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ory/fosite"
+	"github.com/ory/fosite/compose"
+	"github.com/ory/fosite/handler/oauth2"
+	"github.com/ory/fosite/token/hmac"
+
+	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/internal/service"
+)
+
+// Config holds the authorization server's settings; zero fields take their
+// documented defaults.
+type Config struct {
+	// AccessTokenLifetime: one hour.
+	AccessTokenLifetime time.Duration
+	// RefreshTokenLifetime: 30 days. Each refresh issues a new one.
+	RefreshTokenLifetime time.Duration
+	// CodeLifetime: ten minutes, RFC 6749's longest recommended.
+	CodeLifetime time.Duration
+	// Secret signs codes and refresh tokens: at least 32 bytes, the same on
+	// every replica (derive it from the server secret).
+	Secret []byte
+	Logger *slog.Logger
+}
+
+// The defaults of Config.
+const (
+	DefaultAccessTokenLifetime  = time.Hour
+	DefaultRefreshTokenLifetime = 30 * 24 * time.Hour
+	DefaultCodeLifetime         = 10 * time.Minute
+)
+
+// SecretInfo is the HKDF info under which the server derives Config.Secret
+// from its own secret.
+const SecretInfo = "latchkey/oauth: codes and refresh tokens, v1"
+
+// Provider is the authorization server. It is safe for concurrent use.
+type Provider struct {
+	f     fosite.OAuth2Provider
+	svc   *service.Service
+	store storage
+	cfg   Config
+	log   *slog.Logger
+}
+
+// New returns the authorization server of svc, keeping its grants in st.
+func New(svc *service.Service, st latchkey.Store, cfg Config) (*Provider, error) {
+	if len(cfg.Secret) < 32 {
+		return nil, errors.New("oauth: the secret must be 32 bytes at least")
+	}
+	if cfg.AccessTokenLifetime <= 0 {
+		cfg.AccessTokenLifetime = DefaultAccessTokenLifetime
+	}
+	if cfg.RefreshTokenLifetime <= 0 {
+		cfg.RefreshTokenLifetime = DefaultRefreshTokenLifetime
+	}
+	if cfg.CodeLifetime <= 0 {
+		cfg.CodeLifetime = DefaultCodeLifetime
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	fc := &fosite.Config{
+		AccessTokenLifespan:   cfg.AccessTokenLifetime,
+		RefreshTokenLifespan:  cfg.RefreshTokenLifetime,
+		AuthorizeCodeLifespan: cfg.CodeLifetime,
+		GlobalSecret:          cfg.Secret,
+		// Scopes are names, not a hierarchy: tokens.read grants nothing
+		// of tokens.write.
+		ScopeStrategy: fosite.ExactScopeStrategy,
+		// A refresh token with every grant: no offline scope to ask for.
+		RefreshTokenScopes: []string{},
+		// PKCE: S256 only, and required of clients that hold no secret.
+		EnforcePKCEForPublicClients:    true,
+		EnablePKCEPlainChallengeMethod: false,
+		ClientSecretsHasher:            secretHasher{},
+		SendDebugMessagesToClients:     false,
+	}
+	p := &Provider{svc: svc, cfg: cfg, log: cfg.Logger}
+	p.store = storage{p: p, st: st}
+	hmacStrategy := oauth2.NewHMACSHAStrategyUnPrefixed(&hmac.HMACStrategy{Config: fc}, fc)
+	strategy := &compose.CommonStrategy{CoreStrategy: &tokenStrategy{HMACSHAStrategyUnPrefixed: hmacStrategy, p: p}}
+	p.f = compose.Compose(fc, &p.store, strategy,
+		compose.OAuth2AuthorizeExplicitFactory,
+		compose.OAuth2RefreshTokenGrantFactory,
+		compose.OAuth2PKCEFactory,
+		compose.OAuth2TokenIntrospectionFactory,
+		compose.OAuth2TokenRevocationFactory,
+	)
+	return p, nil
+}
+
+// GrantTypes are the grants the server allows every client.
+var GrantTypes = []string{"authorization_code", "refresh_token"}
+
+// client is a Latchkey client as fosite sees it.
+type client struct {
+	c       *latchkey.Client
+	scopes  []string
+	uris    []string
+	idCache string
+}
+
+func newClient(c *latchkey.Client, scopes []string) *client {
+	return &client{c: c, scopes: scopes, uris: service.RedirectURIs(c), idCache: strconv.FormatInt(c.ID, 10)}
+}
+
+func (c *client) GetID() string                      { return c.idCache }
+func (c *client) GetHashedSecret() []byte            { return []byte(c.c.SecretHash) }
+func (c *client) GetRedirectURIs() []string          { return c.uris }
+func (c *client) GetGrantTypes() fosite.Arguments    { return GrantTypes }
+func (c *client) GetResponseTypes() fosite.Arguments { return fosite.Arguments{"code"} }
+func (c *client) GetScopes() fosite.Arguments        { return c.scopes }
+func (c *client) IsPublic() bool                     { return c.c.SecretHash == "" }
+func (c *client) GetAudience() fosite.Arguments      { return nil }
+
+// Client returns the application of a request, or nil.
+func Client(ar fosite.Requester) *latchkey.Client {
+	if ar == nil {
+		return nil
+	}
+	if c, ok := ar.GetClient().(*client); ok {
+		return c.c
+	}
+	return nil
+}
+
+// secretHasher checks client secrets: they are long random strings, stored
+// as their SHA-256 and compared in constant time.
+type secretHasher struct{}
+
+func (secretHasher) Compare(_ context.Context, hash, data []byte) error {
+	if !service.CheckClientSecret(string(hash), string(data)) {
+		return errors.New("oauth: the client secret does not match")
+	}
+	return nil
+}
+
+func (secretHasher) Hash(_ context.Context, data []byte) ([]byte, error) {
+	return []byte(service.HashClientSecret(string(data))), nil
+}
+
+// hashSignature is how a code's or refresh token's signature is stored.
+func hashSignature(sig string) string {
+	h := sha256.Sum256([]byte(sig))
+	return hex.EncodeToString(h[:])
+}
+
+// tokenStrategy makes codes and refresh tokens with fosite's HMAC strategy
+// and access tokens as the server's JWTs.
+type tokenStrategy struct {
+	*oauth2.HMACSHAStrategyUnPrefixed
+	p *Provider
+}
+
+// AccessTokenSignature finds a JWT's row: its id, once its signature
+// verifies (a forged token finds nothing).
+func (s *tokenStrategy) AccessTokenSignature(_ context.Context, token string) string {
+	id, err := s.p.svc.VerifiedTokenID(token)
+	if err != nil {
+		return ""
+	}
+	return id
+}
+
+// GenerateAccessToken signs a JWT for the request: its user, its client as
+// the audience, its granted scopes, and the session's expiry.
+func (s *tokenStrategy) GenerateAccessToken(_ context.Context, req fosite.Requester) (string, string, error) {
+	sess, ok := req.GetSession().(*Session)
+	if !ok {
+		return "", "", fmt.Errorf("oauth: a request with a %T session", req.GetSession())
+	}
+	uid, err := sess.userID()
+	if err != nil {
+		return "", "", err
+	}
+	cid, err := strconv.ParseInt(req.GetClient().GetID(), 10, 64)
+	if err != nil {
+		return "", "", fmt.Errorf("oauth: client id %q", req.GetClient().GetID())
+	}
+	exp := sess.GetExpiresAt(fosite.AccessToken)
+	if exp.IsZero() {
+		exp = time.Now().Add(s.p.cfg.AccessTokenLifetime)
+	}
+	signed, id, kid, err := s.p.svc.SignAccessToken(uid, cid, latchkey.Scopes(req.GetGrantedScopes()), exp)
+	if err != nil {
+		return "", "", err
+	}
+	sess.accessKeyID = kid
+	return signed, id, nil
+}
+
+// ValidateAccessToken accepts a token that authenticates now: signature,
+// expiry, row, client and user, as every API request is checked.
+func (s *tokenStrategy) ValidateAccessToken(ctx context.Context, _ fosite.Requester, token string) error {
+	if _, err := s.p.svc.Authenticate(ctx, token, latchkey.Origin{}); err != nil {
+		return fosite.ErrInactiveToken.WithWrap(err)
+	}
+	return nil
+}
+
+// requestedScopes says whether ar asks for at least one scope.
+func requestedScopes(ar fosite.AuthorizeRequester) bool {
+	return slices.ContainsFunc(ar.GetRequestedScopes(), func(s string) bool { return s != "" })
+}
+
+// ParseAuthorize reads an authorization request (GET or POST). On error,
+// Redirectable says whether it may be reported to the redirect URI.
+func (p *Provider) ParseAuthorize(ctx context.Context, r *http.Request) (fosite.AuthorizeRequester, error) {
+	ar, err := p.f.NewAuthorizeRequest(ctx, r)
+	if err != nil {
+		return ar, err
+	}
+	// fosite lets a loopback redirect URI differ in its port (RFC 8252);
+	// this server holds applications to exactly what they registered.
+	if raw := r.Form.Get("redirect_uri"); raw != "" && !slices.Contains(ar.GetClient().GetRedirectURIs(), raw) {
+		return nil, fosite.ErrInvalidRequest.WithHint("The redirect_uri is not one the application registered.")
+	}
+	// PKCE is checked again as the code is made; checking it here too
+	// refuses before the person is asked to consent.
+	challenge, method := r.Form.Get("code_challenge"), r.Form.Get("code_challenge_method")
+	switch {
+	case challenge == "" && ar.GetClient().IsPublic():
+		return ar, fosite.ErrInvalidRequest.WithHint("This client must use PKCE: send code_challenge with code_challenge_method=S256.")
+	case challenge == "" && method != "":
+		return ar, fosite.ErrInvalidRequest.WithHint("code_challenge_method was sent without code_challenge.")
+	case challenge != "" && method != "S256":
+		return ar, fosite.ErrInvalidRequest.WithHint("Only code_challenge_method=S256 is supported.")
+	}
+	if !requestedScopes(ar) {
+		return ar, fosite.ErrInvalidScope.WithHintf("Ask for one or more of the scopes: %s.", strings.Join(p.svc.Scopes(), " "))
+	}
+	return ar, nil
+}
+
+// Redirectable reports whether an error about ar may be sent to its
+// redirect URI: only when the URI is one its client registered.
+func Redirectable(ar fosite.AuthorizeRequester) bool {
+	return ar != nil && ar.IsRedirectURIValid() && ar.GetClient() != nil
+}
+
+// WriteAuthorizeError sends err to ar's redirect URI, which must be
+// Redirectable.
+func (p *Provider) WriteAuthorizeError(ctx context.Context, w http.ResponseWriter, ar fosite.AuthorizeRequester, err error) {
+	p.f.WriteAuthorizeError(ctx, w, ar, err)
+}
+
+// Approve grants ar's requested scopes for userID and sends the code to
+// the redirect URI.
+func (p *Provider) Approve(ctx context.Context, w http.ResponseWriter, ar fosite.AuthorizeRequester, userID int64) {
+	for _, s := range ar.GetRequestedScopes() {
+		ar.GrantScope(s)
+	}
+	resp, err := p.f.NewAuthorizeResponse(ctx, ar, NewSession(userID))
+	if err != nil {
+		p.f.WriteAuthorizeError(ctx, w, ar, err)
+		return
+	}
+	p.f.WriteAuthorizeResponse(ctx, w, ar, resp)
+}
+
+// Deny tells ar's client the person refused (access_denied).
+func (p *Provider) Deny(ctx context.Context, w http.ResponseWriter, ar fosite.AuthorizeRequester) {
+	p.f.WriteAuthorizeError(ctx, w, ar, fosite.ErrAccessDenied.WithHint("The person declined to authorize the application."))
+}
+
+// errCodeReused: an authorization code was exchanged twice at once; the
+// second exchange lost the race.
+var errCodeReused = errors.New("oauth: the authorization code was used already")
+
+// Token serves POST /oauth/token: the authorization_code and refresh_token
+// grants, the client authenticated by client_secret_basic or
+// client_secret_post (a public client by its id and PKCE). The answer is
+// Passport's: token_type, expires_in, access_token, refresh_token (and
+// scope).
+func (p *Provider) Token(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	ar, err := p.f.NewAccessRequest(ctx, r, &Session{})
+	if err == nil {
+		err = p.checkUser(ctx, ar)
+	}
+	if err != nil {
+		p.f.WriteAccessError(ctx, w, ar, tokenError(err))
+		return
+	}
+	resp, err := p.f.NewAccessResponse(ctx, ar)
+	if err != nil {
+		p.f.WriteAccessError(ctx, w, ar, tokenError(err))
+		return
+	}
+	resp.SetTokenType("Bearer")
+	p.f.WriteAccessResponse(ctx, w, ar, resp)
+}
+
+// checkUser refuses a grant whose user can no longer sign in.
+func (p *Provider) checkUser(ctx context.Context, ar fosite.AccessRequester) error {
+	sess, ok := ar.GetSession().(*Session)
+	if !ok {
+		return fosite.ErrServerError
+	}
+	u, err := p.svc.FindUser(ctx, sess.Subject)
+	switch {
+	case latchkey.ErrorCode(err) == latchkey.ENOTFOUND:
+		return fosite.ErrInvalidGrant.WithHint("The user of this grant no longer exists.")
+	case err != nil:
+		return fosite.ErrServerError.WithWrap(err)
+	case !u.Active():
+		return fosite.ErrInvalidGrant.WithHint("The user of this grant is not active.")
+	}
+	return nil
+}
+
+// tokenError gives the token endpoint's refusals RFC 6749's names: an
+// expired code or a code that lost an exchange race is invalid_grant.
+func tokenError(err error) error {
+	switch {
+	case errors.Is(err, errCodeReused), errors.Is(err, fosite.ErrTokenExpired), errors.Is(err, fosite.ErrInvalidatedAuthorizeCode):
+		return fosite.ErrInvalidGrant.WithHint("The authorization code or refresh token is expired, used or revoked.")
+	}
+	return err
+}
+
+// Revoke serves POST /oauth/revoke (RFC 7009): a client revokes its own
+// access or refresh token; the whole authorization it came from ends.
+func (p *Provider) Revoke(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	err := p.f.NewRevocationRequest(ctx, r)
+	p.f.WriteRevocationResponse(ctx, w, err)
+}
+
+// Introspect serves POST /oauth/introspect (RFC 7662) to a resource server
+// authenticated as a client with client_secret_basic: whether a token,
+// personal or OAuth, is active, and whose it is.
+func (p *Provider) Introspect(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	if _, _, ok := r.BasicAuth(); !ok {
+		w.Header().Set("WWW-Authenticate", `Basic realm="latchkey"`)
+		p.f.WriteIntrospectionError(ctx, w, fosite.ErrRequestUnauthorized.WithHint("Authenticate as a client with HTTP Basic (client_secret_basic)."))
+		return
+	}
+	resp, err := p.f.NewIntrospectionRequest(ctx, r, &Session{})
+	if err != nil {
+		p.f.WriteIntrospectionError(ctx, w, err)
+		return
+	}
+	p.f.WriteIntrospectionResponse(ctx, w, resp)
+}

@@ -1,0 +1,287 @@
+package oauth
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/ory/fosite"
+
+	"github.com/latchkey/latchkey"
+)
+
+// storage is fosite's storage on Latchkey's: clients from the client
+// store, codes, refresh tokens and PKCE challenges as grants, access tokens
+// as token rows (through the service, so that every replica hears of
+// them).
+type storage struct {
+	p  *Provider
+	st latchkey.Store
+}
+
+// GetClient returns an application that may take part in the flow: not
+// revoked, and not the personal access client.
+func (s *storage) GetClient(ctx context.Context, id string) (fosite.Client, error) {
+	n, err := strconv.ParseInt(id, 10, 64)
+	if err != nil || n <= 0 {
+		return nil, fosite.ErrNotFound
+	}
+	c, err := s.st.Client(ctx, n)
+	if latchkey.ErrorCode(err) == latchkey.ENOTFOUND {
+		return nil, fosite.ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	if c.Revoked || c.PersonalAccessClient {
+		return nil, fosite.ErrNotFound
+	}
+	return newClient(c, s.p.svc.Scopes()), nil
+}
+
+// errNoAssertions: client authentication by JWT assertion (RFC 7523) is
+// not offered, so no assertion is ever accepted.
+var errNoAssertions = errors.New("oauth: client assertions are not accepted")
+
+func (s *storage) ClientAssertionJWTValid(context.Context, string) error { return errNoAssertions }
+
+func (s *storage) SetClientAssertionJWT(context.Context, string, time.Time) error {
+	return errNoAssertions
+}
+
+// newGrant makes the grant of kind that keeps req under signature.
+func newGrant(kind latchkey.GrantKind, signature string, req fosite.Requester, expiresIn fosite.TokenType) (*latchkey.Grant, *Session, error) {
+	b, sess, err := encodeRequest(req)
+	if err != nil {
+		return nil, nil, err
+	}
+	uid, err := sess.userID()
+	if err != nil {
+		return nil, nil, err
+	}
+	cid, err := strconv.ParseInt(req.GetClient().GetID(), 10, 64)
+	if err != nil {
+		return nil, nil, fmt.Errorf("oauth: client id %q", req.GetClient().GetID())
+	}
+	exp := sess.GetExpiresAt(expiresIn)
+	if exp.IsZero() {
+		exp = time.Now().Add(DefaultRefreshTokenLifetime)
+	}
+	return &latchkey.Grant{
+		Kind: kind, Signature: signature, RequestID: req.GetID(), ClientID: cid, UserID: uid,
+		Active: true, Request: b, CreatedAt: time.Now().UTC(), ExpiresAt: exp.UTC(),
+	}, sess, nil
+}
+
+func (s *storage) create(ctx context.Context, kind latchkey.GrantKind, signature string, req fosite.Requester, expiresIn fosite.TokenType) error {
+	g, _, err := newGrant(kind, hashSignature(signature), req, expiresIn)
+	if err != nil {
+		return err
+	}
+	return s.st.CreateGrant(ctx, g)
+}
+
+// get reads the grant of kind under signature (already hashed) back into
+// a request: fosite.ErrNotFound when there is none, or when its client is
+// gone or revoked.
+func (s *storage) get(ctx context.Context, kind latchkey.GrantKind, signature string) (*latchkey.Grant, fosite.Requester, error) {
+	g, err := s.st.Grant(ctx, kind, signature)
+	if latchkey.ErrorCode(err) == latchkey.ENOTFOUND {
+		return nil, nil, fosite.ErrNotFound
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	req, err := s.decode(ctx, g.Request)
+	return g, req, err
+}
+
+func (s *storage) decode(ctx context.Context, b []byte) (fosite.Requester, error) {
+	var sr storedRequest
+	if err := json.Unmarshal(b, &sr); err != nil {
+		return nil, fmt.Errorf("oauth: a stored request: %w", err)
+	}
+	c, err := s.GetClient(ctx, sr.ClientID)
+	if err != nil {
+		return nil, err
+	}
+	req := fosite.NewRequest()
+	req.ID = sr.ID
+	req.RequestedAt = sr.RequestedAt
+	req.Client = c
+	req.RequestedScope = sr.RequestedScope
+	req.GrantedScope = sr.GrantedScope
+	if sr.Form != nil {
+		req.Form = sr.Form
+	}
+	req.Session = &Session{Subject: sr.Subject, ExpiresAt: sr.ExpiresAt}
+	return req, nil
+}
+
+// deactivate marks one grant used; err is errCodeReused when another
+// request used it first.
+func (s *storage) deactivate(ctx context.Context, kind latchkey.GrantKind, signature string) error {
+	err := s.st.DeactivateGrant(ctx, kind, hashSignature(signature))
+	switch latchkey.ErrorCode(err) {
+	case "":
+		return nil
+	case latchkey.ECONFLICT:
+		return errCodeReused
+	case latchkey.ENOTFOUND:
+		return fosite.ErrNotFound
+	}
+	return err
+}
+
+// Authorization codes.
+
+func (s *storage) CreateAuthorizeCodeSession(ctx context.Context, code string, req fosite.Requester) error {
+	return s.create(ctx, latchkey.GrantCode, code, req, fosite.AuthorizeCode)
+}
+
+func (s *storage) GetAuthorizeCodeSession(ctx context.Context, code string, _ fosite.Session) (fosite.Requester, error) {
+	g, req, err := s.get(ctx, latchkey.GrantCode, hashSignature(code))
+	if err != nil {
+		return nil, err
+	}
+	if !g.Active {
+		return req, fosite.ErrInvalidatedAuthorizeCode
+	}
+	return req, nil
+}
+
+func (s *storage) InvalidateAuthorizeCodeSession(ctx context.Context, code string) error {
+	return s.deactivate(ctx, latchkey.GrantCode, code)
+}
+
+// PKCE challenges, kept beside their codes.
+
+func (s *storage) CreatePKCERequestSession(ctx context.Context, signature string, req fosite.Requester) error {
+	return s.create(ctx, latchkey.GrantPKCE, signature, req, fosite.AuthorizeCode)
+}
+
+func (s *storage) GetPKCERequestSession(ctx context.Context, signature string, _ fosite.Session) (fosite.Requester, error) {
+	_, req, err := s.get(ctx, latchkey.GrantPKCE, hashSignature(signature))
+	return req, err
+}
+
+// DeletePKCERequestSession is called as a code's exchange begins, before
+// the verifier is checked. Deleting the challenge then would let a second
+// attempt without any verifier pass as a request that never used PKCE; so
+// the challenge stays, bound to its code, until it expires with it. A code
+// can be exchanged only once anyway.
+func (s *storage) DeletePKCERequestSession(context.Context, string) error {
+	return nil
+}
+
+// Access tokens: rows of the tokens table, found by id.
+
+func (s *storage) CreateAccessTokenSession(ctx context.Context, id string, req fosite.Requester) error {
+	g, sess, err := newGrant(latchkey.GrantAccess, id, req, fosite.AccessToken)
+	if err != nil {
+		return err
+	}
+	if sess.accessKeyID == "" {
+		return errors.New("oauth: an access token to store that this server did not sign")
+	}
+	c, ok := req.GetClient().(*client)
+	if !ok {
+		return fmt.Errorf("oauth: a request with a %T client", req.GetClient())
+	}
+	exp := g.ExpiresAt.Truncate(time.Second)
+	t := &latchkey.Token{
+		ID: id, UserID: g.UserID, ClientID: g.ClientID, Name: c.c.Name,
+		Scopes: latchkey.Scopes(req.GetGrantedScopes()), ExpiresAt: &exp, KeyID: sess.accessKeyID,
+	}
+	return s.p.svc.StoreAccessToken(ctx, t, g)
+}
+
+// GetAccessTokenSession finds an OAuth access token's request, or makes
+// one for a personal token, so that introspection answers for both.
+func (s *storage) GetAccessTokenSession(ctx context.Context, id string, _ fosite.Session) (fosite.Requester, error) {
+	if id == "" {
+		return nil, fosite.ErrNotFound
+	}
+	_, req, err := s.get(ctx, latchkey.GrantAccess, id)
+	if !errors.Is(err, fosite.ErrNotFound) {
+		return req, err
+	}
+	t, err := s.st.Token(ctx, id)
+	if latchkey.ErrorCode(err) == latchkey.ENOTFOUND || err == nil && (t.Client == nil || !t.Client.PersonalAccessClient) {
+		return nil, fosite.ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	r := fosite.NewRequest()
+	r.ID = t.ID
+	r.RequestedAt = t.CreatedAt
+	r.Client = newClient(t.Client, s.p.svc.Scopes())
+	r.RequestedScope = fosite.Arguments(t.Scopes)
+	r.GrantedScope = fosite.Arguments(t.Scopes)
+	sess := NewSession(t.UserID)
+	if t.ExpiresAt != nil {
+		sess.SetExpiresAt(fosite.AccessToken, *t.ExpiresAt)
+	}
+	r.Session = sess
+	return r, nil
+}
+
+func (s *storage) DeleteAccessTokenSession(ctx context.Context, id string) error {
+	if err := s.p.svc.OperatorRevokeToken(ctx, id); err != nil && latchkey.ErrorCode(err) != latchkey.ENOTFOUND {
+		return err
+	}
+	return s.st.DeleteGrant(ctx, latchkey.GrantAccess, id)
+}
+
+// Refresh tokens: rotated on every use; a used one presented again is
+// reuse, and fosite then revokes the whole authorization.
+
+func (s *storage) CreateRefreshTokenSession(ctx context.Context, signature, _ string, req fosite.Requester) error {
+	return s.create(ctx, latchkey.GrantRefresh, signature, req, fosite.RefreshToken)
+}
+
+func (s *storage) GetRefreshTokenSession(ctx context.Context, signature string, _ fosite.Session) (fosite.Requester, error) {
+	g, req, err := s.get(ctx, latchkey.GrantRefresh, hashSignature(signature))
+	if err != nil {
+		return nil, err
+	}
+	if !g.Active {
+		return req, fosite.ErrInactiveToken
+	}
+	return req, nil
+}
+
+func (s *storage) DeleteRefreshTokenSession(ctx context.Context, signature string) error {
+	return s.st.DeleteGrant(ctx, latchkey.GrantRefresh, hashSignature(signature))
+}
+
+// RotateRefreshToken retires the refresh token just used, and with it the
+// authorization's older access tokens: after a refresh only the new pair
+// works (as in Passport). Two refreshes racing with one token: the loser
+// gets invalid_grant.
+func (s *storage) RotateRefreshToken(ctx context.Context, requestID, signature string) error {
+	if err := s.deactivate(ctx, latchkey.GrantRefresh, signature); err != nil {
+		if errors.Is(err, errCodeReused) {
+			return fosite.ErrInactiveToken
+		}
+		return err
+	}
+	if err := s.st.DeactivateGrants(ctx, latchkey.GrantRefresh, requestID); err != nil {
+		return err
+	}
+	return s.p.svc.RevokeAuthorization(ctx, requestID, "refresh token used")
+}
+
+// Revocation of a whole authorization.
+
+func (s *storage) RevokeRefreshToken(ctx context.Context, requestID string) error {
+	return s.st.DeactivateGrants(ctx, latchkey.GrantRefresh, requestID)
+}
+
+func (s *storage) RevokeAccessToken(ctx context.Context, requestID string) error {
+	return s.p.svc.RevokeAuthorization(ctx, requestID, "authorization revoked")
+}

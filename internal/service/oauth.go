@@ -1,0 +1,129 @@
+package service
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/internal/jwt"
+)
+
+// The authorization server's side of the service: it signs and stores the
+// access tokens the OAuth 2.0 flow issues, revokes them by authorization,
+// and keeps users' consents. The protocol itself is internal/oauth's.
+
+// SignAccessToken signs a new OAuth access token of user for client, with
+// scopes, expiring at expires. It returns the JWT, its id and the kid of
+// the key that signed it. Nothing is stored: StoreAccessToken does that
+// once the flow has decided to issue it.
+func (s *Service) SignAccessToken(userID, clientID int64, scopes latchkey.Scopes, expires time.Time) (signed, id, kid string, err error) {
+	now := s.now()
+	if id, err = s.newTokenID(); err != nil {
+		return "", "", "", err
+	}
+	signed, kid, err = s.keys.Load().Sign(jwt.Claims{
+		Audience:  strconv.FormatInt(clientID, 10),
+		ID:        id,
+		Subject:   strconv.FormatInt(userID, 10),
+		IssuedAt:  now,
+		NotBefore: now,
+		ExpiresAt: expires.UTC().Truncate(time.Second),
+		Scopes:    scopes,
+	})
+	return signed, id, kid, err
+}
+
+// StoreAccessToken stores an access token SignAccessToken signed, with the
+// grant that ties it to its authorization, and tells every replica.
+func (s *Service) StoreAccessToken(ctx context.Context, t *latchkey.Token, g *latchkey.Grant) error {
+	now := s.now()
+	t.CreatedAt, t.UpdatedAt = now, now
+	if t.Scopes == nil {
+		t.Scopes = latchkey.Scopes{}
+	}
+	g.CreatedAt = now
+	if err := s.store.CreateAccessToken(ctx, t, g); err != nil {
+		return err
+	}
+	s.publish(ctx, latchkey.Event{Kind: latchkey.EventTokenCreated, ID: strconv.FormatInt(t.UserID, 10)})
+	s.obs.TokenCreated()
+	s.audit(ctx, &latchkey.Principal{User: &latchkey.User{ID: t.UserID}}, latchkey.AuditRecord{
+		Action: latchkey.AuditTokenCreated, SubjectUserID: userRef(t.UserID), SubjectID: t.ID,
+		Detail: "oauth client " + strconv.FormatInt(t.ClientID, 10) + " scopes " + strings.Join(scopesOrAll(t.Scopes), " ")})
+	s.log.Info("oauth token issued", "token_id", t.ID, "user_id", t.UserID, "client_id", t.ClientID)
+	return nil
+}
+
+// RevokeAuthorization revokes every access token issued under the
+// authorization requestID, and tells every replica. why says, for the
+// audit log, what led to it.
+func (s *Service) RevokeAuthorization(ctx context.Context, requestID, why string) error {
+	ts, err := s.store.RevokeRequestTokens(ctx, requestID, s.now())
+	if err != nil {
+		return err
+	}
+	s.revoked(ctx, nil, ts, why)
+	return nil
+}
+
+// revoked tells every replica of tokens a store call revoked, and records
+// each.
+func (s *Service) revoked(ctx context.Context, p *latchkey.Principal, ts []*latchkey.Token, why string) {
+	for _, t := range ts {
+		s.publish(ctx, latchkey.Event{Kind: latchkey.EventTokenRevoked, ID: t.ID, UserID: t.UserID})
+		s.obs.TokenRevoked()
+		s.audit(ctx, p, latchkey.AuditRecord{Action: latchkey.AuditTokenRevoked, SubjectUserID: userRef(t.UserID), SubjectID: t.ID, Detail: why})
+		s.log.Info("token revoked", "token_id", t.ID, "user_id", t.UserID, "client_id", t.ClientID, "why", why)
+	}
+}
+
+// Consent returns user's consent to client, or ENOTFOUND.
+func (s *Service) Consent(ctx context.Context, userID, clientID int64) (*latchkey.Consent, error) {
+	return s.store.Consent(ctx, userID, clientID)
+}
+
+// SaveConsent remembers that user approved client for scopes.
+func (s *Service) SaveConsent(ctx context.Context, userID, clientID int64, scopes latchkey.Scopes) error {
+	now := s.now()
+	if scopes == nil {
+		scopes = latchkey.Scopes{}
+	}
+	return s.store.SaveConsent(ctx, &latchkey.Consent{UserID: userID, ClientID: clientID, Scopes: scopes, CreatedAt: now, UpdatedAt: now})
+}
+
+// Consents lists the applications user has approved.
+func (s *Service) Consents(ctx context.Context, userID int64) ([]*latchkey.Consent, error) {
+	return s.store.Consents(ctx, userID)
+}
+
+// RevokeConsent withdraws p's user's approval of client: the consent is
+// forgotten, and every token and refresh token the application holds for
+// them stops working at once. ENOTFOUND when there is no such consent.
+func (s *Service) RevokeConsent(ctx context.Context, p *latchkey.Principal, clientID int64) error {
+	ts, err := s.store.RevokeConsent(ctx, p.User.ID, clientID, s.now())
+	if err != nil {
+		return notFound(err)
+	}
+	s.revoked(ctx, p, ts, "application access withdrawn")
+	return nil
+}
+
+// VerifiedTokenID returns the id of a JWT whose signature verifies under a
+// key the server holds and which is within its validity. It reads no row:
+// the token may still be revoked.
+func (s *Service) VerifiedTokenID(token string) (string, error) {
+	claims, err := s.keys.Load().Verify(token, s.now())
+	if err != nil {
+		return "", errUnauthenticated
+	}
+	return claims.ID, nil
+}
+
+// SessionLifetime is how long a web sign-in lasts.
+func (s *Service) SessionLifetime() time.Duration { return s.cfg.SessionLifetime }
+
+// DeriveKey returns a key for the one use info names, derived from the
+// server secret: the same on every replica.
+func (s *Service) DeriveKey(info string) []byte { return s.sealer.DeriveKey(info) }
