@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -16,6 +17,7 @@ import (
 	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/internal/httpapi"
 	"github.com/latchkey/latchkey/internal/metrics"
+	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/postgres"
 	"github.com/latchkey/latchkey/internal/service"
 	"github.com/latchkey/latchkey/internal/sqlite"
@@ -35,7 +37,14 @@ func (e *env) serve(ctx context.Context, args []string) error {
 	limitFailed := fs.String("limit-failed-auth", rateString(httpapi.DefaultLimits.FailedAuthPerAddr), "failed authentications allowed per client address: PER_SECOND[:BURST], or off")
 	limitCreateUser := fs.String("limit-create-user", rateString(httpapi.DefaultLimits.CreatePerUser), "token creations allowed per user: PER_SECOND[:BURST], or off")
 	limitCreateAddr := fs.String("limit-create-addr", rateString(httpapi.DefaultLimits.CreatePerAddr), "token creations allowed per client address: PER_SECOND[:BURST], or off")
-	proxies := fs.String("trusted-proxies", "", "comma-separated addresses or CIDRs of proxies whose X-Forwarded-For is believed")
+	limitSignInAddr := fs.String("limit-sign-in-addr", rateString(httpapi.DefaultLimits.SignInPerAddr), "failed sign-ins allowed per client address: PER_SECOND[:BURST], or off")
+	limitSignInAccount := fs.String("limit-sign-in-account", rateString(httpapi.DefaultLimits.SignInPerAccount), "failed sign-ins allowed per account name: PER_SECOND[:BURST], or off")
+	limitTokenEndpoint := fs.String("limit-token-endpoint", rateString(httpapi.DefaultLimits.TokenEndpointPerAddr), "requests to /oauth/token, /oauth/revoke and /oauth/introspect allowed per client address: PER_SECOND[:BURST], or off")
+	proxies := fs.String("trusted-proxies", "", "comma-separated addresses or CIDRs of proxies whose X-Forwarded-For and X-Forwarded-Proto are believed")
+	publicURL := fs.String("public-url", "", "the server's address as its users reach it, e.g. https://tokens.example.com (the OAuth issuer; default: each request's own)")
+	secureCookies := fs.Bool("secure-cookies", false, "mark the sign-in cookie Secure even on plain HTTP (TLS ends at a proxy)")
+	oauthLifetime := fs.String("oauth-token-lifetime", oauth.DefaultAccessTokenLifetime.String(), "lifetime of an OAuth access token")
+	refreshLifetime := fs.String("refresh-token-lifetime", "30d", "lifetime of an OAuth refresh token, e.g. 30d")
 	if err := fs.parse(args); err != nil {
 		return err
 	}
@@ -59,6 +68,9 @@ func (e *env) serve(ctx context.Context, args []string) error {
 		{"limit-failed-auth", *limitFailed, &limits.FailedAuthPerAddr},
 		{"limit-create-user", *limitCreateUser, &limits.CreatePerUser},
 		{"limit-create-addr", *limitCreateAddr, &limits.CreatePerAddr},
+		{"limit-sign-in-addr", *limitSignInAddr, &limits.SignInPerAddr},
+		{"limit-sign-in-account", *limitSignInAccount, &limits.SignInPerAccount},
+		{"limit-token-endpoint", *limitTokenEndpoint, &limits.TokenEndpointPerAddr},
 	} {
 		if *l.dst, err = parseRate(l.value); err != nil {
 			return usagef("serve: --%s: %v", l.flag, err)
@@ -67,6 +79,22 @@ func (e *env) serve(ctx context.Context, args []string) error {
 	trusted, err := parsePrefixes(*proxies)
 	if err != nil {
 		return usagef("serve: --trusted-proxies: %v", err)
+	}
+
+	atLife, err := time.ParseDuration(*oauthLifetime)
+	if err != nil || atLife <= 0 {
+		return usagef("serve: --oauth-token-lifetime: want a duration such as 1h, got %q", *oauthLifetime)
+	}
+	rtLife, err := service.ParseLifetime(*refreshLifetime)
+	if err != nil {
+		return usagef("serve: --refresh-token-lifetime: %v", err)
+	}
+	if *publicURL != "" {
+		u, err := url.Parse(*publicURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
+			return usagef("serve: --public-url: want the server's root, such as https://tokens.example.com, got %q", *publicURL)
+		}
+		*publicURL = strings.TrimSuffix(*publicURL, "/")
 	}
 
 	cfg, err := sf.config(log)
@@ -91,12 +119,25 @@ latchkey:   latchkey token create --database %s --user %s --name "first token"
 
 	registerStoreMetrics(m, svc, st)
 
+	provider, err := oauth.New(svc, st, oauth.Config{
+		AccessTokenLifetime:  atLife,
+		RefreshTokenLifetime: rtLife.After(time.Time{}).Sub(time.Time{}),
+		Secret:               svc.DeriveKey(oauth.SecretInfo),
+		Logger:               log,
+	})
+	if err != nil {
+		return err
+	}
+
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
 	srv := &http.Server{
-		Handler:           httpapi.New(svc, httpapi.Options{Logger: log, Metrics: m, Limits: limits, TrustedProxies: trusted}),
+		Handler: httpapi.New(svc, httpapi.Options{
+			Logger: log, Metrics: m, Limits: limits, TrustedProxies: trusted,
+			OAuth: provider, PublicURL: *publicURL, SecureCookies: *secureCookies,
+		}),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,

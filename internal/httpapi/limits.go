@@ -33,6 +33,14 @@ type Limits struct {
 	// from one client address.
 	CreatePerUser Rate
 	CreatePerAddr Rate
+	// SignInPerAddr and SignInPerAccount: failed sign-ins from one client
+	// address, and for one account name (whether or not it exists). Past
+	// either, sign-in answers 429 without checking the password.
+	SignInPerAddr    Rate
+	SignInPerAccount Rate
+	// TokenEndpointPerAddr: requests to /oauth/token, /oauth/revoke and
+	// /oauth/introspect from one client address.
+	TokenEndpointPerAddr Rate
 }
 
 // DefaultLimits are the limits latchkey serve applies unless told
@@ -41,10 +49,19 @@ type Limits struct {
 // of 200 and 300). A create costs about a millisecond of RSA signing, so
 // these stop a runaway loop long before it matters, and leave room for a
 // test suite that makes a few hundred tokens at once.
+//
+// Sign-in allows 20 failures from an address, then one a second, and 10
+// failures for one account name, then one every 6 seconds: a person who
+// mistypes never meets it, a password guesser gets 600 guesses an hour at
+// most. The token endpoint takes 10 requests a second from an address
+// (bursts of 100).
 var DefaultLimits = Limits{
-	FailedAuthPerAddr: Rate{PerSecond: 10, Burst: 50},
-	CreatePerUser:     Rate{PerSecond: 10, Burst: 200},
-	CreatePerAddr:     Rate{PerSecond: 30, Burst: 300},
+	FailedAuthPerAddr:    Rate{PerSecond: 10, Burst: 50},
+	CreatePerUser:        Rate{PerSecond: 10, Burst: 200},
+	CreatePerAddr:        Rate{PerSecond: 30, Burst: 300},
+	SignInPerAddr:        Rate{PerSecond: 1, Burst: 20},
+	SignInPerAccount:     Rate{PerSecond: 1.0 / 6, Burst: 10},
+	TokenEndpointPerAddr: Rate{PerSecond: 10, Burst: 100},
 }
 
 // maxLimiterKeys bounds how many addresses and users are tracked; the

@@ -1,5 +1,7 @@
 package httpapi
 
+import "net/http"
+
 // routes registers the whole HTTP surface of the server.
 func (s *Server) routes() {
 	const tokens = "/api/1.0/users/{user_id}/tokens"
@@ -15,6 +17,22 @@ func (s *Server) routes() {
 
 	// Keys others verify our tokens with.
 	s.mux.Handle("GET /.well-known/jwks.json", s.jwks())
+
+	// Web pages: sign-in (and, with the authorization server, consent).
+	s.mux.Handle("GET /static/", static())
+	s.mux.Handle("GET /login", http.HandlerFunc(s.loginForm))
+	s.mux.Handle("POST /login", s.page(s.login))
+	s.mux.Handle("POST /logout", s.page(s.logout))
+
+	// The OAuth 2.0 authorization server.
+	if s.oauth != nil {
+		s.mux.Handle("GET /oauth/authorize", http.HandlerFunc(s.authorize))
+		s.mux.Handle("POST /oauth/authorize", s.page(s.authorize))
+		s.mux.Handle("POST /oauth/token", http.HandlerFunc(s.token))
+		s.mux.Handle("POST /oauth/revoke", http.HandlerFunc(s.revoke))
+		s.mux.Handle("POST /oauth/introspect", http.HandlerFunc(s.introspect))
+		s.mux.Handle("GET /.well-known/oauth-authorization-server", http.HandlerFunc(s.metadata))
+	}
 
 	// Operations.
 	s.mux.Handle("GET /healthz", healthz())

@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/service"
 )
 
@@ -19,8 +20,18 @@ type Options struct {
 	Logger  *slog.Logger
 	Metrics Metrics
 	Limits  Limits
-	// TrustedProxies are the addresses whose X-Forwarded-For is believed.
+	// TrustedProxies are the addresses whose X-Forwarded-For (and
+	// X-Forwarded-Proto) is believed.
 	TrustedProxies []netip.Prefix
+	// OAuth is the authorization server; nil serves no /oauth endpoints.
+	OAuth *oauth.Provider
+	// PublicURL is the server's address as its users reach it, e.g.
+	// https://tokens.example.com: the OAuth issuer. Empty: taken from
+	// each request.
+	PublicURL string
+	// SecureCookies marks the sign-in cookie Secure even when requests
+	// arrive over plain HTTP (TLS ends at a proxy that is not trusted).
+	SecureCookies bool
 }
 
 // Metrics is what the server reports to, and serves at /metrics.
@@ -38,7 +49,11 @@ type Server struct {
 	opts    Options
 	metrics Metrics
 
-	failedAuth, createByUser, createByAddr *limiter
+	failedAuth, createByUser, createByAddr     *limiter
+	signInByAddr, signInByAccount, tokenByAddr *limiter
+
+	oauth *oauth.Provider
+	csrf  *http.CrossOriginProtection
 }
 
 // New returns the server's handler: every route, wrapped in the request
@@ -50,10 +65,16 @@ func New(svc *service.Service, opts Options) http.Handler {
 	}
 	s := &Server{
 		svc: svc, log: log, mux: http.NewServeMux(), opts: opts, metrics: opts.Metrics,
-		failedAuth:   newLimiter("failed_auth", opts.Limits.FailedAuthPerAddr),
-		createByUser: newLimiter("create_user", opts.Limits.CreatePerUser),
-		createByAddr: newLimiter("create_addr", opts.Limits.CreatePerAddr),
+		failedAuth:      newLimiter("failed_auth", opts.Limits.FailedAuthPerAddr),
+		createByUser:    newLimiter("create_user", opts.Limits.CreatePerUser),
+		createByAddr:    newLimiter("create_addr", opts.Limits.CreatePerAddr),
+		signInByAddr:    newLimiter("sign_in_addr", opts.Limits.SignInPerAddr),
+		signInByAccount: newLimiter("sign_in_account", opts.Limits.SignInPerAccount),
+		tokenByAddr:     newLimiter("token_endpoint", opts.Limits.TokenEndpointPerAddr),
+		oauth:           opts.OAuth,
+		csrf:            http.NewCrossOriginProtection(),
 	}
+	s.csrf.SetDenyHandler(http.HandlerFunc(s.csrfRefused))
 	s.routes()
 	return s.middleware(s.mux)
 }

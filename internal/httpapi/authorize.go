@@ -1,0 +1,228 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/ory/fosite"
+
+	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/internal/oauth"
+)
+
+// The OAuth 2.0 endpoints. The protocol is internal/oauth's (fosite);
+// here are the person's side of it (sign-in first, then consent) and the
+// limits.
+
+// scopeDescriptions say, on the consent page, what a scope lets an
+// application do.
+var scopeDescriptions = map[string]string{
+	latchkey.ScopeTokensRead:  "see your access tokens",
+	latchkey.ScopeTokensWrite: "create and revoke your access tokens",
+	latchkey.ScopeAll:         "do everything you can do",
+}
+
+type scopeLine struct{ Name, Description string }
+
+type hiddenField struct{ Name, Value string }
+
+type consentPage struct {
+	Client     string
+	Scopes     []scopeLine
+	RedirectTo string
+	Hidden     []hiddenField
+}
+
+// authorizeParams are the parameters of an authorization request that the
+// consent form carries back.
+var authorizeParams = []string{"response_type", "client_id", "redirect_uri", "scope", "state", "code_challenge", "code_challenge_method", "response_mode", "nonce", "prompt"}
+
+// authorize serves GET and POST /oauth/authorize: a person signs in,
+// approves or denies, and goes back to the application with a code or an
+// error. An error goes to the redirect URI only when it is one the
+// application registered; otherwise it is shown here.
+func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	if r.Method == http.MethodPost {
+		r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+	}
+	ar, err := s.oauth.ParseAuthorize(ctx, r)
+	if err != nil {
+		if oauth.Redirectable(ar) {
+			s.oauth.WriteAuthorizeError(ctx, w, ar, err)
+			return
+		}
+		rfc := fosite.ErrorToRFC6749Error(err)
+		s.renderError(w, r, http.StatusBadRequest, "This sign-in link is not valid",
+			"The application sent you here with a request this server cannot accept: "+rfc.GetDescription()+" Go back to the application and try again.", rfc.ErrorField)
+		return
+	}
+	params := url.Values{}
+	for _, k := range authorizeParams {
+		if v := r.Form.Get(k); v != "" {
+			params.Set(k, v)
+		}
+	}
+	u := s.sessionUserOrNil(r)
+	if u == nil {
+		redirectToLogin(w, r, "/oauth/authorize?"+params.Encode())
+		return
+	}
+	c := oauth.Client(ar)
+	requested := latchkey.Scopes(ar.GetRequestedScopes())
+	if r.Method == http.MethodPost {
+		switch r.PostForm.Get("decision") {
+		case "approve":
+			prev, err := s.svc.Consent(ctx, u.ID, c.ID)
+			scopes := slices.Clone(requested)
+			if err == nil {
+				scopes = union(prev.Scopes, requested)
+			}
+			if err := s.svc.SaveConsent(ctx, u.ID, c.ID, scopes); err != nil {
+				s.log.ErrorContext(ctx, "saving a consent", "request_id", requestID(r), "err", err)
+				s.oauth.WriteAuthorizeError(ctx, w, ar, fosite.ErrServerError)
+				return
+			}
+			s.oauth.Approve(ctx, w, ar, u.ID)
+		case "deny":
+			s.oauth.Deny(ctx, w, ar)
+		default:
+			s.renderError(w, r, http.StatusBadRequest, "Bad request", "Choose Approve or Deny.", "invalid_request")
+		}
+		return
+	}
+	// Approved before, for these scopes at least, and not asked to ask
+	// again: straight back to the application.
+	if !slices.Contains(strings.Fields(r.Form.Get("prompt")), "consent") {
+		if prev, err := s.svc.Consent(ctx, u.ID, c.ID); err == nil && covers(prev.Scopes, requested) {
+			s.oauth.Approve(ctx, w, ar, u.ID)
+			return
+		}
+	}
+	page := consentPage{Client: c.Name, RedirectTo: ar.GetRedirectURI().String()}
+	for _, sc := range requested {
+		d := scopeDescriptions[sc]
+		if d == "" {
+			d = "use the scope " + sc
+		}
+		page.Scopes = append(page.Scopes, scopeLine{sc, d})
+	}
+	keys := make([]string, 0, len(params))
+	for k := range params {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		page.Hidden = append(page.Hidden, hiddenField{k, params.Get(k)})
+	}
+	redirect := ar.GetRedirectURI()
+	s.render(w, r, http.StatusOK, "consent", pageData{Title: "Authorize " + c.Name, User: u, Page: page},
+		redirect.Scheme+"://"+redirect.Host)
+}
+
+// union is a's scopes, then b's not in a.
+func union(a, b latchkey.Scopes) latchkey.Scopes {
+	out := slices.Clone(a)
+	for _, s := range b {
+		if !slices.Contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// covers reports whether a consent to have covers a request for want:
+// literally, scope by scope (a consent to * is not taken as one to
+// tokens.read: the page named what it named).
+func covers(have, want latchkey.Scopes) bool {
+	for _, w := range want {
+		if !slices.Contains(have, w) {
+			return false
+		}
+	}
+	return true
+}
+
+// token serves POST /oauth/token, limited per client address.
+func (s *Server) token(w http.ResponseWriter, r *http.Request) {
+	if ok, after := s.tokenByAddr.allow(s.clientAddr(r), time.Now()); !ok {
+		s.oauthThrottled(w, after)
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+	s.oauth.Token(w, r)
+}
+
+func (s *Server) revoke(w http.ResponseWriter, r *http.Request) {
+	if ok, after := s.tokenByAddr.allow(s.clientAddr(r), time.Now()); !ok {
+		s.oauthThrottled(w, after)
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+	s.oauth.Revoke(w, r)
+}
+
+func (s *Server) introspect(w http.ResponseWriter, r *http.Request) {
+	if ok, after := s.tokenByAddr.allow(s.clientAddr(r), time.Now()); !ok {
+		s.oauthThrottled(w, after)
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+	s.oauth.Introspect(w, r)
+}
+
+// oauthThrottled answers 429 in OAuth's error shape, with Retry-After.
+func (s *Server) oauthThrottled(w http.ResponseWriter, after time.Duration) {
+	_ = s.refuse(w, "token_endpoint", after)
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusTooManyRequests)
+	_ = json.NewEncoder(w).Encode(map[string]string{"error": "slow_down", "error_description": "Too many requests from this address; retry later."})
+}
+
+// metadata serves RFC 8414's authorization server metadata.
+func (s *Server) metadata(w http.ResponseWriter, r *http.Request) {
+	base := s.baseURL(r)
+	m := map[string]any{
+		"issuer":                                        base,
+		"authorization_endpoint":                        base + "/oauth/authorize",
+		"token_endpoint":                                base + "/oauth/token",
+		"revocation_endpoint":                           base + "/oauth/revoke",
+		"introspection_endpoint":                        base + "/oauth/introspect",
+		"jwks_uri":                                      base + "/.well-known/jwks.json",
+		"scopes_supported":                              s.svc.Scopes(),
+		"response_types_supported":                      []string{"code"},
+		"response_modes_supported":                      []string{"query"},
+		"grant_types_supported":                         oauth.GrantTypes,
+		"code_challenge_methods_supported":              []string{"S256"},
+		"token_endpoint_auth_methods_supported":         []string{"client_secret_basic", "client_secret_post", "none"},
+		"revocation_endpoint_auth_methods_supported":    []string{"client_secret_basic", "client_secret_post", "none"},
+		"introspection_endpoint_auth_methods_supported": []string{"client_secret_basic"},
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if s.opts.PublicURL != "" {
+		w.Header().Set("Cache-Control", "public, max-age=300")
+	} else {
+		// Built from the request's Host: no shared cache may keep it.
+		w.Header().Set("Cache-Control", "no-store")
+	}
+	_ = json.NewEncoder(w).Encode(m)
+}
+
+// baseURL is the server's public address: --public-url, else what the
+// request was addressed to.
+func (s *Server) baseURL(r *http.Request) string {
+	if s.opts.PublicURL != "" {
+		return s.opts.PublicURL
+	}
+	scheme := "http"
+	if s.secure(r) {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host
+}

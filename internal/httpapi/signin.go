@@ -1,0 +1,104 @@
+package httpapi
+
+import (
+	"math"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/latchkey/latchkey"
+)
+
+// fromTrustedProxy reports whether r's peer is a trusted proxy.
+func (s *Server) fromTrustedProxy(r *http.Request) bool {
+	ap, err := netip.ParseAddrPort(r.RemoteAddr)
+	return err == nil && s.trusted(ap.Addr().Unmap())
+}
+
+type loginPage struct {
+	Return, Login, Error string
+}
+
+// maxFormBytes bounds a web form's body.
+const maxFormBytes = 64 << 10
+
+// loginForm shows the sign-in page; a person already signed in goes on.
+func (s *Server) loginForm(w http.ResponseWriter, r *http.Request) {
+	back := localPath(r.URL.Query().Get("return"))
+	if u := s.sessionUserOrNil(r); u != nil {
+		http.Redirect(w, r, back, http.StatusSeeOther)
+		return
+	}
+	s.render(w, r, http.StatusOK, "login", pageData{Title: "Sign in", Page: loginPage{Return: back}})
+}
+
+// login signs a person in. Failures are throttled per address and per
+// account name (known or not, so the throttle tells nothing either), and
+// answered alike whatever failed.
+func (s *Server) login(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+	if err := r.ParseForm(); err != nil {
+		s.renderError(w, r, http.StatusBadRequest, "Bad request", "The form could not be read.", "invalid_request")
+		return
+	}
+	back := localPath(r.PostForm.Get("return"))
+	login := strings.TrimSpace(r.PostForm.Get("login"))
+	addr := s.clientAddr(r)
+	account := strings.ToLower(login)
+	now := time.Now()
+	if over, after := s.signInByAddr.exhausted(addr, now); over {
+		s.signInThrottled(w, r, after, back, login)
+		return
+	}
+	if over, after := s.signInByAccount.exhausted(account, now); over {
+		s.signInThrottled(w, r, after, back, login)
+		return
+	}
+	origin := latchkey.Origin{Address: addr, UserAgent: r.UserAgent()}
+	u, secret, err := s.svc.SignIn(r.Context(), login, r.PostForm.Get("password"), origin)
+	if err != nil {
+		if latchkey.ErrorCode(err) != latchkey.EUNAUTHENTICATED {
+			s.log.ErrorContext(r.Context(), "signing in", "request_id", requestID(r), "err", err)
+			s.renderError(w, r, http.StatusInternalServerError, "Something went wrong", "Signing in failed on our side. Try again in a moment.", "server_error")
+			return
+		}
+		s.signInByAddr.spend(addr, now)
+		s.signInByAccount.spend(account, now)
+		s.render(w, r, http.StatusUnauthorized, "login", pageData{Title: "Sign in", Page: loginPage{Return: back, Login: login, Error: err.(*latchkey.Error).Message}})
+		return
+	}
+	// A new session at every sign-in: a cookie planted before it is
+	// worthless (no session fixation).
+	if old, err := r.Cookie(sessionCookie); err == nil {
+		_ = s.svc.SignOut(r.Context(), old.Value)
+	}
+	s.setSession(w, r, secret, s.svc.SessionLifetime())
+	s.log.InfoContext(r.Context(), "signed in", "request_id", requestID(r), "user_id", u.ID)
+	http.Redirect(w, r, back, http.StatusSeeOther)
+}
+
+// signInThrottled answers 429 with Retry-After on the sign-in page.
+func (s *Server) signInThrottled(w http.ResponseWriter, r *http.Request, after time.Duration, back, login string) {
+	secs := max(1, int(math.Ceil(after.Seconds())))
+	w.Header().Set("Retry-After", strconv.Itoa(secs))
+	if s.metrics != nil {
+		s.metrics.RateLimited("sign_in")
+	}
+	s.render(w, r, http.StatusTooManyRequests, "login", pageData{Title: "Sign in", Page: loginPage{
+		Return: back, Login: login,
+		Error: "Too many failed attempts. Try again in " + strconv.Itoa(secs) + " seconds.",
+	}})
+}
+
+// logout ends the session.
+func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
+	if c, err := r.Cookie(sessionCookie); err == nil {
+		if err := s.svc.SignOut(r.Context(), c.Value); err != nil {
+			s.log.ErrorContext(r.Context(), "signing out", "request_id", requestID(r), "err", err)
+		}
+	}
+	s.clearSession(w, r)
+	http.Redirect(w, r, "/login", http.StatusSeeOther)
+}

@@ -1,0 +1,180 @@
+package httpapi
+
+import (
+	"bytes"
+	"embed"
+	"html/template"
+	"io/fs"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/latchkey/latchkey"
+)
+
+// The web pages: server-rendered with html/template, which escapes what
+// people typed, styled and scripted from embedded files. No inline script
+// or style, so the Content-Security-Policy forbids both.
+
+//go:embed web
+var webFiles embed.FS
+
+// pages are the templates, each page with the layout.
+var pages = func() map[string]*template.Template {
+	names, err := fs.Glob(webFiles, "web/templates/*.html")
+	if err != nil {
+		panic(err)
+	}
+	m := map[string]*template.Template{}
+	for _, n := range names {
+		name := strings.TrimSuffix(strings.TrimPrefix(n, "web/templates/"), ".html")
+		if name == "layout" {
+			continue
+		}
+		m[name] = template.Must(template.New(name).Funcs(templateFuncs).ParseFS(webFiles, "web/templates/layout.html", n))
+	}
+	return m
+}()
+
+var templateFuncs = template.FuncMap{
+	"date": func(t *time.Time) string {
+		if t == nil {
+			return "never"
+		}
+		return t.UTC().Format("2006-01-02 15:04 UTC")
+	},
+	"time": func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
+}
+
+// pageData is what every page gets; Page is the page's own.
+type pageData struct {
+	Title        string
+	User         *latchkey.User
+	CanViewUsers bool
+	Nav          string
+	Flash        string
+	Page         any
+}
+
+// contentSecurityPolicy allows the page's own script, style and forms and
+// nothing else; formTargets adds the origins a form may end up at (the
+// consent form redirects to the application).
+func contentSecurityPolicy(formTargets ...string) string {
+	return "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; " +
+		"form-action 'self'" + strings.Join(append([]string{""}, formTargets...), " ") +
+		"; frame-ancestors 'none'; base-uri 'none'"
+}
+
+// render writes the page name with status, and the headers every page
+// carries.
+func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name string, d pageData, formTargets ...string) {
+	if d.User != nil {
+		d.CanViewUsers = d.User.Can(latchkey.PermViewUsers)
+	}
+	var buf bytes.Buffer
+	if err := pages[name].ExecuteTemplate(&buf, "layout", d); err != nil {
+		s.log.ErrorContext(r.Context(), "rendering a page", "page", name, "request_id", requestID(r), "err", err)
+		http.Error(w, "Server Error", http.StatusInternalServerError)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Content-Security-Policy", contentSecurityPolicy(formTargets...))
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	w.Write(buf.Bytes())
+}
+
+// renderError shows a page that explains a refusal.
+func (s *Server) renderError(w http.ResponseWriter, r *http.Request, status int, heading, message, code string) {
+	s.render(w, r, status, "error", pageData{Title: heading, User: s.sessionUserOrNil(r), Page: struct{ Heading, Message, Code string }{heading, message, code}})
+}
+
+// static serves the embedded style sheet and script.
+func static() http.Handler {
+	sub, err := fs.Sub(webFiles, "web/static")
+	if err != nil {
+		panic(err)
+	}
+	files := http.FileServerFS(sub)
+	return http.StripPrefix("/static/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "public, max-age=3600")
+		files.ServeHTTP(w, r)
+	}))
+}
+
+// sessionCookie names the sign-in cookie. It holds a random secret; the
+// database holds its hash.
+const sessionCookie = "latchkey_session"
+
+// secure reports whether r reached the server over TLS, directly or
+// through a trusted proxy that says so.
+func (s *Server) secure(r *http.Request) bool {
+	if r.TLS != nil || s.opts.SecureCookies {
+		return true
+	}
+	return r.Header.Get("X-Forwarded-Proto") == "https" && s.fromTrustedProxy(r)
+}
+
+// setSession sets the sign-in cookie: HttpOnly, SameSite=Lax, Secure
+// behind TLS, for the whole site, ending with the session.
+func (s *Server) setSession(w http.ResponseWriter, r *http.Request, secret string, maxAge time.Duration) {
+	http.SetCookie(w, &http.Cookie{
+		Name: sessionCookie, Value: secret, Path: "/", MaxAge: int(maxAge.Seconds()),
+		HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: s.secure(r),
+	})
+}
+
+// clearSession removes the sign-in cookie.
+func (s *Server) clearSession(w http.ResponseWriter, r *http.Request) {
+	http.SetCookie(w, &http.Cookie{
+		Name: sessionCookie, Value: "", Path: "/", MaxAge: -1,
+		HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: s.secure(r),
+	})
+}
+
+// sessionUser is who r's cookie signs in, or nil.
+func (s *Server) sessionUserOrNil(r *http.Request) *latchkey.User {
+	c, err := r.Cookie(sessionCookie)
+	if err != nil || c.Value == "" {
+		return nil
+	}
+	u, err := s.svc.SessionUser(r.Context(), c.Value)
+	if err != nil {
+		return nil
+	}
+	return u
+}
+
+// redirectToLogin sends a person who is not signed in to the sign-in
+// page, to come back to back afterwards.
+func redirectToLogin(w http.ResponseWriter, r *http.Request, back string) {
+	http.Redirect(w, r, "/login?"+url.Values{"return": {back}}.Encode(), http.StatusSeeOther)
+}
+
+// localPath returns p when it is a path on this server, else "/": the
+// return address after sign-in never leads elsewhere.
+func localPath(p string) string {
+	if p == "" || p[0] != '/' || strings.HasPrefix(p, "//") || strings.ContainsAny(p, "\\\r\n\t") {
+		return "/"
+	}
+	u, err := url.Parse(p)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil {
+		return "/"
+	}
+	return p
+}
+
+// page wraps a web page handler: cross-origin form posts are refused
+// (the standard library's protection, which reads Sec-Fetch-Site and
+// Origin), so no other site can post a form here in a person's name.
+func (s *Server) page(h http.HandlerFunc) http.Handler {
+	return s.csrf.Handler(h)
+}
+
+// csrfRefused answers a cross-origin form post.
+func (s *Server) csrfRefused(w http.ResponseWriter, r *http.Request) {
+	s.renderError(w, r, http.StatusForbidden, "Request refused", "This form was sent from another site. Go back, reload the page, and try again.", "cross_origin_request")
+}
