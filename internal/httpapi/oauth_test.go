@@ -397,7 +397,9 @@ func TestOAuthTokenRefusals(t *testing.T) {
 	conf := h.config(h.app, h.appSecret, h.redirect, latchkey.ScopeTokensRead)
 	b := oauthtest.NewBrowser(t, h.srv.URL)
 	verifier := oauth2.GenerateVerifier()
-	code := func() string { return b.Authorize(conf, "alice", h.alicePassword, oauth2.S256ChallengeOption(verifier)) }
+	code := func() string {
+		return b.Authorize(conf, "alice", h.alicePassword, oauth2.S256ChallengeOption(verifier))
+	}
 
 	t.Run("wrong PKCE verifier", func(t *testing.T) {
 		_, err := conf.Exchange(ctx, code(), oauth2.VerifierOption(oauth2.GenerateVerifier()))
