@@ -1,0 +1,188 @@
+package httpapi_test
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/internal/httpapi"
+	"github.com/latchkey/latchkey/internal/oauthtest"
+)
+
+// sessionCookie finds the sign-in cookie a page set.
+func sessionCookie(p oauthtest.Page) *http.Cookie {
+	for _, c := range (&http.Response{Header: p.Header}).Cookies() {
+		if c.Name == "latchkey_session" {
+			return c
+		}
+	}
+	return nil
+}
+
+func TestSignIn(t *testing.T) {
+	h := newOAuthHarness(t)
+	b := oauthtest.NewBrowser(t, h.srv.URL)
+	login := b.Get(h.srv.URL + "/login")
+	if login.Status != http.StatusOK || !login.IsSignIn() {
+		t.Fatalf("GET /login: %d", login.Status)
+	}
+	for _, hdr := range []string{"Content-Security-Policy", "X-Frame-Options", "X-Content-Type-Options"} {
+		if login.Header.Get(hdr) == "" {
+			t.Errorf("the sign-in page lacks %s", hdr)
+		}
+	}
+	if strings.Contains(login.Header.Get("Content-Security-Policy"), "unsafe-inline") {
+		t.Error("the CSP allows inline script or style")
+	}
+
+	// Unknown user and wrong password: the same page, word for word.
+	unknown := b.SignIn("nobody", "whatever", login)
+	wrong := b.SignIn("alice", "not the password", login)
+	if unknown.Status != http.StatusUnauthorized || wrong.Status != http.StatusUnauthorized {
+		t.Errorf("failed sign-ins: %d and %d, want 401", unknown.Status, wrong.Status)
+	}
+	strip := func(p oauthtest.Page, login string) string { return strings.ReplaceAll(p.Body, login, "LOGIN") }
+	if strip(unknown, "nobody") != strip(wrong, "alice") {
+		t.Error("an unknown user and a wrong password are answered differently")
+	}
+	if !strings.Contains(wrong.Body, "These credentials do not match our records.") {
+		t.Errorf("failed sign-in page: %.300s", wrong.Body)
+	}
+	if sessionCookie(wrong) != nil {
+		t.Error("a failed sign-in set a session cookie")
+	}
+
+	// By email, with a return path: signed in, sent there, cookie flags.
+	f := url.Values{"login": {"alice@example.com"}, "password": {h.alicePassword}, "return": {"/somewhere?x=1"}}
+	b.Client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	ok := b.Post(h.srv.URL+"/login", f)
+	if ok.Status != http.StatusSeeOther || ok.Location == nil || ok.Location.RequestURI() != "/somewhere?x=1" {
+		t.Fatalf("sign-in: %d to %v, want 303 to /somewhere?x=1", ok.Status, ok.Location)
+	}
+	c := sessionCookie(ok)
+	if c == nil || !c.HttpOnly || c.SameSite != http.SameSiteLaxMode || c.Path != "/" || c.Secure {
+		t.Errorf("session cookie %+v: want HttpOnly, SameSite=Lax, Path=/, not Secure over plain HTTP", c)
+	}
+	if u, err := h.svc.SessionUser(t.Context(), c.Value); err != nil || u.ID != h.alice.ID {
+		t.Errorf("the cookie's session: %v, %v; want alice", u, err)
+	}
+
+	// A second sign-in gets a new session; the old cookie is dead.
+	again := b.Post(h.srv.URL+"/login", f)
+	c2 := sessionCookie(again)
+	if c2 == nil || c2.Value == c.Value {
+		t.Fatal("signing in again kept the session")
+	}
+	if _, err := h.svc.SessionUser(t.Context(), c.Value); err == nil {
+		t.Error("the session before the new sign-in still works")
+	}
+
+	// Sign-out ends the session.
+	out := b.Post(h.srv.URL+"/logout", nil)
+	if out.Status != http.StatusSeeOther {
+		t.Errorf("sign-out: %d", out.Status)
+	}
+	if _, err := h.svc.SessionUser(t.Context(), c2.Value); err == nil {
+		t.Error("the session still works after sign-out")
+	}
+}
+
+func TestSignInNoOpenRedirect(t *testing.T) {
+	h := newOAuthHarness(t)
+	b := oauthtest.NewBrowser(t, h.srv.URL)
+	b.Client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	for _, back := range []string{"https://evil.example/", "//evil.example/", "/\\evil.example", "javascript:alert(1)", "evil", "/\r\nLocation: https://evil.example/"} {
+		p := b.Post(h.srv.URL+"/login", url.Values{"login": {"alice"}, "password": {h.alicePassword}, "return": {back}})
+		if p.Location == nil || p.Location.Host != strings.TrimPrefix(h.srv.URL, "http://") || p.Location.Path != "/" {
+			t.Errorf("return %q: sent to %v, want this server's /", back, p.Location)
+		}
+	}
+}
+
+func TestSignInCrossOriginRefused(t *testing.T) {
+	h := newOAuthHarness(t)
+	req, _ := http.NewRequest(http.MethodPost, h.srv.URL+"/login", strings.NewReader(url.Values{"login": {"alice"}, "password": {h.alicePassword}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Sec-Fetch-Site", "cross-site")
+	req.Header.Set("Origin", "https://evil.example")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden {
+		t.Errorf("cross-site sign-in post: %d, want 403", resp.StatusCode)
+	}
+	for _, c := range resp.Cookies() {
+		if c.Name == "latchkey_session" {
+			t.Error("a cross-site post signed in")
+		}
+	}
+}
+
+func TestSignInThrottle(t *testing.T) {
+	h := newOAuthHarness(t, func(h *oauthHarness) {
+		h.limits = httpapi.Limits{SignInPerAccount: httpapi.Rate{PerSecond: 0.001, Burst: 3}, SignInPerAddr: httpapi.Rate{PerSecond: 0.001, Burst: 6}}
+	})
+	b := oauthtest.NewBrowser(t, h.srv.URL)
+	login := b.Get(h.srv.URL + "/login")
+	for i := range 3 {
+		if p := b.SignIn("alice", "wrong", login); p.Status != http.StatusUnauthorized {
+			t.Fatalf("failure %d: %d, want 401", i+1, p.Status)
+		}
+	}
+	// The account is throttled, even with the right password: no guess
+	// is checked.
+	p := b.SignIn("alice", h.alicePassword, login)
+	if p.Status != http.StatusTooManyRequests || p.Header.Get("Retry-After") == "" {
+		t.Errorf("after 3 failures: %d Retry-After %q, want 429 with Retry-After", p.Status, p.Header.Get("Retry-After"))
+	}
+	if sessionCookie(p) != nil {
+		t.Error("a throttled sign-in set a session")
+	}
+	// Another account from the same address still works, until the
+	// address's own limit.
+	if p := b.SignIn("bob", h.bobPassword, login); p.Status == http.StatusTooManyRequests {
+		t.Errorf("bob throttled by alice's failures: %d", p.Status)
+	}
+	for range 3 {
+		b.SignIn("nobody", "wrong", login)
+	}
+	if p := b.SignIn("bob", h.bobPassword, login); p.Status != http.StatusTooManyRequests {
+		t.Errorf("after 6 failures from one address: %d, want 429", p.Status)
+	}
+	// Every failure and success is in the audit log, without a password.
+	recs, err := h.svc.Audit(t.Context(), latchkey.AuditFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	failed := 0
+	for _, r := range recs {
+		if r.Action == latchkey.AuditSignInRefused {
+			failed++
+		}
+		if strings.Contains(r.Detail, "wrong") && r.Detail != "wrong password" || strings.Contains(r.Detail, h.alicePassword) {
+			t.Errorf("audit record holds what was typed: %+v", r)
+		}
+	}
+	if failed != 6 {
+		t.Errorf("%d sign-in failures audited, want 6", failed)
+	}
+}
+
+func TestAuthorizeSignsInFirst(t *testing.T) {
+	h := newOAuthHarness(t)
+	b := oauthtest.NewBrowser(t, h.srv.URL)
+	conf := h.config(h.app, h.appSecret, h.redirect, latchkey.ScopeTokensRead)
+	b.Client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	p := b.Get(conf.AuthCodeURL("state-12345678"))
+	if p.Status != http.StatusSeeOther || p.Location == nil || p.Location.Path != "/login" {
+		t.Fatalf("authorize signed out: %d to %v, want 303 to /login", p.Status, p.Location)
+	}
+	back := p.Location.Query().Get("return")
+	if !strings.HasPrefix(back, "/oauth/authorize?") || !strings.Contains(back, "state=state-12345678") {
+		t.Errorf("return path %q: want the authorization request", back)
+	}
+}
