@@ -44,19 +44,33 @@ func TestConformance(t *testing.T) {
 	}
 	t.Run("sqlite", func(t *testing.T) {
 		t.Parallel()
-		conform(t, bin, testEnv(map[string]string{"LATCHKEY_DATABASE": filepath.Join(t.TempDir(), "conformance.db")}))
+		conform(t, bin, testEnv(map[string]string{"LATCHKEY_DATABASE": filepath.Join(t.TempDir(), "conformance.db")}), personalToken)
 	})
 	t.Run("postgres", func(t *testing.T) {
 		t.Parallel()
 		conform(t, bin, testEnv(map[string]string{
 			"LATCHKEY_DATABASE": pgtest.Schema(t, pgtest.DSN(t)),
 			"LATCHKEY_SECRET":   "the conformance run's secret",
-		}))
+		}), personalToken)
+	})
+	// pm_api_auth_code: every role's token comes from the OAuth flow.
+	t.Run("oauth", func(t *testing.T) {
+		t.Parallel()
+		conform(t, bin, testEnv(map[string]string{"LATCHKEY_DATABASE": filepath.Join(t.TempDir(), "conformance.db")}), oauthToken)
 	})
 }
 
-// conform runs the checker bin against a server on env's database.
-func conform(t *testing.T, bin string, env func(string) string) {
+// A minter gives the checker a token of the user named login, id id.
+type minter func(t *testing.T, env func(string) string, base, login, id string) string
+
+// personalToken is a personal token made at the command line.
+func personalToken(t *testing.T, env func(string) string, _, login, id string) string {
+	return mustCLI(t, env, "token", "create", "--user", id, "--name", "conformance "+login)
+}
+
+// conform runs the checker bin against a server on env's database, with
+// tokens from mint.
+func conform(t *testing.T, bin string, env func(string) string, mint minter) {
 	base, stderr, _ := serve(t, env)
 	ids := map[string]string{"admin": "1"}
 	for _, u := range []struct{ name, grant string }{{"user", ""}, {"viewer", "view-users"}, {"editor", "edit-users"}} {
@@ -69,7 +83,7 @@ func conform(t *testing.T, bin string, env func(string) string) {
 	cmd := exec.CommandContext(t.Context(), bin, "-base", base)
 	cmd.Env = os.Environ()
 	for role, id := range ids {
-		tok := mustCLI(t, env, "token", "create", "--user", id, "--name", "conformance "+role)
+		tok := mint(t, env, base, role, id) // each user's name is its role
 		cmd.Args = append(cmd.Args, "-"+role+"-id", id)
 		cmd.Env = append(cmd.Env, "CONFORMANCE_"+strings.ToUpper(role)+"_TOKEN="+tok)
 	}
