@@ -413,6 +413,21 @@ func TestOAuthTokenRefusals(t *testing.T) {
 			t.Errorf("got %s, want invalid_grant", got)
 		}
 	})
+	t.Run("another redirect URI than the code's", func(t *testing.T) {
+		c := code()
+		f := tokenForm(c, h.otherRedirect, [][]oauth2.AuthCodeOption{{oauth2.VerifierOption(verifier)}}[0])
+		if status, body := h.post("/oauth/token", h.app, h.appSecret, f); status != http.StatusBadRequest || body["error"] != "invalid_grant" {
+			t.Errorf("got %d %v, want 400 invalid_grant", status, body)
+		}
+	})
+	t.Run("unsupported grant types", func(t *testing.T) {
+		for _, gt := range []string{"client_credentials", "password", "urn:ietf:params:oauth:grant-type:jwt-bearer", "implicit"} {
+			status, body := h.post("/oauth/token", h.app, h.appSecret, url.Values{"grant_type": {gt}, "username": {"alice"}, "password": {h.alicePassword}})
+			if status != http.StatusBadRequest || body["error"] != "unsupported_grant_type" {
+				t.Errorf("grant_type %s: %d %v, want 400 unsupported_grant_type", gt, status, body)
+			}
+		}
+	})
 	t.Run("no verifier after a wrong one", func(t *testing.T) {
 		// The challenge outlives a failed attempt: a retry without a
 		// verifier is no request "without PKCE".
@@ -554,4 +569,19 @@ func tokenForm(code, redirect string, opts []oauth2.AuthCodeOption) url.Values {
 		f.Set("code_verifier", u.Query().Get("code_verifier"))
 	}
 	return f
+}
+
+func TestOAuthTokenEndpointLimit(t *testing.T) {
+	h := newOAuthHarness(t, func(h *oauthHarness) {
+		h.limits = httpapi.Limits{TokenEndpointPerAddr: httpapi.Rate{PerSecond: 0.001, Burst: 3}}
+	})
+	for i := range 3 {
+		if status, body := h.post("/oauth/token", h.app, "wrong", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {"x"}}); status != http.StatusUnauthorized {
+			t.Fatalf("request %d: %d %v, want 401", i+1, status, body)
+		}
+	}
+	status, body := h.post("/oauth/token", h.app, h.appSecret, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {"x"}})
+	if status != http.StatusTooManyRequests || body["error"] != "slow_down" {
+		t.Errorf("past the limit: %d %v, want 429 slow_down", status, body)
+	}
 }

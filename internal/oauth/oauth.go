@@ -297,6 +297,12 @@ var errCodeReused = errors.New("oauth: the authorization code was used already")
 // scope).
 func (p *Provider) Token(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
+	if err := r.ParseForm(); err == nil {
+		if gt := r.PostForm.Get("grant_type"); gt != "" && !slices.Contains(GrantTypes, gt) {
+			p.f.WriteAccessError(ctx, w, fosite.NewAccessRequest(&Session{}), fosite.ErrUnsupportedGrantType.WithHintf("This server offers the grant types %s.", strings.Join(GrantTypes, " and ")))
+			return
+		}
+	}
 	ar, err := p.f.NewAccessRequest(ctx, r, &Session{})
 	if err == nil {
 		err = p.checkUser(ctx, ar)
