@@ -227,6 +227,13 @@ func TestPermissions(t *testing.T) {
 		{"revoked token", bearer(revokedJWT(h)), h.user.ID, map[string]int{"list": 401, "show": 401, "create": 401, "delete": 401}},
 		{"expired token", bearer(expiredJWT(h)), h.user.ID, map[string]int{"list": 401, "show": 401, "create": 401, "delete": 401}},
 		{"revoked token on admin", bearer(revokedJWT(h)), h.admin.ID, map[string]int{"list": 401, "show": 401, "create": 401, "delete": 401}},
+		// OAuth access tokens: the user's rights, limited by what the
+		// person approved for the application.
+		{"oauth read token on self", bearer(oauthJWT(h, h.user, "Reader", []string{"tokens.read"}, false)), h.user.ID, map[string]int{"list": 200, "show": 200, "create": 403, "delete": 403}},
+		{"oauth star token on self", bearer(oauthJWT(h, h.user, "Helper", []string{"*"}, false)), h.user.ID, map[string]int{"list": 200, "show": 200, "create": 201, "delete": 204}},
+		{"oauth star token on admin", bearer(oauthJWT(h, h.user, "Helper", []string{"*"}, false)), h.admin.ID, map[string]int{"list": 403, "show": 403, "create": 403, "delete": 403}},
+		{"admin's oauth read token on user", bearer(oauthJWT(h, h.admin, "Auditor", []string{"tokens.read"}, false)), h.user.ID, map[string]int{"list": 200, "show": 200, "create": 403, "delete": 403}},
+		{"oauth token of a revoked application", bearer(oauthJWT(h, h.user, "Gone", []string{"*"}, true)), h.user.ID, map[string]int{"list": 401, "show": 401, "create": 401, "delete": 401}},
 	} {
 		for _, o := range ops {
 			t.Run(tc.caller+"/"+o.name, func(t *testing.T) {
@@ -646,4 +653,32 @@ func expiredJWT(h *harness) string {
 		h.t.Fatal(err)
 	}
 	return jwt
+}
+
+// oauthJWT is an OAuth access token of u from a new application named
+// app, with scopes, as the authorization server issues one; revoked
+// revokes the application afterwards.
+func oauthJWT(h *harness, u *latchkey.User, app string, scopes []string, revoked bool) string {
+	h.t.Helper()
+	ctx := h.t.Context()
+	c, _, err := h.svc.RegisterClient(ctx, service.NewClient{Name: app, RedirectURIs: []string{"https://app.example/callback"}})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	exp := h.clock.Now().Add(time.Hour).Truncate(time.Second)
+	signed, id, kid, err := h.svc.SignAccessToken(u.ID, c.ID, scopes, exp)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	t := &latchkey.Token{ID: id, UserID: u.ID, ClientID: c.ID, Name: app, Scopes: scopes, ExpiresAt: &exp, KeyID: kid}
+	g := &latchkey.Grant{Kind: latchkey.GrantAccess, Signature: id, RequestID: "request-" + id[:8], ClientID: c.ID, UserID: u.ID, Active: true, Request: []byte("{}"), ExpiresAt: exp}
+	if err := h.svc.StoreAccessToken(ctx, t, g); err != nil {
+		h.t.Fatal(err)
+	}
+	if revoked {
+		if err := h.svc.RevokeClient(ctx, c.ID); err != nil {
+			h.t.Fatal(err)
+		}
+	}
+	return signed
 }

@@ -585,3 +585,70 @@ func TestOAuthTokenEndpointLimit(t *testing.T) {
 		t.Errorf("past the limit: %d %v, want 429 slow_down", status, body)
 	}
 }
+
+// TestOAuthEndpointPermissions is the OAuth endpoints against each kind of
+// caller: a token of the application may be refreshed and revoked only by
+// that application; any confidential client may introspect.
+func TestOAuthEndpointPermissions(t *testing.T) {
+	h := newOAuthHarness(t)
+	ctx := t.Context()
+	gone, goneSecret := h.register("Gone App", false, "https://gone.example/callback")
+	if err := h.svc.RevokeClient(ctx, gone.ID); err != nil {
+		t.Fatal(err)
+	}
+	conf := h.config(h.app, h.appSecret, h.redirect, latchkey.ScopeTokensRead)
+	b := oauthtest.NewBrowser(t, h.srv.URL)
+	verifier := oauth2.GenerateVerifier()
+	// A fresh token pair for every call, so that no call sees another's
+	// effect.
+	pair := func() *oauth2.Token {
+		tok, err := conf.Exchange(ctx, b.Authorize(conf, "alice", h.alicePassword, oauth2.S256ChallengeOption(verifier)), oauth2.VerifierOption(verifier))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok
+	}
+	type caller struct {
+		name   string
+		client *latchkey.Client
+		secret string
+	}
+	callers := []caller{
+		{"no client", nil, ""},
+		{"wrong secret", h.app, "wrong"},
+		{"the application", h.app, h.appSecret},
+		{"another application", h.other, h.otherSecret},
+		{"a revoked application", gone, goneSecret},
+		{"a public client", h.native, ""},
+	}
+	for _, tc := range []struct {
+		endpoint string
+		form     func(tok *oauth2.Token) url.Values
+		// want is the status, and whether the token still works after.
+		want map[string]int
+	}{
+		{"revoke", func(tok *oauth2.Token) url.Values { return url.Values{"token": {tok.AccessToken}} },
+			map[string]int{"no client": 401, "wrong secret": 401, "the application": 200, "another application": 400, "a revoked application": 401, "a public client": 400}},
+		{"introspect", func(tok *oauth2.Token) url.Values { return url.Values{"token": {tok.AccessToken}} },
+			map[string]int{"no client": 401, "wrong secret": 401, "the application": 200, "another application": 200, "a revoked application": 401, "a public client": 401}},
+		{"token", func(tok *oauth2.Token) url.Values {
+			return url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok.RefreshToken}}
+		}, map[string]int{"no client": 401, "wrong secret": 401, "the application": 200, "another application": 400, "a revoked application": 401, "a public client": 400}},
+	} {
+		for _, c := range callers {
+			t.Run(tc.endpoint+"/"+c.name, func(t *testing.T) {
+				tok := pair()
+				status, body := h.post("/oauth/"+tc.endpoint, c.client, c.secret, tc.form(tok))
+				if status != tc.want[c.name] {
+					t.Errorf("%s as %s: %d %v, want %d", tc.endpoint, c.name, status, body, tc.want[c.name])
+				}
+				// Only the application itself may end its token.
+				stillWorks := h.api(tok.AccessToken, h.alice) == http.StatusOK
+				ended := c.name == "the application" && tc.endpoint != "introspect"
+				if stillWorks == ended {
+					t.Errorf("%s as %s: the access token works afterwards: %t, want %t", tc.endpoint, c.name, stillWorks, !ended)
+				}
+			})
+		}
+	}
+}

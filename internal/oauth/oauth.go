@@ -12,6 +12,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -297,6 +298,10 @@ var errCodeReused = errors.New("oauth: the authorization code was used already")
 // scope).
 func (p *Provider) Token(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
+	if noClient(r) {
+		writeError(w, fosite.ErrInvalidClient.WithHint("Authenticate with client_secret_basic or client_secret_post, or send client_id for a public client."))
+		return
+	}
 	if err := r.ParseForm(); err == nil {
 		if gt := r.PostForm.Get("grant_type"); gt != "" && !slices.Contains(GrantTypes, gt) {
 			p.f.WriteAccessError(ctx, w, fosite.NewAccessRequest(&Session{}), fosite.ErrUnsupportedGrantType.WithHintf("This server offers the grant types %s.", strings.Join(GrantTypes, " and ")))
@@ -350,10 +355,59 @@ func tokenError(err error) error {
 
 // Revoke serves POST /oauth/revoke (RFC 7009): a client revokes its own
 // access or refresh token; the whole authorization it came from ends.
+//
+// fosite answers 200 both when the token is another client's and when
+// storage failed; the first is refused (400 unauthorized_client, as RFC
+// 7009 section 2.1 asks) and the second is 503, so that a client never
+// takes a failed revocation for a done one.
 func (p *Provider) Revoke(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
+	if noClient(r) {
+		writeError(w, fosite.ErrInvalidClient.WithHint("Authenticate as the client the token was issued to."))
+		return
+	}
 	err := p.f.NewRevocationRequest(ctx, r)
-	p.f.WriteRevocationResponse(ctx, w, err)
+	switch {
+	case errors.Is(err, fosite.ErrUnauthorizedClient):
+		writeError(w, fosite.ErrUnauthorizedClient.WithHint("The token was not issued to this client."))
+	case errors.Is(err, fosite.ErrTemporarilyUnavailable):
+		p.log.ErrorContext(ctx, "revoking a token", "err", err)
+		w.Header().Set("Retry-After", "1")
+		writeError(w, fosite.ErrTemporarilyUnavailable.WithHint("The token could not be revoked just now; retry."))
+	default:
+		p.f.WriteRevocationResponse(ctx, w, err)
+	}
+}
+
+// noClient reports whether r carries no client authentication at all:
+// RFC 6749 section 5.2 answers that invalid_client, where fosite says
+// invalid_request.
+func noClient(r *http.Request) bool {
+	if r.Header.Get("Authorization") != "" {
+		return false
+	}
+	if err := r.ParseForm(); err != nil {
+		return false // fosite reports the unreadable form
+	}
+	return r.PostForm.Get("client_id") == ""
+}
+
+// writeError answers an endpoint's error as RFC 6749 section 5.2 shapes
+// it.
+func writeError(w http.ResponseWriter, e *fosite.RFC6749Error) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json;charset=UTF-8")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Pragma", "no-cache")
+	status := e.CodeField
+	if status == 0 {
+		status = http.StatusBadRequest
+	}
+	if status == http.StatusUnauthorized {
+		h.Set("WWW-Authenticate", `Basic realm="latchkey"`)
+	}
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(map[string]string{"error": e.ErrorField, "error_description": e.GetDescription()})
 }
 
 // Introspect serves POST /oauth/introspect (RFC 7662) to a resource server
