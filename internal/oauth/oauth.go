@@ -231,13 +231,16 @@ func requestedScopes(ar fosite.AuthorizeRequester) bool {
 // Redirectable says whether it may be reported to the redirect URI.
 func (p *Provider) ParseAuthorize(ctx context.Context, r *http.Request) (fosite.AuthorizeRequester, error) {
 	ar, err := p.f.NewAuthorizeRequest(ctx, r)
+	// fosite lets a loopback redirect URI differ in its port (RFC 8252);
+	// this server holds applications to exactly what they registered, and
+	// sends no error, of any kind, anywhere else.
+	if c := Client(ar); c != nil {
+		if raw := r.Form.Get("redirect_uri"); raw != "" && !slices.Contains(service.RedirectURIs(c), raw) {
+			return nil, fosite.ErrInvalidRequest.WithHint("The redirect_uri is not one the application registered.")
+		}
+	}
 	if err != nil {
 		return ar, err
-	}
-	// fosite lets a loopback redirect URI differ in its port (RFC 8252);
-	// this server holds applications to exactly what they registered.
-	if raw := r.Form.Get("redirect_uri"); raw != "" && !slices.Contains(ar.GetClient().GetRedirectURIs(), raw) {
-		return nil, fosite.ErrInvalidRequest.WithHint("The redirect_uri is not one the application registered.")
 	}
 	// PKCE is checked again as the code is made; checking it here too
 	// refuses before the person is asked to consent.
@@ -259,7 +262,7 @@ func (p *Provider) ParseAuthorize(ctx context.Context, r *http.Request) (fosite.
 // Redirectable reports whether an error about ar may be sent to its
 // redirect URI: only when the URI is one its client registered.
 func Redirectable(ar fosite.AuthorizeRequester) bool {
-	return ar != nil && ar.IsRedirectURIValid() && ar.GetClient() != nil
+	return ar != nil && ar.IsRedirectURIValid() && Client(ar) != nil
 }
 
 // WriteAuthorizeError sends err to ar's redirect URI, which must be
