@@ -78,8 +78,8 @@ func idOf(id *int64) string {
 // operator at the command line.
 func actor(r *latchkey.AuditRecord) string {
 	switch {
-	case r.ActorUserID == nil && r.Action == latchkey.AuditAuthRefused:
-		return "-"
+	case r.ActorUserID == nil && (r.Action == latchkey.AuditAuthRefused || r.Address != ""):
+		return "-" // someone over the network, not signed in: a refused token or sign-in
 	case r.ActorUserID == nil:
 		return "operator"
 	case r.ActorTokenID != "":

@@ -3,11 +3,15 @@ package main
 import (
 	"bytes"
 	"net/http"
+	"net/url"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"golang.org/x/oauth2"
+
 	"github.com/latchkey/latchkey/client"
+	"github.com/latchkey/latchkey/internal/oauthtest"
 )
 
 // TestLogsHoldNoSecrets runs the server with debug logging through a full
@@ -71,6 +75,7 @@ func TestLogsHoldNoSecrets(t *testing.T) {
 			res.Body.Close()
 		}
 	}
+	secrets = append(secrets, oauthRound(t, base, cmd, password)...)
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
@@ -79,7 +84,8 @@ func TestLogsHoldNoSecrets(t *testing.T) {
 	// and it too must hold no secret.
 	auditOut := cmd("", "audit", "--json", "--limit", "0")
 	for _, want := range []string{`"action":"token.created"`, `"action":"token.revoked"`, `"action":"auth.refused"`,
-		`"action":"user.created"`, `"action":"key.added"`, `"detail":"revoked"`, `"address":"127.0.0.1"`, `"user_agent":"latchkey-go-client"`} {
+		`"action":"user.created"`, `"action":"key.added"`, `"detail":"revoked"`, `"address":"127.0.0.1"`, `"user_agent":"latchkey-go-client"`,
+		`"action":"signin.succeeded"`, `"action":"signin.failed"`, `"action":"client.registered"`} {
 		if !strings.Contains(auditOut, want) {
 			t.Errorf("the audit log lacks %s:\n%s", want, auditOut)
 		}
@@ -93,8 +99,10 @@ func TestLogsHoldNoSecrets(t *testing.T) {
 	}
 	for _, s := range secrets {
 		needles := []string{s}
-		if i := strings.LastIndex(s, "."); i > 0 && strings.Count(s, ".") == 2 {
-			needles = append(needles, s[i+1:]) // the signature alone
+		if i := strings.LastIndex(s, "."); i > 0 && len(s)-i > 16 {
+			// The signature alone: of a JWT, or of a code or refresh
+			// token (what the database keeps a hash of).
+			needles = append(needles, s[i+1:])
 		}
 		for _, n := range needles {
 			if strings.Contains(logs, n) {
@@ -102,4 +110,54 @@ func TestLogsHoldNoSecrets(t *testing.T) {
 			}
 		}
 	}
+}
+
+// oauthRound runs the OAuth flow as user "scan" (whose password is pw):
+// a failed sign-in, a sign-in, consent, a code exchanged, a refresh, an
+// introspection and a revocation. It returns every secret it saw: the
+// client secret, the wrong password, the session cookie, the code, and
+// each access and refresh token.
+func oauthRound(t *testing.T, base string, cmd func(string, ...string) string, pw string) []string {
+	t.Helper()
+	ctx := t.Context()
+	lines := strings.Split(cmd("", "client", "create", "--name", "Scanner", "--redirect-uri", "http://127.0.0.1:9/callback"), "\n")
+	id, secret := lines[0], lines[1]
+	const wrong = "log-scan wrong password, distinctive 5d2c"
+	secrets := []string{secret, wrong}
+
+	b := oauthtest.NewBrowser(t, base)
+	if p := b.SignIn("scan", wrong, b.Get(base+"/login")); p.Status != http.StatusUnauthorized {
+		t.Fatalf("sign-in with a wrong password: %d", p.Status)
+	}
+	conf := &oauth2.Config{
+		ClientID: id, ClientSecret: secret, RedirectURL: "http://127.0.0.1:9/callback", Scopes: []string{"tokens.read"},
+		Endpoint: oauth2.Endpoint{AuthURL: base + "/oauth/authorize", TokenURL: base + "/oauth/token"},
+	}
+	verifier := oauth2.GenerateVerifier()
+	code := b.Authorize(conf, "scan", pw, oauth2.S256ChallengeOption(verifier))
+	secrets = append(secrets, code, verifier)
+	u, _ := url.Parse(base)
+	for _, c := range b.Client.Jar.Cookies(u) {
+		secrets = append(secrets, c.Value)
+	}
+	tok, err := conf.Exchange(ctx, code, oauth2.VerifierOption(verifier))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok2, err := conf.TokenSource(ctx, &oauth2.Token{RefreshToken: tok.RefreshToken}).Token()
+	if err != nil {
+		t.Fatal(err)
+	}
+	secrets = append(secrets, tok.AccessToken, tok.RefreshToken, tok2.AccessToken, tok2.RefreshToken)
+	// The used refresh token again (reuse), then introspect and revoke.
+	_, _ = conf.TokenSource(ctx, &oauth2.Token{RefreshToken: tok.RefreshToken}).Token()
+	for _, ep := range []string{"/oauth/introspect", "/oauth/revoke"} {
+		req, _ := http.NewRequestWithContext(ctx, "POST", base+ep, strings.NewReader(url.Values{"token": {tok2.AccessToken}}.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.SetBasicAuth(id, secret)
+		if res, err := http.DefaultClient.Do(req); err == nil {
+			res.Body.Close()
+		}
+	}
+	return secrets
 }
