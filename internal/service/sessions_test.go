@@ -338,3 +338,40 @@ func TestPruneExpired(t *testing.T) {
 		t.Errorf("a live grant after pruning: %v, want it kept", err)
 	}
 }
+
+func TestPasswordChangeEndsSessions(t *testing.T) {
+	svc, st := newTestService(t, Config{})
+	ctx := t.Context()
+	u := svc.userWithPassword(t, "mia")
+	other := svc.userWithPassword(t, "noa")
+	_, secret, err := svc.SignIn(ctx, "mia", testPassword, testOrigin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, otherSecret, err := svc.SignIn(ctx, "noa", testPassword, testOrigin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pw := "a new passphrase"
+	if _, err := svc.UpdateUser(ctx, u.ID, UserChange{Password: &pw}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Session(ctx, hexSHA256(secret)); latchkey.ErrorCode(err) != latchkey.ENOTFOUND {
+		t.Errorf("the session after a password change: %v, want it deleted at once", err)
+	}
+	if got, err := svc.SessionUser(ctx, otherSecret); err != nil || got.ID != other.ID {
+		t.Errorf("another user's session after the change: %v, %v; want it kept", got, err)
+	}
+	// A change of name keeps the session.
+	_, secret, err = svc.SignIn(ctx, "mia", pw, testOrigin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := "Mia"
+	if _, err := svc.UpdateUser(ctx, u.ID, UserChange{UserUpdate: latchkey.UserUpdate{FirstName: &first}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.SessionUser(ctx, secret); err != nil {
+		t.Errorf("the session after a change of name: %v, want it kept", err)
+	}
+}

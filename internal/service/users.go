@@ -133,6 +133,11 @@ func (s *Service) UpdateUser(ctx context.Context, id int64, c UserChange) (*latc
 	if err != nil {
 		return nil, err
 	}
+	// A new password, or a disabled account, signs the user out
+	// everywhere.
+	if c.Password != nil || !u.Active() {
+		s.endSessions(ctx, u.ID)
+	}
 	s.publish(ctx, latchkey.Event{Kind: latchkey.EventUserChanged, ID: strconv.FormatInt(u.ID, 10)})
 	s.audit(ctx, Operator, latchkey.AuditRecord{Action: latchkey.AuditUserUpdated, SubjectUserID: userRef(u.ID), SubjectID: idString(u.ID), Detail: changed(c)})
 	s.log.Info("user updated", "user_id", u.ID)
@@ -145,6 +150,7 @@ func (s *Service) DeleteUser(ctx context.Context, id int64) error {
 	if err := s.store.DeleteUser(ctx, id, s.now()); err != nil {
 		return err
 	}
+	s.endSessions(ctx, id)
 	s.publish(ctx, latchkey.Event{Kind: latchkey.EventUserChanged, ID: strconv.FormatInt(id, 10)})
 	s.audit(ctx, Operator, latchkey.AuditRecord{Action: latchkey.AuditUserDeleted, SubjectUserID: userRef(id), SubjectID: idString(id)})
 	s.log.Info("user deleted", "user_id", id)
@@ -237,4 +243,13 @@ func changed(c UserChange) string {
 		f = append(f, "now "+string(*c.Status))
 	}
 	return strings.Join(f, ", ")
+}
+
+// endSessions signs a user out of the web pages everywhere. Sessions are
+// checked against the user on every request anyway; this is for a
+// password change, which leaves the user active.
+func (s *Service) endSessions(ctx context.Context, userID int64) {
+	if err := s.store.DeleteUserSessions(ctx, userID); err != nil {
+		s.log.Error("ending a user's sessions", "user_id", userID, "err", err)
+	}
 }
