@@ -4,3 +4,6 @@ import "net/url"
 
 // PageLink exposes pageLinker to the external tests.
 func PageLink(path string, q url.Values, n int) string { return *pageLinker(path, q)(n) }
+
+// LocalPath is localPath, for its fuzz target.
+var LocalPath = localPath

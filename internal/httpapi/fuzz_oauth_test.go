@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/latchkey/latchkey/internal/httpapi"
 	"github.com/latchkey/latchkey/internal/oauthtest"
 )
 
@@ -134,6 +135,30 @@ func FuzzToken(f *testing.F) {
 			t.Fatalf("a token for %q: %v", form, body)
 		case body["error"] == nil:
 			t.Fatalf("%d without an error name for %q: %v", resp.StatusCode, form, body)
+		}
+	})
+}
+
+// FuzzLocalPath: the address sign-in sends a person back to is always a
+// path on this server, however a browser reads it.
+func FuzzLocalPath(f *testing.F) {
+	for _, s := range []string{"/tokens", "/oauth/authorize?client_id=2&state=x", "//evil.example", "/\\evil.example", "https://evil.example", "/%2F%2Fevil", "/\t/evil", "javascript:alert(1)", ""} {
+		f.Add(s)
+	}
+	base, _ := url.Parse("https://latchkey.example/login")
+	f.Fuzz(func(t *testing.T, p string) {
+		got := httpapi.LocalPath(p)
+		if got != "/" && got != p {
+			t.Fatalf("LocalPath(%q) = %q: neither the path nor /", p, got)
+		}
+		// A browser strips tabs and newlines and reads \ as /.
+		browser := strings.NewReplacer("\t", "", "\n", "", "\r", "", "\\", "/").Replace(got)
+		u, err := base.Parse(browser)
+		if err != nil {
+			t.Fatalf("LocalPath(%q) = %q, which does not parse: %v", p, got, err)
+		}
+		if u.Host != "latchkey.example" || u.Scheme != "https" {
+			t.Fatalf("LocalPath(%q) = %q leads to %s", p, got, u)
 		}
 	})
 }
