@@ -51,8 +51,8 @@ type Limits struct {
 // test suite that makes a few hundred tokens at once.
 //
 // Sign-in allows 20 failures from an address, then one a second, and 10
-// failures for one account name, then one every 6 seconds: a person who
-// mistypes never meets it, a password guesser gets 600 guesses an hour at
+// failures for one account name, then one every 5 seconds: a person who
+// mistypes never meets it, a password guesser gets 720 guesses an hour at
 // most. The token endpoint takes 10 requests a second from an address
 // (bursts of 100).
 var DefaultLimits = Limits{
@@ -60,7 +60,7 @@ var DefaultLimits = Limits{
 	CreatePerUser:        Rate{PerSecond: 10, Burst: 200},
 	CreatePerAddr:        Rate{PerSecond: 30, Burst: 300},
 	SignInPerAddr:        Rate{PerSecond: 1, Burst: 20},
-	SignInPerAccount:     Rate{PerSecond: 1.0 / 6, Burst: 10},
+	SignInPerAccount:     Rate{PerSecond: 0.2, Burst: 10},
 	TokenEndpointPerAddr: Rate{PerSecond: 10, Burst: 100},
 }
 
