@@ -24,6 +24,8 @@ import (
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/oauthtest"
 	"github.com/latchkey/latchkey/internal/password"
+	"github.com/latchkey/latchkey/internal/pgtest"
+	"github.com/latchkey/latchkey/internal/postgres"
 	"github.com/latchkey/latchkey/internal/service"
 	"github.com/latchkey/latchkey/internal/sqlite"
 )
@@ -34,7 +36,9 @@ type oauthHarness struct {
 	t     testing.TB
 	srv   *httptest.Server
 	svc   *service.Service
-	store *sqlite.DB
+	store latchkey.Store
+	// postgres: run on PostgreSQL instead of SQLite.
+	postgres bool
 
 	alice, bob       *latchkey.User
 	app              *latchkey.Client // confidential
@@ -60,7 +64,13 @@ func newOAuthHarness(t testing.TB, configure ...func(*oauthHarness)) *oauthHarne
 		f(h)
 	}
 	ctx := t.Context()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "latchkey.db"))
+	var st latchkey.Store
+	var err error
+	if h.postgres {
+		st, err = postgres.Open(ctx, pgtest.Schema(t, pgtest.DSN(t)), postgres.Options{})
+	} else {
+		st, err = sqlite.Open(ctx, filepath.Join(t.TempDir(), "latchkey.db"))
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -198,7 +208,13 @@ func claims(t *testing.T, token string) map[string]any {
 }
 
 func TestOAuthFlow(t *testing.T) {
-	h := newOAuthHarness(t)
+	t.Run("sqlite", func(t *testing.T) { testOAuthFlow(t, newOAuthHarness(t)) })
+	t.Run("postgres", func(t *testing.T) {
+		testOAuthFlow(t, newOAuthHarness(t, func(h *oauthHarness) { h.postgres = true }))
+	})
+}
+
+func testOAuthFlow(t *testing.T, h *oauthHarness) {
 	ctx := t.Context()
 	conf := h.config(h.app, h.appSecret, h.redirect, latchkey.ScopeTokensRead)
 	b := oauthtest.NewBrowser(t, h.srv.URL)
@@ -393,7 +409,19 @@ func TestOAuthAuthorizeRefusals(t *testing.T) {
 }
 
 func TestOAuthTokenRefusals(t *testing.T) {
-	h := newOAuthHarness(t, func(h *oauthHarness) { h.codeLifetime = 2 * time.Second })
+	for _, pg := range []bool{false, true} {
+		name := map[bool]string{false: "sqlite", true: "postgres"}[pg]
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			testOAuthTokenRefusals(t, newOAuthHarness(t, func(h *oauthHarness) {
+				h.codeLifetime = 2 * time.Second
+				h.postgres = pg
+			}))
+		})
+	}
+}
+
+func testOAuthTokenRefusals(t *testing.T, h *oauthHarness) {
 	ctx := t.Context()
 	conf := h.config(h.app, h.appSecret, h.redirect, latchkey.ScopeTokensRead)
 	b := oauthtest.NewBrowser(t, h.srv.URL)
