@@ -148,32 +148,18 @@ func covers(have, want latchkey.Scopes) bool {
 	return true
 }
 
-// token serves POST /oauth/token, limited per client address.
-func (s *Server) token(w http.ResponseWriter, r *http.Request) {
-	if ok, after := s.tokenByAddr.allow(s.clientAddr(r), time.Now()); !ok {
-		s.oauthThrottled(w, after)
-		return
-	}
-	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
-	s.oauth.Token(w, r)
-}
-
-func (s *Server) revoke(w http.ResponseWriter, r *http.Request) {
-	if ok, after := s.tokenByAddr.allow(s.clientAddr(r), time.Now()); !ok {
-		s.oauthThrottled(w, after)
-		return
-	}
-	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
-	s.oauth.Revoke(w, r)
-}
-
-func (s *Server) introspect(w http.ResponseWriter, r *http.Request) {
-	if ok, after := s.tokenByAddr.allow(s.clientAddr(r), time.Now()); !ok {
-		s.oauthThrottled(w, after)
-		return
-	}
-	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
-	s.oauth.Introspect(w, r)
+// tokenEndpoint serves one of the endpoints applications call
+// (/oauth/token, /oauth/revoke, /oauth/introspect): limited per client
+// address, with a bounded form body.
+func (s *Server) tokenEndpoint(h http.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if ok, after := s.tokenByAddr.allow(s.clientAddr(r), time.Now()); !ok {
+			s.oauthThrottled(w, after)
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+		h(w, r)
+	})
 }
 
 // oauthThrottled answers 429 in OAuth's error shape, with Retry-After.

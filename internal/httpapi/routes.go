@@ -28,9 +28,9 @@ func (s *Server) routes() {
 	if s.oauth != nil {
 		s.mux.Handle("GET /oauth/authorize", http.HandlerFunc(s.authorize))
 		s.mux.Handle("POST /oauth/authorize", s.page(s.authorize))
-		s.mux.Handle("POST /oauth/token", http.HandlerFunc(s.token))
-		s.mux.Handle("POST /oauth/revoke", http.HandlerFunc(s.revoke))
-		s.mux.Handle("POST /oauth/introspect", http.HandlerFunc(s.introspect))
+		s.mux.Handle("POST /oauth/token", s.tokenEndpoint(s.oauth.Token))
+		s.mux.Handle("POST /oauth/revoke", s.tokenEndpoint(s.oauth.Revoke))
+		s.mux.Handle("POST /oauth/introspect", s.tokenEndpoint(s.oauth.Introspect))
 		s.mux.Handle("GET /.well-known/oauth-authorization-server", http.HandlerFunc(s.metadata))
 	}
 
