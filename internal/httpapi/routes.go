@@ -34,6 +34,20 @@ func (s *Server) routes() {
 		s.mux.Handle("GET /.well-known/oauth-authorization-server", http.HandlerFunc(s.metadata))
 	}
 
+	// The web UI.
+	s.mux.Handle("GET /{$}", http.HandlerFunc(s.uiHome))
+	s.mux.Handle("GET /tokens", s.ui(s.uiTokens))
+	s.mux.Handle("POST /tokens", s.page(s.ui(s.uiCreateToken)))
+	s.mux.Handle("GET /tokens/{token_id}/revoke", s.ui(s.uiConfirmRevoke))
+	s.mux.Handle("POST /tokens/{token_id}/revoke", s.page(s.ui(s.uiRevokeToken)))
+	s.mux.Handle("GET /applications", s.ui(s.uiApplications))
+	s.mux.Handle("POST /applications/{client_id}/revoke", s.page(s.ui(s.uiRevokeApplication)))
+	s.mux.Handle("GET /users", s.ui(s.uiUsers))
+	s.mux.Handle("GET /users/{user_id}", s.ui(s.uiTokens))
+	s.mux.Handle("POST /users/{user_id}/tokens", s.page(s.ui(s.uiCreateToken)))
+	s.mux.Handle("GET /users/{user_id}/tokens/{token_id}/revoke", s.ui(s.uiConfirmRevoke))
+	s.mux.Handle("POST /users/{user_id}/tokens/{token_id}/revoke", s.page(s.ui(s.uiRevokeToken)))
+
 	// Operations.
 	s.mux.Handle("GET /healthz", healthz())
 	s.mux.Handle("GET /readyz", s.readyz())

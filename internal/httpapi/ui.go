@@ -1,0 +1,514 @@
+package httpapi
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/internal/service"
+)
+
+// The web UI: a person's own tokens, the applications they approved, and,
+// with the permissions for it, other users' tokens. Who may see, create or
+// revoke what is the service's decision (Owner, SearchUsers), the same one
+// the API gets, so a page allows and refuses exactly what the API does and
+// shows a button only where pressing it would succeed.
+
+// uiHandler is a page handler that returns its error; ui shows it as a page.
+type uiHandler func(w http.ResponseWriter, r *http.Request) error
+
+// ui adapts h: an error it returns becomes an error page with the status
+// the API would answer; a server error is logged and shown without cause.
+func (s *Server) ui(h uiHandler) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		err := h(w, r)
+		if err == nil {
+			return
+		}
+		switch latchkey.ErrorCode(err) {
+		case latchkey.ENOTFOUND:
+			s.renderError(w, r, http.StatusNotFound, "Not found", "There is no such page, user or token here.", "")
+		case latchkey.EFORBIDDEN:
+			s.renderError(w, r, http.StatusForbidden, "Not allowed",
+				"Your account may not do this. An administrator can give it the view-users permission (to see other users' tokens) or edit-users (to revoke them).", "forbidden")
+		case latchkey.ERATELIMIT:
+			s.renderError(w, r, http.StatusTooManyRequests, "Too many tokens at once",
+				"You have created many tokens in a short time. Wait a minute and try again.", "rate_limited")
+		case latchkey.EMALFORMED:
+			s.renderError(w, r, http.StatusBadRequest, "Bad request", "The form could not be read.", "invalid_request")
+		default:
+			s.log.ErrorContext(r.Context(), "page failed", "method", r.Method, "route", r.Pattern, "request_id", requestID(r), "err", err)
+			s.renderError(w, r, http.StatusInternalServerError, "Something went wrong", "The page failed on our side. Try again in a moment.", "server_error")
+		}
+	}
+}
+
+// signedIn returns the signed-in person as a principal (no token, so no
+// scope limits them: only their permissions), or sends them to sign in,
+// to come back to back, and returns nil.
+func (s *Server) signedIn(w http.ResponseWriter, r *http.Request, back string) *latchkey.Principal {
+	u := s.sessionUserOrNil(r)
+	if u == nil {
+		redirectToLogin(w, r, back)
+		return nil
+	}
+	return &latchkey.Principal{User: u, Origin: latchkey.Origin{Address: s.clientAddr(r), UserAgent: r.UserAgent()}}
+}
+
+// uiHome sends a signed-in person to their tokens, anyone else to sign in.
+func (s *Server) uiHome(w http.ResponseWriter, r *http.Request) {
+	if s.sessionUserOrNil(r) == nil {
+		http.Redirect(w, r, "/login", http.StatusSeeOther)
+		return
+	}
+	http.Redirect(w, r, "/tokens", http.StatusSeeOther)
+}
+
+// tokensShown is the most tokens a page lists, newest first.
+const tokensShown = 200
+
+// place is whose tokens a request is about, and where their pages are:
+// /tokens for one's own, /users/{id} for someone else's.
+type place struct {
+	owner  *latchkey.User
+	self   bool
+	page   string // the list and the form
+	tokens string // the tokens' own addresses start here
+}
+
+// place returns the owner of the tokens r is about, after the service has
+// cleared p to do a to them: the user in the path, or p's own user when
+// the path names none.
+func (s *Server) place(r *http.Request, p *latchkey.Principal, a latchkey.Action) (*place, error) {
+	raw := r.PathValue("user_id")
+	if raw == "" {
+		raw = strconv.FormatInt(p.User.ID, 10)
+	}
+	owner, err := s.svc.Owner(r.Context(), p, a, raw)
+	if err != nil {
+		return nil, err
+	}
+	return placeOf(p, owner), nil
+}
+
+func placeOf(p *latchkey.Principal, owner *latchkey.User) *place {
+	if owner.ID == p.User.ID {
+		return &place{owner: owner, self: true, page: "/tokens", tokens: "/tokens"}
+	}
+	base := "/users/" + strconv.FormatInt(owner.ID, 10)
+	return &place{owner: owner, page: base, tokens: base + "/tokens"}
+}
+
+// nav is the menu entry a place's pages belong to.
+func (pl *place) nav() string {
+	if pl.self {
+		return "tokens"
+	}
+	return "users"
+}
+
+// title names a place's list for people.
+func (pl *place) title() string {
+	if pl.self {
+		return "My tokens"
+	}
+	return "Tokens of " + pl.owner.Username
+}
+
+// moment is a time as the pages show it; the zero value is never.
+type moment struct{ t *time.Time }
+
+func (m moment) Never() bool { return m.t == nil }
+
+// Day is the date, in UTC.
+func (m moment) Day() string { return m.t.UTC().Format(time.DateOnly) }
+
+// Clock is the time of day, in UTC.
+func (m moment) Clock() string { return m.t.UTC().Format("15:04 UTC") }
+
+// ISO is the machine-readable form, for <time datetime>.
+func (m moment) ISO() string { return m.t.UTC().Format(time.RFC3339) }
+
+func (m moment) String() string {
+	if m.t == nil {
+		return "never"
+	}
+	return m.Day() + " " + m.Clock()
+}
+
+// tokenRow is one token as a page shows it.
+type tokenRow struct {
+	ID, Name  string
+	Scopes    []string // empty: every ability
+	Created   moment
+	Expires   moment
+	LastUsed  moment
+	State     string // active, expired or revoked
+	RevokeURL string // the confirmation page; "" when the viewer may not revoke it, or it is revoked
+}
+
+func newTokenRow(t *latchkey.Token, now time.Time, pl *place, canRevoke bool) tokenRow {
+	row := tokenRow{ID: t.ID, Name: t.Name, Scopes: t.Scopes, Created: moment{&t.CreatedAt}, Expires: moment{t.ExpiresAt}, LastUsed: moment{t.LastUsedAt}, State: "active"}
+	switch {
+	case t.Revoked:
+		row.State = "revoked"
+	case t.Expired(now):
+		row.State = "expired"
+	}
+	if canRevoke && !t.Revoked {
+		row.RevokeURL = pl.tokens + "/" + t.ID + "/revoke"
+	}
+	return row
+}
+
+// userSummary describes a user on the pages about them.
+type userSummary struct {
+	ID                          int64
+	Username, Name, Email, Role string
+	Active                      bool
+	Link                        string
+}
+
+func summarize(u *latchkey.User) userSummary {
+	role := "User"
+	switch {
+	case u.Admin:
+		role = "Administrator"
+	case len(u.Permissions) > 0:
+		role = "User with " + strings.Join(u.Permissions, ", ")
+	}
+	return userSummary{
+		ID: u.ID, Username: u.Username, Name: strings.TrimSpace(u.FirstName + " " + u.LastName), Email: u.Email,
+		Role: role, Active: u.Active(), Link: "/users/" + strconv.FormatInt(u.ID, 10),
+	}
+}
+
+// scopeChoice is one checkbox of the token form.
+type scopeChoice struct {
+	Name, Description string
+	Checked           bool
+}
+
+// scopeHelp says, on the token form, what a scope lets a token do.
+var scopeHelp = map[string]string{
+	latchkey.ScopeTokensRead:  "list and show tokens",
+	latchkey.ScopeTokensWrite: "create and revoke tokens",
+	latchkey.ScopeAll:         "every ability, as when none is checked",
+}
+
+// tokenForm is the form that creates a token, as filled in so far.
+type tokenForm struct {
+	Action        string
+	Name          string
+	Scopes        []scopeChoice
+	Expires       string // yyyy-mm-dd, as typed
+	Min, Max      string // the dates the picker offers
+	DefaultExpiry time.Time
+	Error         string // the summary of what was wrong
+	NameErrors    []string
+	ScopesErrors  []string
+	ExpiresErrors []string
+}
+
+func (s *Server) newTokenForm(pl *place, name string, checked []string, expires string) *tokenForm {
+	def, latest := s.svc.TokenLifetimes()
+	f := &tokenForm{
+		Action: pl.tokens, Name: name, Expires: expires, DefaultExpiry: def,
+		Min: time.Now().UTC().AddDate(0, 0, 1).Format(time.DateOnly), Max: latest.UTC().Format(time.DateOnly),
+	}
+	for _, sc := range s.svc.Scopes() {
+		f.Scopes = append(f.Scopes, scopeChoice{Name: sc, Description: scopeHelp[sc], Checked: slices.Contains(checked, sc)})
+	}
+	return f
+}
+
+// tokensPage is the list of one user's tokens, with the form that creates
+// one when the viewer may.
+type tokensPage struct {
+	Self   bool
+	Owner  userSummary
+	Tokens []tokenRow
+	Total  int
+	Form   *tokenForm
+}
+
+// uiTokens serves GET /tokens and GET /users/{user_id}: every personal
+// token of the user, revoked and expired ones included.
+func (s *Server) uiTokens(w http.ResponseWriter, r *http.Request) error {
+	p := s.signedIn(w, r, r.URL.RequestURI())
+	if p == nil {
+		return nil
+	}
+	pl, err := s.place(r, p, latchkey.ReadTokens)
+	if err != nil {
+		return err
+	}
+	if pl.self && r.PathValue("user_id") != "" {
+		// One's own tokens have one address.
+		http.Redirect(w, r, "/tokens", http.StatusSeeOther)
+		return nil
+	}
+	return s.showTokens(w, r, p, pl, http.StatusOK, nil, r.URL.Query().Get("revoked"))
+}
+
+// showTokens renders pl's list with form (a fresh one when nil), and a
+// note that the token revoked was revoked.
+func (s *Server) showTokens(w http.ResponseWriter, r *http.Request, p *latchkey.Principal, pl *place, status int, form *tokenForm, revoked string) error {
+	ctx := r.Context()
+	canRevoke, canCreate := pl.self, pl.self
+	if !pl.self {
+		id := strconv.FormatInt(pl.owner.ID, 10)
+		canRevoke = s.allowed(r, p, latchkey.RevokeTokens, id)
+		canCreate = s.allowed(r, p, latchkey.CreateTokens, id)
+	}
+	ts, total, err := s.svc.UserTokens(ctx, pl.owner, tokensShown)
+	if err != nil {
+		return err
+	}
+	page := tokensPage{Self: pl.self, Owner: summarize(pl.owner), Total: total}
+	now := time.Now()
+	flash := ""
+	for _, t := range ts {
+		page.Tokens = append(page.Tokens, newTokenRow(t, now, pl, canRevoke))
+		if revoked != "" && t.ID == revoked && t.Revoked {
+			flash = "The token “" + t.Name + "” is revoked: it authenticates nothing from now on."
+		}
+	}
+	if canCreate {
+		if form == nil {
+			form = s.newTokenForm(pl, "", nil, "")
+		}
+		page.Form = form
+	}
+	s.render(w, r, status, "tokens", pageData{Title: pl.title(), User: p.User, Nav: pl.nav(), Flash: flash, Page: page})
+	return nil
+}
+
+// allowed reports whether the service lets p do a to the tokens of the
+// user with id.
+func (s *Server) allowed(r *http.Request, p *latchkey.Principal, a latchkey.Action, id string) bool {
+	_, err := s.svc.Owner(r.Context(), p, a, id)
+	return err == nil
+}
+
+// createdPage shows a new token, the only time it is ever shown.
+type createdPage struct {
+	Self    bool
+	Owner   userSummary
+	Name    string
+	Token   string
+	Scopes  []string
+	Expires *time.Time
+	Back    string
+	APIURL  string
+}
+
+// uiCreateToken serves POST /tokens and POST /users/{user_id}/tokens. The
+// new token is shown in the answer to the POST, never put in a URL; a
+// form with mistakes comes back with them beside its fields.
+func (s *Server) uiCreateToken(w http.ResponseWriter, r *http.Request) error {
+	p := s.signedIn(w, r, placePath(r))
+	if p == nil {
+		return nil
+	}
+	pl, err := s.place(r, p, latchkey.CreateTokens)
+	if err != nil {
+		return err
+	}
+	if err := s.limitCreate(w, r, p); err != nil {
+		return err
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+	if err := r.ParseForm(); err != nil {
+		return &latchkey.Error{Code: latchkey.EMALFORMED, Err: err}
+	}
+	name := r.PostForm.Get("name")
+	scopes := r.PostForm["scopes"]
+	expires := strings.TrimSpace(r.PostForm.Get("expires_at"))
+	req := service.TokenRequest{Name: &name, Scopes: scopes}
+	if expires != "" {
+		// The token stops working as the day begins, in UTC.
+		if d, err := time.Parse(time.DateOnly, expires); err != nil {
+			req.Invalid.Add("expires_at", service.MsgExpiresInvalid)
+		} else {
+			req.ExpiresAt = &d
+		}
+	}
+	t, jwt, err := s.svc.CreateToken(r.Context(), p, pl.owner, req)
+	if e := (*latchkey.Error)(nil); errors.As(err, &e) && e.Code == latchkey.EINVALID {
+		form := s.newTokenForm(pl, name, scopes, expires)
+		form.Error = e.Message
+		form.NameErrors, form.ScopesErrors, form.ExpiresErrors = e.Fields.Get("name"), e.Fields.Get("scopes"), e.Fields.Get("expires_at")
+		return s.showTokens(w, r, p, pl, http.StatusUnprocessableEntity, form, "")
+	}
+	if err != nil {
+		return err
+	}
+	page := createdPage{
+		Self: pl.self, Owner: summarize(pl.owner), Name: t.Name, Token: jwt, Scopes: t.Scopes, Expires: t.ExpiresAt,
+		Back: pl.page, APIURL: s.baseURL(r) + "/api/1.0/users/" + strconv.FormatInt(pl.owner.ID, 10) + "/tokens",
+	}
+	s.render(w, r, http.StatusCreated, "token_created", pageData{Title: "Token created", User: p.User, Nav: pl.nav(), Page: page})
+	return nil
+}
+
+// placePath is the page a POST about r's place came from, to return to
+// after signing in.
+func placePath(r *http.Request) string {
+	if id := r.PathValue("user_id"); id != "" {
+		return "/users/" + url.PathEscape(id)
+	}
+	return "/tokens"
+}
+
+// revokePage asks before a token is revoked.
+type revokePage struct {
+	Self   bool
+	Owner  userSummary
+	Token  tokenRow
+	Action string
+	Back   string
+}
+
+// uiConfirmRevoke serves GET /tokens/{token_id}/revoke and its
+// /users/{user_id} twin: the step that asks before revoking, which works
+// without script.
+func (s *Server) uiConfirmRevoke(w http.ResponseWriter, r *http.Request) error {
+	p := s.signedIn(w, r, r.URL.RequestURI())
+	if p == nil {
+		return nil
+	}
+	pl, err := s.place(r, p, latchkey.RevokeTokens)
+	if err != nil {
+		return err
+	}
+	// The page shows the token: revoking alone does not let one read it.
+	if !s.allowed(r, p, latchkey.ReadTokens, strconv.FormatInt(pl.owner.ID, 10)) {
+		return &latchkey.Error{Code: latchkey.EFORBIDDEN, Message: latchkey.MsgNotAuthorized}
+	}
+	t, err := s.svc.Token(r.Context(), pl.owner, r.PathValue("token_id"))
+	if err != nil {
+		return err
+	}
+	row := newTokenRow(t, time.Now(), pl, true)
+	page := revokePage{Self: pl.self, Owner: summarize(pl.owner), Token: row, Action: row.RevokeURL, Back: pl.page}
+	s.render(w, r, http.StatusOK, "token_revoke", pageData{Title: "Revoke " + t.Name, User: p.User, Nav: pl.nav(), Page: page})
+	return nil
+}
+
+// uiRevokeToken serves POST /tokens/{token_id}/revoke and its
+// /users/{user_id} twin, then goes back to the list, which says so.
+func (s *Server) uiRevokeToken(w http.ResponseWriter, r *http.Request) error {
+	p := s.signedIn(w, r, r.URL.RequestURI())
+	if p == nil {
+		return nil
+	}
+	pl, err := s.place(r, p, latchkey.RevokeTokens)
+	if err != nil {
+		return err
+	}
+	id := r.PathValue("token_id")
+	if _, err := s.svc.RevokeToken(r.Context(), p, pl.owner, id); err != nil {
+		return err
+	}
+	http.Redirect(w, r, pl.page+"?"+url.Values{"revoked": {id}}.Encode(), http.StatusSeeOther)
+	return nil
+}
+
+// appRow is an application the person approved.
+type appRow struct {
+	ClientID int64
+	Name     string
+	Scopes   []scopeLine
+	Approved time.Time
+}
+
+// uiApplications serves GET /applications: the OAuth applications the
+// person has approved.
+func (s *Server) uiApplications(w http.ResponseWriter, r *http.Request) error {
+	p := s.signedIn(w, r, r.URL.RequestURI())
+	if p == nil {
+		return nil
+	}
+	ctx := r.Context()
+	cs, err := s.svc.Consents(ctx, p.User.ID)
+	if err != nil {
+		return err
+	}
+	var rows []appRow
+	for _, c := range cs {
+		name := "Application " + strconv.FormatInt(c.ClientID, 10)
+		if c.Client != nil {
+			name = c.Client.Name
+		}
+		row := appRow{ClientID: c.ClientID, Name: name, Approved: c.UpdatedAt}
+		for _, sc := range c.Scopes {
+			d := scopeDescriptions[sc]
+			if d == "" {
+				d = "use the scope " + sc
+			}
+			row.Scopes = append(row.Scopes, scopeLine{sc, d})
+		}
+		rows = append(rows, row)
+	}
+	flash := ""
+	if id, err := strconv.ParseInt(r.URL.Query().Get("revoked"), 10, 64); err == nil && id > 0 && !slices.ContainsFunc(rows, func(a appRow) bool { return a.ClientID == id }) {
+		if c, err := s.svc.Client(ctx, id); err == nil {
+			flash = c.Name + " no longer has access: its tokens stop working now, and it must ask you again."
+		}
+	}
+	s.render(w, r, http.StatusOK, "applications", pageData{Title: "Authorized applications", User: p.User, Nav: "applications", Flash: flash, Page: rows})
+	return nil
+}
+
+// uiRevokeApplication serves POST /applications/{client_id}/revoke: the
+// application's access ends, and every token it holds for the person.
+func (s *Server) uiRevokeApplication(w http.ResponseWriter, r *http.Request) error {
+	p := s.signedIn(w, r, "/applications")
+	if p == nil {
+		return nil
+	}
+	id, err := strconv.ParseInt(r.PathValue("client_id"), 10, 64)
+	if err != nil || id <= 0 {
+		return &latchkey.Error{Code: latchkey.ENOTFOUND}
+	}
+	if err := s.svc.RevokeConsent(r.Context(), p, id); err != nil {
+		return err
+	}
+	http.Redirect(w, r, "/applications?revoked="+strconv.FormatInt(id, 10), http.StatusSeeOther)
+	return nil
+}
+
+// usersShown is the most users a search lists.
+const usersShown = 50
+
+type usersPage struct {
+	Query string
+	Users []userSummary
+	More  bool
+}
+
+// uiUsers serves GET /users: a search for users, for holders of view-users
+// and administrators.
+func (s *Server) uiUsers(w http.ResponseWriter, r *http.Request) error {
+	p := s.signedIn(w, r, r.URL.RequestURI())
+	if p == nil {
+		return nil
+	}
+	q := strings.TrimSpace(r.URL.Query().Get("q"))
+	us, more, err := s.svc.SearchUsers(r.Context(), p, q, usersShown)
+	if err != nil {
+		return err
+	}
+	page := usersPage{Query: q, More: more}
+	for _, u := range us {
+		page.Users = append(page.Users, summarize(u))
+	}
+	s.render(w, r, http.StatusOK, "users", pageData{Title: "Users", User: p.User, Nav: "users", Page: page})
+	return nil
+}
