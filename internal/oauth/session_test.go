@@ -1,0 +1,69 @@
+package oauth
+
+import (
+	"encoding/json"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ory/fosite"
+
+	"github.com/latchkey/latchkey"
+)
+
+// TestEncodeRequestKeepsNoSecret: whatever form a flow hands to storage,
+// no credential of it is written.
+func TestEncodeRequestKeepsNoSecret(t *testing.T) {
+	req := fosite.NewRequest()
+	req.ID = "request-1"
+	req.Client = newClient(&latchkey.Client{ID: 7, Name: "App", Redirect: "https://app.example/cb"}, nil)
+	req.GrantedScope = fosite.Arguments{"tokens.read"}
+	req.Form = url.Values{
+		"redirect_uri": {"https://app.example/cb"}, "code_challenge": {"challenge-kept"}, "code_challenge_method": {"S256"},
+		"client_secret": {"secret-1"}, "code": {"secret-2"}, "code_verifier": {"secret-3"}, "refresh_token": {"secret-4"},
+		"password": {"secret-5"}, "client_assertion": {"secret-6"}, "access_token": {"secret-7"}, "token": {"secret-8"},
+	}
+	exp := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	sess := NewSession(42)
+	sess.SetExpiresAt(fosite.AccessToken, exp)
+	req.Session = sess
+	b, got, err := encodeRequest(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != sess {
+		t.Error("encodeRequest returned another session")
+	}
+	if strings.Contains(string(b), "secret-") {
+		t.Errorf("a credential was kept: %s", b)
+	}
+	var sr storedRequest
+	if err := json.Unmarshal(b, &sr); err != nil {
+		t.Fatal(err)
+	}
+	if sr.ID != "request-1" || sr.ClientID != "7" || sr.Subject != "42" || sr.Form.Get("code_challenge") != "challenge-kept" ||
+		sr.Form.Get("redirect_uri") != "https://app.example/cb" || !sr.ExpiresAt[fosite.AccessToken].Equal(exp) || len(sr.GrantedScope) != 1 {
+		t.Errorf("stored request %+v: what the flow needs later is missing", sr)
+	}
+}
+
+func TestSessionClone(t *testing.T) {
+	s := NewSession(5)
+	s.SetExpiresAt(fosite.RefreshToken, time.Unix(100, 0))
+	c := s.Clone().(*Session)
+	c.SetExpiresAt(fosite.RefreshToken, time.Unix(200, 0))
+	if !s.GetExpiresAt(fosite.RefreshToken).Equal(time.Unix(100, 0)) {
+		t.Error("a clone shares its expiry times with the original")
+	}
+	if _, err := (&Session{Subject: "x"}).userID(); err == nil {
+		t.Error("a subject that is not a user id was accepted")
+	}
+}
+
+func TestHashSignature(t *testing.T) {
+	h := hashSignature("sig")
+	if len(h) != 64 || h == "sig" || hashSignature("sig") != h || hashSignature("sig2") == h {
+		t.Errorf("hashSignature(sig) = %q", h)
+	}
+}
