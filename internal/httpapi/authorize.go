@@ -29,6 +29,19 @@ var scopeDescriptions = map[string]string{
 
 type scopeLine struct{ Name, Description string }
 
+// scopeLines names each scope with what it lets an application do.
+func scopeLines(scopes []string) []scopeLine {
+	lines := make([]scopeLine, 0, len(scopes))
+	for _, sc := range scopes {
+		d := scopeDescriptions[sc]
+		if d == "" {
+			d = "use the scope " + sc
+		}
+		lines = append(lines, scopeLine{sc, d})
+	}
+	return lines
+}
+
 type hiddenField struct{ Name, Value string }
 
 type consentPage struct {
@@ -104,14 +117,7 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	page := consentPage{Client: c.Name, RedirectTo: ar.GetRedirectURI().String()}
-	for _, sc := range requested {
-		d := scopeDescriptions[sc]
-		if d == "" {
-			d = "use the scope " + sc
-		}
-		page.Scopes = append(page.Scopes, scopeLine{sc, d})
-	}
+	page := consentPage{Client: c.Name, RedirectTo: ar.GetRedirectURI().String(), Scopes: scopeLines(requested)}
 	keys := make([]string, 0, len(params))
 	for k := range params {
 		keys = append(keys, k)

@@ -446,15 +446,7 @@ func (s *Server) uiApplications(w http.ResponseWriter, r *http.Request) error {
 		if c.Client != nil {
 			name = c.Client.Name
 		}
-		row := appRow{ClientID: c.ClientID, Name: name, Approved: c.UpdatedAt}
-		for _, sc := range c.Scopes {
-			d := scopeDescriptions[sc]
-			if d == "" {
-				d = "use the scope " + sc
-			}
-			row.Scopes = append(row.Scopes, scopeLine{sc, d})
-		}
-		rows = append(rows, row)
+		rows = append(rows, appRow{ClientID: c.ClientID, Name: name, Approved: c.UpdatedAt, Scopes: scopeLines(c.Scopes)})
 	}
 	flash := ""
 	if id, err := strconv.ParseInt(r.URL.Query().Get("revoked"), 10, 64); err == nil && id > 0 && !slices.ContainsFunc(rows, func(a appRow) bool { return a.ClientID == id }) {
