@@ -511,6 +511,30 @@ func testOAuthTokenRefusals(t *testing.T, h *oauthHarness) {
 			t.Errorf("refresh token of the first exchange after the code's reuse: %s, want invalid_grant", got)
 		}
 	})
+	t.Run("one code exchanged at once by many", func(t *testing.T) {
+		c := code()
+		const n = 8
+		statuses := make(chan int, n)
+		for range n {
+			go func() {
+				status, _ := h.post("/oauth/token", h.app, h.appSecret, tokenForm(c, h.redirect, []oauth2.AuthCodeOption{oauth2.VerifierOption(verifier)}))
+				statuses <- status
+			}()
+		}
+		won := 0
+		for range n {
+			switch status := <-statuses; status {
+			case http.StatusOK:
+				won++
+			case http.StatusBadRequest:
+			default:
+				t.Errorf("a racing exchange answered %d, want 200 or 400", status)
+			}
+		}
+		if won != 1 {
+			t.Errorf("%d of %d racing exchanges of one code got tokens, want exactly 1", won, n)
+		}
+	})
 	t.Run("expired code", func(t *testing.T) {
 		c := code()
 		time.Sleep(2100 * time.Millisecond)
