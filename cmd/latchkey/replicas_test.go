@@ -16,8 +16,11 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/oauth2"
+
 	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/client"
+	"github.com/latchkey/latchkey/internal/oauthtest"
 	"github.com/latchkey/latchkey/internal/pgtest"
 )
 
@@ -167,6 +170,75 @@ func TestReplicas(t *testing.T) {
 		}
 		slices.Sort(times)
 		t.Logf("revocation propagation over %d revocations: median %v, worst %v (time from the 204 until both other replicas refused the token)", len(times), times[len(times)/2], worst)
+	})
+
+	t.Run("the OAuth flow spans replicas", func(t *testing.T) {
+		// Signed in and approved on one replica, the code exchanged on a
+		// second, refreshed on a third: sessions, codes and refresh tokens
+		// live in the database, and every replica hears of what a refresh
+		// or a revocation ends.
+		pwCmd := exec.CommandContext(t.Context(), bin, "user", "update", "--password-stdin", "admin")
+		pwCmd.Env, pwCmd.Stdin = env, strings.NewReader("replica passphrase\n")
+		if out, err := pwCmd.CombinedOutput(); err != nil {
+			t.Fatalf("user update: %v\n%s", err, out)
+		}
+		lines := strings.Split(cliEnv("client", "create", "--name", "Across", "--redirect-uri", "http://127.0.0.1:9/callback"), "\n")
+		conf := func(r *replica) *oauth2.Config {
+			return &oauth2.Config{
+				ClientID: lines[0], ClientSecret: lines[1], RedirectURL: "http://127.0.0.1:9/callback", Scopes: []string{"*"},
+				Endpoint: oauth2.Endpoint{AuthURL: r.base + "/oauth/authorize", TokenURL: r.base + "/oauth/token"},
+			}
+		}
+		verifier := oauth2.GenerateVerifier()
+		code := oauthtest.NewBrowser(t, replicas[0].base).Authorize(conf(replicas[0]), "admin", "replica passphrase", oauth2.S256ChallengeOption(verifier))
+		tok, err := conf(replicas[1]).Exchange(t.Context(), code, oauth2.VerifierOption(verifier))
+		if err != nil {
+			t.Fatalf("exchange on replica 1 of a code from replica 0: %v", err)
+		}
+		works := func(r *replica, access string) bool {
+			_, err := r.client(t, access).Tokens(t.Context(), 1, client.ListOptions{})
+			if err != nil && latchkey.ErrorCode(err) != latchkey.EUNAUTHENTICATED {
+				t.Fatal(err)
+			}
+			return err == nil
+		}
+		for i, r := range replicas { // cached everywhere
+			if !works(r, tok.AccessToken) {
+				t.Fatalf("replica %d refuses the access token", i)
+			}
+		}
+		until := func(what string, access string) {
+			t.Helper()
+			start := time.Now()
+			for i, r := range replicas {
+				for works(r, access) {
+					if time.Since(start) > time.Second {
+						t.Fatalf("%s: replica %d still accepts the old access token a second later", what, i)
+					}
+					time.Sleep(time.Millisecond)
+				}
+			}
+			t.Logf("%s: every replica refused the access token %v later", what, time.Since(start))
+		}
+		tok2, err := conf(replicas[2]).TokenSource(t.Context(), &oauth2.Token{RefreshToken: tok.RefreshToken}).Token()
+		if err != nil {
+			t.Fatalf("refresh on replica 2: %v", err)
+		}
+		until("a refresh on replica 2", tok.AccessToken)
+		for i, r := range replicas {
+			if !works(r, tok2.AccessToken) {
+				t.Fatalf("replica %d refuses the refreshed access token", i)
+			}
+		}
+		req, _ := http.NewRequestWithContext(t.Context(), "POST", replicas[0].base+"/oauth/revoke", strings.NewReader("token="+tok2.AccessToken))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.SetBasicAuth(lines[0], lines[1])
+		res, err := http.DefaultClient.Do(req)
+		if err != nil || res.StatusCode != http.StatusOK {
+			t.Fatalf("revoke on replica 0: %v %v", err, res)
+		}
+		res.Body.Close()
+		until("/oauth/revoke on replica 0", tok2.AccessToken)
 	})
 
 	t.Run("a disabled user is refused by every replica", func(t *testing.T) {
