@@ -206,3 +206,44 @@ func BenchmarkListTokens(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkSignIn is a sign-in at the default argon2id cost, refused for
+// each reason and accepted: the refusals must not tell the reason by how
+// long they take (compare the sub-benchmarks' ns/op).
+func BenchmarkSignIn(b *testing.B) {
+	st := backends[0].open(b)
+	if err := st.Migrate(b.Context()); err != nil {
+		b.Fatal(err)
+	}
+	sealer, _ := jwt.NewSealer([]byte("benchmark secret, long enough"))
+	svc, err := New(b.Context(), st, sealer, Config{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	const pw = "the benchmark's passphrase"
+	for _, n := range []NewUser{
+		{Username: "has", Email: "has@example.com", Password: pw},
+		{Username: "nopw", Email: "nopw@example.com"},
+		{Username: "off", Email: "off@example.com", Password: pw, Inactive: true},
+	} {
+		if _, err := svc.CreateUser(b.Context(), n); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for _, tc := range []struct{ name, login, pw string }{
+		{"unknown-user", "nobody", pw},
+		{"wrong-password", "has", "not it"},
+		{"no-password", "nopw", pw},
+		{"inactive-user", "off", pw},
+		{"accepted", "has", pw},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			for b.Loop() {
+				_, _, err := svc.SignIn(b.Context(), tc.login, tc.pw, latchkey.Origin{})
+				if (err == nil) != (tc.name == "accepted") {
+					b.Fatalf("%s: %v", tc.name, err)
+				}
+			}
+		})
+	}
+}
