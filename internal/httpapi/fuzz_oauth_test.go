@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/latchkey/latchkey/internal/httpapi"
 	"github.com/latchkey/latchkey/internal/oauthtest"
@@ -159,6 +160,39 @@ func FuzzLocalPath(f *testing.F) {
 		}
 		if u.Host != "latchkey.example" || u.Scheme != "https" {
 			t.Fatalf("LocalPath(%q) = %q leads to %s", p, got, u)
+		}
+	})
+}
+
+// FuzzTokenForm: the web create form, whatever its body: the name read is
+// the name sent, the scopes are those sent, and an expiry is either a
+// date at midnight UTC or a field error.
+func FuzzTokenForm(f *testing.F) {
+	for _, s := range []string{"name=ci&scopes=tokens.read&scopes=tokens.write&expires_at=2027-01-31", "name=%3Cscript%3E", "expires_at=31%2F01%2F2027", "expires_at=2027-02-30", "scopes=&scopes=*", "name=a&name=b", "%zz"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, body string) {
+		form, err := url.ParseQuery(body)
+		if err != nil {
+			return // the standard library refused it before the form is read
+		}
+		req := httpapi.TokenRequestFromForm(form)
+		if req.Name == nil || *req.Name != form.Get("name") {
+			t.Fatalf("name %v, want %q", req.Name, form.Get("name"))
+		}
+		if len(req.Scopes) != len(form["scopes"]) {
+			t.Fatalf("scopes %q, want %q", req.Scopes, form["scopes"])
+		}
+		switch {
+		case req.ExpiresAt != nil && req.Invalid.Get("expires_at") != nil:
+			t.Fatal("an expiry both read and refused")
+		case req.ExpiresAt != nil:
+			d := *req.ExpiresAt
+			if d.Location() != time.UTC || d.Hour() != 0 || d.Minute() != 0 || d.Second() != 0 || d.Nanosecond() != 0 {
+				t.Fatalf("expiry %v: not midnight UTC", d)
+			}
+		case strings.TrimSpace(form.Get("expires_at")) != "" && req.Invalid.Get("expires_at") == nil:
+			t.Fatalf("expires_at %q neither read nor refused", form.Get("expires_at"))
 		}
 	})
 }

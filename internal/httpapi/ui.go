@@ -327,18 +327,9 @@ func (s *Server) uiCreateToken(w http.ResponseWriter, r *http.Request) error {
 	if err := r.ParseForm(); err != nil {
 		return &latchkey.Error{Code: latchkey.EMALFORMED, Err: err}
 	}
-	name := r.PostForm.Get("name")
-	scopes := r.PostForm["scopes"]
+	req := TokenRequestFromForm(r.PostForm)
+	name, scopes := *req.Name, req.Scopes
 	expires := strings.TrimSpace(r.PostForm.Get("expires_at"))
-	req := service.TokenRequest{Name: &name, Scopes: scopes}
-	if expires != "" {
-		// The token stops working as the day begins, in UTC.
-		if d, err := time.Parse(time.DateOnly, expires); err != nil {
-			req.Invalid.Add("expires_at", service.MsgExpiresInvalid)
-		} else {
-			req.ExpiresAt = &d
-		}
-	}
 	t, jwt, err := s.svc.CreateToken(r.Context(), p, pl.owner, req)
 	if e := (*latchkey.Error)(nil); errors.As(err, &e) && e.Code == latchkey.EINVALID {
 		form := s.newTokenForm(pl, name, scopes, expires)
@@ -355,6 +346,23 @@ func (s *Server) uiCreateToken(w http.ResponseWriter, r *http.Request) error {
 	}
 	s.render(w, r, http.StatusCreated, "token_created", pageData{Title: "Token created", User: p.User, Nav: pl.nav(), Page: page})
 	return nil
+}
+
+// TokenRequestFromForm reads the create form of the pages: name, any
+// number of scopes, and an optional expiry date (YYYY-MM-DD; the token
+// stops working as that day begins, in UTC). The service checks the rest,
+// as it does the API's JSON.
+func TokenRequestFromForm(f url.Values) service.TokenRequest {
+	name := f.Get("name")
+	req := service.TokenRequest{Name: &name, Scopes: f["scopes"]}
+	if expires := strings.TrimSpace(f.Get("expires_at")); expires != "" {
+		if d, err := time.Parse(time.DateOnly, expires); err != nil {
+			req.Invalid.Add("expires_at", service.MsgExpiresInvalid)
+		} else {
+			req.ExpiresAt = &d
+		}
+	}
+	return req
 }
 
 // placePath is the page a POST about r's place came from, to return to
