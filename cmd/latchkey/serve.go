@@ -114,7 +114,9 @@ func (e *env) serve(ctx context.Context, args []string) error {
 		fmt.Fprintf(e.stderr, `latchkey: this is a new database: created user %d, %q, an administrator with no password.
 latchkey: get a first token for it with:
 latchkey:   latchkey token create --database %s --user %s --name "first token"
-`, admin.ID, admin.Username, *db.database, admin.Username)
+latchkey: or give it a password, and sign in to the web pages at http://%s/ :
+latchkey:   latchkey user update --database %s --password-stdin %s
+`, admin.ID, admin.Username, *db.database, admin.Username, *addr, *db.database, admin.Username)
 	}
 
 	registerStoreMetrics(m, svc, st)
