@@ -104,8 +104,24 @@ type GrantStore interface {
 	// not revoked before).
 	RevokeRequestTokens(ctx context.Context, requestID string, at time.Time) ([]*Token, error)
 
+	// MarkRequestRevoked records, at at, that the authorization requestID
+	// is revoked: an issuer that stores a token or grant under it from now
+	// on finds it not live (AuthorizationLive) and revokes what it stored.
+	// Marking a marked request is not an error.
+	MarkRequestRevoked(ctx context.Context, requestID string, at time.Time) error
+
+	// AuthorizationLive reports whether tokens may still be issued under
+	// the authorization requestID, of userID to clientID: the user's
+	// consent to the client exists, and requestID is not marked revoked.
+	// Where writers do not exclude one another (PostgreSQL), the consent
+	// is read with a lock that waits for a RevokeConsent in progress, so
+	// that an issuer who stored a token and then finds the authorization
+	// live can count on any RevokeConsent that commits later to see it.
+	AuthorizationLive(ctx context.Context, requestID string, userID, clientID int64) (bool, error)
+
 	// PruneGrants deletes the grants that expired before before, and says
-	// how many.
+	// how many. It also deletes the revocation marks made more than a day
+	// before before, which it does not count.
 	PruneGrants(ctx context.Context, before time.Time) (int64, error)
 }
 

@@ -109,9 +109,19 @@ func (db *DB) Consents(ctx context.Context, userID int64) ([]*latchkey.Consent, 
 // before the grants, as RevokeClient does. It returns the tokens it
 // revoked, with their clients, by id. ENOTFOUND when there is no such
 // consent, and then nothing changes.
+//
+// The DELETE comes first, and the transaction is READ COMMITTED whatever
+// the server's default, for the sake of AuthorizationLive, which an issuer
+// calls after it stored a token and which reads the consent FOR SHARE. The
+// DELETE takes the consent row's lock, waiting for such a read that holds
+// it: either the read waits for this transaction and then finds no
+// consent, or the issuer's token was committed before the DELETE got the
+// lock, and the statements after it, each with a snapshot of its own, see
+// the token and revoke it. Under REPEATABLE READ they would share the
+// DELETE's snapshot, taken before it waited, and could miss the token.
 func (db *DB) RevokeConsent(ctx context.Context, userID, clientID int64, at time.Time) ([]*latchkey.Token, error) {
 	var tokens []*latchkey.Token
-	err := db.tx(ctx, pgx.TxOptions{}, func(tx pgx.Tx) error {
+	err := db.tx(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted}, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx,
 			`DELETE FROM oauth_consents WHERE user_id = $1 AND client_id = $2`, userID, clientID)
 		if err != nil {

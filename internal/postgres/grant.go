@@ -17,6 +17,10 @@ const (
 	msgGrantOwnerNotFound = "The grant's user or client was not found."
 )
 
+// markLife is how long PruneGrants keeps a revocation mark: a mark only
+// matters while an issuance under its request is in flight.
+const markLife = 24 * time.Hour
+
 // grantColumns are the columns of oauth_grants as reads select them, in
 // the order of grantFields.
 const grantColumns = `g.kind, g.signature, g.request_id, g.client_id, g.user_id,
@@ -203,6 +207,61 @@ func (db *DB) RevokeRequestTokens(ctx context.Context, requestID string, at time
 	return tokens, nil
 }
 
+// MarkRequestRevoked records, at at, that the authorization requestID is
+// revoked, so that AuthorizationLive finds it not live. Marking a marked
+// request is not an error, and keeps the first mark's time. A requestID
+// that cannot be stored is not marked: no grant can be stored under it.
+func (db *DB) MarkRequestRevoked(ctx context.Context, requestID string, at time.Time) error {
+	if !storable(requestID) {
+		return nil // no stored grant has it
+	}
+	err := retry(ctx, func() error {
+		_, err := db.pool.Exec(ctx,
+			`INSERT INTO oauth_revoked_requests (request_id, revoked_at) VALUES ($1, $2)
+			ON CONFLICT (request_id) DO NOTHING`,
+			requestID, storedTime(at))
+		return err
+	})
+	if err != nil {
+		return wrap("mark request revoked", err)
+	}
+	return nil
+}
+
+// AuthorizationLive reports whether the user's consent to the client
+// exists and requestID is not marked revoked, in one statement outside any
+// transaction of the caller's.
+//
+// The consent is read FOR SHARE. RevokeConsent deletes the consent row
+// before it revokes tokens, so the two serialize on that row's lock: when
+// the DELETE holds it first, this read waits for RevokeConsent to commit
+// and then finds no consent; when this read holds it first, the DELETE
+// waits for this statement to end, and RevokeConsent's later statements,
+// each with a snapshot of its own (READ COMMITTED), see the token the
+// issuer committed before it called AuthorizationLive. The mark needs no
+// lock: MarkRequestRevoked commits before the revoker revokes, so a mark
+// this statement's snapshot misses was committed after the issuer's token,
+// which the revocation after it then sees.
+func (db *DB) AuthorizationLive(ctx context.Context, requestID string, userID, clientID int64) (bool, error) {
+	var request any = requestID
+	if !storable(requestID) {
+		// No stored mark has it: NULL matches none, and the consent alone
+		// decides.
+		request = nil
+	}
+	var live bool
+	err := retry(ctx, func() error {
+		return db.pool.QueryRow(ctx,
+			`SELECT EXISTS (SELECT 1 FROM oauth_consents WHERE user_id = $1 AND client_id = $2 FOR SHARE)
+				AND NOT EXISTS (SELECT 1 FROM oauth_revoked_requests WHERE request_id = $3::text)`,
+			userID, clientID, request).Scan(&live)
+	})
+	if err != nil {
+		return false, wrap("authorization live", err)
+	}
+	return live, nil
+}
+
 // A querier is a pool or a transaction.
 type querier interface {
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
@@ -237,13 +296,19 @@ func revokeTokens(ctx context.Context, q querier, at time.Time, where string, ar
 }
 
 // PruneGrants deletes the grants that expired before before, and says how
-// many.
+// many. In the same transaction it deletes the revocation marks made more
+// than markLife before before, which it does not count.
 func (db *DB) PruneGrants(ctx context.Context, before time.Time) (int64, error) {
 	var n int64
-	err := retry(ctx, func() error {
-		tag, err := db.pool.Exec(ctx,
+	err := db.tx(ctx, pgx.TxOptions{}, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx,
 			`DELETE FROM oauth_grants WHERE expires_at < $1`, storedTime(before))
+		if err != nil {
+			return err
+		}
 		n = tag.RowsAffected()
+		_, err = tx.Exec(ctx,
+			`DELETE FROM oauth_revoked_requests WHERE revoked_at < $1`, storedTime(before.Add(-markLife)))
 		return err
 	})
 	if err != nil {

@@ -18,6 +18,10 @@ const (
 	msgGrantOwnerNotFound = "The grant's user or client was not found."
 )
 
+// markLife is how long PruneGrants keeps a revocation mark: a mark only
+// matters while an issuance under its request is in flight.
+const markLife = 24 * time.Hour
+
 // grantColumns are the columns of oauth_grants as reads select them, in
 // the order of grantFields.
 const grantColumns = `g.kind, g.signature, g.request_id, g.client_id, g.user_id,
@@ -173,6 +177,41 @@ func (db *DB) RevokeRequestTokens(ctx context.Context, requestID string, at time
 	return tokens, nil
 }
 
+// MarkRequestRevoked records, at at, that the authorization requestID is
+// revoked, so that AuthorizationLive finds it not live. Marking a marked
+// request is not an error, and keeps the first mark's time.
+func (db *DB) MarkRequestRevoked(ctx context.Context, requestID string, at time.Time) error {
+	err := db.writeTx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx,
+			`INSERT INTO oauth_revoked_requests (request_id, revoked_at) VALUES (?, ?)
+			ON CONFLICT (request_id) DO NOTHING`,
+			requestID, formatTime(at))
+		return err
+	})
+	if err != nil {
+		return wrap("mark request revoked", err)
+	}
+	return nil
+}
+
+// AuthorizationLive reports whether the user's consent to the client
+// exists and requestID is not marked revoked, in one read. It needs no
+// lock: SQLite runs one write transaction at a time, so a RevokeConsent or
+// MarkRequestRevoked either committed before the issuer stored its token,
+// and this read, which the issuer makes after that, sees it; or it began
+// after the issuer's write committed, and its revocation sees the token.
+func (db *DB) AuthorizationLive(ctx context.Context, requestID string, userID, clientID int64) (bool, error) {
+	var live bool
+	err := db.queryRow(ctx,
+		`SELECT EXISTS (SELECT 1 FROM oauth_consents WHERE user_id = ? AND client_id = ?)
+			AND NOT EXISTS (SELECT 1 FROM oauth_revoked_requests WHERE request_id = ?)`,
+		userID, clientID, requestID).Scan(&live)
+	if err != nil {
+		return false, wrap("authorization live", err)
+	}
+	return live, nil
+}
+
 // revokeTokens revokes at at, in tx, the tokens that are not revoked and
 // that the condition where on oauth_access_tokens, with its args, selects,
 // and returns them with their clients, by id. The result is never nil.
@@ -225,7 +264,8 @@ func texts(rows *sql.Rows, err error) ([]string, error) {
 }
 
 // PruneGrants deletes the grants that expired before before, and says how
-// many.
+// many. In the same transaction it deletes the revocation marks made more
+// than markLife before before, which it does not count.
 func (db *DB) PruneGrants(ctx context.Context, before time.Time) (int64, error) {
 	var n int64
 	err := db.writeTx(ctx, func(tx *sql.Tx) error {
@@ -234,7 +274,11 @@ func (db *DB) PruneGrants(ctx context.Context, before time.Time) (int64, error) 
 		if err != nil {
 			return err
 		}
-		n, err = res.RowsAffected()
+		if n, err = res.RowsAffected(); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx,
+			`DELETE FROM oauth_revoked_requests WHERE revoked_at < ?`, formatTime(before.Add(-markLife)))
 		return err
 	})
 	if err != nil {

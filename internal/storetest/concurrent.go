@@ -9,6 +9,8 @@ import (
 )
 
 func testConcurrent(t *testing.T, open func(t *testing.T) latchkey.Store) {
+	t.Run("RevokeWhileIssuing", func(t *testing.T) { testRevokeRace(t, open) })
+
 	t.Run("CreateToken", func(t *testing.T) {
 		s := open(t)
 		u := createUser(t, s, newUser("alice"))

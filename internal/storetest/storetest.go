@@ -64,7 +64,12 @@ func Run(t *testing.T, open func(t *testing.T) latchkey.Store) {
 	t.Run("DeactivateGrants", func(t *testing.T) { testDeactivateGrants(t, open) })
 	t.Run("DeleteGrant", func(t *testing.T) { testDeleteGrant(t, open) })
 	t.Run("RevokeRequestTokens", func(t *testing.T) { testRevokeRequestTokens(t, open) })
-	t.Run("PruneGrants", func(t *testing.T) { testPruneGrants(t, open) })
+	t.Run("MarkRequestRevoked", func(t *testing.T) { testMarkRequestRevoked(t, open) })
+	t.Run("AuthorizationLive", func(t *testing.T) { testAuthorizationLive(t, open) })
+	t.Run("PruneGrants", func(t *testing.T) {
+		testPruneGrants(t, open)
+		t.Run("Marks", func(t *testing.T) { testPruneMarks(t, open) })
+	})
 
 	t.Run("SaveConsent", func(t *testing.T) { testSaveConsent(t, open) })
 	t.Run("Consent", func(t *testing.T) { testConsent(t, open) })
