@@ -120,6 +120,34 @@ func (l *limiter) exhausted(key string, now time.Time) (bool, time.Duration) {
 	return true, l.wait(lim, now)
 }
 
+// reserve takes one token for key before the work it pays for, so that
+// requests arriving together cannot all pass a check made before any of
+// them is counted. ok is false, with the wait, when there is none; a
+// reservation that turns out not to be owed (a sign-in that succeeded) is
+// given back with release.
+func (l *limiter) reserve(key string, now time.Time) (r *rate.Reservation, ok bool, after time.Duration) {
+	if l == nil {
+		return nil, true, 0
+	}
+	lim := l.get(key)
+	r = lim.ReserveN(now, 1)
+	if !r.OK() {
+		return nil, false, l.wait(lim, now)
+	}
+	if d := r.DelayFrom(now); d > 0 {
+		r.CancelAt(now)
+		return nil, false, d
+	}
+	return r, true, 0
+}
+
+// release gives back what reserve took.
+func release(r *rate.Reservation, now time.Time) {
+	if r != nil {
+		r.CancelAt(now)
+	}
+}
+
 // spend takes a token for key if there is one.
 func (l *limiter) spend(key string, now time.Time) {
 	if l != nil {

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"errors"
 	"math"
 	"net/http"
 	"net/netip"
@@ -46,29 +47,43 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	back := localPath(r.PostForm.Get("return"))
 	login := strings.TrimSpace(r.PostForm.Get("login"))
 	addr := s.clientAddr(r)
-	account := strings.ToLower(login)
 	now := time.Now()
-	if over, after := s.signInByAddr.exhausted(addr, now); over {
+	// A failure is paid for before the password is checked: a burst of
+	// guesses sent together gets no more checks than the budget allows.
+	// The account's budget is the user's, however they are named (username
+	// or email), or the typed name's when there is no such user.
+	byAddr, ok, after := s.signInByAddr.reserve(addr, now)
+	if !ok {
 		s.signInThrottled(w, r, after, back, login)
 		return
 	}
-	if over, after := s.signInByAccount.exhausted(account, now); over {
+	account, err := s.svc.SignInKey(r.Context(), login)
+	if err != nil {
+		release(byAddr, now)
+		s.signInFailed(w, r, err)
+		return
+	}
+	byAccount, ok, after := s.signInByAccount.reserve(account, now)
+	if !ok {
+		release(byAddr, now)
 		s.signInThrottled(w, r, after, back, login)
 		return
 	}
 	origin := latchkey.Origin{Address: addr, UserAgent: r.UserAgent()}
 	u, secret, err := s.svc.SignIn(r.Context(), login, r.PostForm.Get("password"), origin)
 	if err != nil {
-		if latchkey.ErrorCode(err) != latchkey.EUNAUTHENTICATED {
-			s.log.ErrorContext(r.Context(), "signing in", "request_id", requestID(r), "err", err)
-			s.renderError(w, r, http.StatusInternalServerError, "Something went wrong", "Signing in failed on our side. Try again in a moment.", "server_error")
+		var e *latchkey.Error
+		if !errors.As(err, &e) || e.Code != latchkey.EUNAUTHENTICATED {
+			release(byAddr, now)
+			release(byAccount, now)
+			s.signInFailed(w, r, err)
 			return
 		}
-		s.signInByAddr.spend(addr, now)
-		s.signInByAccount.spend(account, now)
-		s.render(w, r, http.StatusUnauthorized, "login", pageData{Title: "Sign in", Page: loginPage{Return: back, Login: login, Error: err.(*latchkey.Error).Message}})
+		s.render(w, r, http.StatusUnauthorized, "login", pageData{Title: "Sign in", Page: loginPage{Return: back, Login: login, Error: e.Message}})
 		return
 	}
+	release(byAddr, now)
+	release(byAccount, now)
 	// A new session at every sign-in: a cookie planted before it is
 	// worthless (no session fixation).
 	if old, err := r.Cookie(sessionCookie); err == nil {
@@ -77,6 +92,18 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	s.setSession(w, r, secret, s.svc.SessionLifetime())
 	s.log.InfoContext(r.Context(), "signed in", "request_id", requestID(r), "user_id", u.ID)
 	http.Redirect(w, r, back, http.StatusSeeOther)
+}
+
+// signInFailed answers a sign-in that failed on the server's side: 503
+// when the server is busy checking passwords, else 500.
+func (s *Server) signInFailed(w http.ResponseWriter, r *http.Request, err error) {
+	if latchkey.ErrorCode(err) == latchkey.EUNAVAILABLE {
+		w.Header().Set("Retry-After", "5")
+		s.renderError(w, r, http.StatusServiceUnavailable, "Busy", "Too many people are signing in at once. Try again in a few seconds.", "temporarily_unavailable")
+		return
+	}
+	s.log.ErrorContext(r.Context(), "signing in", "request_id", requestID(r), "err", err)
+	s.renderError(w, r, http.StatusInternalServerError, "Something went wrong", "Signing in failed on our side. Try again in a moment.", "server_error")
 }
 
 // signInThrottled answers 429 with Retry-After on the sign-in page.

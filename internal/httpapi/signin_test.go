@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/latchkey/latchkey"
@@ -184,5 +185,43 @@ func TestAuthorizeSignsInFirst(t *testing.T) {
 	back := p.Location.Query().Get("return")
 	if !strings.HasPrefix(back, "/oauth/authorize?") || !strings.Contains(back, "state=state-12345678") {
 		t.Errorf("return path %q: want the authorization request", back)
+	}
+}
+
+// TestSignInThrottleConcurrent: failures sent together get no more
+// password checks than the budget; username and email share one budget.
+func TestSignInThrottleConcurrent(t *testing.T) {
+	h := newOAuthHarness(t, func(h *oauthHarness) {
+		h.limits = httpapi.Limits{SignInPerAccount: httpapi.Rate{PerSecond: 0.001, Burst: 3}, SignInPerAddr: httpapi.Rate{PerSecond: 0.001, Burst: 1000}}
+	})
+	const n = 40
+	var wg sync.WaitGroup
+	statuses := make(chan int, n)
+	for range n {
+		wg.Go(func() {
+			b := oauthtest.NewBrowser(t, h.srv.URL)
+			statuses <- b.Post(h.srv.URL+"/login", url.Values{"login": {"alice"}, "password": {"wrong"}}).Status
+		})
+	}
+	wg.Wait()
+	close(statuses)
+	checked := 0
+	for s := range statuses {
+		switch s {
+		case http.StatusUnauthorized:
+			checked++
+		case http.StatusTooManyRequests:
+		default:
+			t.Errorf("a concurrent failed sign-in answered %d", s)
+		}
+	}
+	if checked > 3 {
+		t.Errorf("%d of %d concurrent wrong passwords were checked, want at most the burst of 3", checked, n)
+	}
+	b := oauthtest.NewBrowser(t, h.srv.URL)
+	for _, login := range []string{"alice@example.com", " alice "} {
+		if p := b.Post(h.srv.URL+"/login", url.Values{"login": {login}, "password": {h.alicePassword}}); p.Status != http.StatusTooManyRequests {
+			t.Errorf("login %q after alice's budget is spent: %d, want 429", login, p.Status)
+		}
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"runtime"
 	"slices"
 	"strconv"
 	"sync"
@@ -56,6 +57,10 @@ type Config struct {
 	// AuditRetention is how long audit records are kept: 90 days.
 	// Negative keeps them forever.
 	AuditRetention time.Duration
+	// PasswordChecks caps how many sign-ins check a password at once
+	// (argon2id holds its memory cost, 64 MiB by default, while it runs);
+	// others wait their turn, up to 10 seconds: GOMAXPROCS.
+	PasswordChecks int
 	// Observer hears what the service does, for metrics; nil hears nothing.
 	Observer Observer
 
@@ -94,6 +99,9 @@ func (c *Config) defaults() error {
 	}
 	if c.AuditRetention == 0 {
 		c.AuditRetention = DefaultAuditRetention
+	}
+	if c.PasswordChecks <= 0 {
+		c.PasswordChecks = runtime.GOMAXPROCS(0)
 	}
 	if c.Observer == nil {
 		c.Observer = nopObserver{}
@@ -137,6 +145,8 @@ type Service struct {
 	obs    Observer
 
 	listLoads singleflight.Group // list reads in flight, by user
+
+	passwordChecks chan struct{} // a slot per password check running
 }
 
 // Observer is told what the service does, for metrics. Its methods must
@@ -178,6 +188,7 @@ func New(ctx context.Context, store latchkey.Store, sealer *jwt.Sealer, cfg Conf
 		}
 	}
 	s.usage.pending = map[string]time.Time{}
+	s.passwordChecks = make(chan struct{}, cfg.PasswordChecks)
 	s.events, _ = store.(latchkey.Broadcaster)
 	if err := s.loadKeys(ctx); err != nil {
 		return nil, err

@@ -55,7 +55,13 @@ func (s *Service) SignIn(ctx context.Context, login, pw string, origin latchkey.
 			u = nil
 		}
 	}
-	if why := s.checkSignIn(u, pw); why != "" {
+	done, err := s.checkTurn(ctx)
+	if err != nil {
+		return nil, "", err
+	}
+	why := s.checkSignIn(u, pw)
+	done()
+	if why != "" {
 		r := latchkey.AuditRecord{Action: latchkey.AuditSignInRefused, Detail: why}
 		userID := int64(0)
 		if u != nil {
@@ -85,6 +91,48 @@ func (s *Service) SignIn(ctx context.Context, login, pw string, origin latchkey.
 		Action: latchkey.AuditSignInOK, SubjectUserID: userRef(u.ID), SubjectID: idString(u.ID)})
 	s.log.Info("signed in", "user_id", u.ID)
 	return u, secret, nil
+}
+
+// SignInKey names the budget of failed sign-ins that login draws on: the
+// user's, whether they typed their username or their email, or, when no
+// user goes by it, the name as typed (folded), so that the throttle says
+// nothing about which accounts exist.
+func (s *Service) SignInKey(ctx context.Context, login string) (string, error) {
+	login = strings.TrimSpace(login)
+	if login != "" && len(login) <= maxLoginLength {
+		u, err := s.store.UserByLogin(ctx, login)
+		switch {
+		case err == nil:
+			return "user:" + idString(u.ID), nil
+		case latchkey.ErrorCode(err) != latchkey.ENOTFOUND:
+			return "", err
+		}
+	}
+	return "login:" + strings.ToLower(login), nil
+}
+
+// errBusy: more passwords are being checked at once than the server
+// allows, and none finished in time.
+var errBusy = &latchkey.Error{Code: latchkey.EUNAVAILABLE, Message: "Too many sign-ins at once; try again in a few seconds."}
+
+// passwordCheckWait is the longest a sign-in waits for its turn to check a
+// password.
+const passwordCheckWait = 10 * time.Second
+
+// checkTurn waits for a turn to check a password: argon2id takes 64 MiB
+// a check at the default cost, so only so many run at once, whoever asks.
+// The returned function ends the turn.
+func (s *Service) checkTurn(ctx context.Context) (func(), error) {
+	t := time.NewTimer(passwordCheckWait)
+	defer t.Stop()
+	select {
+	case s.passwordChecks <- struct{}{}:
+		return func() { <-s.passwordChecks }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-t.C:
+		return nil, errBusy
+	}
 }
 
 // checkSignIn says why u (nil: no such user) may not sign in with pw, or

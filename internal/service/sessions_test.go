@@ -2,7 +2,9 @@ package service
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
+	"errors"
 	"log/slog"
 	"strings"
 	"sync"
@@ -373,5 +375,38 @@ func TestPasswordChangeEndsSessions(t *testing.T) {
 	}
 	if _, err := svc.SessionUser(ctx, secret); err != nil {
 		t.Errorf("the session after a change of name: %v, want it kept", err)
+	}
+}
+
+func TestSignInWaitsForATurn(t *testing.T) {
+	svc, _ := newTestService(t, Config{PasswordChecks: 1})
+	svc.userWithPassword(t, "ada")
+	svc.passwordChecks <- struct{}{} // the only turn is taken
+	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
+	defer cancel()
+	if _, _, err := svc.SignIn(ctx, "ada", testPassword, testOrigin); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("SignIn with no turn free: %v, want it to wait until its context ends", err)
+	}
+	<-svc.passwordChecks
+	for range 3 {
+		if _, _, err := svc.SignIn(t.Context(), "ada", testPassword, testOrigin); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := len(svc.passwordChecks); n != 0 {
+		t.Errorf("%d turns still taken after the sign-ins ended", n)
+	}
+}
+
+func TestSignInKey(t *testing.T) {
+	svc, _ := newTestService(t, Config{})
+	u := svc.userWithPassword(t, "bea")
+	for _, login := range []string{"bea", " bea ", "bea@example.com"} {
+		if got, err := svc.SignInKey(t.Context(), login); err != nil || got != "user:"+idString(u.ID) {
+			t.Errorf("SignInKey(%q) = %q, %v; want the user's", login, got, err)
+		}
+	}
+	if got, _ := svc.SignInKey(t.Context(), " Nobody "); got != "login:nobody" {
+		t.Errorf("SignInKey of an unknown name = %q, want login:nobody", got)
 	}
 }
