@@ -28,6 +28,10 @@ type Client struct {
 	UpdatedAt            time.Time
 }
 
+// Public reports whether c holds no secret: a program that cannot keep
+// one (a command-line tool, a page in a browser). It must use PKCE.
+func (c *Client) Public() bool { return c.SecretHash == "" }
+
 // ClientStore persists OAuth clients.
 type ClientStore interface {
 	// CreateClient stores c and sets c.ID.

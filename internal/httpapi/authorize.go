@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"encoding/json"
+	"maps"
 	"net/http"
 	"net/url"
 	"slices"
@@ -81,9 +82,24 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 			params.Set(k, v)
 		}
 	}
+	prompt := strings.Fields(params.Get("prompt"))
 	u := s.sessionUserOrNil(r)
-	if u == nil {
-		redirectToLogin(w, r, "/oauth/authorize?"+params.Encode())
+	switch {
+	case slices.Contains(prompt, "none") && u == nil:
+		// The application asked for no page: it must send the person
+		// here without prompt=none to sign in.
+		s.oauth.WriteAuthorizeError(ctx, w, ar, fosite.ErrLoginRequired)
+		return
+	case u == nil || r.Method == http.MethodGet && slices.Contains(prompt, "login"):
+		// Sign in (again, for prompt=login), then come back: without
+		// "login" in the prompt, or the way back would ask again.
+		back := maps.Clone(params)
+		if p := slices.DeleteFunc(prompt, func(v string) bool { return v == "login" }); len(p) > 0 {
+			back.Set("prompt", strings.Join(p, " "))
+		} else {
+			back.Del("prompt")
+		}
+		redirectToLogin(w, r, "/oauth/authorize?"+back.Encode())
 		return
 	}
 	c := oauth.Client(ar)
@@ -91,10 +107,15 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 	if r.Method == http.MethodPost {
 		switch r.PostForm.Get("decision") {
 		case "approve":
-			prev, err := s.svc.Consent(ctx, u.ID, c.ID)
 			scopes := slices.Clone(requested)
-			if err == nil {
+			prev, err := s.svc.Consent(ctx, u.ID, c.ID)
+			switch {
+			case err == nil:
 				scopes = union(prev.Scopes, requested)
+			case latchkey.ErrorCode(err) != latchkey.ENOTFOUND:
+				s.log.ErrorContext(ctx, "reading a consent", "request_id", requestID(r), "err", err)
+				s.oauth.WriteAuthorizeError(ctx, w, ar, fosite.ErrServerError)
+				return
 			}
 			if err := s.svc.SaveConsent(ctx, u.ID, c.ID, scopes); err != nil {
 				s.log.ErrorContext(ctx, "saving a consent", "request_id", requestID(r), "err", err)
@@ -110,12 +131,21 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// Approved before, for these scopes at least, and not asked to ask
-	// again: straight back to the application.
-	if !slices.Contains(strings.Fields(r.Form.Get("prompt")), "consent") {
-		if prev, err := s.svc.Consent(ctx, u.ID, c.ID); err == nil && covers(prev.Scopes, requested) {
-			s.oauth.Approve(ctx, w, ar, u.ID)
-			return
-		}
+	// again: straight back to the application. Not for a public client:
+	// any program can claim its id and a loopback redirect URI, so the
+	// person is asked every time (RFC 8252, section 8.6).
+	remembered := false
+	if !c.Public() && !slices.Contains(prompt, "consent") {
+		prev, err := s.svc.Consent(ctx, u.ID, c.ID)
+		remembered = err == nil && covers(prev.Scopes, requested)
+	}
+	switch {
+	case remembered:
+		s.oauth.Approve(ctx, w, ar, u.ID)
+		return
+	case slices.Contains(prompt, "none"):
+		s.oauth.WriteAuthorizeError(ctx, w, ar, fosite.ErrConsentRequired)
+		return
 	}
 	page := consentPage{Client: c.Name, RedirectTo: ar.GetRedirectURI().String(), Scopes: scopeLines(requested)}
 	keys := make([]string, 0, len(params))
@@ -156,7 +186,8 @@ func covers(have, want latchkey.Scopes) bool {
 
 // tokenEndpoint serves one of the endpoints applications call
 // (/oauth/token, /oauth/revoke, /oauth/introspect): limited per client
-// address, with a bounded form body.
+// address, with a bounded form body, and a 401 always names the scheme to
+// authenticate with (RFC 6749 section 5.2).
 func (s *Server) tokenEndpoint(h http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if ok, after := s.tokenByAddr.allow(s.clientAddr(r), time.Now()); !ok {
@@ -164,9 +195,21 @@ func (s *Server) tokenEndpoint(h http.HandlerFunc) http.Handler {
 			return
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
-		h(w, r)
+		h(basicChallenge{w}, r)
 	})
 }
+
+// basicChallenge adds WWW-Authenticate to a 401 that lacks it.
+type basicChallenge struct{ http.ResponseWriter }
+
+func (w basicChallenge) WriteHeader(code int) {
+	if code == http.StatusUnauthorized && w.Header().Get("WWW-Authenticate") == "" {
+		w.Header().Set("WWW-Authenticate", `Basic realm="latchkey"`)
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w basicChallenge) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // oauthThrottled answers 429 in OAuth's error shape, with Retry-After.
 func (s *Server) oauthThrottled(w http.ResponseWriter, after time.Duration) {

@@ -32,6 +32,10 @@ func (s *Server) routes() {
 		s.mux.Handle("POST /oauth/revoke", s.tokenEndpoint(s.oauth.Revoke))
 		s.mux.Handle("POST /oauth/introspect", s.tokenEndpoint(s.oauth.Introspect))
 		s.mux.Handle("GET /.well-known/oauth-authorization-server", http.HandlerFunc(s.metadata))
+		for _, p := range []string{"/oauth/token", "/oauth/revoke", "/oauth/introspect"} {
+			s.mux.Handle(p, methodNotAllowed("POST"))
+		}
+		s.mux.Handle("/oauth/authorize", methodNotAllowed("GET, HEAD, POST"))
 	}
 
 	// The web UI.

@@ -11,12 +11,14 @@ package oauth
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -134,8 +136,14 @@ func (c *client) GetRedirectURIs() []string          { return c.uris }
 func (c *client) GetGrantTypes() fosite.Arguments    { return GrantTypes }
 func (c *client) GetResponseTypes() fosite.Arguments { return fosite.Arguments{"code"} }
 func (c *client) GetScopes() fosite.Arguments        { return c.scopes }
-func (c *client) IsPublic() bool                     { return c.c.SecretHash == "" }
+func (c *client) IsPublic() bool                     { return c.c.Public() }
 func (c *client) GetAudience() fosite.Arguments      { return nil }
+
+// GetResponseModes allows response_mode=query, the default said aloud; no
+// fragment or form_post.
+func (c *client) GetResponseModes() []fosite.ResponseModeType {
+	return []fosite.ResponseModeType{fosite.ResponseModeDefault, fosite.ResponseModeQuery}
+}
 
 // Client returns the application of a request, or nil.
 func Client(ar fosite.Requester) *latchkey.Client {
@@ -176,14 +184,36 @@ type tokenStrategy struct {
 	p *Provider
 }
 
-// AccessTokenSignature finds a JWT's row: its id, once its signature
-// verifies (a forged token finds nothing).
+// AccessTokenSignature finds a JWT's row by its id, read without checking
+// the signature, so that an expired token is found too (revoking it still
+// ends its authorization). Nothing is granted on the strength of it:
+// introspection then verifies the token in full (ValidateAccessToken),
+// and revocation only ends authorizations of the client that asks, which
+// may end its own at any time.
 func (s *tokenStrategy) AccessTokenSignature(_ context.Context, token string) string {
-	id, err := s.p.svc.VerifiedTokenID(token)
+	return unverifiedTokenID(token)
+}
+
+// unverifiedTokenID is the jti of a JWT, unchecked, or "".
+func unverifiedTokenID(token string) string {
+	if len(token) > 8<<10 {
+		return ""
+	}
+	parts := strings.Split(token, ".")
+	if len(parts) != 3 {
+		return ""
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
 	if err != nil {
 		return ""
 	}
-	return id
+	var claims struct {
+		ID string `json:"jti"`
+	}
+	if json.Unmarshal(payload, &claims) != nil || !latchkey.ValidTokenID(claims.ID) {
+		return ""
+	}
+	return claims.ID
 }
 
 // GenerateAccessToken signs a JWT for the request: its user, its client as
@@ -211,6 +241,26 @@ func (s *tokenStrategy) GenerateAccessToken(_ context.Context, req fosite.Reques
 	}
 	sess.accessKeyID = kid
 	return signed, id, nil
+}
+
+// errInactiveUser: the user of a grant can no longer sign in.
+var errInactiveUser = errors.New("oauth: the user of this grant is disabled or deleted")
+
+// ValidateRefreshToken accepts a refresh token that fosite's HMAC check
+// accepts and whose user is still active: introspection then says a
+// disabled user's refresh token is inactive, and a refresh is refused.
+func (s *tokenStrategy) ValidateRefreshToken(ctx context.Context, req fosite.Requester, token string) error {
+	if err := s.HMACSHAStrategyUnPrefixed.ValidateRefreshToken(ctx, req, token); err != nil {
+		return err
+	}
+	u, err := s.p.svc.FindUser(ctx, req.GetSession().GetSubject())
+	if err != nil && latchkey.ErrorCode(err) != latchkey.ENOTFOUND {
+		return err
+	}
+	if err != nil || !u.Active() {
+		return fosite.ErrInactiveToken.WithWrap(errInactiveUser)
+	}
+	return nil
 }
 
 // ValidateAccessToken accepts a token that authenticates now: signature,
@@ -316,12 +366,12 @@ func (p *Provider) Token(w http.ResponseWriter, r *http.Request) {
 		err = p.checkUser(ctx, ar)
 	}
 	if err != nil {
-		p.f.WriteAccessError(ctx, w, ar, tokenError(err))
+		p.writeTokenError(ctx, w, ar, err)
 		return
 	}
 	resp, err := p.f.NewAccessResponse(ctx, ar)
 	if err != nil {
-		p.f.WriteAccessError(ctx, w, ar, tokenError(err))
+		p.writeTokenError(ctx, w, ar, err)
 		return
 	}
 	resp.SetTokenType("Bearer")
@@ -350,10 +400,26 @@ func (p *Provider) checkUser(ctx context.Context, ar fosite.AccessRequester) err
 // expired code or a code that lost an exchange race is invalid_grant.
 func tokenError(err error) error {
 	switch {
-	case errors.Is(err, errCodeReused), errors.Is(err, fosite.ErrTokenExpired), errors.Is(err, fosite.ErrInvalidatedAuthorizeCode):
+	case errors.Is(err, errInactiveUser):
+		return fosite.ErrInvalidGrant.WithHint("The user of this grant is not active.")
+	case errors.Is(err, errCodeReused), errors.Is(err, fosite.ErrTokenExpired), errors.Is(err, fosite.ErrInvalidatedAuthorizeCode),
+		errors.Is(err, fosite.ErrInactiveToken), errors.Is(err, errAuthorizationRevoked):
 		return fosite.ErrInvalidGrant.WithHint("The authorization code or refresh token is expired, used or revoked.")
 	}
 	return err
+}
+
+// writeTokenError answers the token endpoint's refusal, and logs what
+// failed on the server's side.
+func (p *Provider) writeTokenError(ctx context.Context, w http.ResponseWriter, ar fosite.AccessRequester, err error) {
+	err = tokenError(err)
+	if rfc := fosite.ErrorToRFC6749Error(err); rfc.CodeField >= http.StatusInternalServerError {
+		p.log.ErrorContext(ctx, "token endpoint", "err", err)
+	}
+	if ar == nil {
+		ar = fosite.NewAccessRequest(&Session{})
+	}
+	p.f.WriteAccessError(ctx, w, ar, err)
 }
 
 // Revoke serves POST /oauth/revoke (RFC 7009): a client revokes its own
@@ -380,6 +446,23 @@ func (p *Provider) Revoke(w http.ResponseWriter, r *http.Request) {
 	default:
 		p.f.WriteRevocationResponse(ctx, w, err)
 	}
+}
+
+// confidentialClient reports whether id and secret, as HTTP Basic carries
+// them (form-encoded, RFC 6749 section 2.3.1), are a registered
+// confidential client's, not revoked.
+func (p *Provider) confidentialClient(ctx context.Context, id, secret string) bool {
+	id, err1 := url.QueryUnescape(id)
+	secret, err2 := url.QueryUnescape(secret)
+	if err1 != nil || err2 != nil {
+		return false
+	}
+	fc, err := p.store.GetClient(ctx, id)
+	if err != nil {
+		return false
+	}
+	c := fc.(*client)
+	return !c.IsPublic() && service.CheckClientSecret(c.c.SecretHash, secret)
 }
 
 // noClient reports whether r carries no client authentication at all:
@@ -416,11 +499,23 @@ func writeError(w http.ResponseWriter, e *fosite.RFC6749Error) {
 // Introspect serves POST /oauth/introspect (RFC 7662) to a resource server
 // authenticated as a client with client_secret_basic: whether a token,
 // personal or OAuth, is active, and whose it is.
+//
+// The client is authenticated here, before fosite: fosite would take a
+// bearer token or an access_token parameter in place of the client's
+// credentials, which would make any token holder a resource server.
 func (p *Provider) Introspect(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	if _, _, ok := r.BasicAuth(); !ok {
-		w.Header().Set("WWW-Authenticate", `Basic realm="latchkey"`)
-		p.f.WriteIntrospectionError(ctx, w, fosite.ErrRequestUnauthorized.WithHint("Authenticate as a client with HTTP Basic (client_secret_basic)."))
+	if err := r.ParseForm(); err != nil {
+		writeError(w, fosite.ErrInvalidRequest.WithHint("The form could not be read."))
+		return
+	}
+	if r.Form.Has("access_token") {
+		writeError(w, fosite.ErrInvalidRequest.WithHint("Authenticate as a client with HTTP Basic, not with an access_token parameter."))
+		return
+	}
+	id, secret, ok := r.BasicAuth()
+	if !ok || !p.confidentialClient(ctx, id, secret) {
+		writeError(w, fosite.ErrInvalidClient.WithHint("Authenticate as a registered confidential client with HTTP Basic (client_secret_basic)."))
 		return
 	}
 	resp, err := p.f.NewIntrospectionRequest(ctx, r, &Session{})

@@ -76,12 +76,58 @@ func newGrant(kind latchkey.GrantKind, signature string, req fosite.Requester, e
 	}, sess, nil
 }
 
-func (s *storage) create(ctx context.Context, kind latchkey.GrantKind, signature string, req fosite.Requester, expiresIn fosite.TokenType) error {
+func (s *storage) create(ctx context.Context, kind latchkey.GrantKind, signature string, req fosite.Requester, expiresIn fosite.TokenType) (*latchkey.Grant, error) {
 	g, _, err := newGrant(kind, hashSignature(signature), req, expiresIn)
+	if err != nil {
+		return nil, err
+	}
+	return g, s.st.CreateGrant(ctx, g)
+}
+
+// Revoking an authorization while its tokens are being issued.
+//
+// fosite issues in several writes (the code or refresh token marked used,
+// then the new access token, then the new refresh token), and a
+// revocation (a reuse detected by another request, /oauth/revoke, the
+// person withdrawing their consent) can run between them. Check after
+// write closes the gap without a transaction around the whole flow: the
+// revoker first marks the authorization revoked, then revokes what exists;
+// the issuer first stores, then checks that the authorization is still
+// live, and revokes what it stored if not. Whichever order the four steps
+// run in, each a committed write or a fresh read, one side sees the other.
+// A withdrawn consent is the mark for the consent's case (see
+// latchkey.GrantStore.AuthorizationLive).
+
+// errAuthorizationRevoked: the authorization was revoked while a token
+// was being issued under it; the token did not survive.
+var errAuthorizationRevoked = errors.New("oauth: the authorization was revoked while its tokens were issued")
+
+// stillLive is the issuer's half: called after storing a token or grant
+// of g's authorization.
+func (s *storage) stillLive(ctx context.Context, g *latchkey.Grant) error {
+	live, err := s.st.AuthorizationLive(ctx, g.RequestID, g.UserID, g.ClientID)
 	if err != nil {
 		return err
 	}
-	return s.st.CreateGrant(ctx, g)
+	if live {
+		return nil
+	}
+	if err := s.endAuthorization(ctx, g.RequestID, "authorization revoked while a token was issued"); err != nil {
+		return err
+	}
+	return errAuthorizationRevoked
+}
+
+// endAuthorization is the revoker's half: mark, then revoke every refresh
+// token and access token of the authorization.
+func (s *storage) endAuthorization(ctx context.Context, requestID, why string) error {
+	if err := s.st.MarkRequestRevoked(ctx, requestID, time.Now().UTC()); err != nil {
+		return err
+	}
+	if err := s.st.DeactivateGrants(ctx, latchkey.GrantRefresh, requestID); err != nil {
+		return err
+	}
+	return s.p.svc.RevokeAuthorization(ctx, requestID, why)
 }
 
 // get reads the grant of kind under signature (already hashed) back into
@@ -139,7 +185,8 @@ func (s *storage) deactivate(ctx context.Context, kind latchkey.GrantKind, signa
 // Authorization codes.
 
 func (s *storage) CreateAuthorizeCodeSession(ctx context.Context, code string, req fosite.Requester) error {
-	return s.create(ctx, latchkey.GrantCode, code, req, fosite.AuthorizeCode)
+	_, err := s.create(ctx, latchkey.GrantCode, code, req, fosite.AuthorizeCode)
+	return err
 }
 
 func (s *storage) GetAuthorizeCodeSession(ctx context.Context, code string, _ fosite.Session) (fosite.Requester, error) {
@@ -160,7 +207,8 @@ func (s *storage) InvalidateAuthorizeCodeSession(ctx context.Context, code strin
 // PKCE challenges, kept beside their codes.
 
 func (s *storage) CreatePKCERequestSession(ctx context.Context, signature string, req fosite.Requester) error {
-	return s.create(ctx, latchkey.GrantPKCE, signature, req, fosite.AuthorizeCode)
+	_, err := s.create(ctx, latchkey.GrantPKCE, signature, req, fosite.AuthorizeCode)
+	return err
 }
 
 func (s *storage) GetPKCERequestSession(ctx context.Context, signature string, _ fosite.Session) (fosite.Requester, error) {
@@ -196,7 +244,10 @@ func (s *storage) CreateAccessTokenSession(ctx context.Context, id string, req f
 		ID: id, UserID: g.UserID, ClientID: g.ClientID, Name: c.c.Name,
 		Scopes: latchkey.Scopes(req.GetGrantedScopes()), ExpiresAt: &exp, KeyID: sess.accessKeyID,
 	}
-	return s.p.svc.StoreAccessToken(ctx, t, g)
+	if err := s.p.svc.StoreAccessToken(ctx, t, g); err != nil {
+		return err
+	}
+	return s.stillLive(ctx, g)
 }
 
 // GetAccessTokenSession finds an OAuth access token's request, or makes
@@ -241,7 +292,11 @@ func (s *storage) DeleteAccessTokenSession(ctx context.Context, id string) error
 // reuse, and fosite then revokes the whole authorization.
 
 func (s *storage) CreateRefreshTokenSession(ctx context.Context, signature, _ string, req fosite.Requester) error {
-	return s.create(ctx, latchkey.GrantRefresh, signature, req, fosite.RefreshToken)
+	g, err := s.create(ctx, latchkey.GrantRefresh, signature, req, fosite.RefreshToken)
+	if err != nil {
+		return err
+	}
+	return s.stillLive(ctx, g)
 }
 
 func (s *storage) GetRefreshTokenSession(ctx context.Context, signature string, _ fosite.Session) (fosite.Requester, error) {
@@ -276,12 +331,13 @@ func (s *storage) RotateRefreshToken(ctx context.Context, requestID, signature s
 	return s.p.svc.RevokeAuthorization(ctx, requestID, "refresh token used")
 }
 
-// Revocation of a whole authorization.
+// Revocation of a whole authorization: a reused code or refresh token,
+// or /oauth/revoke. fosite calls both; each ends everything.
 
 func (s *storage) RevokeRefreshToken(ctx context.Context, requestID string) error {
-	return s.st.DeactivateGrants(ctx, latchkey.GrantRefresh, requestID)
+	return s.endAuthorization(ctx, requestID, "authorization revoked")
 }
 
 func (s *storage) RevokeAccessToken(ctx context.Context, requestID string) error {
-	return s.p.svc.RevokeAuthorization(ctx, requestID, "authorization revoked")
+	return s.endAuthorization(ctx, requestID, "authorization revoked")
 }
