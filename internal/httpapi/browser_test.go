@@ -422,7 +422,7 @@ func TestBrowser(t *testing.T) {
 		// Revoking asks first (a confirm dialog, answered OK here).
 		tb.open(t, "/applications", 200)
 		tb.load(t, chromedp.Click(chromedp.CSS(`tbody form button`)))
-		if flash := tb.text(t, ".flash"); !strings.Contains(flash, "Report Builder no longer has access") {
+		if flash := tb.text(t, ".flash"); !strings.Contains(flash, "The application no longer has access") {
 			t.Errorf("after revoking the application the page says %q", flash)
 		}
 		if !slices.ContainsFunc(tb.seen(), func(d string) bool { return strings.HasPrefix(d, "confirm: Revoke the access of Report Builder?") }) {

@@ -456,11 +456,11 @@ func (s *Server) uiApplications(w http.ResponseWriter, r *http.Request) error {
 		}
 		rows = append(rows, appRow{ClientID: c.ClientID, Name: name, Approved: c.UpdatedAt, Scopes: scopeLines(c.Scopes)})
 	}
+	// The address says which application was withdrawn, but anyone can
+	// write such an address: the message names no application.
 	flash := ""
 	if id, err := strconv.ParseInt(r.URL.Query().Get("revoked"), 10, 64); err == nil && id > 0 && !slices.ContainsFunc(rows, func(a appRow) bool { return a.ClientID == id }) {
-		if c, err := s.svc.Client(ctx, id); err == nil {
-			flash = c.Name + " no longer has access: its tokens stop working now, and it must ask you again."
-		}
+		flash = "The application no longer has access: its tokens stop working now, and it must ask you again."
 	}
 	s.render(w, r, http.StatusOK, "applications", pageData{Title: "Authorized applications", User: p.User, Nav: "applications", Flash: flash, Page: rows})
 	return nil

@@ -472,7 +472,7 @@ func TestUIApplications(t *testing.T) {
 		t.Fatalf("the application's token: GET = %d, want 200", code)
 	}
 	p = b.Post(fmt.Sprintf("%s/applications/%d/revoke", h.srv.URL, h.app.ID), nil)
-	if p.Status != http.StatusOK || !strings.Contains(p.Body, "Report Builder no longer has access") || strings.Contains(p.Body, "action=\"/applications/") {
+	if p.Status != http.StatusOK || !strings.Contains(p.Body, "The application no longer has access") || strings.Contains(p.Body, "action=\"/applications/") {
 		t.Errorf("POST revoke = %d, want the empty list saying so: %.1000s", p.Status, p.Body)
 	}
 	if code := h.api(tok.AccessToken, h.alice); code != http.StatusUnauthorized {

@@ -8,7 +8,9 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"net/netip"
 	"net/url"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -137,12 +139,35 @@ func checkRedirectURI(raw string) string {
 		return fmt.Sprintf("The redirect URI %q is not an absolute URL such as https://app.example.com/callback.", raw)
 	case u.User != nil:
 		return fmt.Sprintf("The redirect URI %q must not contain a user name or password.", raw)
+	case !validHost(u.Hostname()):
+		// The host also goes into the consent page's Content-Security-
+		// Policy: nothing but a name or an address may reach it.
+		return fmt.Sprintf("The redirect URI %q does not name a host: letters, digits, dots and hyphens, or an IP address.", raw)
+	case u.Port() != "" && !validPort(u.Port()):
+		return fmt.Sprintf("The redirect URI %q has a port that is not a number from 1 to 65535.", raw)
 	case u.Scheme == "https":
 		return ""
 	case u.Scheme == "http" && loopback(u.Hostname()):
 		return ""
 	}
 	return fmt.Sprintf("The redirect URI %q must use https, or http on localhost, 127.0.0.1 or [::1].", raw)
+}
+
+// hostName is a DNS name as a redirect URI may use it.
+var hostName = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*\.?$`)
+
+// validHost reports whether host (without port or brackets) is a DNS name
+// or an IP address.
+func validHost(host string) bool {
+	if _, err := netip.ParseAddr(host); err == nil {
+		return !strings.Contains(host, "%") // no IPv6 zone
+	}
+	return len(host) <= 253 && hostName.MatchString(host)
+}
+
+func validPort(p string) bool {
+	n, err := strconv.Atoi(p)
+	return err == nil && n >= 1 && n <= 65535 && strconv.Itoa(n) == p
 }
 
 // loopback reports whether host (a URL's, without port or brackets) is
