@@ -179,10 +179,50 @@ func eval[T any](t *testing.T, tb *tab, expression string) T {
 	return run(t, tb, chromedp.Evaluate[T](expression))
 }
 
-// shot saves a screenshot of the whole page as docs/screenshots/name.png
-// when LATCHKEY_SCREENSHOTS is set.
+// accessibility lists what keeps the page now in the tab from being
+// usable with a screen reader or the keyboard alone: a field without a
+// label, a button or link without a name, an element taken out of the tab
+// order, a page without exactly one h1 or with skipped heading levels, no
+// language or title.
+const accessibility = `(() => {
+  const problems = [];
+  const h1 = document.querySelectorAll("h1").length;
+  if (h1 !== 1) problems.push(h1 + " h1 elements");
+  if (!document.documentElement.lang) problems.push("no lang on <html>");
+  if (!document.title.trim()) problems.push("no title");
+  for (const el of document.querySelectorAll("input, select, textarea")) {
+    if (el.type === "hidden" || el.type === "submit") continue;
+    if (el.labels.length === 0 && !el.getAttribute("aria-label") && !el.getAttribute("aria-labelledby"))
+      problems.push(el.tagName.toLowerCase() + " " + (el.id || el.name) + " has no label");
+  }
+  for (const el of document.querySelectorAll("button, a[href]")) {
+    if (el.hidden) continue;
+    if (!el.textContent.trim() && !el.getAttribute("aria-label")) problems.push("a " + el.tagName.toLowerCase() + " without a name");
+    if (el.tabIndex < 0) problems.push(el.tagName.toLowerCase() + " " + el.textContent.trim() + " cannot be reached with Tab");
+  }
+  let last = 0;
+  for (const h of document.querySelectorAll("h1, h2, h3, h4, h5, h6")) {
+    const n = Number(h.tagName[1]);
+    if (last && n > last + 1) problems.push(h.tagName.toLowerCase() + " after h" + last);
+    last = n;
+  }
+  return problems;
+})()`
+
+// audit fails t for each accessibility problem of the page in the tab.
+func (tb *tab) audit(t *testing.T) {
+	t.Helper()
+	for _, p := range eval[[]string](t, tb, accessibility) {
+		t.Errorf("%s: %s", tb.location(), p)
+	}
+}
+
+// shot checks the page's accessibility, and saves a screenshot of it as
+// docs/screenshots/name.png when LATCHKEY_SCREENSHOTS is set: every page
+// pictured in the README is audited.
 func (tb *tab) shot(t *testing.T, name string) {
 	t.Helper()
+	tb.audit(t)
 	if os.Getenv("LATCHKEY_SCREENSHOTS") == "" {
 		return
 	}
@@ -354,6 +394,7 @@ func TestBrowser(t *testing.T) {
 		if h1 := tb.text(t, "h1"); h1 != "Not allowed" {
 			t.Errorf("bob at alice's tokens sees %q, want Not allowed", h1)
 		}
+		tb.audit(t)
 		if body := tb.text(t, "main"); strings.Contains(body, "laptop backup") {
 			t.Error("bob sees the name of alice's token")
 		}
