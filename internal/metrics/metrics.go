@@ -23,6 +23,7 @@ type Metrics struct {
 	created     prometheus.Counter
 	revoked     prometheus.Counter
 	rateLimited *prometheus.CounterVec
+	signIns     *prometheus.CounterVec
 }
 
 // New returns the metrics, with the Go runtime's and the process's.
@@ -55,8 +56,12 @@ func New() *Metrics {
 			Name: "latchkey_rate_limited_total",
 			Help: "Requests refused with 429, by limit.",
 		}, []string{"limit"}),
+		signIns: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "latchkey_sign_ins_total",
+			Help: "Sign-ins to the web pages whose password was checked, by outcome: accepted, or why they were refused.",
+		}, []string{"outcome"}),
 	}
-	reg.MustRegister(m.requests, m.duration, m.auth, m.created, m.revoked, m.rateLimited,
+	reg.MustRegister(m.requests, m.duration, m.auth, m.created, m.revoked, m.rateLimited, m.signIns,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -75,6 +80,9 @@ func (m *Metrics) ObserveRequest(route, method string, status int, d time.Durati
 	m.requests.WithLabelValues(route, method, strconv.Itoa(status)).Inc()
 	m.duration.WithLabelValues(route, method).Observe(d.Seconds())
 }
+
+// SignedIn counts a sign-in's outcome.
+func (m *Metrics) SignedIn(outcome string) { m.signIns.WithLabelValues(outcome).Inc() }
 
 // Authenticated counts an authentication's outcome.
 func (m *Metrics) Authenticated(outcome string) { m.auth.WithLabelValues(outcome).Inc() }

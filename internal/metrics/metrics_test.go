@@ -17,6 +17,8 @@ func TestMetrics(t *testing.T) {
 	m.TokenCreated()
 	m.TokenRevoked()
 	m.RateLimited("create")
+	m.SignedIn("wrong password")
+	m.SignedIn("accepted")
 	m.Gauge("latchkey_token_cache_entries", "Verified tokens held.", func() float64 { return 7 })
 	rec := httptest.NewRecorder()
 	m.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
@@ -30,6 +32,8 @@ func TestMetrics(t *testing.T) {
 		`latchkey_tokens_created_total 1`,
 		`latchkey_tokens_revoked_total 1`,
 		`latchkey_rate_limited_total{limit="create"} 1`,
+		`latchkey_sign_ins_total{outcome="wrong password"} 1`,
+		`latchkey_sign_ins_total{outcome="accepted"} 1`,
 		`latchkey_token_cache_entries 7`,
 		`go_goroutines`,
 	} {

@@ -157,6 +157,9 @@ type Observer interface {
 	Authenticated(outcome string)
 	TokenCreated()
 	TokenRevoked()
+	// SignedIn hears each sign-in's outcome: "accepted", or why it was
+	// refused (the audit log's reasons: unknown user, wrong password, …).
+	SignedIn(outcome string)
 }
 
 type nopObserver struct{}
@@ -164,6 +167,7 @@ type nopObserver struct{}
 func (nopObserver) Authenticated(string) {}
 func (nopObserver) TokenCreated()        {}
 func (nopObserver) TokenRevoked()        {}
+func (nopObserver) SignedIn(string)      {}
 
 // CacheLen is how many verified tokens the cache holds.
 func (s *Service) CacheLen() int { return s.cache.len() }

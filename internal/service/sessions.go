@@ -69,6 +69,7 @@ func (s *Service) SignIn(ctx context.Context, login, pw string, origin latchkey.
 			r.SubjectUserID, r.SubjectID = userRef(u.ID), idString(u.ID)
 		}
 		s.audit(ctx, &latchkey.Principal{Origin: origin}, r)
+		s.obs.SignedIn(why)
 		s.log.Info("sign-in refused", "reason", why, "user_id", userID)
 		return nil, "", errBadCredentials
 	}
@@ -89,6 +90,7 @@ func (s *Service) SignIn(ctx context.Context, login, pw string, origin latchkey.
 	}
 	s.audit(ctx, &latchkey.Principal{User: u, Origin: origin}, latchkey.AuditRecord{
 		Action: latchkey.AuditSignInOK, SubjectUserID: userRef(u.ID), SubjectID: idString(u.ID)})
+	s.obs.SignedIn("accepted")
 	s.log.Info("signed in", "user_id", u.ID)
 	return u, secret, nil
 }

@@ -410,3 +410,28 @@ func TestSignInKey(t *testing.T) {
 		t.Errorf("SignInKey of an unknown name = %q, want login:nobody", got)
 	}
 }
+
+// signInObserver records the sign-in outcomes an Observer hears.
+type signInObserver struct {
+	nopObserver
+	mu       sync.Mutex
+	outcomes []string
+}
+
+func (o *signInObserver) SignedIn(outcome string) {
+	o.mu.Lock()
+	o.outcomes = append(o.outcomes, outcome)
+	o.mu.Unlock()
+}
+
+func TestSignInObserved(t *testing.T) {
+	obs := &signInObserver{}
+	svc, _ := newTestService(t, Config{Observer: obs})
+	svc.userWithPassword(t, "cy")
+	for _, tc := range []struct{ login, pw string }{{"cy", testPassword}, {"cy", "wrong"}, {"nobody", testPassword}} {
+		_, _, _ = svc.SignIn(t.Context(), tc.login, tc.pw, testOrigin)
+	}
+	if got, want := strings.Join(obs.outcomes, ","), "accepted,wrong password,unknown user"; got != want {
+		t.Errorf("outcomes heard: %s, want %s", got, want)
+	}
+}
