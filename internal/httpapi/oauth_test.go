@@ -39,6 +39,8 @@ type oauthHarness struct {
 	store latchkey.Store
 	// postgres: run on PostgreSQL instead of SQLite.
 	postgres bool
+	// secureCookies: the server's --secure-cookies.
+	secureCookies bool
 	// wrap, when set, wraps the store the server uses.
 	wrap func(latchkey.Store) latchkey.Store
 
@@ -102,7 +104,7 @@ func newOAuthHarness(t testing.TB, configure ...func(*oauthHarness)) *oauthHarne
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.srv = httptest.NewServer(httpapi.New(svc, httpapi.Options{OAuth: prov, Limits: h.limits}))
+	h.srv = httptest.NewServer(httpapi.New(svc, httpapi.Options{OAuth: prov, Limits: h.limits, SecureCookies: h.secureCookies}))
 	t.Cleanup(h.srv.Close)
 
 	h.alice = h.newUser("alice", h.alicePassword)

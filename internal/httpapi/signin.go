@@ -86,8 +86,8 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	release(byAccount, now)
 	// A new session at every sign-in: a cookie planted before it is
 	// worthless (no session fixation).
-	if old, err := r.Cookie(sessionCookie); err == nil {
-		_ = s.svc.SignOut(r.Context(), old.Value)
+	if old := s.sessionSecret(r); old != "" {
+		_ = s.svc.SignOut(r.Context(), old)
 	}
 	s.setSession(w, r, secret, s.svc.SessionLifetime())
 	s.log.InfoContext(r.Context(), "signed in", "request_id", requestID(r), "user_id", u.ID)
@@ -121,8 +121,8 @@ func (s *Server) signInThrottled(w http.ResponseWriter, r *http.Request, after t
 
 // logout ends the session.
 func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
-	if c, err := r.Cookie(sessionCookie); err == nil {
-		if err := s.svc.SignOut(r.Context(), c.Value); err != nil {
+	if secret := s.sessionSecret(r); secret != "" {
+		if err := s.svc.SignOut(r.Context(), secret); err != nil {
 			s.log.ErrorContext(r.Context(), "signing out", "request_id", requestID(r), "err", err)
 		}
 	}

@@ -225,3 +225,29 @@ func TestSignInThrottleConcurrent(t *testing.T) {
 		}
 	}
 }
+
+// TestSignInBehindTLS: with TLS (here, --secure-cookies) the cookie is
+// Secure and carries the __Host- prefix, and that cookie signs in.
+func TestSignInBehindTLS(t *testing.T) {
+	h := newOAuthHarness(t, func(h *oauthHarness) { h.secureCookies = true })
+	b := oauthtest.NewBrowser(t, h.srv.URL)
+	b.Client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	p := b.Post(h.srv.URL+"/login", url.Values{"login": {"alice"}, "password": {h.alicePassword}})
+	var c *http.Cookie
+	for _, k := range (&http.Response{Header: p.Header}).Cookies() {
+		c = k
+	}
+	if c == nil || c.Name != "__Host-latchkey_session" || !c.Secure || c.Path != "/" || c.Domain != "" || !c.HttpOnly {
+		t.Fatalf("cookie %+v: want __Host-latchkey_session, Secure, HttpOnly, Path=/, no Domain", c)
+	}
+	req, _ := http.NewRequest(http.MethodGet, h.srv.URL+"/tokens", nil)
+	req.AddCookie(&http.Cookie{Name: c.Name, Value: c.Value})
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("/tokens with the secure cookie: %d, want 200", resp.StatusCode)
+	}
+}

@@ -105,9 +105,31 @@ func static() http.Handler {
 	}))
 }
 
-// sessionCookie names the sign-in cookie. It holds a random secret; the
-// database holds its hash.
-const sessionCookie = "latchkey_session"
+// The sign-in cookie holds a random secret; the database holds its hash.
+// Behind TLS its name carries the __Host- prefix, with which a browser
+// keeps it only when it is Secure, for this host alone and the whole
+// site: no subdomain or plain-HTTP page can plant or shadow it.
+const (
+	sessionCookie       = "latchkey_session"
+	secureSessionCookie = "__Host-latchkey_session"
+)
+
+// sessionCookieName is the sign-in cookie's name for r.
+func (s *Server) sessionCookieName(r *http.Request) string {
+	if s.secure(r) {
+		return secureSessionCookie
+	}
+	return sessionCookie
+}
+
+// sessionSecret is the secret of r's sign-in cookie, or "".
+func (s *Server) sessionSecret(r *http.Request) string {
+	c, err := r.Cookie(s.sessionCookieName(r))
+	if err != nil {
+		return ""
+	}
+	return c.Value
+}
 
 // secure reports whether r reached the server over TLS, directly or
 // through a trusted proxy that says so.
@@ -122,7 +144,7 @@ func (s *Server) secure(r *http.Request) bool {
 // behind TLS, for the whole site, ending with the session.
 func (s *Server) setSession(w http.ResponseWriter, r *http.Request, secret string, maxAge time.Duration) {
 	http.SetCookie(w, &http.Cookie{
-		Name: sessionCookie, Value: secret, Path: "/", MaxAge: int(maxAge.Seconds()),
+		Name: s.sessionCookieName(r), Value: secret, Path: "/", MaxAge: int(maxAge.Seconds()),
 		HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: s.secure(r),
 	})
 }
@@ -130,18 +152,18 @@ func (s *Server) setSession(w http.ResponseWriter, r *http.Request, secret strin
 // clearSession removes the sign-in cookie.
 func (s *Server) clearSession(w http.ResponseWriter, r *http.Request) {
 	http.SetCookie(w, &http.Cookie{
-		Name: sessionCookie, Value: "", Path: "/", MaxAge: -1,
+		Name: s.sessionCookieName(r), Value: "", Path: "/", MaxAge: -1,
 		HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: s.secure(r),
 	})
 }
 
 // sessionUser is who r's cookie signs in, or nil.
 func (s *Server) sessionUserOrNil(r *http.Request) *latchkey.User {
-	c, err := r.Cookie(sessionCookie)
-	if err != nil || c.Value == "" {
+	secret := s.sessionSecret(r)
+	if secret == "" {
 		return nil
 	}
-	u, err := s.svc.SessionUser(r.Context(), c.Value)
+	u, err := s.svc.SessionUser(r.Context(), secret)
 	if err != nil {
 		return nil
 	}
