@@ -266,7 +266,7 @@ func (s *tokenStrategy) ValidateRefreshToken(ctx context.Context, req fosite.Req
 // ValidateAccessToken accepts a token that authenticates now: signature,
 // expiry, row, client and user, as every API request is checked.
 func (s *tokenStrategy) ValidateAccessToken(ctx context.Context, _ fosite.Requester, token string) error {
-	if _, err := s.p.svc.Authenticate(ctx, token, latchkey.Origin{}); err != nil {
+	if _, err := s.p.svc.Inspect(ctx, token); err != nil {
 		return fosite.ErrInactiveToken.WithWrap(err)
 	}
 	return nil

@@ -37,10 +37,23 @@ const (
 // origin is where the request came from; a refusal of a revoked or expired
 // token is recorded in the audit log with it.
 func (s *Service) Authenticate(ctx context.Context, token string, origin latchkey.Origin) (*latchkey.Principal, error) {
+	return s.authenticate(ctx, token, origin, true)
+}
+
+// Inspect is Authenticate for a resource server asking about a token
+// (introspection): the same checks, but it is not a use of the token, so
+// last_used_at does not move.
+func (s *Service) Inspect(ctx context.Context, token string) (*latchkey.Principal, error) {
+	return s.authenticate(ctx, token, latchkey.Origin{}, false)
+}
+
+func (s *Service) authenticate(ctx context.Context, token string, origin latchkey.Origin, use bool) (*latchkey.Principal, error) {
 	now := s.now()
 	key := tokenKey(sha256.Sum256([]byte(token)))
 	if v, refused := s.cache.lookup(key, now); v != nil {
-		s.noteUse(v, now)
+		if use {
+			s.noteUse(v, now)
+		}
 		s.obs.Authenticated(OutcomeCached)
 		return v.principal, nil
 	} else if refused {
@@ -61,7 +74,9 @@ func (s *Service) Authenticate(ctx context.Context, token string, origin latchke
 		v.expires = ttl
 	}
 	s.cache.put(v, gen)
-	s.noteUse(v, now)
+	if use {
+		s.noteUse(v, now)
+	}
 	return p, nil
 }
 

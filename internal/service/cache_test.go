@@ -398,3 +398,33 @@ func TestRowAndListCacheRaces(t *testing.T) {
 		}
 	}
 }
+
+// TestInspectIsNotAUse: a resource server asking about a token checks it
+// as Authenticate does, but does not make it look used.
+func TestInspectIsNotAUse(t *testing.T) {
+	svc, _ := newTestService(t, Config{})
+	ctx := t.Context()
+	u := svc.mustUser(t, "inspected")
+	tok, raw := svc.mustToken(t, u)
+	for range 2 { // once checked, once from the cache
+		if p, err := svc.Inspect(ctx, raw); err != nil || p.Token.ID != tok.ID {
+			t.Fatalf("Inspect = %v, %v", p, err)
+		}
+	}
+	if err := svc.FlushUsage(ctx); err != nil {
+		t.Fatal(err)
+	}
+	got, err := svc.Token(ctx, u, tok.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.LastUsedAt != nil {
+		t.Errorf("after Inspect, last used %v, want never", got.LastUsedAt)
+	}
+	if _, err := svc.RevokeToken(ctx, Operator, u, tok.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Inspect(ctx, raw); latchkey.ErrorCode(err) != latchkey.EUNAUTHENTICATED {
+		t.Errorf("Inspect of a revoked token: %v, want EUNAUTHENTICATED", err)
+	}
+}
