@@ -120,8 +120,10 @@ type GrantStore interface {
 	AuthorizationLive(ctx context.Context, requestID string, userID, clientID int64) (bool, error)
 
 	// PruneGrants deletes the grants that expired before before, and says
-	// how many. It also deletes the revocation marks made more than a day
-	// before before, which it does not count.
+	// how many. It also deletes, without counting them, the revocation
+	// marks made more than a day before before whose authorization has no
+	// grant left: while a refresh token of a revoked authorization exists,
+	// its mark stays, should the revoker have failed to deactivate it.
 	PruneGrants(ctx context.Context, before time.Time) (int64, error)
 }
 

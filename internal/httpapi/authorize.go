@@ -85,6 +85,9 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 	prompt := strings.Fields(params.Get("prompt"))
 	u := s.sessionUserOrNil(r)
 	switch {
+	case slices.Contains(prompt, "none") && len(prompt) > 1:
+		s.oauth.WriteAuthorizeError(ctx, w, ar, fosite.ErrInvalidRequest.WithHint("prompt=none cannot be combined with other values."))
+		return
 	case slices.Contains(prompt, "none") && u == nil:
 		// The application asked for no page: it must send the person
 		// here without prompt=none to sign in.
@@ -99,7 +102,11 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 		} else {
 			back.Del("prompt")
 		}
-		redirectToLogin(w, r, "/oauth/authorize?"+back.Encode())
+		if u != nil {
+			redirectToLoginAgain(w, r, "/oauth/authorize?"+back.Encode())
+		} else {
+			redirectToLogin(w, r, "/oauth/authorize?"+back.Encode())
+		}
 		return
 	}
 	c := oauth.Client(ar)

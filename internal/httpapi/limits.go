@@ -34,7 +34,7 @@ type Limits struct {
 	CreatePerUser Rate
 	CreatePerAddr Rate
 	// SignInPerAddr and SignInPerAccount: failed sign-ins from one client
-	// address, and for one account name (whether or not it exists). Past
+	// address, and for one name typed (folded; whether or not it exists). Past
 	// either, sign-in answers 429 without checking the password.
 	SignInPerAddr    Rate
 	SignInPerAccount Rate
@@ -51,7 +51,7 @@ type Limits struct {
 // test suite that makes a few hundred tokens at once.
 //
 // Sign-in allows 20 failures from an address, then one a second, and 10
-// failures for one account name, then one every 5 seconds: a person who
+// failures for one name typed, then one every 5 seconds: a person who
 // mistypes never meets it, a password guesser gets 720 guesses an hour at
 // most. The token endpoint takes 10 requests a second from an address
 // (bursts of 100).
@@ -130,6 +130,11 @@ func (l *limiter) reserve(key string, now time.Time) (r *rate.Reservation, ok bo
 		return nil, true, 0
 	}
 	lim := l.get(key)
+	// Look before taking: a reservation refused and cancelled would leave
+	// the limiter unable to take back a later release.
+	if lim.TokensAt(now) < 1 {
+		return nil, false, l.wait(lim, now)
+	}
 	r = lim.ReserveN(now, 1)
 	if !r.OK() {
 		return nil, false, l.wait(lim, now)

@@ -2,8 +2,10 @@ package httpapi_test
 
 import (
 	"context"
+	"encoding/base64"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -213,10 +215,26 @@ func TestOAuthPrompt(t *testing.T) {
 	if q := oauthtest.Callback(t, b.Get(conf.AuthCodeURL("state-12345678", pkce, oauth2.SetAuthURLParam("response_mode", "query"))), h.redirect); q.Get("code") == "" {
 		t.Errorf("response_mode=query: %v, want a code", q)
 	}
-	// prompt=login signs in again, and comes back without asking again.
+	// none with anything else is a contradiction.
+	redirectError(t, b.Get(conf.AuthCodeURL("state-12345678", pkce, oauth2.SetAuthURLParam("prompt", "none login"))), h.redirect, "invalid_request")
+	// prompt=login asks for the password again, though signed in, and
+	// comes back without asking a third time.
 	p := b.Get(conf.AuthCodeURL("state-12345678", pkce, oauth2.SetAuthURLParam("prompt", "login")))
 	if p.Location == nil || p.Location.Path != "/login" || strings.Contains(p.Location.Query().Get("return"), "prompt") {
 		t.Fatalf("prompt=login: %d to %v, want the sign-in page and a way back without prompt", p.Status, p.Location)
+	}
+	if login := b.Get(p.Location.String()); !login.IsSignIn() {
+		t.Fatalf("prompt=login, signed in: %d %v, want the sign-in form shown, not skipped", login.Status, login.Location)
+	}
+	b.Client.CheckRedirect = func(req *http.Request, _ []*http.Request) error {
+		if strings.HasSuffix(req.URL.Path, "callback") {
+			return http.ErrUseLastResponse
+		}
+		return nil
+	}
+	q := oauthtest.Callback(t, b.SignIn("alice", h.alicePassword, b.Get(p.Location.String())), h.redirect)
+	if q.Get("code") == "" {
+		t.Errorf("after signing in again: %v, want a code", q)
 	}
 }
 
@@ -252,5 +270,29 @@ func TestOAuthRevokeExpiredAccessToken(t *testing.T) {
 	_, err = conf.TokenSource(ctx, &oauth2.Token{RefreshToken: tok.RefreshToken, Expiry: time.Now().Add(-time.Hour)}).Token()
 	if got := oauthError(t, err); got != "invalid_grant" {
 		t.Errorf("refresh after its expired access token was revoked: %s, want invalid_grant", got)
+	}
+}
+
+// TestOAuthRevokeNeedsOurSignature: /oauth/revoke finds a token by its id
+// only when the token is one this server signed; a hand-made one naming a
+// real token's id ends nothing.
+func TestOAuthRevokeNeedsOurSignature(t *testing.T) {
+	h := newOAuthHarness(t)
+	ctx := t.Context()
+	conf := h.config(h.native, "", h.nativeRedirect, latchkey.ScopeTokensRead)
+	v := oauth2.GenerateVerifier()
+	b := oauthtest.NewBrowser(t, h.srv.URL)
+	tok, err := conf.Exchange(ctx, b.Authorize(conf, "alice", h.alicePassword, oauth2.S256ChallengeOption(v)), oauth2.VerifierOption(v))
+	if err != nil {
+		t.Fatal(err)
+	}
+	jti := claims(t, tok.AccessToken)["jti"].(string)
+	enc := base64.RawURLEncoding.EncodeToString
+	forged := enc([]byte(`{"alg":"none","typ":"JWT"}`)) + "." + enc([]byte(`{"jti":"`+jti+`"}`)) + "."
+	if status, body := h.post("/oauth/revoke", nil, "", url.Values{"token": {forged}, "client_id": {strconv.FormatInt(h.native.ID, 10)}}); status != http.StatusOK {
+		t.Fatalf("revoke of a forged token: %d %v, want 200 (an unknown token)", status, body)
+	}
+	if got := h.api(tok.AccessToken, h.alice); got != http.StatusOK {
+		t.Errorf("the real token after a forged one naming it was revoked: %d, want 200", got)
 	}
 }

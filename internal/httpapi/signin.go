@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/internal/service"
 )
 
 // fromTrustedProxy reports whether r's peer is a trusted proxy.
@@ -28,7 +29,9 @@ const maxFormBytes = 64 << 10
 // loginForm shows the sign-in page; a person already signed in goes on.
 func (s *Server) loginForm(w http.ResponseWriter, r *http.Request) {
 	back := localPath(r.URL.Query().Get("return"))
-	if u := s.sessionUserOrNil(r); u != nil {
+	// Signed in already: straight on, unless sent to sign in again
+	// (an application's prompt=login).
+	if u := s.sessionUserOrNil(r); u != nil && r.URL.Query().Get("again") == "" {
 		http.Redirect(w, r, back, http.StatusSeeOther)
 		return
 	}
@@ -50,20 +53,13 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	now := time.Now()
 	// A failure is paid for before the password is checked: a burst of
 	// guesses sent together gets no more checks than the budget allows.
-	// The account's budget is the user's, however they are named (username
-	// or email), or the typed name's when there is no such user.
+	// The account's budget is the typed name's (service.SignInKey).
 	byAddr, ok, after := s.signInByAddr.reserve(addr, now)
 	if !ok {
 		s.signInThrottled(w, r, after, back, login)
 		return
 	}
-	account, err := s.svc.SignInKey(r.Context(), login)
-	if err != nil {
-		release(byAddr, now)
-		s.signInFailed(w, r, err)
-		return
-	}
-	byAccount, ok, after := s.signInByAccount.reserve(account, now)
+	byAccount, ok, after := s.signInByAccount.reserve(service.SignInKey(login), now)
 	if !ok {
 		release(byAddr, now)
 		s.signInThrottled(w, r, after, back, login)

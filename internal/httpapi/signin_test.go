@@ -219,9 +219,34 @@ func TestSignInThrottleConcurrent(t *testing.T) {
 		t.Errorf("%d of %d concurrent wrong passwords were checked, want at most the burst of 3", checked, n)
 	}
 	b := oauthtest.NewBrowser(t, h.srv.URL)
-	for _, login := range []string{"alice@example.com", " alice "} {
+	b.Client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	for _, login := range []string{" alice ", "ALICE"} {
 		if p := b.Post(h.srv.URL+"/login", url.Values{"login": {login}, "password": {h.alicePassword}}); p.Status != http.StatusTooManyRequests {
-			t.Errorf("login %q after alice's budget is spent: %d, want 429", login, p.Status)
+			t.Errorf("login %q after the budget of %q is spent: %d, want 429", login, "alice", p.Status)
+		}
+	}
+	// The email is another name, with a budget of its own: were it
+	// throttled too, the 429 would tell that it is alice's.
+	if p := b.Post(h.srv.URL+"/login", url.Values{"login": {"alice@example.com"}, "password": {h.alicePassword}}); p.Status != http.StatusSeeOther {
+		t.Errorf("alice's email after her username's budget is spent: %d, want 303 (signed in)", p.Status)
+	}
+}
+
+// TestSignInThrottleTellsNothing: whether a name is throttled does not
+// depend on whether an account goes by it.
+func TestSignInThrottleTellsNothing(t *testing.T) {
+	h := newOAuthHarness(t, func(h *oauthHarness) {
+		h.limits = httpapi.Limits{SignInPerAccount: httpapi.Rate{PerSecond: 0.001, Burst: 2}}
+	})
+	b := oauthtest.NewBrowser(t, h.srv.URL)
+	for _, name := range []string{"Bob", "Zelda"} { // bob exists, zelda does not
+		for range 2 {
+			b.Post(h.srv.URL+"/login", url.Values{"login": {name}, "password": {"wrong"}})
+		}
+	}
+	for _, name := range []string{"bob", "zelda"} {
+		if p := b.Post(h.srv.URL+"/login", url.Values{"login": {name}, "password": {"wrong"}}); p.Status != http.StatusTooManyRequests {
+			t.Errorf("%q after its other spelling's budget is spent: %d, want 429 for a known and an unknown name alike", name, p.Status)
 		}
 	}
 }

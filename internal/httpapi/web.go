@@ -176,6 +176,12 @@ func redirectToLogin(w http.ResponseWriter, r *http.Request, back string) {
 	http.Redirect(w, r, "/login?"+url.Values{"return": {back}}.Encode(), http.StatusSeeOther)
 }
 
+// redirectToLoginAgain is redirectToLogin for a person who must sign in
+// again although signed in.
+func redirectToLoginAgain(w http.ResponseWriter, r *http.Request, back string) {
+	http.Redirect(w, r, "/login?"+url.Values{"return": {back}, "again": {"1"}}.Encode(), http.StatusSeeOther)
+}
+
 // localPath returns p when it is a path on this server, else "/": the
 // return address after sign-in never leads elsewhere.
 func localPath(p string) string {

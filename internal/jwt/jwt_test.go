@@ -633,3 +633,37 @@ func TestKeyID(t *testing.T) {
 		})
 	}
 }
+
+// TestVerifySignature: the signature alone, whatever the time; nothing
+// this server did not sign.
+func TestVerifySignature(t *testing.T) {
+	r, _ := fixture(t)
+	c := testClaims()
+	c.ExpiresAt = now.Add(-time.Minute) // expired
+	token, _, err := r.Sign(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Verify(token, now); err == nil {
+		t.Fatal("Verify accepted an expired token")
+	}
+	got, err := r.VerifySignature(token)
+	if err != nil || got.ID != c.ID {
+		t.Fatalf("VerifySignature(expired) = %v, %v; want its claims", got, err)
+	}
+	head, payload, _ := strings.Cut(token, ".")
+	payload, sig, _ := strings.Cut(payload, ".")
+	flipped := "A" + sig[1:]
+	if sig[0] == 'A' {
+		flipped = "B" + sig[1:]
+	}
+	for name, bad := range map[string]string{
+		"unsigned":          enc(`{"alg":"none","typ":"JWT"}`) + "." + payload + ".",
+		"another payload":   head + "." + enc(`{"aud":"3","jti":"`+c.ID+`","sub":"1","exp":1}`) + "." + sig,
+		"flipped signature": head + "." + payload + "." + flipped,
+	} {
+		if _, err := r.VerifySignature(bad); err == nil {
+			t.Errorf("VerifySignature(%s) accepted it", name)
+		}
+	}
+}

@@ -121,6 +121,9 @@ func (s *storage) stillLive(ctx context.Context, g *latchkey.Grant) error {
 // endAuthorization is the revoker's half: mark, then revoke every refresh
 // token and access token of the authorization.
 func (s *storage) endAuthorization(ctx context.Context, requestID, why string) error {
+	// Finished even if the request that found the reuse is gone: fosite
+	// does not retry a revocation that failed.
+	ctx = context.WithoutCancel(ctx)
 	if err := s.st.MarkRequestRevoked(ctx, requestID, time.Now().UTC()); err != nil {
 		return err
 	}

@@ -308,7 +308,8 @@ func (db *DB) PruneGrants(ctx context.Context, before time.Time) (int64, error) 
 		}
 		n = tag.RowsAffected()
 		_, err = tx.Exec(ctx,
-			`DELETE FROM oauth_revoked_requests WHERE revoked_at < $1`, storedTime(before.Add(-markLife)))
+			`DELETE FROM oauth_revoked_requests m WHERE m.revoked_at < $1
+				AND NOT EXISTS (SELECT 1 FROM oauth_grants g WHERE g.request_id = m.request_id)`, storedTime(before.Add(-markLife)))
 		return err
 	})
 	if err != nil {

@@ -61,7 +61,7 @@ func (s *Service) authenticate(ctx context.Context, token string, origin latchke
 		return nil, errUnauthenticated
 	}
 	gen := s.cache.generation()
-	p, exp, refusal, outcome, err := s.check(ctx, token, now, origin)
+	p, exp, refusal, outcome, err := s.check(ctx, token, now, origin, use)
 	s.obs.Authenticated(outcome)
 	if err != nil {
 		if refusal > 0 {
@@ -99,8 +99,9 @@ const (
 
 // check runs every check of Authenticate against the database. On a
 // refusal it says how long the refusal may be remembered (0: not at all);
-// it always names the outcome.
-func (s *Service) check(ctx context.Context, token string, now time.Time, origin latchkey.Origin) (*latchkey.Principal, time.Time, time.Duration, string, error) {
+// it always names the outcome. A refused use of a revoked or expired token
+// is audited; a resource server asking about one (use false) is not.
+func (s *Service) check(ctx context.Context, token string, now time.Time, origin latchkey.Origin, use bool) (*latchkey.Principal, time.Time, time.Duration, string, error) {
 	claims, err := s.keys.Load().Verify(token, now)
 	kid := ""
 	if err != nil {
@@ -141,7 +142,7 @@ func (s *Service) check(ctx context.Context, token string, now time.Time, origin
 		refused = OutcomeMismatch
 	}
 	if refused != "" {
-		if refused == OutcomeRevoked || refused == OutcomeExpired {
+		if use && (refused == OutcomeRevoked || refused == OutcomeExpired) {
 			// Remembered by the refusal cache for a while, so recorded at
 			// most about once a minute per token however often it is tried.
 			s.audit(ctx, &latchkey.Principal{Origin: origin}, latchkey.AuditRecord{

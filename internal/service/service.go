@@ -157,8 +157,9 @@ type Observer interface {
 	Authenticated(outcome string)
 	TokenCreated()
 	TokenRevoked()
-	// SignedIn hears each sign-in's outcome: "accepted", or why it was
-	// refused (the audit log's reasons: unknown user, wrong password, …).
+	// SignedIn hears each sign-in whose password was checked:
+	// SignInAccepted or SignInRefused. Why one was refused is the audit
+	// log's to say, not a metric's: metrics are read by more people.
 	SignedIn(outcome string)
 }
 

@@ -55,12 +55,10 @@ func (s *Service) SignIn(ctx context.Context, login, pw string, origin latchkey.
 			u = nil
 		}
 	}
-	done, err := s.checkTurn(ctx)
+	why, err := s.checkSignInInTurn(ctx, u, pw)
 	if err != nil {
 		return nil, "", err
 	}
-	why := s.checkSignIn(u, pw)
-	done()
 	if why != "" {
 		r := latchkey.AuditRecord{Action: latchkey.AuditSignInRefused, Detail: why}
 		userID := int64(0)
@@ -69,7 +67,7 @@ func (s *Service) SignIn(ctx context.Context, login, pw string, origin latchkey.
 			r.SubjectUserID, r.SubjectID = userRef(u.ID), idString(u.ID)
 		}
 		s.audit(ctx, &latchkey.Principal{Origin: origin}, r)
-		s.obs.SignedIn(why)
+		s.obs.SignedIn(SignInRefused) // the reason stays in the audit log: a metric is public
 		s.log.Info("sign-in refused", "reason", why, "user_id", userID)
 		return nil, "", errBadCredentials
 	}
@@ -90,27 +88,17 @@ func (s *Service) SignIn(ctx context.Context, login, pw string, origin latchkey.
 	}
 	s.audit(ctx, &latchkey.Principal{User: u, Origin: origin}, latchkey.AuditRecord{
 		Action: latchkey.AuditSignInOK, SubjectUserID: userRef(u.ID), SubjectID: idString(u.ID)})
-	s.obs.SignedIn("accepted")
+	s.obs.SignedIn(SignInAccepted)
 	s.log.Info("signed in", "user_id", u.ID)
 	return u, secret, nil
 }
 
 // SignInKey names the budget of failed sign-ins that login draws on: the
-// user's, whether they typed their username or their email, or, when no
-// user goes by it, the name as typed (folded), so that the throttle says
-// nothing about which accounts exist.
-func (s *Service) SignInKey(ctx context.Context, login string) (string, error) {
-	login = strings.TrimSpace(login)
-	if login != "" && len(login) <= maxLoginLength {
-		u, err := s.store.UserByLogin(ctx, login)
-		switch {
-		case err == nil:
-			return "user:" + idString(u.ID), nil
-		case latchkey.ErrorCode(err) != latchkey.ENOTFOUND:
-			return "", err
-		}
-	}
-	return "login:" + strings.ToLower(login), nil
+// name as typed, trimmed and folded. It does not depend on whether any
+// user goes by that name, so the throttle tells nothing about which
+// accounts exist; a user's username and email are two names, two budgets.
+func SignInKey(login string) string {
+	return "login:" + strings.ToLower(strings.TrimSpace(login))
 }
 
 // errBusy: more passwords are being checked at once than the server
@@ -135,6 +123,22 @@ func (s *Service) checkTurn(ctx context.Context) (func(), error) {
 	case <-t.C:
 		return nil, errBusy
 	}
+}
+
+// The outcomes of a sign-in, as an Observer hears them.
+const (
+	SignInAccepted = "accepted"
+	SignInRefused  = "refused"
+)
+
+// checkSignInInTurn is checkSignIn when its turn comes.
+func (s *Service) checkSignInInTurn(ctx context.Context, u *latchkey.User, pw string) (string, error) {
+	done, err := s.checkTurn(ctx)
+	if err != nil {
+		return "", err
+	}
+	defer done()
+	return s.checkSignIn(u, pw), nil
 }
 
 // checkSignIn says why u (nil: no such user) may not sign in with pw, or

@@ -278,7 +278,8 @@ func (db *DB) PruneGrants(ctx context.Context, before time.Time) (int64, error) 
 			return err
 		}
 		_, err = tx.ExecContext(ctx,
-			`DELETE FROM oauth_revoked_requests WHERE revoked_at < ?`, formatTime(before.Add(-markLife)))
+			`DELETE FROM oauth_revoked_requests WHERE revoked_at < ?
+			AND NOT EXISTS (SELECT 1 FROM oauth_grants g WHERE g.request_id = oauth_revoked_requests.request_id)`, formatTime(before.Add(-markLife)))
 		return err
 	})
 	if err != nil {

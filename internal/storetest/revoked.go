@@ -84,7 +84,8 @@ func testAuthorizationLive(t *testing.T, open func(t *testing.T) latchkey.Store)
 }
 
 // testPruneMarks checks that PruneGrants deletes the revocation marks made
-// more than a day before before, and only those.
+// more than a day before before whose authorization has no grant left, and
+// only those.
 func testPruneMarks(t *testing.T, open func(t *testing.T) latchkey.Store) {
 	s := open(t)
 	alice := createUser(t, s, newUser("alice"))
@@ -93,6 +94,12 @@ func testPruneMarks(t *testing.T, open func(t *testing.T) latchkey.Store) {
 	markRevoked(t, s, "old", at(0))
 	markRevoked(t, s, "day", at(time.Hour)) // exactly a day before: kept
 	markRevoked(t, s, "new", at(2*time.Hour))
+	// An old mark whose authorization still has a grant (a refresh token
+	// that outlives the day): kept, whatever its age.
+	markRevoked(t, s, "held", at(0))
+	held := newGrant(latchkey.GrantRefresh, "held-sig", "held", alice.ID, app.ID)
+	held.ExpiresAt = at(30 * 24 * time.Hour)
+	createGrant(t, s, held)
 
 	before := at(25 * time.Hour)
 	n, err := s.PruneGrants(t.Context(), before)
@@ -103,6 +110,7 @@ func testPruneMarks(t *testing.T, open func(t *testing.T) latchkey.Store) {
 	checkLive(t, s, after, "old", alice.ID, app.ID, true)
 	checkLive(t, s, after, "day", alice.ID, app.ID, false)
 	checkLive(t, s, after, "new", alice.ID, app.ID, false)
+	checkLive(t, s, after, "held", alice.ID, app.ID, false)
 }
 
 // The issuers and rounds of the races of testRevokeRace.
