@@ -48,26 +48,21 @@ func (db *DB) AuditRecords(ctx context.Context, f latchkey.AuditFilter) ([]*latc
 	}
 	q += ` ORDER BY at DESC, id DESC LIMIT ?`
 	args = append(args, limit(f.Limit))
-	rows, err := db.query(ctx, q, args...)
+	out, err := collect(scanAudit)(db.query(ctx, q, args...))
 	if err != nil {
 		return nil, wrap("audit records", err)
 	}
-	defer rows.Close()
-	out := []*latchkey.AuditRecord{}
-	for rows.Next() {
-		r := &latchkey.AuditRecord{}
-		var action string
-		if err := rows.Scan(&r.ID, timeColumn{&r.At}, &action, optionalIntColumn{&r.ActorUserID}, &r.ActorTokenID,
-			optionalIntColumn{&r.SubjectUserID}, &r.SubjectID, &r.Address, &r.UserAgent, &r.Detail); err != nil {
-			return nil, wrap("audit records", err)
-		}
-		r.Action = latchkey.AuditAction(action)
-		out = append(out, r)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, wrap("audit records", err)
-	}
 	return out, nil
+}
+
+// scanAudit reads one audit record.
+func scanAudit(row rowScanner) (*latchkey.AuditRecord, error) {
+	r := &latchkey.AuditRecord{}
+	var action string
+	err := row.Scan(&r.ID, timeColumn{&r.At}, &action, optionalIntColumn{&r.ActorUserID}, &r.ActorTokenID,
+		optionalIntColumn{&r.SubjectUserID}, &r.SubjectID, &r.Address, &r.UserAgent, &r.Detail)
+	r.Action = latchkey.AuditAction(action)
+	return r, err
 }
 
 // PruneAudit deletes the records older than before.

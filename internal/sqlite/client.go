@@ -61,21 +61,9 @@ func (db *DB) Client(ctx context.Context, id int64) (*latchkey.Client, error) {
 
 // Clients returns every client, by id ascending.
 func (db *DB) Clients(ctx context.Context) ([]*latchkey.Client, error) {
-	rows, err := db.query(ctx,
-		`SELECT `+clientColumns+` FROM oauth_clients c ORDER BY c.id`)
+	clients, err := collect(scanClient)(db.query(ctx,
+		`SELECT `+clientColumns+` FROM oauth_clients c ORDER BY c.id`))
 	if err != nil {
-		return nil, wrap("clients", err)
-	}
-	defer rows.Close()
-	clients := []*latchkey.Client{}
-	for rows.Next() {
-		c, err := scanClient(rows)
-		if err != nil {
-			return nil, wrap("clients", err)
-		}
-		clients = append(clients, c)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, wrap("clients", err)
 	}
 	return clients, nil

@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -263,6 +264,41 @@ func keyFields(k *latchkey.SigningKey) []any {
 }
 
 // A rowScanner is *sql.Row or *sql.Rows.
+// collect reads every row of rows with scan, and closes rows. The result
+// is never nil. err is the query's own error, so that a query call can be
+// passed whole: collect(db.query(…)) reads as it runs.
+func collect[T any](scan func(rowScanner) (T, error)) func(*sql.Rows, error) ([]T, error) {
+	return func(rows *sql.Rows, err error) ([]T, error) {
+		if err != nil {
+			return nil, err
+		}
+		defer rows.Close()
+		list := []T{}
+		for rows.Next() {
+			v, err := scan(rows)
+			if err != nil {
+				return nil, err
+			}
+			list = append(list, v)
+		}
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+		return list, nil
+	}
+}
+
+// scanInt64 and scanText read a row of one column.
+func scanInt64(r rowScanner) (int64, error) {
+	var n int64
+	return n, r.Scan(&n)
+}
+
+func scanText(r rowScanner) (string, error) {
+	var s string
+	return s, r.Scan(&s)
+}
+
 type rowScanner interface {
 	Scan(dest ...any) error
 }

@@ -86,22 +86,10 @@ func (db *DB) Consent(ctx context.Context, userID, clientID int64) (*latchkey.Co
 // Consents returns the user's consents with their clients, most recently
 // updated first (ties by client id ascending).
 func (db *DB) Consents(ctx context.Context, userID int64) ([]*latchkey.Consent, error) {
-	rows, err := db.query(ctx,
+	consents, err := collect(scanConsent)(db.query(ctx,
 		`SELECT `+consentColumns+consentFrom+` WHERE o.user_id = ?
-		ORDER BY o.updated_at DESC, o.client_id ASC`, userID)
+		ORDER BY o.updated_at DESC, o.client_id ASC`, userID))
 	if err != nil {
-		return nil, wrap("consents", err)
-	}
-	defer rows.Close()
-	consents := []*latchkey.Consent{}
-	for rows.Next() {
-		c, err := scanConsent(rows)
-		if err != nil {
-			return nil, wrap("consents", err)
-		}
-		consents = append(consents, c)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, wrap("consents", err)
 	}
 	return consents, nil

@@ -216,7 +216,7 @@ func (db *DB) AuthorizationLive(ctx context.Context, requestID string, userID, c
 // that the condition where on oauth_access_tokens, with its args, selects,
 // and returns them with their clients, by id. The result is never nil.
 func revokeTokens(ctx context.Context, tx *sql.Tx, at time.Time, where string, args ...any) ([]*latchkey.Token, error) {
-	ids, err := texts(tx.QueryContext(ctx,
+	ids, err := collect(scanText)(tx.QueryContext(ctx,
 		`UPDATE oauth_access_tokens SET revoked = 1, updated_at = ?
 		WHERE revoked = 0 AND `+where+` RETURNING id`,
 		append([]any{formatTime(at)}, args...)...))
@@ -227,40 +227,10 @@ func revokeTokens(ctx context.Context, tx *sql.Tx, at time.Time, where string, a
 	if err != nil {
 		return nil, err
 	}
-	rows, err := tx.QueryContext(ctx,
+	return collect(scanToken)(tx.QueryContext(ctx,
 		`SELECT `+tokenColumns+`, `+clientColumns+tokenFrom+`
 		WHERE t.id IN (SELECT value FROM json_each(?))
-		ORDER BY t.id`, string(list))
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	tokens := []*latchkey.Token{}
-	for rows.Next() {
-		t, err := scanToken(rows)
-		if err != nil {
-			return nil, err
-		}
-		tokens = append(tokens, t)
-	}
-	return tokens, rows.Err()
-}
-
-// texts reads the one TEXT column of every row of a query.
-func texts(rows *sql.Rows, err error) ([]string, error) {
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var ss []string
-	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
-			return nil, err
-		}
-		ss = append(ss, s)
-	}
-	return ss, rows.Err()
+		ORDER BY t.id`, string(list)))
 }
 
 // PruneGrants deletes the grants that expired before before, and says how

@@ -76,18 +76,5 @@ func (db *DB) VerifyingKeys(ctx context.Context, now time.Time) ([]*latchkey.Sig
 
 // keys runs a query of keyColumns.
 func (db *DB) keys(ctx context.Context, query string, args ...any) ([]*latchkey.SigningKey, error) {
-	rows, err := db.query(ctx, query, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	keys := []*latchkey.SigningKey{}
-	for rows.Next() {
-		k, err := scanKey(rows)
-		if err != nil {
-			return nil, err
-		}
-		keys = append(keys, k)
-	}
-	return keys, rows.Err()
+	return collect(scanKey)(db.query(ctx, query, args...))
 }

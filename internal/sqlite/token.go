@@ -155,7 +155,7 @@ func (db *DB) Tokens(ctx context.Context, f latchkey.TokenFilter) ([]*latchkey.T
 	err = db.readTx(ctx, func(tx *sql.Tx) error {
 		stmts, args := byAll, []any{f.UserID}
 		if f.PersonalOnly {
-			ids, err := int64s(tx.StmtContext(ctx, personal).QueryContext(ctx))
+			ids, err := collect(scanInt64)(tx.StmtContext(ctx, personal).QueryContext(ctx))
 			switch {
 			case err != nil:
 				return err
@@ -173,7 +173,7 @@ func (db *DB) Tokens(ctx context.Context, f latchkey.TokenFilter) ([]*latchkey.T
 		}
 		args = append(args, limit(f.Limit), max(f.Offset, 0))
 		var err error
-		tokens, err = scanTokens(tx.StmtContext(ctx, stmts.page).QueryContext(ctx, args...))
+		tokens, err = collect(scanBareToken)(tx.StmtContext(ctx, stmts.page).QueryContext(ctx, args...))
 		if err != nil || len(tokens) == 0 {
 			return err
 		}
@@ -213,39 +213,10 @@ func (db *DB) listStmts(ctx context.Context, f latchkey.TokenFilter, personal, o
 	return s, err
 }
 
-// int64s reads the one INTEGER column of every row of a query.
-func int64s(rows *sql.Rows, err error) ([]int64, error) {
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var ns []int64
-	for rows.Next() {
-		var n int64
-		if err := rows.Scan(&n); err != nil {
-			return nil, err
-		}
-		ns = append(ns, n)
-	}
-	return ns, rows.Err()
-}
-
-// scanTokens reads every row of tokenColumns of a query; the result is
-// never nil.
-func scanTokens(rows *sql.Rows, err error) ([]*latchkey.Token, error) {
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	tokens := []*latchkey.Token{}
-	for rows.Next() {
-		var t latchkey.Token
-		if err := rows.Scan(tokenFields(&t)...); err != nil {
-			return nil, err
-		}
-		tokens = append(tokens, &t)
-	}
-	return tokens, rows.Err()
+// scanBareToken reads one row of tokenColumns alone.
+func scanBareToken(r rowScanner) (*latchkey.Token, error) {
+	var t latchkey.Token
+	return &t, r.Scan(tokenFields(&t)...)
 }
 
 // fillClients sets the Client of each token, reading each distinct client

@@ -98,20 +98,8 @@ func (db *DB) Users(ctx context.Context, f latchkey.UserFilter) ([]*latchkey.Use
 	q.WriteString(` ORDER BY u.id LIMIT ? OFFSET ?`)
 	args = append(args, limit(f.Limit), max(f.Offset, 0))
 
-	rows, err := db.query(ctx, q.String(), args...)
+	users, err := collect(scanUser)(db.query(ctx, q.String(), args...))
 	if err != nil {
-		return nil, wrap("users", err)
-	}
-	defer rows.Close()
-	users := []*latchkey.User{}
-	for rows.Next() {
-		u, err := scanUser(rows)
-		if err != nil {
-			return nil, wrap("users", err)
-		}
-		users = append(users, u)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, wrap("users", err)
 	}
 	return users, nil
