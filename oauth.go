@@ -144,8 +144,9 @@ type ConsentStore interface {
 	Consents(ctx context.Context, userID int64) ([]*Consent, error)
 
 	// RevokeConsent, in one transaction, deletes the user's consent to the
-	// client, deactivates every grant of that user and client, and revokes
-	// at at every token of that user issued by that client. It returns the
+	// client, marks revoked (MarkRequestRevoked) every authorization of
+	// that user and client that has a grant, deactivates those grants, and
+	// revokes at at every token of that user issued by that client. It returns the
 	// tokens it revoked. ENOTFOUND when there is no such consent.
 	RevokeConsent(ctx context.Context, userID, clientID int64, at time.Time) ([]*Token, error)
 }

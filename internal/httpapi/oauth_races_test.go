@@ -105,6 +105,28 @@ func TestOAuthRevokedWhileIssued(t *testing.T) {
 					t.Errorf("the refresh: %s, want invalid_grant", got)
 				}
 			})
+
+			t.Run("consent withdrawn and given again while a refresh is in flight", func(t *testing.T) {
+				tok, err := conf.Exchange(ctx, code(), oauth2.VerifierOption(v))
+				if err != nil {
+					t.Fatal(err)
+				}
+				hs.next(func() {
+					wctx := context.WithoutCancel(ctx)
+					if err := h.svc.RevokeConsent(wctx, &latchkey.Principal{User: h.alice}, h.app.ID); err != nil {
+						t.Errorf("RevokeConsent: %v", err)
+					}
+					if err := h.svc.SaveConsent(wctx, h.alice.ID, h.app.ID, latchkey.Scopes{latchkey.ScopeTokensRead}); err != nil {
+						t.Errorf("SaveConsent: %v", err)
+					}
+				})
+				tok2, err := refresh(tok.RefreshToken)
+				if err == nil {
+					dead("the old authorization's refresh, after a new approval", tok2)
+				} else if got := oauthError(t, err); got != "invalid_grant" {
+					t.Errorf("the refresh: %s, want invalid_grant", got)
+				}
+			})
 		})
 	}
 }

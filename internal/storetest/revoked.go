@@ -83,6 +83,31 @@ func testAuthorizationLive(t *testing.T, open func(t *testing.T) latchkey.Store)
 	checkLive(t, s, after, "request-2", bob.ID, other.ID, true)
 }
 
+// testRevokeConsentMarks checks that RevokeConsent marks revoked the
+// authorizations it ends: approving the application again at once does
+// not bring them back, while a new authorization is live.
+func testRevokeConsentMarks(t *testing.T, open func(t *testing.T) latchkey.Store) {
+	s := open(t)
+	alice := createUser(t, s, newUser("alice"))
+	bob := createUser(t, s, newUser("bob"))
+	app := createClient(t, s, newClient("App"))
+	saveConsent(t, s, newConsent(alice.ID, app.ID, "a"))
+	saveConsent(t, s, newConsent(bob.ID, app.ID, "a"))
+	createGrant(t, s, newGrant(latchkey.GrantRefresh, "sig-1", "old-1", alice.ID, app.ID))
+	issueToken(t, s, 1, alice.ID, app.ID, "old-2")
+	createGrant(t, s, newGrant(latchkey.GrantRefresh, "sig-3", "bobs", bob.ID, app.ID))
+
+	if _, err := s.RevokeConsent(t.Context(), alice.ID, app.ID, at(time.Hour)); err != nil {
+		t.Fatalf("RevokeConsent(%d, %d) = %v", alice.ID, app.ID, err)
+	}
+	saveConsent(t, s, newConsent(alice.ID, app.ID, "a")) // approved again
+	after := "RevokeConsent, then SaveConsent again"
+	checkLive(t, s, after, "old-1", alice.ID, app.ID, false)
+	checkLive(t, s, after, "old-2", alice.ID, app.ID, false)
+	checkLive(t, s, after, "new", alice.ID, app.ID, true)
+	checkLive(t, s, after, "bobs", bob.ID, app.ID, true)
+}
+
 // testPruneMarks checks that PruneGrants deletes the revocation marks made
 // more than a day before before whose authorization has no grant left, and
 // only those.

@@ -66,6 +66,7 @@ func Run(t *testing.T, open func(t *testing.T) latchkey.Store) {
 	t.Run("RevokeRequestTokens", func(t *testing.T) { testRevokeRequestTokens(t, open) })
 	t.Run("MarkRequestRevoked", func(t *testing.T) { testMarkRequestRevoked(t, open) })
 	t.Run("AuthorizationLive", func(t *testing.T) { testAuthorizationLive(t, open) })
+	t.Run("RevokeConsentMarks", func(t *testing.T) { testRevokeConsentMarks(t, open) })
 	t.Run("PruneGrants", func(t *testing.T) {
 		testPruneGrants(t, open)
 		t.Run("Marks", func(t *testing.T) { testPruneMarks(t, open) })
