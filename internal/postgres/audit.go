@@ -7,9 +7,8 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/internal/sqlschema"
 )
-
-const auditColumns = `id, at, action, actor_user_id, actor_token_id, subject_user_id, subject_id, address, user_agent, detail`
 
 // RecordAudit appends r and sets r.ID.
 func (db *DB) RecordAudit(ctx context.Context, r *latchkey.AuditRecord) error {
@@ -43,7 +42,7 @@ func (db *DB) AuditRecords(ctx context.Context, f latchkey.AuditFilter) ([]*latc
 	if !f.Since.IsZero() {
 		where = append(where, `at >= `+arg(storedTime(f.Since)))
 	}
-	q := `SELECT ` + auditColumns + ` FROM audit_log`
+	q := `SELECT ` + sqlschema.AuditColumns + ` FROM audit_log`
 	if len(where) > 0 {
 		q += ` WHERE ` + strings.Join(where, ` AND `)
 	}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/internal/sqlschema"
 )
 
 // The caller-safe sentences of client errors.
@@ -44,7 +45,7 @@ func (db *DB) CreateClient(ctx context.Context, c *latchkey.Client) error {
 // there is none.
 func (db *DB) Client(ctx context.Context, id int64) (*latchkey.Client, error) {
 	c, err := scanClient(db.pool.QueryRow(ctx,
-		`SELECT `+clientColumns+` FROM oauth_clients c WHERE c.id = $1`, id))
+		`SELECT `+sqlschema.ClientColumns+` FROM oauth_clients c WHERE c.id = $1`, id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		err = notFound(msgClientNotFound, err)
 	}
@@ -57,7 +58,7 @@ func (db *DB) Client(ctx context.Context, id int64) (*latchkey.Client, error) {
 // Clients returns every client, by id ascending.
 func (db *DB) Clients(ctx context.Context) ([]*latchkey.Client, error) {
 	rows, err := db.pool.Query(ctx,
-		`SELECT `+clientColumns+` FROM oauth_clients c ORDER BY c.id`)
+		`SELECT `+sqlschema.ClientColumns+` FROM oauth_clients c ORDER BY c.id`)
 	if err != nil {
 		return nil, wrap("clients", err)
 	}

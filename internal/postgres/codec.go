@@ -74,22 +74,7 @@ func (c nullTextColumn) ScanText(v pgtype.Text) error {
 	return nil
 }
 
-// The columns of each table as the reads select them, in the order of the
-// fields functions below.
-const (
-	userColumns = `u.id, u.username, u.email, u.firstname, u.lastname, u.status,
-		u.is_administrator, u.permissions, u.password_hash,
-		u.created_at, u.updated_at, u.deleted_at`
-	clientColumns = `c.id, c.user_id, c.name, c.secret, c.provider, c.redirect,
-		c.personal_access_client, c.password_client, c.revoked,
-		c.created_at, c.updated_at`
-	tokenColumns = `t.id, t.user_id, t.client_id, t.name, t.scopes, t.revoked,
-		t.created_at, t.updated_at, t.expires_at, t.last_used_at, t.key_id`
-	keyColumns = `k.id, k.algorithm, k.public_key, k.sealed_private_key,
-		k.created_at, k.retired_at`
-)
-
-// userFields returns the scan destinations of userColumns in u; call
+// userFields returns the scan destinations of sqlschema.UserColumns in u; call
 // fixUser after the scan.
 func userFields(u *latchkey.User) []any {
 	return []any{&u.ID, &u.Username, &u.Email, &u.FirstName, &u.LastName, (*string)(&u.Status),
@@ -105,7 +90,7 @@ func fixUser(u *latchkey.User) {
 	}
 }
 
-// clientFields returns the scan destinations of clientColumns in c.
+// clientFields returns the scan destinations of sqlschema.ClientColumns in c.
 func clientFields(c *latchkey.Client) []any {
 	return []any{&c.ID, &c.UserID, &c.Name, nullTextColumn{&c.SecretHash},
 		&c.Provider, &c.Redirect,
@@ -113,7 +98,7 @@ func clientFields(c *latchkey.Client) []any {
 		&c.CreatedAt, &c.UpdatedAt}
 }
 
-// tokenFields returns the scan destinations of tokenColumns in t; call
+// tokenFields returns the scan destinations of sqlschema.TokenColumns in t; call
 // fixToken after the scan.
 func tokenFields(t *latchkey.Token) []any {
 	return []any{&t.ID, &t.UserID, &t.ClientID, &t.Name, (*[]string)(&t.Scopes), &t.Revoked,
@@ -127,13 +112,13 @@ func fixToken(t *latchkey.Token) {
 	}
 }
 
-// keyFields returns the scan destinations of keyColumns in k.
+// keyFields returns the scan destinations of sqlschema.KeyColumns in k.
 func keyFields(k *latchkey.SigningKey) []any {
 	return []any{&k.ID, &k.Algorithm, &k.PublicKey, &k.SealedPrivateKey,
 		&k.CreatedAt, &k.RetiredAt}
 }
 
-// scanUser reads one row of userColumns.
+// scanUser reads one row of sqlschema.UserColumns.
 func scanUser(r pgx.Row) (*latchkey.User, error) {
 	var u latchkey.User
 	if err := r.Scan(userFields(&u)...); err != nil {
@@ -143,7 +128,7 @@ func scanUser(r pgx.Row) (*latchkey.User, error) {
 	return &u, nil
 }
 
-// scanClient reads one row of clientColumns.
+// scanClient reads one row of sqlschema.ClientColumns.
 func scanClient(r pgx.Row) (*latchkey.Client, error) {
 	var c latchkey.Client
 	if err := r.Scan(clientFields(&c)...); err != nil {
@@ -152,7 +137,7 @@ func scanClient(r pgx.Row) (*latchkey.Client, error) {
 	return &c, nil
 }
 
-// scanToken reads one row of tokenColumns followed by clientColumns.
+// scanToken reads one row of sqlschema.TokenColumns followed by sqlschema.ClientColumns.
 func scanToken(r pgx.Row) (*latchkey.Token, error) {
 	var t latchkey.Token
 	var c latchkey.Client
@@ -164,7 +149,7 @@ func scanToken(r pgx.Row) (*latchkey.Token, error) {
 	return &t, nil
 }
 
-// scanKey reads one row of keyColumns.
+// scanKey reads one row of sqlschema.KeyColumns.
 func scanKey(r pgx.Row) (*latchkey.SigningKey, error) {
 	var k latchkey.SigningKey
 	if err := r.Scan(keyFields(&k)...); err != nil {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/internal/sqlschema"
 )
 
 // The caller-safe sentences of consent errors.
@@ -15,16 +16,7 @@ const (
 	msgConsentOwnerNotFound = "The consent's user or client was not found."
 )
 
-// consentColumns are the columns of oauth_consents as reads select them,
-// followed by its client's, in the order of scanConsent.
-const consentColumns = `o.user_id, o.client_id, o.scopes, o.created_at, o.updated_at, ` + clientColumns
-
-// consentFrom is the FROM clause of every consent read: a consent with its
-// client.
-const consentFrom = ` FROM oauth_consents o
-	JOIN oauth_clients c ON c.id = o.client_id`
-
-// scanConsent reads one row of consentColumns. Its scopes are never nil.
+// scanConsent reads one row of sqlschema.ConsentColumns. Its scopes are never nil.
 func scanConsent(r pgx.Row) (*latchkey.Consent, error) {
 	var o latchkey.Consent
 	var c latchkey.Client
@@ -76,7 +68,7 @@ func (db *DB) SaveConsent(ctx context.Context, c *latchkey.Consent) error {
 // ENOTFOUND when there is none.
 func (db *DB) Consent(ctx context.Context, userID, clientID int64) (*latchkey.Consent, error) {
 	c, err := scanConsent(db.pool.QueryRow(ctx,
-		`SELECT `+consentColumns+consentFrom+` WHERE o.user_id = $1 AND o.client_id = $2`,
+		`SELECT `+sqlschema.ConsentColumns+sqlschema.ConsentFrom+` WHERE o.user_id = $1 AND o.client_id = $2`,
 		userID, clientID))
 	if errors.Is(err, pgx.ErrNoRows) {
 		err = notFound(msgConsentNotFound, err)
@@ -91,7 +83,7 @@ func (db *DB) Consent(ctx context.Context, userID, clientID int64) (*latchkey.Co
 // updated first (ties by client id ascending).
 func (db *DB) Consents(ctx context.Context, userID int64) ([]*latchkey.Consent, error) {
 	rows, err := db.pool.Query(ctx,
-		`SELECT `+consentColumns+consentFrom+` WHERE o.user_id = $1
+		`SELECT `+sqlschema.ConsentColumns+sqlschema.ConsentFrom+` WHERE o.user_id = $1
 		ORDER BY o.updated_at DESC, o.client_id ASC`, userID)
 	if err != nil {
 		return nil, wrap("consents", err)

@@ -7,6 +7,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/internal/sqlschema"
 )
 
 // The caller-safe sentences of grant errors.
@@ -21,12 +22,7 @@ const (
 // matters while an issuance under its request is in flight.
 const markLife = 24 * time.Hour
 
-// grantColumns are the columns of oauth_grants as reads select them, in
-// the order of grantFields.
-const grantColumns = `g.kind, g.signature, g.request_id, g.client_id, g.user_id,
-	g.active, g.request, g.created_at, g.expires_at`
-
-// grantFields returns the scan destinations of grantColumns in g; call
+// grantFields returns the scan destinations of sqlschema.GrantColumns in g; call
 // fixGrant after the scan.
 func grantFields(g *latchkey.Grant) []any {
 	return []any{(*string)(&g.Kind), &g.Signature, &g.RequestID, &g.ClientID, &g.UserID,
@@ -94,7 +90,7 @@ func (db *DB) Grant(ctx context.Context, kind latchkey.GrantKind, signature stri
 	}
 	var g latchkey.Grant
 	err := db.pool.QueryRow(ctx,
-		`SELECT `+grantColumns+` FROM oauth_grants g WHERE g.kind = $1 AND g.signature = $2`,
+		`SELECT `+sqlschema.GrantColumns+` FROM oauth_grants g WHERE g.kind = $1 AND g.signature = $2`,
 		string(kind), signature).Scan(grantFields(&g)...)
 	if errors.Is(err, pgx.ErrNoRows) {
 		err = notFound(msgGrantNotFound, err)
@@ -285,7 +281,7 @@ func revokeTokens(ctx context.Context, q querier, at time.Time, where string, ar
 			FROM locked l
 			WHERE t.id = l.id AND NOT t.revoked
 			RETURNING t.*)
-		SELECT `+tokenColumns+`, `+clientColumns+` FROM revoked t
+		SELECT `+sqlschema.TokenColumns+`, `+sqlschema.ClientColumns+` FROM revoked t
 		JOIN oauth_clients c ON c.id = t.client_id
 		ORDER BY t.id`,
 		append([]any{storedTime(at)}, args...)...)

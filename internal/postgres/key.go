@@ -6,6 +6,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/internal/sqlschema"
 )
 
 // msgKeyExists is the caller-safe sentence of a duplicate key.
@@ -45,7 +46,7 @@ func (db *DB) AddSigningKey(ctx context.Context, k *latchkey.SigningKey) error {
 
 // SigningKeys returns every key, newest first.
 func (db *DB) SigningKeys(ctx context.Context) ([]*latchkey.SigningKey, error) {
-	keys, err := db.keys(ctx, `SELECT `+keyColumns+` FROM signing_keys k
+	keys, err := db.keys(ctx, `SELECT `+sqlschema.KeyColumns+` FROM signing_keys k
 		ORDER BY k.created_at DESC, k.id DESC`)
 	if err != nil {
 		return nil, wrap("signing keys", err)
@@ -57,7 +58,7 @@ func (db *DB) SigningKeys(ctx context.Context) ([]*latchkey.SigningKey, error) {
 // and each retired key that signed a token that is neither revoked nor
 // expired at now (a token without an expiry never expires). Newest first.
 func (db *DB) VerifyingKeys(ctx context.Context, now time.Time) ([]*latchkey.SigningKey, error) {
-	const q = `SELECT ` + keyColumns + ` FROM signing_keys k
+	const q = `SELECT ` + sqlschema.KeyColumns + ` FROM signing_keys k
 		WHERE k.retired_at IS NULL OR EXISTS (
 			SELECT 1 FROM oauth_access_tokens t
 			WHERE t.key_id = k.id AND NOT t.revoked
@@ -70,7 +71,7 @@ func (db *DB) VerifyingKeys(ctx context.Context, now time.Time) ([]*latchkey.Sig
 	return keys, nil
 }
 
-// keys runs a query of keyColumns.
+// keys runs a query of sqlschema.KeyColumns.
 func (db *DB) keys(ctx context.Context, query string, args ...any) ([]*latchkey.SigningKey, error) {
 	rows, err := db.pool.Query(ctx, query, args...)
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/internal/sqlschema"
 )
 
 // The caller-safe sentences of token errors.
@@ -20,11 +21,6 @@ const (
 	msgTokenExists        = "A token with this id already exists."
 	msgTokenOwnerNotFound = "The token's user or client was not found."
 )
-
-// tokenFrom is the FROM clause of every token read: a token with its
-// client.
-const tokenFrom = ` FROM oauth_access_tokens t
-	JOIN oauth_clients c ON c.id = t.client_id`
 
 // CreateToken stores t. ECONFLICT when the id exists; ENOTFOUND when its
 // user or client does not exist.
@@ -66,7 +62,7 @@ func (db *DB) Token(ctx context.Context, id string) (*latchkey.Token, error) {
 		return nil, wrap("token", notFound(msgTokenNotFound, nil))
 	}
 	t, err := scanToken(db.pool.QueryRow(ctx,
-		`SELECT `+tokenColumns+`, `+clientColumns+tokenFrom+` WHERE t.id = $1`, id))
+		`SELECT `+sqlschema.TokenColumns+`, `+sqlschema.ClientColumns+sqlschema.TokenFrom+` WHERE t.id = $1`, id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		err = notFound(msgTokenNotFound, err)
 	}
@@ -74,23 +70,6 @@ func (db *DB) Token(ctx context.Context, id string) (*latchkey.Token, error) {
 		return nil, wrap("token", err)
 	}
 	return t, nil
-}
-
-// orderKey returns the sort key of the order o, whether it can be NULL,
-// and false for an unknown order. The text keys are COLLATE "C" columns:
-// they sort byte by byte.
-func orderKey(o latchkey.TokenOrder) (key string, nullable, ok bool) {
-	switch o {
-	case "", latchkey.OrderCreatedAt:
-		return "t.created_at", false, true
-	case latchkey.OrderName:
-		return "t.name_folded", false, true
-	case latchkey.OrderExpiresAt:
-		return "t.expires_at", true, true
-	case latchkey.OrderLastUsedAt:
-		return "t.last_used_at", true, true
-	}
-	return "", false, false
 }
 
 // Tokens returns the page of tokens f selects, each with its client, and
@@ -106,7 +85,7 @@ func orderKey(o latchkey.TokenOrder) (key string, nullable, ok bool) {
 // call saw; the statement reads the personal access clients too, and when
 // they have changed, Tokens runs again with a filter that reads them.
 func (db *DB) Tokens(ctx context.Context, f latchkey.TokenFilter) ([]*latchkey.Token, int, error) {
-	key, nullable, ok := orderKey(f.OrderBy)
+	key, nullable, ok := sqlschema.TokenOrderKey(f.OrderBy)
 	if !ok {
 		return nil, 0, wrap("tokens", latchkey.Errorf(latchkey.EINVALID, "Tokens cannot be ordered by %q.", f.OrderBy))
 	}
@@ -182,7 +161,7 @@ func (db *DB) tokenList(ctx context.Context, f latchkey.TokenFilter, order strin
 	orderBy := ` ORDER BY ` + order + `, t.id DESC`
 	// The count and the page are subqueries of a row that is there even
 	// when the page is empty. The page alone joins its clients.
-	q := `SELECT n.total, n.personal, ` + tokenColumns + `, ` + clientColumns + `
+	q := `SELECT n.total, n.personal, ` + sqlschema.TokenColumns + `, ` + sqlschema.ClientColumns + `
 		FROM (SELECT (SELECT count(*) FROM oauth_access_tokens t` + where.String() + `) AS total,
 			` + personal + ` AS personal) n
 		LEFT JOIN LATERAL (SELECT * FROM oauth_access_tokens t` + where.String() + orderBy +
@@ -239,7 +218,7 @@ func (db *DB) RevokeToken(ctx context.Context, id string, at time.Time) (*latchk
 			SET revoked = true, updated_at = CASE WHEN t.revoked THEN t.updated_at ELSE $2 END
 			WHERE t.id = $1
 			RETURNING t.*)
-		SELECT ` + tokenColumns + `, ` + clientColumns + ` FROM t
+		SELECT ` + sqlschema.TokenColumns + `, ` + sqlschema.ClientColumns + ` FROM t
 		JOIN oauth_clients c ON c.id = t.client_id`
 	var t *latchkey.Token
 	err := retry(ctx, func() error {
@@ -262,7 +241,7 @@ func (db *DB) Credential(ctx context.Context, id string) (*latchkey.Credential, 
 	if !storable(id) {
 		return nil, wrap("credential", notFound(msgTokenNotFound, nil))
 	}
-	const q = `SELECT ` + tokenColumns + `, ` + userColumns + `, ` + clientColumns + `
+	const q = `SELECT ` + sqlschema.TokenColumns + `, ` + sqlschema.UserColumns + `, ` + sqlschema.ClientColumns + `
 		FROM oauth_access_tokens t
 		JOIN users u ON u.id = t.user_id
 		JOIN oauth_clients c ON c.id = t.client_id

@@ -8,6 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/internal/sqlschema"
 )
 
 // The caller-safe sentences of user errors.
@@ -55,7 +56,7 @@ func (db *DB) CreateUser(ctx context.Context, u *latchkey.User) error {
 // is none.
 func (db *DB) User(ctx context.Context, id int64) (*latchkey.User, error) {
 	u, err := scanUser(db.pool.QueryRow(ctx,
-		`SELECT `+userColumns+` FROM users u WHERE u.id = $1`, id))
+		`SELECT `+sqlschema.UserColumns+` FROM users u WHERE u.id = $1`, id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		err = notFound(msgUserNotFound, err)
 	}
@@ -72,7 +73,7 @@ func (db *DB) UserByLogin(ctx context.Context, login string) (*latchkey.User, er
 	if !storable(login) {
 		return nil, wrap("user by login", notFound(msgUserNotFound, nil))
 	}
-	const q = `SELECT ` + userColumns + ` FROM users u
+	const q = `SELECT ` + sqlschema.UserColumns + ` FROM users u
 		WHERE u.username = $1 OR u.email = $1
 		ORDER BY u.username = $1 DESC
 		LIMIT 1`
@@ -95,7 +96,7 @@ func (db *DB) Users(ctx context.Context, f latchkey.UserFilter) ([]*latchkey.Use
 	}
 	var q strings.Builder
 	args := []any{limit(f.Limit), max(f.Offset, 0)}
-	q.WriteString(`SELECT ` + userColumns + ` FROM users u WHERE true`)
+	q.WriteString(`SELECT ` + sqlschema.UserColumns + ` FROM users u WHERE true`)
 	if !f.IncludeDeleted {
 		q.WriteString(` AND u.deleted_at IS NULL`)
 	}
@@ -131,14 +132,14 @@ func limit(n int) *int {
 // username or email is taken.
 func (db *DB) UpdateUser(ctx context.Context, id int64, upd latchkey.UserUpdate, at time.Time) (*latchkey.User, error) {
 	const (
-		sel = `SELECT ` + userColumns + ` FROM users u
+		sel = `SELECT ` + sqlschema.UserColumns + ` FROM users u
 			WHERE u.id = $1 AND u.deleted_at IS NULL
 			FOR NO KEY UPDATE`
 		set = `UPDATE users u SET username = $1, email = $2, firstname = $3, lastname = $4,
 			status = $5, is_administrator = $6, permissions = $7, password_hash = $8,
 			search_folded = $9, updated_at = $10
 			WHERE u.id = $11
-			RETURNING ` + userColumns
+			RETURNING ` + sqlschema.UserColumns
 	)
 	var u *latchkey.User
 	err := db.tx(ctx, pgx.TxOptions{}, func(tx pgx.Tx) error {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/internal/sqlschema"
 )
 
 // The caller-safe sentences of client errors.
@@ -49,7 +50,7 @@ func (db *DB) CreateClient(ctx context.Context, c *latchkey.Client) error {
 // there is none.
 func (db *DB) Client(ctx context.Context, id int64) (*latchkey.Client, error) {
 	c, err := scanClient(db.queryRow(ctx,
-		`SELECT `+clientColumns+` FROM oauth_clients c WHERE c.id = ?`, id))
+		`SELECT `+sqlschema.ClientColumns+` FROM oauth_clients c WHERE c.id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		err = notFound(msgClientNotFound, err)
 	}
@@ -62,7 +63,7 @@ func (db *DB) Client(ctx context.Context, id int64) (*latchkey.Client, error) {
 // Clients returns every client, by id ascending.
 func (db *DB) Clients(ctx context.Context) ([]*latchkey.Client, error) {
 	clients, err := collect(scanClient)(db.query(ctx,
-		`SELECT `+clientColumns+` FROM oauth_clients c ORDER BY c.id`))
+		`SELECT `+sqlschema.ClientColumns+` FROM oauth_clients c ORDER BY c.id`))
 	if err != nil {
 		return nil, wrap("clients", err)
 	}

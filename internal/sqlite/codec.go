@@ -220,29 +220,14 @@ func (c scopesColumn) Scan(v any) error {
 	return nil
 }
 
-// The columns of each table as the reads select them, in the order of the
-// fields functions below.
-const (
-	userColumns = `u.id, u.username, u.email, u.firstname, u.lastname, u.status,
-		u.is_administrator, u.permissions, u.password_hash,
-		u.created_at, u.updated_at, u.deleted_at`
-	clientColumns = `c.id, c.user_id, c.name, c.secret, c.provider, c.redirect,
-		c.personal_access_client, c.password_client, c.revoked,
-		c.created_at, c.updated_at`
-	tokenColumns = `t.id, t.user_id, t.client_id, t.name, t.scopes, t.revoked,
-		t.created_at, t.updated_at, t.expires_at, t.last_used_at, t.key_id`
-	keyColumns = `k.id, k.algorithm, k.public_key, k.sealed_private_key,
-		k.created_at, k.retired_at`
-)
-
-// userFields returns the scan destinations of userColumns in u.
+// userFields returns the scan destinations of sqlschema.UserColumns in u.
 func userFields(u *latchkey.User) []any {
 	return []any{&u.ID, &u.Username, &u.Email, &u.FirstName, &u.LastName, &u.Status,
 		&u.Admin, permissionsColumn{&u.Permissions}, nullTextColumn{&u.PasswordHash},
 		timeColumn{&u.CreatedAt}, timeColumn{&u.UpdatedAt}, nullTimeColumn{&u.DeletedAt}}
 }
 
-// clientFields returns the scan destinations of clientColumns in c.
+// clientFields returns the scan destinations of sqlschema.ClientColumns in c.
 func clientFields(c *latchkey.Client) []any {
 	return []any{&c.ID, optionalIntColumn{&c.UserID}, &c.Name, nullTextColumn{&c.SecretHash},
 		optionalTextColumn{&c.Provider}, &c.Redirect,
@@ -250,14 +235,14 @@ func clientFields(c *latchkey.Client) []any {
 		timeColumn{&c.CreatedAt}, timeColumn{&c.UpdatedAt}}
 }
 
-// tokenFields returns the scan destinations of tokenColumns in t.
+// tokenFields returns the scan destinations of sqlschema.TokenColumns in t.
 func tokenFields(t *latchkey.Token) []any {
 	return []any{&t.ID, &t.UserID, &t.ClientID, &t.Name, scopesColumn{&t.Scopes}, &t.Revoked,
 		timeColumn{&t.CreatedAt}, timeColumn{&t.UpdatedAt},
 		nullTimeColumn{&t.ExpiresAt}, nullTimeColumn{&t.LastUsedAt}, &t.KeyID}
 }
 
-// keyFields returns the scan destinations of keyColumns in k.
+// keyFields returns the scan destinations of sqlschema.KeyColumns in k.
 func keyFields(k *latchkey.SigningKey) []any {
 	return []any{&k.ID, &k.Algorithm, &k.PublicKey, &k.SealedPrivateKey,
 		timeColumn{&k.CreatedAt}, nullTimeColumn{&k.RetiredAt}}
@@ -303,7 +288,7 @@ type rowScanner interface {
 	Scan(dest ...any) error
 }
 
-// scanUser reads one row of userColumns.
+// scanUser reads one row of sqlschema.UserColumns.
 func scanUser(r rowScanner) (*latchkey.User, error) {
 	var u latchkey.User
 	if err := r.Scan(userFields(&u)...); err != nil {
@@ -312,7 +297,7 @@ func scanUser(r rowScanner) (*latchkey.User, error) {
 	return &u, nil
 }
 
-// scanClient reads one row of clientColumns.
+// scanClient reads one row of sqlschema.ClientColumns.
 func scanClient(r rowScanner) (*latchkey.Client, error) {
 	var c latchkey.Client
 	if err := r.Scan(clientFields(&c)...); err != nil {
@@ -321,7 +306,7 @@ func scanClient(r rowScanner) (*latchkey.Client, error) {
 	return &c, nil
 }
 
-// scanToken reads one row of tokenColumns followed by clientColumns.
+// scanToken reads one row of sqlschema.TokenColumns followed by sqlschema.ClientColumns.
 func scanToken(r rowScanner) (*latchkey.Token, error) {
 	var t latchkey.Token
 	var c latchkey.Client
@@ -332,7 +317,7 @@ func scanToken(r rowScanner) (*latchkey.Token, error) {
 	return &t, nil
 }
 
-// scanKey reads one row of keyColumns.
+// scanKey reads one row of sqlschema.KeyColumns.
 func scanKey(r rowScanner) (*latchkey.SigningKey, error) {
 	var k latchkey.SigningKey
 	if err := r.Scan(keyFields(&k)...); err != nil {

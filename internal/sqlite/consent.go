@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/internal/sqlschema"
 )
 
 // The caller-safe sentences of consent errors.
@@ -15,16 +16,7 @@ const (
 	msgConsentOwnerNotFound = "The consent's user or client was not found."
 )
 
-// consentColumns are the columns of oauth_consents as reads select them,
-// in the order of consentFields, followed by its client's.
-const consentColumns = `o.user_id, o.client_id, o.scopes, o.created_at, o.updated_at, ` + clientColumns
-
-// consentFrom is the FROM clause of every consent read: a consent with its
-// client.
-const consentFrom = ` FROM oauth_consents o
-	JOIN oauth_clients c ON c.id = o.client_id`
-
-// scanConsent reads one row of consentColumns.
+// scanConsent reads one row of sqlschema.ConsentColumns.
 func scanConsent(r rowScanner) (*latchkey.Consent, error) {
 	var o latchkey.Consent
 	var c latchkey.Client
@@ -72,7 +64,7 @@ func (db *DB) SaveConsent(ctx context.Context, c *latchkey.Consent) error {
 // ENOTFOUND when there is none.
 func (db *DB) Consent(ctx context.Context, userID, clientID int64) (*latchkey.Consent, error) {
 	c, err := scanConsent(db.queryRow(ctx,
-		`SELECT `+consentColumns+consentFrom+` WHERE o.user_id = ? AND o.client_id = ?`,
+		`SELECT `+sqlschema.ConsentColumns+sqlschema.ConsentFrom+` WHERE o.user_id = ? AND o.client_id = ?`,
 		userID, clientID))
 	if errors.Is(err, sql.ErrNoRows) {
 		err = notFound(msgConsentNotFound, err)
@@ -87,7 +79,7 @@ func (db *DB) Consent(ctx context.Context, userID, clientID int64) (*latchkey.Co
 // updated first (ties by client id ascending).
 func (db *DB) Consents(ctx context.Context, userID int64) ([]*latchkey.Consent, error) {
 	consents, err := collect(scanConsent)(db.query(ctx,
-		`SELECT `+consentColumns+consentFrom+` WHERE o.user_id = ?
+		`SELECT `+sqlschema.ConsentColumns+sqlschema.ConsentFrom+` WHERE o.user_id = ?
 		ORDER BY o.updated_at DESC, o.client_id ASC`, userID))
 	if err != nil {
 		return nil, wrap("consents", err)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/internal/sqlschema"
 )
 
 // The caller-safe sentences of grant errors.
@@ -22,12 +23,7 @@ const (
 // matters while an issuance under its request is in flight.
 const markLife = 24 * time.Hour
 
-// grantColumns are the columns of oauth_grants as reads select them, in
-// the order of grantFields.
-const grantColumns = `g.kind, g.signature, g.request_id, g.client_id, g.user_id,
-	g.active, g.request, g.created_at, g.expires_at`
-
-// grantFields returns the scan destinations of grantColumns in g.
+// grantFields returns the scan destinations of sqlschema.GrantColumns in g.
 func grantFields(g *latchkey.Grant) []any {
 	return []any{(*string)(&g.Kind), &g.Signature, &g.RequestID, &g.ClientID, &g.UserID,
 		&g.Active, &g.Request, timeColumn{&g.CreatedAt}, timeColumn{&g.ExpiresAt}}
@@ -82,7 +78,7 @@ func (db *DB) CreateAccessToken(ctx context.Context, t *latchkey.Token, g *latch
 func (db *DB) Grant(ctx context.Context, kind latchkey.GrantKind, signature string) (*latchkey.Grant, error) {
 	var g latchkey.Grant
 	err := db.queryRow(ctx,
-		`SELECT `+grantColumns+` FROM oauth_grants g WHERE g.kind = ? AND g.signature = ?`,
+		`SELECT `+sqlschema.GrantColumns+` FROM oauth_grants g WHERE g.kind = ? AND g.signature = ?`,
 		string(kind), signature).Scan(grantFields(&g)...)
 	if errors.Is(err, sql.ErrNoRows) {
 		err = notFound(msgGrantNotFound, err)
@@ -228,7 +224,7 @@ func revokeTokens(ctx context.Context, tx *sql.Tx, at time.Time, where string, a
 		return nil, err
 	}
 	return collect(scanToken)(tx.QueryContext(ctx,
-		`SELECT `+tokenColumns+`, `+clientColumns+tokenFrom+`
+		`SELECT `+sqlschema.TokenColumns+`, `+sqlschema.ClientColumns+sqlschema.TokenFrom+`
 		WHERE t.id IN (SELECT value FROM json_each(?))
 		ORDER BY t.id`, string(list)))
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/internal/sqlschema"
 )
 
 // The caller-safe sentences of token errors.
@@ -20,11 +21,6 @@ const (
 	msgTokenExists        = "A token with this id already exists."
 	msgTokenOwnerNotFound = "The token's user or client was not found."
 )
-
-// tokenFrom is the FROM clause of every token read: a token with its
-// client.
-const tokenFrom = ` FROM oauth_access_tokens t
-	JOIN oauth_clients c ON c.id = t.client_id`
 
 // CreateToken stores t. ECONFLICT when the id exists; ENOTFOUND when its
 // user or client does not exist.
@@ -66,7 +62,7 @@ func insertToken(ctx context.Context, e execer, t *latchkey.Token) error {
 // Token returns the token with its client. ENOTFOUND when there is none.
 func (db *DB) Token(ctx context.Context, id string) (*latchkey.Token, error) {
 	t, err := scanToken(db.queryRow(ctx,
-		`SELECT `+tokenColumns+`, `+clientColumns+tokenFrom+` WHERE t.id = ?`, id))
+		`SELECT `+sqlschema.TokenColumns+`, `+sqlschema.ClientColumns+sqlschema.TokenFrom+` WHERE t.id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		err = notFound(msgTokenNotFound, err)
 	}
@@ -74,22 +70,6 @@ func (db *DB) Token(ctx context.Context, id string) (*latchkey.Token, error) {
 		return nil, wrap("token", err)
 	}
 	return t, nil
-}
-
-// orderKey returns the sort key of the order o, whether it can be NULL,
-// and false for an unknown order.
-func orderKey(o latchkey.TokenOrder) (key string, nullable, ok bool) {
-	switch o {
-	case "", latchkey.OrderCreatedAt:
-		return "t.created_at", false, true
-	case latchkey.OrderName:
-		return "t.name_folded", false, true
-	case latchkey.OrderExpiresAt:
-		return "t.expires_at", true, true
-	case latchkey.OrderLastUsedAt:
-		return "t.last_used_at", true, true
-	}
-	return "", false, false
 }
 
 // Tokens returns the page of tokens f selects, each with its client, and
@@ -105,7 +85,7 @@ func orderKey(o latchkey.TokenOrder) (key string, nullable, ok bool) {
 // always the only one. The clients of the page are read once each, after
 // the page.
 func (db *DB) Tokens(ctx context.Context, f latchkey.TokenFilter) ([]*latchkey.Token, int, error) {
-	key, nullable, ok := orderKey(f.OrderBy)
+	key, nullable, ok := sqlschema.TokenOrderKey(f.OrderBy)
 	if !ok {
 		return nil, 0, wrap("tokens", latchkey.Errorf(latchkey.EINVALID, "Tokens cannot be ordered by %q.", f.OrderBy))
 	}
@@ -143,7 +123,7 @@ func (db *DB) Tokens(ctx context.Context, f latchkey.TokenFilter) ([]*latchkey.T
 	var clientStmts [2]*sql.Stmt // by one id, by a JSON array of ids
 	for i, where := range []string{`c.id = ?`, `c.id IN (SELECT value FROM json_each(?))`} {
 		if err == nil {
-			clientStmts[i], err = db.prepared(ctx, `SELECT `+clientColumns+` FROM oauth_clients c WHERE `+where)
+			clientStmts[i], err = db.prepared(ctx, `SELECT `+sqlschema.ClientColumns+` FROM oauth_clients c WHERE `+where)
 		}
 	}
 	if err != nil {
@@ -209,18 +189,18 @@ func (db *DB) listStmts(ctx context.Context, f latchkey.TokenFilter, personal, o
 	if err != nil {
 		return s, err
 	}
-	s.page, err = db.prepared(ctx, `SELECT `+tokenColumns+where+` ORDER BY `+order+`, t.id DESC LIMIT ? OFFSET ?`)
+	s.page, err = db.prepared(ctx, `SELECT `+sqlschema.TokenColumns+where+` ORDER BY `+order+`, t.id DESC LIMIT ? OFFSET ?`)
 	return s, err
 }
 
-// scanBareToken reads one row of tokenColumns alone.
+// scanBareToken reads one row of sqlschema.TokenColumns alone.
 func scanBareToken(r rowScanner) (*latchkey.Token, error) {
 	var t latchkey.Token
 	return &t, r.Scan(tokenFields(&t)...)
 }
 
 // fillClients sets the Client of each token, reading each distinct client
-// once in tx, with stmts: the query of clientColumns by one id, and by a
+// once in tx, with stmts: the query of sqlschema.ClientColumns by one id, and by a
 // JSON array of ids. A page's tokens almost always share one client, the
 // personal access client. Each token gets a Client of its own.
 func fillClients(ctx context.Context, tx *sql.Tx, stmts [2]*sql.Stmt, tokens []*latchkey.Token) error {
@@ -294,7 +274,7 @@ func (db *DB) RevokeToken(ctx context.Context, id string, at time.Time) (*latchk
 			return err
 		}
 		t, err = scanToken(tx.QueryRowContext(ctx,
-			`SELECT `+tokenColumns+`, `+clientColumns+tokenFrom+` WHERE t.id = ?`, id))
+			`SELECT `+sqlschema.TokenColumns+`, `+sqlschema.ClientColumns+sqlschema.TokenFrom+` WHERE t.id = ?`, id))
 		if errors.Is(err, sql.ErrNoRows) {
 			return notFound(msgTokenNotFound, err)
 		}
@@ -309,7 +289,7 @@ func (db *DB) RevokeToken(ctx context.Context, id string, at time.Time) (*latchk
 // Credential returns the token with its user and client, in one query.
 // ENOTFOUND when there is no such token.
 func (db *DB) Credential(ctx context.Context, id string) (*latchkey.Credential, error) {
-	const q = `SELECT ` + tokenColumns + `, ` + userColumns + `, ` + clientColumns + `
+	const q = `SELECT ` + sqlschema.TokenColumns + `, ` + sqlschema.UserColumns + `, ` + sqlschema.ClientColumns + `
 		FROM oauth_access_tokens t
 		JOIN users u ON u.id = t.user_id
 		JOIN oauth_clients c ON c.id = t.client_id

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/internal/sqlschema"
 )
 
 // The caller-safe sentences of user errors.
@@ -53,7 +54,7 @@ func (db *DB) CreateUser(ctx context.Context, u *latchkey.User) error {
 // is none.
 func (db *DB) User(ctx context.Context, id int64) (*latchkey.User, error) {
 	u, err := scanUser(db.queryRow(ctx,
-		`SELECT `+userColumns+` FROM users u WHERE u.id = ?`, id))
+		`SELECT `+sqlschema.UserColumns+` FROM users u WHERE u.id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		err = notFound(msgUserNotFound, err)
 	}
@@ -67,7 +68,7 @@ func (db *DB) User(ctx context.Context, id int64) (*latchkey.User, error) {
 // login exactly. Should login be one user's username and another's email,
 // the username wins. ENOTFOUND when there is none.
 func (db *DB) UserByLogin(ctx context.Context, login string) (*latchkey.User, error) {
-	const q = `SELECT ` + userColumns + ` FROM users u
+	const q = `SELECT ` + sqlschema.UserColumns + ` FROM users u
 		WHERE u.username = ? OR u.email = ?
 		ORDER BY u.username = ? DESC
 		LIMIT 1`
@@ -87,7 +88,7 @@ func (db *DB) UserByLogin(ctx context.Context, login string) (*latchkey.User, er
 func (db *DB) Users(ctx context.Context, f latchkey.UserFilter) ([]*latchkey.User, error) {
 	var q strings.Builder
 	var args []any
-	q.WriteString(`SELECT ` + userColumns + ` FROM users u WHERE 1 = 1`)
+	q.WriteString(`SELECT ` + sqlschema.UserColumns + ` FROM users u WHERE 1 = 1`)
 	if !f.IncludeDeleted {
 		q.WriteString(` AND u.deleted_at IS NULL`)
 	}
@@ -118,7 +119,7 @@ func limit(n int) int {
 // user; ECONFLICT when a new username or email is taken.
 func (db *DB) UpdateUser(ctx context.Context, id int64, upd latchkey.UserUpdate, at time.Time) (*latchkey.User, error) {
 	const (
-		sel = `SELECT ` + userColumns + ` FROM users u WHERE u.id = ?`
+		sel = `SELECT ` + sqlschema.UserColumns + ` FROM users u WHERE u.id = ?`
 		set = `UPDATE users SET username = ?, email = ?, firstname = ?, lastname = ?,
 			status = ?, is_administrator = ?, permissions = ?, password_hash = ?,
 			search_folded = ?, updated_at = ?

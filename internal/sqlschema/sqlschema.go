@@ -1,0 +1,53 @@
+// Package sqlschema names what both SQL stores read alike. The schema is
+// one, Passport's tables with Latchkey's changes, whichever database holds
+// it; the column lists and joins of the reads, and the sort keys of token
+// lists, are written here once. Each store keeps its own statements where
+// the dialects differ (placeholders, booleans, times, locking).
+package sqlschema
+
+import "github.com/latchkey/latchkey"
+
+// The columns of each table as the reads select them. Each store scans
+// them in this order.
+const (
+	UserColumns = `u.id, u.username, u.email, u.firstname, u.lastname, u.status,
+		u.is_administrator, u.permissions, u.password_hash,
+		u.created_at, u.updated_at, u.deleted_at`
+	ClientColumns = `c.id, c.user_id, c.name, c.secret, c.provider, c.redirect,
+		c.personal_access_client, c.password_client, c.revoked,
+		c.created_at, c.updated_at`
+	TokenColumns = `t.id, t.user_id, t.client_id, t.name, t.scopes, t.revoked,
+		t.created_at, t.updated_at, t.expires_at, t.last_used_at, t.key_id`
+	KeyColumns = `k.id, k.algorithm, k.public_key, k.sealed_private_key,
+		k.created_at, k.retired_at`
+	AuditColumns = `id, at, action, actor_user_id, actor_token_id, subject_user_id, subject_id, address, user_agent, detail`
+	GrantColumns = `g.kind, g.signature, g.request_id, g.client_id, g.user_id,
+	g.active, g.request, g.created_at, g.expires_at`
+	// ConsentColumns are a consent's columns followed by its client's.
+	ConsentColumns = `o.user_id, o.client_id, o.scopes, o.created_at, o.updated_at, ` + ClientColumns
+)
+
+// The FROM clauses of reads that join a row with its client.
+const (
+	TokenFrom = ` FROM oauth_access_tokens t
+	JOIN oauth_clients c ON c.id = t.client_id`
+	ConsentFrom = ` FROM oauth_consents o
+	JOIN oauth_clients c ON c.id = o.client_id`
+)
+
+// TokenOrderKey returns the column a token list sorted by o sorts on,
+// whether it can be NULL, and false for an unknown order. The name's key
+// is the folded name, lowercased in Go so that both stores agree.
+func TokenOrderKey(o latchkey.TokenOrder) (key string, nullable, ok bool) {
+	switch o {
+	case "", latchkey.OrderCreatedAt:
+		return "t.created_at", false, true
+	case latchkey.OrderName:
+		return "t.name_folded", false, true
+	case latchkey.OrderExpiresAt:
+		return "t.expires_at", true, true
+	case latchkey.OrderLastUsedAt:
+		return "t.last_used_at", true, true
+	}
+	return "", false, false
+}
