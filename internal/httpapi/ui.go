@@ -60,6 +60,21 @@ func (s *Server) signedIn(w http.ResponseWriter, r *http.Request, back string) *
 	return &latchkey.Principal{User: u, Origin: latchkey.Origin{Address: s.clientAddr(r), UserAgent: r.UserAgent()}}
 }
 
+// signedInAt is signedIn, then place: the person, and whose tokens the
+// request is about once the service has cleared them to do a. A nil
+// principal with a nil error: they were sent to sign in.
+func (s *Server) signedInAt(w http.ResponseWriter, r *http.Request, back string, a latchkey.Action) (*latchkey.Principal, *place, error) {
+	p := s.signedIn(w, r, back)
+	if p == nil {
+		return nil, nil, nil
+	}
+	pl, err := s.place(r, p, a)
+	if err != nil {
+		return nil, nil, err
+	}
+	return p, pl, nil
+}
+
 // uiHome sends a signed-in person to their tokens, anyone else to sign in.
 func (s *Server) uiHome(w http.ResponseWriter, r *http.Request) {
 	if s.sessionUserOrNil(r) == nil {
@@ -240,12 +255,8 @@ type tokensPage struct {
 // uiTokens serves GET /tokens and GET /users/{user_id}: every personal
 // token of the user, revoked and expired ones included.
 func (s *Server) uiTokens(w http.ResponseWriter, r *http.Request) error {
-	p := s.signedIn(w, r, r.URL.RequestURI())
-	if p == nil {
-		return nil
-	}
-	pl, err := s.place(r, p, latchkey.ReadTokens)
-	if err != nil {
+	p, pl, err := s.signedInAt(w, r, r.URL.RequestURI(), latchkey.ReadTokens)
+	if p == nil || err != nil {
 		return err
 	}
 	if pl.self && r.PathValue("user_id") != "" {
@@ -312,12 +323,8 @@ type createdPage struct {
 // new token is shown in the answer to the POST, never put in a URL; a
 // form with mistakes comes back with them beside its fields.
 func (s *Server) uiCreateToken(w http.ResponseWriter, r *http.Request) error {
-	p := s.signedIn(w, r, placePath(r))
-	if p == nil {
-		return nil
-	}
-	pl, err := s.place(r, p, latchkey.CreateTokens)
-	if err != nil {
+	p, pl, err := s.signedInAt(w, r, placePath(r), latchkey.CreateTokens)
+	if p == nil || err != nil {
 		return err
 	}
 	if err := s.limitCreate(w, r, p); err != nil {
@@ -387,12 +394,8 @@ type revokePage struct {
 // /users/{user_id} twin: the step that asks before revoking, which works
 // without script.
 func (s *Server) uiConfirmRevoke(w http.ResponseWriter, r *http.Request) error {
-	p := s.signedIn(w, r, r.URL.RequestURI())
-	if p == nil {
-		return nil
-	}
-	pl, err := s.place(r, p, latchkey.RevokeTokens)
-	if err != nil {
+	p, pl, err := s.signedInAt(w, r, r.URL.RequestURI(), latchkey.RevokeTokens)
+	if p == nil || err != nil {
 		return err
 	}
 	// The page shows the token: revoking alone does not let one read it.
@@ -412,12 +415,8 @@ func (s *Server) uiConfirmRevoke(w http.ResponseWriter, r *http.Request) error {
 // uiRevokeToken serves POST /tokens/{token_id}/revoke and its
 // /users/{user_id} twin, then goes back to the list, which says so.
 func (s *Server) uiRevokeToken(w http.ResponseWriter, r *http.Request) error {
-	p := s.signedIn(w, r, r.URL.RequestURI())
-	if p == nil {
-		return nil
-	}
-	pl, err := s.place(r, p, latchkey.RevokeTokens)
-	if err != nil {
+	p, pl, err := s.signedInAt(w, r, r.URL.RequestURI(), latchkey.RevokeTokens)
+	if p == nil || err != nil {
 		return err
 	}
 	id := r.PathValue("token_id")

@@ -341,7 +341,9 @@ func (p *Provider) Token(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	ar, err := p.f.NewAccessRequest(ctx, r, &Session{})
-	if err == nil {
+	if err == nil && ar.GetGrantTypes().ExactOne("authorization_code") {
+		// A refresh token's user was checked with the token
+		// (ValidateRefreshToken); a code's is checked here.
 		err = p.checkUser(ctx, ar)
 	}
 	if err != nil {
