@@ -8,7 +8,10 @@ import (
 	"net/http"
 	"regexp"
 	"runtime/debug"
+	"strconv"
 	"time"
+
+	"github.com/latchkey/latchkey/internal/wire"
 )
 
 type ctxKey struct{}
@@ -20,6 +23,11 @@ func requestID(r *http.Request) string {
 }
 
 var saneRequestID = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
+
+// MaxQueryBytes bounds a request's query string. No page of ours needs more
+// (a list's filter is at most 255 characters, an OAuth request a few
+// hundred bytes), and nothing past it is read.
+const MaxQueryBytes = 8 << 10
 
 // statusWriter remembers the status a handler wrote.
 type statusWriter struct {
@@ -78,6 +86,10 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 				"request_id", id, "method", r.Method, "route", r.Pattern,
 				"status", sw.status, "duration", d)
 		}()
+		if len(r.URL.RawQuery) > MaxQueryBytes {
+			writeJSON(sw, http.StatusRequestURITooLong, wire.Problem{Message: "The query string is longer than " + strconv.Itoa(MaxQueryBytes) + " bytes."})
+			return
+		}
 		next.ServeHTTP(sw, r)
 	})
 }

@@ -3,7 +3,6 @@ package httpapi
 import (
 	"net/http"
 	"net/url"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -86,7 +85,9 @@ func (s *Server) listTokens(w http.ResponseWriter, r *http.Request) error {
 }
 
 // listMeta describes a page of count items out of total, as Laravel's
-// paginator does, with links that keep the other query parameters.
+// paginator does: a window of page links (see pageWindow) whose URLs carry
+// only the list's own parameters, so that the answer's size depends on
+// neither the number of pages nor what else the query holds.
 func listMeta(path string, query url.Values, page, perPage, count, total int) wire.Meta {
 	totalPages := (total + perPage - 1) / perPage
 	lastPage := max(totalPages, 1)
@@ -111,8 +112,13 @@ func listMeta(path string, query url.Values, page, perPage, count, total int) wi
 	if page > 1 {
 		prev.URL = link(page - 1)
 	}
-	m.Links = append(make([]wire.Link, 0, lastPage+2), prev)
-	for n := 1; n <= lastPage; n++ {
+	window := pageWindow(page, lastPage)
+	m.Links = append(make([]wire.Link, 0, len(window)+2), prev)
+	for _, n := range window {
+		if n == 0 {
+			m.Links = append(m.Links, wire.Link{Label: "..."})
+			continue
+		}
 		m.Links = append(m.Links, wire.Link{URL: link(n), Label: strconv.Itoa(n), Active: n == page})
 	}
 	next := wire.Link{Label: "Next &raquo;"}
@@ -121,6 +127,45 @@ func listMeta(path string, query url.Values, page, perPage, count, total int) wi
 	}
 	m.Links = append(m.Links, next)
 	return m
+}
+
+// onEachSide is how many pages the window shows on each side of the
+// current one, as Laravel's default.
+const onEachSide = 3
+
+// pageWindow lists the page numbers to link to, 0 standing for the
+// "..." between two runs, laid out as Laravel's UrlWindow: every page while
+// there are fewer than 14; otherwise the first ten and the last two near
+// the start, the first two and the last ten near the end, and else the
+// first two, the page with three on each side, and the last two. At most
+// 13 entries, whatever the page and the number of pages.
+func pageWindow(page, last int) []int {
+	span := func(out []int, from, to int) []int {
+		for n := max(from, 1); n <= to; n++ {
+			out = append(out, n)
+		}
+		return out
+	}
+	out := make([]int, 0, 2*onEachSide+7)
+	if last < 2*onEachSide+8 {
+		return span(out, 1, last)
+	}
+	const window = onEachSide + 4
+	switch {
+	case page <= window:
+		out = span(out, 1, window+onEachSide)
+		out = append(out, 0)
+		return span(out, last-1, last)
+	case page > last-window:
+		out = span(out, 1, 2)
+		out = append(out, 0)
+		return span(out, last-(window+onEachSide-1), last)
+	}
+	out = span(out, 1, 2)
+	out = append(out, 0)
+	out = span(out, page-onEachSide, page+onEachSide)
+	out = append(out, 0)
+	return span(out, last-1, last)
 }
 
 func (s *Server) showToken(w http.ResponseWriter, r *http.Request) error {
@@ -169,31 +214,31 @@ func (s *Server) limitCreate(w http.ResponseWriter, r *http.Request, p *latchkey
 	return nil
 }
 
+// listParams are the list's own query parameters other than page, in the
+// order url.Values.Encode writes them: the only ones a page link repeats.
+var listParams = [...]string{"filter", "order_by", "order_direction", "per_page"}
+
 // pageLinker returns a function that gives the URL of page n: path with
-// the query, its page set to n, encoded as url.Values.Encode encodes it
-// (keys sorted). The other parameters are encoded once for all pages.
+// page set to n and the list's own parameters that the query gave (the
+// first value of each, the one the list used), encoded as
+// url.Values.Encode encodes them. They are encoded once for all pages.
 func pageLinker(path string, query url.Values) func(n int) *string {
 	var before, after strings.Builder
-	keys := make([]string, 0, len(query))
-	for k := range query {
-		if k != "page" {
-			keys = append(keys, k)
+	for _, k := range listParams {
+		v, ok := query[k]
+		if !ok || len(v) == 0 {
+			continue
 		}
-	}
-	slices.Sort(keys)
-	for _, k := range keys {
 		b := &before
 		if k > "page" {
 			b = &after
 		}
-		for _, v := range query[k] {
-			if b.Len() > 0 || b == &after {
-				b.WriteByte('&')
-			}
-			b.WriteString(url.QueryEscape(k))
-			b.WriteByte('=')
-			b.WriteString(url.QueryEscape(v))
+		if b.Len() > 0 || b == &after {
+			b.WriteByte('&')
 		}
+		b.WriteString(k)
+		b.WriteByte('=')
+		b.WriteString(url.QueryEscape(v[0]))
 	}
 	head := path + "?" + before.String()
 	if before.Len() > 0 {
