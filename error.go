@@ -22,6 +22,13 @@ const (
 	EUNAVAILABLE     = "unavailable"     // a dependency is down; retry later (503)
 )
 
+// ErrorCodes is the closed set of error codes, for tables and tests that
+// must cover every one.
+var ErrorCodes = []string{
+	EINTERNAL, EINVALID, EMALFORMED, ETOOLARGE, EUNAUTHENTICATED,
+	EFORBIDDEN, ENOTFOUND, ECONFLICT, ERATELIMIT, EUNAVAILABLE,
+}
+
 // Error is the one error type of the domain. Message is safe to show to the
 // caller; anything else (a driver error, a query) belongs in Err, which is
 // only logged. Fields holds per-field sentences of an EINVALID error, in the

@@ -1,6 +1,12 @@
 package httpapi
 
-import "net/url"
+import (
+	"maps"
+	"net/url"
+	"slices"
+
+	"github.com/latchkey/latchkey/internal/wire"
+)
 
 // PageLink exposes pageLinker to the external tests.
 func PageLink(path string, q url.Values, n int) string { return *pageLinker(path, q)(n) }
@@ -10,3 +16,12 @@ var LocalPath = localPath
 
 // PageWindow exposes pageWindow to the external tests.
 func PageWindow(page, last int) []int { return pageWindow(page, last) }
+
+// Problem exposes problem, the contract's status and body for an error.
+func Problem(err error) (int, wire.Problem) { return problem(err) }
+
+// StatusTable exposes the codes the status table names.
+func StatusTable() []string { return slices.Collect(maps.Keys(statuses)) }
+
+// WriteJSON exposes writeJSON.
+var WriteJSON = writeJSON
