@@ -2,11 +2,8 @@ package service
 
 import (
 	"crypto/sha256"
-	"sync"
 	"sync/atomic"
 	"time"
-
-	lru "github.com/hashicorp/golang-lru/v2"
 
 	"github.com/latchkey/latchkey"
 )
@@ -26,23 +23,22 @@ type verified struct {
 }
 
 // tokenCache holds verified tokens, and the keys of tokens recently
-// refused, so that a repeated request costs a hash and a map lookup.
-//
-// It never serves a revoked token: every change that could invalidate an
-// entry (a token revoked, a user or client changed, the keys changed, a
-// lost connection to the other replicas) removes entries and bumps gen,
-// and put refuses an entry whose checks began before the last bump. A
-// request that read the database before a revocation committed therefore
-// cannot cache what it read after the revocation removed its entry.
+// refused, so that a repeated request costs a hash and a map lookup. Both
+// are genCaches, so it never serves a revoked token: every change that
+// could invalidate an entry (a token revoked, a user or client changed, the
+// keys changed, a lost connection to the other replicas) drops entries and
+// bumps their generation, and an entry whose checks began before the last
+// bump is not kept. Refused tokens have their own, smaller LRU, so that a
+// flood of bad tokens cannot push out the good ones.
 type tokenCache struct {
-	ttl time.Duration
-
-	mu   sync.Mutex // held for every change to the caches, byID and gen
-	gen  uint64
-	good *lru.Cache[tokenKey, *verified]
-	byID map[string]tokenKey // token id → key of its good entry
-	bad  *lru.Cache[tokenKey, time.Time]
+	ttl  time.Duration
+	good *genCache[tokenKey, *verified] // indexed by token id
+	bad  *genCache[tokenKey, struct{}]
 }
+
+// cacheGen is the generations of a tokenCache, read before a miss checks
+// the database.
+type cacheGen struct{ good, bad uint64 }
 
 // newTokenCache holds at most size verified tokens (and size/4 refused
 // ones); nil, a cache that holds nothing, when size is 0.
@@ -50,20 +46,12 @@ func newTokenCache(size int, ttl time.Duration) *tokenCache {
 	if size <= 0 {
 		return nil
 	}
-	c := &tokenCache{ttl: ttl, byID: map[string]tokenKey{}}
-	// The callback runs inside Add, Remove and Purge, which are only
-	// called with mu held, so it may touch byID.
-	c.good, _ = lru.NewWithEvict(size, func(_ tokenKey, v *verified) {
-		if c.byID[v.tokenID] == keyOf(v) {
-			delete(c.byID, v.tokenID)
-		}
-	})
-	c.bad, _ = lru.New[tokenKey, time.Time](max(size/4, 16))
-	return c
+	return &tokenCache{
+		ttl:  ttl,
+		good: newGenCache(size, indexed[tokenKey](func(v *verified) string { return v.tokenID })),
+		bad:  newGenCache[tokenKey, struct{}](max(size/4, 16)),
+	}
 }
-
-// keyOf is the key a verified entry was stored under.
-func keyOf(v *verified) tokenKey { return v.key }
 
 // lookup returns the verified entry for key, or whether key was refused
 // recently.
@@ -71,53 +59,37 @@ func (c *tokenCache) lookup(key tokenKey, now time.Time) (v *verified, refused b
 	if c == nil {
 		return nil, false
 	}
-	if v, ok := c.good.Get(key); ok && now.Before(v.expires) {
+	if v, ok := c.good.get(key, now); ok {
 		return v, false
 	}
-	if until, ok := c.bad.Get(key); ok && now.Before(until) {
-		return nil, true
-	}
-	return nil, false
+	_, refused = c.bad.get(key, now)
+	return nil, refused
 }
 
 // generation is read before a miss checks the database.
-func (c *tokenCache) generation() uint64 {
+func (c *tokenCache) generation() cacheGen {
 	if c == nil {
-		return 0
+		return cacheGen{}
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.gen
+	return cacheGen{c.good.generation(), c.bad.generation()}
 }
 
-// put keeps v unless something was invalidated since gen was read.
-func (c *tokenCache) put(v *verified, gen uint64) {
+// put keeps v until it expires, unless something was invalidated since gen
+// was read.
+func (c *tokenCache) put(v *verified, gen cacheGen) {
 	if c == nil {
 		return
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.gen != gen {
-		return
-	}
-	if old, ok := c.byID[v.tokenID]; ok && old != v.key {
-		c.good.Remove(old)
-	}
-	c.byID[v.tokenID] = v.key
-	c.good.Add(v.key, v)
+	c.good.put(v.key, v, v.expires, gen.good)
 }
 
 // refuse remembers until then that key was refused, unless something
 // changed since gen was read (a user enabled again, say).
-func (c *tokenCache) refuse(key tokenKey, until time.Time, gen uint64) {
+func (c *tokenCache) refuse(key tokenKey, until time.Time, gen cacheGen) {
 	if c == nil {
 		return
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.gen == gen {
-		c.bad.Add(key, until)
-	}
+	c.bad.put(key, struct{}{}, until, gen.bad)
 }
 
 // forget drops the entry of one token.
@@ -125,12 +97,7 @@ func (c *tokenCache) forget(tokenID string) {
 	if c == nil {
 		return
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.gen++
-	if key, ok := c.byID[tokenID]; ok {
-		c.good.Remove(key)
-	}
+	c.good.forgetIndexed(tokenID)
 }
 
 // purge drops every entry, good and refused.
@@ -138,11 +105,8 @@ func (c *tokenCache) purge() {
 	if c == nil {
 		return
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.gen++
-	c.good.Purge()
-	c.bad.Purge()
+	c.good.purge()
+	c.bad.purge()
 }
 
 // len is how many verified tokens are held.
@@ -150,7 +114,7 @@ func (c *tokenCache) len() int {
 	if c == nil {
 		return 0
 	}
-	return c.good.Len()
+	return c.good.len()
 }
 
 // ttlOrZero is the cache's TTL, or 0 for no cache.

@@ -34,7 +34,7 @@ func BenchmarkCacheMemory(b *testing.B) {
 			tok := &latchkey.Token{ID: id, UserID: user.ID, ClientID: 1, Name: "nightly export", Scopes: latchkey.Scopes{"tokens.read"},
 				CreatedAt: now, UpdatedAt: now, ExpiresAt: &exp, KeyID: "9VYvzSxMWR1Tsc-V3r0ToIIH7XU5a6J7vfg8f2QMcsE", Client: client}
 			key := tokenKey(sha256.Sum256([]byte(id)))
-			c.put(&verified{key: key, principal: &latchkey.Principal{User: user, Token: tok}, tokenID: id, userID: user.ID, expires: exp}, 0)
+			c.put(&verified{key: key, principal: &latchkey.Principal{User: user, Token: tok}, tokenID: id, userID: user.ID, expires: exp}, cacheGen{})
 		}
 		runtime.GC()
 		runtime.ReadMemStats(&after)

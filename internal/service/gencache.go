@@ -9,23 +9,30 @@ import (
 	"github.com/latchkey/latchkey"
 )
 
-// genCache is a bounded LRU whose entries live until a deadline, and
-// whose invalidations a generation counter guards: every forget or purge
-// bumps it, and put refuses a value whose read began (generation taken)
-// before the last bump. A request that read the database before a change
-// committed therefore cannot cache what it read after the change dropped
-// the entry. Values are shared: callers copy what they mutate.
+// genCache is the one cache of the service: a bounded LRU whose entries
+// live until a deadline, and whose invalidations a generation counter
+// guards. Every forget or purge bumps it, and put refuses a value whose
+// read began (generation taken) before the last bump. A request that read
+// the database before a change committed therefore cannot cache what it
+// read after the change dropped the entry. Values are shared: callers copy
+// what they mutate.
 //
-// The caches built on it: token rows for show (rowTTL), and each user's
-// list of tokens in the default order, bounded by the tokens held in all.
+// The caches built on it: verified tokens and refused ones (tokenCache),
+// token rows for show (rowTTL), and each user's list of tokens in the
+// default order, bounded by the tokens held in all.
 type genCache[K comparable, V any] struct {
-	mu  sync.Mutex // held for every change to lru, gen and held
+	mu  sync.Mutex // held for every change to lru, gen, held and byIndex
 	gen uint64
 	lru *lru.Cache[K, genEntry[V]]
 
 	// weight, when set, bounds the sum of the entries' weights by max.
 	weight    func(V) int
 	max, held int
+
+	// index, when set, names each value by a second key: one entry at most
+	// per index key, and forgetIndexed drops it.
+	index   func(V) string
+	byIndex map[string]K
 }
 
 type genEntry[V any] struct {
@@ -40,18 +47,39 @@ const rowTTL = 15 * time.Second
 // maxListUsers bounds how many users' lists are held.
 const maxListUsers = 10_000
 
-// newGenCache holds at most size entries, and, with weight, at most max
-// of weight in all; nil (a cache that holds nothing) when size is 0.
-func newGenCache[K comparable, V any](size int, weight func(V) int, max int) *genCache[K, V] {
+// cacheOption sets an optional part of a genCache.
+type cacheOption[K comparable, V any] func(*genCache[K, V])
+
+// weighed bounds the sum of weight over the entries by max.
+func weighed[K comparable, V any](weight func(V) int, max int) cacheOption[K, V] {
+	return func(c *genCache[K, V]) { c.weight, c.max = weight, max }
+}
+
+// indexed names each entry by index(value) as well.
+func indexed[K comparable, V any](index func(V) string) cacheOption[K, V] {
+	return func(c *genCache[K, V]) { c.index, c.byIndex = index, map[string]K{} }
+}
+
+// newGenCache holds at most size entries; nil (a cache that holds nothing)
+// when size is 0 or less.
+func newGenCache[K comparable, V any](size int, opts ...cacheOption[K, V]) *genCache[K, V] {
 	if size <= 0 {
 		return nil
 	}
-	c := &genCache[K, V]{weight: weight, max: max}
+	c := &genCache[K, V]{}
+	for _, o := range opts {
+		o(c)
+	}
 	// The callback runs inside Add, Remove, RemoveOldest and Purge, which
 	// are only called with mu held.
-	c.lru, _ = lru.NewWithEvict(size, func(_ K, e genEntry[V]) {
+	c.lru, _ = lru.NewWithEvict(size, func(k K, e genEntry[V]) {
 		if c.weight != nil {
 			c.held -= c.weight(e.v)
+		}
+		if c.index != nil {
+			if ix := c.index(e.v); c.byIndex[ix] == k {
+				delete(c.byIndex, ix)
+			}
 		}
 	})
 	return c
@@ -59,7 +87,7 @@ func newGenCache[K comparable, V any](size int, weight func(V) int, max int) *ge
 
 // newRowCache holds token rows by id.
 func newRowCache(size int) *genCache[string, *latchkey.Token] {
-	return newGenCache[string, *latchkey.Token](size, nil, 0)
+	return newGenCache[string, *latchkey.Token](size)
 }
 
 // newListCache holds users' lists, at most maxTokens tokens in all.
@@ -67,7 +95,7 @@ func newListCache(maxTokens int) *genCache[int64, []*latchkey.Token] {
 	if maxTokens <= 0 {
 		return nil
 	}
-	return newGenCache[int64](maxListUsers, func(ts []*latchkey.Token) int { return len(ts) }, maxTokens)
+	return newGenCache(maxListUsers, weighed[int64](func(ts []*latchkey.Token) int { return len(ts) }, maxTokens))
 }
 
 // get returns the live value under k.
@@ -94,7 +122,8 @@ func (c *genCache[K, V]) generation() uint64 {
 }
 
 // put keeps v under k until then, unless something was invalidated since
-// gen, or v alone would weigh more than a tenth of the cache.
+// gen, or v alone would weigh more than a tenth of the cache. With an
+// index, it replaces the entry of the same index key.
 func (c *genCache[K, V]) put(k K, v V, until time.Time, gen uint64) {
 	if c == nil {
 		return
@@ -111,11 +140,19 @@ func (c *genCache[K, V]) put(k K, v V, until time.Time, gen uint64) {
 		return
 	}
 	c.lru.Remove(k)
+	if c.index != nil {
+		if old, ok := c.byIndex[c.index(v)]; ok {
+			c.lru.Remove(old)
+		}
+	}
 	for c.weight != nil && c.held+w > c.max && c.lru.Len() > 0 {
 		c.lru.RemoveOldest()
 	}
 	c.held += w
 	c.lru.Add(k, genEntry[V]{v: v, until: until})
+	if c.index != nil {
+		c.byIndex[c.index(v)] = k
+	}
 }
 
 // forget drops the entries under keys.
@@ -131,6 +168,19 @@ func (c *genCache[K, V]) forget(keys ...K) {
 	}
 }
 
+// forgetIndexed drops the entry whose index key is ix.
+func (c *genCache[K, V]) forgetIndexed(ix string) {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gen++
+	if k, ok := c.byIndex[ix]; ok {
+		c.lru.Remove(k)
+	}
+}
+
 // purge drops every entry.
 func (c *genCache[K, V]) purge() {
 	if c == nil {
@@ -140,4 +190,12 @@ func (c *genCache[K, V]) purge() {
 	defer c.mu.Unlock()
 	c.gen++
 	c.lru.Purge()
+}
+
+// len is how many entries are held.
+func (c *genCache[K, V]) len() int {
+	if c == nil {
+		return 0
+	}
+	return c.lru.Len()
 }

@@ -285,33 +285,31 @@ func (s *Service) cachedList(ctx context.Context, owner *latchkey.User) ([]*latc
 	if s.lists == nil {
 		return nil, false
 	}
-	// Many requests that miss together read the list once. A caller may
-	// join a read that began before a change it must see (the change
-	// returned before the caller arrived): the read's generation tells,
-	// and such a result is not used.
-	arrived := s.lists.generation()
-	v, err, _ := s.listLoads.Do(strconv.FormatInt(owner.ID, 10), func() (any, error) {
-		gen := s.lists.generation()
+	// Many requests that miss together read the list once. The flights are
+	// told apart by the cache generation their callers arrived at, so a
+	// caller never joins a read that began before a change it must see.
+	gen := s.lists.generation()
+	key := strconv.FormatInt(owner.ID, 10) + "/" + strconv.FormatUint(gen, 10)
+	v, err, _ := s.listLoads.Do(key, func() (any, error) {
 		limit := s.lists.max / 10
 		all, total, err := s.store.Tokens(ctx, latchkey.TokenFilter{UserID: owner.ID, PersonalOnly: true, Limit: limit})
 		if err != nil || total > limit {
-			return nil, errNotFound // not cacheable: the caller reads the page itself
+			// Not cacheable: each caller reads its page itself.
+			return loadedList{}, nil
 		}
 		s.lists.put(owner.ID, all, now.Add(rowTTL), gen)
-		return loadedList{all, gen}, nil
+		return loadedList{tokens: all, ok: true}, nil
 	})
-	if err != nil {
+	l, _ := v.(loadedList)
+	if err != nil || !l.ok {
 		return nil, false
-	}
-	l := v.(loadedList)
-	if l.gen < arrived {
-		return nil, false // read before a change this caller must see
 	}
 	return l.tokens, true
 }
 
-// loadedList is a user's list and the cache generation its read began at.
+// loadedList is a user's whole list; ok is false when it could not be
+// read whole.
 type loadedList struct {
 	tokens []*latchkey.Token
-	gen    uint64
+	ok     bool
 }
