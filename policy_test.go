@@ -59,6 +59,39 @@ func TestAuthorize(t *testing.T) {
 	}
 }
 
+// TestAuthorizeGrant: a principal hands on only what its token covers; a
+// principal without a token (the web pages, the command line) hands on
+// anything its user may have.
+func TestAuthorizeGrant(t *testing.T) {
+	user := &latchkey.User{ID: 2}
+	tok := func(scopes ...string) *latchkey.Token { return &latchkey.Token{Scopes: scopes} }
+	for _, tc := range []struct {
+		name string
+		p    latchkey.Principal
+		want latchkey.Scopes
+		ok   bool
+	}{
+		{"no token, every ability", latchkey.Principal{User: user}, nil, true},
+		{"no token, limited", latchkey.Principal{User: user}, latchkey.Scopes{"tokens.read"}, true},
+		{"unlimited token, every ability", latchkey.Principal{User: user, Token: tok()}, nil, true},
+		{"star token, star", latchkey.Principal{User: user, Token: tok("*")}, latchkey.Scopes{"*"}, true},
+		{"limited token, a subset", latchkey.Principal{User: user, Token: tok("tokens.read", "tokens.write")}, latchkey.Scopes{"tokens.read"}, true},
+		{"limited token, every ability", latchkey.Principal{User: user, Token: tok("tokens.write")}, latchkey.Scopes{}, false},
+		{"limited token, star", latchkey.Principal{User: user, Token: tok("tokens.write")}, latchkey.Scopes{"*"}, false},
+		{"limited token, another scope", latchkey.Principal{User: user, Token: tok("tokens.write")}, latchkey.Scopes{"tokens.read"}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := tc.p.AuthorizeGrant(tc.want)
+			if (err == nil) != tc.ok {
+				t.Fatalf("AuthorizeGrant(%q) = %v, want allowed %t", tc.want, err, tc.ok)
+			}
+			if err != nil && (latchkey.ErrorCode(err) != latchkey.EFORBIDDEN || latchkey.ErrorMessage(err) != latchkey.MsgCannotGrant) {
+				t.Errorf("AuthorizeGrant(%q) = %v, want EFORBIDDEN %q", tc.want, err, latchkey.MsgCannotGrant)
+			}
+		})
+	}
+}
+
 func TestScopesCovers(t *testing.T) {
 	for _, tc := range []struct {
 		have, want latchkey.Scopes
