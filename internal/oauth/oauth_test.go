@@ -1,0 +1,121 @@
+package oauth
+
+import (
+	"errors"
+	"net/http/httptest"
+	"net/url"
+	"path/filepath"
+	"strconv"
+	"testing"
+
+	"github.com/ory/fosite"
+
+	"github.com/latchkey/latchkey/internal/jwt"
+	"github.com/latchkey/latchkey/internal/password"
+	"github.com/latchkey/latchkey/internal/service"
+	"github.com/latchkey/latchkey/internal/sqlite"
+)
+
+// newProvider is an authorization server on a real SQLite database.
+func newProvider(t *testing.T) (*Provider, *service.Service) {
+	t.Helper()
+	st, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "oauth.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	if err := st.Migrate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	sealer, err := jwt.NewSealer([]byte("oauth test secret, long enough!!"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := service.New(t.Context(), st, sealer, service.Config{Password: &password.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := New(svc, st, Config{Secret: []byte("an HMAC secret of 32 bytes or more")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p, svc
+}
+
+// TestParseAuthorizePKCE: a public client must send an S256 challenge; a
+// confidential one may, and no one may use another method.
+func TestParseAuthorizePKCE(t *testing.T) {
+	p, svc := newProvider(t)
+	const redirect = "https://app.example/callback"
+	public, _, err := svc.RegisterClient(t.Context(), service.NewClient{Name: "Public", RedirectURIs: []string{redirect}, Public: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	confidential, _, err := svc.RegisterClient(t.Context(), service.NewClient{Name: "Confidential", RedirectURIs: []string{redirect}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const challenge = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+	for _, tc := range []struct {
+		name     string
+		clientID int64
+		pkce     url.Values
+		wantErr  *fosite.RFC6749Error
+	}{
+		{"public without a challenge", public.ID, nil, fosite.ErrInvalidRequest},
+		{"public with S256", public.ID, url.Values{"code_challenge": {challenge}, "code_challenge_method": {"S256"}}, nil},
+		{"public with plain", public.ID, url.Values{"code_challenge": {challenge}, "code_challenge_method": {"plain"}}, fosite.ErrInvalidRequest},
+		{"public with a method alone", public.ID, url.Values{"code_challenge_method": {"S256"}}, fosite.ErrInvalidRequest},
+		{"confidential without a challenge", confidential.ID, nil, nil},
+		{"confidential with S256", confidential.ID, url.Values{"code_challenge": {challenge}, "code_challenge_method": {"S256"}}, nil},
+		{"confidential with a method alone", confidential.ID, url.Values{"code_challenge_method": {"S256"}}, fosite.ErrInvalidRequest},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			q := url.Values{"response_type": {"code"}, "client_id": {strconv.FormatInt(tc.clientID, 10)}, "redirect_uri": {redirect},
+				"scope": {"tokens.read"}, "state": {"a state of some length"}}
+			for k, v := range tc.pkce {
+				q[k] = v
+			}
+			r := httptest.NewRequestWithContext(t.Context(), "GET", "/oauth/authorize?"+q.Encode(), nil)
+			_, err := p.ParseAuthorize(t.Context(), r)
+			switch {
+			case tc.wantErr == nil && err != nil:
+				t.Errorf("ParseAuthorize = %v, want it accepted", err)
+			case tc.wantErr != nil && !errors.Is(err, tc.wantErr):
+				t.Errorf("ParseAuthorize = %v, want %s", err, tc.wantErr.ErrorField)
+			}
+		})
+	}
+}
+
+// TestApproveRequiresPKCEOfPublicClients: should a request of a public
+// client without a challenge get past ParseAuthorize, fosite still makes no
+// code for it.
+func TestApproveRequiresPKCEOfPublicClients(t *testing.T) {
+	p, svc := newProvider(t)
+	const redirect = "https://app.example/callback"
+	public, _, err := svc.RegisterClient(t.Context(), service.NewClient{Name: "Public", RedirectURIs: []string{redirect}, Public: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := svc.CreateUser(t.Context(), service.NewUser{Username: "alice", Email: "alice@example.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := url.Values{"response_type": {"code"}, "client_id": {strconv.FormatInt(public.ID, 10)}, "redirect_uri": {redirect},
+		"scope": {"tokens.read"}, "state": {"a state of some length"}}
+	r := httptest.NewRequestWithContext(t.Context(), "GET", "/oauth/authorize?"+q.Encode(), nil)
+	ar, err := p.f.NewAuthorizeRequest(t.Context(), r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := httptest.NewRecorder()
+	p.Approve(t.Context(), w, ar, u.ID)
+	loc, err := url.Parse(w.Header().Get("Location"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := loc.Query(); got.Get("code") != "" || got.Get("error") != "invalid_request" {
+		t.Errorf("Approve without a challenge redirected to %s, want error=invalid_request and no code", loc)
+	}
+}
