@@ -50,6 +50,8 @@ type Config struct {
 	CacheTTL time.Duration
 	// Password is the argon2id cost: password.Default.
 	Password *password.Params
+	// Hasher makes and checks password hashes: argon2id at Password.
+	Hasher Hasher
 
 	// SessionLifetime is how long a web sign-in lasts: 12 hours.
 	SessionLifetime time.Duration
@@ -93,6 +95,9 @@ func (c *Config) defaults() error {
 	}
 	if c.Password == nil {
 		c.Password = &password.Default
+	}
+	if c.Hasher == nil {
+		c.Hasher = argon2id{*c.Password}
 	}
 	if c.SessionLifetime <= 0 {
 		c.SessionLifetime = DefaultSessionLifetime

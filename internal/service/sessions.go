@@ -157,7 +157,7 @@ func (s *Service) checkSignIn(u *latchkey.User, pw string) string {
 		}
 		return refusedWrongPassword
 	}
-	err := password.Check(u.PasswordHash, pw)
+	err := s.cfg.Hasher.Check(u.PasswordHash, pw)
 	switch {
 	case !u.Active():
 		return refusedInactiveUser
@@ -171,14 +171,30 @@ func (s *Service) checkSignIn(u *latchkey.User, pw string) string {
 }
 
 // spendPasswordCheck costs what checking pw against a stored hash costs,
-// and checks nothing: it hashes pw at the service's argon2id cost, the
-// cost every stored hash was made at. (Checking against password.Dummy()
-// would cost twice that: Dummy hashes first, at password.Default.)
+// and checks nothing: it hashes pw at the service's cost, the cost every
+// stored hash was made at. (Checking against password.Dummy() would cost
+// twice that: Dummy hashes first, at password.Default.)
 func (s *Service) spendPasswordCheck(pw string) {
-	if _, err := password.Hash(pw, *s.cfg.Password); err != nil {
+	if _, err := s.cfg.Hasher.Hash(pw); err != nil {
 		s.log.Error("hashing a password to spend the time of a check", "err", err)
 	}
 }
+
+// Hasher makes and checks password hashes. Each call costs one hash at the
+// hasher's cost: the sign-in's time equalisation counts on it.
+type Hasher interface {
+	// Hash returns pw's encoded hash, with a new salt.
+	Hash(pw string) (string, error)
+	// Check returns nil when pw matches hash, password.ErrMismatch when it
+	// does not, and another error when hash cannot be read.
+	Check(hash, pw string) error
+}
+
+// argon2id is the Hasher of internal/password at a cost.
+type argon2id struct{ p password.Params }
+
+func (a argon2id) Hash(pw string) (string, error) { return password.Hash(pw, a.p) }
+func (a argon2id) Check(hash, pw string) error    { return password.Check(hash, pw) }
 
 // SessionUser returns the user whose session secret is the cookie's
 // value. EUNAUTHENTICATED when there is no such session, it has expired,

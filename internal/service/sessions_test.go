@@ -8,12 +8,14 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/internal/password"
 )
 
 // testClock is a clock a test moves by hand.
@@ -433,5 +435,48 @@ func TestSignInObserved(t *testing.T) {
 	}
 	if got, want := strings.Join(obs.outcomes, ","), "accepted,refused,refused"; got != want {
 		t.Errorf("outcomes heard: %s, want %s", got, want)
+	}
+}
+
+// countingHasher is argon2id at the tests' cost, counting each hash it
+// computes.
+type countingHasher struct {
+	argon2id
+	n atomic.Int64
+}
+
+func (c *countingHasher) Hash(pw string) (string, error) { c.n.Add(1); return c.argon2id.Hash(pw) }
+func (c *countingHasher) Check(h, pw string) error       { c.n.Add(1); return c.argon2id.Check(h, pw) }
+
+// TestSignInSpendsOneHash: every sign-in, accepted or refused for any
+// reason, computes exactly one password hash, so that its time tells
+// nothing of the reason.
+func TestSignInSpendsOneHash(t *testing.T) {
+	hasher := &countingHasher{argon2id: argon2id{password.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}}}
+	svc, _ := newTestService(t, Config{Hasher: hasher})
+	ctx := t.Context()
+	svc.userWithPassword(t, "frank")
+	inactive := svc.userWithPassword(t, "grace")
+	status := latchkey.StatusInactive
+	if _, err := svc.UpdateUser(ctx, inactive.ID, UserChange{UserUpdate: latchkey.UserUpdate{Status: &status}}); err != nil {
+		t.Fatal(err)
+	}
+	svc.mustUser(t, "ivan")
+	for _, tc := range []struct{ name, login, pw string }{
+		{"accepted", "frank", testPassword},
+		{"unknown user", "mallory", testPassword},
+		{"empty login", "", testPassword},
+		{"wrong password", "frank", "wrong"},
+		{"password too long", "frank", strings.Repeat("x", MaxPasswordLength+1)},
+		{"inactive user", "grace", testPassword},
+		{"user without a password", "ivan", testPassword},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := hasher.n.Load()
+			_, _, _ = svc.SignIn(ctx, tc.login, tc.pw, testOrigin)
+			if got := hasher.n.Load() - before; got != 1 {
+				t.Errorf("SignIn(%q) computed %d password hashes, want 1", tc.login, got)
+			}
+		})
 	}
 }

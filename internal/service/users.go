@@ -10,7 +10,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/latchkey/latchkey"
-	"github.com/latchkey/latchkey/internal/password"
 )
 
 // Operator is the principal of someone at the command line: it may do
@@ -89,7 +88,7 @@ func (s *Service) CreateUser(ctx context.Context, n NewUser) (*latchkey.User, er
 		u.Status = latchkey.StatusInactive
 	}
 	if n.Password != "" {
-		h, err := password.Hash(n.Password, *s.cfg.Password)
+		h, err := s.cfg.Hasher.Hash(n.Password)
 		if err != nil {
 			return nil, err
 		}
@@ -123,7 +122,7 @@ func (s *Service) UpdateUser(ctx context.Context, id int64, c UserChange) (*latc
 		h := ""
 		if *c.Password != "" {
 			var err error
-			if h, err = password.Hash(*c.Password, *s.cfg.Password); err != nil {
+			if h, err = s.cfg.Hasher.Hash(*c.Password); err != nil {
 				return nil, err
 			}
 		}
