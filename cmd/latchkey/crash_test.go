@@ -81,7 +81,7 @@ func TestCrash(t *testing.T) {
 		}
 	}
 	t.Logf("seed %d (replay with LATCHKEY_CRASH_SEED=%d)", seed, seed)
-	bin := buildBinary(t)
+	bin := programBinary(t)
 	// The traffic is far above the default rate limits, which would answer
 	// 429: every limit is off.
 	noLimits := []string{"LATCHKEY_LIMIT_FAILED_AUTH=off", "LATCHKEY_LIMIT_CREATE_USER=off", "LATCHKEY_LIMIT_CREATE_ADDR=off"}

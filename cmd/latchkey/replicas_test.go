@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -23,17 +22,6 @@ import (
 	"github.com/latchkey/latchkey/internal/oauthtest"
 	"github.com/latchkey/latchkey/internal/pgtest"
 )
-
-// buildBinary builds the latchkey command once per test.
-func buildBinary(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "latchkey")
-	out, err := exec.CommandContext(t.Context(), "go", "build", "-race", "-o", bin, ".").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
-}
 
 // replica is one "latchkey serve" process.
 type replica struct {
@@ -92,7 +80,7 @@ func (r *replica) client(t *testing.T, token string) *client.Client {
 // TestReplicas runs three replicas on one PostgreSQL database.
 func TestReplicas(t *testing.T) {
 	dsn := pgtest.Schema(t, pgtest.DSN(t))
-	bin := buildBinary(t)
+	bin := programBinary(t)
 	env := append(os.Environ(), "LATCHKEY_DATABASE="+dsn, "LATCHKEY_SECRET=one secret shared by every replica", "LATCHKEY_LOG_LEVEL=warn")
 
 	// All three start at once: one migrates and bootstraps, the others wait.
