@@ -16,13 +16,20 @@ var _ latchkey.Broadcaster = (*DB)(nil)
 
 // channel is the NOTIFY channel of the schema db works in, so that two
 // installations in one database (or two tests) do not hear each other.
+// A failure (a cancelled context, say) is not remembered: the next call
+// asks again.
 func (db *DB) channel(ctx context.Context) (string, error) {
-	db.chanOnce.Do(func() {
-		var schema string
-		db.chanErr = db.pool.QueryRow(ctx, "SELECT current_schema()").Scan(&schema)
-		db.chanName = "latchkey:" + schema
-	})
-	return db.chanName, db.chanErr
+	db.chanMu.Lock()
+	defer db.chanMu.Unlock()
+	if db.chanName != "" {
+		return db.chanName, nil
+	}
+	var schema string
+	if err := db.pool.QueryRow(ctx, "SELECT current_schema()").Scan(&schema); err != nil {
+		return "", err
+	}
+	db.chanName = "latchkey:" + schema
+	return db.chanName, nil
 }
 
 // Publish tells every replica listening on this database of e, with
@@ -53,7 +60,9 @@ func (db *DB) Subscribe(ctx context.Context, f func(latchkey.Event)) error {
 		if heard {
 			backoff = 100 * time.Millisecond
 		}
-		_ = err // the next attempt reports again; the caller sees a resync
+		// The caller hears a resync once listening again; the operator
+		// hears why it stopped.
+		db.log.Warn("listening for other replicas' changes failed; retrying", "err", err, "retry_in", backoff.String())
 		select {
 		case <-ctx.Done():
 			return ctx.Err()

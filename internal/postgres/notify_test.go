@@ -1,7 +1,11 @@
 package postgres
 
 import (
+	"bytes"
 	"context"
+	"log/slog"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -14,7 +18,8 @@ import (
 // connection is killed comes back and says resync first.
 func TestBroadcast(t *testing.T) {
 	dsn := newSchema(t)
-	pub, sub := openDSN(t, dsn, Options{}), openDSN(t, dsn, Options{})
+	var logs lockedBuffer
+	pub, sub := openDSN(t, dsn, Options{}), openDSN(t, dsn, Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	if err := sub.Migrate(t.Context()); err != nil {
 		t.Fatal(err)
 	}
@@ -69,9 +74,65 @@ func TestBroadcast(t *testing.T) {
 		t.Fatalf("terminating the listener: %d killed, %v", killed, err)
 	}
 	next(latchkey.Event{Kind: latchkey.EventResync})
+	if !strings.Contains(logs.String(), "listening for other replicas' changes failed") {
+		t.Errorf("the listener's lost connection was not logged; the log:\n%s", logs.String())
+	}
 	user := latchkey.Event{Kind: latchkey.EventUserChanged, ID: "7"}
 	if err := pub.Publish(t.Context(), user); err != nil {
 		t.Fatal(err)
 	}
 	next(user)
+}
+
+// TestPublishAfterACancelledFirst: a first Publish whose context was
+// cancelled (say, the command line's, interrupted) does not break
+// publishing for the rest of the process.
+func TestPublishAfterACancelledFirst(t *testing.T) {
+	dsn := newSchema(t)
+	pub, sub := openDSN(t, dsn, Options{}), openDSN(t, dsn, Options{})
+	if err := sub.Migrate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	events := make(chan latchkey.Event, 16)
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	go func() { _ = sub.Subscribe(ctx, func(e latchkey.Event) { events <- e }) }()
+	if e := <-events; e.Kind != latchkey.EventResync {
+		t.Fatalf("heard %+v first, want a resync", e)
+	}
+	cancelled, stop := context.WithCancel(t.Context())
+	stop()
+	if err := pub.Publish(cancelled, latchkey.Event{Kind: latchkey.EventKeysChanged}); err == nil {
+		t.Fatal("Publish with a cancelled context = nil, want an error")
+	}
+	want := latchkey.Event{Kind: latchkey.EventTokenRevoked, ID: "cd34"}
+	if err := pub.Publish(t.Context(), want); err != nil {
+		t.Fatalf("Publish after a cancelled one = %v, want nil", err)
+	}
+	select {
+	case got := <-events:
+		if got != want {
+			t.Fatalf("heard %+v, want %+v", got, want)
+		}
+	case <-t.Context().Done():
+		t.Fatal("the event published after a cancelled one was never heard")
+	}
+}
+
+// lockedBuffer is a bytes.Buffer for a logger written from goroutines.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }

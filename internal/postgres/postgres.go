@@ -23,6 +23,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"math/rand/v2"
 	"net"
 	"slices"
@@ -48,10 +49,11 @@ type DB struct {
 	// The ids of the personal access clients, as Tokens last read them.
 	personal atomic.Pointer[[]int64]
 
-	// The NOTIFY channel of the schema, found on first use.
-	chanOnce sync.Once
+	// The NOTIFY channel of the schema, found on first successful use.
+	chanMu   sync.Mutex
 	chanName string
-	chanErr  error
+
+	log *slog.Logger
 }
 
 var _ latchkey.Store = (*DB)(nil)
@@ -66,6 +68,9 @@ type Options struct {
 	// before it cancels it; 0 keeps the DSN's statement_timeout, or
 	// DefaultStatementTimeout, and a negative value means no limit.
 	StatementTimeout time.Duration
+	// Logger hears what the store cannot return to a caller: a listener
+	// for other replicas' changes that lost its connection. nil discards.
+	Logger *slog.Logger
 }
 
 // DefaultStatementTimeout is the statement timeout of a pool whose Options
@@ -125,7 +130,11 @@ func Open(ctx context.Context, dsn string, opts Options) (*DB, error) {
 		pool.Close()
 		return nil, wrap("open", err)
 	}
-	return &DB{pool: pool}, nil
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &DB{pool: pool, log: log}, nil
 }
 
 // milliseconds returns d as a PostgreSQL setting in milliseconds, at least
