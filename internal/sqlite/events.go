@@ -66,21 +66,38 @@ func (db *DB) poll(ctx context.Context, last int64, f func(latchkey.Event)) (int
 	if err != nil {
 		return last, wrap("subscribe", err)
 	}
-	defer rows.Close()
-	var events []latchkey.Event
-	for rows.Next() {
-		var e latchkey.Event
-		if err := rows.Scan(&last, &e.Kind, &e.ID, &e.UserID); err != nil {
-			return last, wrap("subscribe", err)
-		}
-		events = append(events, e)
-	}
-	if err := rows.Err(); err != nil {
-		return last, fmt.Errorf("sqlite: subscribe: %w", err)
-	}
+	events, next, err := collectEvents(rows, last)
 	rows.Close()
 	for _, e := range events {
 		f(e)
 	}
-	return last, nil
+	if err != nil {
+		return next, fmt.Errorf("sqlite: subscribe: %w", err)
+	}
+	return next, nil
+}
+
+// eventRows is what collectEvents reads: *sql.Rows.
+type eventRows interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+}
+
+// collectEvents reads the events of rows, and the id of the last one read
+// (last when none was). A read that fails part way returns the events read
+// before it with its error: they are delivered, and the next poll starts
+// after them, so that nothing read is skipped or heard twice.
+func collectEvents(rows eventRows, last int64) ([]latchkey.Event, int64, error) {
+	var events []latchkey.Event
+	for rows.Next() {
+		var id int64
+		var e latchkey.Event
+		if err := rows.Scan(&id, &e.Kind, &e.ID, &e.UserID); err != nil {
+			return events, last, err
+		}
+		events = append(events, e)
+		last = id
+	}
+	return events, last, rows.Err()
 }
