@@ -39,6 +39,11 @@ type Options struct {
 	// Warmup is how long requests are sent, and not counted, before
 	// Duration begins: connections open, caches fill.
 	Warmup time.Duration
+	// Requests, when positive, ends the run as soon as this many requests
+	// were counted (workers then start no new request), so that Duration
+	// is only an upper bound: a run that must show traffic ran, not how
+	// fast, on a machine of any speed and load.
+	Requests int
 	// Expect lists the statuses that count as success. Empty: any 2xx.
 	// Any other status, and any request that got no answer, is an error.
 	Expect []int
@@ -94,6 +99,8 @@ func Run(ctx context.Context, opts Options, newRequest func(worker, n int) *http
 		return Result{}, errors.New("loadtest: Duration must be positive")
 	case opts.Warmup < 0:
 		return Result{}, errors.New("loadtest: Warmup must not be negative")
+	case opts.Requests < 0:
+		return Result{}, errors.New("loadtest: Requests must not be negative")
 	}
 	tr := NewTransport(opts.Concurrency)
 	defer tr.CloseIdleConnections()
@@ -106,24 +113,52 @@ func Run(ctx context.Context, opts Options, newRequest func(worker, n int) *http
 
 	ok := expectation(opts.Expect)
 	tallies := make([]tally, opts.Concurrency)
+	q := quota{left: int64(opts.Requests)}
+	if opts.Requests == 0 {
+		q.left = -1
+	}
 	var wg sync.WaitGroup
 	for i := range opts.Concurrency {
 		wg.Go(func() {
-			tallies[i] = drive(runCtx, tr, i, max(MaxSamples/opts.Concurrency, 1), w, ok, opts.Observe, newRequest)
+			tallies[i] = drive(runCtx, tr, i, max(MaxSamples/opts.Concurrency, 1), w, &q, ok, opts.Observe, newRequest)
 		})
 	}
 	wg.Wait()
+	ended := time.Now()
 
 	res := merge(tallies)
 	res.Elapsed = opts.Duration
 	err := ctx.Err()
-	if err != nil {
-		res.Elapsed = min(max(time.Since(w.from), 0), opts.Duration)
+	if err != nil || q.met() {
+		res.Elapsed = min(max(ended.Sub(w.from), 0), opts.Duration)
 	}
 	if res.Elapsed > 0 {
 		res.RPS = float64(res.Requests) / res.Elapsed.Seconds()
 	}
 	return res, err
+}
+
+// quota counts down the requests a run still wants counted; it never ends
+// a run whose left is negative.
+type quota struct {
+	mu   sync.Mutex
+	left int64
+}
+
+// count takes one counted request off the quota.
+func (q *quota) count() {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.left > 0 {
+		q.left--
+	}
+}
+
+// met reports whether the run has counted all the requests it wanted.
+func (q *quota) met() bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.left == 0
 }
 
 // window is when answers are counted: from ≤ t < until.
@@ -167,11 +202,11 @@ func (t *tally) fail(msg string) {
 }
 
 // drive is one worker: a request, its whole answer, the next request.
-func drive(ctx context.Context, tr http.RoundTripper, worker, keep int, w window, ok func(int) bool,
+func drive(ctx context.Context, tr http.RoundTripper, worker, keep int, w window, q *quota, ok func(int) bool,
 	observe func(int, *http.Request, int, []byte), newRequest func(int, int) *http.Request) tally {
 	t := tally{statuses: map[int]int{}, keep: keep, rng: rand.New(rand.NewPCG(uint64(worker), uint64(time.Now().UnixNano())))}
 	var body bytes.Buffer
-	for n := 0; ctx.Err() == nil; n++ {
+	for n := 0; ctx.Err() == nil && !q.met(); n++ {
 		req := newRequest(worker, n)
 		if req == nil {
 			break
@@ -200,6 +235,7 @@ func drive(ctx context.Context, tr http.RoundTripper, worker, keep int, w window
 			continue
 		}
 		t.record(end.Sub(start))
+		q.count()
 		switch {
 		case err != nil && status == 0:
 			t.statuses[0]++

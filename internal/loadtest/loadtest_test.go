@@ -371,10 +371,34 @@ func TestRunOptions(t *testing.T) {
 		"no concurrency":  {Duration: time.Second},
 		"no duration":     {Concurrency: 1},
 		"negative warmup": {Concurrency: 1, Duration: time.Second, Warmup: -time.Second},
+		"negative count":  {Concurrency: 1, Duration: time.Second, Requests: -1},
 	} {
 		if _, err := Run(t.Context(), o, never); err == nil {
 			t.Errorf("Run(%s) succeeded, want an error", name)
 		}
+	}
+}
+
+// TestRunRequests: a run that wants a number of requests ends once they
+// were counted, long before its Duration, with each of them counted once
+// and none started after.
+func TestRunRequests(t *testing.T) {
+	var served atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { served.Add(1) }))
+	defer srv.Close()
+	res, err := Run(t.Context(), Options{Concurrency: 3, Duration: time.Hour, Requests: 50}, get(srv.URL))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Workers in flight when the 50th was counted finish theirs.
+	if res.Requests < 50 || res.Requests > 50+2 || res.Errors != 0 {
+		t.Errorf("Run(Requests: 50) counted %d requests, %d errors; want 50 to 52 and none", res.Requests, res.Errors)
+	}
+	if n := served.Load(); n != int64(res.Requests) {
+		t.Errorf("the server answered %d requests, the run counted %d", n, res.Requests)
+	}
+	if res.Elapsed >= time.Hour || res.RPS <= 0 {
+		t.Errorf("Elapsed = %v, RPS = %v; want the time the requests took, and a rate from it", res.Elapsed, res.RPS)
 	}
 }
 
