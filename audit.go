@@ -16,6 +16,7 @@ const (
 	AuditUserCreated    AuditAction = "user.created"
 	AuditUserUpdated    AuditAction = "user.updated"
 	AuditUserDeleted    AuditAction = "user.deleted"
+	AuditUserRestored   AuditAction = "user.restored"
 	AuditKeyAdded       AuditAction = "key.added" // rotated or imported
 	AuditClientAdded    AuditAction = "client.registered"
 	AuditClientRevoked  AuditAction = "client.revoked"

@@ -110,21 +110,31 @@ type UserFilter struct {
 	// it, ignoring case.
 	Search         string
 	IncludeDeleted bool
-	Offset, Limit  int // Limit 0 means no limit
+	// OnlyDeleted keeps the deleted users only, whatever IncludeDeleted
+	// says.
+	OnlyDeleted   bool
+	Offset, Limit int // Limit 0 means no limit
 }
 
 // UserStore persists users. It checks no permissions.
+//
+// A username, and an email, belongs to at most one user that is not
+// deleted: deleted users keep theirs, and any number of them may share
+// one with each other and with a live user.
 type UserStore interface {
 	// CreateUser stores u and sets u.ID. Timestamps are stored as given.
-	// ECONFLICT when the username or email is taken.
+	// ECONFLICT when u is not deleted and a user not deleted has its
+	// username or email.
 	CreateUser(ctx context.Context, u *User) error
 
 	// User returns the user with that id, deleted or not. ENOTFOUND when
 	// there is none.
 	User(ctx context.Context, id int64) (*User, error)
 
-	// UserByLogin returns the user, deleted or not, whose username or email
-	// is login (exactly). ENOTFOUND when there is none.
+	// UserByLogin returns the user whose username or email is login
+	// (exactly): the one not deleted if there is one (its username before
+	// another's email), else the one deleted last. ENOTFOUND when there is
+	// none.
 	UserByLogin(ctx context.Context, login string) (*User, error)
 
 	// Users returns the users f selects, by id ascending.
@@ -132,10 +142,23 @@ type UserStore interface {
 
 	// UpdateUser applies upd to the user that is not deleted, sets
 	// UpdatedAt to at and returns the user as stored. ENOTFOUND when there
-	// is no such user; ECONFLICT when a new username or email is taken.
+	// is no such user; ECONFLICT when another user not deleted has the new
+	// username or email.
 	UpdateUser(ctx context.Context, id int64, upd UserUpdate, at time.Time) (*User, error)
 
 	// DeleteUser marks the user deleted at at. ENOTFOUND when there is no
 	// such user or it is already deleted.
 	DeleteUser(ctx context.Context, id int64, at time.Time) error
+
+	// RestoreUser undoes the deletion of the deleted user: in one
+	// transaction it clears DeletedAt, sets UpdatedAt to at, and, so that
+	// nothing issued before comes back with the user, revokes at at every
+	// token of the user, deactivates its grants and marks their
+	// authorizations revoked (MarkRequestRevoked). It returns the user as
+	// stored and the tokens it revoked, with their clients, by id; the rest
+	// of the user (status, permissions, password) is as it was. ENOTFOUND
+	// when there is no such deleted user; ECONFLICT, and nothing changes,
+	// when a user not deleted has its username or email (the message says
+	// which).
+	RestoreUser(ctx context.Context, id int64, at time.Time) (*User, []*Token, error)
 }

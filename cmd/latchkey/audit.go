@@ -13,7 +13,7 @@ import (
 )
 
 func (e *env) audit(ctx context.Context, args []string) error {
-	fs := e.flags("audit", "audit [--action ACTION] [--user USER] [--since 24h | --since DATE] [--limit N] [--json]\n\nLists the audit log, newest first. Actions: token.created, token.revoked,\nauth.refused, user.created, user.updated, user.deleted, key.added,\nclient.registered, client.revoked, signin.succeeded, signin.failed.")
+	fs := e.flags("audit", "audit [--action ACTION] [--user USER] [--since 24h | --since DATE] [--limit N] [--json]\n\nLists the audit log, newest first. Actions: token.created, token.revoked,\nauth.refused, user.created, user.updated, user.deleted, user.restored,\nkey.added, client.registered, client.revoked, signin.succeeded, signin.failed.")
 	db := fs.dbFlags()
 	action := fs.FlagSet.String("action", "", "only this action")
 	user := fs.FlagSet.String("user", "", "only records whose actor or subject is this user: an id, username or email")

@@ -46,7 +46,7 @@ const topUsage = `Latchkey: personal access tokens, ProcessMaker-compatible.
 Usage:
   latchkey serve   [flags]            run the server
   latchkey migrate [flags]            bring the database schema up to date
-  latchkey user    create|list|update|disable|enable|delete
+  latchkey user    create|list|update|disable|enable|delete|restore
   latchkey token   create|list|revoke
   latchkey keys    rotate|import|list
   latchkey client  create|list|revoke

@@ -22,7 +22,8 @@ func (e *env) user(ctx context.Context, args []string) error {
 		"disable": e.userStatus(latchkey.StatusInactive),
 		"enable":  e.userStatus(latchkey.StatusActive),
 		"delete":  e.userDelete,
-	}, "create, list, update, disable, enable or delete")
+		"restore": e.userRestore,
+	}, "create, list, update, disable, enable, delete or restore")
 }
 
 // operatorService opens the service with the operator commands' logger.
@@ -102,16 +103,20 @@ func (e *env) userCreate(ctx context.Context, args []string) error {
 }
 
 func (e *env) userList(ctx context.Context, args []string) error {
-	fs := e.flags("user list", "user list [--search TEXT] [--all]")
+	fs := e.flags("user list", "user list [--search TEXT] [--all | --deleted]")
 	db := fs.dbFlags()
 	search := fs.FlagSet.String("search", "", "only users whose username, email or name contains this")
 	all := fs.Bool("all", false, "include deleted users")
+	deleted := fs.Bool("deleted", false, "only deleted users (see user restore)")
 	if err := fs.parse(args); err != nil {
 		return err
 	}
+	if *all && *deleted {
+		return usagef("user list: --all and --deleted exclude each other")
+	}
 	var us []*latchkey.User
 	err := e.withService(ctx, db, nil, func(svc *service.Service) (err error) {
-		us, err = svc.Users(ctx, latchkey.UserFilter{Search: *search, IncludeDeleted: *all})
+		us, err = svc.Users(ctx, latchkey.UserFilter{Search: *search, IncludeDeleted: *all, OnlyDeleted: *deleted})
 		return err
 	})
 	if err != nil {
@@ -227,6 +232,28 @@ func (e *env) userDelete(ctx context.Context, args []string) error {
 	}
 	return e.withUser(ctx, db, fs.Arg(0), func(svc *service.Service, u *latchkey.User) error {
 		return describe(svc.DeleteUser(ctx, u.ID))
+	})
+}
+
+func (e *env) userRestore(ctx context.Context, args []string) error {
+	fs := e.flags("user restore", "user restore USER (an id, or the username or email of one deleted user)\n\nBrings back a deleted user, with its status, permissions and password. Its\ntokens and refresh tokens stay revoked: issue new ones. Refused while a\nuser not deleted has its username or email.")
+	db := fs.dbFlags()
+	if err := fs.parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return usagef("user restore: want exactly one USER")
+	}
+	return e.withService(ctx, db, nil, func(svc *service.Service) error {
+		u, err := svc.FindDeletedUser(ctx, fs.Arg(0))
+		if err != nil {
+			return describe(err)
+		}
+		if u, err = svc.RestoreUser(ctx, u.ID); err != nil {
+			return describe(err)
+		}
+		fmt.Fprintf(e.stderr, "latchkey: user %d (%s) restored, %s, without the tokens it had\n", u.ID, u.Username, strings.ToLower(string(u.Status)))
+		return nil
 	})
 }
 

@@ -16,6 +16,8 @@ const (
 	msgUserNotFound  = "The user was not found."
 	msgUsernameTaken = "The username has already been taken."
 	msgEmailTaken    = "The email has already been taken."
+
+	msgDeletedUserNotFound = "No deleted user has that id."
 )
 
 // userConflict translates the unique violation of a user column.
@@ -23,14 +25,14 @@ func userConflict(err error) error {
 	if pgCode(err) != codeUniqueViolation {
 		return err
 	}
-	if constraint(err) == "users_email_key" {
+	if constraint(err) == "users_email_live" {
 		return conflict(msgEmailTaken, err)
 	}
 	return conflict(msgUsernameTaken, err)
 }
 
-// CreateUser stores u and sets u.ID. ECONFLICT when the username or email
-// is taken.
+// CreateUser stores u and sets u.ID. ECONFLICT when u is not deleted and
+// a user not deleted has its username or email.
 func (db *DB) CreateUser(ctx context.Context, u *latchkey.User) error {
 	const q = `INSERT INTO users (username, email, firstname, lastname, status,
 		is_administrator, permissions, password_hash, search_folded,
@@ -66,16 +68,16 @@ func (db *DB) User(ctx context.Context, id int64) (*latchkey.User, error) {
 	return u, nil
 }
 
-// UserByLogin returns the user, deleted or not, whose username or email is
-// login exactly. Should login be one user's username and another's email,
-// the username wins. ENOTFOUND when there is none.
+// UserByLogin returns the user whose username or email is login exactly:
+// the one not deleted if there is one, its username before another's
+// email, else the one deleted last. ENOTFOUND when there is none.
 func (db *DB) UserByLogin(ctx context.Context, login string) (*latchkey.User, error) {
 	if !storable(login) {
 		return nil, wrap("user by login", notFound(msgUserNotFound, nil))
 	}
 	const q = `SELECT ` + sqlschema.UserColumns + ` FROM users u
 		WHERE u.username = $1 OR u.email = $1
-		ORDER BY u.username = $1 DESC
+		ORDER BY u.deleted_at IS NULL DESC, u.username = $1 DESC, u.deleted_at DESC, u.id DESC
 		LIMIT 1`
 	u, err := scanUser(db.pool.QueryRow(ctx, q, login))
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -97,7 +99,10 @@ func (db *DB) Users(ctx context.Context, f latchkey.UserFilter) ([]*latchkey.Use
 	var q strings.Builder
 	args := []any{limit(f.Limit), max(f.Offset, 0)}
 	q.WriteString(`SELECT ` + sqlschema.UserColumns + ` FROM users u WHERE true`)
-	if !f.IncludeDeleted {
+	switch {
+	case f.OnlyDeleted:
+		q.WriteString(` AND u.deleted_at IS NOT NULL`)
+	case !f.IncludeDeleted:
 		q.WriteString(` AND u.deleted_at IS NULL`)
 	}
 	if f.Search != "" {
@@ -128,8 +133,8 @@ func limit(n int) *int {
 // UpdateUser applies upd to the user that is not deleted, sets UpdatedAt
 // to at and returns the user as stored, in one transaction that locks the
 // user's row while it reads it, so that concurrent updates of other fields
-// are not lost. ENOTFOUND when there is no such user; ECONFLICT when a new
-// username or email is taken.
+// are not lost. ENOTFOUND when there is no such user; ECONFLICT when
+// another user not deleted has the new username or email.
 func (db *DB) UpdateUser(ctx context.Context, id int64, upd latchkey.UserUpdate, at time.Time) (*latchkey.User, error) {
 	const (
 		sel = `SELECT ` + sqlschema.UserColumns + ` FROM users u
@@ -182,4 +187,55 @@ func (db *DB) DeleteUser(ctx context.Context, id int64, at time.Time) error {
 		return wrap("delete user", notFound(msgUserNotFound, nil))
 	}
 	return nil
+}
+
+// RestoreUser undoes the deletion of the deleted user and, in the same
+// transaction, revokes at at every token the user holds, deactivates its
+// grants and marks their authorizations revoked, locking the user's row,
+// then its tokens, then its grants. It returns the user as stored and the
+// tokens it revoked, with their clients, by id. ENOTFOUND when there is no
+// such deleted user; ECONFLICT, and nothing changes, when a user not
+// deleted has its username or email: the partial unique indexes decide,
+// so two restores, or a restore and a create, cannot both take one.
+//
+// Each statement reads what committed before it (READ COMMITTED, as
+// RevokeConsent), so that a token stored while the user's row was locked
+// is revoked too.
+func (db *DB) RestoreUser(ctx context.Context, id int64, at time.Time) (*latchkey.User, []*latchkey.Token, error) {
+	var (
+		u      *latchkey.User
+		tokens []*latchkey.Token
+	)
+	err := db.tx(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted}, func(tx pgx.Tx) error {
+		var err error
+		u, err = scanUser(tx.QueryRow(ctx,
+			`UPDATE users u SET deleted_at = NULL, updated_at = $1
+			WHERE u.id = $2 AND u.deleted_at IS NOT NULL
+			RETURNING `+sqlschema.UserColumns,
+			storedTime(at), id))
+		if errors.Is(err, pgx.ErrNoRows) {
+			return notFound(msgDeletedUserNotFound, err)
+		}
+		if err != nil {
+			return userConflict(err)
+		}
+		// Nothing issued before the deletion comes back: an
+		// authorization still being issued is refused, as after
+		// RevokeConsent.
+		if _, err := tx.Exec(ctx,
+			`INSERT INTO oauth_revoked_requests (request_id, revoked_at)
+			SELECT DISTINCT request_id, $1::timestamptz FROM oauth_grants WHERE user_id = $2
+			ON CONFLICT (request_id) DO NOTHING`,
+			storedTime(at), id); err != nil {
+			return err
+		}
+		if tokens, err = revokeTokens(ctx, tx, at, `t.user_id = $2`, id); err != nil {
+			return err
+		}
+		return deactivateGrants(ctx, tx, `user_id = $1`, id)
+	})
+	if err != nil {
+		return nil, nil, wrap("restore user", err)
+	}
+	return u, tokens, nil
 }

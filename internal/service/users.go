@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"fmt"
 	"net/mail"
 	"regexp"
 	"slices"
@@ -156,8 +157,93 @@ func (s *Service) DeleteUser(ctx context.Context, id int64) error {
 	return nil
 }
 
+// RestoreUser brings back a deleted user, with the status, permissions
+// and password it had. Nothing it held comes back with it: its tokens and
+// refresh tokens are revoked, in the same transaction, and its sessions
+// ended at its deletion. Every replica hears of it as of a deletion, and
+// of each token revoked. ENOTFOUND when there is no such deleted user;
+// ECONFLICT, naming the username or email and the user who has it, when a
+// user not deleted took it meanwhile.
+func (s *Service) RestoreUser(ctx context.Context, id int64) (*latchkey.User, error) {
+	u, ts, err := s.store.RestoreUser(ctx, id, s.now())
+	if latchkey.ErrorCode(err) == latchkey.ECONFLICT {
+		return nil, s.restoreConflict(ctx, id, err)
+	}
+	if err != nil {
+		return nil, err
+	}
+	s.publish(ctx, latchkey.Event{Kind: latchkey.EventUserChanged, ID: strconv.FormatInt(u.ID, 10)})
+	s.audit(ctx, Operator, latchkey.AuditRecord{Action: latchkey.AuditUserRestored, SubjectUserID: userRef(u.ID), SubjectID: idString(u.ID), Detail: u.Username})
+	s.revoked(ctx, Operator, ts, "user restored")
+	s.log.Info("user restored", "user_id", u.ID, "tokens_revoked", len(ts))
+	return u, nil
+}
+
+// restoreConflict says which of the deleted user's username and email a
+// user not deleted has, and who: err, the store's conflict, when it can
+// no longer tell.
+func (s *Service) restoreConflict(ctx context.Context, id int64, err error) error {
+	gone, lerr := s.store.User(ctx, id)
+	if lerr != nil {
+		return err
+	}
+	for _, c := range []struct{ field, value string }{{"username", gone.Username}, {"email", gone.Email}} {
+		other, lerr := s.store.UserByLogin(ctx, c.value)
+		if lerr != nil || other.Deleted() || other.ID == id {
+			continue
+		}
+		if (c.field == "username" && other.Username == c.value) || (c.field == "email" && other.Email == c.value) {
+			return &latchkey.Error{Code: latchkey.ECONFLICT, Err: err,
+				Message: fmt.Sprintf("user %d cannot be restored: its %s %q has been taken by user %d meanwhile", id, c.field, c.value, other.ID)}
+		}
+	}
+	return err
+}
+
+// FindDeletedUser returns the deleted user ref names: an id when it is all
+// digits, else the username or email of exactly one deleted user.
+// ENOTFOUND when there is none; EINVALID when several deleted users have
+// that username or email, to be named by id.
+func (s *Service) FindDeletedUser(ctx context.Context, ref string) (*latchkey.User, error) {
+	if id, ok := ParseUserID(ref); ok {
+		u, err := s.store.User(ctx, id)
+		switch {
+		case err == nil && u.Deleted():
+			return u, nil
+		case err == nil:
+			return nil, latchkey.Errorf(latchkey.ENOTFOUND, "user %d is not deleted", id)
+		case latchkey.ErrorCode(err) != latchkey.ENOTFOUND:
+			return nil, err
+		}
+	}
+	// Search matches a superset (a substring, ignoring case); keep the
+	// exact matches.
+	us, err := s.store.Users(ctx, latchkey.UserFilter{Search: ref, OnlyDeleted: true})
+	if err != nil {
+		return nil, err
+	}
+	var found []*latchkey.User
+	for _, u := range us {
+		if u.Username == ref || u.Email == ref {
+			found = append(found, u)
+		}
+	}
+	switch len(found) {
+	case 0:
+		return nil, latchkey.Errorf(latchkey.ENOTFOUND, "no deleted user %q", ref)
+	case 1:
+		return found[0], nil
+	}
+	ids := make([]string, len(found))
+	for i, u := range found {
+		ids[i] = idString(u.ID)
+	}
+	return nil, latchkey.Errorf(latchkey.EINVALID, "%d deleted users have the username or email %q (ids %s): name one by its id", len(found), ref, strings.Join(ids, ", "))
+}
+
 // FindUser returns the user ref names: an id when it is all digits, else a
-// username or email. Deleted users are found too.
+// username or email, which names the user not deleted that has it if there
+// is one. Deleted users are found too.
 func (s *Service) FindUser(ctx context.Context, ref string) (*latchkey.User, error) {
 	if id, ok := ParseUserID(ref); ok {
 		u, err := s.store.User(ctx, id)

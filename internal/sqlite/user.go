@@ -16,6 +16,8 @@ const (
 	msgUserNotFound  = "The user was not found."
 	msgUsernameTaken = "The username has already been taken."
 	msgEmailTaken    = "The email has already been taken."
+
+	msgDeletedUserNotFound = "No deleted user has that id."
 )
 
 // userConflict translates the unique violation of a user column.
@@ -29,8 +31,8 @@ func userConflict(err error) error {
 	return conflict(msgUsernameTaken, err)
 }
 
-// CreateUser stores u and sets u.ID. ECONFLICT when the username or email
-// is taken.
+// CreateUser stores u and sets u.ID. ECONFLICT when u is not deleted and
+// a user not deleted has its username or email.
 func (db *DB) CreateUser(ctx context.Context, u *latchkey.User) error {
 	const q = `INSERT INTO users (username, email, firstname, lastname, status,
 		is_administrator, permissions, password_hash, search_folded,
@@ -64,13 +66,13 @@ func (db *DB) User(ctx context.Context, id int64) (*latchkey.User, error) {
 	return u, nil
 }
 
-// UserByLogin returns the user, deleted or not, whose username or email is
-// login exactly. Should login be one user's username and another's email,
-// the username wins. ENOTFOUND when there is none.
+// UserByLogin returns the user whose username or email is login exactly:
+// the one not deleted if there is one, its username before another's
+// email, else the one deleted last. ENOTFOUND when there is none.
 func (db *DB) UserByLogin(ctx context.Context, login string) (*latchkey.User, error) {
 	const q = `SELECT ` + sqlschema.UserColumns + ` FROM users u
 		WHERE u.username = ? OR u.email = ?
-		ORDER BY u.username = ? DESC
+		ORDER BY u.deleted_at IS NULL DESC, u.username = ? DESC, u.deleted_at DESC, u.id DESC
 		LIMIT 1`
 	u, err := scanUser(db.queryRow(ctx, q, login, login, login))
 	if errors.Is(err, sql.ErrNoRows) {
@@ -89,7 +91,10 @@ func (db *DB) Users(ctx context.Context, f latchkey.UserFilter) ([]*latchkey.Use
 	var q strings.Builder
 	var args []any
 	q.WriteString(`SELECT ` + sqlschema.UserColumns + ` FROM users u WHERE 1 = 1`)
-	if !f.IncludeDeleted {
+	switch {
+	case f.OnlyDeleted:
+		q.WriteString(` AND u.deleted_at IS NOT NULL`)
+	case !f.IncludeDeleted:
 		q.WriteString(` AND u.deleted_at IS NULL`)
 	}
 	if f.Search != "" {
@@ -116,7 +121,8 @@ func limit(n int) int {
 
 // UpdateUser applies upd to the user that is not deleted, sets UpdatedAt
 // to at and returns the user as stored. ENOTFOUND when there is no such
-// user; ECONFLICT when a new username or email is taken.
+// user; ECONFLICT when another user not deleted has the new username or
+// email.
 func (db *DB) UpdateUser(ctx context.Context, id int64, upd latchkey.UserUpdate, at time.Time) (*latchkey.User, error) {
 	const (
 		sel = `SELECT ` + sqlschema.UserColumns + ` FROM users u WHERE u.id = ?`
@@ -169,4 +175,58 @@ func (db *DB) DeleteUser(ctx context.Context, id int64, at time.Time) error {
 		return wrap("delete user", notFound(msgUserNotFound, nil))
 	}
 	return nil
+}
+
+// RestoreUser undoes the deletion of the deleted user and, in the same
+// transaction, revokes at at every token the user holds, deactivates its
+// grants and marks their authorizations revoked. It returns the user as
+// stored and the tokens it revoked, with their clients, by id. ENOTFOUND
+// when there is no such deleted user; ECONFLICT, and nothing changes, when
+// a user not deleted has its username or email.
+func (db *DB) RestoreUser(ctx context.Context, id int64, at time.Time) (*latchkey.User, []*latchkey.Token, error) {
+	var (
+		u      *latchkey.User
+		tokens []*latchkey.Token
+	)
+	err := db.writeTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx,
+			`UPDATE users SET deleted_at = NULL, updated_at = ? WHERE id = ? AND deleted_at IS NOT NULL`,
+			formatTime(at), id)
+		if err != nil {
+			return userConflict(err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return notFound(msgDeletedUserNotFound, nil)
+		}
+		// Nothing issued before the deletion comes back: an
+		// authorization still being issued is refused, as after
+		// RevokeConsent.
+		_, err = tx.ExecContext(ctx,
+			`INSERT INTO oauth_revoked_requests (request_id, revoked_at)
+			SELECT DISTINCT request_id, ? FROM oauth_grants WHERE user_id = ?
+			ON CONFLICT (request_id) DO NOTHING`,
+			formatTime(at), id)
+		if err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx,
+			`UPDATE oauth_grants SET active = 0 WHERE user_id = ? AND active = 1`, id)
+		if err != nil {
+			return err
+		}
+		if tokens, err = revokeTokens(ctx, tx, at, `user_id = ?`, id); err != nil {
+			return err
+		}
+		u, err = scanUser(tx.QueryRowContext(ctx,
+			`SELECT `+sqlschema.UserColumns+` FROM users u WHERE u.id = ?`, id))
+		return err
+	})
+	if err != nil {
+		return nil, nil, wrap("restore user", err)
+	}
+	return u, tokens, nil
 }

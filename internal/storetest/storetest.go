@@ -36,6 +36,7 @@ func Run(t *testing.T, open func(t *testing.T) latchkey.Store) {
 	t.Run("Users", func(t *testing.T) { testUsers(t, open) })
 	t.Run("UpdateUser", func(t *testing.T) { testUpdateUser(t, open) })
 	t.Run("DeleteUser", func(t *testing.T) { testDeleteUser(t, open) })
+	t.Run("RestoreUser", func(t *testing.T) { testRestoreUser(t, open) })
 
 	t.Run("CreateClient", func(t *testing.T) { testCreateClient(t, open) })
 	t.Run("Client", func(t *testing.T) { testClient(t, open) })

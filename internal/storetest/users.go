@@ -2,6 +2,8 @@ package storetest
 
 import (
 	"fmt"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -131,8 +133,10 @@ func testCreateUser(t *testing.T, open func(t *testing.T) latchkey.Store) {
 		}
 	})
 
-	t.Run("DeletedUsersLogin", func(t *testing.T) {
-		for _, field := range []string{"Username", "Email"} {
+	// A deleted user keeps its username and email, and a new user may
+	// take them.
+	t.Run("ReusesDeletedUsersLogin", func(t *testing.T) {
+		for _, field := range []string{"Username", "Email", "Both"} {
 			t.Run(field, func(t *testing.T) {
 				s := open(t)
 				gone := createUser(t, s, newUser("gone"))
@@ -140,14 +144,44 @@ func testCreateUser(t *testing.T, open func(t *testing.T) latchkey.Store) {
 					t.Fatalf("DeleteUser(%d) = %v", gone.ID, err)
 				}
 				u := newUser("new")
-				if field == "Username" {
+				if field != "Email" {
 					u.Username = gone.Username
-				} else {
+				}
+				if field != "Username" {
 					u.Email = gone.Email
 				}
-				err := s.CreateUser(t.Context(), u)
-				checkCode(t, fmt.Sprintf("CreateUser(%q, %q) over a deleted user", u.Username, u.Email), err, latchkey.ECONFLICT)
+				if err := s.CreateUser(t.Context(), u); err != nil {
+					t.Fatalf("CreateUser(%q, %q) over a deleted user = %v, want nil", u.Username, u.Email, err)
+				}
+				for _, want := range []*latchkey.User{gone, u} {
+					got, err := s.User(t.Context(), want.ID)
+					if err != nil {
+						t.Fatalf("User(%d) = %v", want.ID, err)
+					}
+					if got.Username != want.Username || got.Email != want.Email || got.Deleted() != (want == gone) {
+						t.Errorf("User(%d) = %q, %q, deleted %t; want %q, %q, deleted %t",
+							want.ID, got.Username, got.Email, got.Deleted(), want.Username, want.Email, want == gone)
+					}
+				}
+				// Taken again by a live user, it is not free.
+				again := newUser("again")
+				again.Username, again.Email = u.Username, u.Email
+				err := s.CreateUser(t.Context(), again)
+				checkCode(t, fmt.Sprintf("CreateUser(%q, %q) over a live user", again.Username, again.Email), err, latchkey.ECONFLICT)
 			})
+		}
+	})
+
+	t.Run("DeletedOverLive", func(t *testing.T) {
+		s := open(t)
+		live := createUser(t, s, newUser("alice"))
+		gone := newUser("alice")
+		gone.DeletedAt = ptr(at(time.Hour))
+		if err := s.CreateUser(t.Context(), gone); err != nil {
+			t.Fatalf("CreateUser(%q) deleted, over a live user = %v, want nil", gone.Username, err)
+		}
+		if gone.ID == live.ID {
+			t.Errorf("CreateUser gave the deleted user the live user's id %d", live.ID)
 		}
 	})
 }
@@ -199,6 +233,30 @@ func testUserByLogin(t *testing.T, open func(t *testing.T) latchkey.Store) {
 		t.Fatalf("DeleteUser(%d) = %v", bob.ID, err)
 	}
 	bob.DeletedAt = ptr(at(time.Hour))
+	// carol was deleted, and another carol took her username and email.
+	oldCarol := createUser(t, s, newUser("carol"))
+	if err := s.DeleteUser(t.Context(), oldCarol.ID, at(time.Hour)); err != nil {
+		t.Fatalf("DeleteUser(%d) = %v", oldCarol.ID, err)
+	}
+	carol := createUser(t, s, newUser("carol"))
+	// Two daves were deleted, the second one last.
+	var daves []*latchkey.User
+	for i := range 2 {
+		d := createUser(t, s, newUser("dave"))
+		if err := s.DeleteUser(t.Context(), d.ID, at(time.Duration(i+1)*time.Hour)); err != nil {
+			t.Fatalf("DeleteUser(%d) = %v", d.ID, err)
+		}
+		d.DeletedAt = ptr(at(time.Duration(i+1) * time.Hour))
+		daves = append(daves, d)
+	}
+	// A deleted user's username is a live user's email: the live one wins.
+	ghost := newUser("erin@example.com")
+	ghost.Email = "ghost@example.com"
+	createUser(t, s, ghost)
+	if err := s.DeleteUser(t.Context(), ghost.ID, at(time.Hour)); err != nil {
+		t.Fatalf("DeleteUser(%d) = %v", ghost.ID, err)
+	}
+	erin := createUser(t, s, newUser("erin"))
 
 	tests := []struct {
 		name  string
@@ -209,7 +267,11 @@ func testUserByLogin(t *testing.T, open func(t *testing.T) latchkey.Store) {
 		{"Email", "alice@example.com", alice},
 		{"DeletedByUsername", "bob", bob},
 		{"DeletedByEmail", "bob@example.com", bob},
-		{"Unknown", "carol", nil},
+		{"LiveOverDeletedByUsername", "carol", carol},
+		{"LiveOverDeletedByEmail", "carol@example.com", carol},
+		{"DeletedLast", "dave", daves[1]},
+		{"LiveEmailOverDeletedUsername", "erin@example.com", erin},
+		{"Unknown", "mallory", nil},
 		{"Empty", "", nil},
 		{"OtherCase", "Alice", nil},
 		{"EmailOtherCase", "ALICE@example.com", nil},
@@ -275,6 +337,11 @@ func testUsers(t *testing.T, open func(t *testing.T) latchkey.Store) {
 		{"SearchNoMatch", latchkey.UserFilter{Search: "mallory"}, []string{}},
 		{"SearchDeletedHidden", latchkey.UserFilter{Search: "danvers"}, []string{}},
 		{"SearchDeletedIncluded", latchkey.UserFilter{Search: "danvers", IncludeDeleted: true}, []string{"carol"}},
+		{"OnlyDeleted", latchkey.UserFilter{OnlyDeleted: true}, []string{"carol"}},
+		{"OnlyDeletedOverIncludeDeleted", latchkey.UserFilter{OnlyDeleted: true, IncludeDeleted: true}, []string{"carol"}},
+		{"OnlyDeletedSearch", latchkey.UserFilter{OnlyDeleted: true, Search: "DANVERS"}, []string{"carol"}},
+		{"OnlyDeletedSearchLive", latchkey.UserFilter{OnlyDeleted: true, Search: "alice"}, []string{}},
+		{"OnlyDeletedPastEnd", latchkey.UserFilter{OnlyDeleted: true, Offset: 1}, []string{}},
 		{"Limit", latchkey.UserFilter{Limit: 2}, []string{"alice", "bob"}},
 		{"OffsetLimit", latchkey.UserFilter{Offset: 1, Limit: 2}, []string{"bob", "d_ve"}},
 		{"Offset", latchkey.UserFilter{Offset: 3}, []string{"eve"}},
@@ -391,6 +458,24 @@ func testUpdateUser(t *testing.T, open func(t *testing.T) latchkey.Store) {
 		}
 	})
 
+	// A deleted user's username and email are free for a live user.
+	t.Run("TakesDeletedUsersLogin", func(t *testing.T) {
+		s := open(t)
+		alice := createUser(t, s, newUser("alice"))
+		gone := createUser(t, s, newUser("gone"))
+		if err := s.DeleteUser(t.Context(), gone.ID, at(time.Minute)); err != nil {
+			t.Fatalf("DeleteUser(%d) = %v", gone.ID, err)
+		}
+		upd := latchkey.UserUpdate{Username: ptr(gone.Username), Email: ptr(gone.Email)}
+		got, err := s.UpdateUser(t.Context(), alice.ID, upd, when)
+		if err != nil {
+			t.Fatalf("UpdateUser(%d, %+v) = %v, want nil", alice.ID, upd, err)
+		}
+		if got.Username != gone.Username || got.Email != gone.Email {
+			t.Errorf("UpdateUser(%d, %+v) = %q, %q; want %q, %q", alice.ID, upd, got.Username, got.Email, gone.Username, gone.Email)
+		}
+	})
+
 	errTests := []struct {
 		name   string
 		id     func(alice, bob, gone int64) int64
@@ -399,7 +484,6 @@ func testUpdateUser(t *testing.T, open func(t *testing.T) latchkey.Store) {
 	}{
 		{"UsernameTaken", func(a, _, _ int64) int64 { return a }, latchkey.UserUpdate{Username: ptr("bob")}, latchkey.ECONFLICT},
 		{"EmailTaken", func(a, _, _ int64) int64 { return a }, latchkey.UserUpdate{Email: ptr("bob@example.com")}, latchkey.ECONFLICT},
-		{"DeletedUsersUsername", func(a, _, _ int64) int64 { return a }, latchkey.UserUpdate{Username: ptr("gone")}, latchkey.ECONFLICT},
 		{"Missing", func(a, b, g int64) int64 { return max(a, b, g) + 1000 }, latchkey.UserUpdate{FirstName: ptr("X")}, latchkey.ENOTFOUND},
 		{"Deleted", func(_, _, g int64) int64 { return g }, latchkey.UserUpdate{FirstName: ptr("X")}, latchkey.ENOTFOUND},
 	}
@@ -477,5 +561,216 @@ func testDeleteUser(t *testing.T, open func(t *testing.T) latchkey.Store) {
 		u := createUser(t, s, newUser("alice"))
 		err := s.DeleteUser(t.Context(), u.ID+1000, at(time.Hour))
 		checkCode(t, fmt.Sprintf("DeleteUser(%d)", u.ID+1000), err, latchkey.ENOTFOUND)
+	})
+}
+
+// deleteUser deletes u at when, and sets u.DeletedAt and u.UpdatedAt as
+// the store does.
+func deleteUser(t *testing.T, s latchkey.Store, u *latchkey.User, when time.Time) {
+	t.Helper()
+	if err := s.DeleteUser(t.Context(), u.ID, when); err != nil {
+		t.Fatalf("DeleteUser(%d) = %v", u.ID, err)
+	}
+	u.DeletedAt, u.UpdatedAt = ptr(when), when
+}
+
+func testRestoreUser(t *testing.T, open func(t *testing.T) latchkey.Store) {
+	t.Run("Restores", func(t *testing.T) {
+		s := open(t)
+		alice := newUser("alice")
+		alice.Status = latchkey.StatusInactive
+		alice.Permissions = []string{latchkey.PermViewUsers}
+		alice.PasswordHash = "$argon2id$v=19$m=65536,t=3,p=4$c2FsdA$aGFzaA"
+		createUser(t, s, alice)
+		bob := createUser(t, s, newUser("bob"))
+		app := createClient(t, s, newClient("App"))
+		consent := saveConsent(t, s, newConsent(alice.ID, app.ID, "a"))
+
+		personal := createToken(t, s, newToken(1, alice.ID))
+		earlier := createToken(t, s, newToken(2, alice.ID))
+		if _, err := s.RevokeToken(t.Context(), earlier.ID, at(time.Minute)); err != nil {
+			t.Fatalf("RevokeToken(%q) = %v", earlier.ID, err)
+		}
+		issued, _ := issueToken(t, s, 3, alice.ID, app.ID, "request-a")
+		refresh := createGrant(t, s, newGrant(latchkey.GrantRefresh, signature(1), "request-a", alice.ID, app.ID))
+		bobs, _ := issueToken(t, s, 4, bob.ID, app.ID, "request-b")
+		bobsRefresh := createGrant(t, s, newGrant(latchkey.GrantRefresh, signature(2), "request-b", bob.ID, app.ID))
+
+		deleteUser(t, s, alice, at(time.Hour))
+		when := at(2 * time.Hour)
+		got, revoked, err := s.RestoreUser(t.Context(), alice.ID, when)
+		if err != nil {
+			t.Fatalf("RestoreUser(%d) = %v", alice.ID, err)
+		}
+		after := fmt.Sprintf("RestoreUser(%d)", alice.ID)
+
+		// The user is back as it was, but for UpdatedAt.
+		want := *alice
+		want.DeletedAt, want.UpdatedAt = nil, when
+		if diff := cmp.Diff(&want, got, cmpopts.EquateEmpty()); diff != "" {
+			t.Errorf("%s mismatch (-want +got):\n%s", after, diff)
+		}
+		checkUTC(t, after, &got.UpdatedAt)
+		stored, err := s.User(t.Context(), alice.ID)
+		if err != nil {
+			t.Fatalf("User(%d) = %v", alice.ID, err)
+		}
+		if diff := cmp.Diff(&want, stored, cmpopts.EquateEmpty()); diff != "" {
+			t.Errorf("after %s, User(%d) mismatch (-want +got):\n%s", after, alice.ID, diff)
+		}
+		live, err := s.Users(t.Context(), latchkey.UserFilter{})
+		if err != nil {
+			t.Fatalf("Users() = %v", err)
+		}
+		if diff := cmp.Diff([]int64{alice.ID, bob.ID}, userIDs(live)); diff != "" {
+			t.Errorf("after %s, Users() ids mismatch (-want +got):\n%s", after, diff)
+		}
+
+		// Nothing the user held comes back: its tokens and grants are
+		// revoked, and its authorizations marked, now; the others' are
+		// untouched.
+		if diff := cmp.Diff(revokedAt(t, s, when, personal, issued), byID(revoked)); diff != "" {
+			t.Errorf("%s revoked tokens mismatch (-want +got):\n%s", after, diff)
+		}
+		checkRevoked(t, s, after, true, when, personal.ID, issued.ID)
+		checkRevoked(t, s, after, true, at(time.Minute), earlier.ID)
+		checkRevoked(t, s, after, false, time.Time{}, bobs.ID)
+		checkActive(t, s, after, false, latchkey.GrantAccess, issued.ID)
+		checkActive(t, s, after, false, latchkey.GrantRefresh, refresh.Signature)
+		checkActive(t, s, after, true, latchkey.GrantAccess, bobs.ID)
+		checkActive(t, s, after, true, latchkey.GrantRefresh, bobsRefresh.Signature)
+		checkLive(t, s, after, "request-a", alice.ID, app.ID, false)
+		// The consent stays: the person approves no application anew,
+		// but every token the application had is gone.
+		if _, err := s.Consent(t.Context(), consent.UserID, consent.ClientID); err != nil {
+			t.Errorf("after %s, Consent(%d, %d) = %v, want the consent", after, consent.UserID, consent.ClientID, err)
+		}
+
+		_, _, err = s.RestoreUser(t.Context(), alice.ID, at(3*time.Hour))
+		checkCode(t, after+" again", err, latchkey.ENOTFOUND)
+	})
+
+	t.Run("WithoutTokens", func(t *testing.T) {
+		s := open(t)
+		u := createUser(t, s, newUser("alice"))
+		deleteUser(t, s, u, at(time.Hour))
+		got, revoked, err := s.RestoreUser(t.Context(), u.ID, at(2*time.Hour))
+		if err != nil {
+			t.Fatalf("RestoreUser(%d) = %v", u.ID, err)
+		}
+		if got.Deleted() || len(revoked) != 0 {
+			t.Errorf("RestoreUser(%d) = deleted %t, %d tokens revoked; want not deleted, none", u.ID, got.Deleted(), len(revoked))
+		}
+	})
+
+	t.Run("NotDeleted", func(t *testing.T) {
+		s := open(t)
+		u := createUser(t, s, newUser("alice"))
+		tok := createToken(t, s, newToken(1, u.ID))
+		_, _, err := s.RestoreUser(t.Context(), u.ID, at(time.Hour))
+		checkCode(t, fmt.Sprintf("RestoreUser(%d) of a live user", u.ID), err, latchkey.ENOTFOUND)
+		got, err := s.User(t.Context(), u.ID)
+		if err != nil {
+			t.Fatalf("User(%d) = %v", u.ID, err)
+		}
+		if diff := cmp.Diff(u, got, cmpopts.EquateEmpty()); diff != "" {
+			t.Errorf("a refused RestoreUser changed User(%d) (-before +after):\n%s", u.ID, diff)
+		}
+		checkRevoked(t, s, "a refused RestoreUser", false, time.Time{}, tok.ID)
+	})
+
+	t.Run("Missing", func(t *testing.T) {
+		s := open(t)
+		u := createUser(t, s, newUser("alice"))
+		for _, id := range []int64{0, -1, u.ID + 1000} {
+			_, _, err := s.RestoreUser(t.Context(), id, at(time.Hour))
+			checkCode(t, fmt.Sprintf("RestoreUser(%d)", id), err, latchkey.ENOTFOUND)
+		}
+	})
+
+	// While a live user has the deleted user's username or email, the
+	// restore is refused, says which, and changes nothing.
+	t.Run("Taken", func(t *testing.T) {
+		tests := []struct {
+			name            string
+			username, email string
+			says            string
+		}{
+			{"Username", "alice", "other@example.com", "username"},
+			{"Email", "other", "alice@example.com", "email"},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				s := open(t)
+				gone := createUser(t, s, newUser("alice"))
+				tok := createToken(t, s, newToken(1, gone.ID))
+				refresh := createGrant(t, s, newGrant(latchkey.GrantRefresh, signature(1), "request-a", gone.ID, latchkey.PersonalAccessClientID))
+				deleteUser(t, s, gone, at(time.Hour))
+				taker := newUser(tt.username)
+				taker.Email = tt.email
+				createUser(t, s, taker)
+
+				call := fmt.Sprintf("RestoreUser(%d) while user %d has its %s", gone.ID, taker.ID, tt.says)
+				_, revoked, err := s.RestoreUser(t.Context(), gone.ID, at(2*time.Hour))
+				checkCode(t, call, err, latchkey.ECONFLICT)
+				if msg := latchkey.ErrorMessage(err); !strings.Contains(msg, tt.says) {
+					t.Errorf("%s: message %q does not name the %s", call, msg, tt.says)
+				}
+				if len(revoked) != 0 {
+					t.Errorf("%s revoked %d tokens, want none", call, len(revoked))
+				}
+				got, err := s.User(t.Context(), gone.ID)
+				if err != nil {
+					t.Fatalf("User(%d) = %v", gone.ID, err)
+				}
+				if diff := cmp.Diff(gone, got, cmpopts.EquateEmpty()); diff != "" {
+					t.Errorf("after %s, User(%d) mismatch (-want +got):\n%s", call, gone.ID, diff)
+				}
+				checkRevoked(t, s, call, false, time.Time{}, tok.ID)
+				checkActive(t, s, call, true, latchkey.GrantRefresh, refresh.Signature)
+
+				// Once the taker is deleted in turn, the restore goes.
+				deleteUser(t, s, taker, at(3*time.Hour))
+				if _, _, err := s.RestoreUser(t.Context(), gone.ID, at(4*time.Hour)); err != nil {
+					t.Errorf("RestoreUser(%d) after user %d was deleted = %v, want nil", gone.ID, taker.ID, err)
+				}
+			})
+		}
+	})
+
+	// Of two deleted users with one username, one can come back.
+	t.Run("TwoDeletedOneName", func(t *testing.T) {
+		s := open(t)
+		first := createUser(t, s, newUser("alice"))
+		deleteUser(t, s, first, at(time.Hour))
+		second := createUser(t, s, newUser("alice"))
+		deleteUser(t, s, second, at(2*time.Hour))
+
+		errs := make(chan error, 2)
+		for _, u := range []*latchkey.User{first, second} {
+			go func() {
+				_, _, err := s.RestoreUser(t.Context(), u.ID, at(3*time.Hour))
+				errs <- err
+			}()
+		}
+		var codes []string
+		for range 2 {
+			codes = append(codes, latchkey.ErrorCode(<-errs))
+		}
+		slices.Sort(codes)
+		if diff := cmp.Diff([]string{"", latchkey.ECONFLICT}, codes); diff != "" {
+			t.Errorf("two concurrent RestoreUser of users named alice: codes mismatch (-want +got):\n%s", diff)
+		}
+		live, err := s.Users(t.Context(), latchkey.UserFilter{})
+		if err != nil {
+			t.Fatalf("Users() = %v", err)
+		}
+		if len(live) != 1 {
+			t.Errorf("after two RestoreUser of users named alice, %d users are live, want 1", len(live))
+		}
+		found, err := s.UserByLogin(t.Context(), "alice")
+		if err != nil || found.Deleted() {
+			t.Errorf("UserByLogin(%q) = %+v, %v; want the restored user", "alice", found, err)
+		}
 	})
 }
