@@ -96,7 +96,7 @@ func (e *env) tokenList(ctx context.Context, args []string) error {
 			if t.Expired(now) {
 				state = "expired"
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, t.Name, dash(strings.Join(t.Scopes, ",")),
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", printable(t.ID), dash(printable(t.Name)), dash(printable(strings.Join(t.Scopes, ","))),
 				day(&t.CreatedAt), day(t.ExpiresAt), day(t.LastUsedAt), state)
 		}
 		return tw.Flush()

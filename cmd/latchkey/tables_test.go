@@ -1,0 +1,173 @@
+package main
+
+import (
+	"crypto/rand"
+	"crypto/rsa"
+	"encoding/json"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/internal/jwt"
+	"github.com/latchkey/latchkey/internal/sqlite"
+)
+
+// The text users typed, as an attacker would type it: each one hides or
+// forges a row, a column or a line's order on a terminal that shows it raw.
+const (
+	evilErase    = "evil\x1b[2K\rrow"            // erases its line, then writes over it
+	evilNewline  = "x\n1  forged  row"           // a row of its own
+	evilTab      = "curl/8\t203.0.113.66"        // a column of its own
+	evilC1       = "a\u009b2Jb\u0085c"           // C1 CSI (clear screen) and NEL
+	evilBidi     = "txt.\u202Eexe\u2066\u2069"   // reorders the line
+	evilInvalid  = "bad\xff\xfeutf8\x7f"         // invalid UTF-8 and DEL
+	evilTitle    = "app\x1b]0;pwned\x07"         // sets the terminal's title
+	evilEscaped  = `"evil\x1b[2K\rrow"`          // how evilErase is shown
+	evilTabShown = `"curl/8\t203.0.113.66"`      // how evilTab is shown
+	evilBidiSeen = `"txt.\u202eexe\u2066\u2069"` // how evilBidi is shown
+	evilC1Shown  = `"a\u009b2Jb\u0085c"`         // how evilC1 is shown
+	evilBadShown = `"bad\xff\xfeutf8\x7f"`       // how evilInvalid is shown
+	evilNLShown  = `"x\n1  forged  row"`         // how evilNewline is shown
+	evilTitleSee = `"app\x1b]0;pwned\a"`         // how evilTitle is shown
+	longAgent    = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36"
+)
+
+// evilDatabase is a database whose users, tokens, clients, keys and audit
+// records hold every kind of text a terminal acts on, stored as the
+// store would keep it whatever path it came by. It returns the
+// environment of commands on it.
+func evilDatabase(t *testing.T) func(string) string {
+	t.Helper()
+	const secret = "a secret of a fair length for tests"
+	db := filepath.Join(t.TempDir(), "evil.db")
+	env := testEnv(map[string]string{"LATCHKEY_DATABASE": db, "LATCHKEY_SECRET": secret})
+	mustCLI(t, env, "migrate")
+
+	ctx := t.Context()
+	st, err := sqlite.Open(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	now := time.Now().UTC().Truncate(time.Second)
+	u := &latchkey.User{Username: "mallory" + evilErase, Email: evilC1 + "@example.com", FirstName: evilBidi, LastName: evilInvalid,
+		Status: latchkey.StatusActive, Permissions: []string{}, CreatedAt: now, UpdatedAt: now}
+	if err := st.CreateUser(ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	for i, name := range []string{evilErase, evilNewline, evilBidi, evilInvalid} {
+		tok := &latchkey.Token{ID: strings.Repeat(string(rune('a'+i)), latchkey.TokenIDLength), UserID: u.ID,
+			ClientID: latchkey.PersonalAccessClientID, Name: name, Scopes: latchkey.Scopes{"tokens.read"},
+			CreatedAt: now, UpdatedAt: now}
+		if err := st.CreateToken(ctx, tok); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := st.CreateClient(ctx, &latchkey.Client{Name: evilTitle + "\u202e\u0085", Redirect: "https://app.example/cb," + evilNewline,
+		SecretHash: "x", CreatedAt: now, UpdatedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	// A key that was never ours, retired by a real one.
+	if err := st.AddSigningKey(ctx, &latchkey.SigningKey{ID: evilErase, Algorithm: evilTab, PublicKey: []byte("x"),
+		SealedPrivateKey: []byte("x"), CreatedAt: now.Add(-time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	priv, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealer, err := jwt.NewSealer([]byte(secret))
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := jwt.NewSigningKey(priv, sealer, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.AddSigningKey(ctx, k); err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range []latchkey.AuditRecord{
+		{Action: latchkey.AuditAuthRefused, SubjectUserID: &u.ID, SubjectID: strings.Repeat("a", latchkey.TokenIDLength),
+			Origin: latchkey.Origin{Address: "203.0.113.9", UserAgent: evilTab}, Detail: evilErase},
+		{Action: latchkey.AuditSignInRefused, Origin: latchkey.Origin{Address: evilNewline, UserAgent: evilC1}, Detail: evilBidi},
+		{Action: latchkey.AuditUserUpdated, SubjectUserID: &u.ID, SubjectID: evilInvalid, Detail: evilTitle},
+	} {
+		r.At = now.Add(time.Duration(i) * time.Second)
+		if err := st.RecordAudit(ctx, &r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return env
+}
+
+// checkTerminalSafe fails t if out holds anything a terminal would act
+// on, or a line more or less than want.
+func checkTerminalSafe(t *testing.T, cmd, out string, lines int) {
+	t.Helper()
+	if r, ok := terminalSafe(strings.ReplaceAll(out, "\n", "")); !ok {
+		t.Errorf("latchkey %s writes %U to the terminal:\n%s", cmd, r, out)
+	}
+	if got := strings.Count(out, "\n") + 1; got != lines {
+		t.Errorf("latchkey %s printed %d lines, want %d:\n%s", cmd, got, lines, out)
+	}
+	for i, line := range strings.Split(out, "\n") {
+		if strings.Contains(line, "\t") {
+			t.Errorf("latchkey %s line %d holds a tab: %q", cmd, i+1, line)
+		}
+	}
+}
+
+func TestTablesEscapeWhatUsersTyped(t *testing.T) {
+	env := evilDatabase(t)
+	for _, tc := range []struct {
+		args  []string
+		lines int // the header and the rows
+		want  []string
+	}{
+		{[]string{"token", "list", "--user", "1"}, 5, []string{evilEscaped, evilNLShown, evilBidiSeen, evilBadShown}},
+		{[]string{"user", "list"}, 2, []string{`"mallory` + evilEscaped[1:], evilC1Shown[:len(evilC1Shown)-1] + `@example.com"`,
+			`"txt.\u202eexe\u2066\u2069 bad\xff\xfeutf8\x7f"`}},
+		{[]string{"client", "list"}, 3, []string{`"app\x1b]0;pwned\a\u202e\u0085"`, "https://app.example/cb " + evilNLShown}},
+		{[]string{"keys", "list"}, 3, []string{evilEscaped, evilTabShown}},
+	} {
+		cmd := strings.Join(tc.args, " ")
+		t.Run(cmd, func(t *testing.T) {
+			out := mustCLI(t, env, tc.args...)
+			checkTerminalSafe(t, cmd, out, tc.lines)
+			for _, want := range tc.want {
+				if !strings.Contains(out, want) {
+					t.Errorf("latchkey %s lacks %s:\n%s", cmd, want, out)
+				}
+			}
+		})
+	}
+	// The JSON forms are as safe, and give back every byte.
+	for _, tc := range []struct {
+		args  []string
+		field string
+		want  []string
+	}{
+		{[]string{"client", "list", "--json"}, "name", []string{"Latchkey Personal Access Client", evilTitle + "\u202e\u0085"}},
+	} {
+		cmd := strings.Join(tc.args, " ")
+		t.Run(cmd+" "+tc.field, func(t *testing.T) {
+			out := mustCLI(t, env, tc.args...)
+			checkTerminalSafe(t, cmd, out, len(tc.want))
+			var got []string
+			for line := range strings.SplitSeq(out, "\n") {
+				var m map[string]any
+				if err := json.Unmarshal([]byte(line), &m); err != nil {
+					t.Fatalf("latchkey %s line %q: %v", cmd, line, err)
+				}
+				s, _ := m[tc.field].(string)
+				got = append(got, s)
+			}
+			if strings.Join(got, "|") != strings.Join(tc.want, "|") {
+				t.Errorf("latchkey %s: %s = %q, want %q", cmd, tc.field, got, tc.want)
+			}
+		})
+	}
+}
