@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/internal/jwt"
@@ -132,6 +133,8 @@ func TestTablesEscapeWhatUsersTyped(t *testing.T) {
 			`"txt.\u202eexe\u2066\u2069 bad\xff\xfeutf8\x7f"`}},
 		{[]string{"client", "list"}, 3, []string{`"app\x1b]0;pwned\a\u202e\u0085"`, "https://app.example/cb " + evilNLShown}},
 		{[]string{"keys", "list"}, 3, []string{evilEscaped, evilTabShown}},
+		{[]string{"audit"}, 4, []string{evilEscaped, `"x\n1  forged …`, `"bad\xff…`, `"app\x1b]0;pwned\a"`}},
+		{[]string{"audit", "--wide"}, 4, []string{evilTabShown, evilEscaped, evilNLShown, evilC1Shown, evilBidiSeen, evilBadShown, evilTitleSee}},
 	} {
 		cmd := strings.Join(tc.args, " ")
 		t.Run(cmd, func(t *testing.T) {
@@ -150,6 +153,8 @@ func TestTablesEscapeWhatUsersTyped(t *testing.T) {
 		field string
 		want  []string
 	}{
+		{[]string{"audit", "--json"}, "user_agent", []string{"", strings.ToValidUTF8(evilC1, "\uFFFD"), evilTab}},
+		{[]string{"audit", "--json"}, "detail", []string{evilTitle, evilBidi, evilErase}},
 		{[]string{"client", "list", "--json"}, "name", []string{"Latchkey Personal Access Client", evilTitle + "\u202e\u0085"}},
 	} {
 		cmd := strings.Join(tc.args, " ")
@@ -169,5 +174,83 @@ func TestTablesEscapeWhatUsersTyped(t *testing.T) {
 				t.Errorf("latchkey %s: %s = %q, want %q", cmd, tc.field, got, tc.want)
 			}
 		})
+	}
+}
+
+func TestAuditFitsATerminal(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "a.db")
+	env := testEnv(map[string]string{"LATCHKEY_DATABASE": db, "LATCHKEY_SECRET": "a secret of a fair length for tests"})
+	mustCLI(t, env, "migrate")
+	mustCLI(t, env, "user", "create", "--username", "root", "--email", "root@example.com", "--admin")
+	mustCLI(t, env, "user", "create", "--username", "alice", "--email", "alice@example.com")
+	mustCLI(t, env, "token", "create", "--user", "alice", "--name", "deploy", "--scopes", "tokens.read,tokens.write")
+	mustCLI(t, env, "client", "create", "--name", "Dashboard of the operations team", "--redirect-uri", "https://dash.example.com/cb")
+	mustCLI(t, env, "keys", "rotate")
+	mustCLI(t, env, "user", "update", "--email", "alice@example.org", "--first-name", "Alice", "alice")
+
+	// What the server writes: a user's token, used, revoked, refused.
+	st, err := sqlite.Open(t.Context(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	alice, root := int64(2), int64(1)
+	tokID := strings.Repeat("0123456789", 8)
+	now := time.Now().UTC()
+	for _, r := range []latchkey.AuditRecord{
+		{Action: latchkey.AuditSignInOK, ActorUserID: &alice, SubjectUserID: &alice, SubjectID: "2",
+			Origin: latchkey.Origin{Address: "203.0.113.254", UserAgent: longAgent}},
+		{Action: latchkey.AuditTokenCreated, ActorUserID: &alice, ActorTokenID: tokID, SubjectUserID: &alice, SubjectID: tokID,
+			Origin: latchkey.Origin{Address: "2001:db8:85a3::8a2e:370:7334", UserAgent: "curl/8.5.0"}, Detail: "scopes tokens.read tokens.write"},
+		{Action: latchkey.AuditTokenRevoked, ActorUserID: &root, SubjectUserID: &alice, SubjectID: tokID,
+			Origin: latchkey.Origin{Address: "198.51.100.7", UserAgent: longAgent}},
+		{Action: latchkey.AuditAuthRefused, SubjectUserID: &alice, SubjectID: tokID,
+			Origin: latchkey.Origin{Address: "198.51.100.7", UserAgent: longAgent}, Detail: "revoked"},
+		{Action: latchkey.AuditSignInRefused, Origin: latchkey.Origin{Address: "192.0.2.1", UserAgent: longAgent},
+			Detail: "no such user, after a long search of every table there is"},
+	} {
+		r.At = now
+		if err := st.RecordAudit(t.Context(), &r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st.Close()
+
+	out := mustCLI(t, env, "audit")
+	lines := strings.Split(out, "\n")
+	if len(lines) != 13 {
+		t.Fatalf("audit printed %d lines, want a header and 12 records:\n%s", len(lines), out)
+	}
+	for i, line := range lines {
+		if n := utf8.RuneCountInString(line); n > 100 {
+			t.Errorf("audit line %d is %d columns wide, want at most 100: %q", i+1, n, line)
+		}
+	}
+	for _, want := range []string{
+		"AT  ", "ACTION", "ACTOR", "USER", "SUBJECT", "ADDRESS", "DETAIL",
+		"01234567…",       // a token id, cut short
+		"2001:db8:85a3:…", // a long address, cut short
+		"no such user, a…",
+		"client.registered", "operator", "user 2",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("audit lacks %q:\n%s", want, out)
+		}
+	}
+	if header := lines[0]; !strings.HasSuffix(strings.TrimSpace(header), "DETAIL") {
+		t.Errorf("audit header %q, want the detail last", header)
+	}
+	if strings.Contains(out, "Mozilla") {
+		t.Errorf("audit shows the user agent; want it in --wide only:\n%s", out)
+	}
+
+	wide := mustCLI(t, env, "audit", "--wide")
+	for _, want := range []string{"USER AGENT", longAgent, "2001:db8:85a3::8a2e:370:7334", "(token " + tokID + ")",
+		"no such user, after a long search of every table there is"} {
+		if !strings.Contains(wide, want) {
+			t.Errorf("audit --wide lacks %q:\n%s", want, wide)
+		}
+	}
+	if _, err := cli(t, env, "", "audit", "--wide", "--json"); exitCode(err) != 2 {
+		t.Errorf("audit --wide --json: %v, want a usage error", err)
 	}
 }
