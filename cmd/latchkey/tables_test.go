@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"encoding/json"
+	"maps"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -252,5 +253,55 @@ func TestAuditFitsATerminal(t *testing.T) {
 	}
 	if _, err := cli(t, env, "", "audit", "--wide", "--json"); exitCode(err) != 2 {
 		t.Errorf("audit --wide --json: %v, want a usage error", err)
+	}
+}
+
+func TestTokenListAll(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "t.db")
+	env := testEnv(map[string]string{"LATCHKEY_DATABASE": db, "LATCHKEY_SECRET": "a secret of a fair length for tests"})
+	mustCLI(t, env, "user", "create", "--username", "alice", "--email", "alice@example.com")
+	mustCLI(t, env, "token", "create", "--user", "alice", "--name", "kept")
+	mustCLI(t, env, "token", "create", "--user", "alice", "--name", "gone")
+	st, err := sqlite.Open(t.Context(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	then := time.Date(2001, 1, 1, 0, 0, 0, 0, time.UTC)
+	err = st.CreateToken(t.Context(), &latchkey.Token{ID: strings.Repeat("e", latchkey.TokenIDLength), UserID: 1,
+		ClientID: latchkey.PersonalAccessClientID, Name: "old", Scopes: latchkey.Scopes{}, CreatedAt: then, UpdatedAt: then, ExpiresAt: &then})
+	st.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var gone string
+	for line := range strings.SplitSeq(mustCLI(t, env, "token", "list", "--user", "alice"), "\n") {
+		if f := strings.Fields(line); len(f) > 1 && f[1] == "gone" {
+			gone = f[0]
+		}
+	}
+	if gone == "" {
+		t.Fatal("token list lacks the token named gone")
+	}
+	mustCLI(t, env, "token", "revoke", gone)
+
+	states := func(args ...string) map[string]string {
+		t.Helper()
+		m := map[string]string{}
+		for i, line := range strings.Split(mustCLI(t, env, append([]string{"token", "list", "--user", "alice"}, args...)...), "\n") {
+			f := strings.Fields(line)
+			if i > 0 && len(f) > 2 {
+				m[f[1]] = f[len(f)-1]
+			}
+		}
+		return m
+	}
+	if got, want := states(), map[string]string{"kept": "active", "old": "expired"}; !maps.Equal(got, want) {
+		t.Errorf("token list: states %v, want %v", got, want)
+	}
+	if got, want := states("--all"), map[string]string{"kept": "active", "gone": "revoked", "old": "expired"}; !maps.Equal(got, want) {
+		t.Errorf("token list --all: states %v, want %v", got, want)
+	}
+	if got, want := states("--all", "--filter", "go"), map[string]string{"gone": "revoked"}; !maps.Equal(got, want) {
+		t.Errorf("token list --all --filter go: states %v, want %v", got, want)
 	}
 }
