@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
@@ -77,9 +76,8 @@ func (e *env) clientList(ctx context.Context, args []string) error {
 			return err
 		}
 		if *asJSON {
-			enc := json.NewEncoder(e.stdout)
 			for _, c := range cs {
-				if err := enc.Encode(clientJSON(c)); err != nil {
+				if err := writeJSONLine(e.stdout, clientJSON(c)); err != nil {
 					return err
 				}
 			}
@@ -88,8 +86,12 @@ func (e *env) clientList(ctx context.Context, args []string) error {
 		tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "ID\tNAME\tTYPE\tSTATE\tREDIRECT URIS\tCREATED")
 		for _, c := range cs {
-			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", c.ID, c.Name, clientType(c), clientState(c),
-				dash(strings.Join(service.RedirectURIs(c), " ")), day(&c.CreatedAt))
+			var uris []string
+			for _, u := range service.RedirectURIs(c) {
+				uris = append(uris, printable(u))
+			}
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", c.ID, dash(printable(c.Name)), clientType(c), clientState(c),
+				dash(strings.Join(uris, " ")), day(&c.CreatedAt))
 		}
 		return tw.Flush()
 	})

@@ -200,6 +200,21 @@ func (d *dbFlags) sealer(ctx context.Context, st latchkey.Store, stderr io.Write
 	return jwt.NewSealer([]byte(secret))
 }
 
+// warnReadable warns, as sealer does of the secret file, of each file of
+// an SQLite database (the database, its -wal and its -shm) that others
+// than its owner may read: they hold password hashes, emails and the
+// audit log. New databases are created 0600.
+func (d *dbFlags) warnReadable(stderr io.Writer) {
+	if d.postgres() {
+		return
+	}
+	for _, path := range []string{*d.database, *d.database + "-wal", *d.database + "-shm"} {
+		if fi, err := os.Stat(path); err == nil && fi.Mode().Perm()&0o077 != 0 {
+			fmt.Fprintf(stderr, "latchkey: warning: %s is readable by others (mode %v); chmod 600 it\n", path, fi.Mode().Perm())
+		}
+	}
+}
+
 func randomBytes(n int) []byte {
 	b := make([]byte, n)
 	_, _ = rand.Read(b) // crypto/rand.Read never fails
@@ -270,6 +285,7 @@ func (e *env) openService(ctx context.Context, d *dbFlags, cfg service.Config) (
 	if err != nil {
 		return nil, nil, nil, err
 	}
+	d.warnReadable(e.stderr)
 	sealer, err := d.sealer(ctx, st, e.stderr)
 	if err != nil {
 		st.Close()

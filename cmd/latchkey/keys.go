@@ -88,7 +88,7 @@ func (e *env) keysList(ctx context.Context, args []string) error {
 		case k.Verifying:
 			state = "verifying"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", k.ID, k.Algorithm, day(&k.CreatedAt), day(k.RetiredAt), state)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", printable(k.ID), printable(k.Algorithm), day(&k.CreatedAt), day(k.RetiredAt), state)
 	}
 	return tw.Flush()
 }

@@ -73,10 +73,11 @@ func (e *env) tokenCreate(ctx context.Context, args []string) error {
 }
 
 func (e *env) tokenList(ctx context.Context, args []string) error {
-	fs := e.flags("token list", "token list --user USER [--filter TEXT]")
+	fs := e.flags("token list", "token list --user USER [--filter TEXT] [--all]")
 	db := fs.dbFlags()
 	user := fs.FlagSet.String("user", "", "whose tokens: an id, username or email (required)")
 	filter := fs.FlagSet.String("filter", "", "only tokens whose name contains this")
+	all := fs.Bool("all", false, "include revoked tokens")
 	if err := fs.parse(args); err != nil {
 		return err
 	}
@@ -84,7 +85,7 @@ func (e *env) tokenList(ctx context.Context, args []string) error {
 		return usagef("token list: --user is required")
 	}
 	return e.withUser(ctx, db, *user, func(svc *service.Service, u *latchkey.User) error {
-		ts, _, err := svc.Tokens(ctx, u, service.ListQuery{Page: 1, PerPage: 0, Filter: *filter})
+		ts, _, err := svc.Tokens(ctx, u, service.ListQuery{Page: 1, PerPage: 0, Filter: *filter, IncludeRevoked: *all})
 		if err != nil {
 			return err
 		}
@@ -93,10 +94,13 @@ func (e *env) tokenList(ctx context.Context, args []string) error {
 		fmt.Fprintln(tw, "ID\tNAME\tSCOPES\tCREATED\tEXPIRES\tLAST USED\tSTATE")
 		for _, t := range ts {
 			state := "active"
-			if t.Expired(now) {
+			switch {
+			case t.Revoked:
+				state = "revoked"
+			case t.Expired(now):
 				state = "expired"
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, t.Name, dash(strings.Join(t.Scopes, ",")),
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", printable(t.ID), dash(printable(t.Name)), dash(printable(strings.Join(t.Scopes, ","))),
 				day(&t.CreatedAt), day(t.ExpiresAt), day(t.LastUsedAt), state)
 		}
 		return tw.Flush()

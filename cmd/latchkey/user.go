@@ -129,8 +129,9 @@ func (e *env) userList(ctx context.Context, args []string) error {
 		if u.Deleted() {
 			status = "DELETED"
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%v\t%s\t%v\n", u.ID, u.Username, u.Email,
-			strings.TrimSpace(u.FirstName+" "+u.LastName), status, u.Admin, dash(strings.Join(u.Permissions, ",")), u.PasswordHash != "")
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%v\t%s\t%v\n", u.ID, dash(printable(u.Username)), dash(printable(u.Email)),
+			dash(printable(strings.TrimSpace(u.FirstName+" "+u.LastName))), printable(status), u.Admin,
+			dash(printable(strings.Join(u.Permissions, ","))), u.PasswordHash != "")
 	}
 	return tw.Flush()
 }

@@ -186,12 +186,16 @@ type ListQuery struct {
 	Filter        string
 	OrderBy       latchkey.TokenOrder
 	Ascending     bool
+	// IncludeRevoked keeps revoked tokens too, for the operator's list;
+	// the API never lists them.
+	IncludeRevoked bool
 }
 
-// Tokens returns a page of owner's personal tokens that are not revoked,
-// expired ones included, and how many there are on all pages.
+// Tokens returns a page of owner's personal tokens that are not revoked
+// (revoked ones too if q.IncludeRevoked), expired ones included, and how
+// many there are on all pages.
 func (s *Service) Tokens(ctx context.Context, owner *latchkey.User, q ListQuery) ([]*latchkey.Token, int, error) {
-	if q.Filter == "" && (q.OrderBy == "" || q.OrderBy == latchkey.OrderCreatedAt) && !q.Ascending && q.PerPage > 0 {
+	if q.Filter == "" && !q.IncludeRevoked && (q.OrderBy == "" || q.OrderBy == latchkey.OrderCreatedAt) && !q.Ascending && q.PerPage > 0 {
 		if all, ok := s.cachedList(ctx, owner); ok {
 			from := min((q.Page-1)*q.PerPage, len(all))
 			to := min(from+q.PerPage, len(all))
@@ -205,13 +209,14 @@ func (s *Service) Tokens(ctx context.Context, owner *latchkey.User, q ListQuery)
 		}
 	}
 	ts, total, err := s.store.Tokens(ctx, latchkey.TokenFilter{
-		UserID:       owner.ID,
-		PersonalOnly: true,
-		Name:         q.Filter,
-		OrderBy:      q.OrderBy,
-		Ascending:    q.Ascending,
-		Offset:       (q.Page - 1) * q.PerPage,
-		Limit:        q.PerPage,
+		UserID:         owner.ID,
+		PersonalOnly:   true,
+		IncludeRevoked: q.IncludeRevoked,
+		Name:           q.Filter,
+		OrderBy:        q.OrderBy,
+		Ascending:      q.Ascending,
+		Offset:         (q.Page - 1) * q.PerPage,
+		Limit:          q.PerPage,
 	})
 	if err != nil {
 		return nil, 0, err

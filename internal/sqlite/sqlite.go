@@ -22,6 +22,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"os"
 	"runtime"
 	"strconv"
 	"strings"
@@ -56,6 +57,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	if path == "" {
 		return nil, errors.New("sqlite: open: empty path")
 	}
+	createPrivate(path)
 	write, err := sql.Open("sqlite", dsn(path, false))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
@@ -85,6 +87,20 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
 	return &DB{write: write, read: read, stmts: map[string]*sql.Stmt{}}, nil
+}
+
+// createPrivate creates the database file at path, empty and readable by
+// its owner only (0600, whatever the umask), if there is none: SQLite
+// would create it 0644, and it holds password hashes, emails and the
+// audit log. SQLite creates the -wal and -shm files with the mode of the
+// main file. If the file cannot be created here, SQLite's open says why.
+func createPrivate(path string) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	_ = f.Chmod(0o600) // the umask may have taken the owner's bits too
 }
 
 // dsn returns the data source name of a connection to the file at path.
