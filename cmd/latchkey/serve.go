@@ -112,6 +112,11 @@ func (e *env) serve(ctx context.Context, args []string) error {
 		return err
 	}
 	defer closeSvc()
+	// A database that reads but cannot be written would answer every
+	// change with a 500: refuse it before listening.
+	if err := svc.Ping(ctx); err != nil {
+		return fmt.Errorf("refusing to serve: the database must accept writes: %w", err)
+	}
 	if admin, created, err := svc.Bootstrap(ctx); err != nil {
 		return err
 	} else if created {

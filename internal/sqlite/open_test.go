@@ -41,7 +41,8 @@ func TestOpenErrors(t *testing.T) {
 }
 
 // TestOpenReadOnly: a database in a directory that cannot be written does
-// not open, saying so. File modes do not bind root, so as
+// not open, saying so; a read-only database file opens (it can be read)
+// but Ping says it cannot be written. File modes do not bind root, so as
 // root the test runs itself as nobody.
 func TestOpenReadOnly(t *testing.T) {
 	if nonroot.Rerun(t) {
@@ -84,6 +85,22 @@ func TestOpenReadOnly(t *testing.T) {
 		_, err := Open(t.Context(), path)
 		if want := "cannot write the directory " + filepath.Dir(path); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("Open(%q) = %v, want an error saying %q", path, err, want)
+		}
+	})
+	t.Run("read-only file", func(t *testing.T) {
+		path := made(t)
+		readOnly(t, path, 0o444)
+		db, err := Open(t.Context(), path)
+		if err != nil {
+			t.Fatalf("Open(%q) = %v, want it opened for reading", path, err)
+		}
+		defer db.Close()
+		if err := db.Migrate(t.Context()); err != nil {
+			t.Fatalf("Migrate() on an up-to-date read-only file = %v, want nil", err)
+		}
+		err = db.Ping(t.Context())
+		if want := "the database cannot be written"; err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Ping() on a read-only file = %v, want an error saying %q", err, want)
 		}
 	})
 }

@@ -187,10 +187,20 @@ func (db *DB) Close() error {
 	return nil
 }
 
-// Ping reports whether the database answers a query.
+// writeProbe is a write that changes nothing: an UPDATE that matches no
+// row. It still takes the write lock and needs a writable file, journal
+// and connection, so it fails where any write would.
+const writeProbe = `UPDATE oauth_access_tokens SET revoked = revoked WHERE 0`
+
+// Ping reports whether the database answers a read, and whether it
+// accepts a write, with writeProbe on the write connection. It writes
+// nothing.
 func (db *DB) Ping(ctx context.Context) error {
 	if err := db.read.PingContext(ctx); err != nil {
 		return wrap("ping", err)
+	}
+	if _, err := db.write.ExecContext(ctx, writeProbe); err != nil {
+		return wrap("ping: writing", err)
 	}
 	return nil
 }
