@@ -56,7 +56,11 @@ type Store interface {
 	// up-to-date database and from several processes at once.
 	Migrate(ctx context.Context) error
 
-	// Ping reports whether the database answers.
+	// Ping reports whether the database answers and accepts writes, on a
+	// migrated database. It writes nothing: its probe is a write that
+	// changes no row, which fails as any write would on a read-only
+	// file, directory, connection or replica, or for a role that may not
+	// write.
 	Ping(ctx context.Context) error
 
 	// Close releases the store's resources.

@@ -121,7 +121,7 @@ func waitHealthy(t *testing.T, base string) {
 func TestServeEndToEnd(t *testing.T) {
 	dir := t.TempDir()
 	env := testEnv(map[string]string{"LATCHKEY_DATABASE": filepath.Join(dir, "latchkey.db")})
-	base, stderr, stop := serve(t, env)
+	base, stderr, stop := serve(t, env, "--metrics-addr", "127.0.0.1:0")
 
 	// First start: user 1, admin, and the hint on standard error.
 	if !strings.Contains(stderr.String(), "latchkey token create") {
@@ -158,8 +158,9 @@ func TestServeEndToEnd(t *testing.T) {
 	if _, err := alice.Tokens(t.Context(), 1, client.ListOptions{}); err != nil {
 		t.Errorf("alice, a viewer, listing admin's tokens: %v", err)
 	}
-	// The metrics hear the service and the database pool.
-	res, err := http.Get(base + "/metrics")
+	// The metrics, on their own listener, hear the service and the
+	// database pool.
+	res, err := http.Get(metricsURL(t, stderr))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -26,6 +26,7 @@ import (
 func (e *env) serve(ctx context.Context, args []string) error {
 	fs := e.flags("serve", "serve [flags]")
 	addr := fs.String("addr", "127.0.0.1:8080", "address to listen on")
+	metricsAddr := fs.String("metrics-addr", "", "address to serve Prometheus metrics on, at /metrics, e.g. 127.0.0.1:9090 (default: no metrics listener; they are never on --addr)")
 	db := fs.dbFlags()
 	sf, err := fs.serviceFlags()
 	if err != nil {
@@ -53,6 +54,9 @@ func (e *env) serve(ctx context.Context, args []string) error {
 	}
 	log, err := newLogger(e, *logFormat, *logLevel)
 	if err != nil {
+		return err
+	}
+	if err := checkMetricsAddr(*metricsAddr); err != nil {
 		return err
 	}
 	shutdownTimeout, err := time.ParseDuration(*grace)
@@ -108,6 +112,11 @@ func (e *env) serve(ctx context.Context, args []string) error {
 		return err
 	}
 	defer closeSvc()
+	// A database that reads but cannot be written would answer every
+	// change with a 500: refuse it before listening.
+	if err := svc.Ping(ctx); err != nil {
+		return fmt.Errorf("refusing to serve: the database must accept writes: %w", err)
+	}
 	if admin, created, err := svc.Bootstrap(ctx); err != nil {
 		return err
 	} else if created {
@@ -135,6 +144,11 @@ latchkey:   latchkey user update --database %s --password-stdin %s
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
+	mln, err := listenMetrics(*metricsAddr, m, log)
+	if err != nil {
+		ln.Close()
+		return err
+	}
 	srv := &http.Server{
 		Handler: httpapi.New(svc, httpapi.Options{
 			Logger: log, Metrics: m, Limits: limits, TrustedProxies: trusted,
@@ -154,15 +168,26 @@ latchkey:   latchkey user update --database %s --password-stdin %s
 
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
+	mln.serve()
+	if a := mln.addr(); a != "" {
+		log.Info("serving metrics", "addr", "http://"+a+"/metrics")
+		fmt.Fprintf(e.stderr, "latchkey: serving metrics on http://%s/metrics\n", a)
+	}
 	log.Info("serving", "addr", "http://"+ln.Addr().String(), "database", *db.database)
 	fmt.Fprintf(e.stderr, "latchkey: serving on http://%s\n", ln.Addr())
 
 	select {
 	case err = <-served:
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
+		_ = mln.shutdown(sctx)
+		cancel()
+	case err = <-mln.failed:
+		_ = srv.Close()
+		<-served
 	case <-ctx.Done():
 		log.Info("shutting down", "timeout", shutdownTimeout)
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
-		err = srv.Shutdown(sctx)
+		err = errors.Join(srv.Shutdown(sctx), mln.shutdown(sctx))
 		cancel()
 		if serr := <-served; !errors.Is(serr, http.ErrServerClosed) && err == nil {
 			err = serr

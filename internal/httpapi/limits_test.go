@@ -102,10 +102,11 @@ func TestForwardedFor(t *testing.T) {
 }
 
 func TestMetricsEndpoint(t *testing.T) {
-	h := newHarnessWith(t, httpapi.Options{Metrics: metrics.New()})
+	m := metrics.New()
+	h := newHarnessWith(t, httpapi.Options{Metrics: m})
 	h.do("GET", tokensPath(h.user.ID), bearer(h.userJWT), nil)
 	h.do("GET", tokensPath(h.user.ID), "Bearer nope", nil)
-	r := h.do("GET", "/metrics", "", nil)
+	r := scrape(t, m)
 	for _, want := range []string{
 		`latchkey_http_requests_total{method="GET",route="GET /api/1.0/users/{user_id}/tokens",status="200"} 1`,
 		`latchkey_http_requests_total{method="GET",route="GET /api/1.0/users/{user_id}/tokens",status="401"} 1`,

@@ -15,7 +15,8 @@ func healthz() http.Handler {
 	})
 }
 
-// readyz answers 200 while the database answers, 503 otherwise.
+// readyz answers 200 while the database answers and accepts writes (a
+// probe that writes nothing), 503 otherwise.
 func (s *Server) readyz() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)

@@ -55,9 +55,8 @@ func (s *Server) routes() {
 	// Operations.
 	s.mux.Handle("GET /healthz", healthz())
 	s.mux.Handle("GET /readyz", s.readyz())
-	if s.metrics != nil {
-		s.mux.Handle("GET /metrics", s.metrics.Handler())
-	}
+	// No /metrics here: the metrics have a listener of their own
+	// (serve --metrics-addr), since they describe refusals and traffic.
 
 	// Everything else is the contract's JSON 404.
 	s.mux.Handle("/", s.handle(notFoundHandler))

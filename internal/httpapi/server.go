@@ -34,11 +34,11 @@ type Options struct {
 	SecureCookies bool
 }
 
-// Metrics is what the server reports to, and serves at /metrics.
+// Metrics is what the server reports to. The server does not serve them:
+// they go on a listener of their own, away from the API's callers.
 type Metrics interface {
 	ObserveRequest(route, method string, status int, d time.Duration)
 	RateLimited(limit string)
-	Handler() http.Handler
 }
 
 // Server is the HTTP face of a service.

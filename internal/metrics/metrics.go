@@ -2,6 +2,12 @@
 // route pattern and status with latency histograms, authentication
 // outcomes, the token cache, tokens created and revoked, requests refused
 // by rate limits, and the database pool. docs/operations.md lists them.
+//
+// Every label takes its values from a closed set, whatever callers send:
+// a route is a mux pattern, a method outside the standard ones is
+// "other", a status is a standard code or "other", and outcomes and
+// limits are the constants of the code that reports them. So the
+// exposition stays the same size under hostile traffic.
 package metrics
 
 import (
@@ -71,14 +77,42 @@ func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
 }
 
-// ObserveRequest counts an answered request. route is the mux pattern, so
-// the label set stays small whatever paths are asked for.
+// ObserveRequest counts an answered request. route is the mux pattern
+// ("none" when no pattern matched), so the label set stays small whatever
+// paths are asked for; a method outside the standard ones is counted as
+// "other", and a status that is not a standard code as "other".
 func (m *Metrics) ObserveRequest(route, method string, status int, d time.Duration) {
 	if route == "" {
 		route = "none"
 	}
-	m.requests.WithLabelValues(route, method, strconv.Itoa(status)).Inc()
+	method = methodLabel(method)
+	m.requests.WithLabelValues(route, method, statusLabel(status)).Inc()
 	m.duration.WithLabelValues(route, method).Observe(d.Seconds())
+}
+
+// methodLabel is method if it is one of the standard methods, else
+// "other": a client may send any token as a method, and each would be a
+// new series.
+func methodLabel(method string) string {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodConnect, http.MethodOptions, http.MethodTrace:
+		return method
+	}
+	return "other"
+}
+
+// statusLabel is the status code as text, or "other" for one that is not
+// a standard code. 0, a handler that wrote nothing, is the 200 net/http
+// sent for it.
+func statusLabel(status int) string {
+	if status == 0 {
+		status = http.StatusOK
+	}
+	if http.StatusText(status) == "" {
+		return "other"
+	}
+	return strconv.Itoa(status)
 }
 
 // SignedIn counts a sign-in's outcome.

@@ -154,11 +154,21 @@ func (db *DB) Close() error {
 	return nil
 }
 
-// Ping reports whether the database answers. EUNAVAILABLE when it cannot
-// be reached.
+// writeProbe is a write that changes nothing: an UPDATE that matches no
+// row. PostgreSQL checks it as any write (a read-only transaction or
+// replica, the role's privileges) before it finds that no row matches,
+// and writes nothing for it: no transaction id, no row version, no WAL.
+const writeProbe = `UPDATE oauth_access_tokens SET revoked = revoked WHERE false`
+
+// Ping reports whether the database answers, and whether it accepts a
+// write, with writeProbe. It writes nothing. EUNAVAILABLE when the
+// database cannot be reached.
 func (db *DB) Ping(ctx context.Context) error {
 	if err := db.pool.Ping(ctx); err != nil {
 		return wrap("ping", err)
+	}
+	if _, err := db.pool.Exec(ctx, writeProbe); err != nil {
+		return wrap("ping: writing", err)
 	}
 	return nil
 }

@@ -23,6 +23,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -70,7 +71,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	// before any reader looks at it.
 	if err := write.PingContext(ctx); err != nil {
 		write.Close()
-		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+		return nil, openError(path, err)
 	}
 
 	read, err := sql.Open("sqlite", dsn(path, true))
@@ -84,7 +85,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	if err := read.PingContext(ctx); err != nil {
 		read.Close()
 		write.Close()
-		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+		return nil, openError(path, err)
 	}
 	return &DB{write: write, read: read, stmts: map[string]*sql.Stmt{}}, nil
 }
@@ -101,6 +102,66 @@ func createPrivate(path string) {
 	}
 	defer f.Close()
 	_ = f.Chmod(0o600) // the umask may have taken the owner's bits too
+}
+
+// openError says plainly why the database at path could not be opened:
+// SQLite's own words ("unable to open database file") do not say whether
+// the path is wrong, is not a database, or lies in a directory that
+// cannot be written.
+func openError(path string, err error) error {
+	dir := filepath.Dir(path)
+	var why string
+	code := sqliteCode(err)
+	switch {
+	case code&0xff == sqlite3.SQLITE_NOTADB:
+		why = "the file is not an SQLite database"
+	case code == sqlite3.SQLITE_READONLY_DIRECTORY, code&0xff == sqlite3.SQLITE_READONLY && !writableDir(dir):
+		why = "cannot write the directory " + dir + ": SQLite keeps its journal files (-wal, -shm) beside the database"
+	case code&0xff == sqlite3.SQLITE_READONLY:
+		why = "the database cannot be written (is the file read-only?)"
+	case code&0xff == sqlite3.SQLITE_CANTOPEN:
+		why = cantOpen(path, dir)
+	}
+	if why == "" {
+		return fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	return fmt.Errorf("sqlite: open %s: %s (%w)", path, why, err)
+}
+
+// cantOpen says why SQLite could not open or create the file at path.
+func cantOpen(path, dir string) string {
+	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+		return "it is a directory, not an SQLite database file"
+	} else if err == nil {
+		return "the file cannot be opened for reading and writing (its permissions?)"
+	}
+	fi, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		if strings.Contains(path, "://") {
+			return "it looks like a URL, but only postgres:// and postgresql:// URLs name a database server; anything else is the path of an SQLite file, and the directory " + dir + " does not exist"
+		}
+		return "the directory " + dir + " does not exist"
+	case err != nil:
+		return "cannot reach the directory " + dir + ": " + err.Error()
+	case !fi.IsDir():
+		return dir + " is not a directory"
+	case !writableDir(dir):
+		return "cannot create the database: the directory " + dir + " cannot be written"
+	}
+	return ""
+}
+
+// writableDir reports whether a file can be created in dir, by creating
+// and removing one. It runs only when opening the database failed.
+func writableDir(dir string) bool {
+	f, err := os.CreateTemp(dir, ".latchkey-probe-*")
+	if err != nil {
+		return false
+	}
+	f.Close()
+	os.Remove(f.Name())
+	return true
 }
 
 // dsn returns the data source name of a connection to the file at path.
@@ -141,10 +202,20 @@ func (db *DB) Close() error {
 	return nil
 }
 
-// Ping reports whether the database answers a query.
+// writeProbe is a write that changes nothing: an UPDATE that matches no
+// row. It still takes the write lock and needs a writable file, journal
+// and connection, so it fails where any write would.
+const writeProbe = `UPDATE oauth_access_tokens SET revoked = revoked WHERE 0`
+
+// Ping reports whether the database answers a read, and whether it
+// accepts a write, with writeProbe on the write connection. It writes
+// nothing.
 func (db *DB) Ping(ctx context.Context) error {
 	if err := db.read.PingContext(ctx); err != nil {
 		return wrap("ping", err)
+	}
+	if _, err := db.write.ExecContext(ctx, writeProbe); err != nil {
+		return wrap("ping: writing", err)
 	}
 	return nil
 }
@@ -319,6 +390,8 @@ func wrap(op string, err error) error {
 				Message: "The database is busy. Try again later.",
 				Err:     err,
 			}
+		case sqlite3.SQLITE_READONLY:
+			return fmt.Errorf("sqlite: %s: the database cannot be written (a read-only file or directory?): %w", op, err)
 		}
 	}
 	return fmt.Errorf("sqlite: %s: %w", op, err)
