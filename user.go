@@ -116,8 +116,10 @@ type UserFilter struct {
 // UserStore persists users. It checks no permissions.
 type UserStore interface {
 	// CreateUser stores u and sets u.ID. Timestamps are stored as given.
-	// ECONFLICT when the username or email is taken.
-	CreateUser(ctx context.Context, u *User) error
+	// It writes audit with it (see AuditStore), each record's
+	// SubjectUserID and SubjectID set to the new user's id. ECONFLICT when
+	// the username or email is taken.
+	CreateUser(ctx context.Context, u *User, audit ...*AuditRecord) error
 
 	// User returns the user with that id, deleted or not. ENOTFOUND when
 	// there is none.
@@ -133,9 +135,11 @@ type UserStore interface {
 	// UpdateUser applies upd to the user that is not deleted, sets
 	// UpdatedAt to at and returns the user as stored. ENOTFOUND when there
 	// is no such user; ECONFLICT when a new username or email is taken.
-	UpdateUser(ctx context.Context, id int64, upd UserUpdate, at time.Time) (*User, error)
+	// It writes audit with the change (see AuditStore).
+	UpdateUser(ctx context.Context, id int64, upd UserUpdate, at time.Time, audit ...*AuditRecord) (*User, error)
 
-	// DeleteUser marks the user deleted at at. ENOTFOUND when there is no
-	// such user or it is already deleted.
-	DeleteUser(ctx context.Context, id int64, at time.Time) error
+	// DeleteUser marks the user deleted at at, and writes audit with it
+	// (see AuditStore). ENOTFOUND when there is no such user or it is
+	// already deleted.
+	DeleteUser(ctx context.Context, id int64, at time.Time, audit ...*AuditRecord) error
 }
