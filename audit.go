@@ -25,6 +25,25 @@ const (
 	AuditRateLimitedHit AuditAction = "rate.limited"
 )
 
+// AuditActor is who an audit record says acted, by kind.
+type AuditActor string
+
+// The kinds of actor.
+const (
+	// ActorUser is a user, ActorUserID: signed in to the web pages, or by
+	// the token ActorTokenID.
+	ActorUser AuditActor = "user"
+	// ActorOperator is someone at the command line, with the database.
+	ActorOperator AuditActor = "operator"
+	// ActorSystem is the server itself: it revoked the tokens of an OAuth
+	// authorization whose code or refresh token was used twice, for
+	// example. Detail says why.
+	ActorSystem AuditActor = "system"
+	// ActorAnonymous is someone over the network who is not signed in: a
+	// refused sign-in or token.
+	ActorAnonymous AuditActor = "anonymous"
+)
+
 // Origin is where a request came from, as far as the server can tell.
 type Origin struct {
 	Address   string // the client address (see docs/operations.md for proxies)
@@ -37,8 +56,9 @@ type AuditRecord struct {
 	ID     int64
 	At     time.Time
 	Action AuditAction
-	// ActorUserID is who did it: nil for the operator at the command line
-	// or an anonymous caller. ActorTokenID is the token they used, if any.
+	// Actor is who did it; for ActorUser, ActorUserID is the user, and
+	// ActorTokenID the token they used, if any.
+	Actor        AuditActor
 	ActorUserID  *int64
 	ActorTokenID string
 	// SubjectUserID is whose token or account it concerns; SubjectID names
@@ -58,6 +78,17 @@ type AuditFilter struct {
 }
 
 // AuditStore persists the audit log.
+//
+// A change that is audited carries its records with it: each store method
+// that makes one takes the records to write as its last argument, and
+// writes them in the transaction of the change. When it returns nil, the
+// change and its records are both stored (and each record's ID set); when
+// a record cannot be written, it returns the error and makes no change.
+// When the call changes nothing (revoking a revoked token), it writes no
+// record. Where the change decides what a record is about (the id of a new
+// user, the tokens a revocation found), the method's comment says which
+// fields it sets. RecordAudit is for what is recorded without a change: a
+// refused sign-in or token.
 type AuditStore interface {
 	// RecordAudit appends r and sets r.ID.
 	RecordAudit(ctx context.Context, r *AuditRecord) error
@@ -68,4 +99,34 @@ type AuditStore interface {
 
 	// PruneAudit deletes the records older than before and says how many.
 	PruneAudit(ctx context.Context, before time.Time) (int64, error)
+}
+
+// AuditPerToken returns, for each token of ts, a copy of each of rs about
+// it: its SubjectUserID and SubjectID set to the token's user and id. A
+// store that revokes tokens it finds writes these.
+func AuditPerToken(ts []*Token, rs []*AuditRecord) []*AuditRecord {
+	out := make([]*AuditRecord, 0, len(ts)*len(rs))
+	for _, t := range ts {
+		for _, r := range rs {
+			c := *r
+			userID := t.UserID
+			c.SubjectUserID, c.SubjectID = &userID, t.ID
+			out = append(out, &c)
+		}
+	}
+	return out
+}
+
+// SplitTokenAudit separates the records of token revocations, which a
+// store writes once per token it revokes (AuditPerToken), from the others,
+// which it writes as given.
+func SplitTokenAudit(rs []*AuditRecord) (perToken, once []*AuditRecord) {
+	for _, r := range rs {
+		if r.Action == AuditTokenRevoked {
+			perToken = append(perToken, r)
+		} else {
+			once = append(once, r)
+		}
+	}
+	return perToken, once
 }

@@ -34,8 +34,9 @@ func (c *Client) Public() bool { return c.SecretHash == "" }
 
 // ClientStore persists OAuth clients.
 type ClientStore interface {
-	// CreateClient stores c and sets c.ID.
-	CreateClient(ctx context.Context, c *Client) error
+	// CreateClient stores c and sets c.ID. It writes audit with it (see
+	// AuditStore), each record's SubjectID set to the new client's id.
+	CreateClient(ctx context.Context, c *Client, audit ...*AuditRecord) error
 
 	// Client returns the client with that id, revoked or not. ENOTFOUND
 	// when there is none.
@@ -46,7 +47,7 @@ type ClientStore interface {
 
 	// RevokeClient marks the client and every token it issued revoked at at,
 	// and deactivates every grant of the client.
-	// Revoking a revoked client is not an error. ENOTFOUND when there is no
-	// such client.
-	RevokeClient(ctx context.Context, id int64, at time.Time) error
+	// Revoking a revoked client is not an error. It writes audit with the
+	// change (see AuditStore). ENOTFOUND when there is no such client.
+	RevokeClient(ctx context.Context, id int64, at time.Time, audit ...*AuditRecord) error
 }

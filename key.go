@@ -28,9 +28,10 @@ func (k *SigningKey) Signing() bool { return k.RetiredAt == nil }
 // KeyStore persists signing keys.
 type KeyStore interface {
 	// AddSigningKey makes k the signing key: in one transaction, it retires
-	// the current signing key at k.CreatedAt, if there is one, and stores k.
-	// ECONFLICT when a key with k.ID exists.
-	AddSigningKey(ctx context.Context, k *SigningKey) error
+	// the current signing key at k.CreatedAt, if there is one, and stores k,
+	// and audit with it (see AuditStore). ECONFLICT when a key with k.ID
+	// exists.
+	AddSigningKey(ctx context.Context, k *SigningKey, audit ...*AuditRecord) error
 
 	// SigningKeys returns every key, newest first.
 	SigningKeys(ctx context.Context) ([]*SigningKey, error)

@@ -79,8 +79,9 @@ type GrantStore interface {
 	CreateGrant(ctx context.Context, g *Grant) error
 
 	// CreateAccessToken stores the access token t and its GrantAccess
-	// grant g (whose Signature is t.ID) in one transaction.
-	CreateAccessToken(ctx context.Context, t *Token, g *Grant) error
+	// grant g (whose Signature is t.ID), and audit (see AuditStore), in one
+	// transaction.
+	CreateAccessToken(ctx context.Context, t *Token, g *Grant, audit ...*AuditRecord) error
 
 	// Grant returns the grant of kind with signature, active or not.
 	// ENOTFOUND when there is none.
@@ -101,8 +102,10 @@ type GrantStore interface {
 
 	// RevokeRequestTokens revokes, at at, every access token issued under
 	// the authorization requestID, and returns those it revoked (the ones
-	// not revoked before).
-	RevokeRequestTokens(ctx context.Context, requestID string, at time.Time) ([]*Token, error)
+	// not revoked before). For each token it revokes it writes a copy of
+	// each of audit (see AuditStore), its SubjectUserID and SubjectID set
+	// to the token's user and id.
+	RevokeRequestTokens(ctx context.Context, requestID string, at time.Time, audit ...*AuditRecord) ([]*Token, error)
 
 	// MarkRequestRevoked records, at at, that the authorization requestID
 	// is revoked: an issuer that stores a token or grant under it from now
@@ -147,14 +150,16 @@ type ConsentStore interface {
 	// client, marks revoked (MarkRequestRevoked) every authorization of
 	// that user and client that has a grant, deactivates those grants, and
 	// revokes at at every token of that user issued by that client. It returns the
-	// tokens it revoked. ENOTFOUND when there is no such consent.
-	RevokeConsent(ctx context.Context, userID, clientID int64, at time.Time) ([]*Token, error)
+	// tokens it revoked, and for each writes a copy of each of audit, as
+	// RevokeRequestTokens does. ENOTFOUND when there is no such consent.
+	RevokeConsent(ctx context.Context, userID, clientID int64, at time.Time, audit ...*AuditRecord) ([]*Token, error)
 }
 
 // SessionStore persists web sign-in sessions.
 type SessionStore interface {
-	// CreateSession stores s. ECONFLICT when its id exists.
-	CreateSession(ctx context.Context, s *Session) error
+	// CreateSession stores s, and audit with it (see AuditStore).
+	// ECONFLICT when its id exists.
+	CreateSession(ctx context.Context, s *Session, audit ...*AuditRecord) error
 
 	// Session returns the session with that id, expired or not. ENOTFOUND
 	// when there is none.

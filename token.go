@@ -81,9 +81,10 @@ type Credential struct {
 // TokenStore persists tokens. It checks no permissions: callers decide who
 // may do what before they call it.
 type TokenStore interface {
-	// CreateToken stores t. ECONFLICT when the id exists; ENOTFOUND when
-	// its user or client does not exist.
-	CreateToken(ctx context.Context, t *Token) error
+	// CreateToken stores t, and audit with it (see AuditStore). ECONFLICT
+	// when the id exists; ENOTFOUND when its user or client does not
+	// exist.
+	CreateToken(ctx context.Context, t *Token, audit ...*AuditRecord) error
 
 	// Token returns the token with its client. ENOTFOUND when there is none.
 	Token(ctx context.Context, id string) (*Token, error)
@@ -93,9 +94,11 @@ type TokenStore interface {
 	Tokens(ctx context.Context, f TokenFilter) ([]*Token, int, error)
 
 	// RevokeToken marks the token revoked and its UpdatedAt at, unless it
-	// is revoked already, and returns it as stored. ENOTFOUND when there is
+	// is revoked already, and returns it as stored and whether this call
+	// revoked it. It writes audit only when it did (see AuditStore): of
+	// two calls at once, one revokes and records. ENOTFOUND when there is
 	// none.
-	RevokeToken(ctx context.Context, id string, at time.Time) (*Token, error)
+	RevokeToken(ctx context.Context, id string, at time.Time, audit ...*AuditRecord) (*Token, bool, error)
 
 	// Credential returns the token with its user and client in one read.
 	// ENOTFOUND when there is no such token.

@@ -123,9 +123,10 @@ type UserFilter struct {
 // one with each other and with a live user.
 type UserStore interface {
 	// CreateUser stores u and sets u.ID. Timestamps are stored as given.
-	// ECONFLICT when u is not deleted and a user not deleted has its
-	// username or email.
-	CreateUser(ctx context.Context, u *User) error
+	// It writes audit with it (see AuditStore), each record's
+	// SubjectUserID and SubjectID set to the new user's id. ECONFLICT when
+	// u is not deleted and a user not deleted has its username or email.
+	CreateUser(ctx context.Context, u *User, audit ...*AuditRecord) error
 
 	// User returns the user with that id, deleted or not. ENOTFOUND when
 	// there is none.
@@ -143,22 +144,24 @@ type UserStore interface {
 	// UpdateUser applies upd to the user that is not deleted, sets
 	// UpdatedAt to at and returns the user as stored. ENOTFOUND when there
 	// is no such user; ECONFLICT when another user not deleted has the new
-	// username or email.
-	UpdateUser(ctx context.Context, id int64, upd UserUpdate, at time.Time) (*User, error)
+	// username or email. It writes audit with the change (see AuditStore).
+	UpdateUser(ctx context.Context, id int64, upd UserUpdate, at time.Time, audit ...*AuditRecord) (*User, error)
 
-	// DeleteUser marks the user deleted at at. ENOTFOUND when there is no
-	// such user or it is already deleted.
-	DeleteUser(ctx context.Context, id int64, at time.Time) error
+	// DeleteUser marks the user deleted at at, and writes audit with it
+	// (see AuditStore). ENOTFOUND when there is no such user or it is
+	// already deleted.
+	DeleteUser(ctx context.Context, id int64, at time.Time, audit ...*AuditRecord) error
 
 	// RestoreUser undoes the deletion of the deleted user: in one
 	// transaction it clears DeletedAt, sets UpdatedAt to at, and, so that
 	// nothing issued before comes back with the user, revokes at at every
 	// token of the user, deactivates its grants and marks their
-	// authorizations revoked (MarkRequestRevoked). It returns the user as
-	// stored and the tokens it revoked, with their clients, by id; the rest
-	// of the user (status, permissions, password) is as it was. ENOTFOUND
-	// when there is no such deleted user; ECONFLICT, and nothing changes,
-	// when a user not deleted has its username or email (the message says
-	// which).
-	RestoreUser(ctx context.Context, id int64, at time.Time) (*User, []*Token, error)
+	// authorizations revoked (MarkRequestRevoked). It writes audit with the
+	// change (see AuditStore): records of AuditTokenRevoked once for each
+	// token it revoked (AuditPerToken), the others as given. It returns the user as stored and the tokens
+	// it revoked, with their clients, by id; the rest of the user (status,
+	// permissions, password) is as it was. ENOTFOUND when there is no such
+	// deleted user; ECONFLICT, and nothing changes, when a user not deleted
+	// has its username or email (the message says which).
+	RestoreUser(ctx context.Context, id int64, at time.Time, audit ...*AuditRecord) (*User, []*Token, error)
 }

@@ -123,25 +123,27 @@ func idOf(id *int64) string {
 	return strconv.FormatInt(*id, 10)
 }
 
-// actor names who did it: a user (and, in full, the token they used), or
-// the operator at the command line.
+// actor names who did it: a user (and, in full, the token they used), the
+// operator at the command line, the server itself, or someone not signed
+// in.
 func actor(r *latchkey.AuditRecord, full bool) string {
-	switch {
-	case r.ActorUserID == nil && (r.Action == latchkey.AuditAuthRefused || r.Address != ""):
+	switch r.Actor {
+	case latchkey.ActorUser:
+		if r.ActorTokenID != "" && full {
+			return "user " + idOf(r.ActorUserID) + " (token " + printable(r.ActorTokenID) + ")"
+		}
+		return "user " + idOf(r.ActorUserID)
+	case latchkey.ActorAnonymous:
 		return "-" // someone over the network, not signed in: a refused token or sign-in
-	case r.ActorUserID == nil:
-		return "operator"
-	case r.ActorTokenID != "" && full:
-		return "user " + idOf(r.ActorUserID) + " (token " + printable(r.ActorTokenID) + ")"
 	}
-	return "user " + idOf(r.ActorUserID)
+	return string(r.Actor) // operator, system
 }
 
 // auditJSON is a record as one JSON line.
 func auditJSON(r *latchkey.AuditRecord) map[string]any {
 	return map[string]any{
 		"id": r.ID, "at": r.At.UTC().Format(time.RFC3339Nano), "action": r.Action,
-		"actor_user_id": r.ActorUserID, "actor_token_id": r.ActorTokenID,
+		"actor": r.Actor, "actor_user_id": r.ActorUserID, "actor_token_id": r.ActorTokenID,
 		"subject_user_id": r.SubjectUserID, "subject_id": r.SubjectID,
 		"address": r.Address, "user_agent": r.UserAgent, "detail": r.Detail,
 	}

@@ -366,7 +366,7 @@ func (b *bencher) seed(ctx context.Context, rep *benchReport) (*benchFixture, er
 	if err != nil {
 		return nil, err
 	}
-	if err := svc.OperatorRevokeToken(ctx, revoked.ID); err != nil {
+	if _, err := svc.OperatorRevokeToken(ctx, revoked.ID); err != nil {
 		return nil, err
 	}
 	dot := strings.LastIndexByte(listJWT, '.')

@@ -124,8 +124,13 @@ func (e *env) tokenRevoke(ctx context.Context, args []string) error {
 		return usagef("token revoke: want exactly one TOKEN_ID (80 hex characters)")
 	}
 	return e.withService(ctx, db, nil, func(svc *service.Service) error {
-		if err := svc.OperatorRevokeToken(ctx, fs.Arg(0)); err != nil {
+		revoked, err := svc.OperatorRevokeToken(ctx, fs.Arg(0))
+		if err != nil {
 			return describe(err)
+		}
+		if !revoked {
+			fmt.Fprintf(e.stderr, "latchkey: token %s was already revoked\n", fs.Arg(0))
+			return nil
 		}
 		fmt.Fprintf(e.stderr, "latchkey: token %s revoked\n", fs.Arg(0))
 		return nil

@@ -454,7 +454,7 @@ func TestList(t *testing.T) {
 		ids = append(ids, tok.ID)
 	}
 	revoked, _, _ := h.mintToken(h.user, "revoked", nil)
-	if err := h.svc.OperatorRevokeToken(t.Context(), revoked.ID); err != nil {
+	if _, err := h.svc.OperatorRevokeToken(t.Context(), revoked.ID); err != nil {
 		t.Fatal(err)
 	}
 	list := func(q string) wire.TokenList {
@@ -635,7 +635,7 @@ func revokedJWT(h *harness) string {
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	if err := h.svc.OperatorRevokeToken(h.t.Context(), tok.ID); err != nil {
+	if _, err := h.svc.OperatorRevokeToken(h.t.Context(), tok.ID); err != nil {
 		h.t.Fatal(err)
 	}
 	return jwt

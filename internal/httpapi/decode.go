@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/internal/service"
@@ -54,9 +55,14 @@ func DecodeTokenRequest(body []byte) (service.TokenRequest, error) {
 	}
 	if raw, ok := fields["name"]; ok && !isNull(raw) {
 		var name string
-		if json.Unmarshal(raw, &name) != nil {
+		switch {
+		case json.Unmarshal(raw, &name) != nil:
 			req.Invalid.Add("name", service.MsgNameString)
-		} else {
+		case !utf8.Valid(raw):
+			// encoding/json would store U+FFFD for each bad byte: the
+			// name is refused instead, as the service refuses one.
+			req.Invalid.Add("name", service.MsgNameText)
+		default:
 			req.Name = &name
 		}
 	}

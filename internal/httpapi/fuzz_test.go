@@ -50,7 +50,7 @@ func FuzzDecodeTokenRequest(f *testing.F) {
 	for _, seed := range []string{
 		``, `{}`, `{"name":"x"}`, `{"name":null}`, `{"name":42}`, `{"name":"x","scopes":["tokens.read"]}`,
 		`{"scopes":null}`, `{"scopes":[1,"a"]}`, `{"expires_at":"2027-01-01T00:00:00Z"}`, `{"expires_at":"2027-01-01"}`,
-		`{"expires_at":123}`, `[]`, `null`, `"x"`, `{"name":"x"} x`, `{"name":"x"}{}`, "\xff", `{"name":"\ud800"}`,
+		`{"expires_at":123}`, `[]`, `null`, `"x"`, `{"name":"x"} x`, `{"name":"x"}{}`, "\xff", `{"name":"\ud800"}`, "{\"name\":\"a\xffb\"}",
 		` {"name":"é"} `, `{"name":"x","name":"y"}`,
 	} {
 		f.Add([]byte(seed))

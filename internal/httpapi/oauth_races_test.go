@@ -27,7 +27,7 @@ type hookStore struct {
 	before func()
 }
 
-func (s *hookStore) CreateAccessToken(ctx context.Context, t *latchkey.Token, g *latchkey.Grant) error {
+func (s *hookStore) CreateAccessToken(ctx context.Context, t *latchkey.Token, g *latchkey.Grant, audit ...*latchkey.AuditRecord) error {
 	s.mu.Lock()
 	f := s.before
 	s.before = nil
@@ -35,7 +35,7 @@ func (s *hookStore) CreateAccessToken(ctx context.Context, t *latchkey.Token, g 
 	if f != nil {
 		f()
 	}
-	return s.Store.CreateAccessToken(ctx, t, g)
+	return s.Store.CreateAccessToken(ctx, t, g, audit...)
 }
 
 func (s *hookStore) next(f func()) {

@@ -335,9 +335,18 @@ func (p *Provider) Token(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := r.ParseForm(); err == nil {
-		if gt := r.PostForm.Get("grant_type"); gt != "" && !slices.Contains(GrantTypes, gt) {
+		gt := r.PostForm.Get("grant_type")
+		if gt != "" && !slices.Contains(GrantTypes, gt) {
 			p.f.WriteAccessError(ctx, w, fosite.NewAccessRequest(&Session{}), fosite.ErrUnsupportedGrantType.WithHintf("This server offers the grant types %s.", strings.Join(GrantTypes, " and ")))
 			return
+		}
+		// fosite revokes an authorization here only when its code or
+		// refresh token is presented again after use.
+		switch gt {
+		case "authorization_code":
+			ctx = withRevocationReason(ctx, "authorization code used twice")
+		case "refresh_token":
+			ctx = withRevocationReason(ctx, "refresh token used twice")
 		}
 	}
 	ar, err := p.f.NewAccessRequest(ctx, r, &Session{})
@@ -416,6 +425,7 @@ func (p *Provider) Revoke(w http.ResponseWriter, r *http.Request) {
 		writeError(w, fosite.ErrInvalidClient.WithHint("Authenticate as the client the token was issued to."))
 		return
 	}
+	ctx = withRevocationReason(ctx, "revoked by the application (token revocation request)")
 	err := p.f.NewRevocationRequest(ctx, r)
 	switch {
 	case errors.Is(err, fosite.ErrUnauthorizedClient):

@@ -285,7 +285,7 @@ func (s *storage) GetAccessTokenSession(ctx context.Context, id string, _ fosite
 }
 
 func (s *storage) DeleteAccessTokenSession(ctx context.Context, id string) error {
-	if err := s.p.svc.OperatorRevokeToken(ctx, id); err != nil && latchkey.ErrorCode(err) != latchkey.ENOTFOUND {
+	if _, err := s.p.svc.OperatorRevokeToken(ctx, id); err != nil && latchkey.ErrorCode(err) != latchkey.ENOTFOUND {
 		return err
 	}
 	return s.st.DeleteGrant(ctx, latchkey.GrantAccess, id)
@@ -338,9 +338,28 @@ func (s *storage) RotateRefreshToken(ctx context.Context, requestID, signature s
 // or /oauth/revoke. fosite calls both; each ends everything.
 
 func (s *storage) RevokeRefreshToken(ctx context.Context, requestID string) error {
-	return s.endAuthorization(ctx, requestID, "authorization revoked")
+	return s.endAuthorization(ctx, requestID, revocationReason(ctx))
 }
 
 func (s *storage) RevokeAccessToken(ctx context.Context, requestID string) error {
-	return s.endAuthorization(ctx, requestID, "authorization revoked")
+	return s.endAuthorization(ctx, requestID, revocationReason(ctx))
+}
+
+// reasonKey is the context key of revocationReason.
+type reasonKey struct{}
+
+// withRevocationReason returns ctx saying why fosite, called with it,
+// revokes a whole authorization: only the endpoint that calls fosite knows
+// (a code or refresh token used twice at the token endpoint, a client's
+// request at the revocation endpoint), and the audit log records it.
+func withRevocationReason(ctx context.Context, why string) context.Context {
+	return context.WithValue(ctx, reasonKey{}, why)
+}
+
+// revocationReason says why ctx's revocation of an authorization happens.
+func revocationReason(ctx context.Context) string {
+	if why, ok := ctx.Value(reasonKey{}).(string); ok {
+		return why
+	}
+	return "authorization revoked"
 }

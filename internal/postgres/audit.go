@@ -2,28 +2,46 @@ package postgres
 
 import (
 	"context"
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/internal/sqlschema"
 )
 
 // RecordAudit appends r and sets r.ID.
 func (db *DB) RecordAudit(ctx context.Context, r *latchkey.AuditRecord) error {
-	at := storedTime(r.At)
-	err := retry(ctx, func() error {
-		return db.pool.QueryRow(ctx, `INSERT INTO audit_log (at, action, actor_user_id, actor_token_id,
-			subject_user_id, subject_id, address, user_agent, detail) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-			RETURNING id`,
-			at, string(r.Action), r.ActorUserID, r.ActorTokenID, r.SubjectUserID, r.SubjectID,
-			r.Address, r.UserAgent, r.Detail).Scan(&r.ID)
-	})
+	err := retry(ctx, func() error { return insertAudit(ctx, db.pool, []*latchkey.AuditRecord{r}) })
 	if err != nil {
 		return wrap("record audit", err)
 	}
-	r.At = at
+	return nil
+}
+
+// A rowQuerier is a pool or a transaction.
+type rowQuerier interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// insertAudit appends the records rs with q, the transaction of the change
+// they record, and sets their IDs. Their times are stored, and set, to the
+// microsecond.
+func insertAudit(ctx context.Context, q rowQuerier, rs []*latchkey.AuditRecord) error {
+	for _, r := range rs {
+		at := storedTime(r.At)
+		err := q.QueryRow(ctx, `INSERT INTO audit_log (at, action, actor, actor_user_id, actor_token_id,
+			subject_user_id, subject_id, address, user_agent, detail) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+			RETURNING id`,
+			at, string(r.Action), string(r.Actor), r.ActorUserID, r.ActorTokenID, r.SubjectUserID, r.SubjectID,
+			r.Address, r.UserAgent, r.Detail).Scan(&r.ID)
+		if err != nil {
+			return fmt.Errorf("audit record: %w", err)
+		}
+		r.At = at
+	}
 	return nil
 }
 
@@ -58,13 +76,13 @@ func (db *DB) AuditRecords(ctx context.Context, f latchkey.AuditFilter) ([]*latc
 	out := []*latchkey.AuditRecord{}
 	for rows.Next() {
 		r := &latchkey.AuditRecord{}
-		var action string
-		if err := rows.Scan(&r.ID, &r.At, &action, &r.ActorUserID, &r.ActorTokenID,
+		var action, actor string
+		if err := rows.Scan(&r.ID, &r.At, &action, &actor, &r.ActorUserID, &r.ActorTokenID,
 			&r.SubjectUserID, &r.SubjectID, &r.Address, &r.UserAgent, &r.Detail); err != nil {
 			return nil, wrap("audit records", err)
 		}
 		r.At = r.At.UTC()
-		r.Action = latchkey.AuditAction(action)
+		r.Action, r.Actor = latchkey.AuditAction(action), latchkey.AuditActor(actor)
 		out = append(out, r)
 	}
 	if err := rows.Err(); err != nil {

@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"errors"
+	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -16,20 +17,27 @@ const (
 	msgClientUserNotFound = "The client's user was not found."
 )
 
-// CreateClient stores c and sets c.ID. ENOTFOUND when c.UserID names no
-// user.
-func (db *DB) CreateClient(ctx context.Context, c *latchkey.Client) error {
+// CreateClient stores c and sets c.ID, and writes audit about it in the
+// same transaction. ENOTFOUND when c.UserID names no user.
+func (db *DB) CreateClient(ctx context.Context, c *latchkey.Client, audit ...*latchkey.AuditRecord) error {
 	const q = `INSERT INTO oauth_clients (user_id, name, secret, provider, redirect,
 		personal_access_client, password_client, revoked, created_at, updated_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
 		RETURNING id`
 	var id int64
-	err := retry(ctx, func() error {
-		return db.pool.QueryRow(ctx, q,
+	err := db.tx(ctx, pgx.TxOptions{}, func(tx pgx.Tx) error {
+		err := tx.QueryRow(ctx, q,
 			c.UserID, c.Name, nullText(c.SecretHash), c.Provider, c.Redirect,
 			c.PersonalAccessClient, c.PasswordClient, c.Revoked,
 			storedTime(c.CreatedAt), storedTime(c.UpdatedAt),
 		).Scan(&id)
+		if err != nil {
+			return err
+		}
+		for _, r := range audit {
+			r.SubjectID = strconv.FormatInt(id, 10)
+		}
+		return insertAudit(ctx, tx, audit)
 	})
 	if pgCode(err) == codeForeignKeyViolation {
 		err = notFound(msgClientUserNotFound, err)
@@ -75,7 +83,7 @@ func (db *DB) Clients(ctx context.Context) ([]*latchkey.Client, error) {
 // and each token that is revoked already keep their UpdatedAt; a token or
 // grant the client was given after it was revoked is revoked by the next
 // call. ENOTFOUND when there is no such client.
-func (db *DB) RevokeClient(ctx context.Context, id int64, at time.Time) error {
+func (db *DB) RevokeClient(ctx context.Context, id int64, at time.Time, audit ...*latchkey.AuditRecord) error {
 	ts := storedTime(at)
 	err := db.tx(ctx, pgx.TxOptions{}, func(tx pgx.Tx) error {
 		// FOR NO KEY UPDATE, unlike FOR UPDATE, lets tokens of the client
@@ -108,7 +116,10 @@ func (db *DB) RevokeClient(ctx context.Context, id int64, at time.Time) error {
 		if err != nil {
 			return err
 		}
-		return deactivateGrants(ctx, tx, `client_id = $1`, id)
+		if err := deactivateGrants(ctx, tx, `client_id = $1`, id); err != nil {
+			return err
+		}
+		return insertAudit(ctx, tx, audit)
 	})
 	if err != nil {
 		return wrap("revoke client", err)

@@ -111,7 +111,7 @@ func (db *DB) Consents(ctx context.Context, userID int64) ([]*latchkey.Consent, 
 // lock, and the statements after it, each with a snapshot of its own, see
 // the token and revoke it. Under REPEATABLE READ they would share the
 // DELETE's snapshot, taken before it waited, and could miss the token.
-func (db *DB) RevokeConsent(ctx context.Context, userID, clientID int64, at time.Time) ([]*latchkey.Token, error) {
+func (db *DB) RevokeConsent(ctx context.Context, userID, clientID int64, at time.Time, audit ...*latchkey.AuditRecord) ([]*latchkey.Token, error) {
 	var tokens []*latchkey.Token
 	err := db.tx(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted}, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx,
@@ -136,7 +136,10 @@ func (db *DB) RevokeConsent(ctx context.Context, userID, clientID int64, at time
 		if err != nil {
 			return err
 		}
-		return deactivateGrants(ctx, tx, `user_id = $1 AND client_id = $2`, userID, clientID)
+		if err := deactivateGrants(ctx, tx, `user_id = $1 AND client_id = $2`, userID, clientID); err != nil {
+			return err
+		}
+		return insertAudit(ctx, tx, latchkey.AuditPerToken(tokens, audit))
 	})
 	if err != nil {
 		return nil, wrap("revoke consent", err)

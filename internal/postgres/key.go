@@ -18,7 +18,7 @@ const msgKeyExists = "A signing key with this id already exists."
 // table against other writers (reads go on), so that replicas that rotate
 // at once take turns: each retires the key the previous one stored.
 // ECONFLICT when a key with k.ID exists, and then nothing changes.
-func (db *DB) AddSigningKey(ctx context.Context, k *latchkey.SigningKey) error {
+func (db *DB) AddSigningKey(ctx context.Context, k *latchkey.SigningKey, audit ...*latchkey.AuditRecord) error {
 	created := storedTime(k.CreatedAt)
 	err := db.tx(ctx, pgx.TxOptions{}, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `LOCK TABLE signing_keys IN SHARE ROW EXCLUSIVE MODE`); err != nil {
@@ -36,7 +36,10 @@ func (db *DB) AddSigningKey(ctx context.Context, k *latchkey.SigningKey) error {
 		if pgCode(err) == codeUniqueViolation && constraint(err) == "signing_keys_pkey" {
 			return conflict(msgKeyExists, err)
 		}
-		return err
+		if err != nil {
+			return err
+		}
+		return insertAudit(ctx, tx, audit)
 	})
 	if err != nil {
 		return wrap("add signing key", err)

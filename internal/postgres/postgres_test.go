@@ -458,7 +458,7 @@ func TestUnstorable(t *testing.T) {
 		if _, err := db.Credential(t.Context(), s); latchkey.ErrorCode(err) != latchkey.ENOTFOUND {
 			t.Errorf("Credential(%q) = %v, want ENOTFOUND", s, err)
 		}
-		if _, err := db.RevokeToken(t.Context(), s, time.Now()); latchkey.ErrorCode(err) != latchkey.ENOTFOUND {
+		if _, _, err := db.RevokeToken(t.Context(), s, time.Now()); latchkey.ErrorCode(err) != latchkey.ENOTFOUND {
 			t.Errorf("RevokeToken(%q) = %v, want ENOTFOUND", s, err)
 		}
 		if users, err := db.Users(t.Context(), latchkey.UserFilter{Search: s}); err != nil || len(users) != 0 {

@@ -16,15 +16,18 @@ const (
 	msgSessionUserNotFound = "The session's user was not found."
 )
 
-// CreateSession stores s. ECONFLICT when its id exists; ENOTFOUND when its
-// user does not exist.
-func (db *DB) CreateSession(ctx context.Context, s *latchkey.Session) error {
-	err := retry(ctx, func() error {
-		_, err := db.pool.Exec(ctx,
+// CreateSession stores s, and audit in the same transaction. ECONFLICT when
+// its id exists; ENOTFOUND when its user does not exist.
+func (db *DB) CreateSession(ctx context.Context, s *latchkey.Session, audit ...*latchkey.AuditRecord) error {
+	err := db.tx(ctx, pgx.TxOptions{}, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx,
 			`INSERT INTO web_sessions (id, user_id, created_at, expires_at, address, user_agent)
 			VALUES ($1, $2, $3, $4, $5, $6)`,
 			s.ID, s.UserID, storedTime(s.CreatedAt), storedTime(s.ExpiresAt), s.Address, s.UserAgent)
-		return err
+		if err != nil {
+			return err
+		}
+		return insertAudit(ctx, tx, audit)
 	})
 	switch pgCode(err) {
 	case codeUniqueViolation:

@@ -22,10 +22,15 @@ const (
 	msgTokenOwnerNotFound = "The token's user or client was not found."
 )
 
-// CreateToken stores t. ECONFLICT when the id exists; ENOTFOUND when its
-// user or client does not exist.
-func (db *DB) CreateToken(ctx context.Context, t *latchkey.Token) error {
-	err := retry(ctx, func() error { return insertToken(ctx, db.pool, t) })
+// CreateToken stores t, and audit in the same transaction. ECONFLICT when
+// the id exists; ENOTFOUND when its user or client does not exist.
+func (db *DB) CreateToken(ctx context.Context, t *latchkey.Token, audit ...*latchkey.AuditRecord) error {
+	err := db.tx(ctx, pgx.TxOptions{}, func(tx pgx.Tx) error {
+		if err := insertToken(ctx, tx, t); err != nil {
+			return err
+		}
+		return insertAudit(ctx, tx, audit)
+	})
 	if err != nil {
 		return wrap("create token", err)
 	}
@@ -206,33 +211,41 @@ func (db *DB) tokenList(ctx context.Context, f latchkey.TokenFilter, order strin
 }
 
 // RevokeToken marks the token revoked and its UpdatedAt at, unless it is
-// revoked already, and returns it as stored, in one statement: the update
-// locks the row, and returns it as the statement left it even when another
-// transaction revoked it meanwhile. ENOTFOUND when there is none.
-func (db *DB) RevokeToken(ctx context.Context, id string, at time.Time) (*latchkey.Token, error) {
+// revoked already, and returns it as stored and whether this call revoked
+// it; only then does it write audit, in the same transaction. The update
+// locks the row and, when another transaction revoked it meanwhile, finds
+// it revoked and changes nothing (READ COMMITTED checks the condition again
+// on the row as that transaction left it). ENOTFOUND when there is none.
+func (db *DB) RevokeToken(ctx context.Context, id string, at time.Time, audit ...*latchkey.AuditRecord) (*latchkey.Token, bool, error) {
 	if !storable(id) {
-		return nil, wrap("revoke token", notFound(msgTokenNotFound, nil))
+		return nil, false, wrap("revoke token", notFound(msgTokenNotFound, nil))
 	}
-	const q = `WITH t AS (
-			UPDATE oauth_access_tokens t
-			SET revoked = true, updated_at = CASE WHEN t.revoked THEN t.updated_at ELSE $2 END
-			WHERE t.id = $1
-			RETURNING t.*)
-		SELECT ` + sqlschema.TokenColumns + `, ` + sqlschema.ClientColumns + ` FROM t
-		JOIN oauth_clients c ON c.id = t.client_id`
 	var t *latchkey.Token
-	err := retry(ctx, func() error {
-		var err error
-		t, err = scanToken(db.pool.QueryRow(ctx, q, id, storedTime(at)))
-		return err
+	var revoked bool
+	err := db.tx(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted}, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx,
+			`UPDATE oauth_access_tokens SET revoked = true, updated_at = $2 WHERE id = $1 AND NOT revoked`,
+			id, storedTime(at))
+		if err != nil {
+			return err
+		}
+		t, err = scanToken(tx.QueryRow(ctx,
+			`SELECT `+sqlschema.TokenColumns+`, `+sqlschema.ClientColumns+sqlschema.TokenFrom+` WHERE t.id = $1`, id))
+		if errors.Is(err, pgx.ErrNoRows) {
+			return notFound(msgTokenNotFound, err)
+		}
+		if err != nil {
+			return err
+		}
+		if revoked = tag.RowsAffected() > 0; revoked {
+			return insertAudit(ctx, tx, audit)
+		}
+		return nil
 	})
-	if errors.Is(err, pgx.ErrNoRows) {
-		err = notFound(msgTokenNotFound, err)
-	}
 	if err != nil {
-		return nil, wrap("revoke token", err)
+		return nil, false, wrap("revoke token", err)
 	}
-	return t, nil
+	return t, revoked, nil
 }
 
 // Credential returns the token with its user and client, in one query.

@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"errors"
+	"strconv"
 	"strings"
 	"time"
 
@@ -33,22 +34,30 @@ func userConflict(err error) error {
 
 // CreateUser stores u and sets u.ID. ECONFLICT when u is not deleted and
 // a user not deleted has its username or email.
-func (db *DB) CreateUser(ctx context.Context, u *latchkey.User) error {
+func (db *DB) CreateUser(ctx context.Context, u *latchkey.User, audit ...*latchkey.AuditRecord) error {
 	const q = `INSERT INTO users (username, email, firstname, lastname, status,
 		is_administrator, permissions, password_hash, search_folded,
 		created_at, updated_at, deleted_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
 		RETURNING id`
 	var id int64
-	err := retry(ctx, func() error {
-		return db.pool.QueryRow(ctx, q,
+	err := db.tx(ctx, pgx.TxOptions{}, func(tx pgx.Tx) error {
+		err := tx.QueryRow(ctx, q,
 			u.Username, u.Email, u.FirstName, u.LastName, string(u.Status),
 			u.Admin, storedPermissions(u.Permissions), nullText(u.PasswordHash), u.SearchText(),
 			storedTime(u.CreatedAt), storedTime(u.UpdatedAt), storedNullTime(u.DeletedAt),
 		).Scan(&id)
+		if err != nil {
+			return userConflict(err)
+		}
+		for _, r := range audit {
+			userID := id
+			r.SubjectUserID, r.SubjectID = &userID, strconv.FormatInt(id, 10)
+		}
+		return insertAudit(ctx, tx, audit)
 	})
 	if err != nil {
-		return wrap("create user", userConflict(err))
+		return wrap("create user", err)
 	}
 	u.ID = id
 	return nil
@@ -135,7 +144,7 @@ func limit(n int) *int {
 // user's row while it reads it, so that concurrent updates of other fields
 // are not lost. ENOTFOUND when there is no such user; ECONFLICT when
 // another user not deleted has the new username or email.
-func (db *DB) UpdateUser(ctx context.Context, id int64, upd latchkey.UserUpdate, at time.Time) (*latchkey.User, error) {
+func (db *DB) UpdateUser(ctx context.Context, id int64, upd latchkey.UserUpdate, at time.Time, audit ...*latchkey.AuditRecord) (*latchkey.User, error) {
 	const (
 		sel = `SELECT ` + sqlschema.UserColumns + ` FROM users u
 			WHERE u.id = $1 AND u.deleted_at IS NULL
@@ -161,7 +170,10 @@ func (db *DB) UpdateUser(ctx context.Context, id int64, upd latchkey.UserUpdate,
 			u.Username, u.Email, u.FirstName, u.LastName, string(u.Status),
 			u.Admin, storedPermissions(u.Permissions), nullText(u.PasswordHash),
 			u.SearchText(), storedTime(at), id))
-		return userConflict(err)
+		if err != nil {
+			return userConflict(err)
+		}
+		return insertAudit(ctx, tx, audit)
 	})
 	if err != nil {
 		return nil, wrap("update user", err)
@@ -169,22 +181,24 @@ func (db *DB) UpdateUser(ctx context.Context, id int64, upd latchkey.UserUpdate,
 	return u, nil
 }
 
-// DeleteUser marks the user deleted at at, and sets its UpdatedAt to at.
-// ENOTFOUND when there is no such user or it is already deleted.
-func (db *DB) DeleteUser(ctx context.Context, id int64, at time.Time) error {
-	var n int64
-	err := retry(ctx, func() error {
-		tag, err := db.pool.Exec(ctx,
+// DeleteUser marks the user deleted at at, and sets its UpdatedAt to at,
+// and writes audit in the same transaction. ENOTFOUND when there is no such
+// user or it is already deleted.
+func (db *DB) DeleteUser(ctx context.Context, id int64, at time.Time, audit ...*latchkey.AuditRecord) error {
+	err := db.tx(ctx, pgx.TxOptions{}, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx,
 			`UPDATE users SET deleted_at = $1, updated_at = $1 WHERE id = $2 AND deleted_at IS NULL`,
 			storedTime(at), id)
-		n = tag.RowsAffected()
-		return err
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return notFound(msgUserNotFound, nil)
+		}
+		return insertAudit(ctx, tx, audit)
 	})
 	if err != nil {
 		return wrap("delete user", err)
-	}
-	if n == 0 {
-		return wrap("delete user", notFound(msgUserNotFound, nil))
 	}
 	return nil
 }
@@ -198,10 +212,13 @@ func (db *DB) DeleteUser(ctx context.Context, id int64, at time.Time) error {
 // deleted has its username or email: the partial unique indexes decide,
 // so two restores, or a restore and a create, cannot both take one.
 //
+// It writes audit with the change: token revocations once per token
+// revoked, the others as given.
+//
 // Each statement reads what committed before it (READ COMMITTED, as
 // RevokeConsent), so that a token stored while the user's row was locked
 // is revoked too.
-func (db *DB) RestoreUser(ctx context.Context, id int64, at time.Time) (*latchkey.User, []*latchkey.Token, error) {
+func (db *DB) RestoreUser(ctx context.Context, id int64, at time.Time, audit ...*latchkey.AuditRecord) (*latchkey.User, []*latchkey.Token, error) {
 	var (
 		u      *latchkey.User
 		tokens []*latchkey.Token
@@ -232,7 +249,11 @@ func (db *DB) RestoreUser(ctx context.Context, id int64, at time.Time) (*latchke
 		if tokens, err = revokeTokens(ctx, tx, at, `t.user_id = $2`, id); err != nil {
 			return err
 		}
-		return deactivateGrants(ctx, tx, `user_id = $1`, id)
+		if err := deactivateGrants(ctx, tx, `user_id = $1`, id); err != nil {
+			return err
+		}
+		perToken, once := latchkey.SplitTokenAudit(audit)
+		return insertAudit(ctx, tx, append(once, latchkey.AuditPerToken(tokens, perToken)...))
 	})
 	if err != nil {
 		return nil, nil, wrap("restore user", err)

@@ -11,23 +11,38 @@ import (
 // DefaultAuditRetention is how long audit records are kept by default.
 const DefaultAuditRetention = 90 * 24 * time.Hour
 
-// audit records what p did. Recording happens after the change committed;
-// a failure is logged, and does not undo the change.
-func (s *Service) audit(ctx context.Context, p *latchkey.Principal, r latchkey.AuditRecord) {
+// auditRecord returns r completed as the record of what p did, now: who
+// acted (p nil is the server itself, Operator the command line, a
+// principal without a user someone not signed in) and from where. The
+// record goes to the store with the change it records, which writes both
+// or neither.
+func (s *Service) auditRecord(p *latchkey.Principal, r latchkey.AuditRecord) *latchkey.AuditRecord {
 	r.At = s.now()
-	if p != nil {
-		if p.User != nil && p.User.ID != 0 {
-			id := p.User.ID
-			r.ActorUserID = &id
-		}
+	switch {
+	case p == nil:
+		r.Actor = latchkey.ActorSystem
+	case p.User != nil && p.User.ID != 0:
+		r.Actor = latchkey.ActorUser
+		id := p.User.ID
+		r.ActorUserID = &id
 		if p.Token != nil {
 			r.ActorTokenID = p.Token.ID
 		}
-		r.Origin = p.Origin
+	case p == Operator:
+		r.Actor = latchkey.ActorOperator
+	default:
+		r.Actor = latchkey.ActorAnonymous
 	}
-	if err := s.store.RecordAudit(context.WithoutCancel(ctx), &r); err != nil {
-		s.log.Error("recording an audit record", "action", r.Action, "err", err)
+	if p != nil {
+		r.Origin = p.Origin.Clean()
 	}
+	return &r
+}
+
+// recordAudit records what p did that changed nothing: a refused sign-in
+// or token. It is recorded even when the request that led to it is gone.
+func (s *Service) recordAudit(ctx context.Context, p *latchkey.Principal, r latchkey.AuditRecord) error {
+	return s.store.RecordAudit(context.WithoutCancel(ctx), s.auditRecord(p, r))
 }
 
 // userRef is a user id for an audit record.

@@ -145,8 +145,11 @@ func (s *Service) check(ctx context.Context, token string, now time.Time, origin
 		if use && (refused == OutcomeRevoked || refused == OutcomeExpired) {
 			// Remembered by the refusal cache for a while, so recorded at
 			// most about once a minute per token however often it is tried.
-			s.audit(ctx, &latchkey.Principal{Origin: origin}, latchkey.AuditRecord{
-				Action: latchkey.AuditAuthRefused, SubjectUserID: userRef(t.UserID), SubjectID: t.ID, Detail: refused})
+			// The refusal stands whether or not it is recorded.
+			if err := s.recordAudit(ctx, &latchkey.Principal{Origin: origin}, latchkey.AuditRecord{
+				Action: latchkey.AuditAuthRefused, SubjectUserID: userRef(t.UserID), SubjectID: t.ID, Detail: refused}); err != nil {
+				s.log.Error("recording a refused token", "token_id", t.ID, "err", err)
+			}
 		}
 		return nil, time.Time{}, refuseAfterChecks, refused, errUnauthenticated
 	}

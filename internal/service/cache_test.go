@@ -123,7 +123,7 @@ func TestCacheOtherProcess(t *testing.T) {
 	if _, err := svc.Authenticate(ctx, raw, latchkey.Origin{}); err != nil {
 		t.Fatal(err)
 	}
-	if err := other.OperatorRevokeToken(ctx, tok.ID); err != nil {
+	if _, err := other.OperatorRevokeToken(ctx, tok.ID); err != nil {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(time.Second)
@@ -215,7 +215,7 @@ func TestRowCache(t *testing.T) {
 	if got, _ := svc.Token(ctx, u, tok2.ID); got.Revoked {
 		t.Fatal("new token shows revoked")
 	}
-	if err := other.OperatorRevokeToken(ctx, tok2.ID); err != nil {
+	if _, err := other.OperatorRevokeToken(ctx, tok2.ID); err != nil {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(time.Second)
@@ -282,7 +282,7 @@ func TestListCache(t *testing.T) {
 	}
 	c, _ := other.mustToken(t, u)
 	within("a token created by another process", func() bool { return has(c.ID) })
-	if err := other.OperatorRevokeToken(ctx, b.ID); err != nil {
+	if _, err := other.OperatorRevokeToken(ctx, b.ID); err != nil {
 		t.Fatal(err)
 	}
 	within("a token revoked by another process disappearing", func() bool { return !has(b.ID) })

@@ -14,7 +14,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/latchkey/latchkey"
 )
@@ -78,10 +77,10 @@ func (s *Service) RegisterClient(ctx context.Context, n NewClient) (*latchkey.Cl
 		}
 		c.SecretHash = HashClientSecret(secret)
 	}
-	if err := s.store.CreateClient(ctx, c); err != nil {
+	// The store sets the record's subject to the new client's id.
+	if err := s.store.CreateClient(ctx, c, s.auditRecord(Operator, latchkey.AuditRecord{Action: latchkey.AuditClientAdded, Detail: c.Name})); err != nil {
 		return nil, "", err
 	}
-	s.audit(ctx, Operator, latchkey.AuditRecord{Action: latchkey.AuditClientAdded, SubjectID: idString(c.ID), Detail: c.Name})
 	s.log.Info("client registered", "client_id", c.ID, "name", c.Name)
 	return c, secret, nil
 }
@@ -89,13 +88,7 @@ func (s *Service) RegisterClient(ctx context.Context, n NewClient) (*latchkey.Cl
 // checkClient validates a registration's trimmed name and its redirect
 // URIs, and returns the URIs to store: trimmed, without duplicates.
 func checkClient(name string, rawURIs []string) ([]string, error) {
-	var fe latchkey.FieldErrors
-	switch n := utf8.RuneCountInString(name); {
-	case n == 0:
-		fe.Add("name", MsgNameRequired)
-	case n > MaxNameLength:
-		fe.Add("name", MsgNameTooLong)
-	}
+	fe := checkName(name)
 	var uris []string
 	for _, u := range rawURIs {
 		if u = strings.TrimSpace(u); !slices.Contains(uris, u) {
@@ -228,14 +221,14 @@ func (s *Service) RevokeClient(ctx context.Context, id int64) error {
 	if c.ID == latchkey.PersonalAccessClientID || c.PersonalAccessClient {
 		return latchkey.Errorf(latchkey.EINVALID, "the personal access client cannot be revoked: revoke tokens one by one")
 	}
-	if err := s.store.RevokeClient(ctx, id, s.now()); err != nil {
+	rec := s.auditRecord(Operator, latchkey.AuditRecord{Action: latchkey.AuditClientRevoked, SubjectID: idString(id), Detail: c.Name})
+	if err := s.store.RevokeClient(ctx, id, rec.At, rec); err != nil {
 		if latchkey.ErrorCode(err) == latchkey.ENOTFOUND {
 			return latchkey.Errorf(latchkey.ENOTFOUND, "no client %d", id)
 		}
 		return err
 	}
 	s.publish(ctx, latchkey.Event{Kind: latchkey.EventClientRevoked, ID: strconv.FormatInt(id, 10)})
-	s.audit(ctx, Operator, latchkey.AuditRecord{Action: latchkey.AuditClientRevoked, SubjectID: idString(id), Detail: c.Name})
 	s.log.Info("client revoked", "client_id", id, "name", c.Name)
 	return nil
 }

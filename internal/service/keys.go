@@ -58,10 +58,9 @@ func (s *Service) addKey(ctx context.Context, priv *rsa.PrivateKey) (*latchkey.S
 	if err != nil {
 		return nil, err
 	}
-	if err := s.store.AddSigningKey(ctx, k); err != nil {
+	if err := s.store.AddSigningKey(ctx, k, s.auditRecord(Operator, latchkey.AuditRecord{Action: latchkey.AuditKeyAdded, SubjectID: k.ID})); err != nil {
 		return nil, err
 	}
-	s.audit(ctx, Operator, latchkey.AuditRecord{Action: latchkey.AuditKeyAdded, SubjectID: k.ID})
 	s.log.Info("signing key added", "kid", k.ID)
 	s.publish(ctx, latchkey.Event{Kind: latchkey.EventKeysChanged})
 	return k, nil

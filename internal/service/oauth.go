@@ -44,37 +44,39 @@ func (s *Service) StoreAccessToken(ctx context.Context, t *latchkey.Token, g *la
 		t.Scopes = latchkey.Scopes{}
 	}
 	g.CreatedAt = now
-	if err := s.store.CreateAccessToken(ctx, t, g); err != nil {
+	rec := s.auditRecord(&latchkey.Principal{User: &latchkey.User{ID: t.UserID}}, latchkey.AuditRecord{
+		Action: latchkey.AuditTokenCreated, SubjectUserID: userRef(t.UserID), SubjectID: t.ID,
+		Detail: "oauth client " + strconv.FormatInt(t.ClientID, 10) + " scopes " + strings.Join(scopesOrAll(t.Scopes), " ")})
+	if err := s.store.CreateAccessToken(ctx, t, g, rec); err != nil {
 		return err
 	}
 	s.publish(ctx, latchkey.Event{Kind: latchkey.EventTokenCreated, ID: strconv.FormatInt(t.UserID, 10)})
 	s.obs.TokenCreated()
-	s.audit(ctx, &latchkey.Principal{User: &latchkey.User{ID: t.UserID}}, latchkey.AuditRecord{
-		Action: latchkey.AuditTokenCreated, SubjectUserID: userRef(t.UserID), SubjectID: t.ID,
-		Detail: "oauth client " + strconv.FormatInt(t.ClientID, 10) + " scopes " + strings.Join(scopesOrAll(t.Scopes), " ")})
 	s.log.Info("oauth token issued", "token_id", t.ID, "user_id", t.UserID, "client_id", t.ClientID)
 	return nil
 }
 
 // RevokeAuthorization revokes every access token issued under the
-// authorization requestID, and tells every replica. why says, for the
-// audit log, what led to it.
+// authorization requestID, and tells every replica. The server does it
+// itself (a code or refresh token was used twice, or a refresh token
+// rotated): the audit log records the system as the actor, and why as the
+// reason.
 func (s *Service) RevokeAuthorization(ctx context.Context, requestID, why string) error {
-	ts, err := s.store.RevokeRequestTokens(ctx, requestID, s.now())
+	rec := s.auditRecord(nil, latchkey.AuditRecord{Action: latchkey.AuditTokenRevoked, Detail: why})
+	ts, err := s.store.RevokeRequestTokens(ctx, requestID, rec.At, rec)
 	if err != nil {
 		return err
 	}
-	s.revoked(ctx, nil, ts, why)
+	s.revoked(ctx, ts, why)
 	return nil
 }
 
-// revoked tells every replica of tokens a store call revoked, and records
-// each.
-func (s *Service) revoked(ctx context.Context, p *latchkey.Principal, ts []*latchkey.Token, why string) {
+// revoked tells every replica of tokens a store call revoked (and
+// recorded).
+func (s *Service) revoked(ctx context.Context, ts []*latchkey.Token, why string) {
 	for _, t := range ts {
 		s.publish(ctx, latchkey.Event{Kind: latchkey.EventTokenRevoked, ID: t.ID, UserID: t.UserID})
 		s.obs.TokenRevoked()
-		s.audit(ctx, p, latchkey.AuditRecord{Action: latchkey.AuditTokenRevoked, SubjectUserID: userRef(t.UserID), SubjectID: t.ID, Detail: why})
 		s.log.Info("token revoked", "token_id", t.ID, "user_id", t.UserID, "client_id", t.ClientID, "why", why)
 	}
 }
@@ -102,11 +104,13 @@ func (s *Service) Consents(ctx context.Context, userID int64) ([]*latchkey.Conse
 // forgotten, and every token and refresh token the application holds for
 // them stops working at once. ENOTFOUND when there is no such consent.
 func (s *Service) RevokeConsent(ctx context.Context, p *latchkey.Principal, clientID int64) error {
-	ts, err := s.store.RevokeConsent(ctx, p.User.ID, clientID, s.now())
+	const why = "application access withdrawn"
+	rec := s.auditRecord(p, latchkey.AuditRecord{Action: latchkey.AuditTokenRevoked, Detail: why})
+	ts, err := s.store.RevokeConsent(ctx, p.User.ID, clientID, rec.At, rec)
 	if err != nil {
 		return notFound(err)
 	}
-	s.revoked(ctx, p, ts, "application access withdrawn")
+	s.revoked(ctx, ts, why)
 	return nil
 }
 

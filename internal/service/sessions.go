@@ -45,8 +45,11 @@ var errBadCredentials = &latchkey.Error{Code: latchkey.EUNAUTHENTICATED, Message
 // whatever the case. origin is recorded in the audit log either way.
 func (s *Service) SignIn(ctx context.Context, login, pw string, origin latchkey.Origin) (*latchkey.User, string, error) {
 	login = strings.TrimSpace(login)
+	origin = origin.Clean()
 	var u *latchkey.User
-	if login != "" && len(login) <= maxLoginLength {
+	// A login that is not text (NUL, invalid UTF-8) names no user: no
+	// username or email can hold it.
+	if login != "" && len(login) <= maxLoginLength && latchkey.ValidText(login) {
 		var err error
 		if u, err = s.store.UserByLogin(ctx, login); err != nil {
 			if latchkey.ErrorCode(err) != latchkey.ENOTFOUND {
@@ -66,7 +69,11 @@ func (s *Service) SignIn(ctx context.Context, login, pw string, origin latchkey.
 			userID = u.ID
 			r.SubjectUserID, r.SubjectID = userRef(u.ID), idString(u.ID)
 		}
-		s.audit(ctx, &latchkey.Principal{Origin: origin}, r)
+		// A refusal leaves a trace or is not answered as one: without it,
+		// guessing passwords would go unseen.
+		if err := s.recordAudit(ctx, &latchkey.Principal{Origin: origin}, r); err != nil {
+			return nil, "", err
+		}
 		s.obs.SignedIn(SignInRefused) // the reason stays in the audit log: a metric is public
 		s.log.Info("sign-in refused", "reason", why, "user_id", userID)
 		return nil, "", errBadCredentials
@@ -83,11 +90,11 @@ func (s *Service) SignIn(ctx context.Context, login, pw string, origin latchkey.
 		ExpiresAt: now.Add(s.cfg.SessionLifetime),
 		Origin:    origin,
 	}
-	if err := s.store.CreateSession(ctx, sess); err != nil {
+	rec := s.auditRecord(&latchkey.Principal{User: u, Origin: origin}, latchkey.AuditRecord{
+		Action: latchkey.AuditSignInOK, SubjectUserID: userRef(u.ID), SubjectID: idString(u.ID)})
+	if err := s.store.CreateSession(ctx, sess, rec); err != nil {
 		return nil, "", err
 	}
-	s.audit(ctx, &latchkey.Principal{User: u, Origin: origin}, latchkey.AuditRecord{
-		Action: latchkey.AuditSignInOK, SubjectUserID: userRef(u.ID), SubjectID: idString(u.ID)})
 	s.obs.SignedIn(SignInAccepted)
 	s.log.Info("signed in", "user_id", u.ID)
 	return u, secret, nil

@@ -18,6 +18,7 @@ const (
 	MsgNameRequired   = "The Name field is required."
 	MsgNameTooLong    = "The Name field must not be greater than 255 characters."
 	MsgNameString     = "The Name field must be a string."
+	MsgNameText       = "The Name field must be valid UTF-8 text without control characters."
 	MsgScopesArray    = "The Scopes field must be an array."
 	MsgScopesInvalid  = "The selected Scopes is invalid."
 	MsgExpiresInvalid = "The Expires At field must be a valid date."
@@ -86,12 +87,7 @@ func (s *Service) validate(req TokenRequest, now time.Time) (string, latchkey.Sc
 		if req.Name != nil {
 			name = strings.TrimSpace(*req.Name)
 		}
-		switch n := utf8.RuneCountInString(name); {
-		case n == 0:
-			fe.Add("name", MsgNameRequired)
-		case n > MaxNameLength:
-			fe.Add("name", MsgNameTooLong)
-		}
+		fe = append(fe, checkName(name)...)
 	}
 	scopes := latchkey.Scopes{}
 	if msgs := req.Invalid.Get("scopes"); msgs != nil {
@@ -168,14 +164,14 @@ func (s *Service) CreateToken(ctx context.Context, p *latchkey.Principal, owner 
 		ExpiresAt: &expires,
 		KeyID:     kid,
 	}
-	if err := s.store.CreateToken(ctx, t); err != nil {
+	rec := s.auditRecord(p, latchkey.AuditRecord{Action: latchkey.AuditTokenCreated, SubjectUserID: userRef(owner.ID), SubjectID: t.ID,
+		Detail: "scopes " + strings.Join(scopesOrAll(scopes), " ")})
+	if err := s.store.CreateToken(ctx, t, rec); err != nil {
 		return nil, "", err
 	}
 	t.Client = client
 	s.publish(ctx, latchkey.Event{Kind: latchkey.EventTokenCreated, ID: strconv.FormatInt(owner.ID, 10)})
 	s.obs.TokenCreated()
-	s.audit(ctx, p, latchkey.AuditRecord{Action: latchkey.AuditTokenCreated, SubjectUserID: userRef(owner.ID), SubjectID: t.ID,
-		Detail: "scopes " + strings.Join(scopesOrAll(scopes), " ")})
 	s.log.Info("token created", "token_id", t.ID, "user_id", owner.ID, "by_user_id", p.User.ID)
 	return t, signed, nil
 }
@@ -254,21 +250,48 @@ func (s *Service) Token(ctx context.Context, owner *latchkey.User, id string) (*
 }
 
 // RevokeToken revokes owner's token with that id; it stops authenticating
-// the moment this returns. Revoking a revoked token is not an error.
-// ENOTFOUND when owner has no such token.
+// the moment this returns. Revoking a revoked token is not an error, and
+// changes and records nothing. ENOTFOUND when owner has no such token.
 func (s *Service) RevokeToken(ctx context.Context, p *latchkey.Principal, owner *latchkey.User, id string) (*latchkey.Token, error) {
+	t, _, err := s.revokeToken(ctx, p, owner, id)
+	return t, err
+}
+
+// revokeToken is RevokeToken, and also reports whether this call revoked
+// the token: false when it was revoked already.
+func (s *Service) revokeToken(ctx context.Context, p *latchkey.Principal, owner *latchkey.User, id string) (*latchkey.Token, bool, error) {
 	if _, err := s.Token(ctx, owner, id); err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	t, err := s.store.RevokeToken(ctx, id, s.now())
+	rec := s.auditRecord(p, latchkey.AuditRecord{Action: latchkey.AuditTokenRevoked, SubjectUserID: userRef(owner.ID), SubjectID: id})
+	t, revoked, err := s.store.RevokeToken(ctx, id, rec.At, rec)
 	if err != nil {
-		return nil, notFound(err)
+		return nil, false, notFound(err)
 	}
+	// Told even when it was revoked already: a cache that still holds it
+	// as live is purged whoever revoked it.
 	s.publish(ctx, latchkey.Event{Kind: latchkey.EventTokenRevoked, ID: id, UserID: owner.ID})
-	s.obs.TokenRevoked()
-	s.audit(ctx, p, latchkey.AuditRecord{Action: latchkey.AuditTokenRevoked, SubjectUserID: userRef(owner.ID), SubjectID: id})
-	s.log.Info("token revoked", "token_id", id, "user_id", owner.ID, "by_user_id", p.User.ID)
-	return t, nil
+	if revoked {
+		s.obs.TokenRevoked()
+		s.log.Info("token revoked", "token_id", id, "user_id", owner.ID, "by_user_id", p.User.ID)
+	}
+	return t, revoked, nil
+}
+
+// checkName checks a name or other free text a caller stores, trimmed:
+// present, valid text (latchkey.ValidText), and at most MaxNameLength
+// characters. Every store then holds it as it is.
+func checkName(name string) latchkey.FieldErrors {
+	var fe latchkey.FieldErrors
+	switch n := utf8.RuneCountInString(name); {
+	case n == 0:
+		fe.Add("name", MsgNameRequired)
+	case !latchkey.ValidText(name):
+		fe.Add("name", MsgNameText)
+	case n > MaxNameLength:
+		fe.Add("name", MsgNameTooLong)
+	}
+	return fe
 }
 
 // scopesOrAll names a scope list for people: [] is every ability.

@@ -39,12 +39,16 @@ func checkUserFields(username, email, first, last *string, perms *[]string) erro
 		fe.Add("username", "The Username field must be 1 to 255 letters, digits and . _ @ + -, starting with a letter or digit.")
 	}
 	if email != nil {
-		if a, err := mail.ParseAddress(*email); err != nil || a.Address != *email || a.Name != "" {
+		if a, err := mail.ParseAddress(*email); err != nil || a.Address != *email || a.Name != "" || !latchkey.ValidText(*email) {
 			fe.Add("email", "The Email field must be a valid email address.")
 		}
 	}
 	for field, v := range map[string]*string{"firstname": first, "lastname": last} {
-		if v != nil && utf8.RuneCountInString(*v) > 255 {
+		switch {
+		case v == nil:
+		case !latchkey.ValidText(*v):
+			fe.Add(field, "The field must be valid UTF-8 text without control characters.")
+		case utf8.RuneCountInString(*v) > 255:
 			fe.Add(field, "The field must not be greater than 255 characters.")
 		}
 	}
@@ -95,10 +99,10 @@ func (s *Service) CreateUser(ctx context.Context, n NewUser) (*latchkey.User, er
 		}
 		u.PasswordHash = h
 	}
-	if err := s.store.CreateUser(ctx, u); err != nil {
+	// The store sets the record's subject to the new user's id.
+	if err := s.store.CreateUser(ctx, u, s.auditRecord(Operator, latchkey.AuditRecord{Action: latchkey.AuditUserCreated, Detail: u.Username})); err != nil {
 		return nil, err
 	}
-	s.audit(ctx, Operator, latchkey.AuditRecord{Action: latchkey.AuditUserCreated, SubjectUserID: userRef(u.ID), SubjectID: idString(u.ID), Detail: u.Username})
 	s.log.Info("user created", "user_id", u.ID, "username", u.Username)
 	return u, nil
 }
@@ -129,7 +133,8 @@ func (s *Service) UpdateUser(ctx context.Context, id int64, c UserChange) (*latc
 		}
 		upd.PasswordHash = &h
 	}
-	u, err := s.store.UpdateUser(ctx, id, upd, s.now())
+	rec := s.auditRecord(Operator, latchkey.AuditRecord{Action: latchkey.AuditUserUpdated, SubjectUserID: userRef(id), SubjectID: idString(id), Detail: changed(c)})
+	u, err := s.store.UpdateUser(ctx, id, upd, rec.At, rec)
 	if err != nil {
 		return nil, err
 	}
@@ -139,7 +144,6 @@ func (s *Service) UpdateUser(ctx context.Context, id int64, c UserChange) (*latc
 		s.endSessions(ctx, u.ID)
 	}
 	s.publish(ctx, latchkey.Event{Kind: latchkey.EventUserChanged, ID: strconv.FormatInt(u.ID, 10)})
-	s.audit(ctx, Operator, latchkey.AuditRecord{Action: latchkey.AuditUserUpdated, SubjectUserID: userRef(u.ID), SubjectID: idString(u.ID), Detail: changed(c)})
 	s.log.Info("user updated", "user_id", u.ID)
 	return u, nil
 }
@@ -147,12 +151,12 @@ func (s *Service) UpdateUser(ctx context.Context, id int64, c UserChange) (*latc
 // DeleteUser deletes a user softly: the row stays, its tokens stop
 // authenticating at once.
 func (s *Service) DeleteUser(ctx context.Context, id int64) error {
-	if err := s.store.DeleteUser(ctx, id, s.now()); err != nil {
+	rec := s.auditRecord(Operator, latchkey.AuditRecord{Action: latchkey.AuditUserDeleted, SubjectUserID: userRef(id), SubjectID: idString(id)})
+	if err := s.store.DeleteUser(ctx, id, rec.At, rec); err != nil {
 		return err
 	}
 	s.endSessions(ctx, id)
 	s.publish(ctx, latchkey.Event{Kind: latchkey.EventUserChanged, ID: strconv.FormatInt(id, 10)})
-	s.audit(ctx, Operator, latchkey.AuditRecord{Action: latchkey.AuditUserDeleted, SubjectUserID: userRef(id), SubjectID: idString(id)})
 	s.log.Info("user deleted", "user_id", id)
 	return nil
 }
@@ -165,7 +169,10 @@ func (s *Service) DeleteUser(ctx context.Context, id int64) error {
 // ECONFLICT, naming the username or email and the user who has it, when a
 // user not deleted took it meanwhile.
 func (s *Service) RestoreUser(ctx context.Context, id int64) (*latchkey.User, error) {
-	u, ts, err := s.store.RestoreUser(ctx, id, s.now())
+	const why = "user restored"
+	restored := s.auditRecord(Operator, latchkey.AuditRecord{Action: latchkey.AuditUserRestored, SubjectUserID: userRef(id), SubjectID: idString(id)})
+	revoked := s.auditRecord(Operator, latchkey.AuditRecord{Action: latchkey.AuditTokenRevoked, Detail: why})
+	u, ts, err := s.store.RestoreUser(ctx, id, restored.At, restored, revoked)
 	if latchkey.ErrorCode(err) == latchkey.ECONFLICT {
 		return nil, s.restoreConflict(ctx, id, err)
 	}
@@ -173,8 +180,7 @@ func (s *Service) RestoreUser(ctx context.Context, id int64) (*latchkey.User, er
 		return nil, err
 	}
 	s.publish(ctx, latchkey.Event{Kind: latchkey.EventUserChanged, ID: strconv.FormatInt(u.ID, 10)})
-	s.audit(ctx, Operator, latchkey.AuditRecord{Action: latchkey.AuditUserRestored, SubjectUserID: userRef(u.ID), SubjectID: idString(u.ID), Detail: u.Username})
-	s.revoked(ctx, Operator, ts, "user restored")
+	s.revoked(ctx, ts, why)
 	s.log.Info("user restored", "user_id", u.ID, "tokens_revoked", len(ts))
 	return u, nil
 }
@@ -290,24 +296,26 @@ func (s *Service) OperatorCreateToken(ctx context.Context, owner *latchkey.User,
 	return s.CreateToken(ctx, Operator, owner, req)
 }
 
-// OperatorRevokeToken revokes any token by id, as the operator.
-func (s *Service) OperatorRevokeToken(ctx context.Context, id string) error {
+// OperatorRevokeToken revokes any token by id, as the operator, and
+// reports whether it did: false when the token was revoked already, which
+// changes and records nothing.
+func (s *Service) OperatorRevokeToken(ctx context.Context, id string) (bool, error) {
 	if !latchkey.ValidTokenID(id) {
-		return latchkey.Errorf(latchkey.EINVALID, "a token id is 80 lowercase hex characters")
+		return false, latchkey.Errorf(latchkey.EINVALID, "a token id is 80 lowercase hex characters")
 	}
 	t, err := s.store.Token(ctx, id)
 	if err != nil {
 		if latchkey.ErrorCode(err) == latchkey.ENOTFOUND {
-			return latchkey.Errorf(latchkey.ENOTFOUND, "no token %s", id)
+			return false, latchkey.Errorf(latchkey.ENOTFOUND, "no token %s", id)
 		}
-		return err
+		return false, err
 	}
 	owner, err := s.store.User(ctx, t.UserID)
 	if err != nil {
-		return err
+		return false, err
 	}
-	_, err = s.RevokeToken(ctx, Operator, owner, id)
-	return err
+	_, revoked, err := s.revokeToken(ctx, Operator, owner, id)
+	return revoked, err
 }
 
 // changed names the fields a change sets, never their values (one may be

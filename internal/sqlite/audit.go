@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"strings"
 	"time"
 
@@ -12,20 +13,31 @@ import (
 
 // RecordAudit appends r and sets r.ID.
 func (db *DB) RecordAudit(ctx context.Context, r *latchkey.AuditRecord) error {
-	return db.writeTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `INSERT INTO audit_log (at, action, actor_user_id, actor_token_id,
-			subject_user_id, subject_id, address, user_agent, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			formatTime(r.At), string(r.Action), r.ActorUserID, r.ActorTokenID,
+	err := db.writeTx(ctx, func(tx *sql.Tx) error { return insertAudit(ctx, tx, []*latchkey.AuditRecord{r}) })
+	if err != nil {
+		return wrap("record audit", err)
+	}
+	return nil
+}
+
+// insertAudit appends the records rs with e, the transaction of the change
+// they record, and sets their IDs. Their times are stored, and set, to
+// the microsecond.
+func insertAudit(ctx context.Context, e execer, rs []*latchkey.AuditRecord) error {
+	for _, r := range rs {
+		res, err := e.ExecContext(ctx, `INSERT INTO audit_log (at, action, actor, actor_user_id, actor_token_id,
+			subject_user_id, subject_id, address, user_agent, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			formatTime(r.At), string(r.Action), string(r.Actor), r.ActorUserID, r.ActorTokenID,
 			r.SubjectUserID, r.SubjectID, r.Address, r.UserAgent, r.Detail)
 		if err != nil {
-			return wrap("record audit", err)
+			return fmt.Errorf("audit record: %w", err)
 		}
 		if r.ID, err = res.LastInsertId(); err != nil {
-			return wrap("record audit", err)
+			return fmt.Errorf("audit record: %w", err)
 		}
 		r.At = r.At.UTC().Round(time.Microsecond)
-		return nil
-	})
+	}
+	return nil
 }
 
 // AuditRecords returns the records f selects, newest first.
@@ -57,10 +69,10 @@ func (db *DB) AuditRecords(ctx context.Context, f latchkey.AuditFilter) ([]*latc
 // scanAudit reads one audit record.
 func scanAudit(row rowScanner) (*latchkey.AuditRecord, error) {
 	r := &latchkey.AuditRecord{}
-	var action string
-	err := row.Scan(&r.ID, timeColumn{&r.At}, &action, optionalIntColumn{&r.ActorUserID}, &r.ActorTokenID,
+	var action, actor string
+	err := row.Scan(&r.ID, timeColumn{&r.At}, &action, &actor, optionalIntColumn{&r.ActorUserID}, &r.ActorTokenID,
 		optionalIntColumn{&r.SubjectUserID}, &r.SubjectID, &r.Address, &r.UserAgent, &r.Detail)
-	r.Action = latchkey.AuditAction(action)
+	r.Action, r.Actor = latchkey.AuditAction(action), latchkey.AuditActor(actor)
 	return r, err
 }
 

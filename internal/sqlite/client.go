@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"strconv"
 	"time"
 
 	"github.com/latchkey/latchkey"
@@ -16,9 +17,9 @@ const (
 	msgClientUserNotFound = "The client's user was not found."
 )
 
-// CreateClient stores c and sets c.ID. ENOTFOUND when c.UserID names no
-// user.
-func (db *DB) CreateClient(ctx context.Context, c *latchkey.Client) error {
+// CreateClient stores c and sets c.ID, and writes audit about it in the
+// same transaction. ENOTFOUND when c.UserID names no user.
+func (db *DB) CreateClient(ctx context.Context, c *latchkey.Client, audit ...*latchkey.AuditRecord) error {
 	const q = `INSERT INTO oauth_clients (user_id, name, secret, provider, redirect,
 		personal_access_client, password_client, revoked, created_at, updated_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -31,14 +32,23 @@ func (db *DB) CreateClient(ctx context.Context, c *latchkey.Client) error {
 		provider = *c.Provider
 	}
 	var id int64
-	err := db.write.QueryRowContext(ctx, q,
-		userID, c.Name, nullText(c.SecretHash), provider, c.Redirect,
-		c.PersonalAccessClient, c.PasswordClient, c.Revoked,
-		formatTime(c.CreatedAt), formatTime(c.UpdatedAt),
-	).Scan(&id)
-	if isForeignKey(err) {
-		err = notFound(msgClientUserNotFound, err)
-	}
+	err := db.writeTx(ctx, func(tx *sql.Tx) error {
+		err := tx.QueryRowContext(ctx, q,
+			userID, c.Name, nullText(c.SecretHash), provider, c.Redirect,
+			c.PersonalAccessClient, c.PasswordClient, c.Revoked,
+			formatTime(c.CreatedAt), formatTime(c.UpdatedAt),
+		).Scan(&id)
+		if isForeignKey(err) {
+			return notFound(msgClientUserNotFound, err)
+		}
+		if err != nil {
+			return err
+		}
+		for _, r := range audit {
+			r.SubjectID = strconv.FormatInt(id, 10)
+		}
+		return insertAudit(ctx, tx, audit)
+	})
 	if err != nil {
 		return wrap("create client", err)
 	}
@@ -75,7 +85,7 @@ func (db *DB) Clients(ctx context.Context) ([]*latchkey.Client, error) {
 // client and each token that is revoked already keep their UpdatedAt; a
 // token or grant the client was given after it was revoked is revoked by
 // the next call. ENOTFOUND when there is no such client.
-func (db *DB) RevokeClient(ctx context.Context, id int64, at time.Time) error {
+func (db *DB) RevokeClient(ctx context.Context, id int64, at time.Time, audit ...*latchkey.AuditRecord) error {
 	ts := formatTime(at)
 	err := db.writeTx(ctx, func(tx *sql.Tx) error {
 		var exists bool
@@ -101,7 +111,10 @@ func (db *DB) RevokeClient(ctx context.Context, id int64, at time.Time) error {
 		}
 		_, err = tx.ExecContext(ctx,
 			`UPDATE oauth_grants SET active = 0 WHERE client_id = ? AND active = 1`, id)
-		return err
+		if err != nil {
+			return err
+		}
+		return insertAudit(ctx, tx, audit)
 	})
 	if err != nil {
 		return wrap("revoke client", err)

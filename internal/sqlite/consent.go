@@ -90,9 +90,10 @@ func (db *DB) Consents(ctx context.Context, userID int64) ([]*latchkey.Consent, 
 // RevokeConsent, in one transaction, deletes the user's consent to the
 // client, deactivates every grant of that user and client, and revokes at
 // at every token of that user issued by that client. It returns the tokens
-// it revoked, with their clients, by id. ENOTFOUND when there is no such
-// consent, and then nothing changes.
-func (db *DB) RevokeConsent(ctx context.Context, userID, clientID int64, at time.Time) ([]*latchkey.Token, error) {
+// it revoked, with their clients, by id, and writes a copy of each of audit
+// about each of them. ENOTFOUND when there is no such consent, and then
+// nothing changes.
+func (db *DB) RevokeConsent(ctx context.Context, userID, clientID int64, at time.Time, audit ...*latchkey.AuditRecord) ([]*latchkey.Token, error) {
 	var tokens []*latchkey.Token
 	err := db.writeTx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx,
@@ -125,7 +126,10 @@ func (db *DB) RevokeConsent(ctx context.Context, userID, clientID int64, at time
 			return err
 		}
 		tokens, err = revokeTokens(ctx, tx, at, `user_id = ? AND client_id = ?`, userID, clientID)
-		return err
+		if err != nil {
+			return err
+		}
+		return insertAudit(ctx, tx, latchkey.AuditPerToken(tokens, audit))
 	})
 	if err != nil {
 		return nil, wrap("revoke consent", err)

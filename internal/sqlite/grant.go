@@ -60,12 +60,15 @@ func (db *DB) CreateGrant(ctx context.Context, g *latchkey.Grant) error {
 // in one transaction: when either cannot be stored, neither is. ECONFLICT
 // when the token's id or the grant's signature exists; ENOTFOUND when a
 // user or client does not exist.
-func (db *DB) CreateAccessToken(ctx context.Context, t *latchkey.Token, g *latchkey.Grant) error {
+func (db *DB) CreateAccessToken(ctx context.Context, t *latchkey.Token, g *latchkey.Grant, audit ...*latchkey.AuditRecord) error {
 	err := db.writeTx(ctx, func(tx *sql.Tx) error {
 		if err := insertToken(ctx, tx, t); err != nil {
 			return err
 		}
-		return insertGrant(ctx, tx, g)
+		if err := insertGrant(ctx, tx, g); err != nil {
+			return err
+		}
+		return insertAudit(ctx, tx, audit)
 	})
 	if err != nil {
 		return wrap("create access token", err)
@@ -157,15 +160,19 @@ func (db *DB) DeleteGrant(ctx context.Context, kind latchkey.GrantKind, signatur
 
 // RevokeRequestTokens revokes, at at, every access token issued under the
 // authorization requestID (those its GrantAccess grants name), and returns
-// those it revoked, the ones not revoked before, with their clients, by id.
-func (db *DB) RevokeRequestTokens(ctx context.Context, requestID string, at time.Time) ([]*latchkey.Token, error) {
+// those it revoked, the ones not revoked before, with their clients, by id;
+// for each, in the same transaction, a copy of each of audit about it.
+func (db *DB) RevokeRequestTokens(ctx context.Context, requestID string, at time.Time, audit ...*latchkey.AuditRecord) ([]*latchkey.Token, error) {
 	var tokens []*latchkey.Token
 	err := db.writeTx(ctx, func(tx *sql.Tx) error {
 		var err error
 		tokens, err = revokeTokens(ctx, tx, at,
 			`id IN (SELECT signature FROM oauth_grants WHERE request_id = ? AND kind = 'access')`,
 			requestID)
-		return err
+		if err != nil {
+			return err
+		}
+		return insertAudit(ctx, tx, latchkey.AuditPerToken(tokens, audit))
 	})
 	if err != nil {
 		return nil, wrap("revoke request tokens", err)

@@ -16,7 +16,7 @@ const msgKeyExists = "A signing key with this id already exists."
 // current signing key at k.CreatedAt, if there is one, and stores k with no
 // RetiredAt, whatever k.RetiredAt says. ECONFLICT when a key with k.ID
 // exists, and then nothing changes.
-func (db *DB) AddSigningKey(ctx context.Context, k *latchkey.SigningKey) error {
+func (db *DB) AddSigningKey(ctx context.Context, k *latchkey.SigningKey, audit ...*latchkey.AuditRecord) error {
 	created := formatTime(k.CreatedAt)
 	err := db.writeTx(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx,
@@ -31,7 +31,10 @@ func (db *DB) AddSigningKey(ctx context.Context, k *latchkey.SigningKey) error {
 		if isUnique(err) {
 			return conflict(msgKeyExists, err)
 		}
-		return err
+		if err != nil {
+			return err
+		}
+		return insertAudit(ctx, tx, audit)
 	})
 	if err != nil {
 		return wrap("add signing key", err)

@@ -16,9 +16,9 @@ const (
 	msgSessionUserNotFound = "The session's user was not found."
 )
 
-// CreateSession stores s. ECONFLICT when its id exists; ENOTFOUND when its
-// user does not exist.
-func (db *DB) CreateSession(ctx context.Context, s *latchkey.Session) error {
+// CreateSession stores s, and audit in the same transaction. ECONFLICT when
+// its id exists; ENOTFOUND when its user does not exist.
+func (db *DB) CreateSession(ctx context.Context, s *latchkey.Session, audit ...*latchkey.AuditRecord) error {
 	err := db.writeTx(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx,
 			`INSERT INTO web_sessions (id, user_id, created_at, expires_at, address, user_agent)
@@ -29,8 +29,10 @@ func (db *DB) CreateSession(ctx context.Context, s *latchkey.Session) error {
 			return conflict(msgSessionExists, err)
 		case isForeignKey(err):
 			return notFound(msgSessionUserNotFound, err)
+		case err != nil:
+			return err
 		}
-		return err
+		return insertAudit(ctx, tx, audit)
 	})
 	if err != nil {
 		return wrap("create session", err)

@@ -22,10 +22,16 @@ const (
 	msgTokenOwnerNotFound = "The token's user or client was not found."
 )
 
-// CreateToken stores t. ECONFLICT when the id exists; ENOTFOUND when its
-// user or client does not exist.
-func (db *DB) CreateToken(ctx context.Context, t *latchkey.Token) error {
-	if err := insertToken(ctx, db.write, t); err != nil {
+// CreateToken stores t, and audit in the same transaction. ECONFLICT when
+// the id exists; ENOTFOUND when its user or client does not exist.
+func (db *DB) CreateToken(ctx context.Context, t *latchkey.Token, audit ...*latchkey.AuditRecord) error {
+	err := db.writeTx(ctx, func(tx *sql.Tx) error {
+		if err := insertToken(ctx, tx, t); err != nil {
+			return err
+		}
+		return insertAudit(ctx, tx, audit)
+	})
+	if err != nil {
 		return wrap("create token", err)
 	}
 	return nil
@@ -263,13 +269,20 @@ func cloneClient(c *latchkey.Client) *latchkey.Client {
 }
 
 // RevokeToken marks the token revoked and its UpdatedAt at, unless it is
-// revoked already, and returns it as stored. ENOTFOUND when there is none.
-func (db *DB) RevokeToken(ctx context.Context, id string, at time.Time) (*latchkey.Token, error) {
+// revoked already, and returns it as stored and whether this call revoked
+// it; only then does it write audit, in the same transaction. ENOTFOUND
+// when there is none.
+func (db *DB) RevokeToken(ctx context.Context, id string, at time.Time, audit ...*latchkey.AuditRecord) (*latchkey.Token, bool, error) {
 	var t *latchkey.Token
+	var revoked bool
 	err := db.writeTx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx,
+		res, err := tx.ExecContext(ctx,
 			`UPDATE oauth_access_tokens SET revoked = 1, updated_at = ? WHERE id = ? AND revoked = 0`,
 			formatTime(at), id)
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
 		if err != nil {
 			return err
 		}
@@ -278,12 +291,18 @@ func (db *DB) RevokeToken(ctx context.Context, id string, at time.Time) (*latchk
 		if errors.Is(err, sql.ErrNoRows) {
 			return notFound(msgTokenNotFound, err)
 		}
-		return err
+		if err != nil {
+			return err
+		}
+		if revoked = n > 0; revoked {
+			return insertAudit(ctx, tx, audit)
+		}
+		return nil
 	})
 	if err != nil {
-		return nil, wrap("revoke token", err)
+		return nil, false, wrap("revoke token", err)
 	}
-	return t, nil
+	return t, revoked, nil
 }
 
 // Credential returns the token with its user and client, in one query.

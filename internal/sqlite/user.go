@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"strconv"
 	"strings"
 	"time"
 
@@ -33,20 +34,30 @@ func userConflict(err error) error {
 
 // CreateUser stores u and sets u.ID. ECONFLICT when u is not deleted and
 // a user not deleted has its username or email.
-func (db *DB) CreateUser(ctx context.Context, u *latchkey.User) error {
+func (db *DB) CreateUser(ctx context.Context, u *latchkey.User, audit ...*latchkey.AuditRecord) error {
 	const q = `INSERT INTO users (username, email, firstname, lastname, status,
 		is_administrator, permissions, password_hash, search_folded,
 		created_at, updated_at, deleted_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		RETURNING id`
 	var id int64
-	err := db.write.QueryRowContext(ctx, q,
-		u.Username, u.Email, u.FirstName, u.LastName, string(u.Status),
-		u.Admin, formatPermissions(u.Permissions), nullText(u.PasswordHash), u.SearchText(),
-		formatTime(u.CreatedAt), formatTime(u.UpdatedAt), formatNullTime(u.DeletedAt),
-	).Scan(&id)
+	err := db.writeTx(ctx, func(tx *sql.Tx) error {
+		err := tx.QueryRowContext(ctx, q,
+			u.Username, u.Email, u.FirstName, u.LastName, string(u.Status),
+			u.Admin, formatPermissions(u.Permissions), nullText(u.PasswordHash), u.SearchText(),
+			formatTime(u.CreatedAt), formatTime(u.UpdatedAt), formatNullTime(u.DeletedAt),
+		).Scan(&id)
+		if err != nil {
+			return userConflict(err)
+		}
+		for _, r := range audit {
+			userID := id
+			r.SubjectUserID, r.SubjectID = &userID, strconv.FormatInt(id, 10)
+		}
+		return insertAudit(ctx, tx, audit)
+	})
 	if err != nil {
-		return wrap("create user", userConflict(err))
+		return wrap("create user", err)
 	}
 	u.ID = id
 	return nil
@@ -123,7 +134,7 @@ func limit(n int) int {
 // to at and returns the user as stored. ENOTFOUND when there is no such
 // user; ECONFLICT when another user not deleted has the new username or
 // email.
-func (db *DB) UpdateUser(ctx context.Context, id int64, upd latchkey.UserUpdate, at time.Time) (*latchkey.User, error) {
+func (db *DB) UpdateUser(ctx context.Context, id int64, upd latchkey.UserUpdate, at time.Time, audit ...*latchkey.AuditRecord) (*latchkey.User, error) {
 	const (
 		sel = `SELECT ` + sqlschema.UserColumns + ` FROM users u WHERE u.id = ?`
 		set = `UPDATE users SET username = ?, email = ?, firstname = ?, lastname = ?,
@@ -149,8 +160,10 @@ func (db *DB) UpdateUser(ctx context.Context, id int64, upd latchkey.UserUpdate,
 		if err != nil {
 			return userConflict(err)
 		}
-		u, err = scanUser(tx.QueryRowContext(ctx, sel, id))
-		return err
+		if u, err = scanUser(tx.QueryRowContext(ctx, sel, id)); err != nil {
+			return err
+		}
+		return insertAudit(ctx, tx, audit)
 	})
 	if err != nil {
 		return nil, wrap("update user", err)
@@ -158,21 +171,28 @@ func (db *DB) UpdateUser(ctx context.Context, id int64, upd latchkey.UserUpdate,
 	return u, nil
 }
 
-// DeleteUser marks the user deleted at at, and sets its UpdatedAt to at.
-// ENOTFOUND when there is no such user or it is already deleted.
-func (db *DB) DeleteUser(ctx context.Context, id int64, at time.Time) error {
-	res, err := db.write.ExecContext(ctx,
-		`UPDATE users SET deleted_at = ?, updated_at = ? WHERE id = ? AND deleted_at IS NULL`,
-		formatTime(at), formatTime(at), id)
+// DeleteUser marks the user deleted at at, and sets its UpdatedAt to at,
+// and writes audit in the same transaction. ENOTFOUND when there is no such
+// user or it is already deleted.
+func (db *DB) DeleteUser(ctx context.Context, id int64, at time.Time, audit ...*latchkey.AuditRecord) error {
+	err := db.writeTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx,
+			`UPDATE users SET deleted_at = ?, updated_at = ? WHERE id = ? AND deleted_at IS NULL`,
+			formatTime(at), formatTime(at), id)
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return notFound(msgUserNotFound, nil)
+		}
+		return insertAudit(ctx, tx, audit)
+	})
 	if err != nil {
 		return wrap("delete user", err)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return wrap("delete user", err)
-	}
-	if n == 0 {
-		return wrap("delete user", notFound(msgUserNotFound, nil))
 	}
 	return nil
 }
@@ -182,8 +202,9 @@ func (db *DB) DeleteUser(ctx context.Context, id int64, at time.Time) error {
 // grants and marks their authorizations revoked. It returns the user as
 // stored and the tokens it revoked, with their clients, by id. ENOTFOUND
 // when there is no such deleted user; ECONFLICT, and nothing changes, when
-// a user not deleted has its username or email.
-func (db *DB) RestoreUser(ctx context.Context, id int64, at time.Time) (*latchkey.User, []*latchkey.Token, error) {
+// a user not deleted has its username or email. It writes audit with the
+// change: token revocations once per token revoked, the others as given.
+func (db *DB) RestoreUser(ctx context.Context, id int64, at time.Time, audit ...*latchkey.AuditRecord) (*latchkey.User, []*latchkey.Token, error) {
 	var (
 		u      *latchkey.User
 		tokens []*latchkey.Token
@@ -223,7 +244,11 @@ func (db *DB) RestoreUser(ctx context.Context, id int64, at time.Time) (*latchke
 		}
 		u, err = scanUser(tx.QueryRowContext(ctx,
 			`SELECT `+sqlschema.UserColumns+` FROM users u WHERE u.id = ?`, id))
-		return err
+		if err != nil {
+			return err
+		}
+		perToken, once := latchkey.SplitTokenAudit(audit)
+		return insertAudit(ctx, tx, append(once, latchkey.AuditPerToken(tokens, perToken)...))
 	})
 	if err != nil {
 		return nil, nil, wrap("restore user", err)

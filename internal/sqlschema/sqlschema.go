@@ -20,7 +20,7 @@ const (
 		t.created_at, t.updated_at, t.expires_at, t.last_used_at, t.key_id`
 	KeyColumns = `k.id, k.algorithm, k.public_key, k.sealed_private_key,
 		k.created_at, k.retired_at`
-	AuditColumns = `id, at, action, actor_user_id, actor_token_id, subject_user_id, subject_id, address, user_agent, detail`
+	AuditColumns = `id, at, action, actor, actor_user_id, actor_token_id, subject_user_id, subject_id, address, user_agent, detail`
 	GrantColumns = `g.kind, g.signature, g.request_id, g.client_id, g.user_id,
 	g.active, g.request, g.created_at, g.expires_at`
 	// ConsentColumns are a consent's columns followed by its client's.

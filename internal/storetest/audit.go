@@ -14,7 +14,7 @@ func testRecordAudit(t *testing.T, open func(t *testing.T) latchkey.Store) {
 	actor, subject := int64(1), int64(2)
 	at := time.Date(2026, 5, 1, 12, 0, 0, 123456000, time.UTC)
 	r := &latchkey.AuditRecord{
-		At: at, Action: latchkey.AuditTokenRevoked,
+		At: at, Action: latchkey.AuditTokenRevoked, Actor: latchkey.ActorUser,
 		ActorUserID: &actor, ActorTokenID: "abc", SubjectUserID: &subject, SubjectID: "def",
 		Origin: latchkey.Origin{Address: "203.0.113.5", UserAgent: "curl/8.0 ünïcode"},
 		Detail: "by an editor",
@@ -25,7 +25,7 @@ func testRecordAudit(t *testing.T, open func(t *testing.T) latchkey.Store) {
 	if r.ID == 0 {
 		t.Error("RecordAudit() left ID zero")
 	}
-	anon := &latchkey.AuditRecord{At: at.Add(time.Second), Action: latchkey.AuditAuthRefused, SubjectID: "xyz", Detail: "revoked"}
+	anon := &latchkey.AuditRecord{At: at.Add(time.Second), Action: latchkey.AuditAuthRefused, Actor: latchkey.ActorAnonymous, SubjectID: "xyz", Detail: "revoked"}
 	if err := s.RecordAudit(ctx, anon); err != nil {
 		t.Fatalf("RecordAudit(anonymous) = %v", err)
 	}

@@ -147,7 +147,7 @@ func testRevokeClient(t *testing.T, open func(t *testing.T) latchkey.Store) {
 		revoked := newToken(2, u.ID)
 		revoked.ClientID = app.ID
 		createToken(t, s, revoked)
-		if _, err := s.RevokeToken(t.Context(), revoked.ID, at(time.Minute)); err != nil {
+		if _, _, err := s.RevokeToken(t.Context(), revoked.ID, at(time.Minute)); err != nil {
 			t.Fatalf("RevokeToken(%q) = %v", revoked.ID, err)
 		}
 		personal := createToken(t, s, newToken(3, u.ID))

@@ -459,7 +459,7 @@ func testRevokeRequestTokens(t *testing.T, open func(t *testing.T) latchkey.Stor
 		two, _ := issueToken(t, s, 2, u.ID, app.ID, "request-a")
 		before, _ := issueToken(t, s, 3, u.ID, app.ID, "request-a")
 		earlier := at(time.Minute)
-		if _, err := s.RevokeToken(t.Context(), before.ID, earlier); err != nil {
+		if _, _, err := s.RevokeToken(t.Context(), before.ID, earlier); err != nil {
 			t.Fatalf("RevokeToken(%q) = %v", before.ID, err)
 		}
 		otherRequest, _ := issueToken(t, s, 4, u.ID, app.ID, "request-b")
@@ -732,7 +732,7 @@ func testRevokeConsent(t *testing.T, open func(t *testing.T) latchkey.Store) {
 		createToken(t, s, plain)
 		before, _ := issueToken(t, s, 3, alice.ID, app.ID, "request-b")
 		earlier := at(time.Minute)
-		if _, err := s.RevokeToken(t.Context(), before.ID, earlier); err != nil {
+		if _, _, err := s.RevokeToken(t.Context(), before.ID, earlier); err != nil {
 			t.Fatalf("RevokeToken(%q) = %v", before.ID, err)
 		}
 		ofOther, _ := issueToken(t, s, 4, alice.ID, other.ID, "request-c")

@@ -55,6 +55,7 @@ func Run(t *testing.T, open func(t *testing.T) latchkey.Store) {
 	t.Run("VerifyingKeys", func(t *testing.T) { testVerifyingKeys(t, open) })
 
 	t.Run("RecordAudit", func(t *testing.T) { testRecordAudit(t, open) })
+	t.Run("AuditedChanges", func(t *testing.T) { testAuditedChanges(t, open) })
 	t.Run("AuditRecords", func(t *testing.T) { testAuditRecords(t, open) })
 	t.Run("PruneAudit", func(t *testing.T) { testPruneAudit(t, open) })
 

@@ -427,7 +427,7 @@ func testRevokeToken(t *testing.T, open func(t *testing.T) latchkey.Store) {
 		other := withClient(t, s, createToken(t, s, newToken(2, u.ID)))
 
 		when := at(time.Hour)
-		got, err := s.RevokeToken(t.Context(), tok.ID, when)
+		got, _, err := s.RevokeToken(t.Context(), tok.ID, when)
 		if err != nil {
 			t.Fatalf("RevokeToken(%q) = %v", tok.ID, err)
 		}
@@ -457,10 +457,10 @@ func testRevokeToken(t *testing.T, open func(t *testing.T) latchkey.Store) {
 		u := createUser(t, s, newUser("alice"))
 		tok := createToken(t, s, newToken(1, u.ID))
 		first := at(time.Hour)
-		if _, err := s.RevokeToken(t.Context(), tok.ID, first); err != nil {
+		if _, _, err := s.RevokeToken(t.Context(), tok.ID, first); err != nil {
 			t.Fatalf("RevokeToken(%q) = %v", tok.ID, err)
 		}
-		got, err := s.RevokeToken(t.Context(), tok.ID, at(2*time.Hour))
+		got, _, err := s.RevokeToken(t.Context(), tok.ID, at(2*time.Hour))
 		if err != nil {
 			t.Fatalf("second RevokeToken(%q) = %v, want nil", tok.ID, err)
 		}
@@ -484,7 +484,7 @@ func testRevokeToken(t *testing.T, open func(t *testing.T) latchkey.Store) {
 		tok := newToken(1, u.ID)
 		tok.Revoked = true
 		createToken(t, s, tok)
-		got, err := s.RevokeToken(t.Context(), tok.ID, at(time.Hour))
+		got, _, err := s.RevokeToken(t.Context(), tok.ID, at(time.Hour))
 		if err != nil {
 			t.Fatalf("RevokeToken(%q) = %v", tok.ID, err)
 		}
@@ -498,7 +498,7 @@ func testRevokeToken(t *testing.T, open func(t *testing.T) latchkey.Store) {
 		s := open(t)
 		u := createUser(t, s, newUser("alice"))
 		createToken(t, s, newToken(1, u.ID))
-		_, err := s.RevokeToken(t.Context(), tokenID(2), at(time.Hour))
+		_, _, err := s.RevokeToken(t.Context(), tokenID(2), at(time.Hour))
 		checkCode(t, fmt.Sprintf("RevokeToken(%q)", tokenID(2)), err, latchkey.ENOTFOUND)
 	})
 }

@@ -588,7 +588,7 @@ func testRestoreUser(t *testing.T, open func(t *testing.T) latchkey.Store) {
 
 		personal := createToken(t, s, newToken(1, alice.ID))
 		earlier := createToken(t, s, newToken(2, alice.ID))
-		if _, err := s.RevokeToken(t.Context(), earlier.ID, at(time.Minute)); err != nil {
+		if _, _, err := s.RevokeToken(t.Context(), earlier.ID, at(time.Minute)); err != nil {
 			t.Fatalf("RevokeToken(%q) = %v", earlier.ID, err)
 		}
 		issued, _ := issueToken(t, s, 3, alice.ID, app.ID, "request-a")

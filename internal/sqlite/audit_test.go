@@ -1,0 +1,21 @@
+package sqlite
+
+import (
+	"testing"
+
+	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/internal/storetest"
+)
+
+// TestAuditFailure checks that a change whose audit record cannot be
+// written is not made: a trigger makes the audit log refuse every write.
+func TestAuditFailure(t *testing.T) {
+	storetest.AuditFailure(t, func(t *testing.T) latchkey.Store { return open(t) }, func(t *testing.T, s latchkey.Store) {
+		t.Helper()
+		_, err := s.(*DB).write.ExecContext(t.Context(), `CREATE TRIGGER audit_refused BEFORE INSERT ON audit_log
+			BEGIN SELECT RAISE(ABORT, 'the audit log refuses writes'); END`)
+		if err != nil {
+			t.Fatal(err)
+		}
+	})
+}

@@ -1,0 +1,61 @@
+package latchkey
+
+import (
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Limits on the request metadata the server keeps (see CleanText).
+const (
+	MaxUserAgentLength = 512 // bytes of a User-Agent kept
+	MaxAddressLength   = 64  // bytes of a client address kept
+)
+
+// CleanText returns s as text every store can hold and every reader can
+// show, at most max bytes long: each byte that is not part of valid UTF-8
+// becomes U+FFFD, control characters (NUL, newlines, escapes) are dropped,
+// and the text is cut at a character boundary. It is for what a request
+// carries that the server keeps as it came, and does not refuse: a
+// User-Agent, a client address. Cleaning clean text changes nothing.
+func CleanText(s string, max int) string {
+	if max <= 0 {
+		return ""
+	}
+	if len(s) <= max && utf8.ValidString(s) && strings.IndexFunc(s, unicode.IsControl) < 0 {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		i += size
+		if r == utf8.RuneError && size == 1 {
+			r = unicode.ReplacementChar
+		}
+		if unicode.IsControl(r) {
+			continue
+		}
+		if b.Len()+utf8.RuneLen(r) > max {
+			break
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// Clean returns o with both fields cleaned by CleanText: what the server
+// records of where a request came from, whatever the request sent.
+func (o Origin) Clean() Origin {
+	return Origin{
+		Address:   CleanText(o.Address, MaxAddressLength),
+		UserAgent: CleanText(o.UserAgent, MaxUserAgentLength),
+	}
+}
+
+// ValidText reports whether s may be stored as a name or other free text
+// a caller chooses: valid UTF-8 without control characters (NUL included).
+// Text that is not is refused, never altered, so that what is stored is
+// what the caller sent, on every store alike.
+func ValidText(s string) bool {
+	return utf8.ValidString(s) && strings.IndexFunc(s, unicode.IsControl) < 0
+}
