@@ -70,6 +70,24 @@ func auditedChanges() []auditedChange {
 				},
 				nil
 		}},
+		{"RestoreUser", func(t *testing.T, s latchkey.Store) (func(...*latchkey.AuditRecord) error, func() bool, func() []string) {
+			u := createUser(t, s, newUser("alice"))
+			tok := createToken(t, s, newToken(1, u.ID))
+			deleteUser(t, s, u, at(time.Minute))
+			return func(rs ...*latchkey.AuditRecord) error {
+					_, _, err := s.RestoreUser(t.Context(), u.ID, at(time.Hour), rs...)
+					return err
+				},
+				func() bool {
+					got, err := s.User(t.Context(), u.ID)
+					if err != nil {
+						t.Fatalf("User(%d) = %v", u.ID, err)
+					}
+					return !got.Deleted() || tokenRevoked(t, s, tok.ID)()
+				},
+				// A token revocation's record, once for each token revoked.
+				func() []string { return []string{tok.ID} }
+		}},
 		{"CreateClient", func(t *testing.T, s latchkey.Store) (func(...*latchkey.AuditRecord) error, func() bool, func() []string) {
 			c := newClient("app")
 			return func(rs ...*latchkey.AuditRecord) error { return s.CreateClient(t.Context(), c, rs...) },
