@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -13,7 +15,7 @@ import (
 )
 
 func (e *env) audit(ctx context.Context, args []string) error {
-	fs := e.flags("audit", "audit [--action ACTION] [--user USER] [--since 24h | --since DATE] [--limit N] [--json]\n\nLists the audit log, newest first. Actions: token.created, token.revoked,\nauth.refused, user.created, user.updated, user.deleted, key.added,\nclient.registered, client.revoked, signin.succeeded, signin.failed.")
+	fs := e.flags("audit", "audit [--action ACTION] [--user USER] [--since 24h | --since DATE] [--limit N] [--json]\n\nLists the audit log, newest first. Actions: "+auditActions()+".")
 	db := fs.dbFlags()
 	action := fs.FlagSet.String("action", "", "only this action")
 	user := fs.FlagSet.String("user", "", "only records whose actor or subject is this user: an id, username or email")
@@ -26,7 +28,13 @@ func (e *env) audit(ctx context.Context, args []string) error {
 	if fs.NArg() > 0 {
 		return usagef("audit: unexpected arguments %q", fs.Args())
 	}
-	f := latchkey.AuditFilter{Action: latchkey.AuditAction(*action), Limit: max(*limit, 0)}
+	if *action != "" && !slices.Contains(latchkey.AuditActions, latchkey.AuditAction(*action)) {
+		return usagef("audit: --action: want one of %s, got %q", auditActions(), *action)
+	}
+	if *limit < 0 {
+		return usagef("audit: --limit: want 0 (all) or more, got %d", *limit)
+	}
+	f := latchkey.AuditFilter{Action: latchkey.AuditAction(*action), Limit: *limit}
 	if *since != "" {
 		if t, err := time.Parse(time.RFC3339Nano, *since); err == nil {
 			f.Since = t
@@ -65,6 +73,15 @@ func (e *env) audit(ctx context.Context, args []string) error {
 		}
 		return tw.Flush()
 	})
+}
+
+// auditActions lists the actions for a usage or an error.
+func auditActions() string {
+	names := make([]string, len(latchkey.AuditActions))
+	for i, a := range latchkey.AuditActions {
+		names[i] = string(a)
+	}
+	return strings.Join(names, ", ")
 }
 
 func idOf(id *int64) string {
