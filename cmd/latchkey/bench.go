@@ -77,7 +77,8 @@ Examples:
 By default the store is a new SQLite file in a temporary directory, removed
 afterwards. Never point --database at a database that matters: bench adds
 users and tokens to it. Unlike the other commands, bench takes no
-LATCHKEY_DATABASE from the environment, for the same reason. The figures
+LATCHKEY_DATABASE from the environment, for the same reason: its own
+variable is LATCHKEY_BENCH_DATABASE. The figures
 are only as good as the machine is quiet: run nothing else meanwhile.
 
 The table goes to standard output (--json for JSON), progress to standard
