@@ -103,7 +103,9 @@ func withEnvDefaults(fs *flagSet) error {
 			err = usagef("%s: %s", fs.Name(), badValue("$"+name+" (--"+f.Name+")", f, v, serr))
 			return
 		}
-		f.DefValue = f.Value.String()
+		// -h shows what the environment set, a database URL's password
+		// excepted.
+		f.DefValue = redactDSN(f.Value.String())
 	})
 	return err
 }

@@ -456,6 +456,13 @@ func TestRedactDSN(t *testing.T) {
 			t.Errorf("redactDSN(%q) = %q, want %q", tc.in, got, tc.want)
 		}
 	}
+	// -h shows the variable's value as the default: not its password.
+	for _, cmd := range [][]string{{"serve"}, {"token", "list"}, {"migrate"}} {
+		out := help(t, testEnv(map[string]string{"LATCHKEY_DATABASE": "postgres://u:pw-distinct-77@h/db"}), cmd...)
+		if strings.Contains(out, "pw-distinct-77") || !strings.Contains(out, "postgres://u:xxxxx@h/db") {
+			t.Errorf("latchkey %v -h with a password in $LATCHKEY_DATABASE shows:\n%s", cmd, out)
+		}
+	}
 }
 
 // FuzzRedactDSN: whatever the URL, a password of at least 6 characters
