@@ -59,12 +59,12 @@ func envName(flagName string) string {
 	return "LATCHKEY_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
 }
 
-// setEnvVar makes $name, not envName(flag), the variable of a flag.
-func (fs *flagSet) setEnvVar(flag, name string) {
+// setEnvVar makes $name, not envName(flagName), the variable of a flag.
+func (fs *flagSet) setEnvVar(flagName, name string) {
 	if fs.envVars == nil {
 		fs.envVars = map[string]string{}
 	}
-	fs.envVars[flag] = name
+	fs.envVars[flagName] = name
 }
 
 // envDefaulter is a flag value whose environment default is not simply
@@ -135,6 +135,10 @@ func badValue(what string, f *flag.Flag, value string, err error) string {
 // and returns flag.ErrHelp; a bad flag is a one-line usage error naming it.
 func (fs *flagSet) parse(args []string) error {
 	if err := withEnvDefaults(fs); err != nil {
+		if slices.ContainsFunc(args, func(a string) bool { return a == "-h" || a == "-help" || a == "--help" }) {
+			fs.printUsage(fs.stdout) // the usage helps to mend the variable
+			return flag.ErrHelp
+		}
 		return err
 	}
 	flags, positional, err := fs.interleaved(args)
