@@ -44,6 +44,14 @@ const (
 	ActorAnonymous AuditActor = "anonymous"
 )
 
+// AuditActions are all the actions, in the order above.
+var AuditActions = []AuditAction{
+	AuditTokenCreated, AuditTokenRevoked, AuditAuthRefused,
+	AuditUserCreated, AuditUserUpdated, AuditUserDeleted, AuditUserRestored,
+	AuditKeyAdded, AuditClientAdded, AuditClientRevoked,
+	AuditSignInOK, AuditSignInRefused, AuditRateLimitedHit,
+}
+
 // Origin is where a request came from, as far as the server can tell.
 type Origin struct {
 	Address   string // the client address (see docs/operations.md for proxies)

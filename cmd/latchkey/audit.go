@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -18,7 +19,7 @@ func (e *env) audit(ctx context.Context, args []string) error {
 	fs := e.flags("audit", "audit [--action ACTION] [--user USER] [--since 24h | --since DATE] [--limit N] [--wide | --json]\n\n"+
 		"Lists the audit log, newest first, in a table that fits a terminal: ids, addresses\n"+
 		"and details are cut short (…), and the user agent is left out; --wide shows\n"+
-		"every field in full, --json every field as JSON. Actions: token.created, token.revoked,\nauth.refused, user.created, user.updated, user.deleted, user.restored,\nkey.added, client.registered, client.revoked, signin.succeeded, signin.failed.")
+		"every field in full, --json every field as JSON. Actions: "+auditActions()+".")
 	db := fs.dbFlags()
 	action := fs.FlagSet.String("action", "", "only this action")
 	user := fs.FlagSet.String("user", "", "only records whose actor or subject is this user: an id, username or email")
@@ -35,7 +36,13 @@ func (e *env) audit(ctx context.Context, args []string) error {
 	if *asJSON && *wide {
 		return usagef("audit: --json and --wide exclude each other")
 	}
-	f := latchkey.AuditFilter{Action: latchkey.AuditAction(*action), Limit: max(*limit, 0)}
+	if *action != "" && !slices.Contains(latchkey.AuditActions, latchkey.AuditAction(*action)) {
+		return usagef("audit: --action: want one of %s, got %q", auditActions(), *action)
+	}
+	if *limit < 0 {
+		return usagef("audit: --limit: want 0 (all) or more, got %d", *limit)
+	}
+	f := latchkey.AuditFilter{Action: latchkey.AuditAction(*action), Limit: *limit}
 	if *since != "" {
 		if t, err := time.Parse(time.RFC3339Nano, *since); err == nil {
 			f.Since = t
@@ -114,6 +121,15 @@ func writeAuditTable(w io.Writer, records []*latchkey.AuditRecord) {
 		row[last] = abbreviate(row[last], max(auditWidth-used, 16))
 		fmt.Fprintln(w, strings.Join(row, "\t"))
 	}
+}
+
+// auditActions lists the actions for a usage or an error.
+func auditActions() string {
+	names := make([]string, len(latchkey.AuditActions))
+	for i, a := range latchkey.AuditActions {
+		names[i] = string(a)
+	}
+	return strings.Join(names, ", ")
 }
 
 func idOf(id *int64) string {

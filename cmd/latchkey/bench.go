@@ -77,7 +77,8 @@ Examples:
 By default the store is a new SQLite file in a temporary directory, removed
 afterwards. Never point --database at a database that matters: bench adds
 users and tokens to it. Unlike the other commands, bench takes no
-LATCHKEY_DATABASE from the environment, for the same reason. The figures
+LATCHKEY_DATABASE from the environment, for the same reason: its own
+variable is LATCHKEY_BENCH_DATABASE. The figures
 are only as good as the machine is quiet: run nothing else meanwhile.
 
 The table goes to standard output (--json for JSON), progress to standard
@@ -115,8 +116,10 @@ type benchWorkload struct {
 
 func (e *env) bench(ctx context.Context, args []string) error {
 	fs := e.flags("bench", benchUsage)
-	// The database flags are serve's, without their environment defaults:
-	// a LATCHKEY_DATABASE meant for serve must never receive bench's rows.
+	// The database flags are serve's, with variables of their own: a
+	// LATCHKEY_DATABASE meant for serve must never receive bench's rows.
+	fs.setEnvVar("database", "LATCHKEY_BENCH_DATABASE")
+	fs.setEnvVar("secret-file", "LATCHKEY_BENCH_SECRET_FILE")
 	tempDB := false
 	runSecret := base64.RawURLEncoding.EncodeToString(randomBytes(32))
 	var db *dbFlags
@@ -125,6 +128,7 @@ func (e *env) bench(ctx context.Context, args []string) error {
 		secretFile:       fs.FlagSet.String("secret-file", "", "file holding the server secret (default: $LATCHKEY_SECRET, else a new secret for a temporary or PostgreSQL database, else the file beside the SQLite database)"),
 		maxConns:         fs.FlagSet.String("db-max-conns", "0", "PostgreSQL: most connections in the pool (0: the driver's default)"),
 		statementTimeout: fs.FlagSet.String("db-statement-timeout", "0", "PostgreSQL: longest a statement may run (0: the URL's statement_timeout, or 10s; off: no limit)"),
+		mayCreate:        true,
 		getenv: func(name string) string {
 			if name != "LATCHKEY_SECRET" {
 				return ""
@@ -138,10 +142,7 @@ func (e *env) bench(ctx context.Context, args []string) error {
 			return ""
 		},
 	}
-	sf, err := fs.serviceFlags()
-	if err != nil {
-		return usagef("bench: %v", err)
-	}
+	sf := fs.serviceFlags()
 	concurrency := fs.Int("concurrency", 32, "requests kept in flight, one connection each")
 	duration := fs.Duration("duration", 10*time.Second, "how long each run is measured (two runs per workload: bare, then latchkey)")
 	warmup := fs.Duration("warmup", 2*time.Second, "traffic before each run's measurement, not counted")

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"errors"
+	"flag"
 	"strconv"
 	"strings"
 	"testing"
@@ -115,13 +116,13 @@ func TestBenchUsage(t *testing.T) {
 func TestBenchHelp(t *testing.T) {
 	var out, errOut syncBuffer
 	e := &env{getenv: testEnv(nil), stdin: strings.NewReader(""), stdout: &out, stderr: &errOut}
-	if err := e.bench(t.Context(), []string{"-h"}); !errors.Is(err, errHelp) {
+	if err := e.bench(t.Context(), []string{"-h"}); !errors.Is(err, flag.ErrHelp) {
 		t.Fatalf("bench -h: %v, want flag.ErrHelp", err)
 	}
 	for _, want := range []string{"Usage: latchkey bench", "--scale-users 100000 --scale-tokens 1000000", "-workloads"} {
-		if !strings.Contains(errOut.String(), want) {
-			t.Errorf("bench -h wrote %q, want it to contain %q", errOut.String(), want)
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("bench -h wrote %q on standard output, want it to contain %q", out.String(), want)
 		}
 	}
-	t.Log(errOut.String())
+	t.Log(out.String())
 }

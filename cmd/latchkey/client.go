@@ -20,11 +20,27 @@ func (e *env) client(ctx context.Context, args []string) error {
 	}, "create, list or revoke")
 }
 
-// stringsFlag is a flag that may be given many times.
-type stringsFlag []string
+// stringsFlag is a flag that may be given many times. Its environment
+// default is a space-separated list, which the command line replaces.
+type stringsFlag struct {
+	values    []string
+	isDefault bool
+}
 
-func (f *stringsFlag) String() string     { return strings.Join(*f, " ") }
-func (f *stringsFlag) Set(v string) error { *f = append(*f, v); return nil }
+func (f *stringsFlag) String() string { return strings.Join(f.values, " ") }
+
+func (f *stringsFlag) Set(v string) error {
+	if f.isDefault {
+		f.values, f.isDefault = nil, false
+	}
+	f.values = append(f.values, v)
+	return nil
+}
+
+func (f *stringsFlag) setDefault(v string) error {
+	f.values, f.isDefault = strings.Fields(v), true
+	return nil
+}
 
 func (e *env) clientCreate(ctx context.Context, args []string) error {
 	fs := e.flags("client create", "client create --name NAME --redirect-uri URI [--redirect-uri URI2 ...] [--public]\n\n"+
@@ -33,7 +49,7 @@ func (e *env) clientCreate(ctx context.Context, args []string) error {
 	db := fs.dbFlags()
 	name := fs.FlagSet.String("name", "", "the application's name, shown to users asked to approve it (required)")
 	var uris stringsFlag
-	fs.Var(&uris, "redirect-uri", "a URI the application may be sent back to: https, or http on localhost, 127.0.0.1 or [::1] (required; repeat for more)")
+	fs.Var(&uris, "redirect-uri", "a URI the application may be sent back to: https, or http on localhost, 127.0.0.1 or [::1] (required; repeat for more; the variable holds them separated by spaces)")
 	public := fs.Bool("public", false, "a public client (a native or single-page app that cannot keep a secret): no secret, PKCE required")
 	if err := fs.parse(args); err != nil {
 		return err
@@ -41,11 +57,11 @@ func (e *env) clientCreate(ctx context.Context, args []string) error {
 	if fs.NArg() > 0 {
 		return usagef("client create: unexpected arguments %q", fs.Args())
 	}
-	if *name == "" || len(uris) == 0 {
+	if *name == "" || len(uris.values) == 0 {
 		return usagef("client create: --name and --redirect-uri are required")
 	}
 	return e.withService(ctx, db, nil, func(svc *service.Service) error {
-		c, secret, err := svc.RegisterClient(ctx, service.NewClient{Name: *name, RedirectURIs: uris, Public: *public})
+		c, secret, err := svc.RegisterClient(ctx, service.NewClient{Name: *name, RedirectURIs: uris.values, Public: *public})
 		if err != nil {
 			return describe(err)
 		}

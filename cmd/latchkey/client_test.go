@@ -26,6 +26,7 @@ func cliErr(t *testing.T, getenv func(string) string, args ...string) (string, s
 func TestClientCommands(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "c.db")
 	env := testEnv(map[string]string{"LATCHKEY_DATABASE": db})
+	mustCLI(t, env, "migrate")
 
 	out, errOut, err := cliErr(t, env, "client", "create", "--name", "Dashboard",
 		"--redirect-uri", "https://dash.example.com/callback", "--redirect-uri", "http://localhost:8080/cb")
@@ -137,6 +138,7 @@ func TestClientCommands(t *testing.T) {
 
 func TestClientBadCommandLines(t *testing.T) {
 	env := testEnv(map[string]string{"LATCHKEY_DATABASE": filepath.Join(t.TempDir(), "b.db")})
+	mustCLI(t, env, "migrate")
 	for _, tc := range []struct {
 		name string
 		args []string
@@ -148,7 +150,7 @@ func TestClientBadCommandLines(t *testing.T) {
 		{"create without a name", []string{"client", "create", "--redirect-uri", "https://a.example.com/"}, 2, "--name and --redirect-uri are required"},
 		{"create without a redirect URI", []string{"client", "create", "--name", "x"}, 2, "--name and --redirect-uri are required"},
 		{"create with arguments", []string{"client", "create", "--name", "x", "--redirect-uri", "https://a.example.com/", "extra"}, 2, "unexpected arguments"},
-		{"create with an unknown flag", []string{"client", "create", "--secret", "x"}, 2, "flag provided but not defined"},
+		{"create with an unknown flag", []string{"client", "create", "--secret", "x"}, 2, "unknown flag --secret"},
 		{"create with a bad redirect URI", []string{"client", "create", "--name", "x", "--redirect-uri", "http://a.example.com/"}, 1,
 			`The redirect URI "http://a.example.com/" must use https`},
 		{"list with arguments", []string{"client", "list", "all"}, 2, "unexpected arguments"},

@@ -9,8 +9,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -22,21 +24,33 @@ import (
 	"github.com/latchkey/latchkey/internal/sqlite"
 )
 
-// flagSet is a flag set whose flags take their defaults from LATCHKEY_*
-// environment variables.
+// flagSet is a command's flags. Its parse gives every flag its
+// environment default (withEnvDefaults), accepts flags anywhere on the
+// line, and turns a flag error into a one-line usage error.
 type flagSet struct {
 	*flag.FlagSet
+	usage  string
 	getenv func(string) string
+	stdout io.Writer
+	// envVars names the variables of flags that do not follow envName.
+	envVars map[string]string
 }
 
 func (e *env) flags(name, usage string) *flagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
-	fs.Usage = func() {
-		fmt.Fprintf(e.stderr, "Usage: latchkey %s\n\nFlags:\n", usage)
-		fs.PrintDefaults()
-	}
-	return &flagSet{FlagSet: fs, getenv: e.getenv}
+	// The flag package would print its error and the whole usage on
+	// standard error; parse returns the error instead, to be printed once.
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	return &flagSet{FlagSet: fs, usage: usage, getenv: e.getenv, stdout: e.stdout}
+}
+
+// printUsage writes the command's usage and flags, each with its variable.
+func (fs *flagSet) printUsage(w io.Writer) {
+	fmt.Fprintf(w, "Usage: latchkey %s\n\nFlags:\n", fs.usage)
+	fs.SetOutput(w)
+	fs.PrintDefaults()
+	fs.SetOutput(io.Discard)
 }
 
 // envName is the environment variable of a flag: --max-token-lifetime is
@@ -45,40 +59,174 @@ func envName(flagName string) string {
 	return "LATCHKEY_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
 }
 
-func (fs *flagSet) env(name, def string) string {
-	if v := fs.getenv(envName(name)); v != "" {
-		return v
+// setEnvVar makes $name, not envName(flagName), the variable of a flag.
+func (fs *flagSet) setEnvVar(flagName, name string) {
+	if fs.envVars == nil {
+		fs.envVars = map[string]string{}
 	}
-	return def
+	fs.envVars[flagName] = name
 }
 
-// String defines a string flag whose default comes from the environment.
-func (fs *flagSet) String(name, def, usage string) *string {
-	return fs.FlagSet.String(name, fs.env(name, def), usage+" ($"+envName(name)+")")
+// envDefaulter is a flag value whose environment default is not simply
+// one more Set: a list that the command line replaces rather than extends.
+type envDefaulter interface {
+	setDefault(string) error
 }
 
-// Lifetime defines a lifetime flag whose default comes from the environment.
-func (fs *flagSet) Lifetime(name string, def service.Lifetime, usage string) (*service.Lifetime, error) {
-	l := def
-	if v := fs.getenv(envName(name)); v != "" {
-		var err error
-		if l, err = service.ParseLifetime(v); err != nil {
-			return nil, fmt.Errorf("$%s: %w", envName(name), err)
+// withEnvDefaults gives every flag of fs its environment default: the
+// flag --max-token-lifetime takes the value of $LATCHKEY_MAX_TOKEN_LIFETIME
+// when that is not empty, exactly as if it were given on the command line
+// (so it is validated, and counts as given), and the command line still
+// wins. Each flag's usage names its variable and shows the value the
+// environment gave as its default.
+func withEnvDefaults(fs *flagSet) error {
+	var err error
+	fs.VisitAll(func(f *flag.Flag) {
+		name := envName(f.Name)
+		if v, ok := fs.envVars[f.Name]; ok {
+			name = v
+		}
+		if !strings.Contains(f.Usage, "($"+name+")") {
+			f.Usage += " ($" + name + ")"
+		}
+		v := fs.getenv(name)
+		if v == "" || err != nil {
+			return
+		}
+		var serr error
+		if d, ok := f.Value.(envDefaulter); ok {
+			serr = d.setDefault(v)
+		} else {
+			serr = fs.Set(f.Name, v)
+		}
+		if serr != nil {
+			err = usagef("%s: %s", fs.Name(), badValue("$"+name+" (--"+f.Name+")", f, v, serr))
+			return
+		}
+		// -h shows what the environment set, a database URL's password
+		// excepted.
+		f.DefValue = redactDSN(f.Value.String())
+	})
+	return err
+}
+
+// badValue says what is wrong with value as the value of f, which the
+// user knows as what ("--limit", or "$LATCHKEY_LIMIT (--limit)").
+func badValue(what string, f *flag.Flag, value string, err error) string {
+	reason := err.Error()
+	if reason == "parse error" || reason == "value out of range" {
+		switch typ, _ := flag.UnquoteUsage(f); {
+		case isBool(f):
+			reason = "want true or false"
+		case typ == "int" || typ == "uint" || typ == "int64" || typ == "uint64":
+			reason = "want a whole number"
+		case typ == "duration":
+			reason = "want a duration such as 10s"
+		case typ == "float":
+			reason = "want a number"
 		}
 	}
-	fs.Var(&l, name, usage+" ($"+envName(name)+")")
-	return &l, nil
+	return fmt.Sprintf("%s: %s, got %q", what, reason, value)
 }
 
-// parse parses args, turning a flag error into a usage error.
+// parse parses args: flags first from the environment, then from the
+// command line, where they may come before, between or after the
+// arguments ("--" ends the flags). -h prints the usage on standard output
+// and returns flag.ErrHelp; a bad flag is a one-line usage error naming it.
 func (fs *flagSet) parse(args []string) error {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
+	if err := withEnvDefaults(fs); err != nil {
+		if slices.ContainsFunc(args, func(a string) bool { return a == "-h" || a == "-help" || a == "--help" }) {
+			fs.printUsage(fs.stdout) // the usage helps to mend the variable
+			return flag.ErrHelp
 		}
+		return err
+	}
+	flags, positional, err := fs.interleaved(args)
+	if err != nil {
 		return usagef("%s: %v", fs.Name(), err)
 	}
+	err = fs.Parse(append(append(flags, "--"), positional...))
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		fs.printUsage(fs.stdout)
+		return err
+	case err != nil:
+		return usagef("%s: %s", fs.Name(), fs.flagError(err))
+	}
 	return nil
+}
+
+// interleaved splits args into flags (with their values) and positional
+// arguments, so that "user update admin --email a@b" reads like
+// "user update --email a@b admin". After "--" everything is positional.
+func (fs *flagSet) interleaved(args []string) (flags, positional []string, err error) {
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case a == "--":
+			return flags, append(positional, args[i+1:]...), nil
+		case len(a) < 2 || a[0] != '-':
+			positional = append(positional, a)
+			continue
+		}
+		flags = append(flags, a)
+		name, _, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		f := fs.Lookup(name)
+		if hasValue || f == nil || isBool(f) {
+			continue // an unknown flag is the flag package's to refuse
+		}
+		if i+1 == len(args) {
+			return nil, nil, fmt.Errorf("--%s: needs a value", f.Name)
+		}
+		i++
+		flags = append(flags, args[i])
+	}
+	return flags, positional, nil
+}
+
+func isBool(f *flag.Flag) bool {
+	b, ok := f.Value.(interface{ IsBoolFlag() bool })
+	return ok && b.IsBoolFlag()
+}
+
+// flagError rewords the flag package's errors: "unknown flag --nope",
+// "--limit: want a whole number, got "x"".
+func (fs *flagSet) flagError(err error) string {
+	msg := err.Error()
+	if name, ok := strings.CutPrefix(msg, "flag provided but not defined: -"); ok {
+		return "unknown flag --" + strings.TrimLeft(name, "-")
+	}
+	if name, ok := strings.CutPrefix(msg, "flag needs an argument: -"); ok {
+		return "--" + strings.TrimLeft(name, "-") + ": needs a value"
+	}
+	// invalid value "x" for flag -limit: parse error
+	// invalid boolean value "x" for -json: parse error
+	if _, rest, ok := strings.Cut(msg, "value "); ok && strings.HasPrefix(msg, "invalid ") {
+		if value, err := strconv.QuotedPrefix(rest); err == nil {
+			after := strings.TrimPrefix(strings.TrimPrefix(rest[len(value):], " for flag -"), " for -")
+			name, reason, _ := strings.Cut(after, ": ")
+			if f := fs.Lookup(strings.TrimLeft(name, "-")); f != nil {
+				v, _ := strconv.Unquote(value)
+				return badValue("--"+f.Name, f, v, errors.New(reason))
+			}
+		}
+	}
+	return msg
+}
+
+// Lifetime defines a lifetime flag, such as 1y, 90d or 12h.
+func (fs *flagSet) Lifetime(name string, def service.Lifetime, usage string) *service.Lifetime {
+	l := def
+	fs.Var(&l, name, usage)
+	return &l
+}
+
+// given reports whether the flag name was set, on the command line or by
+// its environment variable.
+func (fs *flagSet) given(name string) bool {
+	found := false
+	fs.Visit(func(f *flag.Flag) { found = found || f.Name == name })
+	return found
 }
 
 // dbFlags are the flags of every command that opens the database.
@@ -88,6 +236,17 @@ type dbFlags struct {
 	maxConns         *string
 	statementTimeout *string
 	getenv           func(string) string
+	// mayCreate lets open create a database that does not exist yet:
+	// serve and migrate do; every other command refuses, so that a
+	// mistyped --database is not a new, empty database.
+	mayCreate bool
+	// log hears what the store cannot return to a caller (a PostgreSQL
+	// listener that lost its connection); nil discards.
+	log *slog.Logger
+
+	// Set by check:
+	conns   int32
+	timeout time.Duration // -1: off
 }
 
 func (fs *flagSet) dbFlags() *dbFlags {
@@ -105,30 +264,53 @@ func (d *dbFlags) postgres() bool {
 	return strings.HasPrefix(*d.database, "postgres://") || strings.HasPrefix(*d.database, "postgresql://")
 }
 
-// open opens and migrates the store.
-func (d *dbFlags) open(ctx context.Context) (latchkey.Store, error) {
-	dsn := *d.database
-	if dsn == "" {
-		return nil, usagef("--database: must not be empty")
+// check validates the flags without touching anything.
+func (d *dbFlags) check() error {
+	if *d.database == "" {
+		return usagef("--database: must not be empty")
 	}
+	conns, err := strconv.ParseInt(*d.maxConns, 10, 32)
+	if err != nil || conns < 0 {
+		return usagef("--db-max-conns: want a whole number, got %q", *d.maxConns)
+	}
+	timeout := time.Duration(-1) // off
+	if *d.statementTimeout != "off" {
+		if timeout, err = time.ParseDuration(*d.statementTimeout); err != nil || timeout < 0 {
+			return usagef("--db-statement-timeout: want a duration such as 10s, 0 or off, got %q", *d.statementTimeout)
+		}
+	}
+	if !d.postgres() {
+		switch {
+		case conns != 0:
+			return usagef("--db-max-conns: only for PostgreSQL; SQLite keeps its own pool")
+		case timeout != 0:
+			return usagef("--db-statement-timeout: only for PostgreSQL")
+		}
+	}
+	d.conns, d.timeout = int32(conns), timeout
+	return nil
+}
+
+// open opens and migrates the store. Unless mayCreate, an SQLite file that
+// does not exist is refused, and nothing is created.
+func (d *dbFlags) open(ctx context.Context) (latchkey.Store, error) {
+	if err := d.check(); err != nil {
+		return nil, err
+	}
+	dsn := *d.database
 	var st latchkey.Store
 	if d.postgres() {
-		conns, err := strconv.ParseInt(*d.maxConns, 10, 32)
-		if err != nil || conns < 0 {
-			return nil, usagef("--db-max-conns: want a whole number, got %q", *d.maxConns)
-		}
-		timeout := time.Duration(-1) // off
-		if *d.statementTimeout != "off" {
-			if timeout, err = time.ParseDuration(*d.statementTimeout); err != nil || timeout < 0 {
-				return nil, usagef("--db-statement-timeout: want a duration such as 10s, 0 or off, got %q", *d.statementTimeout)
-			}
-		}
-		pg, err := postgres.Open(ctx, dsn, postgres.Options{MaxConns: int32(conns), StatementTimeout: timeout})
+		pg, err := postgres.Open(ctx, dsn, postgres.Options{MaxConns: d.conns, StatementTimeout: d.timeout, Logger: d.log})
 		if err != nil {
-			return nil, err
+			return nil, redactError(err, dsn)
 		}
 		st = pg
 	} else {
+		if !d.mayCreate {
+			if _, err := os.Stat(dsn); errors.Is(err, os.ErrNotExist) {
+				return nil, fmt.Errorf("no database at %s: check --database (or $LATCHKEY_DATABASE); 'latchkey serve' or 'latchkey migrate' creates a new one", dsn)
+			}
+		}
 		sq, err := sqlite.Open(ctx, dsn)
 		if err != nil {
 			return nil, err
@@ -137,7 +319,7 @@ func (d *dbFlags) open(ctx context.Context) (latchkey.Store, error) {
 	}
 	if err := st.Migrate(ctx); err != nil {
 		st.Close()
-		return nil, err
+		return nil, redactError(err, dsn)
 	}
 	return st, nil
 }
@@ -223,30 +405,25 @@ func randomBytes(n int) []byte {
 
 // serviceFlags are the settings of the service, for serve and token create.
 type serviceFlags struct {
+	fs                    *flagSet
 	lifetime, maxLifetime *service.Lifetime
 	scopes                *string
 	cacheSize             *string
 	auditRetention        *string
 }
 
-func (fs *flagSet) serviceFlags() (*serviceFlags, error) {
-	lt, err := fs.Lifetime("token-lifetime", service.OneYear, "lifetime of a token created without expires_at, e.g. 1y, 90d, 12h")
-	if err != nil {
-		return nil, err
-	}
-	max, err := fs.Lifetime("max-token-lifetime", service.OneYear, "longest lifetime expires_at may ask for")
-	if err != nil {
-		return nil, err
-	}
+func (fs *flagSet) serviceFlags() *serviceFlags {
 	return &serviceFlags{
-		lifetime:       lt,
-		maxLifetime:    max,
+		fs:             fs,
+		lifetime:       fs.Lifetime("token-lifetime", service.OneYear, "lifetime of a token created without expires_at, e.g. 1y, 90d, 12h (at most --max-token-lifetime)"),
+		maxLifetime:    fs.Lifetime("max-token-lifetime", service.OneYear, "longest lifetime expires_at may ask for"),
 		scopes:         fs.String("extra-scopes", "", "comma-separated scopes accepted beyond tokens.read, tokens.write and *"),
 		cacheSize:      fs.String("token-cache-size", strconv.Itoa(service.DefaultCacheSize), "verified tokens held in memory (0: no cache)"),
 		auditRetention: fs.String("audit-retention", "90d", "how long audit records are kept, e.g. 90d or 1y (forever: keep them all)"),
-	}, nil
+	}
 }
 
+// config is the validated service configuration.
 func (sf *serviceFlags) config(log *slog.Logger) (service.Config, error) {
 	size, err := strconv.Atoi(*sf.cacheSize)
 	if err != nil || size < 0 {
@@ -264,23 +441,35 @@ func (sf *serviceFlags) config(log *slog.Logger) (service.Config, error) {
 		retention = l.After(time.Time{}).Sub(time.Time{})
 	}
 	var extra []string
-	for _, s := range strings.Split(*sf.scopes, ",") {
-		if s = strings.TrimSpace(s); s != "" {
-			extra = append(extra, s)
+	for _, s := range splitList(*sf.scopes) {
+		if !latchkey.ValidScopeName(s) {
+			return service.Config{}, usagef("--extra-scopes: %q is not a scope name: want 1 to 100 letters, digits and . _ : / -", s)
 		}
+		extra = append(extra, s)
 	}
-	return service.Config{
-		DefaultLifetime: *sf.lifetime,
-		MaxLifetime:     *sf.maxLifetime,
-		ExtraScopes:     extra,
-		CacheSize:       size,
-		AuditRetention:  retention,
-		Logger:          log,
-	}, nil
+	cfg := service.Config{
+		ExtraScopes:    extra,
+		CacheSize:      size,
+		AuditRetention: retention,
+		Logger:         log,
+	}
+	// A lifetime left unsaid is the service's default: the default
+	// lifetime is then at most the maximum.
+	if sf.fs.given("token-lifetime") {
+		cfg.DefaultLifetime = *sf.lifetime
+	}
+	if sf.fs.given("max-token-lifetime") {
+		cfg.MaxLifetime = *sf.maxLifetime
+	}
+	if err := cfg.Validate(); err != nil {
+		return service.Config{}, usagef("--token-lifetime: %v", err)
+	}
+	return cfg, nil
 }
 
 // openService opens the store and the service on it; close releases both.
 func (e *env) openService(ctx context.Context, d *dbFlags, cfg service.Config) (svc *service.Service, st latchkey.Store, closeFn func(), err error) {
+	d.log = cfg.Logger
 	st, err = d.open(ctx)
 	if err != nil {
 		return nil, nil, nil, err
@@ -302,4 +491,103 @@ func (e *env) openService(ctx context.Context, d *dbFlags, cfg service.Config) (
 		_ = svc.FlushUsage(fctx)
 		st.Close()
 	}, nil
+}
+
+// redactDSN is a database name fit to print: a PostgreSQL URL's password,
+// in its user part or its password parameter, becomes xxxxx.
+func redactDSN(dsn string) string {
+	scheme, rest, ok := strings.Cut(dsn, "://")
+	if !ok || (scheme != "postgres" && scheme != "postgresql") {
+		return dsn
+	}
+	// The user part ends at the last @ before the query: a password may
+	// hold a / that should have been escaped.
+	end := strings.IndexAny(rest, "?#")
+	if end < 0 {
+		end = len(rest)
+	}
+	at := strings.LastIndex(rest[:end], "@")
+	if at < 0 {
+		at = strings.Index(rest, "@") // a ? or # in the password
+	}
+	var authority, tail string
+	if at >= 0 {
+		authority, tail = rest[:at], rest[at:]
+		if user, _, ok := strings.Cut(authority, ":"); ok {
+			authority = user + ":xxxxx"
+		}
+	} else {
+		tail = rest
+	}
+	if path, query, ok := strings.Cut(tail, "?"); ok {
+		query, frag, hasFrag := strings.Cut(query, "#")
+		params := strings.Split(query, "&")
+		for i, p := range params {
+			if k, _, ok := strings.Cut(p, "="); ok && strings.EqualFold(k, "password") {
+				params[i] = k + "=xxxxx"
+			}
+		}
+		tail = path + "?" + strings.Join(params, "&")
+		if hasFrag {
+			tail += "#" + frag
+		}
+	}
+	return scheme + "://" + authority + tail
+}
+
+// dsnPasswords are the passwords written in a PostgreSQL URL, as they
+// appear in it and decoded, longest first.
+func dsnPasswords(dsn string) []string {
+	var out []string
+	add := func(s string) {
+		if s != "" && !slices.Contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	// As written: between the user's colon and the last @ of the
+	// authority, whether or not url.Parse reads the rest.
+	if _, rest, ok := strings.Cut(dsn, "://"); ok {
+		at := strings.LastIndex(rest[:max(0, strings.IndexAny(rest, "?#"))], "@")
+		if !strings.ContainsAny(rest, "?#") {
+			at = strings.LastIndex(rest, "@")
+		}
+		if at < 0 {
+			at = strings.Index(rest, "@")
+		}
+		if at >= 0 {
+			if _, pw, ok := strings.Cut(rest[:at], ":"); ok {
+				add(pw)
+				if dec, err := url.PathUnescape(pw); err == nil {
+					add(dec)
+				}
+			}
+		}
+	}
+	if u, err := url.Parse(dsn); err == nil {
+		if pw, ok := u.User.Password(); ok {
+			add(pw)
+		}
+		for _, pw := range u.Query()["password"] {
+			add(pw)
+			add(url.QueryEscape(pw))
+		}
+	}
+	slices.SortFunc(out, func(a, b string) int { return len(b) - len(a) })
+	return out
+}
+
+// redactError is err with any password of dsn it quotes replaced by xxxxx.
+func redactError(err error, dsn string) error {
+	if err == nil {
+		return nil
+	}
+	msg := err.Error()
+	red := msg
+	for _, pw := range dsnPasswords(dsn) {
+		red = strings.ReplaceAll(red, pw, "xxxxx")
+	}
+	if red == msg {
+		return err
+	}
+	return errors.New(red) // not wrapped: the cause would quote it again
 }

@@ -1,10 +1,5 @@
 package main
 
-import (
-	"encoding/base64"
-	"flag"
-)
-
-var errHelp = flag.ErrHelp
+import "encoding/base64"
 
 func base64URL(s string) ([]byte, error) { return base64.RawURLEncoding.DecodeString(s) }

@@ -8,8 +8,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/signal"
+	"slices"
+	"strings"
 	"syscall"
 )
 
@@ -17,15 +20,26 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr); err != nil {
-		if !errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(os.Stderr, "latchkey:", err)
-		}
+		reportError(os.Stderr, err)
 		os.Exit(exitCode(err))
 	}
 }
 
+// reportError prints err once, and for a bad command line where to read the
+// command's usage.
+func reportError(w io.Writer, err error) {
+	fmt.Fprintln(w, "latchkey:", err)
+	var u *usageError
+	if errors.As(err, &u) && u.see != "" {
+		fmt.Fprintf(w, "see '%s'\n", u.see)
+	}
+}
+
 // usageError is a bad command line: exit status 2.
-type usageError struct{ msg string }
+type usageError struct {
+	msg string
+	see string // the command that shows the usage: "latchkey serve -h"
+}
 
 func (e *usageError) Error() string { return e.msg }
 
@@ -33,9 +47,18 @@ func usagef(format string, args ...any) error {
 	return &usageError{msg: fmt.Sprintf(format, args...)}
 }
 
+// forCommand names the command of a usage error that names none yet.
+func forCommand(err error, command string) error {
+	var u *usageError
+	if errors.As(err, &u) && u.see == "" {
+		u.see = "latchkey " + command + " -h"
+	}
+	return err
+}
+
 func exitCode(err error) int {
 	var u *usageError
-	if errors.As(err, &u) || errors.Is(err, flag.ErrHelp) {
+	if errors.As(err, &u) {
 		return 2
 	}
 	return 1
@@ -65,7 +88,18 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return usagef("no command given")
 	}
 	e := &env{getenv: getenv, stdin: stdin, stdout: stdout, stderr: stderr}
-	cmd, rest := args[0], args[1:]
+	err := e.dispatch(ctx, args[0], args[1:])
+	var h *helpText
+	if errors.As(err, &h) {
+		fmt.Fprint(stdout, h.text)
+	}
+	if errors.Is(err, flag.ErrHelp) {
+		return nil // the usage asked for is printed
+	}
+	return forCommand(err, args[0])
+}
+
+func (e *env) dispatch(ctx context.Context, cmd string, rest []string) error {
 	switch cmd {
 	case "serve":
 		return e.serve(ctx, rest)
@@ -84,11 +118,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	case "bench":
 		return e.bench(ctx, rest)
 	case "help", "-h", "-help", "--help":
-		fmt.Fprint(stdout, topUsage)
+		fmt.Fprint(e.stdout, topUsage)
 		return nil
 	}
-	fmt.Fprint(stderr, topUsage)
-	return usagef("unknown command %q", cmd)
+	return &usageError{msg: fmt.Sprintf("unknown command %q", cmd), see: "latchkey help"}
 }
 
 // env is what every command gets from run.
@@ -99,14 +132,26 @@ type env struct {
 	stderr io.Writer
 }
 
-// subcommand dispatches args[0] among cmds.
+// subcommand dispatches args[0] among cmds. "GROUP -h" lists them.
 func subcommand(ctx context.Context, group string, args []string, cmds map[string]func(context.Context, []string) error, usage string) error {
 	if len(args) == 0 {
 		return usagef("%s: want a subcommand: %s", group, usage)
+	}
+	if args[0] == "-h" || args[0] == "-help" || args[0] == "--help" || args[0] == "help" {
+		// The env is not at hand: the group's usage goes out through the
+		// error, which run prints on standard output.
+		return &helpText{text: fmt.Sprintf("Usage: latchkey %s SUBCOMMAND [flags]\n\nSubcommands: %s\n\nRun \"latchkey %s SUBCOMMAND -h\" for a subcommand's flags.\n",
+			group, strings.Join(slices.Sorted(maps.Keys(cmds)), " "), group)}
 	}
 	f, ok := cmds[args[0]]
 	if !ok {
 		return usagef("%s: unknown subcommand %q: want %s", group, args[0], usage)
 	}
-	return f(ctx, args[1:])
+	return forCommand(f(ctx, args[1:]), group+" "+args[0])
 }
+
+// helpText is usage asked for, to be printed on standard output.
+type helpText struct{ text string }
+
+func (h *helpText) Error() string { return h.text }
+func (h *helpText) Unwrap() error { return flag.ErrHelp }

@@ -22,17 +22,6 @@ type metricsListener struct {
 	failed chan error // Serve's error; nil when nothing is served
 }
 
-// checkMetricsAddr reports whether addr, when given, is a host:port.
-func checkMetricsAddr(addr string) error {
-	if addr == "" {
-		return nil
-	}
-	if _, _, err := net.SplitHostPort(addr); err != nil {
-		return usagef("serve: --metrics-addr: want host:port such as 127.0.0.1:9090, got %q", addr)
-	}
-	return nil
-}
-
 // listenMetrics listens on addr for m's metrics, or does nothing when addr
 // is empty.
 func listenMetrics(addr string, m *metrics.Metrics, log *slog.Logger) (*metricsListener, error) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math"
 	"net"
@@ -23,15 +24,33 @@ import (
 	"github.com/latchkey/latchkey/internal/sqlite"
 )
 
-func (e *env) serve(ctx context.Context, args []string) error {
+// serveConfig is serve's whole configuration, validated: nothing is
+// created, opened or listened on before all of it is read.
+type serveConfig struct {
+	addr            string
+	metricsAddr     string // "": no metrics listener
+	db              *dbFlags
+	service         service.Config // without its Logger and Observer
+	logFormat       string         // text or json
+	logLevel        slog.Level
+	shutdownTimeout time.Duration
+	limits          httpapi.Limits
+	trustedProxies  []netip.Prefix
+	publicURL       string // without a trailing slash; "": each request's own
+	secureCookies   bool
+	oauthLifetime   time.Duration // of an OAuth access token
+	refreshLifetime time.Duration // of an OAuth refresh token
+}
+
+// parseServe reads serve's flags and their environment defaults into one
+// validated configuration.
+func (e *env) parseServe(args []string) (*serveConfig, error) {
 	fs := e.flags("serve", "serve [flags]")
-	addr := fs.String("addr", "127.0.0.1:8080", "address to listen on")
+	addr := fs.String("addr", "127.0.0.1:8080", "address to listen on, HOST:PORT")
 	metricsAddr := fs.String("metrics-addr", "", "address to serve Prometheus metrics on, at /metrics, e.g. 127.0.0.1:9090 (default: no metrics listener; they are never on --addr)")
 	db := fs.dbFlags()
-	sf, err := fs.serviceFlags()
-	if err != nil {
-		return usagef("serve: %v", err)
-	}
+	db.mayCreate = true
+	sf := fs.serviceFlags()
 	logFormat := fs.String("log-format", "text", "log format: text or json")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
 	grace := fs.String("shutdown-timeout", "15s", "how long to let requests in flight finish on SIGINT or SIGTERM")
@@ -47,92 +66,162 @@ func (e *env) serve(ctx context.Context, args []string) error {
 	oauthLifetime := fs.String("oauth-token-lifetime", oauth.DefaultAccessTokenLifetime.String(), "lifetime of an OAuth access token")
 	refreshLifetime := fs.String("refresh-token-lifetime", "30d", "lifetime of an OAuth refresh token, e.g. 30d")
 	if err := fs.parse(args); err != nil {
-		return err
+		return nil, err
 	}
 	if fs.NArg() > 0 {
-		return usagef("serve: unexpected arguments %q", fs.Args())
+		return nil, usagef("serve: unexpected arguments %q", fs.Args())
 	}
-	log, err := newLogger(e, *logFormat, *logLevel)
-	if err != nil {
-		return err
+	c := &serveConfig{addr: *addr, metricsAddr: *metricsAddr, db: db, secureCookies: *secureCookies}
+	var err error
+	if err := checkAddr(*addr); err != nil {
+		return nil, usagef("serve: --addr: %v", err)
 	}
-	if err := checkMetricsAddr(*metricsAddr); err != nil {
-		return err
+	if *metricsAddr != "" {
+		if err := checkAddr(*metricsAddr); err != nil {
+			return nil, usagef("serve: --metrics-addr: %v", err)
+		}
 	}
-	shutdownTimeout, err := time.ParseDuration(*grace)
-	if err != nil || shutdownTimeout < 0 {
-		return usagef("serve: --shutdown-timeout: want a duration such as 15s, got %q", *grace)
+	if err := db.check(); err != nil {
+		return nil, usagef("serve: %v", err)
 	}
-
-	var limits httpapi.Limits
+	if c.service, err = sf.config(nil); err != nil {
+		return nil, usagef("serve: %v", err)
+	}
+	if err := c.logLevel.UnmarshalText([]byte(*logLevel)); err != nil {
+		return nil, usagef("serve: --log-level: want debug, info, warn or error, got %q", *logLevel)
+	}
+	switch c.logFormat = strings.ToLower(*logFormat); c.logFormat {
+	case "text", "json":
+	default:
+		return nil, usagef("serve: --log-format: want text or json, got %q", *logFormat)
+	}
+	if c.shutdownTimeout, err = time.ParseDuration(*grace); err != nil || c.shutdownTimeout < 0 {
+		return nil, usagef("serve: --shutdown-timeout: want a duration such as 15s, got %q", *grace)
+	}
 	for _, l := range []struct {
 		flag, value string
 		dst         *httpapi.Rate
 	}{
-		{"limit-failed-auth", *limitFailed, &limits.FailedAuthPerAddr},
-		{"limit-create-user", *limitCreateUser, &limits.CreatePerUser},
-		{"limit-create-addr", *limitCreateAddr, &limits.CreatePerAddr},
-		{"limit-sign-in-addr", *limitSignInAddr, &limits.SignInPerAddr},
-		{"limit-sign-in-account", *limitSignInAccount, &limits.SignInPerAccount},
-		{"limit-token-endpoint", *limitTokenEndpoint, &limits.TokenEndpointPerAddr},
+		{"limit-failed-auth", *limitFailed, &c.limits.FailedAuthPerAddr},
+		{"limit-create-user", *limitCreateUser, &c.limits.CreatePerUser},
+		{"limit-create-addr", *limitCreateAddr, &c.limits.CreatePerAddr},
+		{"limit-sign-in-addr", *limitSignInAddr, &c.limits.SignInPerAddr},
+		{"limit-sign-in-account", *limitSignInAccount, &c.limits.SignInPerAccount},
+		{"limit-token-endpoint", *limitTokenEndpoint, &c.limits.TokenEndpointPerAddr},
 	} {
 		if *l.dst, err = parseRate(l.value); err != nil {
-			return usagef("serve: --%s: %v", l.flag, err)
+			return nil, usagef("serve: --%s: %v", l.flag, err)
 		}
 	}
-	trusted, err := parsePrefixes(*proxies)
-	if err != nil {
-		return usagef("serve: --trusted-proxies: %v", err)
+	if c.trustedProxies, err = parsePrefixes(*proxies); err != nil {
+		return nil, usagef("serve: --trusted-proxies: %v", err)
 	}
-
-	atLife, err := time.ParseDuration(*oauthLifetime)
-	if err != nil || atLife <= 0 {
-		return usagef("serve: --oauth-token-lifetime: want a duration such as 1h, got %q", *oauthLifetime)
+	if c.oauthLifetime, err = time.ParseDuration(*oauthLifetime); err != nil || c.oauthLifetime <= 0 {
+		return nil, usagef("serve: --oauth-token-lifetime: want a duration such as 1h, got %q", *oauthLifetime)
 	}
 	rtLife, err := service.ParseLifetime(*refreshLifetime)
 	if err != nil {
-		return usagef("serve: --refresh-token-lifetime: %v", err)
+		return nil, usagef("serve: --refresh-token-lifetime: %v", err)
 	}
+	c.refreshLifetime = rtLife.After(time.Time{}).Sub(time.Time{})
 	if *publicURL != "" {
 		u, err := url.Parse(*publicURL)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
-			return usagef("serve: --public-url: want the server's root, such as https://tokens.example.com, got %q", *publicURL)
+			return nil, usagef("serve: --public-url: want the server's root, such as https://tokens.example.com, got %q", *publicURL)
 		}
-		*publicURL = strings.TrimSuffix(*publicURL, "/")
+		c.publicURL = strings.TrimSuffix(*publicURL, "/")
 	}
+	return c, nil
+}
 
-	cfg, err := sf.config(log)
+// checkAddr reports whether addr is HOST:PORT, the host an address or a
+// name (or empty: every interface) and the port a number.
+func checkAddr(addr string) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("want HOST:PORT such as 127.0.0.1:8080 or :8080, got %q", addr)
+	}
+	if n, err := strconv.ParseUint(port, 10, 16); err != nil || (port != "0" && n == 0) {
+		return fmt.Errorf("want a port number from 0 to 65535, got %q", port)
+	}
+	if host != "" && !validHost(host) {
+		return fmt.Errorf("%q is neither an IP address nor a host name", host)
+	}
+	return nil
+}
+
+// validHost reports whether host is an IP address or a DNS name.
+func validHost(host string) bool {
+	if _, err := netip.ParseAddr(host); err == nil {
+		return true
+	}
+	if len(host) > 253 {
+		return false
+	}
+	for _, label := range strings.Split(strings.TrimSuffix(host, "."), ".") {
+		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return false
+		}
+		for _, r := range label {
+			if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// logger is the server's logger, on w.
+func (c *serveConfig) logger(w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: c.logLevel}
+	if c.logFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+func (e *env) serve(ctx context.Context, args []string) error {
+	c, err := e.parseServe(args)
 	if err != nil {
 		return err
 	}
+	log := c.logger(e.stderr)
+	// Listen before the database is opened, let alone created: a port in
+	// use leaves nothing behind.
+	ln, err := net.Listen("tcp", c.addr)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	defer ln.Close()
 	m := metrics.New()
+	mln, err := listenMetrics(c.metricsAddr, m, log)
+	if err != nil {
+		return err
+	}
+	defer mln.close()
+
+	cfg := c.service
+	cfg.Logger = log
 	cfg.Observer = m
-	svc, st, closeSvc, err := e.openService(ctx, db, cfg)
+	svc, st, closeSvc, err := e.openService(ctx, c.db, cfg)
 	if err != nil {
 		return err
 	}
 	defer closeSvc()
 	// A database that reads but cannot be written would answer every
-	// change with a 500: refuse it before listening.
+	// change with a 500: refuse it before serving.
 	if err := svc.Ping(ctx); err != nil {
 		return fmt.Errorf("refusing to serve: the database must accept writes: %w", err)
 	}
-	if admin, created, err := svc.Bootstrap(ctx); err != nil {
+	if err := e.bootstrap(ctx, svc, c.db, "http://"+ln.Addr().String()+"/"); err != nil {
 		return err
-	} else if created {
-		fmt.Fprintf(e.stderr, `latchkey: this is a new database: created user %d, %q, an administrator with no password.
-latchkey: get a first token for it with:
-latchkey:   latchkey token create --database %s --user %s --name "first token"
-latchkey: or give it a password, and sign in to the web pages at http://%s/ :
-latchkey:   latchkey user update --database %s --password-stdin %s
-`, admin.ID, admin.Username, *db.database, admin.Username, *addr, *db.database, admin.Username)
 	}
 
 	registerStoreMetrics(m, svc, st)
 
 	provider, err := oauth.New(svc, st, oauth.Config{
-		AccessTokenLifetime:  atLife,
-		RefreshTokenLifetime: rtLife.After(time.Time{}).Sub(time.Time{}),
+		AccessTokenLifetime:  c.oauthLifetime,
+		RefreshTokenLifetime: c.refreshLifetime,
 		Secret:               svc.DeriveKey(oauth.SecretInfo),
 		Logger:               log,
 	})
@@ -140,19 +229,10 @@ latchkey:   latchkey user update --database %s --password-stdin %s
 		return err
 	}
 
-	ln, err := net.Listen("tcp", *addr)
-	if err != nil {
-		return fmt.Errorf("listen: %w", err)
-	}
-	mln, err := listenMetrics(*metricsAddr, m, log)
-	if err != nil {
-		ln.Close()
-		return err
-	}
 	srv := &http.Server{
 		Handler: httpapi.New(svc, httpapi.Options{
-			Logger: log, Metrics: m, Limits: limits, TrustedProxies: trusted,
-			OAuth: provider, PublicURL: *publicURL, SecureCookies: *secureCookies,
+			Logger: log, Metrics: m, Limits: c.limits, TrustedProxies: c.trustedProxies,
+			OAuth: provider, PublicURL: c.publicURL, SecureCookies: c.secureCookies,
 		}),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
@@ -173,20 +253,20 @@ latchkey:   latchkey user update --database %s --password-stdin %s
 		log.Info("serving metrics", "addr", "http://"+a+"/metrics")
 		fmt.Fprintf(e.stderr, "latchkey: serving metrics on http://%s/metrics\n", a)
 	}
-	log.Info("serving", "addr", "http://"+ln.Addr().String(), "database", *db.database)
+	log.Info("serving", "addr", "http://"+ln.Addr().String(), "database", redactDSN(*c.db.database))
 	fmt.Fprintf(e.stderr, "latchkey: serving on http://%s\n", ln.Addr())
 
 	select {
 	case err = <-served:
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.shutdownTimeout)
 		_ = mln.shutdown(sctx)
 		cancel()
 	case err = <-mln.failed:
 		_ = srv.Close()
 		<-served
 	case <-ctx.Done():
-		log.Info("shutting down", "timeout", shutdownTimeout)
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
+		log.Info("shutting down", "timeout", c.shutdownTimeout)
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.shutdownTimeout)
 		err = errors.Join(srv.Shutdown(sctx), mln.shutdown(sctx))
 		cancel()
 		if serr := <-served; !errors.Is(serr, http.ErrServerClosed) && err == nil {
@@ -203,37 +283,78 @@ latchkey:   latchkey user update --database %s --password-stdin %s
 	return err
 }
 
-func newLogger(e *env, format, level string) (*slog.Logger, error) {
-	var lv slog.Level
-	if err := lv.UnmarshalText([]byte(level)); err != nil {
-		return nil, usagef("--log-level: want debug, info, warn or error, got %q", level)
-	}
-	opts := &slog.HandlerOptions{Level: lv}
-	switch strings.ToLower(format) {
-	case "text":
-		return slog.New(slog.NewTextHandler(e.stderr, opts)), nil
-	case "json":
-		return slog.New(slog.NewJSONHandler(e.stderr, opts)), nil
-	}
-	return nil, usagef("--log-format: want text or json, got %q", format)
-}
-
 func (e *env) migrate(ctx context.Context, args []string) error {
-	fs := e.flags("migrate", "migrate [flags]")
+	fs := e.flags("migrate", "migrate [flags]\n\nCreates the database, or brings its schema up to date. A new database gets its\nfirst administrator, as on serve's first start.")
 	db := fs.dbFlags()
+	db.mayCreate = true
 	if err := fs.parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return usagef("migrate: unexpected arguments %q", fs.Args())
 	}
+	if err := db.check(); err != nil {
+		return usagef("migrate: %v", err)
+	}
 	st, err := db.open(ctx)
 	if err != nil {
 		return err
 	}
-	defer st.Close()
-	fmt.Fprintf(e.stderr, "latchkey: %s is up to date\n", *db.database)
+	us, err := st.Users(ctx, latchkey.UserFilter{IncludeDeleted: true, Limit: 1})
+	st.Close()
+	if err != nil {
+		return err
+	}
+	if len(us) == 0 {
+		// A new database: its secret and first administrator, as serve
+		// would make them.
+		svc, _, closeSvc, err := e.openService(ctx, db, service.Config{Logger: e.quiet()})
+		if err != nil {
+			return err
+		}
+		defer closeSvc()
+		if err := e.bootstrap(ctx, svc, db, ""); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(e.stderr, "latchkey: %s is up to date\n", redactDSN(*db.database))
 	return nil
+}
+
+// bootstrap makes the first administrator of a database that has no user
+// yet, and says how to use it. web is where serve's pages are ("": not
+// serving yet).
+func (e *env) bootstrap(ctx context.Context, svc *service.Service, db *dbFlags, web string) error {
+	admin, created, err := svc.Bootstrap(ctx)
+	if err != nil || !created {
+		return err
+	}
+	database := ""
+	if *db.database != "./latchkey.db" {
+		database = " --database " + shellQuote(redactDSN(*db.database))
+	}
+	where := "the web pages once 'latchkey serve' runs"
+	if web != "" {
+		where = "the web pages at " + web
+	}
+	fmt.Fprintf(e.stderr, `latchkey: this is a new database: created user %d, %q, an administrator with no password.
+latchkey: get a first token for it with:
+latchkey:   latchkey token create%s --user %s --name "first token"
+latchkey: or give it a password, and sign in to %s :
+latchkey:   latchkey user update%s --password-stdin %s
+`, admin.ID, admin.Username, database, admin.Username, where, database, admin.Username)
+	if redactDSN(*db.database) != *db.database {
+		fmt.Fprintln(e.stderr, "latchkey: (the database's password is shown as xxxxx: give the real URL, or set $LATCHKEY_DATABASE)")
+	}
+	return nil
+}
+
+// shellQuote quotes s for a POSIX shell if it needs it.
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./:@,+=%") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 // quiet is the logger of the operator commands: warnings and errors only.

@@ -22,10 +22,7 @@ func (e *env) token(ctx context.Context, args []string) error {
 func (e *env) tokenCreate(ctx context.Context, args []string) error {
 	fs := e.flags("token create", "token create --user USER --name NAME [--scopes a,b] [--expires-in 90d | --expires-at DATE]\n\nPrints only the token, so that TOKEN=$(latchkey token create ...) works.")
 	db := fs.dbFlags()
-	sf, err := fs.serviceFlags()
-	if err != nil {
-		return usagef("token create: %v", err)
-	}
+	sf := fs.serviceFlags()
 	user := fs.FlagSet.String("user", "", "the token's user: an id, username or email (required)")
 	name := fs.FlagSet.String("name", "", "the token's name (required)")
 	scopes := fs.FlagSet.String("scopes", "", "comma-separated scopes of the token (default: every ability of the user)")

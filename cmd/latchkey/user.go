@@ -158,7 +158,7 @@ func (e *env) userUpdate(ctx context.Context, args []string) error {
 		return err
 	}
 	if fs.NArg() != 1 {
-		return usagef("user update: want exactly one USER after the flags")
+		return usagef("user update: want exactly one USER, got %d", fs.NArg())
 	}
 	var c service.UserChange
 	set := map[string]bool{}
@@ -195,7 +195,7 @@ func (e *env) userUpdate(ctx context.Context, args []string) error {
 		empty := ""
 		c.Password = &empty
 	}
-	if len(set) == 0 || (len(set) == 1 && (set["database"] || set["secret-file"])) {
+	if c == (service.UserChange{}) {
 		return usagef("user update: nothing to change")
 	}
 	return e.withUser(ctx, db, fs.Arg(0), func(svc *service.Service, u *latchkey.User) error {
@@ -280,8 +280,9 @@ func (e *env) withUser(ctx context.Context, db *dbFlags, ref string, f func(*ser
 	})
 }
 
-// describe turns a domain error into a sentence for the operator, with
-// each field's complaint.
+// describe turns a domain error into a sentence for the operator. A
+// validation error says each field's complaint once: its message only
+// repeats the first of them.
 func describe(err error) error {
 	if err == nil {
 		return nil
@@ -290,9 +291,12 @@ func describe(err error) error {
 	if !errors.As(err, &e) || e.Code == latchkey.EINTERNAL {
 		return err
 	}
-	msg := e.Message
-	for _, f := range e.Fields {
-		msg += "\n  " + f.Field + ": " + strings.Join(f.Sentences, " ")
+	if len(e.Fields) == 0 {
+		return fmt.Errorf("%s", e.Message)
 	}
-	return fmt.Errorf("%s", msg)
+	lines := make([]string, len(e.Fields))
+	for i, f := range e.Fields {
+		lines[i] = f.Field + ": " + strings.Join(f.Sentences, " ")
+	}
+	return fmt.Errorf("%s", strings.Join(lines, "\n  "))
 }

@@ -48,3 +48,40 @@ func TestParseUserID(t *testing.T) {
 		}
 	}
 }
+
+// The default lifetime is at most the maximum: a maximum shorter than a
+// year, given alone, shortens the default with it; a default given longer
+// than the maximum is still an error.
+func TestConfigDefaultLifetimeAtMostMax(t *testing.T) {
+	days := func(n int) Lifetime { return Lifetime{Days: n} }
+	for _, tc := range []struct {
+		name             string
+		def, max         Lifetime
+		wantDef, wantMax Lifetime
+		wantErr          bool
+	}{
+		{name: "neither", wantDef: OneYear, wantMax: OneYear},
+		{name: "only a shorter maximum", max: days(30), wantDef: days(30), wantMax: days(30)},
+		{name: "only a longer maximum", max: Lifetime{Years: 2}, wantDef: OneYear, wantMax: Lifetime{Years: 2}},
+		{name: "only a default", def: days(7), wantDef: days(7), wantMax: OneYear},
+		{name: "both, default shorter", def: days(7), max: days(30), wantDef: days(7), wantMax: days(30)},
+		{name: "explicit default over explicit maximum", def: days(60), max: days(30), wantErr: true},
+		{name: "explicit default over the default maximum", def: Lifetime{Years: 2}, wantErr: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := Config{DefaultLifetime: tc.def, MaxLifetime: tc.max}
+			if err := c.Validate(); (err != nil) != tc.wantErr {
+				t.Fatalf("Config{%v, %v}.Validate() = %v, want error %v", tc.def, tc.max, err, tc.wantErr)
+			}
+			if tc.wantErr {
+				return
+			}
+			if err := c.defaults(); err != nil {
+				t.Fatal(err)
+			}
+			if c.DefaultLifetime != tc.wantDef || c.MaxLifetime != tc.wantMax {
+				t.Errorf("Config{%v, %v} defaults to %v, max %v; want %v, max %v", tc.def, tc.max, c.DefaultLifetime, c.MaxLifetime, tc.wantDef, tc.wantMax)
+			}
+		})
+	}
+}

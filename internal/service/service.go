@@ -30,7 +30,8 @@ import (
 // Config holds the service's settings. The zero value of each field means
 // its documented default.
 type Config struct {
-	// DefaultLifetime of a token created without expires_at: one year.
+	// DefaultLifetime of a token created without expires_at: one year, or
+	// MaxLifetime if that is shorter. Longer than MaxLifetime is an error.
 	DefaultLifetime Lifetime
 	// MaxLifetime caps expires_at: one year.
 	MaxLifetime Lifetime
@@ -71,14 +72,27 @@ type Config struct {
 	Logger *slog.Logger     // discards when nil
 }
 
+// Validate reports whether c can configure a service, so that a program
+// can check its configuration before it touches anything.
+func (c Config) Validate() error {
+	return c.defaults()
+}
+
 func (c *Config) defaults() error {
-	if c.DefaultLifetime == (Lifetime{}) {
-		c.DefaultLifetime = OneYear
+	now := time.Now()
+	if c.Now != nil {
+		now = c.Now()
 	}
 	if c.MaxLifetime == (Lifetime{}) {
 		c.MaxLifetime = OneYear
 	}
-	if c.DefaultLifetime.Longer(c.MaxLifetime, time.Now()) {
+	if c.DefaultLifetime == (Lifetime{}) {
+		c.DefaultLifetime = OneYear
+		if OneYear.Longer(c.MaxLifetime, now) {
+			c.DefaultLifetime = c.MaxLifetime
+		}
+	}
+	if c.DefaultLifetime.Longer(c.MaxLifetime, now) {
 		return fmt.Errorf("the default token lifetime %s is longer than the maximum %s", c.DefaultLifetime, c.MaxLifetime)
 	}
 	if c.KeyRefresh <= 0 {
