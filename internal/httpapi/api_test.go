@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/internal/httpapi"
 	"github.com/latchkey/latchkey/internal/service"
 	"github.com/latchkey/latchkey/internal/wire"
 )
@@ -88,6 +89,12 @@ func TestCreateValidation(t *testing.T) {
 		{"expiry no zone", `{"name":"x","expires_at":"2026-06-01T00:00:00"}`, "The Expires At field must be a valid date.", map[string][]string{"expires_at": {"The Expires At field must be a valid date."}}},
 		{"expiry words", `{"name":"x","expires_at":"next tuesday"}`, "The Expires At field must be a valid date.", map[string][]string{"expires_at": {"The Expires At field must be a valid date."}}},
 		{"expiry number", `{"name":"x","expires_at":123}`, "The Expires At field must be a valid date.", map[string][]string{"expires_at": {"The Expires At field must be a valid date."}}},
+		// A key of ours in another case is a typo: refused by its name as
+		// sent, not ignored into a token with every ability.
+		{"key case Scopes", `{"name":"x","Scopes":["tokens.read"]}`, httpapi.MsgKeyCase("Scopes"), map[string][]string{"Scopes": {httpapi.MsgKeyCase("Scopes")}}},
+		{"key case NAME", `{"NAME":"x"}`, "The Name field is required. (and 1 more error)", map[string][]string{
+			"name": {"The Name field is required."}, "NAME": {"The NAME field is not known: keys are case-sensitive; did you mean name?"}}},
+		{"key case Expires_At", `{"name":"x","Expires_At":"2027-01-01T00:00:00Z"}`, httpapi.MsgKeyCase("Expires_At"), map[string][]string{"Expires_At": {httpapi.MsgKeyCase("Expires_At")}}},
 		{"two fields", `{"scopes":"x"}`, "The Name field is required. (and 1 more error)", map[string][]string{
 			"name": {"The Name field is required."}, "scopes": {"The Scopes field must be an array."}}},
 		{"three fields", `{"name":1,"scopes":{},"expires_at":"x"}`, "The Name field must be a string. (and 2 more errors)", map[string][]string{

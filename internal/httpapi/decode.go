@@ -88,7 +88,37 @@ func DecodeTokenRequest(body []byte) (service.TokenRequest, error) {
 			req.ExpiresAt = &t
 		}
 	}
+	// A key that is ours but for its case ("Scopes") is a typo whose
+	// value would be dropped, and a token made with every ability: it is
+	// refused, by the key as sent. Keys nothing like ours are ignored, as
+	// ProcessMaker ignores them.
+	var near []string
+	for k := range fields {
+		for _, known := range tokenRequestKeys {
+			if k != known && strings.EqualFold(k, known) {
+				near = append(near, k)
+			}
+		}
+	}
+	slices.Sort(near)
+	for _, k := range near {
+		req.Invalid.Add(k, MsgKeyCase(k))
+	}
 	return req, nil
+}
+
+// tokenRequestKeys are the keys of a create body.
+var tokenRequestKeys = []string{"name", "scopes", "expires_at"}
+
+// MsgKeyCase is the sentence for a key of a create body that is one of
+// ours written in another case.
+func MsgKeyCase(key string) string {
+	for _, known := range tokenRequestKeys {
+		if strings.EqualFold(key, known) {
+			return "The " + key + " field is not known: keys are case-sensitive; did you mean " + known + "?"
+		}
+	}
+	return "The " + key + " field is not known."
 }
 
 func isNull(raw json.RawMessage) bool { return string(bytes.TrimSpace(raw)) == "null" }

@@ -121,6 +121,15 @@ func (s *Service) validate(req TokenRequest, now time.Time) (string, latchkey.Sc
 		}
 		expires = at
 	}
+	// What else the decoder refused (a key of ours in another case)
+	// follows the contract's fields.
+	for _, f := range req.Invalid {
+		if f.Field != "name" && f.Field != "scopes" && f.Field != "expires_at" {
+			for _, m := range f.Sentences {
+				fe.Add(f.Field, m)
+			}
+		}
+	}
 	return name, scopes, expires, fe.Err()
 }
 
