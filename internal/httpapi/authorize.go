@@ -201,6 +201,11 @@ func (s *Server) tokenEndpoint(h http.HandlerFunc) http.Handler {
 			s.oauthThrottled(w, after)
 			return
 		}
+		if declaredTooLarge(r, maxFormBytes) {
+			w.Header().Set("Cache-Control", "no-store")
+			writeJSON(w, http.StatusRequestEntityTooLarge, map[string]string{"error": "invalid_request", "error_description": "The request body must not be larger than 64 KiB."})
+			return
+		}
 		r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 		h(basicChallenge{w}, r)
 	})

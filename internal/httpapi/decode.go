@@ -25,8 +25,17 @@ var (
 	errTooLarge = &latchkey.Error{Code: latchkey.ETOOLARGE, Message: "The request body must not be larger than 64 KiB."}
 )
 
+// declaredTooLarge reports whether r's Content-Length says its body is
+// longer than limit. Such a body is refused before a byte of it is read:
+// a client that sent Expect: 100-continue (curl does, for large bodies)
+// then hears 413 at once, not 100 Continue and then a reset.
+func declaredTooLarge(r *http.Request, limit int64) bool { return r.ContentLength > limit }
+
 // readBody reads r's body up to MaxBodyBytes.
 func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	if declaredTooLarge(r, MaxBodyBytes) {
+		return nil, errTooLarge
+	}
 	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
 	var tooLarge *http.MaxBytesError
 	switch {

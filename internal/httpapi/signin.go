@@ -44,6 +44,10 @@ func (s *Server) loginForm(w http.ResponseWriter, r *http.Request) {
 func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 	if err := r.ParseForm(); err != nil {
+		if tooLarge := (*http.MaxBytesError)(nil); errors.As(err, &tooLarge) {
+			s.formTooLarge(w, r)
+			return
+		}
 		s.renderError(w, r, http.StatusBadRequest, "Bad request", "The form could not be read.", "invalid_request")
 		return
 	}

@@ -39,6 +39,8 @@ func (s *Server) ui(h uiHandler) http.HandlerFunc {
 		case latchkey.ERATELIMIT:
 			s.renderError(w, r, http.StatusTooManyRequests, "Too many tokens at once",
 				"You have created many tokens in a short time. Wait a minute and try again.", "rate_limited")
+		case latchkey.ETOOLARGE:
+			s.formTooLarge(w, r)
 		case latchkey.EMALFORMED:
 			s.renderError(w, r, http.StatusBadRequest, "Bad request", "The form could not be read.", "invalid_request")
 		default:
@@ -332,6 +334,9 @@ func (s *Server) uiCreateToken(w http.ResponseWriter, r *http.Request) error {
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 	if err := r.ParseForm(); err != nil {
+		if tooLarge := (*http.MaxBytesError)(nil); errors.As(err, &tooLarge) {
+			return errTooLarge
+		}
 		return &latchkey.Error{Code: latchkey.EMALFORMED, Err: err}
 	}
 	req := TokenRequestFromForm(r.PostForm)

@@ -198,8 +198,21 @@ func localPath(p string) string {
 // page wraps a web page handler: cross-origin form posts are refused
 // (the standard library's protection, which reads Sec-Fetch-Site and
 // Origin), so no other site can post a form here in a person's name.
+//
+// A form declared larger than maxFormBytes is refused before it is read.
 func (s *Server) page(h http.HandlerFunc) http.Handler {
-	return s.csrf.Handler(h)
+	return s.csrf.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if declaredTooLarge(r, maxFormBytes) {
+			s.formTooLarge(w, r)
+			return
+		}
+		h(w, r)
+	}))
+}
+
+// formTooLarge answers a form over maxFormBytes.
+func (s *Server) formTooLarge(w http.ResponseWriter, r *http.Request) {
+	s.renderError(w, r, http.StatusRequestEntityTooLarge, "Too large", "The form is larger than 64 KiB. Go back, shorten what you typed, and try again.", "request_too_large")
 }
 
 // csrfRefused answers a cross-origin form post.
