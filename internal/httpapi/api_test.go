@@ -672,8 +672,7 @@ func oauthJWT(h *harness, u *latchkey.User, app string, scopes []string, revoked
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	exp := h.clock.Now().Add(time.Hour).Truncate(time.Second)
-	signed, id, kid, err := h.svc.SignAccessToken(u.ID, c.ID, scopes, exp)
+	signed, id, kid, exp, err := h.svc.SignAccessToken(u.ID, c.ID, scopes, time.Hour)
 	if err != nil {
 		h.t.Fatal(err)
 	}
