@@ -59,6 +59,7 @@ func (s *Server) routes() {
 		s.mux.Handle("GET /metrics", s.metrics.Handler())
 	}
 
-	// Everything else is the contract's JSON 404.
-	s.mux.Handle("/", s.handle(notFoundHandler))
+	// Everything else is the contract's JSON 404 (a browser's page, the
+	// styled one).
+	s.mux.Handle("/", http.HandlerFunc(s.notFound))
 }
