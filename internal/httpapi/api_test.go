@@ -328,8 +328,8 @@ func TestScopes(t *testing.T) {
 	t.Run("limited admin token mints for itself only", func(t *testing.T) {
 		aw := h.mint(h.admin, "aw", []string{"tokens.write"})
 		r := h.do("POST", tokensPath(h.user.ID), bearer(aw), []byte(`{"name":"x","scopes":["tokens.write"]}`))
-		if r.status != 403 {
-			t.Errorf("limited admin token creating for another user = %d, want 403", r.status)
+		if r.status != 403 || problemOf(t, r).Message != latchkey.MsgOwnUserOnly {
+			t.Errorf("limited admin token creating for another user = %d %s, want 403 %q (the true reason, not %q)", r.status, r.body, latchkey.MsgOwnUserOnly, latchkey.MsgCannotGrant)
 		}
 	})
 }
