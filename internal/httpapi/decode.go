@@ -93,6 +93,7 @@ func DecodeTokenRequest(body []byte) (service.TokenRequest, error) {
 		}
 		if err != nil {
 			req.Invalid.Add("expires_at", service.MsgExpiresInvalid)
+			req.Invalid.Add("expires_at", service.MsgExpiresFormat)
 		} else {
 			req.ExpiresAt = &t
 		}

@@ -360,6 +360,9 @@ func (s *Server) uiCreateToken(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// msgExpiresDay says, on the pages, what form of date the expiry wants.
+const msgExpiresDay = "Use a date as YYYY-MM-DD, e.g. 2027-01-31."
+
 // TokenRequestFromForm reads the create form of the pages: name, any
 // number of scopes, and an optional expiry date (YYYY-MM-DD; the token
 // stops working as that day begins, in UTC). The service checks the rest,
@@ -370,6 +373,7 @@ func TokenRequestFromForm(f url.Values) service.TokenRequest {
 	if expires := strings.TrimSpace(f.Get("expires_at")); expires != "" {
 		if d, err := time.Parse(time.DateOnly, expires); err != nil {
 			req.Invalid.Add("expires_at", service.MsgExpiresInvalid)
+			req.Invalid.Add("expires_at", msgExpiresDay)
 		} else {
 			req.ExpiresAt = &d
 		}

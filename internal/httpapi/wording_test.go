@@ -2,11 +2,15 @@ package httpapi_test
 
 import (
 	"net/http"
+	"net/url"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/internal/httpapi"
 	"github.com/latchkey/latchkey/internal/oauthtest"
+	"github.com/latchkey/latchkey/internal/service"
 )
 
 // TestOAuthRefusalPagesInPlainWords: an authorization request refused on
@@ -35,5 +39,24 @@ func TestOAuthRefusalPagesInPlainWords(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestExpiresAtSaysTheFormat: an expiry that is not a date is told the
+// contract's sentence first, then the form wanted: RFC 3339 on the API
+// (TestCreateValidation), a day on the pages' form.
+func TestExpiresAtSaysTheFormat(t *testing.T) {
+	req := httpapi.TokenRequestFromForm(url.Values{"name": {"x"}, "expires_at": {"31/01/2027"}})
+	want := []string{service.MsgExpiresInvalid, "Use a date as YYYY-MM-DD, e.g. 2027-01-31."}
+	if got := req.Invalid.Get("expires_at"); !slices.Equal(got, want) {
+		t.Errorf("TokenRequestFromForm(expires_at=31/01/2027) errors %q, want %q", got, want)
+	}
+	body, err := httpapi.DecodeTokenRequest([]byte(`{"name":"x","expires_at":"2027-01-31"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want = []string{"The Expires At field must be a valid date.", "Use an RFC 3339 date and time with a zone, e.g. 2027-01-31T00:00:00Z."}
+	if got := body.Invalid.Get("expires_at"); !slices.Equal(got, want) {
+		t.Errorf("DecodeTokenRequest(expires_at 2027-01-31) errors %q, want %q", got, want)
 	}
 }
