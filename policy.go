@@ -22,6 +22,7 @@ func (a Action) Scope() string {
 const (
 	MsgNotAuthorized = "Not authorized to update this user."
 	MsgCannotGrant   = "This token cannot grant scopes it does not have."
+	MsgOwnUserOnly   = "This token is limited by scopes, so it can create tokens only for its own user."
 )
 
 // Principal is who makes a request: a user, and the token they made it
@@ -69,7 +70,7 @@ func (p *Principal) Authorize(a Action, owner int64) error {
 	}
 	// A limited token creates tokens only for its own user.
 	if a == CreateTokens && !self && !scopes.Unlimited() {
-		return &Error{Code: EFORBIDDEN, Message: MsgCannotGrant}
+		return &Error{Code: EFORBIDDEN, Message: MsgOwnUserOnly}
 	}
 	return nil
 }

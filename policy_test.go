@@ -14,8 +14,8 @@ func TestAuthorize(t *testing.T) {
 	viewer := &latchkey.User{ID: 3, Permissions: []string{latchkey.PermViewUsers}}
 	editor := &latchkey.User{ID: 4, Permissions: []string{latchkey.PermEditUsers}}
 	tok := func(scopes ...string) *latchkey.Token { return &latchkey.Token{Scopes: scopes} }
-	const ok, denied, lacksRead, lacksWrite, cannotGrant = "", latchkey.MsgNotAuthorized,
-		"This token lacks the scope tokens.read.", "This token lacks the scope tokens.write.", latchkey.MsgCannotGrant
+	const ok, denied, lacksRead, lacksWrite, ownUserOnly = "", latchkey.MsgNotAuthorized,
+		"This token lacks the scope tokens.read.", "This token lacks the scope tokens.write.", latchkey.MsgOwnUserOnly
 	for _, tc := range []struct {
 		name   string
 		p      latchkey.Principal
@@ -43,7 +43,7 @@ func TestAuthorize(t *testing.T) {
 		{"permission before scope", latchkey.Principal{User: user, Token: tok("tokens.write")}, 1, latchkey.ReadTokens, denied},
 		{"star token", latchkey.Principal{User: user, Token: tok("*")}, 2, latchkey.CreateTokens, ok},
 		{"empty token", latchkey.Principal{User: user, Token: tok()}, 2, latchkey.CreateTokens, ok},
-		{"limited admin token creates for other", latchkey.Principal{User: admin, Token: tok("tokens.write")}, 2, latchkey.CreateTokens, cannotGrant},
+		{"limited admin token creates for other", latchkey.Principal{User: admin, Token: tok("tokens.write")}, 2, latchkey.CreateTokens, ownUserOnly},
 		{"limited admin token revokes other", latchkey.Principal{User: admin, Token: tok("tokens.write")}, 2, latchkey.RevokeTokens, ok},
 		{"star admin token creates for other", latchkey.Principal{User: admin, Token: tok("*")}, 2, latchkey.CreateTokens, ok},
 	} {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/internal/httpapi"
 	"github.com/latchkey/latchkey/internal/service"
 	"github.com/latchkey/latchkey/internal/wire"
 )
@@ -65,6 +66,10 @@ func problemOf(t *testing.T, r *response) wire.Problem {
 func TestCreateValidation(t *testing.T) {
 	h := newHarness(t)
 	max := start.AddDate(1, 0, 0).Format(wire.DateLayout)
+	// Not a date: the contract's sentence first (callers match on it),
+	// then the form wanted.
+	const notADate = "The Expires At field must be a valid date. (and 1 more error)"
+	notADateErrors := []string{"The Expires At field must be a valid date.", "Use an RFC 3339 date and time with a zone, e.g. 2027-01-31T00:00:00Z."}
 	for _, tc := range []struct {
 		name    string
 		body    string
@@ -85,13 +90,20 @@ func TestCreateValidation(t *testing.T) {
 		{"past expiry", `{"name":"x","expires_at":"2026-03-01T17:45:09Z"}`, "The Expires At field must be a date after now.", map[string][]string{"expires_at": {"The Expires At field must be a date after now."}}},
 		{"expiry now", `{"name":"x","expires_at":"2026-03-01T17:45:10Z"}`, "The Expires At field must be a date after now.", map[string][]string{"expires_at": {"The Expires At field must be a date after now."}}},
 		{"expiry too far", `{"name":"x","expires_at":"2027-03-01T17:45:11Z"}`, "The Expires At field must be a date before or equal to " + max + ".", map[string][]string{"expires_at": {"The Expires At field must be a date before or equal to " + max + "."}}},
-		{"expiry no zone", `{"name":"x","expires_at":"2026-06-01T00:00:00"}`, "The Expires At field must be a valid date.", map[string][]string{"expires_at": {"The Expires At field must be a valid date."}}},
-		{"expiry words", `{"name":"x","expires_at":"next tuesday"}`, "The Expires At field must be a valid date.", map[string][]string{"expires_at": {"The Expires At field must be a valid date."}}},
-		{"expiry number", `{"name":"x","expires_at":123}`, "The Expires At field must be a valid date.", map[string][]string{"expires_at": {"The Expires At field must be a valid date."}}},
+		{"expiry no zone", `{"name":"x","expires_at":"2026-06-01T00:00:00"}`, notADate, map[string][]string{"expires_at": notADateErrors}},
+		{"expiry date only", `{"name":"x","expires_at":"2027-01-31"}`, notADate, map[string][]string{"expires_at": notADateErrors}},
+		{"expiry words", `{"name":"x","expires_at":"next tuesday"}`, notADate, map[string][]string{"expires_at": notADateErrors}},
+		{"expiry number", `{"name":"x","expires_at":123}`, notADate, map[string][]string{"expires_at": notADateErrors}},
+		// A key of ours in another case is a typo: refused by its name as
+		// sent, not ignored into a token with every ability.
+		{"key case Scopes", `{"name":"x","Scopes":["tokens.read"]}`, httpapi.MsgKeyCase("Scopes"), map[string][]string{"Scopes": {httpapi.MsgKeyCase("Scopes")}}},
+		{"key case NAME", `{"NAME":"x"}`, "The Name field is required. (and 1 more error)", map[string][]string{
+			"name": {"The Name field is required."}, "NAME": {"The NAME field is not known: keys are case-sensitive; did you mean name?"}}},
+		{"key case Expires_At", `{"name":"x","Expires_At":"2027-01-01T00:00:00Z"}`, httpapi.MsgKeyCase("Expires_At"), map[string][]string{"Expires_At": {httpapi.MsgKeyCase("Expires_At")}}},
 		{"two fields", `{"scopes":"x"}`, "The Name field is required. (and 1 more error)", map[string][]string{
 			"name": {"The Name field is required."}, "scopes": {"The Scopes field must be an array."}}},
-		{"three fields", `{"name":1,"scopes":{},"expires_at":"x"}`, "The Name field must be a string. (and 2 more errors)", map[string][]string{
-			"name": {"The Name field must be a string."}, "scopes": {"The Scopes field must be an array."}, "expires_at": {"The Expires At field must be a valid date."}}},
+		{"three fields", `{"name":1,"scopes":{},"expires_at":"x"}`, "The Name field must be a string. (and 3 more errors)", map[string][]string{
+			"name": {"The Name field must be a string."}, "scopes": {"The Scopes field must be an array."}, "expires_at": notADateErrors}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := h.do("POST", tokensPath(h.user.ID), bearer(h.userJWT), []byte(tc.body))
@@ -321,8 +333,8 @@ func TestScopes(t *testing.T) {
 	t.Run("limited admin token mints for itself only", func(t *testing.T) {
 		aw := h.mint(h.admin, "aw", []string{"tokens.write"})
 		r := h.do("POST", tokensPath(h.user.ID), bearer(aw), []byte(`{"name":"x","scopes":["tokens.write"]}`))
-		if r.status != 403 {
-			t.Errorf("limited admin token creating for another user = %d, want 403", r.status)
+		if r.status != 403 || problemOf(t, r).Message != latchkey.MsgOwnUserOnly {
+			t.Errorf("limited admin token creating for another user = %d %s, want 403 %q (the true reason, not %q)", r.status, r.body, latchkey.MsgOwnUserOnly, latchkey.MsgCannotGrant)
 		}
 	})
 }
@@ -665,8 +677,7 @@ func oauthJWT(h *harness, u *latchkey.User, app string, scopes []string, revoked
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	exp := h.clock.Now().Add(time.Hour).Truncate(time.Second)
-	signed, id, kid, err := h.svc.SignAccessToken(u.ID, c.ID, scopes, exp)
+	signed, id, kid, exp, err := h.svc.SignAccessToken(u.ID, c.ID, scopes, time.Hour)
 	if err != nil {
 		h.t.Fatal(err)
 	}

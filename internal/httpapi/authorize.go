@@ -73,7 +73,7 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 		}
 		rfc := fosite.ErrorToRFC6749Error(err)
 		s.renderError(w, r, http.StatusBadRequest, "This sign-in link is not valid",
-			"The application sent you here with a request this server cannot accept: "+rfc.GetDescription()+" Go back to the application and try again.", rfc.ErrorField)
+			plainRefusal(rfc.ErrorField)+" Go back to the application and try again.", rfc.ErrorField)
 		return
 	}
 	params := url.Values{}
@@ -168,6 +168,27 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 		redirect.Scheme+"://"+redirect.Host)
 }
 
+// plainRefusal says in our own words, for the person in front of the
+// page, why an authorization request that cannot be sent back to the
+// application was refused. fosite's descriptions are written for
+// developers ("Client authentication failed (e.g., unknown client, …)");
+// the page shows the RFC 6749 code for them.
+func plainRefusal(code string) string {
+	switch code {
+	case "invalid_client":
+		return "The application that sent you here is not one this server knows: it may have been removed."
+	case "invalid_request":
+		return "The link that brought you here is incomplete, or does not match how the application was registered."
+	case "invalid_scope":
+		return "The application asked for access this server does not offer."
+	case "unsupported_response_type", "unauthorized_client", "unsupported_response_mode":
+		return "The application asked to sign you in in a way this server does not allow."
+	case "server_error", "temporarily_unavailable":
+		return "Something failed on our side."
+	}
+	return "The application sent you here with a request this server cannot accept."
+}
+
 // union is a's scopes, then b's not in a.
 func union(a, b latchkey.Scopes) latchkey.Scopes {
 	out := slices.Clone(a)
@@ -199,6 +220,11 @@ func (s *Server) tokenEndpoint(h http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if ok, after := s.tokenByAddr.allow(s.clientAddr(r), time.Now()); !ok {
 			s.oauthThrottled(w, after)
+			return
+		}
+		if declaredTooLarge(r, maxFormBytes) {
+			w.Header().Set("Cache-Control", "no-store")
+			writeJSON(w, http.StatusRequestEntityTooLarge, map[string]string{"error": "invalid_request", "error_description": "The request body must not be larger than 64 KiB."})
 			return
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)

@@ -26,8 +26,17 @@ var (
 	errTooLarge = &latchkey.Error{Code: latchkey.ETOOLARGE, Message: "The request body must not be larger than 64 KiB."}
 )
 
+// declaredTooLarge reports whether r's Content-Length says its body is
+// longer than limit. Such a body is refused before a byte of it is read:
+// a client that sent Expect: 100-continue (curl does, for large bodies)
+// then hears 413 at once, not 100 Continue and then a reset.
+func declaredTooLarge(r *http.Request, limit int64) bool { return r.ContentLength > limit }
+
 // readBody reads r's body up to MaxBodyBytes.
 func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	if declaredTooLarge(r, MaxBodyBytes) {
+		return nil, errTooLarge
+	}
 	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
 	var tooLarge *http.MaxBytesError
 	switch {
@@ -90,11 +99,42 @@ func DecodeTokenRequest(body []byte) (service.TokenRequest, error) {
 		}
 		if err != nil {
 			req.Invalid.Add("expires_at", service.MsgExpiresInvalid)
+			req.Invalid.Add("expires_at", service.MsgExpiresFormat)
 		} else {
 			req.ExpiresAt = &t
 		}
 	}
+	// A key that is ours but for its case ("Scopes") is a typo whose
+	// value would be dropped, and a token made with every ability: it is
+	// refused, by the key as sent. Keys nothing like ours are ignored, as
+	// ProcessMaker ignores them.
+	var near []string
+	for k := range fields {
+		for _, known := range tokenRequestKeys {
+			if k != known && strings.EqualFold(k, known) {
+				near = append(near, k)
+			}
+		}
+	}
+	slices.Sort(near)
+	for _, k := range near {
+		req.Invalid.Add(k, MsgKeyCase(k))
+	}
 	return req, nil
+}
+
+// tokenRequestKeys are the keys of a create body.
+var tokenRequestKeys = []string{"name", "scopes", "expires_at"}
+
+// MsgKeyCase is the sentence for a key of a create body that is one of
+// ours written in another case.
+func MsgKeyCase(key string) string {
+	for _, known := range tokenRequestKeys {
+		if strings.EqualFold(key, known) {
+			return "The " + key + " field is not known: keys are case-sensitive; did you mean " + known + "?"
+		}
+	}
+	return "The " + key + " field is not known."
 }
 
 func isNull(raw json.RawMessage) bool { return string(bytes.TrimSpace(raw)) == "null" }

@@ -116,10 +116,6 @@ func (s *Server) handle(h handlerFunc) http.Handler {
 	})
 }
 
-func notFoundHandler(http.ResponseWriter, *http.Request) error {
-	return &latchkey.Error{Code: latchkey.ENOTFOUND}
-}
-
 // methodNotAllowed answers 405 with the methods the path has.
 func methodNotAllowed(allow string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -52,6 +52,8 @@ func FuzzDecodeTokenRequest(f *testing.F) {
 		`{"scopes":null}`, `{"scopes":[1,"a"]}`, `{"expires_at":"2027-01-01T00:00:00Z"}`, `{"expires_at":"2027-01-01"}`,
 		`{"expires_at":123}`, `[]`, `null`, `"x"`, `{"name":"x"} x`, `{"name":"x"}{}`, "\xff", `{"name":"\ud800"}`, "{\"name\":\"a\xffb\"}",
 		` {"name":"é"} `, `{"name":"x","name":"y"}`,
+		`{"name":"x","Scopes":["tokens.read"]}`, `{"NAME":"x"}`, `{"name":"x","Expires_At":"2027-01-01T00:00:00Z"}`,
+		`{"name":"x","ſcopes":[]}`, `{"name":"x","color":"blue","scope":"tokens.read"}`,
 	} {
 		f.Add([]byte(seed))
 	}
@@ -68,6 +70,22 @@ func FuzzDecodeTokenRequest(f *testing.F) {
 			t.Fatalf("DecodeTokenRequest(%q) = %v: want a JSON object accepted", body, err)
 		case !isObject && err == nil:
 			t.Fatalf("DecodeTokenRequest(%q) accepted what is not a JSON object", body)
+		}
+		// A key that is ours but for its case is refused by its name as
+		// sent; any other key is ignored.
+		if err == nil {
+			var obj map[string]json.RawMessage
+			if json.Unmarshal(trimmed, &obj) == nil {
+				for k := range obj {
+					if k == "name" || k == "scopes" || k == "expires_at" {
+						continue
+					}
+					near := strings.EqualFold(k, "name") || strings.EqualFold(k, "scopes") || strings.EqualFold(k, "expires_at")
+					if got := req.Invalid.Get(k); near != (len(got) > 0) {
+						t.Fatalf("DecodeTokenRequest(%q): errors.%s = %q; want a refusal exactly when the key is ours in another case", body, k, got)
+					}
+				}
+			}
 		}
 		if err == nil && req.Name != nil {
 			var obj map[string]any

@@ -35,7 +35,9 @@ type Limits struct {
 	CreatePerAddr Rate
 	// SignInPerAddr and SignInPerAccount: failed sign-ins from one client
 	// address, and for one name typed (folded; whether or not it exists). Past
-	// either, sign-in answers 429 without checking the password.
+	// either, sign-in answers 429 without checking the password. A browser
+	// with a valid device cookie for the name has a SignInPerAccount budget
+	// of its own instead of the name's (device.go).
 	SignInPerAddr    Rate
 	SignInPerAccount Rate
 	// TokenEndpointPerAddr: requests to /oauth/token, /oauth/revoke and

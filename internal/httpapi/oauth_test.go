@@ -246,7 +246,7 @@ func testOAuthFlow(t *testing.T, h *oauthHarness) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if tok.TokenType != "Bearer" || tok.RefreshToken == "" || tok.ExpiresIn < 3590 || tok.ExpiresIn > 3600 {
+	if tok.TokenType != "Bearer" || tok.RefreshToken == "" || tok.ExpiresIn != 3600 {
 		t.Errorf("token answer: type %q, refresh %t, expires_in %d; want Bearer, a refresh token, 3600", tok.TokenType, tok.RefreshToken != "", tok.ExpiresIn)
 	}
 	c := claims(t, tok.AccessToken)

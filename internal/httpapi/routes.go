@@ -58,6 +58,7 @@ func (s *Server) routes() {
 	// No /metrics here: the metrics have a listener of their own
 	// (serve --metrics-addr), since they describe refusals and traffic.
 
-	// Everything else is the contract's JSON 404.
-	s.mux.Handle("/", s.handle(notFoundHandler))
+	// Everything else is the contract's JSON 404 (a browser's page, the
+	// styled one).
+	s.mux.Handle("/", http.HandlerFunc(s.notFound))
 }

@@ -51,6 +51,8 @@ type Server struct {
 
 	failedAuth, createByUser, createByAddr     *limiter
 	signInByAddr, signInByAccount, tokenByAddr *limiter
+	signInByDevice                             *limiter
+	device                                     deviceCookies
 
 	oauth *oauth.Provider
 	csrf  *http.CrossOriginProtection
@@ -71,8 +73,11 @@ func New(svc *service.Service, opts Options) http.Handler {
 		signInByAddr:    newLimiter("sign_in_addr", opts.Limits.SignInPerAddr),
 		signInByAccount: newLimiter("sign_in_account", opts.Limits.SignInPerAccount),
 		tokenByAddr:     newLimiter("token_endpoint", opts.Limits.TokenEndpointPerAddr),
-		oauth:           opts.OAuth,
-		csrf:            http.NewCrossOriginProtection(),
+		// A device cookie's budget is the size of a name's.
+		signInByDevice: newLimiter("sign_in_device", opts.Limits.SignInPerAccount),
+		device:         deviceCookies{key: svc.DeriveKey(DeviceCookieInfo)},
+		oauth:          opts.OAuth,
+		csrf:           http.NewCrossOriginProtection(),
 	}
 	s.csrf.SetDenyHandler(http.HandlerFunc(s.csrfRefused))
 	s.routes()

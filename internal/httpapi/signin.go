@@ -40,26 +40,38 @@ func (s *Server) loginForm(w http.ResponseWriter, r *http.Request) {
 
 // login signs a person in. Failures are throttled per address and per
 // account name (known or not, so the throttle tells nothing either), and
-// answered alike whatever failed.
+// answered alike whatever failed. A browser with a valid device cookie for
+// the name (device.go) draws on the cookie's budget instead of the name's,
+// so guesses by others do not lock the name's owner out.
 func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 	if err := r.ParseForm(); err != nil {
+		if tooLarge := (*http.MaxBytesError)(nil); errors.As(err, &tooLarge) {
+			s.formTooLarge(w, r)
+			return
+		}
 		s.renderError(w, r, http.StatusBadRequest, "Bad request", "The form could not be read.", "invalid_request")
 		return
 	}
 	back := localPath(r.PostForm.Get("return"))
 	login := strings.TrimSpace(r.PostForm.Get("login"))
 	addr := s.clientAddr(r)
-	now := time.Now()
+	now := s.svc.Now()
 	// A failure is paid for before the password is checked: a burst of
 	// guesses sent together gets no more checks than the budget allows.
-	// The account's budget is the typed name's (service.SignInKey).
+	// The account's budget is the typed name's (service.SignInKey), or
+	// the device cookie's when the browser has a valid one for it.
+	key := service.SignInKey(login)
 	byAddr, ok, after := s.signInByAddr.reserve(addr, now)
 	if !ok {
 		s.signInThrottled(w, r, after, back, login)
 		return
 	}
-	byAccount, ok, after := s.signInByAccount.reserve(service.SignInKey(login), now)
+	budget, budgetKey := s.signInByAccount, key
+	if nonce, ok := s.deviceNonce(r, key); ok {
+		budget, budgetKey = s.signInByDevice, nonce
+	}
+	byAccount, ok, after := budget.reserve(budgetKey, now)
 	if !ok {
 		release(byAddr, now)
 		s.signInThrottled(w, r, after, back, login)
@@ -86,6 +98,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		_ = s.svc.SignOut(r.Context(), old)
 	}
 	s.setSession(w, r, secret, s.svc.SessionLifetime())
+	s.setDeviceCookie(w, r, key)
 	s.log.InfoContext(r.Context(), "signed in", "request_id", requestID(r), "user_id", u.ID)
 	http.Redirect(w, r, back, http.StatusSeeOther)
 }

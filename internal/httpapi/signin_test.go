@@ -6,10 +6,12 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/internal/httpapi"
 	"github.com/latchkey/latchkey/internal/oauthtest"
+	"github.com/latchkey/latchkey/internal/service"
 )
 
 // sessionCookie finds the sign-in cookie a page set.
@@ -260,7 +262,9 @@ func TestSignInBehindTLS(t *testing.T) {
 	p := b.Post(h.srv.URL+"/login", url.Values{"login": {"alice"}, "password": {h.alicePassword}})
 	var c *http.Cookie
 	for _, k := range (&http.Response{Header: p.Header}).Cookies() {
-		c = k
+		if strings.HasSuffix(k.Name, "latchkey_session") {
+			c = k
+		}
 	}
 	if c == nil || c.Name != "__Host-latchkey_session" || !c.Secure || c.Path != "/" || c.Domain != "" || !c.HttpOnly {
 		t.Fatalf("cookie %+v: want __Host-latchkey_session, Secure, HttpOnly, Path=/, no Domain", c)
@@ -274,5 +278,105 @@ func TestSignInBehindTLS(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		t.Errorf("/tokens with the secure cookie: %d, want 200", resp.StatusCode)
+	}
+}
+
+// deviceCookie finds the device cookie a page set.
+func deviceCookie(p oauthtest.Page) *http.Cookie {
+	for _, c := range (&http.Response{Header: p.Header}).Cookies() {
+		if strings.HasPrefix(c.Name, "latchkey_device_") || strings.HasPrefix(c.Name, "__Host-latchkey_device_") {
+			return c
+		}
+	}
+	return nil
+}
+
+// TestSignInDeviceCookie: guesses at a name (in any spelling that folds
+// onto it) spend the name's budget, but a browser that signed in to it
+// before carries a device cookie and still gets in; a device cookie that
+// fails too often is throttled itself; a forged one counts for nothing.
+// The budgets run on the server's clock.
+func TestSignInDeviceCookie(t *testing.T) {
+	h := newHarnessWith(t, httpapi.Options{Limits: httpapi.Limits{
+		SignInPerAccount: httpapi.Rate{PerSecond: 0.2, Burst: 3},
+		SignInPerAddr:    httpapi.Rate{PerSecond: 1, Burst: 1000},
+	}})
+	const pw = "carol's own long passphrase"
+	h.newUser(service.NewUser{Username: "carol", Email: "carol@example.com", Password: pw})
+	signIn := func(b *oauthtest.Browser, login, password string) oauthtest.Page {
+		t.Helper()
+		return b.Post(h.srv.URL+"/login", url.Values{"login": {login}, "password": {password}})
+	}
+	noRedirect := func(b *oauthtest.Browser) *oauthtest.Browser {
+		b.Client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+		return b
+	}
+
+	// Carol signs in from her browser: it gets a device cookie.
+	carol := noRedirect(oauthtest.NewBrowser(t, h.srv.URL))
+	p := signIn(carol, "carol", pw)
+	dc := deviceCookie(p)
+	if p.Status != http.StatusSeeOther || dc == nil {
+		t.Fatalf("carol's sign-in: %d, device cookie %v; want 303 and a device cookie", p.Status, dc)
+	}
+	if !dc.HttpOnly || dc.SameSite != http.SameSiteStrictMode || dc.Path != "/" || dc.MaxAge <= 0 {
+		t.Errorf("device cookie %+v: want HttpOnly, SameSite=Strict, Path=/, lasting", dc)
+	}
+	carol.Post(h.srv.URL+"/logout", nil)
+
+	// Someone else spends the name's budget with a spelling that folds
+	// onto it; then even the right password is a 429 for them.
+	guesser := noRedirect(oauthtest.NewBrowser(t, h.srv.URL))
+	for i := range 3 {
+		if p := signIn(guesser, " CAROL ", "a wrong guess"); p.Status != http.StatusUnauthorized {
+			t.Fatalf("guess %d: %d, want 401", i+1, p.Status)
+		}
+	}
+	if p := signIn(guesser, "carol", pw); p.Status != http.StatusTooManyRequests {
+		t.Fatalf("the right password without a device cookie after the name's budget is spent: %d, want 429", p.Status)
+	}
+
+	// Carol's browser still gets in, and gets a new device cookie.
+	p = signIn(carol, "carol", pw)
+	if p.Status != http.StatusSeeOther || sessionCookie(p) == nil {
+		t.Fatalf("carol with her device cookie while others spent her name's budget: %d, want 303 (signed in)", p.Status)
+	}
+	if again := deviceCookie(p); again == nil || again.Value == dc.Value {
+		t.Errorf("a sign-in with a device cookie did not issue a new one: %v", again)
+	}
+
+	// A forged device cookie (another signature) is no device cookie.
+	forger := noRedirect(oauthtest.NewBrowser(t, h.srv.URL))
+	srvURL, _ := url.Parse(h.srv.URL)
+	nonce, _, _ := strings.Cut(dc.Value, ".")
+	forger.Client.Jar.SetCookies(srvURL, []*http.Cookie{{Name: dc.Name, Value: nonce + ".AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", Path: "/"}})
+	if p := signIn(forger, "carol", pw); p.Status != http.StatusTooManyRequests {
+		t.Errorf("a forged device cookie: %d, want 429 like no cookie", p.Status)
+	}
+	// Carol's cookie is for her name only.
+	if p := signIn(carol, "carol@example.com", "wrong"); p.Status != http.StatusUnauthorized {
+		t.Errorf("carol's email with a wrong password: %d, want 401 from the email's own budget", p.Status)
+	}
+
+	// A device cookie that fails too often is throttled itself.
+	for i := range 3 {
+		if p := signIn(carol, "carol", "carol mistypes"); p.Status != http.StatusUnauthorized {
+			t.Fatalf("failure %d with the device cookie: %d, want 401", i+1, p.Status)
+		}
+	}
+	if p := signIn(carol, "carol", pw); p.Status != http.StatusTooManyRequests || p.Header.Get("Retry-After") == "" {
+		t.Errorf("the device cookie after its budget is spent: %d Retry-After %q, want 429 with Retry-After", p.Status, p.Header.Get("Retry-After"))
+	}
+
+	// On the server's clock the budgets refill: one failure every 5 s.
+	h.clock.Advance(5 * time.Second)
+	if p := signIn(carol, "carol", pw); p.Status != http.StatusSeeOther {
+		t.Errorf("carol's device cookie 5 s later on the server's clock: %d, want 303", p.Status)
+	}
+	if p := signIn(guesser, "carol", "a wrong guess"); p.Status != http.StatusUnauthorized {
+		t.Errorf("the name's budget 5 s later on the server's clock: %d, want 401 (one more guess)", p.Status)
+	}
+	if p := signIn(guesser, "carol", "a wrong guess"); p.Status != http.StatusTooManyRequests {
+		t.Errorf("a second guess in the same 5 s: %d, want 429", p.Status)
 	}
 }

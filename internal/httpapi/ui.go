@@ -39,6 +39,8 @@ func (s *Server) ui(h uiHandler) http.HandlerFunc {
 		case latchkey.ERATELIMIT:
 			s.renderError(w, r, http.StatusTooManyRequests, "Too many tokens at once",
 				"You have created many tokens in a short time. Wait a minute and try again.", "rate_limited")
+		case latchkey.ETOOLARGE:
+			s.formTooLarge(w, r)
 		case latchkey.EMALFORMED:
 			s.renderError(w, r, http.StatusBadRequest, "Bad request", "The form could not be read.", "invalid_request")
 		default:
@@ -332,6 +334,9 @@ func (s *Server) uiCreateToken(w http.ResponseWriter, r *http.Request) error {
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 	if err := r.ParseForm(); err != nil {
+		if tooLarge := (*http.MaxBytesError)(nil); errors.As(err, &tooLarge) {
+			return errTooLarge
+		}
 		return &latchkey.Error{Code: latchkey.EMALFORMED, Err: err}
 	}
 	req := TokenRequestFromForm(r.PostForm)
@@ -355,6 +360,9 @@ func (s *Server) uiCreateToken(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// msgExpiresDay says, on the pages, what form of date the expiry wants.
+const msgExpiresDay = "Use a date as YYYY-MM-DD, e.g. 2027-01-31."
+
 // TokenRequestFromForm reads the create form of the pages: name, any
 // number of scopes, and an optional expiry date (YYYY-MM-DD; the token
 // stops working as that day begins, in UTC). The service checks the rest,
@@ -365,6 +373,7 @@ func TokenRequestFromForm(f url.Values) service.TokenRequest {
 	if expires := strings.TrimSpace(f.Get("expires_at")); expires != "" {
 		if d, err := time.Parse(time.DateOnly, expires); err != nil {
 			req.Invalid.Add("expires_at", service.MsgExpiresInvalid)
+			req.Invalid.Add("expires_at", msgExpiresDay)
 		} else {
 			req.ExpiresAt = &d
 		}

@@ -5,8 +5,10 @@ import (
 	"embed"
 	"html/template"
 	"io/fs"
+	"mime"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -198,11 +200,76 @@ func localPath(p string) string {
 // page wraps a web page handler: cross-origin form posts are refused
 // (the standard library's protection, which reads Sec-Fetch-Site and
 // Origin), so no other site can post a form here in a person's name.
+//
+// A form declared larger than maxFormBytes is refused before it is read.
 func (s *Server) page(h http.HandlerFunc) http.Handler {
-	return s.csrf.Handler(h)
+	return s.csrf.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if declaredTooLarge(r, maxFormBytes) {
+			s.formTooLarge(w, r)
+			return
+		}
+		h(w, r)
+	}))
+}
+
+// formTooLarge answers a form over maxFormBytes.
+func (s *Server) formTooLarge(w http.ResponseWriter, r *http.Request) {
+	s.renderError(w, r, http.StatusRequestEntityTooLarge, "Too large", "The form is larger than 64 KiB. Go back, shorten what you typed, and try again.", "request_too_large")
 }
 
 // csrfRefused answers a cross-origin form post.
 func (s *Server) csrfRefused(w http.ResponseWriter, r *http.Request) {
 	s.renderError(w, r, http.StatusForbidden, "Request refused", "This form was sent from another site. Go back, reload the page, and try again.", "cross_origin_request")
+}
+
+// notFound answers a path the server does not have: a browser (Accept
+// includes text/html) gets the styled page, outside the API and the
+// endpoints programs call; everything else gets the contract's JSON 404.
+func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
+	if wantsHTML(r.Header.Values("Accept")) && !forPrograms(r.URL.Path) {
+		s.renderError(w, r, http.StatusNotFound, "Not found", "There is no such page here.", "")
+		return
+	}
+	s.writeError(w, r, &latchkey.Error{Code: latchkey.ENOTFOUND})
+}
+
+// forPrograms reports whether path is under the API or an endpoint that
+// programs call, where a 404 is always JSON.
+func forPrograms(path string) bool {
+	switch {
+	case path == "/api" || strings.HasPrefix(path, "/api/"), strings.HasPrefix(path, "/.well-known/"):
+		return true
+	}
+	for _, p := range []string{"/oauth/token", "/oauth/revoke", "/oauth/introspect"} {
+		if path == p || strings.HasPrefix(path, p+"/") {
+			return true
+		}
+	}
+	return false
+}
+
+// maxAcceptBytes bounds how much of Accept is read.
+const maxAcceptBytes = 4 << 10
+
+// wantsHTML reports whether the Accept header values name text/html with
+// a quality above zero, as browsers do. text/* and */* are not enough:
+// curl and API clients send */*.
+func wantsHTML(accept []string) bool {
+	n := 0
+	for _, v := range accept {
+		if n += len(v); n > maxAcceptBytes {
+			return false
+		}
+		for _, item := range strings.Split(v, ",") {
+			mt, params, err := mime.ParseMediaType(strings.TrimSpace(item))
+			if err != nil || mt != "text/html" {
+				continue
+			}
+			if q, err := strconv.ParseFloat(params["q"], 64); params["q"] != "" && (err != nil || q <= 0) {
+				continue
+			}
+			return true
+		}
+	}
+	return false
 }

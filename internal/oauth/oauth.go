@@ -76,6 +76,8 @@ func New(svc *service.Service, st latchkey.Store, cfg Config) (*Provider, error)
 	if cfg.AccessTokenLifetime <= 0 {
 		cfg.AccessTokenLifetime = DefaultAccessTokenLifetime
 	}
+	// expires_in and the JWT's exp - iat are whole seconds.
+	cfg.AccessTokenLifetime = max(cfg.AccessTokenLifetime.Truncate(time.Second), time.Second)
 	if cfg.RefreshTokenLifetime <= 0 {
 		cfg.RefreshTokenLifetime = DefaultRefreshTokenLifetime
 	}
@@ -210,14 +212,14 @@ func (s *tokenStrategy) GenerateAccessToken(_ context.Context, req fosite.Reques
 	if err != nil {
 		return "", "", fmt.Errorf("oauth: client id %q", req.GetClient().GetID())
 	}
-	exp := sess.GetExpiresAt(fosite.AccessToken)
-	if exp.IsZero() {
-		exp = time.Now().Add(s.p.cfg.AccessTokenLifetime)
-	}
-	signed, id, kid, err := s.p.svc.SignAccessToken(uid, cid, latchkey.Scopes(req.GetGrantedScopes()), exp)
+	// The token lasts exactly the configured lifetime from its iat (fosite
+	// set the session's expiry from its own reading of the clock, rounded):
+	// the stored row, the JWT's exp and expires_in agree.
+	signed, id, kid, exp, err := s.p.svc.SignAccessToken(uid, cid, latchkey.Scopes(req.GetGrantedScopes()), s.p.cfg.AccessTokenLifetime)
 	if err != nil {
 		return "", "", err
 	}
+	sess.SetExpiresAt(fosite.AccessToken, exp)
 	sess.accessKeyID = kid
 	return signed, id, nil
 }
@@ -365,6 +367,9 @@ func (p *Provider) Token(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	resp.SetTokenType("Bearer")
+	// fosite counts expires_in from its own later reading of the clock,
+	// truncated (3599): it is the lifetime the token was signed with.
+	resp.SetExpiresIn(p.cfg.AccessTokenLifetime)
 	p.f.WriteAccessResponse(ctx, w, ar, resp)
 }
 

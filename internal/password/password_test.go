@@ -52,3 +52,67 @@ func TestDummy(t *testing.T) {
 		t.Errorf("Check(Dummy(), …) = %v, want ErrMismatch", err)
 	}
 }
+
+func TestValidate(t *testing.T) {
+	const decomposed = "a\u0301e\u0301i\u0301o\u0301u\u0301" // áéíóú, 10 code points before NFC
+	for _, tc := range []struct {
+		name    string
+		pw      string
+		context []string
+		want    []string
+	}{
+		{"one letter", "a", nil, []string{MsgTooShort}},
+		{"14 characters", "fourteen chars", nil, []string{MsgTooShort}},
+		{"15 characters", "fifteen chars!!", nil, nil},
+		{"the README's passphrase", "choose a good passphrase", nil, nil},
+		{"no composition rules", "all lowercase words here", nil, nil},
+		{"64 characters", strings.Repeat("abcdefgh", 8), nil, nil},
+		{"1024 bytes", strings.Repeat("xy", 512), nil, nil},
+		{"1025 bytes", strings.Repeat("xy", 512) + "z", nil, []string{MsgTooLong}},
+		// Code points after NFC: e + combining acute is one character.
+		{"15 composed accents", strings.Repeat("áéíóú", 3), nil, nil},
+		{"14 decomposed accents", strings.Repeat(decomposed, 2) + "a\u0301e\u0301i\u0301o\u0301", nil, []string{MsgTooShort}},
+		{"15 decomposed accents", strings.Repeat(decomposed, 3), nil, nil},
+		{"15 kanji", "日本語のパスワードは十五文字以上", nil, nil},
+		{"common, long", "1qaz2wsx3edc4rfv", nil, []string{MsgCommon}},
+		{"common, any case", "1QAZ2WSX3EDC4RFV", nil, []string{MsgCommon}},
+		{"common, short", "password", nil, []string{MsgTooShort, MsgCommon}},
+		{"common, short, upper", "PassWord", nil, []string{MsgTooShort, MsgCommon}},
+		{"repeated", strings.Repeat("z", 20), nil, []string{MsgRepeated}},
+		{"the username", "a.long.user.name", []string{"A.Long.User.Name", "x@example.com"}, []string{MsgContext}},
+		{"the email", "alice@example.com", []string{"alice", "Alice@Example.com"}, []string{MsgContext}},
+		{"containing the username", "alice in wonderland", []string{"alice"}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := Validate(tc.pw, tc.context...)
+			if strings.Join(got, "|") != strings.Join(tc.want, "|") {
+				t.Errorf("Validate(%q) = %q, want %q", tc.pw, got, tc.want)
+			}
+		})
+	}
+}
+
+// TestCommonList: the built-in list holds the usual top passwords and
+// long common ones, lowercased, and nothing blank.
+func TestCommonList(t *testing.T) {
+	for _, pw := range []string{"123456", "password", "qwerty", "iloveyou", "123456789987654321", "qazwsxedcrfvtgb", "1234567890qwerty"} {
+		if !Common(pw) {
+			t.Errorf("Common(%q) = false, want true", pw)
+		}
+	}
+	if n := len(common()); n < 10_000 {
+		t.Errorf("the list holds %d passwords, want the top 10,000 at least", n)
+	}
+	long := 0
+	for pw := range common() {
+		if pw == "" || pw != strings.ToLower(pw) {
+			t.Fatalf("list entry %q: want non-empty, lowercase", pw)
+		}
+		if Length(pw) >= MinLength {
+			long++
+		}
+	}
+	if long < 30 {
+		t.Errorf("%d passwords of %d characters or more, want the common long ones", long, MinLength)
+	}
+}

@@ -15,13 +15,16 @@ import (
 // and keeps users' consents. The protocol itself is internal/oauth's.
 
 // SignAccessToken signs a new OAuth access token of user for client, with
-// scopes, expiring at expires. It returns the JWT, its id and the kid of
-// the key that signed it. Nothing is stored: StoreAccessToken does that
-// once the flow has decided to issue it.
-func (s *Service) SignAccessToken(userID, clientID int64, scopes latchkey.Scopes, expires time.Time) (signed, id, kid string, err error) {
-	now := s.now()
+// scopes, lasting lifetime (in whole seconds) from now on the service's
+// clock: its exp - iat is exactly lifetime, what the token endpoint says
+// in expires_in. It returns the JWT, its id, the kid of the key that
+// signed it and when it expires. Nothing is stored: StoreAccessToken does
+// that once the flow has decided to issue it.
+func (s *Service) SignAccessToken(userID, clientID int64, scopes latchkey.Scopes, lifetime time.Duration) (signed, id, kid string, expires time.Time, err error) {
+	now := s.now().Truncate(time.Second)
+	expires = now.Add(max(lifetime.Truncate(time.Second), time.Second))
 	if id, err = s.newTokenID(); err != nil {
-		return "", "", "", err
+		return "", "", "", time.Time{}, err
 	}
 	signed, kid, err = s.keys.Load().Sign(jwt.Claims{
 		Audience:  strconv.FormatInt(clientID, 10),
@@ -29,10 +32,10 @@ func (s *Service) SignAccessToken(userID, clientID int64, scopes latchkey.Scopes
 		Subject:   strconv.FormatInt(userID, 10),
 		IssuedAt:  now,
 		NotBefore: now,
-		ExpiresAt: expires.UTC().Truncate(time.Second),
+		ExpiresAt: expires,
 		Scopes:    scopes,
 	})
-	return signed, id, kid, err
+	return signed, id, kid, expires, err
 }
 
 // StoreAccessToken stores an access token SignAccessToken signed, with the

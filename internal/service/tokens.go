@@ -22,8 +22,12 @@ const (
 	MsgScopesArray    = "The Scopes field must be an array."
 	MsgScopesInvalid  = "The selected Scopes is invalid."
 	MsgExpiresInvalid = "The Expires At field must be a valid date."
-	MsgExpiresPast    = "The Expires At field must be a date after now."
-	msgExpiresMax     = "The Expires At field must be a date before or equal to %s."
+	// MsgExpiresFormat follows MsgExpiresInvalid in errors.expires_at:
+	// the contract's sentence first, which callers match on, then what
+	// the API wants.
+	MsgExpiresFormat = "Use an RFC 3339 date and time with a zone, e.g. 2027-01-31T00:00:00Z."
+	MsgExpiresPast   = "The Expires At field must be a date after now."
+	msgExpiresMax    = "The Expires At field must be a date before or equal to %s."
 )
 
 // MaxNameLength is the longest token name, in characters.
@@ -82,7 +86,9 @@ func (s *Service) validate(req TokenRequest, now time.Time) (string, latchkey.Sc
 	var fe latchkey.FieldErrors
 	name := ""
 	if msgs := req.Invalid.Get("name"); msgs != nil {
-		fe.Add("name", msgs[0])
+		for _, m := range msgs {
+			fe.Add("name", m)
+		}
 	} else {
 		if req.Name != nil {
 			name = strings.TrimSpace(*req.Name)
@@ -91,7 +97,9 @@ func (s *Service) validate(req TokenRequest, now time.Time) (string, latchkey.Sc
 	}
 	scopes := latchkey.Scopes{}
 	if msgs := req.Invalid.Get("scopes"); msgs != nil {
-		fe.Add("scopes", msgs[0])
+		for _, m := range msgs {
+			fe.Add("scopes", m)
+		}
 	} else {
 		for _, sc := range req.Scopes {
 			if !slices.Contains(s.scopes, sc) {
@@ -105,7 +113,9 @@ func (s *Service) validate(req TokenRequest, now time.Time) (string, latchkey.Sc
 	}
 	expires := s.cfg.DefaultLifetime.After(now)
 	if msgs := req.Invalid.Get("expires_at"); msgs != nil {
-		fe.Add("expires_at", msgs[0])
+		for _, m := range msgs {
+			fe.Add("expires_at", m)
+		}
 	} else if req.ExpiresAt != nil {
 		at := req.ExpiresAt.UTC().Truncate(time.Microsecond)
 		limit := s.cfg.MaxLifetime.After(now)
@@ -116,6 +126,15 @@ func (s *Service) validate(req TokenRequest, now time.Time) (string, latchkey.Sc
 			fe.Add("expires_at", fmt.Sprintf(msgExpiresMax, limit.Format(dateLayout)))
 		}
 		expires = at
+	}
+	// What else the decoder refused (a key of ours in another case)
+	// follows the contract's fields.
+	for _, f := range req.Invalid {
+		if f.Field != "name" && f.Field != "scopes" && f.Field != "expires_at" {
+			for _, m := range f.Sentences {
+				fe.Add(f.Field, m)
+			}
+		}
 	}
 	return name, scopes, expires, fe.Err()
 }

@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/internal/password"
 )
 
 // Operator is the principal of someone at the command line: it may do
@@ -32,8 +33,10 @@ type NewUser struct {
 	Password    string
 }
 
-// checkUserFields validates the fields a create or update sets.
-func checkUserFields(username, email, first, last *string, perms *[]string) error {
+// checkUserFields validates the fields a create or update sets. A new
+// password is checked against password.Validate, with the account's
+// username and email (as they will be) as the words it must not be.
+func checkUserFields(username, email, first, last *string, perms *[]string, pw *string, account ...string) error {
 	var fe latchkey.FieldErrors
 	if username != nil && !usernameForm.MatchString(*username) {
 		fe.Add("username", "The Username field must be 1 to 255 letters, digits and . _ @ + -, starting with a letter or digit.")
@@ -60,6 +63,11 @@ func checkUserFields(username, email, first, last *string, perms *[]string) erro
 			}
 		}
 	}
+	if pw != nil && *pw != "" {
+		for _, why := range password.Validate(*pw, account...) {
+			fe.Add("password", why)
+		}
+	}
 	return fe.Err()
 }
 
@@ -74,7 +82,7 @@ func normalizePermissions(perms []string) []string {
 // or email is taken.
 func (s *Service) CreateUser(ctx context.Context, n NewUser) (*latchkey.User, error) {
 	n.Username, n.Email = strings.TrimSpace(n.Username), strings.TrimSpace(n.Email)
-	if err := checkUserFields(&n.Username, &n.Email, &n.FirstName, &n.LastName, &n.Permissions); err != nil {
+	if err := checkUserFields(&n.Username, &n.Email, &n.FirstName, &n.LastName, &n.Permissions, &n.Password, n.Username, n.Email); err != nil {
 		return nil, err
 	}
 	now := s.now()
@@ -116,7 +124,23 @@ type UserChange struct {
 // UpdateUser validates and applies a change to a user that is not deleted.
 func (s *Service) UpdateUser(ctx context.Context, id int64, c UserChange) (*latchkey.User, error) {
 	upd := c.UserUpdate
-	if err := checkUserFields(upd.Username, upd.Email, upd.FirstName, upd.LastName, upd.Permissions); err != nil {
+	var account []string
+	if c.Password != nil && *c.Password != "" {
+		// The new password must not be the account's name, as it is or
+		// as the change makes it.
+		u, err := s.store.User(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		account = []string{u.Username, u.Email}
+		if upd.Username != nil {
+			account = append(account, *upd.Username)
+		}
+		if upd.Email != nil {
+			account = append(account, *upd.Email)
+		}
+	}
+	if err := checkUserFields(upd.Username, upd.Email, upd.FirstName, upd.LastName, upd.Permissions, c.Password, account...); err != nil {
 		return nil, err
 	}
 	if upd.Permissions != nil {
