@@ -15,6 +15,7 @@ import (
 func TestDatabaseFilesPrivate(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "p.db")
 	env := testEnv(map[string]string{"LATCHKEY_DATABASE": db})
+	mustCLI(t, env, "migrate")
 	_, errOut, err := cliErr(t, env, "user", "create", "--username", "u", "--email", "u@example.com")
 	if err != nil {
 		t.Fatal(err)

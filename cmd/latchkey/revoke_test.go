@@ -12,6 +12,7 @@ import (
 // so, and records nothing more in the audit log.
 func TestTokenRevokeTwice(t *testing.T) {
 	env := testEnv(map[string]string{"LATCHKEY_DATABASE": filepath.Join(t.TempDir(), "r.db")})
+	mustCLI(t, env, "migrate")
 	mustCLI(t, env, "user", "create", "--username", "u", "--email", "u@example.com")
 	jwt := strings.TrimSpace(mustCLI(t, env, "token", "create", "--user", "u", "--name", "n"))
 	parts := strings.Split(jwt, ".")

@@ -45,7 +45,6 @@ func evilDatabase(t *testing.T) func(string) string {
 	const secret = "a secret of a fair length for tests"
 	db := filepath.Join(t.TempDir(), "evil.db")
 	env := testEnv(map[string]string{"LATCHKEY_DATABASE": db, "LATCHKEY_SECRET": secret})
-	mustCLI(t, env, "migrate")
 
 	ctx := t.Context()
 	st, err := sqlite.Open(ctx, db)
@@ -53,6 +52,9 @@ func evilDatabase(t *testing.T) func(string) string {
 		t.Fatal(err)
 	}
 	defer st.Close()
+	if err := st.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
 	now := time.Now().UTC().Truncate(time.Second)
 	u := &latchkey.User{Username: "mallory" + evilErase, Email: evilC1 + "@example.com", FirstName: evilBidi, LastName: evilInvalid,
 		Status: latchkey.StatusActive, Permissions: []string{}, CreatedAt: now, UpdatedAt: now}
@@ -94,7 +96,7 @@ func evilDatabase(t *testing.T) func(string) string {
 	for i, r := range []latchkey.AuditRecord{
 		{Action: latchkey.AuditAuthRefused, SubjectUserID: &u.ID, SubjectID: strings.Repeat("a", latchkey.TokenIDLength),
 			Origin: latchkey.Origin{Address: "203.0.113.9", UserAgent: evilTab}, Detail: evilErase},
-		{Action: latchkey.AuditSignInRefused, Origin: latchkey.Origin{Address: evilNewline, UserAgent: evilC1}, Detail: evilBidi},
+		{Action: latchkey.AuditSignInRefused, Actor: latchkey.ActorAnonymous, Origin: latchkey.Origin{Address: evilNewline, UserAgent: evilC1}, Detail: evilBidi},
 		{Action: latchkey.AuditUserUpdated, SubjectUserID: &u.ID, SubjectID: evilInvalid, Detail: evilTitle},
 	} {
 		r.At = now.Add(time.Duration(i) * time.Second)
@@ -181,7 +183,7 @@ func TestTablesEscapeWhatUsersTyped(t *testing.T) {
 func TestAuditFitsATerminal(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "a.db")
 	env := testEnv(map[string]string{"LATCHKEY_DATABASE": db, "LATCHKEY_SECRET": "a secret of a fair length for tests"})
-	mustCLI(t, env, "migrate")
+	mustCLI(t, env, "migrate") // user 1, admin, and its record
 	mustCLI(t, env, "user", "create", "--username", "root", "--email", "root@example.com", "--admin")
 	mustCLI(t, env, "user", "create", "--username", "alice", "--email", "alice@example.com")
 	mustCLI(t, env, "token", "create", "--user", "alice", "--name", "deploy", "--scopes", "tokens.read,tokens.write")
@@ -194,19 +196,19 @@ func TestAuditFitsATerminal(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	alice, root := int64(2), int64(1)
+	alice, root := int64(3), int64(2)
 	tokID := strings.Repeat("0123456789", 8)
 	now := time.Now().UTC()
 	for _, r := range []latchkey.AuditRecord{
-		{Action: latchkey.AuditSignInOK, ActorUserID: &alice, SubjectUserID: &alice, SubjectID: "2",
+		{Action: latchkey.AuditSignInOK, Actor: latchkey.ActorUser, ActorUserID: &alice, SubjectUserID: &alice, SubjectID: "3",
 			Origin: latchkey.Origin{Address: "203.0.113.254", UserAgent: longAgent}},
-		{Action: latchkey.AuditTokenCreated, ActorUserID: &alice, ActorTokenID: tokID, SubjectUserID: &alice, SubjectID: tokID,
+		{Action: latchkey.AuditTokenCreated, Actor: latchkey.ActorUser, ActorUserID: &alice, ActorTokenID: tokID, SubjectUserID: &alice, SubjectID: tokID,
 			Origin: latchkey.Origin{Address: "2001:db8:85a3::8a2e:370:7334", UserAgent: "curl/8.5.0"}, Detail: "scopes tokens.read tokens.write"},
-		{Action: latchkey.AuditTokenRevoked, ActorUserID: &root, SubjectUserID: &alice, SubjectID: tokID,
+		{Action: latchkey.AuditTokenRevoked, Actor: latchkey.ActorUser, ActorUserID: &root, SubjectUserID: &alice, SubjectID: tokID,
 			Origin: latchkey.Origin{Address: "198.51.100.7", UserAgent: longAgent}},
-		{Action: latchkey.AuditAuthRefused, SubjectUserID: &alice, SubjectID: tokID,
+		{Action: latchkey.AuditAuthRefused, Actor: latchkey.ActorAnonymous, SubjectUserID: &alice, SubjectID: tokID,
 			Origin: latchkey.Origin{Address: "198.51.100.7", UserAgent: longAgent}, Detail: "revoked"},
-		{Action: latchkey.AuditSignInRefused, Origin: latchkey.Origin{Address: "192.0.2.1", UserAgent: longAgent},
+		{Action: latchkey.AuditSignInRefused, Actor: latchkey.ActorAnonymous, Origin: latchkey.Origin{Address: "192.0.2.1", UserAgent: longAgent},
 			Detail: "no such user, after a long search of every table there is"},
 	} {
 		r.At = now
@@ -218,8 +220,8 @@ func TestAuditFitsATerminal(t *testing.T) {
 
 	out := mustCLI(t, env, "audit")
 	lines := strings.Split(out, "\n")
-	if len(lines) != 13 {
-		t.Fatalf("audit printed %d lines, want a header and 12 records:\n%s", len(lines), out)
+	if len(lines) != 14 {
+		t.Fatalf("audit printed %d lines, want a header and 13 records:\n%s", len(lines), out)
 	}
 	for i, line := range lines {
 		if n := utf8.RuneCountInString(line); n > 100 {
@@ -259,6 +261,7 @@ func TestAuditFitsATerminal(t *testing.T) {
 func TestTokenListAll(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "t.db")
 	env := testEnv(map[string]string{"LATCHKEY_DATABASE": db, "LATCHKEY_SECRET": "a secret of a fair length for tests"})
+	mustCLI(t, env, "migrate") // user 1, admin
 	mustCLI(t, env, "user", "create", "--username", "alice", "--email", "alice@example.com")
 	mustCLI(t, env, "token", "create", "--user", "alice", "--name", "kept")
 	mustCLI(t, env, "token", "create", "--user", "alice", "--name", "gone")
@@ -267,7 +270,7 @@ func TestTokenListAll(t *testing.T) {
 		t.Fatal(err)
 	}
 	then := time.Date(2001, 1, 1, 0, 0, 0, 0, time.UTC)
-	err = st.CreateToken(t.Context(), &latchkey.Token{ID: strings.Repeat("e", latchkey.TokenIDLength), UserID: 1,
+	err = st.CreateToken(t.Context(), &latchkey.Token{ID: strings.Repeat("e", latchkey.TokenIDLength), UserID: 2,
 		ClientID: latchkey.PersonalAccessClientID, Name: "old", Scopes: latchkey.Scopes{}, CreatedAt: then, UpdatedAt: then, ExpiresAt: &then})
 	st.Close()
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 // and by whom, while a live user has its username or email.
 func TestUserRestore(t *testing.T) {
 	env := testEnv(map[string]string{"LATCHKEY_DATABASE": filepath.Join(t.TempDir(), "r.db")})
+	mustCLI(t, env, "migrate")
 	alice := mustCLI(t, env, "user", "create", "--username", "alice", "--email", "alice@example.com")
 	bob := mustCLI(t, env, "user", "create", "--username", "bob", "--email", "bob@example.com")
 	mustCLI(t, env, "token", "create", "--user", "bob", "--name", "before")
