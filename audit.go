@@ -2,6 +2,7 @@ package latchkey
 
 import (
 	"context"
+	"strconv"
 	"time"
 )
 
@@ -125,10 +126,11 @@ func AuditPerToken(ts []*Token, rs []*AuditRecord) []*AuditRecord {
 	return out
 }
 
-// SplitTokenAudit separates the records of token revocations, which a
-// store writes once per token it revokes (AuditPerToken), from the others,
-// which it writes as given.
-func SplitTokenAudit(rs []*AuditRecord) (perToken, once []*AuditRecord) {
+// AuditWithTokens is what a store writes for rs along with a change that
+// revoked ts: each record of a token revocation once per token
+// (AuditPerToken), the others as given.
+func AuditWithTokens(rs []*AuditRecord, ts []*Token) []*AuditRecord {
+	var perToken, once []*AuditRecord
 	for _, r := range rs {
 		if r.Action == AuditTokenRevoked {
 			perToken = append(perToken, r)
@@ -136,5 +138,14 @@ func SplitTokenAudit(rs []*AuditRecord) (perToken, once []*AuditRecord) {
 			once = append(once, r)
 		}
 	}
-	return perToken, once
+	return append(once, AuditPerToken(ts, perToken)...)
+}
+
+// AuditAboutUser sets the subject of each of rs to the user id, for a store
+// whose change decides it (a new user).
+func AuditAboutUser(rs []*AuditRecord, id int64) {
+	for _, r := range rs {
+		userID := id
+		r.SubjectUserID, r.SubjectID = &userID, strconv.FormatInt(id, 10)
+	}
 }

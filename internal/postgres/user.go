@@ -3,7 +3,6 @@ package postgres
 import (
 	"context"
 	"errors"
-	"strconv"
 	"strings"
 	"time"
 
@@ -50,10 +49,7 @@ func (db *DB) CreateUser(ctx context.Context, u *latchkey.User, audit ...*latchk
 		if err != nil {
 			return userConflict(err)
 		}
-		for _, r := range audit {
-			userID := id
-			r.SubjectUserID, r.SubjectID = &userID, strconv.FormatInt(id, 10)
-		}
+		latchkey.AuditAboutUser(audit, id)
 		return insertAudit(ctx, tx, audit)
 	})
 	if err != nil {
@@ -252,8 +248,7 @@ func (db *DB) RestoreUser(ctx context.Context, id int64, at time.Time, audit ...
 		if err := deactivateGrants(ctx, tx, `user_id = $1`, id); err != nil {
 			return err
 		}
-		perToken, once := latchkey.SplitTokenAudit(audit)
-		return insertAudit(ctx, tx, append(once, latchkey.AuditPerToken(tokens, perToken)...))
+		return insertAudit(ctx, tx, latchkey.AuditWithTokens(audit, tokens))
 	})
 	if err != nil {
 		return nil, nil, wrap("restore user", err)
