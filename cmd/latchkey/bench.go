@@ -146,6 +146,7 @@ func (e *env) bench(ctx context.Context, args []string) error {
 	concurrency := fs.Int("concurrency", 32, "requests kept in flight, one connection each")
 	duration := fs.Duration("duration", 10*time.Second, "how long each run is measured (two runs per workload: bare, then latchkey)")
 	warmup := fs.Duration("warmup", 2*time.Second, "traffic before each run's measurement, not counted")
+	requests := fs.Int("requests", 0, "end each run once this many requests were counted, --duration then being only its longest (0: run for --duration)")
 	tokens := fs.Int("tokens", 1000, "tokens of the user that show and list read (list reads 50 of them)")
 	scaleUsers := fs.Int("scale-users", 0, "more users in the store, for the figures at scale (e.g. 100000)")
 	scaleTokens := fs.Int("scale-tokens", 0, "more tokens in the store, spread evenly across --scale-users (e.g. 1000000)")
@@ -163,6 +164,8 @@ func (e *env) bench(ctx context.Context, args []string) error {
 		return usagef("bench: --duration: want a positive duration such as 10s, got %v", *duration)
 	case *warmup < 0:
 		return usagef("bench: --warmup: want a duration such as 2s or 0s, got %v", *warmup)
+	case *requests < 0:
+		return usagef("bench: --requests: want 0 or more, got %d", *requests)
 	case *tokens < 1:
 		return usagef("bench: --tokens: want at least 1, got %d", *tokens)
 	case *scaleUsers < 0 || *scaleTokens < 0:
@@ -196,12 +199,12 @@ func (e *env) bench(ctx context.Context, args []string) error {
 
 	b := &bencher{
 		e: e, db: db, cfg: cfg,
-		opts:   loadtest.Options{Concurrency: *concurrency, Duration: *duration, Warmup: *warmup},
+		opts:   loadtest.Options{Concurrency: *concurrency, Duration: *duration, Warmup: *warmup, Requests: *requests},
 		tokens: *tokens, scaleUsers: *scaleUsers, scaleTokens: *scaleTokens,
 	}
 	rep := benchReport{
 		Database: dbName, Concurrency: *concurrency,
-		DurationSeconds: duration.Seconds(), WarmupSeconds: warmup.Seconds(),
+		DurationSeconds: duration.Seconds(), WarmupSeconds: warmup.Seconds(), Requests: *requests,
 		GOMAXPROCS: runtime.GOMAXPROCS(0), NumCPU: runtime.NumCPU(), GoVersion: runtime.Version(),
 		Tokens: *tokens, ScaleUsers: *scaleUsers, ScaleTokens: *scaleTokens,
 	}
@@ -768,6 +771,7 @@ type benchReport struct {
 	Database        string  `json:"database"` // never a URL: it may hold a password
 	Concurrency     int     `json:"concurrency"`
 	DurationSeconds float64 `json:"duration_seconds"`
+	Requests        int     `json:"requests,omitempty"` // each run ends once this many were counted
 	WarmupSeconds   float64 `json:"warmup_seconds"`
 	GOMAXPROCS      int     `json:"gomaxprocs"`
 	NumCPU          int     `json:"num_cpu"`
@@ -806,6 +810,7 @@ type benchWorkloadReport struct {
 // benchRunReport is one run.
 type benchRunReport struct {
 	Requests   int            `json:"requests"`
+	Seconds    float64        `json:"seconds"` // the time requests were counted
 	Errors     int            `json:"errors"`
 	RPS        float64        `json:"rps"`
 	P50Millis  float64        `json:"p50_ms"`
@@ -824,7 +829,7 @@ func benchRun(r loadtest.Result) benchRunReport {
 		st[strconv.Itoa(s)] = n
 	}
 	return benchRunReport{
-		Requests: r.Requests, Errors: r.Errors, RPS: r.RPS,
+		Requests: r.Requests, Seconds: r.Elapsed.Seconds(), Errors: r.Errors, RPS: r.RPS,
 		P50Millis: benchMillis(r.P50), P99Millis: benchMillis(r.P99), MaxMillis: benchMillis(r.Max),
 		Statuses: st, FirstError: r.FirstError, Unfinished: r.Unfinished,
 	}
@@ -862,8 +867,12 @@ func (rep *benchReport) errors() int {
 // writeTable writes the report for a person: a header, then one line per
 // run. Every cell of the table is one word, so that it splits on spaces.
 func (rep *benchReport) writeTable(out io.Writer) {
-	fmt.Fprintf(out, "latchkey bench: %s; %d connections; %gs per run after %gs warmup; GOMAXPROCS %d of %d CPUs; %s\n",
-		rep.Database, rep.Concurrency, rep.DurationSeconds, rep.WarmupSeconds, rep.GOMAXPROCS, rep.NumCPU, rep.GoVersion)
+	run := fmt.Sprintf("%gs per run", rep.DurationSeconds)
+	if rep.Requests > 0 {
+		run = fmt.Sprintf("%d requests per run (%gs at most)", rep.Requests, rep.DurationSeconds)
+	}
+	fmt.Fprintf(out, "latchkey bench: %s; %d connections; %s after %gs warmup; GOMAXPROCS %d of %d CPUs; %s\n",
+		rep.Database, rep.Concurrency, run, rep.WarmupSeconds, rep.GOMAXPROCS, rep.NumCPU, rep.GoVersion)
 	fmt.Fprintf(out, "store: %d tokens for show and list", rep.Tokens)
 	if rep.ScaleUsers > 0 {
 		fmt.Fprintf(out, "; %d more tokens across %d more users", rep.ScaleTokens, rep.ScaleUsers)
@@ -903,8 +912,8 @@ func (rep *benchReport) writeTable(out io.Writer) {
 			}
 		}
 		if w.MicrosPerVerifyPerCore > 0 {
-			notes = append(notes, fmt.Sprintf("%s: %.1fµs of CPU per rejection (%d cores × %gs / %d requests): RS256 verification, HTTP and load generator included",
-				w.Name, w.MicrosPerVerifyPerCore, rep.GOMAXPROCS, rep.DurationSeconds, w.Latchkey.Requests))
+			notes = append(notes, fmt.Sprintf("%s: %.1fµs of CPU per rejection (%d cores × %.3gs / %d requests): RS256 verification, HTTP and load generator included",
+				w.Name, w.MicrosPerVerifyPerCore, rep.GOMAXPROCS, w.Latchkey.Seconds, w.Latchkey.Requests))
 		}
 	}
 	tw.Flush()

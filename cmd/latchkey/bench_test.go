@@ -27,7 +27,7 @@ func TestBenchSmoke(t *testing.T) {
 	if testing.Short() {
 		t.Skip("a few seconds of load")
 	}
-	out, err := benchCLI(t, "--duration", "300ms", "--warmup", "0s", "--tokens", "60", "--concurrency", "4")
+	out, err := benchCLI(t, "--requests", "60", "--duration", "2m", "--warmup", "0s", "--tokens", "60", "--concurrency", "4")
 	if err != nil {
 		t.Error(err) // and see which workload failed
 	}
@@ -66,7 +66,7 @@ func TestBenchScaleJSON(t *testing.T) {
 	if testing.Short() {
 		t.Skip("a second of load")
 	}
-	out, err := benchCLI(t, "--duration", "200ms", "--warmup", "50ms", "--tokens", "10", "--concurrency", "2",
+	out, err := benchCLI(t, "--requests", "200", "--duration", "2m", "--warmup", "0s", "--tokens", "10", "--concurrency", "2",
 		"--scale-users", "20", "--scale-tokens", "200", "--workloads", "show, mix", "--json")
 	if err != nil {
 		t.Fatal(err)

@@ -24,8 +24,8 @@ import (
 )
 
 // Crash test parameters: crashKills rounds per backend, each ended by a
-// SIGKILL crashMinDelay to crashMaxDelay after crashWorkers workers start
-// their traffic.
+// SIGKILL crashMinDelay to crashMaxDelay after the first write that the
+// round's crashWorkers workers had acknowledged.
 const (
 	crashKills    = 20
 	crashWorkers  = 8
@@ -160,6 +160,11 @@ func crashRound(t *testing.T, srv *replica, admin string, ld *crashLedger, round
 	// A safety bound: the kill ends every request long before.
 	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
 	defer cancel()
+	// The kill comes delay after the round's first acknowledged write, so
+	// that on a machine of any speed and load every round crashes a server
+	// that is taking traffic.
+	started := make(chan struct{})
+	ackedOnce := sync.OnceFunc(func() { close(started) })
 	var wg sync.WaitGroup
 	for w := range crashWorkers {
 		wrng := rand.New(rand.NewPCG(rng.Uint64(), rng.Uint64()))
@@ -183,6 +188,7 @@ func crashRound(t *testing.T, srv *replica, admin string, ld *crashLedger, round
 				ld.ids[tok.id] = true
 				ld.tokens = append(ld.tokens, tok)
 				ld.mu.Unlock()
+				ackedOnce()
 				if dup {
 					t.Errorf("round %d: token id %s created twice", round, tok.id)
 				}
@@ -224,8 +230,12 @@ func crashRound(t *testing.T, srv *replica, admin string, ld *crashLedger, round
 			}
 		})
 	}
+	select {
+	case <-started:
+	case <-ctx.Done():
+	}
 	time.Sleep(delay)
-	killCrashServer(t, srv, fmt.Sprintf("kill %d, %v into round %d", round+1, delay, round))
+	killCrashServer(t, srv, fmt.Sprintf("kill %d, %v after the first write of round %d", round+1, delay, round))
 	wg.Wait()
 }
 

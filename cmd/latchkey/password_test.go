@@ -12,6 +12,7 @@ import (
 // refuse a password the rule refuses, saying why, and keep what was set.
 func TestPasswordRuleCLI(t *testing.T) {
 	env := testEnv(map[string]string{"LATCHKEY_DATABASE": filepath.Join(t.TempDir(), "pw.db")})
+	mustCLI(t, env, "migrate")
 	_, err := cli(t, env, "a\n", "user", "create", "--username", "pat", "--email", "pat@example.com", "--password-stdin")
 	if err == nil || !strings.Contains(err.Error(), password.MsgTooShort) {
 		t.Fatalf("user create with password %q: %v, want a refusal saying %q", "a", err, password.MsgTooShort)
