@@ -308,7 +308,7 @@ func (d *dbFlags) open(ctx context.Context) (latchkey.Store, error) {
 	} else {
 		if !d.mayCreate {
 			if _, err := os.Stat(dsn); errors.Is(err, os.ErrNotExist) {
-				return nil, fmt.Errorf("no database at %s: check --database (or $LATCHKEY_DATABASE); 'latchkey serve' or 'latchkey migrate' creates a new one", dsn)
+				return nil, usagef("no database at %s: check --database (or $LATCHKEY_DATABASE); 'latchkey serve' or 'latchkey migrate' creates a new one", dsn)
 			}
 		}
 		sq, err := sqlite.Open(ctx, dsn)

@@ -6,6 +6,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -170,5 +171,12 @@ func TestMetricsAddrInvalid(t *testing.T) {
 	_, err := cli(t, testEnv(map[string]string{"LATCHKEY_DATABASE": db, "LATCHKEY_METRICS_ADDR": "9090"}), "", "serve")
 	if exitCode(err) != 2 || !strings.Contains(fmt.Sprint(err), "--metrics-addr") {
 		t.Errorf("serve with LATCHKEY_METRICS_ADDR=9090: %v (exit %d), want a usage error naming --metrics-addr", err, exitCode(err))
+	}
+	_, err = cli(t, testEnv(map[string]string{"LATCHKEY_DATABASE": db}), "", "serve", "--addr", "127.0.0.1:8093", "--metrics-addr", "127.0.0.1:8093")
+	if exitCode(err) != 2 || !strings.Contains(fmt.Sprint(err), "must differ from --addr") {
+		t.Errorf("serve with --metrics-addr equal to --addr: %v (exit %d), want a usage error", err, exitCode(err))
+	}
+	if _, err := os.Stat(db); !os.IsNotExist(err) {
+		t.Errorf("a refused serve left %s behind (%v)", db, err)
 	}
 }

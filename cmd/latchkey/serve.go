@@ -80,6 +80,9 @@ func (e *env) parseServe(args []string) (*serveConfig, error) {
 		if err := checkAddr(*metricsAddr); err != nil {
 			return nil, usagef("serve: --metrics-addr: %v", err)
 		}
+		if _, port, _ := net.SplitHostPort(*metricsAddr); *metricsAddr == *addr && port != "0" {
+			return nil, usagef("serve: --metrics-addr: must differ from --addr (%s): metrics are never served on the API's listener", *addr)
+		}
 	}
 	if err := db.check(); err != nil {
 		return nil, usagef("serve: %v", err)
@@ -340,8 +343,8 @@ func (e *env) bootstrap(ctx context.Context, svc *service.Service, db *dbFlags, 
 	fmt.Fprintf(e.stderr, `latchkey: this is a new database: created user %d, %q, an administrator with no password.
 latchkey: get a first token for it with:
 latchkey:   latchkey token create%s --user %s --name "first token"
-latchkey: or give it a password, and sign in to %s :
-latchkey:   latchkey user update%s --password-stdin %s
+latchkey: or give it a password (15 characters or more), and sign in to %s:
+latchkey:   echo 'a passphrase of your own' | latchkey user update%s --password-stdin %s
 `, admin.ID, admin.Username, database, admin.Username, where, database, admin.Username)
 	if redactDSN(*db.database) != *db.database {
 		fmt.Fprintln(e.stderr, "latchkey: (the database's password is shown as xxxxx: give the real URL, or set $LATCHKEY_DATABASE)")

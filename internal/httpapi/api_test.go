@@ -683,7 +683,7 @@ func oauthJWT(h *harness, u *latchkey.User, app string, scopes []string, revoked
 	}
 	t := &latchkey.Token{ID: id, UserID: u.ID, ClientID: c.ID, Name: app, Scopes: scopes, ExpiresAt: &exp, KeyID: kid}
 	g := &latchkey.Grant{Kind: latchkey.GrantAccess, Signature: id, RequestID: "request-" + id[:8], ClientID: c.ID, UserID: u.ID, Active: true, Request: []byte("{}"), ExpiresAt: exp}
-	if err := h.svc.StoreAccessToken(ctx, t, g); err != nil {
+	if err := h.svc.StoreAccessToken(ctx, t, g, latchkey.Origin{}); err != nil {
 		h.t.Fatal(err)
 	}
 	if revoked {

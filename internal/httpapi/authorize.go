@@ -228,7 +228,8 @@ func (s *Server) tokenEndpoint(h http.HandlerFunc) http.Handler {
 			return
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
-		h(basicChallenge{w}, r)
+		origin := latchkey.Origin{Address: s.clientAddr(r), UserAgent: r.UserAgent()}.Clean()
+		h(basicChallenge{w}, r.WithContext(oauth.WithOrigin(r.Context(), origin)))
 	})
 }
 

@@ -281,6 +281,20 @@ func testOAuthFlow(t *testing.T, h *oauthHarness) {
 	if row.ClientID != h.app.ID || row.UserID != h.alice.ID {
 		t.Errorf("token row: client %d user %d", row.ClientID, row.UserID)
 	}
+	// Its audit record says where the application's request came from.
+	recs, err := h.store.AuditRecords(ctx, latchkey.AuditFilter{Action: latchkey.AuditTokenCreated, UserID: &h.alice.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var issued *latchkey.AuditRecord
+	for _, r := range recs {
+		if r.SubjectID == row.ID {
+			issued = r
+		}
+	}
+	if issued == nil || issued.Address == "" || !strings.Contains(issued.UserAgent, "Go-http-client") {
+		t.Errorf("the OAuth token's audit record = %+v, want the token endpoint's address and user agent", issued)
+	}
 	list, _, err := h.svc.Tokens(ctx, h.alice, service.ListQuery{Page: 1, PerPage: 100})
 	if err != nil {
 		t.Fatal(err)

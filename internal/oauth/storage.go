@@ -247,7 +247,7 @@ func (s *storage) CreateAccessTokenSession(ctx context.Context, id string, req f
 		ID: id, UserID: g.UserID, ClientID: g.ClientID, Name: c.c.Name,
 		Scopes: latchkey.Scopes(req.GetGrantedScopes()), ExpiresAt: &exp, KeyID: sess.accessKeyID,
 	}
-	if err := s.p.svc.StoreAccessToken(ctx, t, g); err != nil {
+	if err := s.p.svc.StoreAccessToken(ctx, t, g, originOf(ctx)); err != nil {
 		return err
 	}
 	return s.stillLive(ctx, g)
@@ -331,7 +331,7 @@ func (s *storage) RotateRefreshToken(ctx context.Context, requestID, signature s
 	if err := s.st.DeactivateGrants(ctx, latchkey.GrantRefresh, requestID); err != nil {
 		return err
 	}
-	return s.p.svc.RevokeAuthorization(ctx, requestID, "refresh token used")
+	return s.p.svc.RevokeAuthorization(ctx, requestID, "replaced by a refresh (rotation)")
 }
 
 // Revocation of a whole authorization: a reused code or refresh token,
@@ -362,4 +362,20 @@ func revocationReason(ctx context.Context) string {
 		return why
 	}
 	return "authorization revoked"
+}
+
+// originKey is the context key of WithOrigin.
+type originKey struct{}
+
+// WithOrigin returns ctx saying where the request to an endpoint came from
+// (the client's address, as the server's trusted proxies tell it, and its
+// user agent), so that the tokens issued for it are audited with it.
+func WithOrigin(ctx context.Context, o latchkey.Origin) context.Context {
+	return context.WithValue(ctx, originKey{}, o)
+}
+
+// originOf is the origin WithOrigin gave ctx, if any.
+func originOf(ctx context.Context) latchkey.Origin {
+	o, _ := ctx.Value(originKey{}).(latchkey.Origin)
+	return o
 }

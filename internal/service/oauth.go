@@ -39,15 +39,16 @@ func (s *Service) SignAccessToken(userID, clientID int64, scopes latchkey.Scopes
 }
 
 // StoreAccessToken stores an access token SignAccessToken signed, with the
-// grant that ties it to its authorization, and tells every replica.
-func (s *Service) StoreAccessToken(ctx context.Context, t *latchkey.Token, g *latchkey.Grant) error {
+// grant that ties it to its authorization, and tells every replica. origin
+// is where the application's request came from, for the audit log.
+func (s *Service) StoreAccessToken(ctx context.Context, t *latchkey.Token, g *latchkey.Grant, origin latchkey.Origin) error {
 	now := s.now()
 	t.CreatedAt, t.UpdatedAt = now, now
 	if t.Scopes == nil {
 		t.Scopes = latchkey.Scopes{}
 	}
 	g.CreatedAt = now
-	rec := s.auditRecord(&latchkey.Principal{User: &latchkey.User{ID: t.UserID}}, latchkey.AuditRecord{
+	rec := s.auditRecord(&latchkey.Principal{User: &latchkey.User{ID: t.UserID}, Origin: origin}, latchkey.AuditRecord{
 		Action: latchkey.AuditTokenCreated, SubjectUserID: userRef(t.UserID), SubjectID: t.ID,
 		Detail: "oauth client " + strconv.FormatInt(t.ClientID, 10) + " scopes " + strings.Join(scopesOrAll(t.Scopes), " ")})
 	if err := s.store.CreateAccessToken(ctx, t, g, rec); err != nil {
