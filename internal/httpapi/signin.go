@@ -68,7 +68,10 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	budget, budgetKey := s.signInByAccount, key
-	if nonce, ok := s.deviceNonce(r, key); ok {
+	// A device cookie is bound to the name exactly as typed when it was
+	// issued: names that differ only in case may be different accounts.
+	device := "device:" + login
+	if nonce, ok := s.deviceNonce(r, device); ok {
 		budget, budgetKey = s.signInByDevice, nonce
 	}
 	byAccount, ok, after := budget.reserve(budgetKey, now)
@@ -98,7 +101,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		_ = s.svc.SignOut(r.Context(), old)
 	}
 	s.setSession(w, r, secret, s.svc.SessionLifetime())
-	s.setDeviceCookie(w, r, key)
+	s.setDeviceCookie(w, r, device)
 	s.log.InfoContext(r.Context(), "signed in", "request_id", requestID(r), "user_id", u.ID)
 	http.Redirect(w, r, back, http.StatusSeeOther)
 }

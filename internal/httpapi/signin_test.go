@@ -380,3 +380,43 @@ func TestSignInDeviceCookie(t *testing.T) {
 		t.Errorf("a second guess in the same 5 s: %d, want 429", p.Status)
 	}
 }
+
+// TestDeviceCookieExactName: a device cookie is bound to the name as typed
+// when it was issued, so that a person's cookie gives no budget of its own
+// to guesses at another account whose name differs only in case.
+func TestDeviceCookieExactName(t *testing.T) {
+	h := newHarnessWith(t, httpapi.Options{Limits: httpapi.Limits{
+		SignInPerAccount: httpapi.Rate{PerSecond: 0.2, Burst: 3},
+		SignInPerAddr:    httpapi.Rate{PerSecond: 1, Burst: 1000},
+	}})
+	const pw = "dana's own long passphrase"
+	h.newUser(service.NewUser{Username: "dana", Email: "dana@example.com", Password: pw})
+	h.newUser(service.NewUser{Username: "Dana", Email: "other-dana@example.com", Password: "the other Dana's passphrase"})
+	browser := oauthtest.NewBrowser(t, h.srv.URL)
+	browser.Client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	signIn := func(login, password string) int {
+		t.Helper()
+		return browser.Post(h.srv.URL+"/login", url.Values{"login": {login}, "password": {password}}).Status
+	}
+	if got := signIn("dana", pw); got != http.StatusSeeOther {
+		t.Fatalf("dana's sign-in: %d, want 303", got)
+	}
+	browser.Post(h.srv.URL+"/logout", nil)
+	// Someone spends the budget of the name "Dana" (folded: "dana").
+	guesser := oauthtest.NewBrowser(t, h.srv.URL)
+	guesser.Client.CheckRedirect = browser.Client.CheckRedirect
+	for i := range 3 {
+		if got := guesser.Post(h.srv.URL+"/login", url.Values{"login": {"Dana"}, "password": {"a wrong guess"}}).Status; got != http.StatusUnauthorized {
+			t.Fatalf("guess %d: %d, want 401", i+1, got)
+		}
+	}
+	// dana's browser guessing at "Dana" draws on that spent budget, not
+	// on her device cookie's.
+	if got := signIn("Dana", "another wrong guess"); got != http.StatusTooManyRequests {
+		t.Errorf("a guess at Dana with dana's device cookie once the name's budget was spent: %d, want 429", got)
+	}
+	// Her own name still gets her in.
+	if got := signIn("dana", pw); got != http.StatusSeeOther {
+		t.Errorf("dana with her device cookie: %d, want 303", got)
+	}
+}

@@ -2,6 +2,8 @@ package service
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
@@ -105,11 +107,14 @@ func (s *Service) SignIn(ctx context.Context, login, pw string, origin latchkey.
 func (s *Service) Now() time.Time { return s.now() }
 
 // SignInKey names the budget of failed sign-ins that login draws on: the
-// name as typed, trimmed and folded. It does not depend on whether any
-// user goes by that name, so the throttle tells nothing about which
-// accounts exist; a user's username and email are two names, two budgets.
+// name as typed, trimmed and folded, hashed, so that a key is as small for
+// a name of 60 KiB as for one of five letters (a limiter holds 100,000
+// keys). It does not depend on whether any user goes by that name, so the
+// throttle tells nothing about which accounts exist; a user's username and
+// email are two names, two budgets.
 func SignInKey(login string) string {
-	return "login:" + strings.ToLower(strings.TrimSpace(login))
+	sum := sha256.Sum256([]byte(strings.ToLower(strings.TrimSpace(login))))
+	return "login:" + hex.EncodeToString(sum[:])
 }
 
 // errBusy: more passwords are being checked at once than the server
