@@ -261,7 +261,8 @@ func (fs *flagSet) dbFlags() *dbFlags {
 
 // postgres reports whether the database is a PostgreSQL URL.
 func (d *dbFlags) postgres() bool {
-	return strings.HasPrefix(*d.database, "postgres://") || strings.HasPrefix(*d.database, "postgresql://")
+	scheme, _, ok := strings.Cut(*d.database, "://")
+	return ok && (strings.EqualFold(scheme, "postgres") || strings.EqualFold(scheme, "postgresql"))
 }
 
 // check validates the flags without touching anything.
@@ -278,6 +279,10 @@ func (d *dbFlags) check() error {
 		if timeout, err = time.ParseDuration(*d.statementTimeout); err != nil || timeout < 0 {
 			return usagef("--db-statement-timeout: want a duration such as 10s, 0 or off, got %q", *d.statementTimeout)
 		}
+	}
+	if !d.postgres() && redactDSN(*d.database) != *d.database {
+		// host=… password=…: PostgreSQL's keyword form, not a file name.
+		return usagef("--database: %s looks like a PostgreSQL keyword/value string; give a postgres:// URL (or the path of an SQLite file)", redactDSN(*d.database))
 	}
 	if !d.postgres() {
 		switch {
@@ -308,7 +313,7 @@ func (d *dbFlags) open(ctx context.Context) (latchkey.Store, error) {
 	} else {
 		if !d.mayCreate {
 			if _, err := os.Stat(dsn); errors.Is(err, os.ErrNotExist) {
-				return nil, usagef("no database at %s: check --database (or $LATCHKEY_DATABASE); 'latchkey serve' or 'latchkey migrate' creates a new one", dsn)
+				return nil, usagef("no database at %s: check --database (or $LATCHKEY_DATABASE); 'latchkey serve' or 'latchkey migrate' creates a new one", redactDSN(dsn))
 			}
 		}
 		sq, err := sqlite.Open(ctx, dsn)
@@ -495,9 +500,58 @@ func (e *env) openService(ctx context.Context, d *dbFlags, cfg service.Config) (
 
 // redactDSN is a database name fit to print: a PostgreSQL URL's password,
 // in its user part or its password parameter, becomes xxxxx.
+// redactKeywords hides the value of a password= in a keyword/value
+// string (host=… password=… ), which is not a database we open but may be
+// given by mistake, and is printed in the error that says so.
+func redactKeywords(s string) string {
+	lower := strings.ToLower(s)
+	var b strings.Builder
+	for {
+		i := strings.Index(lower, "password")
+		if i < 0 {
+			b.WriteString(s)
+			return b.String()
+		}
+		j := i + len("password")
+		for j < len(s) && s[j] == ' ' {
+			j++
+		}
+		if j >= len(s) || s[j] != '=' {
+			b.WriteString(s[:i+len("password")])
+			s, lower = s[i+len("password"):], lower[i+len("password"):]
+			continue
+		}
+		j++
+		for j < len(s) && s[j] == ' ' {
+			j++
+		}
+		end := j
+		if end < len(s) && s[end] == '\'' {
+			end++
+			for end < len(s) && s[end] != '\'' {
+				if s[end] == '\\' {
+					end++
+				}
+				end++
+			}
+			end = min(end+1, len(s))
+		} else {
+			for end < len(s) && s[end] != ' ' {
+				end++
+			}
+		}
+		b.WriteString(s[:j])
+		b.WriteString("xxxxx")
+		s, lower = s[end:], lower[end:]
+	}
+}
+
 func redactDSN(dsn string) string {
 	scheme, rest, ok := strings.Cut(dsn, "://")
-	if !ok || (scheme != "postgres" && scheme != "postgresql") {
+	if !ok {
+		return redactKeywords(dsn)
+	}
+	if !strings.EqualFold(scheme, "postgres") && !strings.EqualFold(scheme, "postgresql") {
 		return dsn
 	}
 	// The user part ends at the last @ before the query: a password may

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"net"
 	"net/url"
 	"os"
@@ -453,6 +454,10 @@ func TestRedactDSN(t *testing.T) {
 		{"postgres://u:p?w@h/db", "postgres://u:xxxxx@h/db"},
 		{"postgres://u@h/db?sslmode=disable&password=pw&x=1", "postgres://u@h/db?sslmode=disable&password=xxxxx&x=1"},
 		{"postgres://:pw@h/db", "postgres://:xxxxx@h/db"},
+		{"POSTGRES://u:pw@h/db", "POSTGRES://u:xxxxx@h/db"},
+		{"host=h user=u password=pw dbname=db", "host=h user=u password=xxxxx dbname=db"},
+		{"host=h PASSWORD = 'p w\\'x' dbname=db", "host=h PASSWORD = xxxxx dbname=db"},
+		{"password", "password"},
 	} {
 		if got := redactDSN(tc.in); got != tc.want {
 			t.Errorf("redactDSN(%q) = %q, want %q", tc.in, got, tc.want)
@@ -531,5 +536,21 @@ func TestDatabasePasswordNotPrinted(t *testing.T) {
 	}
 	if !strings.Contains(stderr.String(), "xxxxx") {
 		t.Errorf("serve does not show the database, redacted:\n%s", stderr.String())
+	}
+}
+
+// TestKeywordDSNPasswordNotPrinted: a keyword/value string given as the
+// database by mistake is not opened as PostgreSQL, and its password is not
+// printed in the refusal.
+func TestKeywordDSNPasswordNotPrinted(t *testing.T) {
+	dsn := "host=127.0.0.1 user=u password=kw-secret-distinct dbname=db"
+	for _, args := range [][]string{{"user", "list"}, {"migrate"}} {
+		_, errOut, err := cliErr(t, testEnv(map[string]string{"LATCHKEY_DATABASE": dsn}), args...)
+		if err == nil {
+			t.Errorf("latchkey %v on %q succeeded", args, dsn)
+		}
+		if all := fmt.Sprint(err) + errOut; strings.Contains(all, "kw-secret-distinct") {
+			t.Errorf("latchkey %v printed the password: %s", args, all)
+		}
 	}
 }
