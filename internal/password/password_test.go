@@ -66,7 +66,7 @@ func TestValidate(t *testing.T) {
 		{"15 characters", "fifteen chars!!", nil, nil},
 		{"the README's passphrase", "choose a good passphrase", nil, nil},
 		{"no composition rules", "all lowercase words here", nil, nil},
-		{"64 characters", strings.Repeat("abcdefgh", 8), nil, nil},
+		{"64 characters", "the quick brown fox jumps over the lazy dog, twice as fast now!!", nil, nil},
 		{"1024 bytes", strings.Repeat("xy", 512), nil, nil},
 		{"1025 bytes", strings.Repeat("xy", 512) + "z", nil, []string{MsgTooLong}},
 		// Code points after NFC: e + combining acute is one character.
@@ -82,6 +82,22 @@ func TestValidate(t *testing.T) {
 		{"the username", "a.long.user.name", []string{"A.Long.User.Name", "x@example.com"}, []string{MsgContext}},
 		{"the email", "alice@example.com", []string{"alice", "Alice@Example.com"}, []string{MsgContext}},
 		{"containing the username", "alice in wonderland", []string{"alice"}, nil},
+		// Patterns (NIST's repetitive, sequential and context-specific
+		// values), each found by an attacker's review.
+		{"a common word twice", "passwordpassword", nil, []string{MsgPredictable}},
+		{"digits in sequence, wrapping", "123456789012345", nil, []string{MsgPredictable}},
+		{"digits in sequence", "1234567890123456", nil, []string{MsgPredictable}},
+		{"a keyboard walk", "qwertyuiopasdfgh", nil, []string{MsgPredictable}},
+		{"the alphabet", "abcdefghijklmnop", nil, []string{MsgPredictable}},
+		{"backwards", "ponmlkjihgfedcba", nil, []string{MsgPredictable}},
+		{"a common phrase twice", "iloveyouiloveyou", nil, []string{MsgPredictable}},
+		{"a common word and a sequence", "Password1234567", nil, []string{MsgPredictable}},
+		{"a short unit repeated", "ababababababababab", nil, []string{MsgPredictable}},
+		{"the service's name twice", "latchkeylatchkey", nil, []string{MsgPredictable}},
+		{"the username three times", "adminadminadmin", []string{"admin"}, []string{MsgPredictable}},
+		{"the email's name and digits", "bartholomew123456", []string{"bartholomew@example.com"}, []string{MsgPredictable}},
+		{"words with spaces", "correct horse battery staple", nil, nil},
+		{"three unrelated words", "violinglacierpepper", nil, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got := Validate(tc.pw, tc.context...)

@@ -75,18 +75,23 @@ func Validate(pw string, context ...string) []string {
 	case n < MinLength:
 		why = append(why, MsgTooShort)
 	}
+	folded := strings.ToLower(norm.NFC.String(pw))
+	isContext := false
+	for _, c := range context {
+		if c != "" && folded == strings.ToLower(norm.NFC.String(strings.TrimSpace(c))) {
+			isContext = true
+			break
+		}
+	}
 	switch {
 	case Common(pw):
 		why = append(why, MsgCommon)
 	case n > 1 && repeated(pw):
 		why = append(why, MsgRepeated)
-	}
-	folded := strings.ToLower(norm.NFC.String(pw))
-	for _, c := range context {
-		if c != "" && folded == strings.ToLower(norm.NFC.String(strings.TrimSpace(c))) {
-			why = append(why, MsgContext)
-			break
-		}
+	case isContext:
+		why = append(why, MsgContext)
+	case predictable(folded, context):
+		why = append(why, MsgPredictable)
 	}
 	return why
 }
