@@ -22,7 +22,10 @@ func (a Action) Scope() string {
 const (
 	MsgNotAuthorized = "Not authorized to update this user."
 	MsgCannotGrant   = "This token cannot grant scopes it does not have."
-	MsgOwnUserOnly   = "This token is limited by scopes, so it can create tokens only for its own user."
+	// MsgOwnUserOnly begins with the contract's sentence for this refusal
+	// (CONTRACT.md section 6), which callers match on, and says the true
+	// reason after it.
+	MsgOwnUserOnly = MsgCannotGrant + " A token limited by scopes creates tokens only for its own user."
 )
 
 // Principal is who makes a request: a user, and the token they made it
