@@ -4,6 +4,7 @@ import (
 	"crypto/rsa"
 	"encoding/base64"
 	"math/big"
+	"strings"
 	"testing"
 	"time"
 
@@ -108,4 +109,69 @@ func wholeSeconds(c Claims) Claims {
 		*t = t.Truncate(time.Second)
 	}
 	return c
+}
+
+// TestNumericDateBounds: the edges of the NumericDate range, in what is
+// signed and in the exponent form of what is read.
+func TestNumericDateBounds(t *testing.T) {
+	base := Claims{Audience: "1", ID: "x", Subject: "2"}
+	for _, tc := range []struct {
+		name string
+		at   time.Time
+		ok   bool
+	}{
+		{"the epoch", time.Unix(0, 0), true},
+		{"a second before it", time.Unix(-1, 0), false},
+		{"the last second of 9999", time.Unix(maxNumericDate, 0), true},
+		{"a second after it", time.Unix(maxNumericDate+1, 0), false},
+	} {
+		c := base
+		c.IssuedAt, c.NotBefore, c.ExpiresAt = tc.at, tc.at, tc.at
+		if _, err := c.encode(); (err == nil) != tc.ok {
+			t.Errorf("encode with times at %s (%v) = %v, want accepted %t", tc.name, tc.at, err, tc.ok)
+		}
+	}
+	for _, tc := range []struct {
+		in   string
+		want time.Time // zero: refused
+	}{
+		{"0e0", time.Unix(0, 0)},
+		{"2.53402300799e11", time.Unix(maxNumericDate, 0)},
+		{"2.534023008e11", time.Time{}},
+		{"1.7735009665e9", time.Unix(1773500966, 5e8)},
+	} {
+		got, ok := parseNumericDate(tc.in)
+		if ok != !tc.want.IsZero() || !got.Equal(tc.want) {
+			t.Errorf("parseNumericDate(%s) = %v, %t; want %v", tc.in, got, ok, tc.want)
+		}
+	}
+}
+
+// TestSplitBounds: the edges of what split lets through: the token's
+// length, the header's, and where the dots are.
+func TestSplitBounds(t *testing.T) {
+	pad := func(n int) string { return strings.Repeat("a", n) }
+	for _, tc := range []struct {
+		name                string
+		token               string
+		head, payload, sign string
+		ok                  bool
+	}{
+		{"the longest token", pad(10) + "." + pad(MaxTokenLength-22) + "." + pad(10), pad(10), pad(MaxTokenLength - 22), pad(10), true},
+		{"a byte longer", pad(10) + "." + pad(MaxTokenLength-21) + "." + pad(10), "", "", "", false},
+		{"the longest header", pad(maxHeaderLength) + ".b.c", pad(maxHeaderLength), "b", "c", true},
+		{"a byte longer header", pad(maxHeaderLength+1) + ".b.c", "", "", "", false},
+		{"an empty header", ".b.c", "", "b", "c", true},
+		{"an empty payload", "a..c", "a", "", "c", true},
+		{"an empty signature", "a.b.", "a", "b", "", true},
+		{"two dots only", "..", "", "", "", true},
+		{"one dot", "a.b", "", "", "", false},
+		{"three dots", "a.b.c.d", "", "", "", false},
+		{"a newline", "a.b\n.c", "", "", "", false},
+	} {
+		h, p, s, ok := split(tc.token)
+		if ok != tc.ok || (ok && (h != tc.head || p != tc.payload || s != tc.sign)) {
+			t.Errorf("split(%s) = %q, %q, %q, %t; want %q, %q, %q, %t", tc.name, h, p, s, ok, tc.head, tc.payload, tc.sign, tc.ok)
+		}
+	}
 }
