@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log"
 	"log/slog"
 	"math/rand/v2"
 	"net"
@@ -523,15 +522,7 @@ func (b *bencher) start(ctx context.Context, rep *benchReport) (*benchServers, e
 		if err != nil {
 			return "", fmt.Errorf("listen: %w", err)
 		}
-		srv := &http.Server{
-			Handler:           h,
-			ReadHeaderTimeout: 10 * time.Second,
-			ReadTimeout:       30 * time.Second,
-			WriteTimeout:      30 * time.Second,
-			IdleTimeout:       2 * time.Minute,
-			MaxHeaderBytes:    64 << 10,
-			ErrorLog:          log.New(io.Discard, "", 0),
-		}
+		srv := newHTTPServer(h, slog.New(slog.DiscardHandler))
 		go func() { _ = srv.Serve(ln) }()
 		closers = append(closers, func() { _ = srv.Close() })
 		return "http://" + ln.Addr().String(), nil

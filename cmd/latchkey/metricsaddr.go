@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"time"
 
 	"github.com/latchkey/latchkey/internal/metrics"
 )
@@ -35,16 +34,8 @@ func listenMetrics(addr string, m *metrics.Metrics, log *slog.Logger) (*metricsL
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", m.Handler())
 	return &metricsListener{
-		ln: ln,
-		srv: &http.Server{
-			Handler:           mux,
-			ReadHeaderTimeout: 10 * time.Second,
-			ReadTimeout:       30 * time.Second,
-			WriteTimeout:      30 * time.Second,
-			IdleTimeout:       2 * time.Minute,
-			MaxHeaderBytes:    64 << 10,
-			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-		},
+		ln:     ln,
+		srv:    newHTTPServer(mux, log),
 		failed: make(chan error, 1),
 	}, nil
 }

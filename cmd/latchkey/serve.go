@@ -232,19 +232,11 @@ func (e *env) serve(ctx context.Context, args []string) error {
 		return err
 	}
 
-	srv := &http.Server{
-		Handler: httpapi.New(svc, httpapi.Options{
-			Logger: log, Metrics: m, Limits: c.limits, TrustedProxies: c.trustedProxies,
-			OAuth: provider, PublicURL: c.publicURL, SecureCookies: c.secureCookies,
-		}),
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
-	}
+	srv := newHTTPServer(httpapi.New(svc, httpapi.Options{
+		Logger: log, Metrics: m, Limits: c.limits, TrustedProxies: c.trustedProxies,
+		OAuth: provider, PublicURL: c.publicURL, SecureCookies: c.secureCookies,
+	}), log)
+	srv.BaseContext = func(net.Listener) context.Context { return context.WithoutCancel(ctx) }
 	bg, stopBg := context.WithCancel(context.WithoutCancel(ctx))
 	bgDone := make(chan error, 1)
 	go func() { bgDone <- svc.Run(bg) }()
@@ -430,4 +422,19 @@ func registerStoreMetrics(m *metrics.Metrics, svc *service.Service, st latchkey.
 	m.Gauge("latchkey_db_connections_in_use", "Database connections in use.", inUse)
 	m.Gauge("latchkey_db_connections_open", "Database connections open.", open)
 	m.Gauge("latchkey_db_connection_waits", "Times a request waited for a database connection (a running total).", waits)
+}
+
+// newHTTPServer is a server of h with the limits every listener of ours
+// keeps: 10 s to read the headers, 30 s for the request and for the
+// answer, 2 minutes idle, 64 KiB of headers. Its own errors go to log.
+func newHTTPServer(h http.Handler, log *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
 }
