@@ -8,6 +8,16 @@ import (
 	"github.com/latchkey/latchkey"
 )
 
+// TestCleanTextNoRoom: a cap of zero or less leaves nothing, whatever the
+// text.
+func TestCleanTextNoRoom(t *testing.T) {
+	for _, max := range []int{0, -1} {
+		if got := latchkey.CleanText("clean", max); got != "" {
+			t.Errorf("CleanText(clean, %d) = %q, want \"\"", max, got)
+		}
+	}
+}
+
 func TestCleanText(t *testing.T) {
 	for _, tc := range []struct {
 		name, in string
