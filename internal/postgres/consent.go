@@ -125,11 +125,7 @@ func (db *DB) RevokeConsent(ctx context.Context, userID, clientID int64, at time
 		// Every authorization the consent covered is marked revoked, so
 		// that a token of one still being issued is refused even if the
 		// person approves the application again at once.
-		if _, err := tx.Exec(ctx,
-			`INSERT INTO oauth_revoked_requests (request_id, revoked_at)
-			SELECT DISTINCT request_id, $1::timestamptz FROM oauth_grants WHERE user_id = $2 AND client_id = $3
-			ON CONFLICT (request_id) DO NOTHING`,
-			storedTime(at), userID, clientID); err != nil {
+		if err := markRevoked(ctx, tx, at, `user_id = $2 AND client_id = $3`, userID, clientID); err != nil {
 			return err
 		}
 		tokens, err = revokeTokens(ctx, tx, at, `t.user_id = $2 AND t.client_id = $3`, userID, clientID)

@@ -320,3 +320,15 @@ func (db *DB) PruneGrants(ctx context.Context, before time.Time) (int64, error) 
 	}
 	return n, nil
 }
+
+// markRevoked, with e, marks revoked at at every authorization that has a
+// grant the condition where on oauth_grants selects; where's parameters
+// start at $2, its args following at's.
+func markRevoked(ctx context.Context, e execer, at time.Time, where string, args ...any) error {
+	_, err := e.Exec(ctx,
+		`INSERT INTO oauth_revoked_requests (request_id, revoked_at)
+		SELECT DISTINCT request_id, $1::timestamptz FROM oauth_grants WHERE `+where+`
+		ON CONFLICT (request_id) DO NOTHING`,
+		append([]any{storedTime(at)}, args...)...)
+	return err
+}

@@ -235,11 +235,7 @@ func (db *DB) RestoreUser(ctx context.Context, id int64, at time.Time, audit ...
 		// Nothing issued before the deletion comes back: an
 		// authorization still being issued is refused, as after
 		// RevokeConsent.
-		if _, err := tx.Exec(ctx,
-			`INSERT INTO oauth_revoked_requests (request_id, revoked_at)
-			SELECT DISTINCT request_id, $1::timestamptz FROM oauth_grants WHERE user_id = $2
-			ON CONFLICT (request_id) DO NOTHING`,
-			storedTime(at), id); err != nil {
+		if err := markRevoked(ctx, tx, at, `user_id = $2`, id); err != nil {
 			return err
 		}
 		if tokens, err = revokeTokens(ctx, tx, at, `t.user_id = $2`, id); err != nil {

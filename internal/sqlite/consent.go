@@ -108,21 +108,10 @@ func (db *DB) RevokeConsent(ctx context.Context, userID, clientID int64, at time
 		if n == 0 {
 			return notFound(msgConsentNotFound, nil)
 		}
-		// Every authorization the consent covered is marked revoked, so
-		// that a token of one still being issued is refused even if the
-		// person approves the application again at once.
-		_, err = tx.ExecContext(ctx,
-			`INSERT INTO oauth_revoked_requests (request_id, revoked_at)
-			SELECT DISTINCT request_id, ? FROM oauth_grants WHERE user_id = ? AND client_id = ?
-			ON CONFLICT (request_id) DO NOTHING`,
-			formatTime(at), userID, clientID)
-		if err != nil {
-			return err
-		}
-		_, err = tx.ExecContext(ctx,
-			`UPDATE oauth_grants SET active = 0 WHERE user_id = ? AND client_id = ? AND active = 1`,
-			userID, clientID)
-		if err != nil {
+		// Every authorization the consent covered ends, so that a token of
+		// one still being issued is refused even if the person approves
+		// the application again at once.
+		if err := endGrants(ctx, tx, at, `user_id = ? AND client_id = ?`, userID, clientID); err != nil {
 			return err
 		}
 		tokens, err = revokeTokens(ctx, tx, at, `user_id = ? AND client_id = ?`, userID, clientID)

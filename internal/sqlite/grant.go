@@ -260,3 +260,19 @@ func (db *DB) PruneGrants(ctx context.Context, before time.Time) (int64, error) 
 	}
 	return n, nil
 }
+
+// endGrants, in tx, marks revoked at at every authorization that has a
+// grant the condition where on oauth_grants, with its args, selects, so
+// that a token of one still being issued is refused, and deactivates those
+// grants.
+func endGrants(ctx context.Context, tx *sql.Tx, at time.Time, where string, args ...any) error {
+	if _, err := tx.ExecContext(ctx,
+		`INSERT INTO oauth_revoked_requests (request_id, revoked_at)
+		SELECT DISTINCT request_id, ? FROM oauth_grants WHERE `+where+`
+		ON CONFLICT (request_id) DO NOTHING`,
+		append([]any{formatTime(at)}, args...)...); err != nil {
+		return err
+	}
+	_, err := tx.ExecContext(ctx, `UPDATE oauth_grants SET active = 0 WHERE active = 1 AND `+where, args...)
+	return err
+}

@@ -222,17 +222,7 @@ func (db *DB) RestoreUser(ctx context.Context, id int64, at time.Time, audit ...
 		// Nothing issued before the deletion comes back: an
 		// authorization still being issued is refused, as after
 		// RevokeConsent.
-		_, err = tx.ExecContext(ctx,
-			`INSERT INTO oauth_revoked_requests (request_id, revoked_at)
-			SELECT DISTINCT request_id, ? FROM oauth_grants WHERE user_id = ?
-			ON CONFLICT (request_id) DO NOTHING`,
-			formatTime(at), id)
-		if err != nil {
-			return err
-		}
-		_, err = tx.ExecContext(ctx,
-			`UPDATE oauth_grants SET active = 0 WHERE user_id = ? AND active = 1`, id)
-		if err != nil {
+		if err := endGrants(ctx, tx, at, `user_id = ?`, id); err != nil {
 			return err
 		}
 		if tokens, err = revokeTokens(ctx, tx, at, `user_id = ?`, id); err != nil {
