@@ -61,7 +61,7 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (*latchkey
 	if addr == "" {
 		addr = s.clientAddr(r)
 	}
-	origin := latchkey.Origin{Address: addr, UserAgent: r.UserAgent()}.Clean()
+	origin := latchkey.Origin{Address: addr, UserAgent: r.UserAgent()}
 	p, err := s.svc.Authenticate(r.Context(), token, origin)
 	if err != nil {
 		if latchkey.ErrorCode(err) == latchkey.EUNAUTHENTICATED {

@@ -80,7 +80,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		s.signInThrottled(w, r, after, back, login)
 		return
 	}
-	origin := latchkey.Origin{Address: addr, UserAgent: r.UserAgent()}.Clean()
+	origin := latchkey.Origin{Address: addr, UserAgent: r.UserAgent()}
 	u, secret, err := s.svc.SignIn(r.Context(), login, r.PostForm.Get("password"), origin)
 	if err != nil {
 		var e *latchkey.Error
