@@ -61,6 +61,18 @@ func call(t *testing.T, h *oauthHarness, method, path, jwt string, body []byte) 
 	return res.StatusCode, b
 }
 
+// aliceToken gives alice a token made at the command line, and the path
+// of her tokens in the API.
+func aliceToken(t *testing.T, h *oauthHarness) (jwt, tokens string) {
+	t.Helper()
+	name := "cli"
+	_, jwt, err := h.svc.OperatorCreateToken(t.Context(), h.alice, service.TokenRequest{Name: &name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return jwt, "/api/1.0/users/" + strconv.FormatInt(h.alice.ID, 10) + "/tokens"
+}
+
 // auditOf returns the audit records of action about subject.
 func auditOf(t *testing.T, svc *service.Service, action latchkey.AuditAction, subject string) []*latchkey.AuditRecord {
 	t.Helper()
@@ -81,12 +93,7 @@ func auditOf(t *testing.T, svc *service.Service, action latchkey.AuditAction, su
 // audit record of a change nor fails a sign-in; it is recorded cleaned.
 func TestAuditBadUserAgent(t *testing.T) {
 	both(t, func(t *testing.T, h *oauthHarness) {
-		name := "cli"
-		_, jwt, err := h.svc.OperatorCreateToken(t.Context(), h.alice, service.TokenRequest{Name: &name})
-		if err != nil {
-			t.Fatal(err)
-		}
-		tokens := "/api/1.0/users/" + strconv.FormatInt(h.alice.ID, 10) + "/tokens"
+		jwt, tokens := aliceToken(t, h)
 		status, body := call(t, h, http.MethodPost, tokens, jwt, []byte(`{"name":"stolen"}`))
 		if status != http.StatusCreated {
 			t.Fatalf("POST %s with User-Agent %q: %d %s, want 201", tokens, badUA, status, body)
@@ -132,12 +139,7 @@ func TestAuditBadUserAgent(t *testing.T) {
 // that says so about the name; nothing is stored.
 func TestNameNotText(t *testing.T) {
 	both(t, func(t *testing.T, h *oauthHarness) {
-		name := "cli"
-		_, jwt, err := h.svc.OperatorCreateToken(t.Context(), h.alice, service.TokenRequest{Name: &name})
-		if err != nil {
-			t.Fatal(err)
-		}
-		tokens := "/api/1.0/users/" + strconv.FormatInt(h.alice.ID, 10) + "/tokens"
+		jwt, tokens := aliceToken(t, h)
 		for _, tc := range []struct{ name, body string }{
 			{"NUL", `{"name":"a\u0000b"}`},
 			{"invalid UTF-8", "{\"name\":\"a\xffb\"}"},
