@@ -3,7 +3,6 @@ package httpapi
 import (
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/latchkey/latchkey"
 )
@@ -45,7 +44,7 @@ func ParseAuthorization(h string) (string, bool) {
 // that has failed too often is answered 429 without its token being looked
 // at, until its budget refills.
 func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (*latchkey.Principal, error) {
-	now := time.Now()
+	now := s.svc.Now()
 	addr := ""
 	if s.failedAuth != nil {
 		addr = s.clientAddr(r)

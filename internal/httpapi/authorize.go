@@ -218,7 +218,7 @@ func covers(have, want latchkey.Scopes) bool {
 // authenticate with (RFC 6749 section 5.2).
 func (s *Server) tokenEndpoint(h http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if ok, after := s.tokenByAddr.allow(s.clientAddr(r), time.Now()); !ok {
+		if ok, after := s.tokenByAddr.allow(s.clientAddr(r), s.svc.Now()); !ok {
 			s.oauthThrottled(w, after)
 			return
 		}

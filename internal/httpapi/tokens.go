@@ -5,7 +5,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/internal/wire"
@@ -202,7 +201,7 @@ func tokenPath(userID int64, tokenID string) string {
 
 // limitCreate spends one of the creator's and the address's creations.
 func (s *Server) limitCreate(w http.ResponseWriter, r *http.Request, p *latchkey.Principal) error {
-	now := time.Now()
+	now := s.svc.Now()
 	if ok, after := s.createByUser.allow(strconv.FormatInt(p.User.ID, 10), now); !ok {
 		return s.refuse(w, s.createByUser.name, after)
 	}

@@ -236,7 +236,7 @@ func (s *Server) newTokenForm(pl *place, name string, checked []string, expires 
 	def, latest := s.svc.TokenLifetimes()
 	f := &tokenForm{
 		Action: pl.tokens, Name: name, Expires: expires, DefaultExpiry: def,
-		Min: time.Now().UTC().AddDate(0, 0, 1).Format(time.DateOnly), Max: latest.UTC().Format(time.DateOnly),
+		Min: s.svc.Now().UTC().AddDate(0, 0, 1).Format(time.DateOnly), Max: latest.UTC().Format(time.DateOnly),
 	}
 	for _, sc := range s.svc.Scopes() {
 		f.Scopes = append(f.Scopes, scopeChoice{Name: sc, Description: scopeHelp[sc], Checked: slices.Contains(checked, sc)})
@@ -284,7 +284,7 @@ func (s *Server) showTokens(w http.ResponseWriter, r *http.Request, p *latchkey.
 		return err
 	}
 	page := tokensPage{Self: pl.self, Owner: summarize(pl.owner), Total: total}
-	now := time.Now()
+	now := s.svc.Now()
 	flash := ""
 	for _, t := range ts {
 		page.Tokens = append(page.Tokens, newTokenRow(t, now, pl, canRevoke))
@@ -415,7 +415,7 @@ func (s *Server) uiConfirmRevoke(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	row := newTokenRow(t, time.Now(), pl, true)
+	row := newTokenRow(t, s.svc.Now(), pl, true)
 	page := revokePage{Self: pl.self, Owner: summarize(pl.owner), Token: row, Action: row.RevokeURL, Back: pl.page}
 	s.render(w, r, http.StatusOK, "token_revoke", pageData{Title: "Revoke " + t.Name, User: p.User, Nav: pl.nav(), Page: page})
 	return nil
