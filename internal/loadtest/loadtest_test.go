@@ -319,7 +319,9 @@ func TestRunNilRequestEndsWorker(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
 	defer srv.Close()
 	g := get(srv.URL)
-	res, err := Run(t.Context(), Options{Concurrency: 2, Duration: 100 * time.Millisecond}, func(worker, n int) *http.Request {
+	// The workers end the run: Duration is only a bound, never met, so
+	// that a slow machine still sends all ten.
+	res, err := Run(t.Context(), Options{Concurrency: 2, Duration: time.Hour}, func(worker, n int) *http.Request {
 		if n == 5 {
 			return nil
 		}
