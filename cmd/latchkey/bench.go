@@ -226,18 +226,18 @@ func (e *env) bench(ctx context.Context, args []string) error {
 	if m, err := loadtest.ReadMemory(); err == nil {
 		rep.RSSStarted = m.RSS
 	}
-	stopSampling := benchSampleMemory(&rep.RSSMax)
+	stopWatching := loadtest.WatchMemory(50 * time.Millisecond)
 
 	for _, w := range workloads {
 		row, err := b.measure(ctx, w, fx, srv)
 		if err != nil {
-			stopSampling()
+			stopWatching()
 			return err
 		}
 		rep.Workloads = append(rep.Workloads, row.report(w.name))
 		runtime.GC() // each run starts from a collected heap
 	}
-	stopSampling()
+	rep.RSSMax = stopWatching()
 
 	if *asJSON {
 		enc := json.NewEncoder(e.stdout)
@@ -572,29 +572,6 @@ func benchWaitReady(ctx context.Context, url string) error {
 		}
 		time.Sleep(time.Millisecond)
 	}
-}
-
-// benchSampleMemory records the most resident memory seen, every 50ms, until
-// the function it returns is called.
-func benchSampleMemory(most *int64) (stop func()) {
-	done := make(chan struct{})
-	finished := make(chan struct{})
-	go func() {
-		defer close(finished)
-		tick := time.NewTicker(50 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			if m, err := loadtest.ReadMemory(); err == nil && m.RSS > *most {
-				*most = m.RSS
-			}
-			select {
-			case <-done:
-				return
-			case <-tick.C:
-			}
-		}
-	}()
-	return func() { close(done); <-finished }
 }
 
 // benchRow is the two runs of one workload.

@@ -2,7 +2,7 @@
 // latchkey bench: a closed-loop driver that keeps a fixed number of
 // requests in flight for a fixed time and reports throughput, exact latency
 // percentiles and the statuses it saw; a bare handler to measure a baseline
-// against; and the process's resident memory.
+// against; and the process's resident memory, now and the most under load.
 //
 // The driver is closed-loop: each of Concurrency workers sends its next
 // request as soon as it has read the answer to its last one, over a shared
