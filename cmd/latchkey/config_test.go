@@ -375,7 +375,7 @@ func TestFlagsAnywhere(t *testing.T) {
 func TestHelp(t *testing.T) {
 	// A bad variable does not hide the usage that would mend it.
 	env := testEnv(map[string]string{"LATCHKEY_SECURE_COOKIES": "maybe"})
-	for _, args := range [][]string{{"serve"}, {"token", "create"}, {"user"}, {"audit"}} {
+	for _, args := range [][]string{{"serve"}, {"token", "create"}, {"user"}, {"audit"}, {"bench"}} {
 		out := help(t, env, args...)
 		if !strings.HasPrefix(out, "Usage: latchkey "+strings.Join(args, " ")) {
 			t.Errorf("latchkey %v -h = %q, want the usage", args, out)

@@ -342,6 +342,11 @@ func TestBadCommandLines(t *testing.T) {
 		{"user update nothing", []string{"user", "update", "1"}, 2},
 		{"postgres without a secret", []string{"token", "list", "--user", "1", "--database", "postgres://postgres@127.0.0.1:1/test?connect_timeout=1"}, 1},
 		{"bad pool size", []string{"migrate", "--database", "postgres://h/db", "--db-max-conns", "many"}, 2},
+		{"bench unknown workload", []string{"bench", "--workloads", "show,bogus"}, 2},
+		{"bench no workload", []string{"bench", "--workloads", ","}, 2},
+		{"bench tokens without users", []string{"bench", "--scale-tokens", "10"}, 2},
+		{"bench no concurrency", []string{"bench", "--concurrency", "0"}, 2},
+		{"bench argument", []string{"bench", "extra"}, 2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var out bytes.Buffer

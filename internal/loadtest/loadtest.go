@@ -1,8 +1,9 @@
-// Package loadtest drives HTTP load at servers on this machine, for
-// latchkey bench: a closed-loop driver that keeps a fixed number of
-// requests in flight for a fixed time and reports throughput, exact latency
-// percentiles and the statuses it saw; a bare handler to measure a baseline
-// against; and the process's resident memory.
+// Package loadtest drives HTTP load at servers on this machine, and knows
+// nothing of what they serve (internal/bench, behind latchkey bench, does):
+// a closed-loop driver that keeps a fixed number of requests in flight for
+// a fixed time and reports throughput, exact latency percentiles and the
+// statuses it saw; a bare handler to measure a baseline against; and the
+// process's resident memory, now and the most under load.
 //
 // The driver is closed-loop: each of Concurrency workers sends its next
 // request as soon as it has read the answer to its last one, over a shared

@@ -319,7 +319,7 @@ func TestRunNilRequestEndsWorker(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
 	defer srv.Close()
 	g := get(srv.URL)
-	res, err := Run(t.Context(), Options{Concurrency: 2, Duration: 100 * time.Millisecond}, func(worker, n int) *http.Request {
+	res, err := Run(t.Context(), Options{Concurrency: 2, Duration: time.Hour}, func(worker, n int) *http.Request {
 		if n == 5 {
 			return nil
 		}
@@ -478,5 +478,16 @@ func TestReservoir(t *testing.T) {
 	// A uniform sample of 1,000 puts the median within a few percent.
 	if d := res.P50 - 50*time.Millisecond; d < -5*time.Millisecond || d > 5*time.Millisecond {
 		t.Errorf("median of a uniform 1..100ms = %v, want about 50ms", res.P50)
+	}
+}
+
+func TestWatchMemory(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("no /proc")
+	}
+	stop := WatchMemory(time.Millisecond)
+	most := stop()
+	if m, err := ReadMemory(); err != nil || most <= 0 || most > m.Peak {
+		t.Errorf("WatchMemory: most %d, want 0 < most ≤ the peak %d (%v)", most, m.Peak, err)
 	}
 }

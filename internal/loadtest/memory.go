@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"time"
 )
 
 // Memory is the resident memory of this process, in bytes.
@@ -60,4 +61,31 @@ func parseStatus(b []byte) (Memory, error) {
 		return Memory{}, errors.New("loadtest: resident memory: no VmRSS and VmHWM in /proc/self/status")
 	}
 	return m, nil
+}
+
+// WatchMemory reads this process's resident memory now and every interval
+// until the function it returns is called, which returns the most it read
+// (0 where it cannot be read). Unlike Memory.Peak, it counts only from
+// now: what the process used before, say to load data, is not the
+// figure's.
+func WatchMemory(every time.Duration) (stop func() int64) {
+	done := make(chan struct{})
+	var most int64
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		tick := time.NewTicker(every)
+		defer tick.Stop()
+		for {
+			if m, err := ReadMemory(); err == nil && m.RSS > most {
+				most = m.RSS
+			}
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	return func() int64 { close(done); <-finished; return most }
 }
