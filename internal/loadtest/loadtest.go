@@ -53,6 +53,27 @@ type Options struct {
 	// valid only during the call. A workload uses it to learn, say, the id
 	// of a token it created.
 	Observe func(worker int, req *http.Request, status int, body []byte)
+	// Clock is what the run reads the time from: its Warmup and Duration,
+	// its end, the latencies and Elapsed. Nil: the wall clock. A test sets
+	// it to decide when a run's time passes.
+	Clock Clock
+}
+
+// Clock tells the time, and ends a context when a time comes.
+type Clock interface {
+	Now() time.Time
+	// WithDeadline returns a copy of ctx that ends when the clock reaches
+	// deadline, as context.WithDeadline does by the wall clock.
+	WithDeadline(ctx context.Context, deadline time.Time) (context.Context, context.CancelFunc)
+}
+
+// wallClock is the Clock of a Run that sets none.
+type wallClock struct{}
+
+func (wallClock) Now() time.Time { return time.Now() }
+
+func (wallClock) WithDeadline(ctx context.Context, deadline time.Time) (context.Context, context.CancelFunc) {
+	return context.WithDeadline(ctx, deadline)
 }
 
 // Result is what a Run measured in its Duration.
@@ -103,13 +124,17 @@ func Run(ctx context.Context, opts Options, newRequest func(worker, n int) *http
 	case opts.Requests < 0:
 		return Result{}, errors.New("loadtest: Requests must not be negative")
 	}
+	clock := opts.Clock
+	if clock == nil {
+		clock = wallClock{}
+	}
 	tr := NewTransport(opts.Concurrency)
 	defer tr.CloseIdleConnections()
 
-	begin := time.Now()
+	begin := clock.Now()
 	w := window{from: begin.Add(opts.Warmup)}
 	w.until = w.from.Add(opts.Duration)
-	runCtx, cancel := context.WithDeadline(ctx, w.until)
+	runCtx, cancel := clock.WithDeadline(ctx, w.until)
 	defer cancel()
 
 	ok := expectation(opts.Expect)
@@ -121,11 +146,11 @@ func Run(ctx context.Context, opts Options, newRequest func(worker, n int) *http
 	var wg sync.WaitGroup
 	for i := range opts.Concurrency {
 		wg.Go(func() {
-			tallies[i] = drive(runCtx, tr, i, max(MaxSamples/opts.Concurrency, 1), w, &q, ok, opts.Observe, newRequest)
+			tallies[i] = drive(runCtx, tr, clock, i, max(MaxSamples/opts.Concurrency, 1), w, &q, ok, opts.Observe, newRequest)
 		})
 	}
 	wg.Wait()
-	ended := time.Now()
+	ended := clock.Now()
 
 	res := merge(tallies)
 	res.Elapsed = opts.Duration
@@ -203,7 +228,7 @@ func (t *tally) fail(msg string) {
 }
 
 // drive is one worker: a request, its whole answer, the next request.
-func drive(ctx context.Context, tr http.RoundTripper, worker, keep int, w window, q *quota, ok func(int) bool,
+func drive(ctx context.Context, tr http.RoundTripper, clock Clock, worker, keep int, w window, q *quota, ok func(int) bool,
 	observe func(int, *http.Request, int, []byte), newRequest func(int, int) *http.Request) tally {
 	t := tally{statuses: map[int]int{}, keep: keep, rng: rand.New(rand.NewPCG(uint64(worker), uint64(time.Now().UnixNano())))}
 	var body bytes.Buffer
@@ -214,7 +239,7 @@ func drive(ctx context.Context, tr http.RoundTripper, worker, keep int, w window
 		}
 		req = req.WithContext(ctx)
 		body.Reset()
-		start := time.Now()
+		start := clock.Now()
 		resp, err := tr.RoundTrip(req)
 		status := 0
 		if err == nil {
@@ -225,7 +250,7 @@ func drive(ctx context.Context, tr http.RoundTripper, worker, keep int, w window
 			}
 			resp.Body.Close()
 		}
-		end := time.Now()
+		end := clock.Now()
 		if err == nil && observe != nil {
 			observe(worker, req, status, body.Bytes())
 		}

@@ -3,6 +3,7 @@ package loadtest
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
@@ -35,6 +36,96 @@ func get(url string) func(worker, n int) *http.Request {
 func nth(r *http.Request) int {
 	n, _ := strconv.Atoi(r.Header.Get("X-N"))
 	return n
+}
+
+// hangBound is how long a test waits for what must happen before it
+// calls it a hang: a bound on a broken run, never a measure of a working
+// one, so that a loaded machine passes.
+const hangBound = 2 * time.Minute
+
+// bounded is t.Context() ended after hangBound.
+func bounded(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(t.Context(), hangBound)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// fakeClock is a Clock that moves only when Advance is called, and ends
+// a context the moment it reaches its deadline, before Advance returns.
+type fakeClock struct {
+	mu        sync.Mutex
+	now       time.Time
+	deadlines []time.Time // every deadline asked for
+	pending   []deadline
+}
+
+type deadline struct {
+	at  time.Time
+	end context.CancelCauseFunc
+}
+
+func newFakeClock() *fakeClock {
+	return &fakeClock{now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) WithDeadline(ctx context.Context, at time.Time) (context.Context, context.CancelFunc) {
+	ctx, end := context.WithCancelCause(ctx)
+	c.mu.Lock()
+	c.deadlines = append(c.deadlines, at)
+	due := !at.After(c.now)
+	if !due {
+		c.pending = append(c.pending, deadline{at, end})
+	}
+	c.mu.Unlock()
+	if due {
+		end(context.DeadlineExceeded)
+	}
+	return ctx, func() { end(context.Canceled) }
+}
+
+// Advance moves the clock on by d, ending the contexts whose deadline
+// came.
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	var due []deadline
+	c.pending = slices.DeleteFunc(c.pending, func(dl deadline) bool {
+		if dl.at.After(c.now) {
+			return false
+		}
+		due = append(due, dl)
+		return true
+	})
+	c.mu.Unlock()
+	for _, dl := range due {
+		dl.end(context.DeadlineExceeded)
+	}
+}
+
+// Deadlines returns the deadlines asked for, as offsets from start.
+func (c *fakeClock) Deadlines(start time.Time) []time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var ds []time.Duration
+	for _, at := range c.deadlines {
+		ds = append(ds, at.Sub(start))
+	}
+	return ds
+}
+
+// ticking returns a newRequest that moves clock on by step before each
+// request it makes.
+func ticking(clock *fakeClock, step time.Duration, newRequest func(worker, n int) *http.Request) func(worker, n int) *http.Request {
+	return func(worker, n int) *http.Request {
+		clock.Advance(step)
+		return newRequest(worker, n)
+	}
 }
 
 func TestPercentile(t *testing.T) {
@@ -111,12 +202,14 @@ func TestRunCountsStatuses(t *testing.T) {
 	}))
 	defer srv.Close()
 
-	res, err := Run(t.Context(), Options{Concurrency: 3, Duration: 200 * time.Millisecond, Expect: []int{200, 201}}, get(srv.URL))
+	// 40 requests: one of the three workers makes at least 14, its third
+	// a 500. Duration is only a bound on a hang.
+	res, err := Run(t.Context(), Options{Concurrency: 3, Duration: hangBound, Requests: 40, Expect: []int{200, 201}}, get(srv.URL))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Requests == 0 {
-		t.Fatal("Run made no requests")
+	if res.Requests < 40 {
+		t.Fatalf("Run(Requests: 40) counted %d requests", res.Requests)
 	}
 	sum := 0
 	for _, n := range res.Statuses {
@@ -136,8 +229,8 @@ func TestRunCountsStatuses(t *testing.T) {
 	if !strings.Contains(res.FirstError, "500") || !strings.Contains(res.FirstError, "Server Error") {
 		t.Errorf("FirstError = %q, want the 500 and its body", res.FirstError)
 	}
-	if want := float64(res.Requests) / 0.2; res.RPS != want {
-		t.Errorf("RPS = %v, want Requests/Duration = %v", res.RPS, want)
+	if want := float64(res.Requests) / res.Elapsed.Seconds(); res.Elapsed <= 0 || res.RPS != want {
+		t.Errorf("RPS = %v, Elapsed = %v; want Requests/Elapsed = %v", res.RPS, res.Elapsed, want)
 	}
 }
 
@@ -146,57 +239,70 @@ func TestRunDefaultExpectsSuccess(t *testing.T) {
 		w.WriteHeader(http.StatusUnauthorized)
 	}))
 	defer srv.Close()
-	res, err := Run(t.Context(), Options{Concurrency: 1, Duration: 50 * time.Millisecond}, get(srv.URL))
+	// One worker stops at its fifth request: exactly five counted.
+	res, err := Run(t.Context(), Options{Concurrency: 1, Duration: hangBound, Requests: 5}, get(srv.URL))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Requests == 0 || res.Errors != res.Requests {
-		t.Errorf("Run against a server that answers 401: Errors = %d of %d requests, want all", res.Errors, res.Requests)
+	if res.Requests != 5 || res.Errors != 5 {
+		t.Errorf("Run against a server that answers 401: Errors = %d of %d requests, want all 5", res.Errors, res.Requests)
 	}
-	res, err = Run(t.Context(), Options{Concurrency: 1, Duration: 50 * time.Millisecond, Expect: []int{401}}, get(srv.URL))
+	res, err = Run(t.Context(), Options{Concurrency: 1, Duration: hangBound, Requests: 5, Expect: []int{401}}, get(srv.URL))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Requests == 0 || res.Errors != 0 {
-		t.Errorf("Run expecting 401: Errors = %d of %d requests, want none", res.Errors, res.Requests)
+	if res.Requests != 5 || res.Errors != 0 {
+		t.Errorf("Run expecting 401: Errors = %d of %d requests, want none of 5", res.Errors, res.Requests)
 	}
 }
 
 // TestRunHonoursDuration runs against a server that never answers: the run
-// must still end on its own, count nothing, and leave no worker behind.
+// must end on its own when its clock reaches Warmup+Duration, count
+// nothing, and leave no worker behind.
 func TestRunHonoursDuration(t *testing.T) {
-	release := make(chan struct{})
+	const c = 4
+	arrived := make(chan struct{}, c)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		select {
-		case <-r.Context().Done():
-		case <-release:
-		}
+		arrived <- struct{}{}
+		<-r.Context().Done()
 	}))
 	defer srv.Close()
-	defer close(release)
 
-	const warmup, duration = 50 * time.Millisecond, 150 * time.Millisecond
-	start := time.Now()
+	const warmup, duration = 5 * time.Second, 15 * time.Second
+	clock := newFakeClock()
+	start := clock.Now()
+	ctx := bounded(t)
 	done := make(chan struct{})
 	var res Result
 	var err error
 	go func() {
 		defer close(done)
-		res, err = Run(t.Context(), Options{Concurrency: 4, Warmup: warmup, Duration: duration}, get(srv.URL))
+		res, err = Run(ctx, Options{Concurrency: c, Warmup: warmup, Duration: duration, Clock: clock}, get(srv.URL))
 	}()
+	for range c {
+		select {
+		case <-arrived:
+		case <-ctx.Done():
+			t.Fatal("the workers' requests never all reached the server")
+		}
+	}
+	if got, want := clock.Deadlines(start), []time.Duration{warmup + duration}; !slices.Equal(got, want) {
+		t.Errorf("Run set deadlines %v from its start, want Warmup+Duration: %v", got, want)
+	}
+	// The requests were sent at the start: ended before the clock reached
+	// Warmup+Duration, they would be dropped with the warmup's or counted
+	// as errors, never unfinished.
+	clock.Advance(warmup + duration)
 	select {
 	case <-done:
-	case <-time.After(30 * time.Second):
-		t.Fatal("Run did not stop by itself")
+	case <-ctx.Done():
+		t.Fatal("Run did not stop when its clock reached Warmup+Duration")
 	}
 	if err != nil {
 		t.Fatal(err)
 	}
-	if took := time.Since(start); took < warmup+duration {
-		t.Errorf("Run returned after %v, before Warmup+Duration = %v", took, warmup+duration)
-	}
-	if res.Requests != 0 || res.RPS != 0 || res.Elapsed != duration || res.Unfinished != 4 {
-		t.Errorf("Run against a server that never answers = %+v, want no requests in %v and 4 unfinished", res, duration)
+	if res.Requests != 0 || res.RPS != 0 || res.Elapsed != duration || res.Unfinished != c {
+		t.Errorf("Run against a server that never answers = %+v, want no requests in %v and %d unfinished", res, duration, c)
 	}
 }
 
@@ -206,47 +312,58 @@ func TestRunWarmupIsNotCounted(t *testing.T) {
 		served.Add(1)
 	}))
 	defer srv.Close()
-	res, err := Run(t.Context(), Options{Concurrency: 2, Warmup: 100 * time.Millisecond, Duration: 100 * time.Millisecond}, get(srv.URL))
+	// Each request is sent a second after the last: requests 1 to 9 end
+	// in the warmup, 10 to 19 in Duration, and the 20th is cancelled
+	// before it is sent, as Duration ends.
+	clock := newFakeClock()
+	res, err := Run(bounded(t), Options{Concurrency: 1, Warmup: 10 * time.Second, Duration: 10 * time.Second, Clock: clock},
+		ticking(clock, time.Second, get(srv.URL)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Requests == 0 || int64(res.Requests) >= served.Load() {
-		t.Errorf("Run counted %d requests of the %d served, want some but not those of the warmup", res.Requests, served.Load())
+	got := []any{res.Requests, served.Load(), res.Unfinished, res.Elapsed, res.RPS}
+	want := []any{10, int64(19), 1, 10 * time.Second, 1.0}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("Run with a warmup: [counted, served, unfinished, Elapsed, RPS] (-want +got):\n%s", diff)
 	}
 }
 
 // TestRunPercentiles: every tenth request is slow. The slow ones are a
 // tenth of the requests, so the p50 is a quick one and the p99 a slow one.
+// The server moves the run's clock on by the time each request takes.
 func TestRunPercentiles(t *testing.T) {
-	const slow = 100 * time.Millisecond
+	const quick, slow = time.Millisecond, 100 * time.Millisecond
+	clock := newFakeClock()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if nth(r)%10 == 9 {
-			time.Sleep(slow)
+			clock.Advance(slow)
+		} else {
+			clock.Advance(quick)
 		}
 	}))
 	defer srv.Close()
-	res, err := Run(t.Context(), Options{Concurrency: 1, Duration: time.Second}, get(srv.URL))
+	res, err := Run(bounded(t), Options{Concurrency: 1, Duration: time.Hour, Requests: 20, Clock: clock}, get(srv.URL))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Requests < 10 {
-		t.Fatalf("Run made %d requests, want at least a cycle of 10", res.Requests)
-	}
-	if res.P99 < slow || res.Max < slow {
-		t.Errorf("P99 = %v, Max = %v: want a slow request, at least %v", res.P99, res.Max, slow)
-	}
-	if res.P50 >= res.P99 {
-		t.Errorf("P50 = %v, want a quick request, below P99 = %v", res.P50, res.P99)
+	got := Result{Requests: res.Requests, Elapsed: res.Elapsed, RPS: res.RPS, P50: res.P50, P99: res.P99, Max: res.Max}
+	want := Result{Requests: 20, Elapsed: 18*quick + 2*slow, RPS: 20 / (18*quick + 2*slow).Seconds(), P50: quick, P99: slow, Max: slow}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("Run of 18 quick and 2 slow requests (-want +got):\n%s", diff)
 	}
 }
 
 // TestRunConcurrency: exactly Concurrency requests in flight, on as many
-// kept-alive connections.
+// kept-alive connections. The server holds the first requests until
+// Concurrency of them are in flight together; a run that never has them
+// all in flight ends at Duration, a bound on a hang, with fewer.
 func TestRunConcurrency(t *testing.T) {
 	const c = 6
 	var inFlight, most atomic.Int64
 	var mu sync.Mutex
 	conns := map[string]bool{}
+	all := make(chan struct{})
+	var allOnce sync.Once
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		n := inFlight.Add(1)
 		defer inFlight.Add(-1)
@@ -259,12 +376,18 @@ func TestRunConcurrency(t *testing.T) {
 		mu.Lock()
 		conns[r.RemoteAddr] = true
 		mu.Unlock()
-		time.Sleep(5 * time.Millisecond)
+		if n == c {
+			allOnce.Do(func() { close(all) })
+		}
+		select {
+		case <-all:
+		case <-r.Context().Done():
+		}
 	}))
 	srv.Start()
 	defer srv.Close()
 
-	res, err := Run(t.Context(), Options{Concurrency: c, Warmup: 20 * time.Millisecond, Duration: 200 * time.Millisecond}, get(srv.URL))
+	res, err := Run(t.Context(), Options{Concurrency: c, Duration: hangBound, Requests: 5 * c}, get(srv.URL))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -292,7 +415,8 @@ func TestRunObserve(t *testing.T) {
 	bad := make([]string, c)
 	res, err := Run(t.Context(), Options{
 		Concurrency: c,
-		Duration:    100 * time.Millisecond,
+		Duration:    hangBound,
+		Requests:    30,
 		Observe: func(worker int, req *http.Request, status int, body []byte) {
 			var got map[string]string
 			if err := json.Unmarshal(body, &got); err != nil || status != 200 ||
@@ -310,8 +434,8 @@ func TestRunObserve(t *testing.T) {
 			t.Errorf("worker %d observed %q out of order", w, bad[w])
 		}
 	}
-	if total := next[0] + next[1] + next[2]; total < res.Requests {
-		t.Errorf("observed %d answers, fewer than the %d counted", total, res.Requests)
+	if total := next[0] + next[1] + next[2]; res.Requests < 30 || total < res.Requests {
+		t.Errorf("observed %d answers of the %d counted, want all of at least 30", total, res.Requests)
 	}
 }
 
@@ -336,11 +460,11 @@ func TestRunNilRequestEndsWorker(t *testing.T) {
 func TestRunOnlyLoopback(t *testing.T) {
 	// 192.0.2.0/24 is TEST-NET-1: never routed. The dialer must refuse it
 	// before trying.
-	res, err := Run(t.Context(), Options{Concurrency: 1, Duration: 50 * time.Millisecond}, get("http://192.0.2.1:80/"))
+	res, err := Run(t.Context(), Options{Concurrency: 1, Duration: hangBound, Requests: 3}, get("http://192.0.2.1:80/"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Requests == 0 || res.Errors != res.Requests || res.Statuses[0] != res.Requests {
+	if res.Requests != 3 || res.Errors != 3 || res.Statuses[0] != 3 {
 		t.Errorf("Run at a remote address = %+v, want every request refused", res)
 	}
 	if !strings.Contains(res.FirstError, "not a loopback address") {
@@ -402,17 +526,29 @@ func TestRunRequests(t *testing.T) {
 	}
 }
 
+// TestRunContextCancelled: a second passes before each request, and the
+// context ends once the fifth is answered.
 func TestRunContextCancelled(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
 	defer srv.Close()
-	ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
+	ctx, cancel := context.WithCancel(bounded(t))
 	defer cancel()
-	res, err := Run(ctx, Options{Concurrency: 2, Duration: time.Hour}, get(srv.URL))
-	if err == nil {
-		t.Fatal("Run outlived its context")
+	clock := newFakeClock()
+	res, err := Run(ctx, Options{
+		Concurrency: 1, Duration: time.Hour, Clock: clock,
+		Observe: func(_ int, req *http.Request, _ int, _ []byte) {
+			if nth(req) == 4 {
+				cancel()
+			}
+		},
+	}, ticking(clock, time.Second, get(srv.URL)))
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("Run with its context cancelled = %v, want %v", err, context.Canceled)
 	}
-	if res.Requests == 0 || res.Elapsed <= 0 || res.Elapsed > time.Hour || res.RPS <= 0 {
-		t.Errorf("Run cut short = %+v, want what it measured until then", res)
+	got := []any{res.Requests, res.Errors, res.Elapsed, res.RPS}
+	want := []any{5, 0, 5 * time.Second, 1.0}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("Run cut short: [Requests, Errors, Elapsed, RPS] (-want +got), want what it measured until then:\n%s", diff)
 	}
 }
 
