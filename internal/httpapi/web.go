@@ -72,7 +72,8 @@ func contentSecurityPolicy(formTargets ...string) string {
 // carries.
 func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name string, d pageData, formTargets ...string) {
 	if d.User != nil {
-		d.CanViewUsers = d.User.Can(latchkey.PermViewUsers)
+		// The menu offers the search to those the search lets in.
+		d.CanViewUsers = (&latchkey.Principal{User: d.User}).Authorize(latchkey.SearchUsers, 0) == nil
 	}
 	var buf bytes.Buffer
 	if err := pages[name].ExecuteTemplate(&buf, "layout", d); err != nil {
