@@ -61,7 +61,7 @@ func TestTokenBelongsToOwner(t *testing.T) {
 			t.Fatalf("%s: Token(alice, her token) = %v", round, err)
 		}
 	}
-	if _, err := svc.RevokeToken(ctx, Operator, bob, tok.ID); latchkey.ErrorCode(err) != latchkey.ENOTFOUND {
+	if _, err := svc.RevokeToken(ctx, Operator(), bob, tok.ID); latchkey.ErrorCode(err) != latchkey.ENOTFOUND {
 		t.Errorf("RevokeToken(bob, alice's token) = %v, want ENOTFOUND", err)
 	}
 	if got, err := svc.Token(ctx, alice, tok.ID); err != nil || got.Revoked {
