@@ -1,18 +1,23 @@
 package latchkey
 
-// Action is something a principal does to a user's tokens.
+// Action is something a principal does: to a user's tokens, or, for
+// SearchUsers, to the list of users.
 type Action int
 
-// The actions of the Personal Tokens API.
+// The actions of the Personal Tokens API, and the web pages' search.
 const (
 	ReadTokens   Action = iota // list and show
 	CreateTokens               // create
 	RevokeTokens               // delete
+	// SearchUsers finds users by name or email: the way to other users'
+	// tokens on the web pages. It is about no one user.
+	SearchUsers
 )
 
-// Scope is the token scope an action needs.
+// Scope is the token scope an action needs. Searching users reads, as
+// reading other users' tokens does.
 func (a Action) Scope() string {
-	if a == ReadTokens {
+	if a == ReadTokens || a == SearchUsers {
 		return ScopeTokensRead
 	}
 	return ScopeTokensWrite
@@ -47,10 +52,11 @@ func (p *Principal) Scopes() Scopes {
 	return p.Token.Scopes
 }
 
-// Authorize decides whether p may do a to the tokens of user owner. It is
-// the one place the contract's permission table lives; the order of its
-// checks is the contract's: the user's own rights first, then the token's
-// scopes. It returns nil or an EFORBIDDEN *Error with the sentence to send.
+// Authorize decides whether p may do a to the tokens of user owner (owner
+// is ignored for SearchUsers). It is the one place the permission table
+// lives; the order of its checks is the contract's: the user's own rights
+// first, then the token's scopes. It returns nil or an EFORBIDDEN *Error
+// with the sentence to send.
 func (p *Principal) Authorize(a Action, owner int64) error {
 	u := p.User
 	self := u.ID == owner
@@ -63,6 +69,9 @@ func (p *Principal) Authorize(a Action, owner int64) error {
 		ok = self || u.Admin
 	case RevokeTokens:
 		ok = self || u.Can(PermEditUsers)
+	case SearchUsers:
+		// Finding users is for those who may read their tokens.
+		ok = u.Can(PermViewUsers)
 	}
 	if !ok {
 		return &Error{Code: EFORBIDDEN, Message: MsgNotAuthorized}

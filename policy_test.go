@@ -46,6 +46,12 @@ func TestAuthorize(t *testing.T) {
 		{"limited admin token creates for other", latchkey.Principal{User: admin, Token: tok("tokens.write")}, 2, latchkey.CreateTokens, ownUserOnly},
 		{"limited admin token revokes other", latchkey.Principal{User: admin, Token: tok("tokens.write")}, 2, latchkey.RevokeTokens, ok},
 		{"star admin token creates for other", latchkey.Principal{User: admin, Token: tok("*")}, 2, latchkey.CreateTokens, ok},
+		{"user searches users", latchkey.Principal{User: user}, 2, latchkey.SearchUsers, denied},
+		{"editor searches users", latchkey.Principal{User: editor}, 4, latchkey.SearchUsers, denied},
+		{"viewer searches users", latchkey.Principal{User: viewer}, 0, latchkey.SearchUsers, ok},
+		{"admin searches users", latchkey.Principal{User: admin}, 0, latchkey.SearchUsers, ok},
+		{"write token searches users", latchkey.Principal{User: viewer, Token: tok("tokens.write")}, 0, latchkey.SearchUsers, lacksRead},
+		{"read token searches users", latchkey.Principal{User: viewer, Token: tok("tokens.read")}, 0, latchkey.SearchUsers, ok},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := tc.p.Authorize(tc.a, tc.owner)

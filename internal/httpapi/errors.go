@@ -33,41 +33,162 @@ func Status(code string) int {
 	return http.StatusInternalServerError
 }
 
-// problem is the status and body the contract gives err.
-func problem(err error) (int, wire.Problem) {
+// errorStatus is the status of err, from the table: 500 for an error that
+// is not a *latchkey.Error, which is returned too when it is one.
+func errorStatus(err error) (int, *latchkey.Error) {
 	var e *latchkey.Error
 	if !errors.As(err, &e) {
-		return http.StatusInternalServerError, wire.Problem{Message: "Server Error"}
+		return http.StatusInternalServerError, nil
 	}
-	status := Status(e.Code)
+	return Status(e.Code), e
+}
+
+// problem is the status and body the contract gives err.
+func problem(err error) (int, wire.Problem) {
+	status, e := errorStatus(err)
+	return status, problemBody(status, e)
+}
+
+// problemBody is the contract's body for e, whose status is status (e nil:
+// an error that is not a *latchkey.Error, status 500).
+func problemBody(status int, e *latchkey.Error) wire.Problem {
 	switch status {
 	case http.StatusUnauthorized:
-		return status, wire.Problem{Error: "Unauthenticated."}
+		return wire.Problem{Error: "Unauthenticated."}
 	case http.StatusNotFound:
-		return status, wire.Problem{Error: "Not Found"}
+		return wire.Problem{Error: "Not Found"}
 	case http.StatusInternalServerError:
-		return status, wire.Problem{Message: "Server Error"}
+		return wire.Problem{Message: "Server Error"}
 	case http.StatusUnprocessableEntity:
-		return status, wire.Problem{Message: e.Message, Errors: wire.FieldErrors(e.Fields)}
+		return wire.Problem{Message: e.Message, Errors: wire.FieldErrors(e.Fields)}
 	}
 	msg := e.Message
 	if msg == "" {
 		msg = http.StatusText(status) + "."
 	}
-	return status, wire.Problem{Message: msg}
+	return wire.Problem{Message: msg}
 }
 
-// writeError answers with err in the contract's shape. Server errors are
-// logged with their cause; the caller sees only "Server Error".
-func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
-	status, body := problem(err)
+// face is the form an answer takes: the API's JSON or a web page.
+type face int
+
+const (
+	faceAPI face = iota
+	facePage
+)
+
+// faceFor is the face of an answer to r that no handler chose (a path the
+// server does not have, a panic): a page for a browser (Accept names
+// text/html) outside the API and the endpoints programs call, else JSON.
+func faceFor(r *http.Request) face {
+	if wantsHTML(r.Header.Values("Accept")) && !forPrograms(r.URL.Path) {
+		return facePage
+	}
+	return faceAPI
+}
+
+// handlerFunc is a handler that returns its error instead of writing it.
+type handlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+// handle adapts an API handler: an error it returns is answered in the
+// contract's JSON.
+func (s *Server) handle(h handlerFunc) http.Handler { return s.adapt(faceAPI, h) }
+
+// ui adapts a page handler: an error it returns is answered with the
+// error page.
+func (s *Server) ui(h handlerFunc) http.HandlerFunc { return s.adapt(facePage, h) }
+
+// adapt is the one adapter of handlers that return errors: fail answers
+// the error in face f.
+func (s *Server) adapt(f face, h handlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := h(w, r); err != nil {
+			s.fail(w, r, f, err)
+		}
+	}
+}
+
+// fail answers err in face f, the API and the pages alike: the status is
+// the table's for err's code (500 for any other error), the body says
+// only what is safe for the caller, and a server error is logged with its
+// cause, which the caller never sees.
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, f face, err error) {
+	status, e := errorStatus(err)
 	if status >= 500 {
 		s.log.ErrorContext(r.Context(), "request failed", "method", r.Method, "route", r.Pattern, "request_id", requestID(r), "err", err)
 	}
 	if status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", "Bearer")
 	}
-	writeJSON(w, status, body)
+	if f == facePage {
+		s.errorPage(w, r, status, e, err)
+		return
+	}
+	writeJSON(w, status, problemBody(status, e))
+}
+
+// writeError answers err in the contract's JSON.
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	s.fail(w, r, faceAPI, err)
+}
+
+// pageWords are what the error page says about a code: a heading, the
+// sentence under it, and the code it shows for reports. With own, the
+// error's Message, when it has one, is the sentence (it is safe for the
+// caller, and the API sends it too).
+type pageWords struct {
+	heading, sentence, shown string
+	own                      bool
+}
+
+// errorPages are the error page's words for each code. The status is
+// never here: it is the table's.
+var errorPages = map[string]pageWords{
+	latchkey.EMALFORMED:       {heading: "Bad request", sentence: "The form could not be read.", shown: "invalid_request", own: true},
+	latchkey.EUNAUTHENTICATED: {heading: "Sign in", sentence: "Sign in to see this page.", shown: "unauthenticated"},
+	latchkey.EFORBIDDEN: {heading: "Not allowed", shown: "forbidden",
+		sentence: "Your account may not do this. An administrator can give it the view-users permission (to see other users' tokens) or edit-users (to revoke them)."},
+	latchkey.ENOTFOUND:    {heading: "Not found", sentence: "There is no such page, user or token here."},
+	latchkey.ECONFLICT:    {heading: "Changed meanwhile", sentence: "This conflicts with a change made meanwhile. Reload the page and try again.", shown: "conflict", own: true},
+	latchkey.ETOOLARGE:    {heading: "Too large", sentence: "The form is larger than 64 KiB. Go back, shorten what you typed, and try again.", shown: "request_too_large"},
+	latchkey.EINVALID:     {heading: "Not accepted", sentence: "What was sent is not valid. Go back, correct it, and try again.", shown: "invalid_request", own: true},
+	latchkey.ERATELIMIT:   {heading: "Too many at once", sentence: "You have done this many times in a short time. Wait a minute and try again.", shown: "rate_limited"},
+	latchkey.EINTERNAL:    {heading: "Something went wrong", sentence: "The page failed on our side. Try again in a moment.", shown: "server_error"},
+	latchkey.EUNAVAILABLE: {heading: "Busy", sentence: "The server cannot answer just now. Try again in a few seconds.", shown: "temporarily_unavailable", own: true},
+}
+
+// sayOnPage returns err with the heading and sentence its error page
+// shows instead of the code's; its status is still the table's for err.
+func sayOnPage(err error, heading, sentence string) error {
+	return &pageSaid{heading: heading, sentence: sentence, err: err}
+}
+
+type pageSaid struct {
+	heading, sentence string
+	err               error
+}
+
+func (p *pageSaid) Error() string { return p.err.Error() }
+func (p *pageSaid) Unwrap() error { return p.err }
+
+// errorPage shows the error page for err, of status (the table's for e,
+// the *latchkey.Error in err's chain, or 500 when there is none).
+func (s *Server) errorPage(w http.ResponseWriter, r *http.Request, status int, e *latchkey.Error, err error) {
+	words := errorPages[latchkey.EINTERNAL]
+	if e != nil {
+		if own, ok := errorPages[e.Code]; ok {
+			words = own
+		}
+	}
+	sentence := words.sentence
+	if words.own && e.Message != "" {
+		sentence = e.Message
+	}
+	heading := words.heading
+	if said := (*pageSaid)(nil); status < 500 && errors.As(err, &said) {
+		heading, sentence = said.heading, said.sentence
+	}
+	s.renderError(w, r, status, heading, sentence, words.shown)
 }
 
 // writeJSON answers with v as JSON, whatever the request's Accept says.
@@ -103,18 +224,6 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 
 // buffers hold answers being written.
 var buffers = sync.Pool{New: func() any { b := make([]byte, 0, 8<<10); return &b }}
-
-// handlerFunc is a handler that returns its error instead of writing it.
-type handlerFunc func(w http.ResponseWriter, r *http.Request) error
-
-// handle adapts h: an error it returns is written in the contract's shape.
-func (s *Server) handle(h handlerFunc) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if err := h(w, r); err != nil {
-			s.writeError(w, r, err)
-		}
-	})
-}
 
 // methodNotAllowed answers 405 with the methods the path has.
 func methodNotAllowed(allow string) http.Handler {

@@ -69,6 +69,13 @@ func newHarness(t testing.TB) *harness {
 // newHarnessWith is newHarness with the server's options.
 func newHarnessWith(t testing.TB, opts httpapi.Options) *harness {
 	t.Helper()
+	return newHarnessOn(t, opts, func(db *sqlite.DB) latchkey.Store { return db })
+}
+
+// newHarnessOn is newHarnessWith with the service on wrap(the database):
+// a store wrapper through which a test makes the service fail.
+func newHarnessOn(t testing.TB, opts httpapi.Options, wrap func(*sqlite.DB) latchkey.Store) *harness {
+	t.Helper()
 	ctx := t.Context()
 	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "latchkey.db"))
 	if err != nil {
@@ -99,7 +106,7 @@ func newHarnessWith(t testing.TB, opts httpapi.Options) *harness {
 		t.Fatal(err)
 	}
 	fast := password.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
-	svc, err := service.New(ctx, st, sealer, service.Config{
+	svc, err := service.New(ctx, wrap(st), sealer, service.Config{
 		Now:         c.Now,
 		Random:      rand.NewChaCha8([32]byte{'l', 'a', 't', 'c', 'h'}),
 		Password:    &fast,

@@ -53,8 +53,8 @@ func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // middleware gives each request an id, logs it when done (route pattern,
 // status, duration; never a header or the query), sets the headers every
-// answer carries, and turns a panic into the contract's 500 with the stack
-// in the log only.
+// answer carries, and turns a panic into a 500 (the contract's JSON, or the
+// error page for a browser: faceFor) with the stack in the log only.
 func (s *Server) middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
@@ -75,7 +75,7 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 				}
 				s.log.ErrorContext(r.Context(), "panic", "request_id", id, "route", r.Pattern, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
 				if sw.status == 0 {
-					s.writeError(sw, r, errors.New("panic"))
+					s.fail(sw, r, faceFor(r), errors.New("panic"))
 				}
 			}
 			d := time.Since(start)

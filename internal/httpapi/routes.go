@@ -21,7 +21,7 @@ func (s *Server) routes() {
 	// Web pages: sign-in (and, with the authorization server, consent).
 	s.mux.Handle("GET /static/", static())
 	s.mux.Handle("GET /login", http.HandlerFunc(s.loginForm))
-	s.mux.Handle("POST /login", s.page(s.login))
+	s.mux.Handle("POST /login", s.page(s.ui(s.login)))
 	s.mux.Handle("POST /logout", s.page(s.logout))
 
 	// The OAuth 2.0 authorization server.

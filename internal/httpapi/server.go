@@ -1,7 +1,8 @@
 // Package httpapi serves Latchkey over HTTP: ProcessMaker's Personal Tokens
-// API under /api/1.0, the JWKS, and the health endpoints. Handlers return
-// errors; one adapter turns a *latchkey.Error into the contract's status
-// and body, and anything else into a 500 whose cause is only logged.
+// API under /api/1.0, the JWKS, the health endpoints, the OAuth endpoints
+// and the web pages. Handlers return errors; one adapter (errors.go) turns
+// a *latchkey.Error into the status of the one table and the API's body or
+// the error page, and anything else into a 500 whose cause is only logged.
 package httpapi
 
 import (

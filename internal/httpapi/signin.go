@@ -43,15 +43,16 @@ func (s *Server) loginForm(w http.ResponseWriter, r *http.Request) {
 // answered alike whatever failed. A browser with a valid device cookie for
 // the name (device.go) draws on the cookie's budget instead of the name's,
 // so guesses by others do not lock the name's owner out.
-func (s *Server) login(w http.ResponseWriter, r *http.Request) {
+//
+// A failure on the server's side is the handler's error, answered as
+// every page's is (ui): 503 while the server is busy checking passwords.
+func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 	if err := r.ParseForm(); err != nil {
 		if tooLarge := (*http.MaxBytesError)(nil); errors.As(err, &tooLarge) {
-			s.formTooLarge(w, r)
-			return
+			return errTooLarge
 		}
-		s.renderError(w, r, http.StatusBadRequest, "Bad request", "The form could not be read.", "invalid_request")
-		return
+		return &latchkey.Error{Code: latchkey.EMALFORMED, Err: err}
 	}
 	back := localPath(r.PostForm.Get("return"))
 	login := strings.TrimSpace(r.PostForm.Get("login"))
@@ -65,7 +66,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	byAddr, ok, after := s.signInByAddr.reserve(addr, now)
 	if !ok {
 		s.signInThrottled(w, r, after, back, login)
-		return
+		return nil
 	}
 	budget, budgetKey := s.signInByAccount, key
 	// A device cookie is bound to the name exactly as typed when it was
@@ -78,7 +79,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		release(byAddr, now)
 		s.signInThrottled(w, r, after, back, login)
-		return
+		return nil
 	}
 	origin := latchkey.Origin{Address: addr, UserAgent: r.UserAgent()}
 	u, secret, err := s.svc.SignIn(r.Context(), login, r.PostForm.Get("password"), origin)
@@ -87,11 +88,13 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		if !errors.As(err, &e) || e.Code != latchkey.EUNAUTHENTICATED {
 			release(byAddr, now)
 			release(byAccount, now)
-			s.signInFailed(w, r, err)
-			return
+			if e != nil && e.Code == latchkey.EUNAVAILABLE {
+				w.Header().Set("Retry-After", "5")
+			}
+			return err
 		}
 		s.render(w, r, http.StatusUnauthorized, "login", pageData{Title: "Sign in", Page: loginPage{Return: back, Login: login, Error: e.Message}})
-		return
+		return nil
 	}
 	release(byAddr, now)
 	release(byAccount, now)
@@ -104,18 +107,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	s.setDeviceCookie(w, r, device)
 	s.log.InfoContext(r.Context(), "signed in", "request_id", requestID(r), "user_id", u.ID)
 	http.Redirect(w, r, back, http.StatusSeeOther)
-}
-
-// signInFailed answers a sign-in that failed on the server's side: 503
-// when the server is busy checking passwords, else 500.
-func (s *Server) signInFailed(w http.ResponseWriter, r *http.Request, err error) {
-	if latchkey.ErrorCode(err) == latchkey.EUNAVAILABLE {
-		w.Header().Set("Retry-After", "5")
-		s.renderError(w, r, http.StatusServiceUnavailable, "Busy", "Too many people are signing in at once. Try again in a few seconds.", "temporarily_unavailable")
-		return
-	}
-	s.log.ErrorContext(r.Context(), "signing in", "request_id", requestID(r), "err", err)
-	s.renderError(w, r, http.StatusInternalServerError, "Something went wrong", "Signing in failed on our side. Try again in a moment.", "server_error")
+	return nil
 }
 
 // signInThrottled answers 429 with Retry-After on the sign-in page.

@@ -17,38 +17,9 @@ import (
 // with the permissions for it, other users' tokens. Who may see, create or
 // revoke what is the service's decision (Owner, SearchUsers), the same one
 // the API gets, so a page allows and refuses exactly what the API does and
-// shows a button only where pressing it would succeed.
-
-// uiHandler is a page handler that returns its error; ui shows it as a page.
-type uiHandler func(w http.ResponseWriter, r *http.Request) error
-
-// ui adapts h: an error it returns becomes an error page with the status
-// the API would answer; a server error is logged and shown without cause.
-func (s *Server) ui(h uiHandler) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		err := h(w, r)
-		if err == nil {
-			return
-		}
-		switch latchkey.ErrorCode(err) {
-		case latchkey.ENOTFOUND:
-			s.renderError(w, r, http.StatusNotFound, "Not found", "There is no such page, user or token here.", "")
-		case latchkey.EFORBIDDEN:
-			s.renderError(w, r, http.StatusForbidden, "Not allowed",
-				"Your account may not do this. An administrator can give it the view-users permission (to see other users' tokens) or edit-users (to revoke them).", "forbidden")
-		case latchkey.ERATELIMIT:
-			s.renderError(w, r, http.StatusTooManyRequests, "Too many tokens at once",
-				"You have created many tokens in a short time. Wait a minute and try again.", "rate_limited")
-		case latchkey.ETOOLARGE:
-			s.formTooLarge(w, r)
-		case latchkey.EMALFORMED:
-			s.renderError(w, r, http.StatusBadRequest, "Bad request", "The form could not be read.", "invalid_request")
-		default:
-			s.log.ErrorContext(r.Context(), "page failed", "method", r.Method, "route", r.Pattern, "request_id", requestID(r), "err", err)
-			s.renderError(w, r, http.StatusInternalServerError, "Something went wrong", "The page failed on our side. Try again in a moment.", "server_error")
-		}
-	}
-}
+// shows a button only where pressing it would succeed. Page handlers
+// return their errors to the adapter the API's handlers have (ui, then
+// fail in errors.go): the same status for the same error.
 
 // signedIn returns the signed-in person as a principal (no token, so no
 // scope limits them: only their permissions), or sends them to sign in,
@@ -330,7 +301,7 @@ func (s *Server) uiCreateToken(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if err := s.limitCreate(w, r, p); err != nil {
-		return err
+		return sayOnPage(err, "Too many tokens at once", "You have created many tokens in a short time. Wait a minute and try again.")
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 	if err := r.ParseForm(); err != nil {

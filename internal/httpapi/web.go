@@ -72,7 +72,8 @@ func contentSecurityPolicy(formTargets ...string) string {
 // carries.
 func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name string, d pageData, formTargets ...string) {
 	if d.User != nil {
-		d.CanViewUsers = d.User.Can(latchkey.PermViewUsers)
+		// The menu offers the search to those the search lets in.
+		d.CanViewUsers = (&latchkey.Principal{User: d.User}).Authorize(latchkey.SearchUsers, 0) == nil
 	}
 	var buf bytes.Buffer
 	if err := pages[name].ExecuteTemplate(&buf, "layout", d); err != nil {
@@ -89,7 +90,9 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name
 	w.Write(buf.Bytes())
 }
 
-// renderError shows a page that explains a refusal.
+// renderError shows a page that explains a refusal with status. A
+// handler's error goes through fail instead, which takes the status from
+// the table.
 func (s *Server) renderError(w http.ResponseWriter, r *http.Request, status int, heading, message, code string) {
 	s.render(w, r, status, "error", pageData{Title: heading, User: s.sessionUserOrNil(r), Page: struct{ Heading, Message, Code string }{heading, message, code}})
 }
@@ -214,7 +217,7 @@ func (s *Server) page(h http.HandlerFunc) http.Handler {
 
 // formTooLarge answers a form over maxFormBytes.
 func (s *Server) formTooLarge(w http.ResponseWriter, r *http.Request) {
-	s.renderError(w, r, http.StatusRequestEntityTooLarge, "Too large", "The form is larger than 64 KiB. Go back, shorten what you typed, and try again.", "request_too_large")
+	s.fail(w, r, facePage, errTooLarge)
 }
 
 // csrfRefused answers a cross-origin form post.
@@ -226,11 +229,7 @@ func (s *Server) csrfRefused(w http.ResponseWriter, r *http.Request) {
 // includes text/html) gets the styled page, outside the API and the
 // endpoints programs call; everything else gets the contract's JSON 404.
 func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
-	if wantsHTML(r.Header.Values("Accept")) && !forPrograms(r.URL.Path) {
-		s.renderError(w, r, http.StatusNotFound, "Not found", "There is no such page here.", "")
-		return
-	}
-	s.writeError(w, r, &latchkey.Error{Code: latchkey.ENOTFOUND})
+	s.fail(w, r, faceFor(r), &latchkey.Error{Code: latchkey.ENOTFOUND})
 }
 
 // forPrograms reports whether path is under the API or an endpoint that

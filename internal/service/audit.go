@@ -12,7 +12,7 @@ import (
 const DefaultAuditRetention = 90 * 24 * time.Hour
 
 // auditRecord returns r completed as the record of what p did, now: who
-// acted (p nil is the server itself, Operator the command line, a
+// acted (p nil is the server itself, an Operator the command line, a
 // principal without a user someone not signed in) and from where. The
 // record goes to the store with the change it records, which writes both
 // or neither.
@@ -28,7 +28,7 @@ func (s *Service) auditRecord(p *latchkey.Principal, r latchkey.AuditRecord) *la
 		if p.Token != nil {
 			r.ActorTokenID = p.Token.ID
 		}
-	case p == Operator:
+	case isOperator(p):
 		r.Actor = latchkey.ActorOperator
 	default:
 		r.Actor = latchkey.ActorAnonymous

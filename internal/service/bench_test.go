@@ -134,7 +134,7 @@ func BenchmarkReject(b *testing.B) {
 		claims, _, _ := strings.Cut(rest, ".")
 		name := "revoked"
 		revoked, revokedRaw, _ := svc.OperatorCreateToken(ctx, u, TokenRequest{Name: &name})
-		if _, err := svc.RevokeToken(ctx, Operator, u, revoked.ID); err != nil {
+		if _, err := svc.RevokeToken(ctx, Operator(), u, revoked.ID); err != nil {
 			b.Fatal(err)
 		}
 		unknownKid := base64.RawURLEncoding.EncodeToString([]byte(`{"typ":"JWT","alg":"RS256","kid":"nope"}`)) + "." + claims + ".c2ln"

@@ -197,7 +197,7 @@ func TestRowCache(t *testing.T) {
 	if show().LastUsedAt == nil {
 		t.Error("after its use was written, the cached row still shows no last use")
 	}
-	if _, err := svc.RevokeToken(ctx, Operator, u, tok.ID); err != nil {
+	if _, err := svc.RevokeToken(ctx, Operator(), u, tok.ID); err != nil {
 		t.Fatal(err)
 	}
 	if !show().Revoked {
@@ -259,7 +259,7 @@ func TestListCache(t *testing.T) {
 	if !has(b.ID) {
 		t.Error("a token created after the list was cached is not listed")
 	}
-	if _, err := svc.RevokeToken(ctx, Operator, u, a.ID); err != nil {
+	if _, err := svc.RevokeToken(ctx, Operator(), u, a.ID); err != nil {
 		t.Fatal(err)
 	}
 	if has(a.ID) {
@@ -295,7 +295,7 @@ func TestInspectIsNotAUse(t *testing.T) {
 	if got.LastUsedAt != nil {
 		t.Errorf("after Inspect, last used %v, want never", got.LastUsedAt)
 	}
-	if _, err := svc.RevokeToken(ctx, Operator, u, tok.ID); err != nil {
+	if _, err := svc.RevokeToken(ctx, Operator(), u, tok.ID); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := svc.Inspect(ctx, raw); latchkey.ErrorCode(err) != latchkey.EUNAUTHENTICATED {
@@ -401,7 +401,7 @@ func TestCacheGuards(t *testing.T) {
 		err := during(t, g, "Credential",
 			func() error { _, err := svc.Authenticate(ctx, raw, latchkey.Origin{}); return err },
 			func() {
-				if _, err := svc.RevokeToken(ctx, Operator, u, tok.ID); err != nil {
+				if _, err := svc.RevokeToken(ctx, Operator(), u, tok.ID); err != nil {
 					t.Fatal(err)
 				}
 			})
@@ -441,7 +441,7 @@ func TestCacheGuards(t *testing.T) {
 		err := during(t, g, "Token",
 			func() error { _, err := svc.Token(ctx, u, tok.ID); return err },
 			func() {
-				if _, err := svc.RevokeToken(ctx, Operator, u, tok.ID); err != nil {
+				if _, err := svc.RevokeToken(ctx, Operator(), u, tok.ID); err != nil {
 					t.Fatal(err)
 				}
 			})
@@ -463,7 +463,7 @@ func TestCacheGuards(t *testing.T) {
 		err := during(t, g, "Tokens",
 			func() error { _, err := list(); return err },
 			func() {
-				if _, err := svc.RevokeToken(ctx, Operator, u, tok.ID); err != nil {
+				if _, err := svc.RevokeToken(ctx, Operator(), u, tok.ID); err != nil {
 					t.Fatal(err)
 				}
 			})

@@ -78,7 +78,7 @@ func (s *Service) RegisterClient(ctx context.Context, n NewClient) (*latchkey.Cl
 		c.SecretHash = HashClientSecret(secret)
 	}
 	// The store sets the record's subject to the new client's id.
-	if err := s.store.CreateClient(ctx, c, s.auditRecord(Operator, latchkey.AuditRecord{Action: latchkey.AuditClientAdded, Detail: c.Name})); err != nil {
+	if err := s.store.CreateClient(ctx, c, s.auditRecord(Operator(), latchkey.AuditRecord{Action: latchkey.AuditClientAdded, Detail: c.Name})); err != nil {
 		return nil, "", err
 	}
 	s.log.Info("client registered", "client_id", c.ID, "name", c.Name)
@@ -221,7 +221,7 @@ func (s *Service) RevokeClient(ctx context.Context, id int64) error {
 	if c.ID == latchkey.PersonalAccessClientID || c.PersonalAccessClient {
 		return latchkey.Errorf(latchkey.EINVALID, "the personal access client cannot be revoked: revoke tokens one by one")
 	}
-	rec := s.auditRecord(Operator, latchkey.AuditRecord{Action: latchkey.AuditClientRevoked, SubjectID: idString(id), Detail: c.Name})
+	rec := s.auditRecord(Operator(), latchkey.AuditRecord{Action: latchkey.AuditClientRevoked, SubjectID: idString(id), Detail: c.Name})
 	if err := s.store.RevokeClient(ctx, id, rec.At, rec); err != nil {
 		if latchkey.ErrorCode(err) == latchkey.ENOTFOUND {
 			return latchkey.Errorf(latchkey.ENOTFOUND, "no client %d", id)

@@ -58,7 +58,7 @@ func (s *Service) addKey(ctx context.Context, priv *rsa.PrivateKey) (*latchkey.S
 	if err != nil {
 		return nil, err
 	}
-	if err := s.store.AddSigningKey(ctx, k, s.auditRecord(Operator, latchkey.AuditRecord{Action: latchkey.AuditKeyAdded, SubjectID: k.ID})); err != nil {
+	if err := s.store.AddSigningKey(ctx, k, s.auditRecord(Operator(), latchkey.AuditRecord{Action: latchkey.AuditKeyAdded, SubjectID: k.ID})); err != nil {
 		return nil, err
 	}
 	s.log.Info("signing key added", "kid", k.ID)

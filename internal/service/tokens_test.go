@@ -61,7 +61,7 @@ func TestTokenBelongsToOwner(t *testing.T) {
 			t.Fatalf("%s: Token(alice, her token) = %v", round, err)
 		}
 	}
-	if _, err := svc.RevokeToken(ctx, Operator, bob, tok.ID); latchkey.ErrorCode(err) != latchkey.ENOTFOUND {
+	if _, err := svc.RevokeToken(ctx, Operator(), bob, tok.ID); latchkey.ErrorCode(err) != latchkey.ENOTFOUND {
 		t.Errorf("RevokeToken(bob, alice's token) = %v, want ENOTFOUND", err)
 	}
 	if got, err := svc.Token(ctx, alice, tok.ID); err != nil || got.Revoked {
@@ -75,4 +75,62 @@ func asError(err error, target **latchkey.Error) bool {
 		*target = e
 	}
 	return ok
+}
+
+// TestCreateTokenGrant: a token hands on no more than it has
+// (Principal.AuthorizeGrant): a limited token creates only tokens limited
+// to a subset of its scopes, and a refusal stores nothing.
+func TestCreateTokenGrant(t *testing.T) {
+	svc, _ := newTestService(t, Config{})
+	ctx := t.Context()
+	alice := svc.mustUser(t, "alice")
+	principal := func(scopes ...string) *latchkey.Principal {
+		t.Helper()
+		name := "scoped"
+		_, jwt, err := svc.OperatorCreateToken(ctx, alice, TokenRequest{Name: &name, Scopes: scopes})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := svc.Authenticate(ctx, jwt, latchkey.Origin{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	writer, star := principal(latchkey.ScopeTokensWrite), principal(latchkey.ScopeAll)
+	for _, tc := range []struct {
+		name string
+		p    *latchkey.Principal
+		want []string
+		code string
+	}{
+		{"limited token, its own scope", writer, []string{latchkey.ScopeTokensWrite}, ""},
+		{"limited token, another scope", writer, []string{latchkey.ScopeTokensRead}, latchkey.EFORBIDDEN},
+		{"limited token, more scopes", writer, []string{latchkey.ScopeTokensWrite, latchkey.ScopeTokensRead}, latchkey.EFORBIDDEN},
+		{"limited token, every ability", writer, nil, latchkey.EFORBIDDEN},
+		{"limited token, star", writer, []string{latchkey.ScopeAll}, latchkey.EFORBIDDEN},
+		{"star token, every ability", star, nil, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, before, err := svc.UserTokens(ctx, alice, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			name := tc.name
+			_, _, err = svc.CreateToken(ctx, tc.p, alice, TokenRequest{Name: &name, Scopes: tc.want})
+			if got := latchkey.ErrorCode(err); got != tc.code {
+				t.Fatalf("CreateToken(scopes %q) by a %q token = %v, want code %q", tc.want, tc.p.Token.Scopes, err, tc.code)
+			}
+			if err != nil && latchkey.ErrorMessage(err) != latchkey.MsgCannotGrant {
+				t.Errorf("CreateToken(scopes %q) message = %q, want %q", tc.want, latchkey.ErrorMessage(err), latchkey.MsgCannotGrant)
+			}
+			_, after, err := svc.UserTokens(ctx, alice, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if stored := after - before; stored != map[bool]int{true: 1, false: 0}[tc.code == ""] {
+				t.Errorf("CreateToken(scopes %q) stored %d tokens", tc.want, stored)
+			}
+		})
+	}
 }

@@ -30,11 +30,11 @@ func (s *Service) UserTokens(ctx context.Context, owner *latchkey.User, limit in
 
 // SearchUsers returns the users, deleted ones left out, whose username,
 // email or name contains search (all of them when it is ""), by id: at
-// most limit of them, and whether there are more. Only holders of
-// view-users and administrators may search: EFORBIDDEN for anyone else.
+// most limit of them, and whether there are more. Who may search is
+// Authorize's decision (latchkey.SearchUsers): EFORBIDDEN for anyone else.
 func (s *Service) SearchUsers(ctx context.Context, p *latchkey.Principal, search string, limit int) ([]*latchkey.User, bool, error) {
-	if !p.User.Can(latchkey.PermViewUsers) {
-		return nil, false, &latchkey.Error{Code: latchkey.EFORBIDDEN, Message: latchkey.MsgNotAuthorized}
+	if err := p.Authorize(latchkey.SearchUsers, 0); err != nil {
+		return nil, false, err
 	}
 	us, err := s.store.Users(ctx, latchkey.UserFilter{Search: search, Limit: limit + 1})
 	if err != nil {

@@ -14,9 +14,19 @@ import (
 	"github.com/latchkey/latchkey/internal/password"
 )
 
-// Operator is the principal of someone at the command line: it may do
-// anything, and no token scopes limit it.
-var Operator = &latchkey.Principal{User: &latchkey.User{Admin: true, Status: latchkey.StatusActive}}
+// Operator returns the principal of someone at the command line: it may
+// do anything, and no token scopes limit it. Each call returns a new
+// value, so no caller can change what the next one gets. Its user is the
+// only one without an id: it is in no database (see isOperator).
+func Operator() *latchkey.Principal {
+	return &latchkey.Principal{User: &latchkey.User{Admin: true, Status: latchkey.StatusActive}}
+}
+
+// isOperator reports whether p is an Operator: a user, no token, and no
+// id, which every user in the database has.
+func isOperator(p *latchkey.Principal) bool {
+	return p.User != nil && p.User.ID == 0 && p.Token == nil
+}
 
 var usernameForm = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._@+-]{0,254}$`)
 
@@ -108,7 +118,7 @@ func (s *Service) CreateUser(ctx context.Context, n NewUser) (*latchkey.User, er
 		u.PasswordHash = h
 	}
 	// The store sets the record's subject to the new user's id.
-	if err := s.store.CreateUser(ctx, u, s.auditRecord(Operator, latchkey.AuditRecord{Action: latchkey.AuditUserCreated, Detail: u.Username})); err != nil {
+	if err := s.store.CreateUser(ctx, u, s.auditRecord(Operator(), latchkey.AuditRecord{Action: latchkey.AuditUserCreated, Detail: u.Username})); err != nil {
 		return nil, err
 	}
 	s.log.Info("user created", "user_id", u.ID, "username", u.Username)
@@ -157,7 +167,7 @@ func (s *Service) UpdateUser(ctx context.Context, id int64, c UserChange) (*latc
 		}
 		upd.PasswordHash = &h
 	}
-	rec := s.auditRecord(Operator, latchkey.AuditRecord{Action: latchkey.AuditUserUpdated, SubjectUserID: userRef(id), SubjectID: idString(id), Detail: changed(c)})
+	rec := s.auditRecord(Operator(), latchkey.AuditRecord{Action: latchkey.AuditUserUpdated, SubjectUserID: userRef(id), SubjectID: idString(id), Detail: changed(c)})
 	u, err := s.store.UpdateUser(ctx, id, upd, rec.At, rec)
 	if err != nil {
 		return nil, err
@@ -175,7 +185,7 @@ func (s *Service) UpdateUser(ctx context.Context, id int64, c UserChange) (*latc
 // DeleteUser deletes a user softly: the row stays, its tokens stop
 // authenticating at once.
 func (s *Service) DeleteUser(ctx context.Context, id int64) error {
-	rec := s.auditRecord(Operator, latchkey.AuditRecord{Action: latchkey.AuditUserDeleted, SubjectUserID: userRef(id), SubjectID: idString(id)})
+	rec := s.auditRecord(Operator(), latchkey.AuditRecord{Action: latchkey.AuditUserDeleted, SubjectUserID: userRef(id), SubjectID: idString(id)})
 	if err := s.store.DeleteUser(ctx, id, rec.At, rec); err != nil {
 		return err
 	}
@@ -194,8 +204,8 @@ func (s *Service) DeleteUser(ctx context.Context, id int64) error {
 // user not deleted took it meanwhile.
 func (s *Service) RestoreUser(ctx context.Context, id int64) (*latchkey.User, error) {
 	const why = "user restored"
-	restored := s.auditRecord(Operator, latchkey.AuditRecord{Action: latchkey.AuditUserRestored, SubjectUserID: userRef(id), SubjectID: idString(id)})
-	revoked := s.auditRecord(Operator, latchkey.AuditRecord{Action: latchkey.AuditTokenRevoked, Detail: why})
+	restored := s.auditRecord(Operator(), latchkey.AuditRecord{Action: latchkey.AuditUserRestored, SubjectUserID: userRef(id), SubjectID: idString(id)})
+	revoked := s.auditRecord(Operator(), latchkey.AuditRecord{Action: latchkey.AuditTokenRevoked, Detail: why})
 	u, ts, err := s.store.RestoreUser(ctx, id, restored.At, restored, revoked)
 	if latchkey.ErrorCode(err) == latchkey.ECONFLICT {
 		return nil, s.restoreConflict(ctx, id, err)
@@ -317,7 +327,7 @@ func (s *Service) OperatorCreateToken(ctx context.Context, owner *latchkey.User,
 	if owner.Deleted() {
 		return nil, "", latchkey.Errorf(latchkey.ENOTFOUND, "user %d is deleted", owner.ID)
 	}
-	return s.CreateToken(ctx, Operator, owner, req)
+	return s.CreateToken(ctx, Operator(), owner, req)
 }
 
 // OperatorRevokeToken revokes any token by id, as the operator, and
@@ -338,7 +348,7 @@ func (s *Service) OperatorRevokeToken(ctx context.Context, id string) (bool, err
 	if err != nil {
 		return false, err
 	}
-	_, revoked, err := s.revokeToken(ctx, Operator, owner, id)
+	_, revoked, err := s.revokeToken(ctx, Operator(), owner, id)
 	return revoked, err
 }
 
