@@ -116,8 +116,8 @@ func TestOAuthRevokedWhileIssued(t *testing.T) {
 					if err := h.svc.RevokeConsent(wctx, &latchkey.Principal{User: h.alice}, h.app.ID); err != nil {
 						t.Errorf("RevokeConsent: %v", err)
 					}
-					if err := h.svc.SaveConsent(wctx, h.alice.ID, h.app.ID, latchkey.Scopes{latchkey.ScopeTokensRead}); err != nil {
-						t.Errorf("SaveConsent: %v", err)
+					if err := h.svc.ApproveConsent(wctx, h.alice.ID, h.app.ID, latchkey.Scopes{latchkey.ScopeTokensRead}); err != nil {
+						t.Errorf("ApproveConsent: %v", err)
 					}
 				})
 				tok2, err := refresh(tok.RefreshToken)
