@@ -114,17 +114,7 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 	if r.Method == http.MethodPost {
 		switch r.PostForm.Get("decision") {
 		case "approve":
-			scopes := slices.Clone(requested)
-			prev, err := s.svc.Consent(ctx, u.ID, c.ID)
-			switch {
-			case err == nil:
-				scopes = union(prev.Scopes, requested)
-			case latchkey.ErrorCode(err) != latchkey.ENOTFOUND:
-				s.log.ErrorContext(ctx, "reading a consent", "request_id", requestID(r), "err", err)
-				s.oauth.WriteAuthorizeError(ctx, w, ar, fosite.ErrServerError)
-				return
-			}
-			if err := s.svc.SaveConsent(ctx, u.ID, c.ID, scopes); err != nil {
+			if err := s.svc.ApproveConsent(ctx, u.ID, c.ID, requested); err != nil {
 				s.log.ErrorContext(ctx, "saving a consent", "request_id", requestID(r), "err", err)
 				s.oauth.WriteAuthorizeError(ctx, w, ar, fosite.ErrServerError)
 				return
@@ -137,14 +127,16 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
-	// Approved before, for these scopes at least, and not asked to ask
-	// again: straight back to the application. Not for a public client:
-	// any program can claim its id and a loopback redirect URI, so the
-	// person is asked every time (RFC 8252, section 8.6).
+	// Approved before, as the service remembers approvals, and not asked
+	// to ask again: straight back to the application.
 	remembered := false
-	if !c.Public() && !slices.Contains(prompt, "consent") {
-		prev, err := s.svc.Consent(ctx, u.ID, c.ID)
-		remembered = err == nil && covers(prev.Scopes, requested)
+	if !slices.Contains(prompt, "consent") {
+		remembered, err = s.svc.ConsentRemembered(ctx, u.ID, c, requested)
+		if err != nil {
+			s.log.ErrorContext(ctx, "reading a consent", "request_id", requestID(r), "err", err)
+			s.oauth.WriteAuthorizeError(ctx, w, ar, fosite.ErrServerError)
+			return
+		}
 	}
 	switch {
 	case remembered:
@@ -187,29 +179,6 @@ func plainRefusal(code string) string {
 		return "Something failed on our side."
 	}
 	return "The application sent you here with a request this server cannot accept."
-}
-
-// union is a's scopes, then b's not in a.
-func union(a, b latchkey.Scopes) latchkey.Scopes {
-	out := slices.Clone(a)
-	for _, s := range b {
-		if !slices.Contains(out, s) {
-			out = append(out, s)
-		}
-	}
-	return out
-}
-
-// covers reports whether a consent to have covers a request for want:
-// literally, scope by scope (a consent to * is not taken as one to
-// tokens.read: the page named what it named).
-func covers(have, want latchkey.Scopes) bool {
-	for _, w := range want {
-		if !slices.Contains(have, w) {
-			return false
-		}
-	}
-	return true
 }
 
 // tokenEndpoint serves one of the endpoints applications call

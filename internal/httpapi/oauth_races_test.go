@@ -14,6 +14,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/oauthtest"
 	"github.com/latchkey/latchkey/internal/service"
 )
@@ -116,8 +117,8 @@ func TestOAuthRevokedWhileIssued(t *testing.T) {
 					if err := h.svc.RevokeConsent(wctx, &latchkey.Principal{User: h.alice}, h.app.ID); err != nil {
 						t.Errorf("RevokeConsent: %v", err)
 					}
-					if err := h.svc.SaveConsent(wctx, h.alice.ID, h.app.ID, latchkey.Scopes{latchkey.ScopeTokensRead}); err != nil {
-						t.Errorf("SaveConsent: %v", err)
+					if err := h.svc.ApproveConsent(wctx, h.alice.ID, h.app.ID, latchkey.Scopes{latchkey.ScopeTokensRead}); err != nil {
+						t.Errorf("ApproveConsent: %v", err)
 					}
 				})
 				tok2, err := refresh(tok.RefreshToken)
@@ -276,7 +277,7 @@ func TestOAuthPublicClientAlwaysAsks(t *testing.T) {
 // TestOAuthRevokeExpiredAccessToken: revoking an access token that has
 // expired still ends the authorization behind it.
 func TestOAuthRevokeExpiredAccessToken(t *testing.T) {
-	h := newOAuthHarness(t, func(h *oauthHarness) { h.accessLifetime = time.Second })
+	h := newOAuthHarness(t)
 	ctx := t.Context()
 	conf := h.config(h.app, h.appSecret, h.redirect, latchkey.ScopeTokensRead)
 	v := oauth2.GenerateVerifier()
@@ -285,7 +286,7 @@ func TestOAuthRevokeExpiredAccessToken(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(2100 * time.Millisecond)
+	h.clock.Advance(oauth.DefaultAccessTokenLifetime)
 	if status, body := h.post("/oauth/revoke", h.app, h.appSecret, url.Values{"token": {tok.AccessToken}}); status != http.StatusOK {
 		t.Fatalf("revoke: %d %v", status, body)
 	}

@@ -31,12 +31,14 @@ import (
 )
 
 // oauthHarness is the whole server, authorization server included, on a
-// real SQLite database with the real clock: fosite keeps time itself.
+// real SQLite database, with the service's clock moved by hand (the
+// authorization server reads it too).
 type oauthHarness struct {
 	t     testing.TB
 	srv   *httptest.Server
 	svc   *service.Service
 	store latchkey.Store
+	clock *clock
 	// postgres: run on PostgreSQL instead of SQLite.
 	postgres bool
 	// secureCookies: the server's --secure-cookies.
@@ -56,7 +58,6 @@ type oauthHarness struct {
 	alicePassword    string
 	bobPassword      string
 	limits           httpapi.Limits
-	codeLifetime     time.Duration
 	accessLifetime   time.Duration
 	refreshLifetimes time.Duration
 }
@@ -90,14 +91,14 @@ func newOAuthHarness(t testing.TB, configure ...func(*oauthHarness)) *oauthHarne
 		t.Fatal(err)
 	}
 	fast := password.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
-	svc, err := service.New(ctx, st, sealer, service.Config{Password: &fast})
+	h.clock = &clock{now: start}
+	svc, err := service.New(ctx, st, sealer, service.Config{Password: &fast, Now: h.clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
 	h.svc, h.store = svc, st
 	prov, err := oauth.New(svc, st, oauth.Config{
 		Secret:               svc.DeriveKey(oauth.SecretInfo),
-		CodeLifetime:         h.codeLifetime,
 		AccessTokenLifetime:  h.accessLifetime,
 		RefreshTokenLifetime: h.refreshLifetimes,
 	})
@@ -434,10 +435,7 @@ func TestOAuthTokenRefusals(t *testing.T) {
 		name := map[bool]string{false: "sqlite", true: "postgres"}[pg]
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			testOAuthTokenRefusals(t, newOAuthHarness(t, func(h *oauthHarness) {
-				h.codeLifetime = 2 * time.Second
-				h.postgres = pg
-			}))
+			testOAuthTokenRefusals(t, newOAuthHarness(t, func(h *oauthHarness) { h.postgres = pg }))
 		})
 	}
 }
@@ -563,7 +561,7 @@ func testOAuthTokenRefusals(t *testing.T, h *oauthHarness) {
 	})
 	t.Run("expired code", func(t *testing.T) {
 		c := code()
-		time.Sleep(2100 * time.Millisecond)
+		h.clock.Advance(oauth.DefaultCodeLifetime)
 		_, err := conf.Exchange(ctx, c, oauth2.VerifierOption(verifier))
 		if got := oauthError(t, err); got != "invalid_grant" {
 			t.Errorf("got %s, want invalid_grant", got)

@@ -59,17 +59,53 @@ const (
 // from its own secret.
 const SecretInfo = "latchkey/oauth: codes and refresh tokens, v1"
 
+// Service is what the authorization server needs of the application core
+// (internal/service's *Service): its clock, its scopes, its users, and the
+// signing, storing, checking and revoking of access tokens.
+type Service interface {
+	// Now is the service's clock: this package dates grants and judges
+	// their expiry by it, never by the wall clock.
+	Now() time.Time
+	Scopes() []string
+	FindUser(ctx context.Context, ref string) (*latchkey.User, error)
+	SignAccessToken(userID, clientID int64, scopes latchkey.Scopes, lifetime time.Duration) (signed, id, kid string, expires time.Time, err error)
+	StoreAccessToken(ctx context.Context, t *latchkey.Token, g *latchkey.Grant, origin latchkey.Origin) error
+	SignedTokenID(token string) (string, error)
+	Inspect(ctx context.Context, token string) (*latchkey.Principal, error)
+	RevokeAuthorization(ctx context.Context, requestID, why string) error
+	OperatorRevokeToken(ctx context.Context, id string) (bool, error)
+}
+
+// Store is what the authorization server reads and writes itself: clients
+// and tokens to read, and its grants (see latchkey.GrantStore).
+type Store interface {
+	Client(ctx context.Context, id int64) (*latchkey.Client, error)
+	Token(ctx context.Context, id string) (*latchkey.Token, error)
+	CreateGrant(ctx context.Context, g *latchkey.Grant) error
+	Grant(ctx context.Context, kind latchkey.GrantKind, signature string) (*latchkey.Grant, error)
+	DeactivateGrant(ctx context.Context, kind latchkey.GrantKind, signature string) error
+	DeactivateGrants(ctx context.Context, kind latchkey.GrantKind, requestID string) error
+	DeleteGrant(ctx context.Context, kind latchkey.GrantKind, signature string) error
+	MarkRequestRevoked(ctx context.Context, requestID string, at time.Time) error
+	AuthorizationLive(ctx context.Context, requestID string, userID, clientID int64) (bool, error)
+}
+
+var (
+	_ Service = (*service.Service)(nil)
+	_ Store   = latchkey.Store(nil)
+)
+
 // Provider is the authorization server. It is safe for concurrent use.
 type Provider struct {
 	f     fosite.OAuth2Provider
-	svc   *service.Service
+	svc   Service
 	store storage
 	cfg   Config
 	log   *slog.Logger
 }
 
 // New returns the authorization server of svc, keeping its grants in st.
-func New(svc *service.Service, st latchkey.Store, cfg Config) (*Provider, error) {
+func New(svc Service, st Store, cfg Config) (*Provider, error) {
 	if len(cfg.Secret) < 32 {
 		return nil, errors.New("oauth: the secret must be 32 bytes at least")
 	}
@@ -212,9 +248,10 @@ func (s *tokenStrategy) GenerateAccessToken(_ context.Context, req fosite.Reques
 	if err != nil {
 		return "", "", fmt.Errorf("oauth: client id %q", req.GetClient().GetID())
 	}
-	// The token lasts exactly the configured lifetime from its iat (fosite
-	// set the session's expiry from its own reading of the clock, rounded):
-	// the stored row, the JWT's exp and expires_in agree.
+	// The token lasts exactly the configured lifetime from its iat, on the
+	// service's clock (fosite set the session's expiry from its own reading
+	// of the wall clock, rounded): the stored row, the JWT's exp and
+	// expires_in agree.
 	signed, id, kid, exp, err := s.p.svc.SignAccessToken(uid, cid, latchkey.Scopes(req.GetGrantedScopes()), s.p.cfg.AccessTokenLifetime)
 	if err != nil {
 		return "", "", err
@@ -227,11 +264,26 @@ func (s *tokenStrategy) GenerateAccessToken(_ context.Context, req fosite.Reques
 // errInactiveUser: the user of a grant can no longer sign in.
 var errInactiveUser = errors.New("oauth: the user of this grant is disabled or deleted")
 
+// Expiry. fosite's HMAC strategy checks a code's and a refresh token's
+// expiry against the wall clock, and fosite has no clock to hand it; so
+// the two Validate methods below check the signature only, and the
+// storage decides expiry on the service's clock: it dates each grant by
+// that clock as it stores it, and refuses an expired one as it loads it
+// (see storage.get). An access token is checked by the service
+// (ValidateAccessToken), on the same clock.
+
+// ValidateAuthorizeCode accepts a code that fosite's HMAC check accepts;
+// had the code expired, the storage would have refused it already.
+func (s *tokenStrategy) ValidateAuthorizeCode(ctx context.Context, _ fosite.Requester, token string) error {
+	return s.Enigma.Validate(ctx, token)
+}
+
 // ValidateRefreshToken accepts a refresh token that fosite's HMAC check
-// accepts and whose user is still active: introspection then says a
-// disabled user's refresh token is inactive, and a refresh is refused.
+// accepts (had it expired, the storage would have refused it already) and
+// whose user is still active: introspection then says a disabled user's
+// refresh token is inactive, and a refresh is refused.
 func (s *tokenStrategy) ValidateRefreshToken(ctx context.Context, req fosite.Requester, token string) error {
-	if err := s.HMACSHAStrategyUnPrefixed.ValidateRefreshToken(ctx, req, token); err != nil {
+	if err := s.Enigma.Validate(ctx, token); err != nil {
 		return err
 	}
 	u, err := s.p.svc.FindUser(ctx, req.GetSession().GetSubject())

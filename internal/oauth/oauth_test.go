@@ -6,7 +6,9 @@ import (
 	"net/url"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/ory/fosite"
 
@@ -16,8 +18,32 @@ import (
 	"github.com/latchkey/latchkey/internal/sqlite"
 )
 
-// newProvider is an authorization server on a real SQLite database.
-func newProvider(t *testing.T) (*Provider, *service.Service) {
+// start is the test clock's first reading: years before any wall clock
+// that runs these tests, so that an expiry judged by the wall clock
+// refuses every code and refresh token, and the tests fail.
+var start = time.Date(2021, 3, 1, 17, 45, 10, 0, time.UTC)
+
+// clock is a clock the test moves by hand.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
+}
+
+// newProvider is an authorization server on a real SQLite database, with
+// the service's clock moved by hand.
+func newProvider(t *testing.T) (*Provider, *service.Service, *clock) {
 	t.Helper()
 	st, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "oauth.db"))
 	if err != nil {
@@ -31,7 +57,11 @@ func newProvider(t *testing.T) (*Provider, *service.Service) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc, err := service.New(t.Context(), st, sealer, service.Config{Password: &password.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}})
+	c := &clock{now: start}
+	svc, err := service.New(t.Context(), st, sealer, service.Config{
+		Password: &password.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32},
+		Now:      c.Now,
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,13 +69,13 @@ func newProvider(t *testing.T) (*Provider, *service.Service) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return p, svc
+	return p, svc, c
 }
 
 // TestParseAuthorizePKCE: a public client must send an S256 challenge; a
 // confidential one may, and no one may use another method.
 func TestParseAuthorizePKCE(t *testing.T) {
-	p, svc := newProvider(t)
+	p, svc, _ := newProvider(t)
 	const redirect = "https://app.example/callback"
 	public, _, err := svc.RegisterClient(t.Context(), service.NewClient{Name: "Public", RedirectURIs: []string{redirect}, Public: true})
 	if err != nil {
@@ -92,7 +122,7 @@ func TestParseAuthorizePKCE(t *testing.T) {
 // client without a challenge get past ParseAuthorize, fosite still makes no
 // code for it.
 func TestApproveRequiresPKCEOfPublicClients(t *testing.T) {
-	p, svc := newProvider(t)
+	p, svc, _ := newProvider(t)
 	const redirect = "https://app.example/callback"
 	public, _, err := svc.RegisterClient(t.Context(), service.NewClient{Name: "Public", RedirectURIs: []string{redirect}, Public: true})
 	if err != nil {

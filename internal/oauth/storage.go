@@ -19,7 +19,7 @@ import (
 // them).
 type storage struct {
 	p  *Provider
-	st latchkey.Store
+	st Store
 }
 
 // GetClient returns an application that may take part in the flow: not
@@ -52,32 +52,54 @@ func (s *storage) SetClientAssertionJWT(context.Context, string, time.Time) erro
 	return errNoAssertions
 }
 
-// newGrant makes the grant of kind that keeps req under signature.
-func newGrant(kind latchkey.GrantKind, signature string, req fosite.Requester, expiresIn fosite.TokenType) (*latchkey.Grant, *Session, error) {
-	b, sess, err := encodeRequest(req)
+// tokenType is the token of a session whose expiry is a grant's of kind.
+func tokenType(kind latchkey.GrantKind) fosite.TokenType {
+	switch kind {
+	case latchkey.GrantCode, latchkey.GrantPKCE:
+		return fosite.AuthorizeCode
+	case latchkey.GrantRefresh:
+		return fosite.RefreshToken
+	}
+	return fosite.AccessToken
+}
+
+// newGrant makes the grant of kind that keeps req under signature, made at
+// now and expiring at exp. The session's expiry of the grant's token is
+// set to exp first, so that the request kept and the row agree.
+func newGrant(kind latchkey.GrantKind, signature string, req fosite.Requester, now, exp time.Time) (*latchkey.Grant, error) {
+	sess, ok := req.GetSession().(*Session)
+	if !ok {
+		return nil, fmt.Errorf("oauth: a request with a %T session", req.GetSession())
+	}
+	sess.SetExpiresAt(tokenType(kind), exp.UTC())
+	b, _, err := encodeRequest(req)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	uid, err := sess.userID()
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	cid, err := strconv.ParseInt(req.GetClient().GetID(), 10, 64)
 	if err != nil {
-		return nil, nil, fmt.Errorf("oauth: client id %q", req.GetClient().GetID())
-	}
-	exp := sess.GetExpiresAt(expiresIn)
-	if exp.IsZero() {
-		exp = time.Now().Add(DefaultRefreshTokenLifetime)
+		return nil, fmt.Errorf("oauth: client id %q", req.GetClient().GetID())
 	}
 	return &latchkey.Grant{
 		Kind: kind, Signature: signature, RequestID: req.GetID(), ClientID: cid, UserID: uid,
-		Active: true, Request: b, CreatedAt: time.Now().UTC(), ExpiresAt: exp.UTC(),
-	}, sess, nil
+		Active: true, Request: b, CreatedAt: now.UTC(), ExpiresAt: exp.UTC(),
+	}, nil
 }
 
-func (s *storage) create(ctx context.Context, kind latchkey.GrantKind, signature string, req fosite.Requester, expiresIn fosite.TokenType) (*latchkey.Grant, error) {
-	g, _, err := newGrant(kind, hashSignature(signature), req, expiresIn)
+// create stores the code, PKCE challenge or refresh token of req under
+// signature, lasting its configured lifetime from now on the service's
+// clock (fosite set the session's expiry by the wall clock).
+func (s *storage) create(ctx context.Context, kind latchkey.GrantKind, signature string, req fosite.Requester) (*latchkey.Grant, error) {
+	lifetime := s.p.cfg.CodeLifetime
+	if kind == latchkey.GrantRefresh {
+		lifetime = s.p.cfg.RefreshTokenLifetime
+	}
+	now := s.p.svc.Now()
+	g, err := newGrant(kind, hashSignature(signature), req, now, now.Add(lifetime))
 	if err != nil {
 		return nil, err
 	}
@@ -124,7 +146,7 @@ func (s *storage) endAuthorization(ctx context.Context, requestID, why string) e
 	// Finished even if the request that found the reuse is gone: fosite
 	// does not retry a revocation that failed.
 	ctx = context.WithoutCancel(ctx)
-	if err := s.st.MarkRequestRevoked(ctx, requestID, time.Now().UTC()); err != nil {
+	if err := s.st.MarkRequestRevoked(ctx, requestID, s.p.svc.Now()); err != nil {
 		return err
 	}
 	if err := s.st.DeactivateGrants(ctx, latchkey.GrantRefresh, requestID); err != nil {
@@ -135,7 +157,7 @@ func (s *storage) endAuthorization(ctx context.Context, requestID, why string) e
 
 // get reads the grant of kind under signature (already hashed) back into
 // a request: fosite.ErrNotFound when there is none, or when its client is
-// gone or revoked.
+// gone or revoked. The request's session expires when the grant does.
 func (s *storage) get(ctx context.Context, kind latchkey.GrantKind, signature string) (*latchkey.Grant, fosite.Requester, error) {
 	g, err := s.st.Grant(ctx, kind, signature)
 	if latchkey.ErrorCode(err) == latchkey.ENOTFOUND {
@@ -145,7 +167,24 @@ func (s *storage) get(ctx context.Context, kind latchkey.GrantKind, signature st
 		return nil, nil, err
 	}
 	req, err := s.decode(ctx, g.Request)
-	return g, req, err
+	if err != nil {
+		return nil, nil, err
+	}
+	req.GetSession().SetExpiresAt(tokenType(kind), g.ExpiresAt)
+	return g, req, nil
+}
+
+// unexpired refuses a code or refresh token whose grant has expired on the
+// service's clock: fosite.ErrNotFound (which fosite answers invalid_grant
+// at the token endpoint, "inactive" at introspection, and nothing to do at
+// revocation) wrapping fosite.ErrTokenExpired to say why. It is asked of
+// an active grant only: a used one presented again is a reuse, expired or
+// not, and fosite then revokes its authorization.
+func (s *storage) unexpired(g *latchkey.Grant) error {
+	if s.p.svc.Now().Before(g.ExpiresAt) {
+		return nil
+	}
+	return fosite.ErrNotFound.WithWrap(fosite.ErrTokenExpired.WithHintf("It expired at %s.", g.ExpiresAt.Format(time.RFC3339)))
 }
 
 func (s *storage) decode(ctx context.Context, b []byte) (fosite.Requester, error) {
@@ -188,7 +227,7 @@ func (s *storage) deactivate(ctx context.Context, kind latchkey.GrantKind, signa
 // Authorization codes.
 
 func (s *storage) CreateAuthorizeCodeSession(ctx context.Context, code string, req fosite.Requester) error {
-	_, err := s.create(ctx, latchkey.GrantCode, code, req, fosite.AuthorizeCode)
+	_, err := s.create(ctx, latchkey.GrantCode, code, req)
 	return err
 }
 
@@ -200,6 +239,9 @@ func (s *storage) GetAuthorizeCodeSession(ctx context.Context, code string, _ fo
 	if !g.Active {
 		return req, fosite.ErrInvalidatedAuthorizeCode
 	}
+	if err := s.unexpired(g); err != nil {
+		return nil, err
+	}
 	return req, nil
 }
 
@@ -210,10 +252,13 @@ func (s *storage) InvalidateAuthorizeCodeSession(ctx context.Context, code strin
 // PKCE challenges, kept beside their codes.
 
 func (s *storage) CreatePKCERequestSession(ctx context.Context, signature string, req fosite.Requester) error {
-	_, err := s.create(ctx, latchkey.GrantPKCE, signature, req, fosite.AuthorizeCode)
+	_, err := s.create(ctx, latchkey.GrantPKCE, signature, req)
 	return err
 }
 
+// GetPKCERequestSession finds a code's challenge, expired or not: its
+// code's expiry is checked with the code, and a challenge not found would
+// let the exchange pass as one that never used PKCE.
 func (s *storage) GetPKCERequestSession(ctx context.Context, signature string, _ fosite.Session) (fosite.Requester, error) {
 	_, req, err := s.get(ctx, latchkey.GrantPKCE, hashSignature(signature))
 	return req, err
@@ -231,12 +276,15 @@ func (s *storage) DeletePKCERequestSession(context.Context, string) error {
 // Access tokens: rows of the tokens table, found by id.
 
 func (s *storage) CreateAccessTokenSession(ctx context.Context, id string, req fosite.Requester) error {
-	g, sess, err := newGrant(latchkey.GrantAccess, id, req, fosite.AccessToken)
+	sess, ok := req.GetSession().(*Session)
+	if !ok || sess.accessKeyID == "" || sess.GetExpiresAt(fosite.AccessToken).IsZero() {
+		return errors.New("oauth: an access token to store that this server did not sign")
+	}
+	// Expiring as GenerateAccessToken signed it, on the service's clock
+	// (and StoreAccessToken dates the row and the grant by it).
+	g, err := newGrant(latchkey.GrantAccess, id, req, s.p.svc.Now(), sess.GetExpiresAt(fosite.AccessToken))
 	if err != nil {
 		return err
-	}
-	if sess.accessKeyID == "" {
-		return errors.New("oauth: an access token to store that this server did not sign")
 	}
 	c, ok := req.GetClient().(*client)
 	if !ok {
@@ -254,7 +302,9 @@ func (s *storage) CreateAccessTokenSession(ctx context.Context, id string, req f
 }
 
 // GetAccessTokenSession finds an OAuth access token's request, or makes
-// one for a personal token, so that introspection answers for both.
+// one for a personal token, so that introspection answers for both. An
+// expired token is found too, so that revoking it still ends its
+// authorization; whether it still works is ValidateAccessToken's to say.
 func (s *storage) GetAccessTokenSession(ctx context.Context, id string, _ fosite.Session) (fosite.Requester, error) {
 	if id == "" {
 		return nil, fosite.ErrNotFound
@@ -295,7 +345,7 @@ func (s *storage) DeleteAccessTokenSession(ctx context.Context, id string) error
 // reuse, and fosite then revokes the whole authorization.
 
 func (s *storage) CreateRefreshTokenSession(ctx context.Context, signature, _ string, req fosite.Requester) error {
-	g, err := s.create(ctx, latchkey.GrantRefresh, signature, req, fosite.RefreshToken)
+	g, err := s.create(ctx, latchkey.GrantRefresh, signature, req)
 	if err != nil {
 		return err
 	}
@@ -309,6 +359,9 @@ func (s *storage) GetRefreshTokenSession(ctx context.Context, signature string, 
 	}
 	if !g.Active {
 		return req, fosite.ErrInactiveToken
+	}
+	if err := s.unexpired(g); err != nil {
+		return nil, err
 	}
 	return req, nil
 }

@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -90,13 +91,66 @@ func (s *Service) Consent(ctx context.Context, userID, clientID int64) (*latchke
 	return s.store.Consent(ctx, userID, clientID)
 }
 
-// SaveConsent remembers that user approved client for scopes.
-func (s *Service) SaveConsent(ctx context.Context, userID, clientID int64, scopes latchkey.Scopes) error {
+// ApproveConsent remembers that user approved client for scopes: the
+// consent grows to name what it named before, then those of scopes it did
+// not. Every approval is kept, a public client's too: tokens are issued
+// only under a consent (latchkey.GrantStore.AuthorizationLive), and the
+// person's list of applications shows it.
+func (s *Service) ApproveConsent(ctx context.Context, userID, clientID int64, scopes latchkey.Scopes) error {
+	prev, err := s.store.Consent(ctx, userID, clientID)
+	switch {
+	case err == nil:
+		scopes = unionScopes(prev.Scopes, scopes)
+	case latchkey.ErrorCode(err) != latchkey.ENOTFOUND:
+		return err
+	}
 	now := s.now()
 	if scopes == nil {
 		scopes = latchkey.Scopes{}
 	}
 	return s.store.SaveConsent(ctx, &latchkey.Consent{UserID: userID, ClientID: clientID, Scopes: scopes, CreatedAt: now, UpdatedAt: now})
+}
+
+// ConsentRemembered reports whether user's earlier approval of c lets an
+// authorization for scopes go straight back to the application, without
+// asking again. Only a confidential client's: any program can claim a
+// public client's id and a loopback redirect URI, so the person is asked
+// every time (RFC 8252, section 8.6). And only for scopes the consent
+// names, literally: a consent to * is not one to tokens.read, for the page
+// the person approved named what it named.
+func (s *Service) ConsentRemembered(ctx context.Context, userID int64, c *latchkey.Client, scopes latchkey.Scopes) (bool, error) {
+	if c.Public() {
+		return false, nil
+	}
+	prev, err := s.store.Consent(ctx, userID, c.ID)
+	switch {
+	case latchkey.ErrorCode(err) == latchkey.ENOTFOUND:
+		return false, nil
+	case err != nil:
+		return false, err
+	}
+	return coversScopes(prev.Scopes, scopes), nil
+}
+
+// unionScopes is a's scopes, then b's not in a.
+func unionScopes(a, b latchkey.Scopes) latchkey.Scopes {
+	out := slices.Clone(a)
+	for _, s := range b {
+		if !slices.Contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// coversScopes reports whether have names every scope of want.
+func coversScopes(have, want latchkey.Scopes) bool {
+	for _, w := range want {
+		if !slices.Contains(have, w) {
+			return false
+		}
+	}
+	return true
 }
 
 // Consents lists the applications user has approved.
