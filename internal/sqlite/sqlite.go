@@ -50,6 +50,10 @@ type DB struct {
 
 	mu    sync.Mutex
 	stmts map[string]*sql.Stmt // prepared reads, by query
+
+	// polls, when set, starts each poll of Subscribe in place of a ticker
+	// of EventPoll, so that a test polls when it chooses.
+	polls chan time.Time
 }
 
 var _ latchkey.Store = (*DB)(nil)
