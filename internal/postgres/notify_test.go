@@ -14,23 +14,21 @@ import (
 	"github.com/latchkey/latchkey/internal/storetest"
 )
 
-// broadcasting is the Broadcaster suite's harness: each database is a
-// schema of its own, and a subscriber is disconnected by terminating its
-// LISTEN connection.
-var broadcasting = storetest.BroadcasterHarness{
-	New: func(t *testing.T) func() latchkey.Broadcaster {
-		dsn := newSchema(t)
-		if err := openDSN(t, dsn, Options{}).Migrate(t.Context()); err != nil {
-			t.Fatalf("Migrate() = %v", err)
-		}
-		return func() latchkey.Broadcaster { return openDSN(t, dsn, Options{}) }
-	},
-	Disconnect: func(t *testing.T, sub latchkey.Broadcaster) { terminateListener(t, sub.(*DB)) },
-}
-
+// TestBroadcaster runs the Broadcaster suite: each database is a schema
+// of its own, and a subscriber is disconnected by terminating its LISTEN
+// connection.
 func TestBroadcaster(t *testing.T) {
 	testDSN(t) // skip, or fail in CI, once rather than in every subtest
-	storetest.Broadcaster(t, broadcasting)
+	storetest.Broadcaster(t, storetest.BroadcasterHarness{
+		New: func(t *testing.T) func() latchkey.Broadcaster {
+			dsn := newSchema(t)
+			if err := openDSN(t, dsn, Options{}).Migrate(t.Context()); err != nil {
+				t.Fatalf("Migrate() = %v", err)
+			}
+			return func() latchkey.Broadcaster { return openDSN(t, dsn, Options{}) }
+		},
+		Disconnect: func(t *testing.T, sub latchkey.Broadcaster) { terminateListener(t, sub.(*DB)) },
+	})
 }
 
 // terminateListener terminates the connection on which db's subscriber
