@@ -9,12 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/internal/sqlschema"
-)
-
-// The caller-safe sentences of client errors.
-const (
-	msgClientNotFound     = "The client was not found."
-	msgClientUserNotFound = "The client's user was not found."
+	"github.com/latchkey/latchkey/internal/storeerr"
 )
 
 // CreateClient stores c and sets c.ID, and writes audit about it in the
@@ -40,7 +35,7 @@ func (db *DB) CreateClient(ctx context.Context, c *latchkey.Client, audit ...*la
 		return insertAudit(ctx, tx, audit)
 	})
 	if pgCode(err) == codeForeignKeyViolation {
-		err = notFound(msgClientUserNotFound, err)
+		err = storeerr.NotFound(storeerr.MsgClientUserNotFound, err)
 	}
 	if err != nil {
 		return wrap("create client", err)
@@ -55,7 +50,7 @@ func (db *DB) Client(ctx context.Context, id int64) (*latchkey.Client, error) {
 	c, err := scanClient(db.pool.QueryRow(ctx,
 		`SELECT `+sqlschema.ClientColumns+` FROM oauth_clients c WHERE c.id = $1`, id))
 	if errors.Is(err, pgx.ErrNoRows) {
-		err = notFound(msgClientNotFound, err)
+		err = storeerr.NotFound(storeerr.MsgClientNotFound, err)
 	}
 	if err != nil {
 		return nil, wrap("client", err)
@@ -92,7 +87,7 @@ func (db *DB) RevokeClient(ctx context.Context, id int64, at time.Time, audit ..
 		err := tx.QueryRow(ctx,
 			`SELECT revoked FROM oauth_clients WHERE id = $1 FOR NO KEY UPDATE`, id).Scan(&revoked)
 		if errors.Is(err, pgx.ErrNoRows) {
-			return notFound(msgClientNotFound, err)
+			return storeerr.NotFound(storeerr.MsgClientNotFound, err)
 		}
 		if err != nil {
 			return err

@@ -8,12 +8,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/internal/sqlschema"
-)
-
-// The caller-safe sentences of consent errors.
-const (
-	msgConsentNotFound      = "The consent was not found."
-	msgConsentOwnerNotFound = "The consent's user or client was not found."
+	"github.com/latchkey/latchkey/internal/storeerr"
 )
 
 // scanConsent reads one row of sqlschema.ConsentColumns. Its scopes are never nil.
@@ -52,7 +47,7 @@ func (db *DB) SaveConsent(ctx context.Context, c *latchkey.Consent) error {
 		).Scan(&scopes, &created, &updated)
 	})
 	if pgCode(err) == codeForeignKeyViolation {
-		err = notFound(msgConsentOwnerNotFound, err)
+		err = storeerr.NotFound(storeerr.MsgConsentOwnerNotFound, err)
 	}
 	if err != nil {
 		return wrap("save consent", err)
@@ -71,7 +66,7 @@ func (db *DB) Consent(ctx context.Context, userID, clientID int64) (*latchkey.Co
 		`SELECT `+sqlschema.ConsentColumns+sqlschema.ConsentFrom+` WHERE o.user_id = $1 AND o.client_id = $2`,
 		userID, clientID))
 	if errors.Is(err, pgx.ErrNoRows) {
-		err = notFound(msgConsentNotFound, err)
+		err = storeerr.NotFound(storeerr.MsgConsentNotFound, err)
 	}
 	if err != nil {
 		return nil, wrap("consent", err)
@@ -120,7 +115,7 @@ func (db *DB) RevokeConsent(ctx context.Context, userID, clientID int64, at time
 			return err
 		}
 		if tag.RowsAffected() == 0 {
-			return notFound(msgConsentNotFound, nil)
+			return storeerr.NotFound(storeerr.MsgConsentNotFound, nil)
 		}
 		// Every authorization the consent covered is marked revoked, so
 		// that a token of one still being issued is refused even if the

@@ -8,14 +8,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/internal/sqlschema"
-)
-
-// The caller-safe sentences of grant errors.
-const (
-	msgGrantNotFound      = "The grant was not found."
-	msgGrantInactive      = "The grant was used or revoked already."
-	msgGrantExists        = "A grant of this kind with this signature already exists."
-	msgGrantOwnerNotFound = "The grant's user or client was not found."
+	"github.com/latchkey/latchkey/internal/storeerr"
 )
 
 // markLife is how long PruneGrants keeps a revocation mark: a mark only
@@ -48,9 +41,9 @@ func insertGrant(ctx context.Context, e execer, g *latchkey.Grant) error {
 		g.Active, blob(g.Request), storedTime(g.CreatedAt), storedTime(g.ExpiresAt))
 	switch pgCode(err) {
 	case codeUniqueViolation:
-		err = conflict(msgGrantExists, err)
+		err = storeerr.Conflict(storeerr.MsgGrantExists, err)
 	case codeForeignKeyViolation:
-		err = notFound(msgGrantOwnerNotFound, err)
+		err = storeerr.NotFound(storeerr.MsgGrantOwnerNotFound, err)
 	}
 	return err
 }
@@ -89,14 +82,14 @@ func (db *DB) CreateAccessToken(ctx context.Context, t *latchkey.Token, g *latch
 // when there is none.
 func (db *DB) Grant(ctx context.Context, kind latchkey.GrantKind, signature string) (*latchkey.Grant, error) {
 	if !storable(string(kind)) || !storable(signature) {
-		return nil, wrap("grant", notFound(msgGrantNotFound, nil))
+		return nil, wrap("grant", storeerr.NotFound(storeerr.MsgGrantNotFound, nil))
 	}
 	var g latchkey.Grant
 	err := db.pool.QueryRow(ctx,
 		`SELECT `+sqlschema.GrantColumns+` FROM oauth_grants g WHERE g.kind = $1 AND g.signature = $2`,
 		string(kind), signature).Scan(grantFields(&g)...)
 	if errors.Is(err, pgx.ErrNoRows) {
-		err = notFound(msgGrantNotFound, err)
+		err = storeerr.NotFound(storeerr.MsgGrantNotFound, err)
 	}
 	if err != nil {
 		return nil, wrap("grant", err)
@@ -105,11 +98,12 @@ func (db *DB) Grant(ctx context.Context, kind latchkey.GrantKind, signature stri
 	return &g, nil
 }
 
-// DeactivateGrant marks the grant inactive. ENOTFOUND when there is none;
-// deactivating an inactive grant is not an error.
+// DeactivateGrant marks the active grant inactive. ENOTFOUND when there is
+// none; ECONFLICT when it is inactive already (used, or deactivated by a
+// call at the same time).
 func (db *DB) DeactivateGrant(ctx context.Context, kind latchkey.GrantKind, signature string) error {
 	if !storable(string(kind)) || !storable(signature) {
-		return wrap("deactivate grant", notFound(msgGrantNotFound, nil))
+		return wrap("deactivate grant", storeerr.NotFound(storeerr.MsgGrantNotFound, nil))
 	}
 	var n int64
 	err := retry(ctx, func() error {
@@ -128,9 +122,9 @@ func (db *DB) DeactivateGrant(ctx context.Context, kind latchkey.GrantKind, sign
 		switch {
 		case err != nil:
 		case exists:
-			err = conflict(msgGrantInactive, nil)
+			err = storeerr.Conflict(storeerr.MsgGrantInactive, nil)
 		default:
-			err = notFound(msgGrantNotFound, nil)
+			err = storeerr.NotFound(storeerr.MsgGrantNotFound, nil)
 		}
 	}
 	if err != nil {

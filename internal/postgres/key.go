@@ -7,10 +7,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/internal/sqlschema"
+	"github.com/latchkey/latchkey/internal/storeerr"
 )
-
-// msgKeyExists is the caller-safe sentence of a duplicate key.
-const msgKeyExists = "A signing key with this id already exists."
 
 // AddSigningKey makes k the signing key: in one transaction, it retires the
 // current signing key at k.CreatedAt, if there is one, and stores k with no
@@ -34,7 +32,7 @@ func (db *DB) AddSigningKey(ctx context.Context, k *latchkey.SigningKey, audit .
 			VALUES ($1, $2, $3, $4, $5)`,
 			k.ID, k.Algorithm, blob(k.PublicKey), blob(k.SealedPrivateKey), created)
 		if pgCode(err) == codeUniqueViolation && constraint(err) == "signing_keys_pkey" {
-			return conflict(msgKeyExists, err)
+			return storeerr.Conflict(storeerr.MsgKeyExists, err)
 		}
 		if err != nil {
 			return err

@@ -10,9 +10,10 @@
 //
 // Everything about the connection comes from the DSN (host, TLS with
 // sslmode, search_path, …); Options adds the pool size and a statement
-// timeout. Native errors become the domain's codes: a unique violation is
-// ECONFLICT, a foreign key violation or a missing row ENOTFOUND, and a
-// connection failure or a timeout EUNAVAILABLE. Operations that are one
+// timeout. Native errors become the domain's codes, by the translation
+// both stores share (internal/storeerr): a unique violation is ECONFLICT,
+// a foreign key violation or a missing row ENOTFOUND, and a connection
+// failure or a timeout EUNAVAILABLE. Operations that are one
 // transaction are retried a few times when PostgreSQL aborts them for a
 // serialization failure or a deadlock.
 package postgres
@@ -39,6 +40,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/internal/migration"
+	"github.com/latchkey/latchkey/internal/storeerr"
 )
 
 // DB is a Latchkey store in a PostgreSQL database. It is safe for
@@ -370,50 +372,32 @@ func constraint(err error) string {
 	return ""
 }
 
-// conflict returns an ECONFLICT error with the caller-safe msg, caused by err.
-func conflict(msg string, err error) error {
-	return &latchkey.Error{Code: latchkey.ECONFLICT, Message: msg, Err: err}
-}
-
-// notFound returns an ENOTFOUND error with the caller-safe msg, caused by err.
-func notFound(msg string, err error) error {
-	return &latchkey.Error{Code: latchkey.ENOTFOUND, Message: msg, Err: err}
-}
-
-// The caller-safe sentences of errors that every operation may return.
-const (
-	msgUnavailable = "The database is unavailable. Try again later."
-	msgBusy        = "The database is busy. Try again later."
-	msgConflict    = "The value has already been taken."
-	msgNotFound    = "A record it refers to was not found."
-	msgUnstorable  = "The input contains characters that cannot be stored."
-)
-
 // wrap adds the operation to err, and translates a native error the
-// operation did not translate into the domain's code: a unique violation
-// is ECONFLICT, a foreign key violation or no rows ENOTFOUND, text the
-// database cannot store EINVALID, and a failure to reach the database, a
-// timeout or contention that outlasted the retries EUNAVAILABLE. A context
-// the caller canceled stays as it is.
+// operation did not translate into the domain's code: storeerr.Translate
+// of what errorKind finds. A context the caller canceled stays as it is.
 func wrap(op string, err error) error {
-	var le *latchkey.Error
-	if !errors.As(err, &le) {
-		switch code := pgCode(err); {
-		case code == codeUniqueViolation:
-			err = conflict(msgConflict, err)
-		case code == codeForeignKeyViolation:
-			err = notFound(msgNotFound, err)
-		case errors.Is(err, pgx.ErrNoRows):
-			err = notFound("The record was not found.", err)
-		case code == codeCharacterNotSupported, code == codeUntranslatable:
-			err = &latchkey.Error{Code: latchkey.EINVALID, Message: msgUnstorable, Err: err}
-		case code == codeSerializationFailure, code == codeDeadlockDetected, code == codeLockNotAvailable:
-			err = &latchkey.Error{Code: latchkey.EUNAVAILABLE, Message: msgBusy, Err: err}
-		case unavailable(err):
-			err = &latchkey.Error{Code: latchkey.EUNAVAILABLE, Message: msgUnavailable, Err: err}
-		}
+	return fmt.Errorf("postgres: %s: %w", op, storeerr.Translate(err, errorKind(err)))
+}
+
+// errorKind returns what the native error err means: a unique or foreign key
+// violation, no rows, text the database cannot store, contention that
+// outlasted the retries, or a failure to reach the database or a timeout.
+func errorKind(err error) storeerr.Kind {
+	switch code := pgCode(err); {
+	case code == codeUniqueViolation:
+		return storeerr.Unique
+	case code == codeForeignKeyViolation:
+		return storeerr.ForeignKey
+	case errors.Is(err, pgx.ErrNoRows):
+		return storeerr.NoRows
+	case code == codeCharacterNotSupported, code == codeUntranslatable:
+		return storeerr.Unstorable
+	case code == codeSerializationFailure, code == codeDeadlockDetected, code == codeLockNotAvailable:
+		return storeerr.Busy
+	case unavailable(err):
+		return storeerr.Unavailable
 	}
-	return fmt.Errorf("postgres: %s: %w", op, err)
+	return storeerr.Other
 }
 
 // unavailable reports whether err says the database could not be reached

@@ -7,13 +7,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/latchkey/latchkey"
-)
-
-// The caller-safe sentences of session errors.
-const (
-	msgSessionNotFound     = "The session was not found."
-	msgSessionExists       = "A session with this id already exists."
-	msgSessionUserNotFound = "The session's user was not found."
+	"github.com/latchkey/latchkey/internal/storeerr"
 )
 
 // CreateSession stores s, and audit in the same transaction. ECONFLICT when
@@ -31,9 +25,9 @@ func (db *DB) CreateSession(ctx context.Context, s *latchkey.Session, audit ...*
 	})
 	switch pgCode(err) {
 	case codeUniqueViolation:
-		err = conflict(msgSessionExists, err)
+		err = storeerr.Conflict(storeerr.MsgSessionExists, err)
 	case codeForeignKeyViolation:
-		err = notFound(msgSessionUserNotFound, err)
+		err = storeerr.NotFound(storeerr.MsgSessionUserNotFound, err)
 	}
 	if err != nil {
 		return wrap("create session", err)
@@ -45,7 +39,7 @@ func (db *DB) CreateSession(ctx context.Context, s *latchkey.Session, audit ...*
 // there is none.
 func (db *DB) Session(ctx context.Context, id string) (*latchkey.Session, error) {
 	if !storable(id) {
-		return nil, wrap("session", notFound(msgSessionNotFound, nil))
+		return nil, wrap("session", storeerr.NotFound(storeerr.MsgSessionNotFound, nil))
 	}
 	var s latchkey.Session
 	err := db.pool.QueryRow(ctx,
@@ -53,7 +47,7 @@ func (db *DB) Session(ctx context.Context, id string) (*latchkey.Session, error)
 		FROM web_sessions WHERE id = $1`, id,
 	).Scan(&s.ID, &s.UserID, &s.CreatedAt, &s.ExpiresAt, &s.Address, &s.UserAgent)
 	if errors.Is(err, pgx.ErrNoRows) {
-		err = notFound(msgSessionNotFound, err)
+		err = storeerr.NotFound(storeerr.MsgSessionNotFound, err)
 	}
 	if err != nil {
 		return nil, wrap("session", err)

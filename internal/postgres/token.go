@@ -13,13 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/internal/sqlschema"
-)
-
-// The caller-safe sentences of token errors.
-const (
-	msgTokenNotFound      = "The token was not found."
-	msgTokenExists        = "A token with this id already exists."
-	msgTokenOwnerNotFound = "The token's user or client was not found."
+	"github.com/latchkey/latchkey/internal/storeerr"
 )
 
 // CreateToken stores t, and audit in the same transaction. ECONFLICT when
@@ -54,9 +48,9 @@ func insertToken(ctx context.Context, e execer, t *latchkey.Token) error {
 		storedNullTime(t.ExpiresAt), storedNullTime(t.LastUsedAt), t.KeyID)
 	switch pgCode(err) {
 	case codeUniqueViolation:
-		err = conflict(msgTokenExists, err)
+		err = storeerr.Conflict(storeerr.MsgTokenExists, err)
 	case codeForeignKeyViolation:
-		err = notFound(msgTokenOwnerNotFound, err)
+		err = storeerr.NotFound(storeerr.MsgTokenOwnerNotFound, err)
 	}
 	return err
 }
@@ -64,12 +58,12 @@ func insertToken(ctx context.Context, e execer, t *latchkey.Token) error {
 // Token returns the token with its client. ENOTFOUND when there is none.
 func (db *DB) Token(ctx context.Context, id string) (*latchkey.Token, error) {
 	if !storable(id) {
-		return nil, wrap("token", notFound(msgTokenNotFound, nil))
+		return nil, wrap("token", storeerr.NotFound(storeerr.MsgTokenNotFound, nil))
 	}
 	t, err := scanToken(db.pool.QueryRow(ctx,
 		`SELECT `+sqlschema.TokenColumns+`, `+sqlschema.ClientColumns+sqlschema.TokenFrom+` WHERE t.id = $1`, id))
 	if errors.Is(err, pgx.ErrNoRows) {
-		err = notFound(msgTokenNotFound, err)
+		err = storeerr.NotFound(storeerr.MsgTokenNotFound, err)
 	}
 	if err != nil {
 		return nil, wrap("token", err)
@@ -218,7 +212,7 @@ func (db *DB) tokenList(ctx context.Context, f latchkey.TokenFilter, order strin
 // on the row as that transaction left it). ENOTFOUND when there is none.
 func (db *DB) RevokeToken(ctx context.Context, id string, at time.Time, audit ...*latchkey.AuditRecord) (*latchkey.Token, bool, error) {
 	if !storable(id) {
-		return nil, false, wrap("revoke token", notFound(msgTokenNotFound, nil))
+		return nil, false, wrap("revoke token", storeerr.NotFound(storeerr.MsgTokenNotFound, nil))
 	}
 	var t *latchkey.Token
 	var revoked bool
@@ -232,7 +226,7 @@ func (db *DB) RevokeToken(ctx context.Context, id string, at time.Time, audit ..
 		t, err = scanToken(tx.QueryRow(ctx,
 			`SELECT `+sqlschema.TokenColumns+`, `+sqlschema.ClientColumns+sqlschema.TokenFrom+` WHERE t.id = $1`, id))
 		if errors.Is(err, pgx.ErrNoRows) {
-			return notFound(msgTokenNotFound, err)
+			return storeerr.NotFound(storeerr.MsgTokenNotFound, err)
 		}
 		if err != nil {
 			return err
@@ -252,7 +246,7 @@ func (db *DB) RevokeToken(ctx context.Context, id string, at time.Time, audit ..
 // ENOTFOUND when there is no such token.
 func (db *DB) Credential(ctx context.Context, id string) (*latchkey.Credential, error) {
 	if !storable(id) {
-		return nil, wrap("credential", notFound(msgTokenNotFound, nil))
+		return nil, wrap("credential", storeerr.NotFound(storeerr.MsgTokenNotFound, nil))
 	}
 	const q = `SELECT ` + sqlschema.TokenColumns + `, ` + sqlschema.UserColumns + `, ` + sqlschema.ClientColumns + `
 		FROM oauth_access_tokens t
@@ -267,7 +261,7 @@ func (db *DB) Credential(ctx context.Context, id string) (*latchkey.Credential, 
 	dest := append(append(tokenFields(&t), userFields(&u)...), clientFields(&c)...)
 	err := db.pool.QueryRow(ctx, q, id).Scan(dest...)
 	if errors.Is(err, pgx.ErrNoRows) {
-		err = notFound(msgTokenNotFound, err)
+		err = storeerr.NotFound(storeerr.MsgTokenNotFound, err)
 	}
 	if err != nil {
 		return nil, wrap("credential", err)

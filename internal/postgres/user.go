@@ -9,15 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/internal/sqlschema"
-)
-
-// The caller-safe sentences of user errors.
-const (
-	msgUserNotFound  = "The user was not found."
-	msgUsernameTaken = "The username has already been taken."
-	msgEmailTaken    = "The email has already been taken."
-
-	msgDeletedUserNotFound = "No deleted user has that id."
+	"github.com/latchkey/latchkey/internal/storeerr"
 )
 
 // userConflict translates the unique violation of a user column.
@@ -26,9 +18,9 @@ func userConflict(err error) error {
 		return err
 	}
 	if constraint(err) == "users_email_live" {
-		return conflict(msgEmailTaken, err)
+		return storeerr.Conflict(storeerr.MsgEmailTaken, err)
 	}
-	return conflict(msgUsernameTaken, err)
+	return storeerr.Conflict(storeerr.MsgUsernameTaken, err)
 }
 
 // CreateUser stores u and sets u.ID. ECONFLICT when u is not deleted and
@@ -65,7 +57,7 @@ func (db *DB) User(ctx context.Context, id int64) (*latchkey.User, error) {
 	u, err := scanUser(db.pool.QueryRow(ctx,
 		`SELECT `+sqlschema.UserColumns+` FROM users u WHERE u.id = $1`, id))
 	if errors.Is(err, pgx.ErrNoRows) {
-		err = notFound(msgUserNotFound, err)
+		err = storeerr.NotFound(storeerr.MsgUserNotFound, err)
 	}
 	if err != nil {
 		return nil, wrap("user", err)
@@ -78,7 +70,7 @@ func (db *DB) User(ctx context.Context, id int64) (*latchkey.User, error) {
 // email, else the one deleted last. ENOTFOUND when there is none.
 func (db *DB) UserByLogin(ctx context.Context, login string) (*latchkey.User, error) {
 	if !storable(login) {
-		return nil, wrap("user by login", notFound(msgUserNotFound, nil))
+		return nil, wrap("user by login", storeerr.NotFound(storeerr.MsgUserNotFound, nil))
 	}
 	const q = `SELECT ` + sqlschema.UserColumns + ` FROM users u
 		WHERE u.username = $1 OR u.email = $1
@@ -86,7 +78,7 @@ func (db *DB) UserByLogin(ctx context.Context, login string) (*latchkey.User, er
 		LIMIT 1`
 	u, err := scanUser(db.pool.QueryRow(ctx, q, login))
 	if errors.Is(err, pgx.ErrNoRows) {
-		err = notFound(msgUserNotFound, err)
+		err = storeerr.NotFound(storeerr.MsgUserNotFound, err)
 	}
 	if err != nil {
 		return nil, wrap("user by login", err)
@@ -156,7 +148,7 @@ func (db *DB) UpdateUser(ctx context.Context, id int64, upd latchkey.UserUpdate,
 		var err error
 		u, err = scanUser(tx.QueryRow(ctx, sel, id))
 		if errors.Is(err, pgx.ErrNoRows) {
-			return notFound(msgUserNotFound, err)
+			return storeerr.NotFound(storeerr.MsgUserNotFound, err)
 		}
 		if err != nil {
 			return err
@@ -189,7 +181,7 @@ func (db *DB) DeleteUser(ctx context.Context, id int64, at time.Time, audit ...*
 			return err
 		}
 		if tag.RowsAffected() == 0 {
-			return notFound(msgUserNotFound, nil)
+			return storeerr.NotFound(storeerr.MsgUserNotFound, nil)
 		}
 		return insertAudit(ctx, tx, audit)
 	})
@@ -227,7 +219,7 @@ func (db *DB) RestoreUser(ctx context.Context, id int64, at time.Time, audit ...
 			RETURNING `+sqlschema.UserColumns,
 			storedTime(at), id))
 		if errors.Is(err, pgx.ErrNoRows) {
-			return notFound(msgDeletedUserNotFound, err)
+			return storeerr.NotFound(storeerr.MsgDeletedUserNotFound, err)
 		}
 		if err != nil {
 			return userConflict(err)

@@ -9,12 +9,7 @@ import (
 
 	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/internal/sqlschema"
-)
-
-// The caller-safe sentences of client errors.
-const (
-	msgClientNotFound     = "The client was not found."
-	msgClientUserNotFound = "The client's user was not found."
+	"github.com/latchkey/latchkey/internal/storeerr"
 )
 
 // CreateClient stores c and sets c.ID, and writes audit about it in the
@@ -39,7 +34,7 @@ func (db *DB) CreateClient(ctx context.Context, c *latchkey.Client, audit ...*la
 			formatTime(c.CreatedAt), formatTime(c.UpdatedAt),
 		).Scan(&id)
 		if isForeignKey(err) {
-			return notFound(msgClientUserNotFound, err)
+			return storeerr.NotFound(storeerr.MsgClientUserNotFound, err)
 		}
 		if err != nil {
 			return err
@@ -62,7 +57,7 @@ func (db *DB) Client(ctx context.Context, id int64) (*latchkey.Client, error) {
 	c, err := scanClient(db.queryRow(ctx,
 		`SELECT `+sqlschema.ClientColumns+` FROM oauth_clients c WHERE c.id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
-		err = notFound(msgClientNotFound, err)
+		err = storeerr.NotFound(storeerr.MsgClientNotFound, err)
 	}
 	if err != nil {
 		return nil, wrap("client", err)
@@ -95,7 +90,7 @@ func (db *DB) RevokeClient(ctx context.Context, id int64, at time.Time, audit ..
 			return err
 		}
 		if !exists {
-			return notFound(msgClientNotFound, nil)
+			return storeerr.NotFound(storeerr.MsgClientNotFound, nil)
 		}
 		_, err = tx.ExecContext(ctx,
 			`UPDATE oauth_clients SET revoked = 1, updated_at = ? WHERE id = ? AND revoked = 0`,

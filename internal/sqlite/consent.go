@@ -8,12 +8,7 @@ import (
 
 	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/internal/sqlschema"
-)
-
-// The caller-safe sentences of consent errors.
-const (
-	msgConsentNotFound      = "The consent was not found."
-	msgConsentOwnerNotFound = "The consent's user or client was not found."
+	"github.com/latchkey/latchkey/internal/storeerr"
 )
 
 // scanConsent reads one row of sqlschema.ConsentColumns.
@@ -49,7 +44,7 @@ func (db *DB) SaveConsent(ctx context.Context, c *latchkey.Consent) error {
 			c.UserID, c.ClientID, scopes, formatTime(c.CreatedAt), formatTime(c.UpdatedAt),
 		).Scan(scopesColumn{&saved.Scopes}, timeColumn{&saved.CreatedAt}, timeColumn{&saved.UpdatedAt})
 		if isForeignKey(err) {
-			return notFound(msgConsentOwnerNotFound, err)
+			return storeerr.NotFound(storeerr.MsgConsentOwnerNotFound, err)
 		}
 		return err
 	})
@@ -67,7 +62,7 @@ func (db *DB) Consent(ctx context.Context, userID, clientID int64) (*latchkey.Co
 		`SELECT `+sqlschema.ConsentColumns+sqlschema.ConsentFrom+` WHERE o.user_id = ? AND o.client_id = ?`,
 		userID, clientID))
 	if errors.Is(err, sql.ErrNoRows) {
-		err = notFound(msgConsentNotFound, err)
+		err = storeerr.NotFound(storeerr.MsgConsentNotFound, err)
 	}
 	if err != nil {
 		return nil, wrap("consent", err)
@@ -106,7 +101,7 @@ func (db *DB) RevokeConsent(ctx context.Context, userID, clientID int64, at time
 			return err
 		}
 		if n == 0 {
-			return notFound(msgConsentNotFound, nil)
+			return storeerr.NotFound(storeerr.MsgConsentNotFound, nil)
 		}
 		// Every authorization the consent covered ends, so that a token of
 		// one still being issued is refused even if the person approves

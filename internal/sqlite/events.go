@@ -36,21 +36,29 @@ func (db *DB) Publish(ctx context.Context, e latchkey.Event) error {
 }
 
 // Subscribe calls f with EventResync, then with every event published
-// after it started, in order, polling every EventPoll until ctx ends. A
-// failed poll is tried again; since events are read by id, none is lost.
+// after it started, in order, polling every EventPoll until ctx ends, and
+// returns ctx's error. A failed poll is tried again; since events are
+// read by id, none is lost.
 func (db *DB) Subscribe(ctx context.Context, f func(latchkey.Event)) error {
 	var last int64
 	if err := db.queryRow(ctx, `SELECT coalesce(max(id), 0) FROM events`).Scan(&last); err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
 		return wrap("subscribe", err)
 	}
 	f(latchkey.Event{Kind: latchkey.EventResync})
-	tick := time.NewTicker(EventPoll)
-	defer tick.Stop()
+	var polls <-chan time.Time = db.polls
+	if polls == nil {
+		tick := time.NewTicker(EventPoll)
+		defer tick.Stop()
+		polls = tick.C
+	}
 	for {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-tick.C:
+		case <-polls:
 		}
 		var err error
 		if last, err = db.poll(ctx, last, f); err != nil && ctx.Err() == nil {

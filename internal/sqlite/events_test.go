@@ -1,7 +1,6 @@
 package sqlite
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -10,60 +9,72 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/internal/storetest"
 )
 
-// TestEvents: an event published by one handle (another process, say) is
-// heard, in order, by a subscriber on another handle of the same file.
-func TestEvents(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "events.db")
-	open := func() *DB {
-		db, err := Open(t.Context(), path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { db.Close() })
-		if err := db.Migrate(t.Context()); err != nil {
-			t.Fatal(err)
-		}
-		return db
-	}
-	pub, sub := open(), open()
-	if err := pub.Publish(t.Context(), latchkey.Event{Kind: latchkey.EventKeysChanged}); err != nil {
-		t.Fatal(err)
-	}
-	got := make(chan latchkey.Event, 16)
-	ctx, cancel := context.WithCancel(t.Context())
-	done := make(chan error, 1)
-	go func() { done <- sub.Subscribe(ctx, func(e latchkey.Event) { got <- e }) }()
-	next := func(want latchkey.Event) {
-		t.Helper()
-		select {
-		case e := <-got:
-			if e != want {
-				t.Fatalf("heard %+v, want %+v", e, want)
+// TestBroadcaster runs the Broadcaster suite on database files, each
+// opened by several handles as several processes would. Subscribers poll
+// when the suite says, not on a ticker.
+func TestBroadcaster(t *testing.T) {
+	storetest.Broadcaster(t, storetest.BroadcasterHarness{
+		New: func(t *testing.T) func() latchkey.Broadcaster {
+			path := filepath.Join(t.TempDir(), "events.db")
+			return func() latchkey.Broadcaster {
+				db := openPath(t, path)
+				db.polls = make(chan time.Time)
+				return db
 			}
-		case <-time.After(5 * time.Second):
-			t.Fatalf("heard nothing, want %+v", want)
+		},
+		Poll: func(t *testing.T, sub latchkey.Broadcaster) {
+			// The first send starts a poll; the second is received once
+			// that poll is over. The deadline bounds a failure only.
+			polls, deadline := sub.(*DB).polls, time.After(time.Minute)
+			for range 2 {
+				select {
+				case polls <- time.Time{}:
+				case <-deadline:
+					t.Fatal("the subscriber stopped polling")
+				}
+			}
+		},
+		Unreadable: unreadableEvent,
+	})
+}
+
+// unreadableEvent publishes e on pub with a user id that is text, which
+// no subscriber can read into an int64, and returns a function that puts
+// e's own user id in its place. The events table is made to accept text
+// in that column first (a STRICT table of the same columns, with user_id
+// of type ANY).
+func unreadableEvent(t *testing.T, pub latchkey.Broadcaster, e latchkey.Event) (mend func()) {
+	t.Helper()
+	db := pub.(*DB)
+	const relax = `
+		ALTER TABLE events RENAME TO events_before;
+		CREATE TABLE events (
+			id         INTEGER PRIMARY KEY AUTOINCREMENT,
+			kind       TEXT NOT NULL,
+			ref        TEXT NOT NULL,
+			created_at TEXT NOT NULL,
+			user_id    ANY NOT NULL DEFAULT 0
+		) STRICT;
+		INSERT INTO events (id, kind, ref, created_at, user_id)
+			SELECT id, kind, ref, created_at, user_id FROM events_before;
+		DROP TABLE events_before;`
+	if _, err := db.write.ExecContext(t.Context(), relax); err != nil {
+		t.Fatalf("making the events table take text user ids: %v", err)
+	}
+	var id int64
+	err := db.write.QueryRowContext(t.Context(),
+		`INSERT INTO events (kind, ref, user_id, created_at) VALUES (?, ?, 'unreadable', ?) RETURNING id`,
+		string(e.Kind), e.ID, formatTime(time.Now())).Scan(&id)
+	if err != nil {
+		t.Fatalf("publishing an unreadable event: %v", err)
+	}
+	return func() {
+		if _, err := db.write.ExecContext(t.Context(), `UPDATE events SET user_id = ? WHERE id = ?`, e.UserID, id); err != nil {
+			t.Fatalf("mending the unreadable event: %v", err)
 		}
-	}
-	// The event published before Subscribe started is not replayed.
-	next(latchkey.Event{Kind: latchkey.EventResync})
-	sent := []latchkey.Event{
-		{Kind: latchkey.EventTokenRevoked, ID: "t1"},
-		{Kind: latchkey.EventUserChanged, ID: "7"},
-		{Kind: latchkey.EventTokenRevoked, ID: "t2"},
-	}
-	for _, e := range sent {
-		if err := pub.Publish(t.Context(), e); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for _, e := range sent {
-		next(e) // in the order published
-	}
-	cancel()
-	if err := <-done; err != context.Canceled {
-		t.Errorf("Subscribe after cancel = %v", err)
 	}
 }
 

@@ -9,14 +9,7 @@ import (
 
 	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/internal/sqlschema"
-)
-
-// The caller-safe sentences of grant errors.
-const (
-	msgGrantNotFound      = "The grant was not found."
-	msgGrantInactive      = "The grant was used or revoked already."
-	msgGrantExists        = "A grant of this kind with this signature already exists."
-	msgGrantOwnerNotFound = "The grant's user or client was not found."
+	"github.com/latchkey/latchkey/internal/storeerr"
 )
 
 // markLife is how long PruneGrants keeps a revocation mark: a mark only
@@ -39,9 +32,9 @@ func insertGrant(ctx context.Context, tx *sql.Tx, g *latchkey.Grant) error {
 		g.Active, blob(g.Request), formatTime(g.CreatedAt), formatTime(g.ExpiresAt))
 	switch {
 	case isUnique(err):
-		return conflict(msgGrantExists, err)
+		return storeerr.Conflict(storeerr.MsgGrantExists, err)
 	case isForeignKey(err):
-		return notFound(msgGrantOwnerNotFound, err)
+		return storeerr.NotFound(storeerr.MsgGrantOwnerNotFound, err)
 	}
 	return err
 }
@@ -84,7 +77,7 @@ func (db *DB) Grant(ctx context.Context, kind latchkey.GrantKind, signature stri
 		`SELECT `+sqlschema.GrantColumns+` FROM oauth_grants g WHERE g.kind = ? AND g.signature = ?`,
 		string(kind), signature).Scan(grantFields(&g)...)
 	if errors.Is(err, sql.ErrNoRows) {
-		err = notFound(msgGrantNotFound, err)
+		err = storeerr.NotFound(storeerr.MsgGrantNotFound, err)
 	}
 	if err != nil {
 		return nil, wrap("grant", err)
@@ -95,8 +88,9 @@ func (db *DB) Grant(ctx context.Context, kind latchkey.GrantKind, signature stri
 	return &g, nil
 }
 
-// DeactivateGrant marks the grant inactive. ENOTFOUND when there is none;
-// deactivating an inactive grant is not an error.
+// DeactivateGrant marks the active grant inactive. ENOTFOUND when there is
+// none; ECONFLICT when it is inactive already (used, or deactivated by a
+// call at the same time).
 func (db *DB) DeactivateGrant(ctx context.Context, kind latchkey.GrantKind, signature string) error {
 	err := db.writeTx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx,
@@ -117,12 +111,12 @@ func (db *DB) DeactivateGrant(ctx context.Context, kind latchkey.GrantKind, sign
 		var one int
 		err = tx.QueryRowContext(ctx, `SELECT 1 FROM oauth_grants WHERE kind = ? AND signature = ?`, string(kind), signature).Scan(&one)
 		if errors.Is(err, sql.ErrNoRows) {
-			return notFound(msgGrantNotFound, nil)
+			return storeerr.NotFound(storeerr.MsgGrantNotFound, nil)
 		}
 		if err != nil {
 			return err
 		}
-		return conflict(msgGrantInactive, nil)
+		return storeerr.Conflict(storeerr.MsgGrantInactive, nil)
 	})
 	if err != nil {
 		return wrap("deactivate grant", err)

@@ -7,13 +7,7 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey"
-)
-
-// The caller-safe sentences of session errors.
-const (
-	msgSessionNotFound     = "The session was not found."
-	msgSessionExists       = "A session with this id already exists."
-	msgSessionUserNotFound = "The session's user was not found."
+	"github.com/latchkey/latchkey/internal/storeerr"
 )
 
 // CreateSession stores s, and audit in the same transaction. ECONFLICT when
@@ -26,9 +20,9 @@ func (db *DB) CreateSession(ctx context.Context, s *latchkey.Session, audit ...*
 			s.ID, s.UserID, formatTime(s.CreatedAt), formatTime(s.ExpiresAt), s.Address, s.UserAgent)
 		switch {
 		case isUnique(err):
-			return conflict(msgSessionExists, err)
+			return storeerr.Conflict(storeerr.MsgSessionExists, err)
 		case isForeignKey(err):
-			return notFound(msgSessionUserNotFound, err)
+			return storeerr.NotFound(storeerr.MsgSessionUserNotFound, err)
 		case err != nil:
 			return err
 		}
@@ -49,7 +43,7 @@ func (db *DB) Session(ctx context.Context, id string) (*latchkey.Session, error)
 		FROM web_sessions WHERE id = ?`, id,
 	).Scan(&s.ID, &s.UserID, timeColumn{&s.CreatedAt}, timeColumn{&s.ExpiresAt}, &s.Address, &s.UserAgent)
 	if errors.Is(err, sql.ErrNoRows) {
-		err = notFound(msgSessionNotFound, err)
+		err = storeerr.NotFound(storeerr.MsgSessionNotFound, err)
 	}
 	if err != nil {
 		return nil, wrap("session", err)

@@ -13,6 +13,11 @@
 // Times are stored as TEXT in the fixed-width UTC form
 // 2006-01-02T15:04:05.000000Z, which sorts as it compares, and read back in
 // UTC, rounded to the microsecond.
+//
+// Native errors become the domain's codes as in the PostgreSQL store, by
+// the translation both share (internal/storeerr): a unique violation is
+// ECONFLICT, a foreign key violation or a missing row ENOTFOUND, and a
+// lock that stayed busy past the timeout EUNAVAILABLE.
 package sqlite
 
 import (
@@ -32,6 +37,7 @@ import (
 
 	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/internal/migration"
+	"github.com/latchkey/latchkey/internal/storeerr"
 	modernc "modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 )
@@ -44,6 +50,10 @@ type DB struct {
 
 	mu    sync.Mutex
 	stmts map[string]*sql.Stmt // prepared reads, by query
+
+	// polls, when set, starts each poll of Subscribe in place of a ticker
+	// of EventPoll, so that a test polls when it chooses.
+	polls chan time.Time
 }
 
 var _ latchkey.Store = (*DB)(nil)
@@ -368,31 +378,30 @@ func isForeignKey(err error) bool {
 	return sqliteCode(err) == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY
 }
 
-// conflict returns an ECONFLICT error with the caller-safe msg, caused by err.
-func conflict(msg string, err error) error {
-	return &latchkey.Error{Code: latchkey.ECONFLICT, Message: msg, Err: err}
-}
-
-// notFound returns an ENOTFOUND error with the caller-safe msg, caused by err.
-func notFound(msg string, err error) error {
-	return &latchkey.Error{Code: latchkey.ENOTFOUND, Message: msg, Err: err}
-}
-
-// wrap adds the operation to err. A lock that stayed busy past the timeout
-// becomes EUNAVAILABLE, which tells the caller to retry.
+// wrap adds the operation to err, and translates a native error the
+// operation did not translate into the domain's code, as the PostgreSQL
+// store does: storeerr.Translate of what errorKind finds. A database that
+// cannot be written says so.
 func wrap(op string, err error) error {
 	var le *latchkey.Error
-	if !errors.As(err, &le) {
-		switch sqliteCode(err) & 0xff {
-		case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED:
-			err = &latchkey.Error{
-				Code:    latchkey.EUNAVAILABLE,
-				Message: "The database is busy. Try again later.",
-				Err:     err,
-			}
-		case sqlite3.SQLITE_READONLY:
-			return fmt.Errorf("sqlite: %s: the database cannot be written (a read-only file or directory?): %w", op, err)
-		}
+	if sqliteCode(err)&0xff == sqlite3.SQLITE_READONLY && !errors.As(err, &le) {
+		return fmt.Errorf("sqlite: %s: the database cannot be written (a read-only file or directory?): %w", op, err)
 	}
-	return fmt.Errorf("sqlite: %s: %w", op, err)
+	return fmt.Errorf("sqlite: %s: %w", op, storeerr.Translate(err, errorKind(err)))
+}
+
+// errorKind returns what the native error err means: a unique or foreign key
+// violation, no row, or a lock that stayed busy.
+func errorKind(err error) storeerr.Kind {
+	switch primary := sqliteCode(err) & 0xff; {
+	case isUnique(err):
+		return storeerr.Unique
+	case isForeignKey(err):
+		return storeerr.ForeignKey
+	case errors.Is(err, sql.ErrNoRows):
+		return storeerr.NoRows
+	case primary == sqlite3.SQLITE_BUSY, primary == sqlite3.SQLITE_LOCKED:
+		return storeerr.Busy
+	}
+	return storeerr.Other
 }

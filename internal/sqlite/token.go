@@ -13,13 +13,7 @@ import (
 
 	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/internal/sqlschema"
-)
-
-// The caller-safe sentences of token errors.
-const (
-	msgTokenNotFound      = "The token was not found."
-	msgTokenExists        = "A token with this id already exists."
-	msgTokenOwnerNotFound = "The token's user or client was not found."
+	"github.com/latchkey/latchkey/internal/storeerr"
 )
 
 // CreateToken stores t, and audit in the same transaction. ECONFLICT when
@@ -58,9 +52,9 @@ func insertToken(ctx context.Context, e execer, t *latchkey.Token) error {
 		formatNullTime(t.ExpiresAt), formatNullTime(t.LastUsedAt), t.KeyID)
 	switch {
 	case isUnique(err):
-		return conflict(msgTokenExists, err)
+		return storeerr.Conflict(storeerr.MsgTokenExists, err)
 	case isForeignKey(err):
-		return notFound(msgTokenOwnerNotFound, err)
+		return storeerr.NotFound(storeerr.MsgTokenOwnerNotFound, err)
 	}
 	return err
 }
@@ -70,7 +64,7 @@ func (db *DB) Token(ctx context.Context, id string) (*latchkey.Token, error) {
 	t, err := scanToken(db.queryRow(ctx,
 		`SELECT `+sqlschema.TokenColumns+`, `+sqlschema.ClientColumns+sqlschema.TokenFrom+` WHERE t.id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
-		err = notFound(msgTokenNotFound, err)
+		err = storeerr.NotFound(storeerr.MsgTokenNotFound, err)
 	}
 	if err != nil {
 		return nil, wrap("token", err)
@@ -289,7 +283,7 @@ func (db *DB) RevokeToken(ctx context.Context, id string, at time.Time, audit ..
 		t, err = scanToken(tx.QueryRowContext(ctx,
 			`SELECT `+sqlschema.TokenColumns+`, `+sqlschema.ClientColumns+sqlschema.TokenFrom+` WHERE t.id = ?`, id))
 		if errors.Is(err, sql.ErrNoRows) {
-			return notFound(msgTokenNotFound, err)
+			return storeerr.NotFound(storeerr.MsgTokenNotFound, err)
 		}
 		if err != nil {
 			return err
@@ -321,7 +315,7 @@ func (db *DB) Credential(ctx context.Context, id string) (*latchkey.Credential, 
 	dest := append(append(tokenFields(&t), userFields(&u)...), clientFields(&c)...)
 	err := db.queryRow(ctx, q, id).Scan(dest...)
 	if errors.Is(err, sql.ErrNoRows) {
-		err = notFound(msgTokenNotFound, err)
+		err = storeerr.NotFound(storeerr.MsgTokenNotFound, err)
 	}
 	if err != nil {
 		return nil, wrap("credential", err)

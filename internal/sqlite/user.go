@@ -9,15 +9,7 @@ import (
 
 	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/internal/sqlschema"
-)
-
-// The caller-safe sentences of user errors.
-const (
-	msgUserNotFound  = "The user was not found."
-	msgUsernameTaken = "The username has already been taken."
-	msgEmailTaken    = "The email has already been taken."
-
-	msgDeletedUserNotFound = "No deleted user has that id."
+	"github.com/latchkey/latchkey/internal/storeerr"
 )
 
 // userConflict translates the unique violation of a user column.
@@ -26,9 +18,9 @@ func userConflict(err error) error {
 		return err
 	}
 	if strings.Contains(err.Error(), "users.email") {
-		return conflict(msgEmailTaken, err)
+		return storeerr.Conflict(storeerr.MsgEmailTaken, err)
 	}
-	return conflict(msgUsernameTaken, err)
+	return storeerr.Conflict(storeerr.MsgUsernameTaken, err)
 }
 
 // CreateUser stores u and sets u.ID. ECONFLICT when u is not deleted and
@@ -65,7 +57,7 @@ func (db *DB) User(ctx context.Context, id int64) (*latchkey.User, error) {
 	u, err := scanUser(db.queryRow(ctx,
 		`SELECT `+sqlschema.UserColumns+` FROM users u WHERE u.id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
-		err = notFound(msgUserNotFound, err)
+		err = storeerr.NotFound(storeerr.MsgUserNotFound, err)
 	}
 	if err != nil {
 		return nil, wrap("user", err)
@@ -83,7 +75,7 @@ func (db *DB) UserByLogin(ctx context.Context, login string) (*latchkey.User, er
 		LIMIT 1`
 	u, err := scanUser(db.queryRow(ctx, q, login, login, login))
 	if errors.Is(err, sql.ErrNoRows) {
-		err = notFound(msgUserNotFound, err)
+		err = storeerr.NotFound(storeerr.MsgUserNotFound, err)
 	}
 	if err != nil {
 		return nil, wrap("user by login", err)
@@ -143,7 +135,7 @@ func (db *DB) UpdateUser(ctx context.Context, id int64, upd latchkey.UserUpdate,
 		var err error
 		u, err = scanUser(tx.QueryRowContext(ctx, sel+` AND u.deleted_at IS NULL`, id))
 		if errors.Is(err, sql.ErrNoRows) {
-			return notFound(msgUserNotFound, err)
+			return storeerr.NotFound(storeerr.MsgUserNotFound, err)
 		}
 		if err != nil {
 			return err
@@ -183,7 +175,7 @@ func (db *DB) DeleteUser(ctx context.Context, id int64, at time.Time, audit ...*
 			return err
 		}
 		if n == 0 {
-			return notFound(msgUserNotFound, nil)
+			return storeerr.NotFound(storeerr.MsgUserNotFound, nil)
 		}
 		return insertAudit(ctx, tx, audit)
 	})
@@ -217,7 +209,7 @@ func (db *DB) RestoreUser(ctx context.Context, id int64, at time.Time, audit ...
 			return err
 		}
 		if n == 0 {
-			return notFound(msgDeletedUserNotFound, nil)
+			return storeerr.NotFound(storeerr.MsgDeletedUserNotFound, nil)
 		}
 		// Nothing issued before the deletion comes back: an
 		// authorization still being issued is refused, as after

@@ -8,7 +8,11 @@
 //	}
 //
 // The suite checks the semantics the contracts in package latchkey
-// document, and nothing particular to one database.
+// document, and nothing particular to one database. Beside it, Errors
+// checks the code and sentence of each failure a contract documents, Wrap
+// a store's translation of its driver's errors, and Broadcaster the events
+// between processes (latchkey.Broadcaster), with a harness in which the
+// store stages its own faults.
 package storetest
 
 import (

@@ -1,0 +1,333 @@
+package storetest
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/latchkey/latchkey"
+)
+
+// BroadcasterHarness is what the Broadcaster suite needs of a store: a
+// way to make databases and open handles on them, and the faults the
+// store can stage.
+type BroadcasterHarness struct {
+	// New makes a new, migrated database of the test's own and returns a
+	// function that opens a handle on it, as another process would. The
+	// handles close when the test ends.
+	New func(t *testing.T) (open func() latchkey.Broadcaster)
+
+	// Poll, for a store whose subscribers poll for events, makes the
+	// subscriber on the handle sub poll, and returns once a whole poll
+	// has run since the call: the suite never waits for a poll to come.
+	// nil for a store that pushes events to its subscribers.
+	Poll func(t *testing.T, sub latchkey.Broadcaster)
+
+	// Unreadable publishes e on the handle pub so that subscribers fail
+	// to read it, having read the events before it, until mend is
+	// called: a read of events that fails part way. nil skips the test.
+	Unreadable func(t *testing.T, pub latchkey.Broadcaster, e latchkey.Event) (mend func())
+
+	// Disconnect breaks the connection on which the subscriber on the
+	// handle sub listens. nil, for a store whose subscribers hold no
+	// connection to lose, skips the test.
+	Disconnect func(t *testing.T, sub latchkey.Broadcaster)
+}
+
+// hearWithin bounds every wait for an event: a test that waits this long
+// has failed. It measures nothing.
+const hearWithin = time.Minute
+
+// Broadcaster runs the conformance suite of latchkey.Broadcaster, the
+// events between the processes that share a database, against the
+// databases h makes:
+//
+//	func TestBroadcaster(t *testing.T) {
+//		storetest.Broadcaster(t, storetest.BroadcasterHarness{New: …, Poll: …})
+//	}
+//
+// A subscriber hears EventResync first, then every event published after
+// it, in order, once; an event is lost only where a resync says that
+// events may have been.
+func Broadcaster(t *testing.T, h BroadcasterHarness) {
+	t.Run("InOrder", func(t *testing.T) {
+		open := h.New(t)
+		pub, sub := open(), open()
+		before := event(0)
+		if err := pub.Publish(t.Context(), before); err != nil {
+			t.Fatalf("Publish(%v) = %v", before, err)
+		}
+		l := listen(t, h, pub, sub)
+		for i := 1; i <= 3; i++ {
+			l.publish(event(i))
+		}
+		l.poll()
+		l.await(event(3), 1)
+		// The event published before Subscribe began is not replayed.
+		want := []latchkey.Event{resync, event(1), event(2), event(3)}
+		if diff := cmp.Diff(want, l.heard()); diff != "" {
+			t.Errorf("heard (-want +got):\n%s", diff)
+		}
+	})
+
+	t.Run("OwnDatabaseOnly", func(t *testing.T) {
+		l, other := listenNew(t, h), h.New(t)()
+		if err := other.Publish(t.Context(), event(0)); err != nil {
+			t.Fatalf("Publish(%v) on another database = %v", event(0), err)
+		}
+		l.publish(event(1))
+		l.poll()
+		l.await(event(1), 1)
+		// The other database's event, published first, would have come
+		// first.
+		want := []latchkey.Event{resync, event(1)}
+		if diff := cmp.Diff(want, l.heard()); diff != "" {
+			t.Errorf("heard (-want +got):\n%s", diff)
+		}
+	})
+
+	t.Run("AfterACanceledPublish", func(t *testing.T) {
+		// The first Publish of a process (say, the command line's) has a
+		// context that ends before it is done: publishing works after it.
+		l := listenNew(t, h) // its publishing handle is not used yet
+		canceled, cancel := context.WithCancel(t.Context())
+		cancel()
+		_ = l.pub.Publish(canceled, event(0)) // heard or not: the context ended
+		l.publish(event(1))
+		l.poll()
+		l.await(event(1), 1)
+	})
+
+	t.Run("ReadFailsPartWay", func(t *testing.T) {
+		if h.Unreadable == nil {
+			t.Skip("the store stages no unreadable event")
+		}
+		l := listenNew(t, h)
+		l.publish(event(1))
+		l.publish(event(2))
+		l.log(false, event(3))
+		mend := h.Unreadable(t, l.pub, event(3))
+		l.publish(event(4))
+		l.poll() // reads 1 and 2, then fails on 3
+		mend()
+		l.poll()
+		l.await(event(4), 1)
+		l.check()
+	})
+
+	t.Run("Reconnect", func(t *testing.T) {
+		if h.Disconnect == nil {
+			t.Skip("the store's subscribers hold no connection to lose")
+		}
+		l := listenNew(t, h)
+		l.publish(event(1))
+		h.Disconnect(t, l.sub)
+		l.publish(event(2))
+		l.await(resync, 2)
+		l.publish(event(3))
+		l.poll()
+		l.await(event(3), 1)
+		l.check()
+	})
+
+	t.Run("Cancel", func(t *testing.T) {
+		open := h.New(t)
+		sub := open()
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan error, 1)
+		go func() { done <- sub.Subscribe(ctx, func(latchkey.Event) {}) }()
+		cancel()
+		select {
+		case err := <-done:
+			if err != context.Canceled {
+				t.Errorf("Subscribe() after its context was canceled = %v, want context.Canceled", err)
+			}
+		case <-time.After(hearWithin):
+			t.Fatalf("Subscribe() did not return within %v of its context's end", hearWithin)
+		}
+	})
+}
+
+// resync is the event that says events may have been missed.
+var resync = latchkey.Event{Kind: latchkey.EventResync}
+
+// event returns the n-th event of the fixtures: each differs from the
+// others, and kinds and users vary.
+func event(n int) latchkey.Event {
+	kinds := []latchkey.EventKind{latchkey.EventTokenRevoked, latchkey.EventUserChanged, latchkey.EventTokenCreated}
+	return latchkey.Event{Kind: kinds[n%len(kinds)], ID: fmt.Sprintf("e%d", n), UserID: int64(n)}
+}
+
+// A listener is a subscriber that runs until the test ends, and the log,
+// in one order, of what the test published and what the subscriber
+// heard.
+type listener struct {
+	t        *testing.T
+	h        BroadcasterHarness
+	pub, sub latchkey.Broadcaster
+
+	mu      sync.Mutex
+	entries []entry
+	changed chan struct{} // has a value when entries changed since it was read
+}
+
+// An entry of a listener's log: an event heard or published.
+type entry struct {
+	heard bool
+	e     latchkey.Event
+}
+
+// listenNew makes a database, and listens on it, on a handle of its own,
+// for what another handle publishes.
+func listenNew(t *testing.T, h BroadcasterHarness) *listener {
+	t.Helper()
+	open := h.New(t)
+	return listen(t, h, open(), open())
+}
+
+// listen subscribes on the handle sub until the test ends, and returns
+// once the subscriber said resync first; events are published on the
+// handle pub.
+func listen(t *testing.T, h BroadcasterHarness, pub, sub latchkey.Broadcaster) *listener {
+	t.Helper()
+	l := &listener{t: t, h: h, pub: pub, sub: sub, changed: make(chan struct{}, 1)}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- sub.Subscribe(ctx, func(e latchkey.Event) { l.log(true, e) }) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != context.Canceled {
+			t.Errorf("Subscribe() after its context was canceled = %v, want context.Canceled", err)
+		}
+	})
+	l.await(resync, 1)
+	return l
+}
+
+// log appends an event heard or published.
+func (l *listener) log(heard bool, e latchkey.Event) {
+	l.mu.Lock()
+	l.entries = append(l.entries, entry{heard, e})
+	l.mu.Unlock()
+	select {
+	case l.changed <- struct{}{}:
+	default:
+	}
+}
+
+// publish publishes e on the listener's publishing handle.
+func (l *listener) publish(e latchkey.Event) {
+	l.t.Helper()
+	l.log(false, e)
+	if err := l.pub.Publish(l.t.Context(), e); err != nil {
+		l.t.Fatalf("Publish(%v) = %v", e, err)
+	}
+}
+
+// poll makes the subscriber poll, if it polls.
+func (l *listener) poll() {
+	if l.h.Poll != nil {
+		l.h.Poll(l.t, l.sub)
+	}
+}
+
+// heard returns the events heard so far.
+func (l *listener) heard() []latchkey.Event {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var heard []latchkey.Event
+	for _, en := range l.entries {
+		if en.heard {
+			heard = append(heard, en.e)
+		}
+	}
+	return heard
+}
+
+// await waits until e has been heard n times.
+func (l *listener) await(e latchkey.Event, n int) {
+	l.t.Helper()
+	deadline := time.NewTimer(hearWithin)
+	defer deadline.Stop()
+	for {
+		heard := l.heard()
+		if count(heard, e) >= n {
+			return
+		}
+		select {
+		case <-l.changed:
+		case <-deadline.C:
+			l.t.Fatalf("heard %v within %v, want %v heard %d times", heard, hearWithin, e, n)
+		}
+	}
+}
+
+// count returns how many times events holds e.
+func count(events []latchkey.Event, e latchkey.Event) int {
+	n := 0
+	for _, x := range events {
+		if x == e {
+			n++
+		}
+	}
+	return n
+}
+
+// check reports, from the log, an event heard that was not published
+// before, heard twice or out of order, and an event skipped: published,
+// not heard, with a later event heard and no resync heard since it was
+// published.
+func (l *listener) check() {
+	l.t.Helper()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	type published struct {
+		e       latchkey.Event
+		covered bool // a resync was heard since
+	}
+	var pending []published // published, not heard yet, in order
+	for _, en := range l.entries {
+		switch {
+		case !en.heard:
+			pending = append(pending, published{e: en.e})
+		case en.e == resync:
+			for i := range pending {
+				pending[i].covered = true
+			}
+		default:
+			i := slices.IndexFunc(pending, func(p published) bool { return p.e == en.e })
+			if i < 0 {
+				l.t.Errorf("heard %v, which was not published since, or was heard already; the log:\n%s", en.e, l.format())
+				continue
+			}
+			var skipped []latchkey.Event
+			for _, p := range pending[:i] {
+				if !p.covered {
+					skipped = append(skipped, p.e)
+				}
+			}
+			if len(skipped) > 0 {
+				l.t.Errorf("heard %v, but never %v, published before it, and no resync said so; the log:\n%s", en.e, skipped, l.format())
+			}
+			pending = pending[i+1:]
+		}
+	}
+}
+
+// format returns the log, an entry a line. The caller holds l.mu.
+func (l *listener) format() string {
+	var b strings.Builder
+	for _, en := range l.entries {
+		what := "published"
+		if en.heard {
+			what = "heard"
+		}
+		fmt.Fprintf(&b, "\t%s %+v\n", what, en.e)
+	}
+	return b.String()
+}
