@@ -135,7 +135,7 @@ func (s *Service) validate(req TokenRequest, now time.Time, parent *latchkey.Tok
 		switch {
 		case !at.After(now):
 			fe.Add("expires_at", MsgExpiresPast)
-		case parentExpires != nil && at.After(*parentExpires) && !parentExpires.After(limit):
+		case parentExpires != nil && at.After(*parentExpires) && parentExpires.Before(limit):
 			fe.Add("expires_at", fmt.Sprintf(msgExpiresMax, parentExpires.UTC().Format(dateLayout)))
 			fe.Add("expires_at", MsgExpiresParent)
 		case at.After(limit):
