@@ -366,10 +366,8 @@ func testLineage(t *testing.T, open func(t *testing.T) latchkey.Store) {
 func benchmarkRevokeFamily(b *testing.B, open func(b *testing.B) latchkey.Store, n int) {
 	s := open(b)
 	u := createUser(b, s, newUser("alice"))
-	next := 0
-	for b.Loop() {
-		b.StopTimer()
-		next++
+	b.StopTimer()
+	for next := 1; next <= b.N; next++ {
 		root := createToken(b, s, newToken(next*1_000_000, u.ID))
 		level := []*latchkey.Token{root}
 		made := 0
@@ -388,6 +386,7 @@ func benchmarkRevokeFamily(b *testing.B, open func(b *testing.B) latchkey.Store,
 		}
 		b.StartTimer()
 		_, revoked, err := s.RevokeToken(b.Context(), root.ID, at(time.Hour), latchkey.ReasonRevoked, newAuditRecord(root.ID))
+		b.StopTimer()
 		if err != nil || len(revoked) != n+1 {
 			b.Fatalf("RevokeToken(a token with %d descendants) = %d revoked, %v", n, len(revoked), err)
 		}
