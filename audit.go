@@ -2,6 +2,7 @@ package latchkey
 
 import (
 	"context"
+	"slices"
 	"strconv"
 	"time"
 )
@@ -110,25 +111,11 @@ type AuditStore interface {
 	PruneAudit(ctx context.Context, before time.Time) (int64, error)
 }
 
-// AuditPerToken returns, for each token of ts, a copy of each of rs about
-// it: its SubjectUserID and SubjectID set to the token's user and id. A
-// store that revokes tokens it finds writes these.
-func AuditPerToken(ts []*Token, rs []*AuditRecord) []*AuditRecord {
-	out := make([]*AuditRecord, 0, len(ts)*len(rs))
-	for _, t := range ts {
-		for _, r := range rs {
-			c := *r
-			userID := t.UserID
-			c.SubjectUserID, c.SubjectID = &userID, t.ID
-			out = append(out, &c)
-		}
-	}
-	return out
-}
-
 // AuditWithTokens is what a store writes for rs along with a change that
-// revoked ts: each record of a token revocation once per token
-// (AuditPerToken), the others as given.
+// revoked ts: the records that are not about a token revocation once, as
+// given; each record of a token revocation once for each token the change
+// revoked itself, about that token; and a record for each token revoked
+// with its parent (AuditWithDescendants).
 func AuditWithTokens(rs []*AuditRecord, ts []*Token) []*AuditRecord {
 	var perToken, once []*AuditRecord
 	for _, r := range rs {
@@ -138,7 +125,47 @@ func AuditWithTokens(rs []*AuditRecord, ts []*Token) []*AuditRecord {
 			once = append(once, r)
 		}
 	}
-	return append(once, AuditPerToken(ts, perToken)...)
+	for _, t := range ts {
+		if t.RevokedReason == ReasonParentRevoked {
+			continue
+		}
+		for _, r := range perToken {
+			c := *r
+			userID := t.UserID
+			c.SubjectUserID, c.SubjectID = &userID, t.ID
+			once = append(once, &c)
+		}
+	}
+	return append(once, descendantRecords(rs, ts)...)
+}
+
+// AuditWithDescendants is what a store writes for rs along with a change
+// that revoked ts: rs as given, then, for each token of ts revoked with
+// its parent (ReasonParentRevoked), one AuditTokenRevoked record about it,
+// by the actor of rs[0], at its time and from its origin, that names the
+// parent.
+func AuditWithDescendants(rs []*AuditRecord, ts []*Token) []*AuditRecord {
+	return append(slices.Clip(rs), descendantRecords(rs, ts)...)
+}
+
+// descendantRecords returns the records of AuditWithDescendants about the
+// tokens of ts revoked with their parents.
+func descendantRecords(rs []*AuditRecord, ts []*Token) []*AuditRecord {
+	if len(rs) == 0 {
+		return nil
+	}
+	var out []*AuditRecord
+	for _, t := range ts {
+		if t.RevokedReason != ReasonParentRevoked {
+			continue
+		}
+		c := *rs[0]
+		userID := t.UserID
+		c.Action, c.SubjectUserID, c.SubjectID = AuditTokenRevoked, &userID, t.ID
+		c.Detail = string(ReasonParentRevoked) + ": made by token " + t.ParentID
+		out = append(out, &c)
+	}
+	return out
 }
 
 // AuditAboutUser sets the subject of each of rs to the user id, for a store

@@ -45,9 +45,11 @@ type ClientStore interface {
 	// Clients returns every client, by id ascending.
 	Clients(ctx context.Context) ([]*Client, error)
 
-	// RevokeClient marks the client and every token it issued revoked at at,
-	// and deactivates every grant of the client.
-	// Revoking a revoked client is not an error. It writes audit with the
-	// change (see AuditStore). ENOTFOUND when there is no such client.
-	RevokeClient(ctx context.Context, id int64, at time.Time, audit ...*AuditRecord) error
+	// RevokeClient marks the client and every token it issued revoked at
+	// at (ReasonClientRevoked), with the tokens those made (see
+	// TokenStore), and deactivates every grant of the client. Revoking a
+	// revoked client is not an error. It writes audit with the change as
+	// AuditWithTokens says, and returns the tokens it revoked, by id.
+	// ENOTFOUND when there is no such client.
+	RevokeClient(ctx context.Context, id int64, at time.Time, audit ...*AuditRecord) ([]*Token, error)
 }

@@ -100,12 +100,12 @@ type GrantStore interface {
 	// DeleteGrant deletes the grant. None is not an error.
 	DeleteGrant(ctx context.Context, kind GrantKind, signature string) error
 
-	// RevokeRequestTokens revokes, at at, every access token issued under
-	// the authorization requestID, and returns those it revoked (the ones
-	// not revoked before). For each token it revokes it writes a copy of
-	// each of audit (see AuditStore), its SubjectUserID and SubjectID set
-	// to the token's user and id.
-	RevokeRequestTokens(ctx context.Context, requestID string, at time.Time, audit ...*AuditRecord) ([]*Token, error)
+	// RevokeRequestTokens revokes, at at, for reason, every access token
+	// issued under the authorization requestID, and with them the tokens
+	// they made (see TokenStore), and returns those it revoked (the ones
+	// not revoked before), by id. For each token it revokes it writes
+	// audit as AuditWithTokens says.
+	RevokeRequestTokens(ctx context.Context, requestID string, at time.Time, reason RevokeReason, audit ...*AuditRecord) ([]*Token, error)
 
 	// MarkRequestRevoked records, at at, that the authorization requestID
 	// is revoked: an issuer that stores a token or grant under it from now
@@ -149,9 +149,10 @@ type ConsentStore interface {
 	// RevokeConsent, in one transaction, deletes the user's consent to the
 	// client, marks revoked (MarkRequestRevoked) every authorization of
 	// that user and client that has a grant, deactivates those grants, and
-	// revokes at at every token of that user issued by that client. It returns the
-	// tokens it revoked, and for each writes a copy of each of audit, as
-	// RevokeRequestTokens does. ENOTFOUND when there is no such consent.
+	// revokes at at, with ReasonConsentWithdrawn, every token of that user
+	// issued by that client, and the tokens those made (see TokenStore).
+	// It returns the tokens it revoked, by id, and for each writes audit
+	// as RevokeRequestTokens does. ENOTFOUND when there is no such consent.
 	RevokeConsent(ctx context.Context, userID, clientID int64, at time.Time, audit ...*AuditRecord) ([]*Token, error)
 }
 

@@ -22,7 +22,38 @@ type Token struct {
 	LastUsedAt *time.Time
 	KeyID      string  // kid of the key that signed the JWT
 	Client     *Client // the issuing client, filled by reads
+	// ParentID is the id of the token whose bearer made this one through
+	// the API; "" when it was made in the web pages, at the command line
+	// or by the OAuth token endpoint. A token never outlives its parent,
+	// and revoking a token revokes its descendants.
+	ParentID string
+	// RevokedReason says why a revoked token was revoked; "" for one
+	// revoked before reasons were kept.
+	RevokedReason RevokeReason
 }
+
+// RevokeReason says why a token was revoked.
+type RevokeReason string
+
+// The reasons a token is revoked.
+const (
+	// ReasonRevoked: someone allowed to asked for it (the API, the web
+	// pages, the command line, RFC 7009 revocation).
+	ReasonRevoked RevokeReason = "revoked"
+	// ReasonParentRevoked: the token that made it was revoked.
+	ReasonParentRevoked RevokeReason = "parent_revoked"
+	// ReasonAuthorizationEnded: the OAuth authorization it was issued
+	// under ended (a code or refresh token used twice, a refresh token
+	// rotated, the user restored).
+	ReasonAuthorizationEnded RevokeReason = "authorization_ended"
+	// ReasonConsentWithdrawn: the person withdrew the application.
+	ReasonConsentWithdrawn RevokeReason = "consent_withdrawn"
+	// ReasonClientRevoked: the operator revoked the application.
+	ReasonClientRevoked RevokeReason = "client_revoked"
+	// ReasonUserRestored: the user was deleted and restored; nothing
+	// issued before comes back.
+	ReasonUserRestored RevokeReason = "user_restored"
+)
 
 // Expired reports whether t has expired at now.
 func (t *Token) Expired(now time.Time) bool {
@@ -80,10 +111,17 @@ type Credential struct {
 
 // TokenStore persists tokens. It checks no permissions: callers decide who
 // may do what before they call it.
+//
+// Every call that revokes tokens revokes their descendants with them
+// (tokens whose ParentID chain leads to one of them), in the same
+// transaction, with ReasonParentRevoked, and writes one AuditTokenRevoked
+// record for each (see AuditWithTokens).
 type TokenStore interface {
 	// CreateToken stores t, and audit with it (see AuditStore). ECONFLICT
 	// when the id exists; ENOTFOUND when its user or client does not
-	// exist.
+	// exist; EUNAUTHENTICATED, and nothing is stored, when t.ParentID
+	// names a token that is revoked or gone: a revocation of the parent
+	// that commits first is never outlived by a child.
 	CreateToken(ctx context.Context, t *Token, audit ...*AuditRecord) error
 
 	// Token returns the token with its client. ENOTFOUND when there is none.
@@ -93,12 +131,20 @@ type TokenStore interface {
 	// and how many tokens f selects on all pages.
 	Tokens(ctx context.Context, f TokenFilter) ([]*Token, int, error)
 
-	// RevokeToken marks the token revoked and its UpdatedAt at, unless it
-	// is revoked already, and returns it as stored and whether this call
-	// revoked it. It writes audit only when it did (see AuditStore): of
-	// two calls at once, one revokes and records. ENOTFOUND when there is
-	// none.
-	RevokeToken(ctx context.Context, id string, at time.Time, audit ...*AuditRecord) (*Token, bool, error)
+	// RevokeToken marks the token revoked for reason and its UpdatedAt at,
+	// unless it is revoked already, and its descendants that are not
+	// revoked with ReasonParentRevoked. It returns the token as stored
+	// and the tokens this call revoked, with their clients: the token
+	// first if it was not revoked already, then its descendants by id. It
+	// writes audit once for each token it revoked (see AuditWithTokens):
+	// of two calls at once, one revokes and records. ENOTFOUND when there
+	// is none.
+	RevokeToken(ctx context.Context, id string, at time.Time, reason RevokeReason, audit ...*AuditRecord) (*Token, []*Token, error)
+
+	// Descendants counts the tokens that are not revoked and whose
+	// ParentID chain leads to the token id: those a revocation of it
+	// would take with it.
+	Descendants(ctx context.Context, id string) (int, error)
 
 	// Credential returns the token with its user and client in one read.
 	// ENOTFOUND when there is no such token.

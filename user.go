@@ -156,9 +156,9 @@ type UserStore interface {
 	// transaction it clears DeletedAt, sets UpdatedAt to at, and, so that
 	// nothing issued before comes back with the user, revokes at at every
 	// token of the user, deactivates its grants and marks their
-	// authorizations revoked (MarkRequestRevoked). It writes audit with the
-	// change (see AuditStore): records of AuditTokenRevoked once for each
-	// token it revoked (AuditPerToken), the others as given. It returns the user as stored and the tokens
+	// authorizations revoked (MarkRequestRevoked), with ReasonUserRestored
+	// and their descendants (see TokenStore). It writes audit with the
+	// change as AuditWithTokens says. It returns the user as stored and the tokens
 	// it revoked, with their clients, by id; the rest of the user (status,
 	// permissions, password) is as it was. ENOTFOUND when there is no such
 	// deleted user; ECONFLICT, and nothing changes, when a user not deleted

@@ -442,7 +442,7 @@ func TestAuthentication(t *testing.T) {
 		jwt := h.mint(h.user, "client goes", nil)
 		// A second personal access client's revocation must not matter;
 		// the issuing client's does.
-		if err := h.store.RevokeClient(t.Context(), latchkey.PersonalAccessClientID, h.clock.Now()); err != nil {
+		if _, err := h.store.RevokeClient(t.Context(), latchkey.PersonalAccessClientID, h.clock.Now()); err != nil {
 			t.Fatal(err)
 		}
 		if got := list(bearer(jwt)); got != 401 {

@@ -138,10 +138,14 @@ type tokenRow struct {
 	LastUsed  moment
 	State     string // active, expired or revoked
 	RevokeURL string // the confirmation page; "" when the viewer may not revoke it, or it is revoked
+	// ParentID is the token that made this one through the API, if any;
+	// ParentName its name when the same list shows it.
+	ParentID, ParentName string
+	Children             int // the tokens of the same list this one made
 }
 
 func newTokenRow(t *latchkey.Token, now time.Time, pl *place, canRevoke bool) tokenRow {
-	row := tokenRow{ID: t.ID, Name: t.Name, Scopes: t.Scopes, Created: moment{&t.CreatedAt}, Expires: moment{t.ExpiresAt}, LastUsed: moment{t.LastUsedAt}, State: "active"}
+	row := tokenRow{ID: t.ID, Name: t.Name, Scopes: t.Scopes, Created: moment{&t.CreatedAt}, Expires: moment{t.ExpiresAt}, LastUsed: moment{t.LastUsedAt}, State: "active", ParentID: t.ParentID}
 	switch {
 	case t.Revoked:
 		row.State = "revoked"
@@ -257,10 +261,20 @@ func (s *Server) showTokens(w http.ResponseWriter, r *http.Request, p *latchkey.
 	page := tokensPage{Self: pl.self, Owner: summarize(pl.owner), Total: total}
 	now := s.svc.Now()
 	flash := ""
-	for _, t := range ts {
+	at := make(map[string]int, len(ts))
+	for i, t := range ts {
 		page.Tokens = append(page.Tokens, newTokenRow(t, now, pl, canRevoke))
+		at[t.ID] = i
 		if revoked != "" && t.ID == revoked && t.Revoked {
 			flash = "The token “" + t.Name + "” is revoked: it authenticates nothing from now on."
+		}
+	}
+	// Lineage within the list: a row says which token made it, and how
+	// many of the rows it made.
+	for i, row := range page.Tokens {
+		if j, ok := at[row.ParentID]; ok && row.ParentID != "" {
+			page.Tokens[i].ParentName = page.Tokens[j].Name
+			page.Tokens[j].Children++
 		}
 	}
 	if canCreate {
@@ -368,6 +382,9 @@ type revokePage struct {
 	Token  tokenRow
 	Action string
 	Back   string
+	// Descendants counts the live tokens revoked with this one: those it
+	// made, directly or through others, whoever owns them.
+	Descendants int
 }
 
 // uiConfirmRevoke serves GET /tokens/{token_id}/revoke and its
@@ -388,6 +405,11 @@ func (s *Server) uiConfirmRevoke(w http.ResponseWriter, r *http.Request) error {
 	}
 	row := newTokenRow(t, s.svc.Now(), pl, true)
 	page := revokePage{Self: pl.self, Owner: summarize(pl.owner), Token: row, Action: row.RevokeURL, Back: pl.page}
+	if page.Action != "" {
+		if page.Descendants, err = s.svc.Descendants(r.Context(), pl.owner, t.ID); err != nil {
+			return err
+		}
+	}
 	s.render(w, r, http.StatusOK, "token_revoke", pageData{Title: "Revoke " + t.Name, User: p.User, Nav: pl.nav(), Page: page})
 	return nil
 }

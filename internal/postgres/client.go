@@ -73,14 +73,16 @@ func (db *DB) Clients(ctx context.Context) ([]*latchkey.Client, error) {
 }
 
 // RevokeClient marks the client and every token it issued revoked at at,
-// and deactivates every grant of the client, in one transaction that locks
-// the client's row first, then the tokens', then the grants'. The client
-// and each token that is revoked already keep their UpdatedAt; a token or
-// grant the client was given after it was revoked is revoked by the next
-// call. ENOTFOUND when there is no such client.
-func (db *DB) RevokeClient(ctx context.Context, id int64, at time.Time, audit ...*latchkey.AuditRecord) error {
+// with the tokens those made, and deactivates every grant of the client,
+// in one transaction that locks the client's row first, then the
+// tokens', then the grants'. The client and each token that is revoked
+// already keep their UpdatedAt; a token or grant the client was given
+// after it was revoked is revoked by the next call. It returns the tokens
+// it revoked. ENOTFOUND when there is no such client.
+func (db *DB) RevokeClient(ctx context.Context, id int64, at time.Time, audit ...*latchkey.AuditRecord) ([]*latchkey.Token, error) {
 	ts := storedTime(at)
-	err := db.tx(ctx, pgx.TxOptions{}, func(tx pgx.Tx) error {
+	var tokens []*latchkey.Token
+	err := db.tx(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted}, func(tx pgx.Tx) error {
 		// FOR NO KEY UPDATE, unlike FOR UPDATE, lets tokens of the client
 		// be created meanwhile.
 		var revoked bool
@@ -99,25 +101,17 @@ func (db *DB) RevokeClient(ctx context.Context, id int64, at time.Time, audit ..
 				return err
 			}
 		}
-		// The tokens are locked in id order before they are updated, as
-		// TouchTokens locks them, so that the two do not deadlock.
-		_, err = tx.Exec(ctx,
-			`UPDATE oauth_access_tokens t SET revoked = true, updated_at = $1
-			FROM (SELECT id FROM oauth_access_tokens
-				WHERE client_id = $2 AND NOT revoked
-				ORDER BY id
-				FOR NO KEY UPDATE) l
-			WHERE t.id = l.id AND NOT t.revoked`, ts, id)
+		tokens, err = revokeTokens(ctx, tx, at, latchkey.ReasonClientRevoked, `t.client_id = $3`, id)
 		if err != nil {
 			return err
 		}
 		if err := deactivateGrants(ctx, tx, `client_id = $1`, id); err != nil {
 			return err
 		}
-		return insertAudit(ctx, tx, audit)
+		return insertAudit(ctx, tx, latchkey.AuditWithDescendants(audit, tokens))
 	})
 	if err != nil {
-		return wrap("revoke client", err)
+		return nil, wrap("revoke client", err)
 	}
-	return nil
+	return tokens, nil
 }

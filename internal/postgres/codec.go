@@ -102,7 +102,8 @@ func clientFields(c *latchkey.Client) []any {
 // fixToken after the scan.
 func tokenFields(t *latchkey.Token) []any {
 	return []any{&t.ID, &t.UserID, &t.ClientID, &t.Name, (*[]string)(&t.Scopes), &t.Revoked,
-		&t.CreatedAt, &t.UpdatedAt, &t.ExpiresAt, &t.LastUsedAt, &t.KeyID}
+		&t.CreatedAt, &t.UpdatedAt, &t.ExpiresAt, &t.LastUsedAt, &t.KeyID,
+		nullTextColumn{&t.ParentID}, (*string)(&t.RevokedReason)}
 }
 
 // fixToken finishes a scanned token: its scopes are never nil.

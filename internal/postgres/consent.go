@@ -123,14 +123,15 @@ func (db *DB) RevokeConsent(ctx context.Context, userID, clientID int64, at time
 		if err := markRevoked(ctx, tx, at, `user_id = $2 AND client_id = $3`, userID, clientID); err != nil {
 			return err
 		}
-		tokens, err = revokeTokens(ctx, tx, at, `t.user_id = $2 AND t.client_id = $3`, userID, clientID)
+		tokens, err = revokeTokens(ctx, tx, at, latchkey.ReasonConsentWithdrawn,
+			`t.user_id = $3 AND t.client_id = $4`, userID, clientID)
 		if err != nil {
 			return err
 		}
 		if err := deactivateGrants(ctx, tx, `user_id = $1 AND client_id = $2`, userID, clientID); err != nil {
 			return err
 		}
-		return insertAudit(ctx, tx, latchkey.AuditPerToken(tokens, audit))
+		return insertAudit(ctx, tx, latchkey.AuditWithTokens(audit, tokens))
 	})
 	if err != nil {
 		return nil, wrap("revoke consent", err)

@@ -179,24 +179,25 @@ func (db *DB) DeleteGrant(ctx context.Context, kind latchkey.GrantKind, signatur
 	return nil
 }
 
-// RevokeRequestTokens revokes, at at, every access token issued under the
-// authorization requestID (those its GrantAccess grants name), and returns
-// those it revoked, the ones not revoked before, with their clients, by id;
-// for each, in the same transaction, a copy of each of audit about it.
-func (db *DB) RevokeRequestTokens(ctx context.Context, requestID string, at time.Time, audit ...*latchkey.AuditRecord) ([]*latchkey.Token, error) {
+// RevokeRequestTokens revokes, at at, for reason, every access token
+// issued under the authorization requestID (those its GrantAccess grants
+// name) and their descendants, and returns those it revoked, the ones not
+// revoked before, with their clients; in the same transaction it writes
+// audit for them (latchkey.AuditWithTokens).
+func (db *DB) RevokeRequestTokens(ctx context.Context, requestID string, at time.Time, reason latchkey.RevokeReason, audit ...*latchkey.AuditRecord) ([]*latchkey.Token, error) {
 	if !storable(requestID) {
 		return []*latchkey.Token{}, nil // no stored grant has it
 	}
 	var tokens []*latchkey.Token
-	err := db.tx(ctx, pgx.TxOptions{}, func(tx pgx.Tx) error {
+	err := db.tx(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted}, func(tx pgx.Tx) error {
 		var err error
-		tokens, err = revokeTokens(ctx, tx, at,
-			`t.id IN (SELECT signature FROM oauth_grants WHERE request_id = $2 AND kind = 'access')`,
+		tokens, err = revokeTokens(ctx, tx, at, reason,
+			`t.id IN (SELECT signature FROM oauth_grants WHERE request_id = $3 AND kind = 'access')`,
 			requestID)
 		if err != nil {
 			return err
 		}
-		return insertAudit(ctx, tx, latchkey.AuditPerToken(tokens, audit))
+		return insertAudit(ctx, tx, latchkey.AuditWithTokens(audit, tokens))
 	})
 	if err != nil {
 		return nil, wrap("revoke request tokens", err)
@@ -264,13 +265,22 @@ type querier interface {
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
 }
 
-// revokeTokens revokes at at, with q, in one statement, the tokens that
-// are not revoked and that the condition where on oauth_access_tokens t
-// selects, and returns them with their clients, by id. where's parameters
-// start at $2, args are their values. The tokens are locked in id order
-// before they are updated, as RevokeClient and TouchTokens lock them, so
-// that they do not deadlock.
-func revokeTokens(ctx context.Context, q querier, at time.Time, where string, args ...any) ([]*latchkey.Token, error) {
+// revokeTokens revokes at at, with q, for reason, the tokens that are not
+// revoked and that the condition where on oauth_access_tokens t selects,
+// then, with ReasonParentRevoked, every descendant of a token where
+// selects (revoked or not) that is not revoked. It returns those it
+// revoked with their clients: the ones where selects by id, then their
+// descendants. where's parameters start at $3, args are their values.
+// The tokens are locked in id order before they are updated, as
+// RevokeClient and TouchTokens lock them, so that they do not deadlock.
+//
+// q must be a READ COMMITTED transaction: the descendants are revoked
+// statement after statement until one finds none, each with a snapshot of
+// its own, so that a child whose CreateToken held its parent (FOR SHARE)
+// while a statement waited for that parent's lock is seen by the next.
+// A CreateToken that comes after waits for this transaction and then
+// finds its parent revoked.
+func revokeTokens(ctx context.Context, q querier, at time.Time, reason latchkey.RevokeReason, where string, args ...any) ([]*latchkey.Token, error) {
 	rows, err := q.Query(ctx,
 		`WITH locked AS (
 			SELECT t.id FROM oauth_access_tokens t
@@ -278,18 +288,54 @@ func revokeTokens(ctx context.Context, q querier, at time.Time, where string, ar
 			ORDER BY t.id
 			FOR NO KEY UPDATE OF t),
 		revoked AS (
-			UPDATE oauth_access_tokens t SET revoked = true, updated_at = $1
+			UPDATE oauth_access_tokens t SET revoked = true, updated_at = $1, revoked_reason = $2
 			FROM locked l
 			WHERE t.id = l.id AND NOT t.revoked
 			RETURNING t.*)
 		SELECT `+sqlschema.TokenColumns+`, `+sqlschema.ClientColumns+` FROM revoked t
 		JOIN oauth_clients c ON c.id = t.client_id
 		ORDER BY t.id`,
-		append([]any{storedTime(at)}, args...)...)
+		append([]any{storedTime(at), string(reason)}, args...)...)
 	if err != nil {
 		return nil, err
 	}
-	return collect(rows, scanToken)
+	tokens, err := collect(rows, scanToken)
+	if err != nil {
+		return nil, err
+	}
+	heirs := append([]any{storedTime(at), string(latchkey.ReasonParentRevoked)}, args...)
+	for {
+		rows, err := q.Query(ctx,
+			`WITH RECURSIVE tree(id) AS (
+				SELECT c.id FROM oauth_access_tokens c
+				WHERE c.parent_id IN (SELECT t.id FROM oauth_access_tokens t WHERE `+where+`)
+				UNION ALL
+				SELECT c.id FROM oauth_access_tokens c JOIN tree ON c.parent_id = tree.id),
+			locked AS (
+				SELECT t.id FROM oauth_access_tokens t
+				WHERE NOT t.revoked AND t.id IN (SELECT id FROM tree)
+				ORDER BY t.id
+				FOR NO KEY UPDATE OF t),
+			revoked AS (
+				UPDATE oauth_access_tokens t SET revoked = true, updated_at = $1, revoked_reason = $2
+				FROM locked l
+				WHERE t.id = l.id AND NOT t.revoked
+				RETURNING t.*)
+			SELECT `+sqlschema.TokenColumns+`, `+sqlschema.ClientColumns+` FROM revoked t
+			JOIN oauth_clients c ON c.id = t.client_id
+			ORDER BY t.id`, heirs...)
+		if err != nil {
+			return nil, err
+		}
+		more, err := collect(rows, scanToken)
+		if err != nil {
+			return nil, err
+		}
+		if len(more) == 0 {
+			return tokens, nil
+		}
+		tokens = append(tokens, more...)
+	}
 }
 
 // PruneGrants deletes the grants that expired before before, and says how

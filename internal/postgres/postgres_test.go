@@ -356,7 +356,7 @@ func TestUnstorable(t *testing.T) {
 		if _, err := db.Credential(t.Context(), s); latchkey.ErrorCode(err) != latchkey.ENOTFOUND {
 			t.Errorf("Credential(%q) = %v, want ENOTFOUND", s, err)
 		}
-		if _, _, err := db.RevokeToken(t.Context(), s, time.Now()); latchkey.ErrorCode(err) != latchkey.ENOTFOUND {
+		if _, _, err := db.RevokeToken(t.Context(), s, time.Now(), latchkey.ReasonRevoked); latchkey.ErrorCode(err) != latchkey.ENOTFOUND {
 			t.Errorf("RevokeToken(%q) = %v, want ENOTFOUND", s, err)
 		}
 		if users, err := db.Users(t.Context(), latchkey.UserFilter{Search: s}); err != nil || len(users) != 0 {
@@ -381,7 +381,7 @@ func TestUnstorable(t *testing.T) {
 		if err := db.DeleteGrant(t.Context(), latchkey.GrantCode, s); err != nil {
 			t.Errorf("DeleteGrant(code, %q) = %v, want nil", s, err)
 		}
-		if tokens, err := db.RevokeRequestTokens(t.Context(), s, time.Now()); err != nil || len(tokens) != 0 {
+		if tokens, err := db.RevokeRequestTokens(t.Context(), s, time.Now(), latchkey.ReasonAuthorizationEnded); err != nil || len(tokens) != 0 {
 			t.Errorf("RevokeRequestTokens(%q) = %d tokens, %v; want none", s, len(tokens), err)
 		}
 		if _, err := db.Session(t.Context(), s); latchkey.ErrorCode(err) != latchkey.ENOTFOUND {
@@ -468,7 +468,7 @@ func TestConcurrentWrites(t *testing.T) {
 	}
 	for _, app := range apps {
 		wg.Go(func() {
-			if err := db.RevokeClient(t.Context(), app.ID, base); err != nil {
+			if _, err := db.RevokeClient(t.Context(), app.ID, base); err != nil {
 				t.Errorf("concurrent RevokeClient(%d) = %v", app.ID, err)
 			}
 		})
@@ -862,7 +862,7 @@ func deadlockOnce(t *testing.T, attempt int) bool {
 	}
 
 	done := make(chan error, 1)
-	go func() { done <- db.RevokeClient(ctx, client.ID, time.Now()) }()
+	go func() { _, err := db.RevokeClient(ctx, client.ID, time.Now()); done <- err }()
 	// Wait until RevokeClient waits for the token's row; the context's
 	// deadline bounds the wait.
 	for waiting := false; !waiting; {

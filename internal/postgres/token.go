@@ -19,7 +19,25 @@ import (
 // CreateToken stores t, and audit in the same transaction. ECONFLICT when
 // the id exists; ENOTFOUND when its user or client does not exist.
 func (db *DB) CreateToken(ctx context.Context, t *latchkey.Token, audit ...*latchkey.AuditRecord) error {
-	err := db.tx(ctx, pgx.TxOptions{}, func(tx pgx.Tx) error {
+	if t.ParentID != "" && !storable(t.ParentID) {
+		return wrap("create token", latchkey.Errorf(latchkey.EUNAUTHENTICATED, storeerr.MsgParentRevoked))
+	}
+	err := db.tx(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted}, func(tx pgx.Tx) error {
+		// The parent is held (FOR SHARE) until the child is committed: a
+		// revocation of the parent waits for it and then revokes the child
+		// (revokeTokens), or committed first, and the parent is found
+		// revoked here.
+		if t.ParentID != "" {
+			var revoked bool
+			err := tx.QueryRow(ctx,
+				`SELECT revoked FROM oauth_access_tokens WHERE id = $1 FOR SHARE`, t.ParentID).Scan(&revoked)
+			if errors.Is(err, pgx.ErrNoRows) || err == nil && revoked {
+				return latchkey.Errorf(latchkey.EUNAUTHENTICATED, storeerr.MsgParentRevoked)
+			}
+			if err != nil {
+				return err
+			}
+		}
 		if err := insertToken(ctx, tx, t); err != nil {
 			return err
 		}
@@ -40,12 +58,14 @@ type execer interface {
 // when its user or client does not exist.
 func insertToken(ctx context.Context, e execer, t *latchkey.Token) error {
 	const q = `INSERT INTO oauth_access_tokens (id, user_id, client_id, name, name_folded,
-		scopes, revoked, created_at, updated_at, expires_at, last_used_at, key_id)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`
+		scopes, revoked, created_at, updated_at, expires_at, last_used_at, key_id,
+		parent_id, revoked_reason)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`
 	_, err := e.Exec(ctx, q,
 		t.ID, t.UserID, t.ClientID, t.Name, strings.ToLower(t.Name),
 		storedScopes(t.Scopes), t.Revoked, storedTime(t.CreatedAt), storedTime(t.UpdatedAt),
-		storedNullTime(t.ExpiresAt), storedNullTime(t.LastUsedAt), t.KeyID)
+		storedNullTime(t.ExpiresAt), storedNullTime(t.LastUsedAt), t.KeyID,
+		nullText(t.ParentID), string(t.RevokedReason))
 	switch pgCode(err) {
 	case codeUniqueViolation:
 		err = storeerr.Conflict(storeerr.MsgTokenExists, err)
@@ -204,23 +224,20 @@ func (db *DB) tokenList(ctx context.Context, f latchkey.TokenFilter, order strin
 	return l, err
 }
 
-// RevokeToken marks the token revoked and its UpdatedAt at, unless it is
-// revoked already, and returns it as stored and whether this call revoked
-// it; only then does it write audit, in the same transaction. The update
-// locks the row and, when another transaction revoked it meanwhile, finds
-// it revoked and changes nothing (READ COMMITTED checks the condition again
-// on the row as that transaction left it). ENOTFOUND when there is none.
-func (db *DB) RevokeToken(ctx context.Context, id string, at time.Time, audit ...*latchkey.AuditRecord) (*latchkey.Token, bool, error) {
+// RevokeToken marks the token revoked for reason and its UpdatedAt at,
+// unless it is revoked already, and its descendants with it, and returns
+// it as stored and the tokens this call revoked (itself first); only for
+// those does it write audit, in the same transaction. ENOTFOUND when
+// there is none.
+func (db *DB) RevokeToken(ctx context.Context, id string, at time.Time, reason latchkey.RevokeReason, audit ...*latchkey.AuditRecord) (*latchkey.Token, []*latchkey.Token, error) {
 	if !storable(id) {
-		return nil, false, wrap("revoke token", storeerr.NotFound(storeerr.MsgTokenNotFound, nil))
+		return nil, nil, wrap("revoke token", storeerr.NotFound(storeerr.MsgTokenNotFound, nil))
 	}
 	var t *latchkey.Token
-	var revoked bool
+	var revoked []*latchkey.Token
 	err := db.tx(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted}, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx,
-			`UPDATE oauth_access_tokens SET revoked = true, updated_at = $2 WHERE id = $1 AND NOT revoked`,
-			id, storedTime(at))
-		if err != nil {
+		var err error
+		if revoked, err = revokeTokens(ctx, tx, at, reason, `t.id = $3`, id); err != nil {
 			return err
 		}
 		t, err = scanToken(tx.QueryRow(ctx,
@@ -231,15 +248,36 @@ func (db *DB) RevokeToken(ctx context.Context, id string, at time.Time, audit ..
 		if err != nil {
 			return err
 		}
-		if revoked = tag.RowsAffected() > 0; revoked {
-			return insertAudit(ctx, tx, audit)
+		records := latchkey.AuditWithDescendants(audit, revoked)
+		if len(revoked) == 0 || revoked[0].ID != id {
+			// Revoked already: only the descendants are news.
+			records = records[len(audit):]
 		}
-		return nil
+		return insertAudit(ctx, tx, records)
 	})
 	if err != nil {
-		return nil, false, wrap("revoke token", err)
+		return nil, nil, wrap("revoke token", err)
 	}
 	return t, revoked, nil
+}
+
+// Descendants counts the tokens that are not revoked and that descend
+// from the token id.
+func (db *DB) Descendants(ctx context.Context, id string) (int, error) {
+	if !storable(id) {
+		return 0, nil
+	}
+	var n int
+	err := db.pool.QueryRow(ctx, `WITH RECURSIVE tree(id) AS (
+			SELECT id FROM oauth_access_tokens WHERE parent_id = $1
+			UNION ALL
+			SELECT c.id FROM oauth_access_tokens c JOIN tree ON c.parent_id = tree.id)
+		SELECT count(*) FROM oauth_access_tokens
+		WHERE NOT revoked AND id IN (SELECT id FROM tree)`, id).Scan(&n)
+	if err != nil {
+		return 0, wrap("descendants", err)
+	}
+	return n, nil
 }
 
 // Credential returns the token with its user and client, in one query.

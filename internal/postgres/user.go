@@ -230,7 +230,7 @@ func (db *DB) RestoreUser(ctx context.Context, id int64, at time.Time, audit ...
 		if err := markRevoked(ctx, tx, at, `user_id = $2`, id); err != nil {
 			return err
 		}
-		if tokens, err = revokeTokens(ctx, tx, at, `t.user_id = $2`, id); err != nil {
+		if tokens, err = revokeTokens(ctx, tx, at, latchkey.ReasonUserRestored, `t.user_id = $3`, id); err != nil {
 			return err
 		}
 		if err := deactivateGrants(ctx, tx, `user_id = $1`, id); err != nil {

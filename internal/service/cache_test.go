@@ -98,7 +98,7 @@ func TestCacheInvalidation(t *testing.T) {
 	}
 
 	// A revoked client: its tokens are refused at once.
-	if err := st.RevokeClient(ctx, latchkey.PersonalAccessClientID, svc.now()); err != nil {
+	if _, err := st.RevokeClient(ctx, latchkey.PersonalAccessClientID, svc.now()); err != nil {
 		t.Fatal(err)
 	}
 	svc.publish(ctx, latchkey.Event{Kind: latchkey.EventClientRevoked, ID: "1"})

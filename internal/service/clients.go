@@ -222,13 +222,23 @@ func (s *Service) RevokeClient(ctx context.Context, id int64) error {
 		return latchkey.Errorf(latchkey.EINVALID, "the personal access client cannot be revoked: revoke tokens one by one")
 	}
 	rec := s.auditRecord(Operator(), latchkey.AuditRecord{Action: latchkey.AuditClientRevoked, SubjectID: idString(id), Detail: c.Name})
-	if err := s.store.RevokeClient(ctx, id, rec.At, rec); err != nil {
+	ts, err := s.store.RevokeClient(ctx, id, rec.At, rec)
+	if err != nil {
 		if latchkey.ErrorCode(err) == latchkey.ENOTFOUND {
 			return latchkey.Errorf(latchkey.ENOTFOUND, "no client %d", id)
 		}
 		return err
 	}
 	s.publish(ctx, latchkey.Event{Kind: latchkey.EventClientRevoked, ID: strconv.FormatInt(id, 10)})
+	// The client's own tokens go with the client event; the tokens they
+	// made are personal, and each is told.
+	var made []*latchkey.Token
+	for _, t := range ts {
+		if t.RevokedReason == latchkey.ReasonParentRevoked {
+			made = append(made, t)
+		}
+	}
+	s.revoked(ctx, made, string(latchkey.ReasonClientRevoked))
 	s.log.Info("client revoked", "client_id", id, "name", c.Name)
 	return nil
 }

@@ -68,7 +68,7 @@ func (s *Service) StoreAccessToken(ctx context.Context, t *latchkey.Token, g *la
 // reason.
 func (s *Service) RevokeAuthorization(ctx context.Context, requestID, why string) error {
 	rec := s.auditRecord(nil, latchkey.AuditRecord{Action: latchkey.AuditTokenRevoked, Detail: why})
-	ts, err := s.store.RevokeRequestTokens(ctx, requestID, rec.At, rec)
+	ts, err := s.store.RevokeRequestTokens(ctx, requestID, rec.At, latchkey.ReasonAuthorizationEnded, rec)
 	if err != nil {
 		return err
 	}
@@ -77,12 +77,16 @@ func (s *Service) RevokeAuthorization(ctx context.Context, requestID, why string
 }
 
 // revoked tells every replica of tokens a store call revoked (and
-// recorded).
+// recorded). A token revoked with its parent says so in the log.
 func (s *Service) revoked(ctx context.Context, ts []*latchkey.Token, why string) {
 	for _, t := range ts {
 		s.publish(ctx, latchkey.Event{Kind: latchkey.EventTokenRevoked, ID: t.ID, UserID: t.UserID})
 		s.obs.TokenRevoked()
-		s.log.Info("token revoked", "token_id", t.ID, "user_id", t.UserID, "client_id", t.ClientID, "why", why)
+		reason := why
+		if t.RevokedReason == latchkey.ReasonParentRevoked {
+			reason = string(latchkey.ReasonParentRevoked) + ": made by token " + t.ParentID
+		}
+		s.log.Info("token revoked", "token_id", t.ID, "user_id", t.UserID, "client_id", t.ClientID, "why", reason)
 	}
 }
 

@@ -28,6 +28,9 @@ const (
 	MsgExpiresFormat = "Use an RFC 3339 date and time with a zone, e.g. 2027-01-31T00:00:00Z."
 	MsgExpiresPast   = "The Expires At field must be a date after now."
 	msgExpiresMax    = "The Expires At field must be a date before or equal to %s."
+	// MsgExpiresParent follows the sentence of the latest date allowed
+	// when that date is when the token making the request expires.
+	MsgExpiresParent = "A token cannot outlive the token that creates it."
 )
 
 // MaxNameLength is the longest token name, in characters.
@@ -81,8 +84,11 @@ func (s *Service) Owner(ctx context.Context, p *latchkey.Principal, a latchkey.A
 }
 
 // validate checks req against the contract, in its field order, and
-// returns the name and scopes to store and when the token expires.
-func (s *Service) validate(req TokenRequest, now time.Time) (string, latchkey.Scopes, time.Time, error) {
+// returns the name and scopes to store and when the token expires. A
+// token made by parent (not nil when a token's bearer asks) expires no
+// later than parent: by default at the default lifetime or parent's
+// expiry, whichever is first; a later expires_at is refused.
+func (s *Service) validate(req TokenRequest, now time.Time, parent *latchkey.Token) (string, latchkey.Scopes, time.Time, error) {
 	var fe latchkey.FieldErrors
 	name := ""
 	if msgs := req.Invalid.Get("name"); msgs != nil {
@@ -112,6 +118,13 @@ func (s *Service) validate(req TokenRequest, now time.Time) (string, latchkey.Sc
 		}
 	}
 	expires := s.cfg.DefaultLifetime.After(now)
+	var parentExpires *time.Time
+	if parent != nil && parent.ExpiresAt != nil {
+		parentExpires = parent.ExpiresAt
+		if expires.After(*parentExpires) {
+			expires = *parentExpires
+		}
+	}
 	if msgs := req.Invalid.Get("expires_at"); msgs != nil {
 		for _, m := range msgs {
 			fe.Add("expires_at", m)
@@ -122,6 +135,9 @@ func (s *Service) validate(req TokenRequest, now time.Time) (string, latchkey.Sc
 		switch {
 		case !at.After(now):
 			fe.Add("expires_at", MsgExpiresPast)
+		case parentExpires != nil && at.After(*parentExpires) && parentExpires.Before(limit):
+			fe.Add("expires_at", fmt.Sprintf(msgExpiresMax, parentExpires.UTC().Format(dateLayout)))
+			fe.Add("expires_at", MsgExpiresParent)
 		case at.After(limit):
 			fe.Add("expires_at", fmt.Sprintf(msgExpiresMax, limit.Format(dateLayout)))
 		}
@@ -141,11 +157,13 @@ func (s *Service) validate(req TokenRequest, now time.Time) (string, latchkey.Sc
 
 // CreateToken issues a personal token for owner, whom Owner has already
 // cleared p to act for, and returns it with its JWT: the only time the JWT
-// is ever seen. EINVALID for a bad request; EFORBIDDEN when p's token
-// cannot grant the scopes asked for.
+// is ever seen. When p is a token's bearer, that token is the new one's
+// parent: the new token never outlives it and is revoked with it.
+// EINVALID for a bad request; EFORBIDDEN when p's token cannot grant the
+// scopes asked for; EUNAUTHENTICATED when p's token was revoked meanwhile.
 func (s *Service) CreateToken(ctx context.Context, p *latchkey.Principal, owner *latchkey.User, req TokenRequest) (*latchkey.Token, string, error) {
 	now := s.now()
-	name, scopes, expires, err := s.validate(req, now)
+	name, scopes, expires, err := s.validate(req, now, p.Token)
 	if err != nil {
 		return nil, "", err
 	}
@@ -183,9 +201,18 @@ func (s *Service) CreateToken(ctx context.Context, p *latchkey.Principal, owner 
 		ExpiresAt: &expires,
 		KeyID:     kid,
 	}
+	detail := "scopes " + strings.Join(scopesOrAll(scopes), " ")
+	if p.Token != nil {
+		t.ParentID = p.Token.ID
+		detail += "; made by token " + t.ParentID
+	}
 	rec := s.auditRecord(p, latchkey.AuditRecord{Action: latchkey.AuditTokenCreated, SubjectUserID: userRef(owner.ID), SubjectID: t.ID,
-		Detail: "scopes " + strings.Join(scopesOrAll(scopes), " ")})
+		Detail: detail})
 	if err := s.store.CreateToken(ctx, t, rec); err != nil {
+		if latchkey.ErrorCode(err) == latchkey.EUNAUTHENTICATED {
+			// The parent was revoked since it authenticated this request.
+			return nil, "", errUnauthenticated
+		}
 		return nil, "", err
 	}
 	t.Client = client
@@ -268,9 +295,10 @@ func (s *Service) Token(ctx context.Context, owner *latchkey.User, id string) (*
 	return t, nil
 }
 
-// RevokeToken revokes owner's token with that id; it stops authenticating
-// the moment this returns. Revoking a revoked token is not an error, and
-// changes and records nothing. ENOTFOUND when owner has no such token.
+// RevokeToken revokes owner's token with that id, and every token it
+// made, directly or through others; they stop authenticating the moment
+// this returns. Revoking a revoked token is not an error, and changes and
+// records nothing. ENOTFOUND when owner has no such token.
 func (s *Service) RevokeToken(ctx context.Context, p *latchkey.Principal, owner *latchkey.User, id string) (*latchkey.Token, error) {
 	t, _, err := s.revokeToken(ctx, p, owner, id)
 	return t, err
@@ -283,18 +311,28 @@ func (s *Service) revokeToken(ctx context.Context, p *latchkey.Principal, owner 
 		return nil, false, err
 	}
 	rec := s.auditRecord(p, latchkey.AuditRecord{Action: latchkey.AuditTokenRevoked, SubjectUserID: userRef(owner.ID), SubjectID: id})
-	t, revoked, err := s.store.RevokeToken(ctx, id, rec.At, rec)
+	t, ts, err := s.store.RevokeToken(ctx, id, rec.At, latchkey.ReasonRevoked, rec)
 	if err != nil {
 		return nil, false, notFound(err)
 	}
-	// Told even when it was revoked already: a cache that still holds it
-	// as live is purged whoever revoked it.
-	s.publish(ctx, latchkey.Event{Kind: latchkey.EventTokenRevoked, ID: id, UserID: owner.ID})
-	if revoked {
-		s.obs.TokenRevoked()
-		s.log.Info("token revoked", "token_id", id, "user_id", owner.ID, "by_user_id", p.User.ID)
+	revoked := len(ts) > 0 && ts[0].ID == id
+	if !revoked {
+		// Told even when it was revoked already: a cache that still holds
+		// it as live is purged whoever revoked it.
+		s.publish(ctx, latchkey.Event{Kind: latchkey.EventTokenRevoked, ID: id, UserID: owner.ID})
 	}
+	s.revoked(ctx, ts, string(latchkey.ReasonRevoked))
 	return t, revoked, nil
+}
+
+// Descendants counts the live tokens that revoking owner's token id would
+// revoke with it: those it made, directly or through others. ENOTFOUND
+// when owner has no such token.
+func (s *Service) Descendants(ctx context.Context, owner *latchkey.User, id string) (int, error) {
+	if _, err := s.Token(ctx, owner, id); err != nil {
+		return 0, err
+	}
+	return s.store.Descendants(ctx, id)
 }
 
 // checkName checks a name or other free text a caller stores, trimmed:

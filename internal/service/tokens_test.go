@@ -1,6 +1,7 @@
 package service
 
 import (
+	"github.com/google/go-cmp/cmp"
 	"testing"
 	"time"
 
@@ -132,5 +133,80 @@ func TestCreateTokenGrant(t *testing.T) {
 				t.Errorf("CreateToken(scopes %q) stored %d tokens", tc.want, stored)
 			}
 		})
+	}
+}
+
+// TestLineage: a token made by a token's bearer is that token's child: it
+// never outlives it, and it goes when it goes, cached or not.
+func TestLineage(t *testing.T) {
+	now := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
+	svc, _ := newTestService(t, Config{Now: func() time.Time { return now }, DefaultLifetime: Lifetime{Days: 30}})
+	ctx := t.Context()
+	alice := svc.mustUser(t, "alice")
+	name := "parent"
+	parentExpires := now.Add(24 * time.Hour)
+	parent, parentJWT, err := svc.OperatorCreateToken(ctx, alice, TokenRequest{Name: &name, ExpiresAt: &parentExpires})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if parent.ParentID != "" {
+		t.Errorf("a token made at the command line has ParentID %q, want none", parent.ParentID)
+	}
+	p, err := svc.Authenticate(ctx, parentJWT, latchkey.Origin{})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	name = "child"
+	child, childJWT, err := svc.CreateToken(ctx, p, alice, TokenRequest{Name: &name})
+	if err != nil {
+		t.Fatalf("CreateToken(by the parent) = %v", err)
+	}
+	if child.ParentID != parent.ID {
+		t.Errorf("child.ParentID = %q, want the parent's id", child.ParentID)
+	}
+	if !child.ExpiresAt.Equal(parentExpires) {
+		t.Errorf("child expires at %v without expires_at, want the parent's expiry %v (not the default lifetime)", child.ExpiresAt, parentExpires)
+	}
+
+	later := parentExpires.Add(time.Microsecond)
+	_, _, err = svc.CreateToken(ctx, p, alice, TokenRequest{Name: &name, ExpiresAt: &later})
+	var e *latchkey.Error
+	if !asError(err, &e) || e.Code != latchkey.EINVALID {
+		t.Fatalf("CreateToken(expiring after the parent) = %v, want EINVALID", err)
+	}
+	want := []string{"The Expires At field must be a date before or equal to " + parentExpires.Format(dateLayout) + ".", MsgExpiresParent}
+	if diff := cmp.Diff(want, e.Fields.Get("expires_at")); diff != "" {
+		t.Errorf("CreateToken(expiring after the parent) errors.expires_at (-want +got):\n%s", diff)
+	}
+	earlier := parentExpires.Add(-time.Hour)
+	sibling, _, err := svc.CreateToken(ctx, p, alice, TokenRequest{Name: &name, ExpiresAt: &earlier})
+	if err != nil || !sibling.ExpiresAt.Equal(earlier) {
+		t.Errorf("CreateToken(expiring before the parent) = %+v, %v; want it made", sibling, err)
+	}
+	if n, err := svc.Descendants(ctx, alice, parent.ID); err != nil || n != 2 {
+		t.Errorf("Descendants(parent) = %d, %v; want 2", n, err)
+	}
+
+	// The child is cached as live; revoking the parent ends it at once.
+	if _, err := svc.Authenticate(ctx, childJWT, latchkey.Origin{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.RevokeToken(ctx, Operator(), alice, parent.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Authenticate(ctx, childJWT, latchkey.Origin{}); latchkey.ErrorCode(err) != latchkey.EUNAUTHENTICATED {
+		t.Errorf("Authenticate(the child) after its parent was revoked = %v, want EUNAUTHENTICATED", err)
+	}
+	got, err := svc.Token(ctx, alice, child.ID)
+	if err != nil || !got.Revoked || got.RevokedReason != latchkey.ReasonParentRevoked {
+		t.Errorf("Token(child) = %+v, %v; want revoked for %q", got, err, latchkey.ReasonParentRevoked)
+	}
+
+	// A principal whose token was revoked since it authenticated makes
+	// nothing.
+	_, _, err = svc.CreateToken(ctx, p, alice, TokenRequest{Name: &name})
+	if latchkey.ErrorCode(err) != latchkey.EUNAUTHENTICATED {
+		t.Errorf("CreateToken(by a token revoked meanwhile) = %v, want EUNAUTHENTICATED", err)
 	}
 }

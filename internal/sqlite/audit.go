@@ -24,9 +24,22 @@ func (db *DB) RecordAudit(ctx context.Context, r *latchkey.AuditRecord) error {
 // they record, and sets their IDs. Their times are stored, and set, to
 // the microsecond.
 func insertAudit(ctx context.Context, e execer, rs []*latchkey.AuditRecord) error {
+	const q = `INSERT INTO audit_log (at, action, actor, actor_user_id, actor_token_id,
+		subject_user_id, subject_id, address, user_agent, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	exec := func(args ...any) (sql.Result, error) { return e.ExecContext(ctx, q, args...) }
+	// Many records (a revoked family, say) share one prepared statement.
+	if p, ok := e.(interface {
+		PrepareContext(context.Context, string) (*sql.Stmt, error)
+	}); ok && len(rs) > 1 {
+		stmt, err := p.PrepareContext(ctx, q)
+		if err != nil {
+			return fmt.Errorf("audit record: %w", err)
+		}
+		defer stmt.Close()
+		exec = func(args ...any) (sql.Result, error) { return stmt.ExecContext(ctx, args...) }
+	}
 	for _, r := range rs {
-		res, err := e.ExecContext(ctx, `INSERT INTO audit_log (at, action, actor, actor_user_id, actor_token_id,
-			subject_user_id, subject_id, address, user_agent, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		res, err := exec(
 			formatTime(r.At), string(r.Action), string(r.Actor), r.ActorUserID, r.ActorTokenID,
 			r.SubjectUserID, r.SubjectID, r.Address, r.UserAgent, r.Detail)
 		if err != nil {

@@ -76,12 +76,13 @@ func (db *DB) Clients(ctx context.Context) ([]*latchkey.Client, error) {
 }
 
 // RevokeClient marks the client and every token it issued revoked at at,
-// and deactivates every grant of the client, in one transaction. The
-// client and each token that is revoked already keep their UpdatedAt; a
-// token or grant the client was given after it was revoked is revoked by
-// the next call. ENOTFOUND when there is no such client.
-func (db *DB) RevokeClient(ctx context.Context, id int64, at time.Time, audit ...*latchkey.AuditRecord) error {
-	ts := formatTime(at)
+// with the tokens those made, and deactivates every grant of the client,
+// in one transaction. The client and each token that is revoked already
+// keep their UpdatedAt; a token or grant the client was given after it
+// was revoked is revoked by the next call. It returns the tokens it
+// revoked. ENOTFOUND when there is no such client.
+func (db *DB) RevokeClient(ctx context.Context, id int64, at time.Time, audit ...*latchkey.AuditRecord) ([]*latchkey.Token, error) {
+	var tokens []*latchkey.Token
 	err := db.writeTx(ctx, func(tx *sql.Tx) error {
 		var exists bool
 		err := tx.QueryRowContext(ctx,
@@ -94,13 +95,11 @@ func (db *DB) RevokeClient(ctx context.Context, id int64, at time.Time, audit ..
 		}
 		_, err = tx.ExecContext(ctx,
 			`UPDATE oauth_clients SET revoked = 1, updated_at = ? WHERE id = ? AND revoked = 0`,
-			ts, id)
+			formatTime(at), id)
 		if err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx,
-			`UPDATE oauth_access_tokens SET revoked = 1, updated_at = ? WHERE client_id = ? AND revoked = 0`,
-			ts, id)
+		tokens, err = revokeTokens(ctx, tx, at, latchkey.ReasonClientRevoked, `t.client_id = ?`, id)
 		if err != nil {
 			return err
 		}
@@ -109,10 +108,10 @@ func (db *DB) RevokeClient(ctx context.Context, id int64, at time.Time, audit ..
 		if err != nil {
 			return err
 		}
-		return insertAudit(ctx, tx, audit)
+		return insertAudit(ctx, tx, latchkey.AuditWithDescendants(audit, tokens))
 	})
 	if err != nil {
-		return wrap("revoke client", err)
+		return nil, wrap("revoke client", err)
 	}
-	return nil
+	return tokens, nil
 }

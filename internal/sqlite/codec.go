@@ -239,7 +239,8 @@ func clientFields(c *latchkey.Client) []any {
 func tokenFields(t *latchkey.Token) []any {
 	return []any{&t.ID, &t.UserID, &t.ClientID, &t.Name, scopesColumn{&t.Scopes}, &t.Revoked,
 		timeColumn{&t.CreatedAt}, timeColumn{&t.UpdatedAt},
-		nullTimeColumn{&t.ExpiresAt}, nullTimeColumn{&t.LastUsedAt}, &t.KeyID}
+		nullTimeColumn{&t.ExpiresAt}, nullTimeColumn{&t.LastUsedAt}, &t.KeyID,
+		nullTextColumn{&t.ParentID}, (*string)(&t.RevokedReason)}
 }
 
 // keyFields returns the scan destinations of sqlschema.KeyColumns in k.

@@ -84,9 +84,9 @@ func (db *DB) Consents(ctx context.Context, userID int64) ([]*latchkey.Consent, 
 
 // RevokeConsent, in one transaction, deletes the user's consent to the
 // client, deactivates every grant of that user and client, and revokes at
-// at every token of that user issued by that client. It returns the tokens
-// it revoked, with their clients, by id, and writes a copy of each of audit
-// about each of them. ENOTFOUND when there is no such consent, and then
+// at every token of that user issued by that client, with the tokens
+// those made. It returns the tokens it revoked, with their clients, and
+// writes audit about them (latchkey.AuditWithTokens). ENOTFOUND when there is no such consent, and then
 // nothing changes.
 func (db *DB) RevokeConsent(ctx context.Context, userID, clientID int64, at time.Time, audit ...*latchkey.AuditRecord) ([]*latchkey.Token, error) {
 	var tokens []*latchkey.Token
@@ -109,11 +109,12 @@ func (db *DB) RevokeConsent(ctx context.Context, userID, clientID int64, at time
 		if err := endGrants(ctx, tx, at, `user_id = ? AND client_id = ?`, userID, clientID); err != nil {
 			return err
 		}
-		tokens, err = revokeTokens(ctx, tx, at, `user_id = ? AND client_id = ?`, userID, clientID)
+		tokens, err = revokeTokens(ctx, tx, at, latchkey.ReasonConsentWithdrawn,
+			`t.user_id = ? AND t.client_id = ?`, userID, clientID)
 		if err != nil {
 			return err
 		}
-		return insertAudit(ctx, tx, latchkey.AuditPerToken(tokens, audit))
+		return insertAudit(ctx, tx, latchkey.AuditWithTokens(audit, tokens))
 	})
 	if err != nil {
 		return nil, wrap("revoke consent", err)

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/latchkey/latchkey"
@@ -152,21 +153,22 @@ func (db *DB) DeleteGrant(ctx context.Context, kind latchkey.GrantKind, signatur
 	return nil
 }
 
-// RevokeRequestTokens revokes, at at, every access token issued under the
-// authorization requestID (those its GrantAccess grants name), and returns
-// those it revoked, the ones not revoked before, with their clients, by id;
-// for each, in the same transaction, a copy of each of audit about it.
-func (db *DB) RevokeRequestTokens(ctx context.Context, requestID string, at time.Time, audit ...*latchkey.AuditRecord) ([]*latchkey.Token, error) {
+// RevokeRequestTokens revokes, at at, for reason, every access token
+// issued under the authorization requestID (those its GrantAccess grants
+// name) and their descendants, and returns those it revoked, the ones not
+// revoked before, with their clients; in the same transaction it writes
+// audit for them (latchkey.AuditWithTokens).
+func (db *DB) RevokeRequestTokens(ctx context.Context, requestID string, at time.Time, reason latchkey.RevokeReason, audit ...*latchkey.AuditRecord) ([]*latchkey.Token, error) {
 	var tokens []*latchkey.Token
 	err := db.writeTx(ctx, func(tx *sql.Tx) error {
 		var err error
-		tokens, err = revokeTokens(ctx, tx, at,
-			`id IN (SELECT signature FROM oauth_grants WHERE request_id = ? AND kind = 'access')`,
+		tokens, err = revokeTokens(ctx, tx, at, reason,
+			`t.id IN (SELECT signature FROM oauth_grants WHERE request_id = ? AND kind = 'access')`,
 			requestID)
 		if err != nil {
 			return err
 		}
-		return insertAudit(ctx, tx, latchkey.AuditPerToken(tokens, audit))
+		return insertAudit(ctx, tx, latchkey.AuditWithTokens(audit, tokens))
 	})
 	if err != nil {
 		return nil, wrap("revoke request tokens", err)
@@ -209,25 +211,55 @@ func (db *DB) AuthorizationLive(ctx context.Context, requestID string, userID, c
 	return live, nil
 }
 
-// revokeTokens revokes at at, in tx, the tokens that are not revoked and
-// that the condition where on oauth_access_tokens, with its args, selects,
-// and returns them with their clients, by id. The result is never nil.
-func revokeTokens(ctx context.Context, tx *sql.Tx, at time.Time, where string, args ...any) ([]*latchkey.Token, error) {
+// revokeTokens revokes at at, in tx, for reason, the tokens that are not
+// revoked and that the condition where on oauth_access_tokens t, with its
+// args, selects; then, with ReasonParentRevoked, every descendant of a
+// token where selects (revoked or not) that is not revoked. It returns
+// those it revoked with their clients: the ones where selects by id, then
+// their descendants by id. The result is never nil.
+func revokeTokens(ctx context.Context, tx *sql.Tx, at time.Time, reason latchkey.RevokeReason, where string, args ...any) ([]*latchkey.Token, error) {
+	ts := formatTime(at)
 	ids, err := collect(scanText)(tx.QueryContext(ctx,
-		`UPDATE oauth_access_tokens SET revoked = 1, updated_at = ?
+		`UPDATE oauth_access_tokens AS t SET revoked = 1, updated_at = ?, revoked_reason = ?
 		WHERE revoked = 0 AND `+where+` RETURNING id`,
-		append([]any{formatTime(at)}, args...)...))
-	if err != nil || len(ids) == 0 {
-		return []*latchkey.Token{}, err
+		append([]any{ts, string(reason)}, args...)...))
+	if err != nil {
+		return nil, err
+	}
+	slices.Sort(ids)
+	heirs, err := collect(scanText)(tx.QueryContext(ctx,
+		`WITH RECURSIVE tree(id) AS (
+			SELECT c.id FROM oauth_access_tokens c
+			WHERE c.parent_id IN (SELECT t.id FROM oauth_access_tokens t WHERE `+where+`)
+			UNION ALL
+			SELECT c.id FROM oauth_access_tokens c JOIN tree ON c.parent_id = tree.id)
+		UPDATE oauth_access_tokens SET revoked = 1, updated_at = ?, revoked_reason = ?
+		WHERE revoked = 0 AND id IN (SELECT id FROM tree) RETURNING id`,
+		append(args, ts, string(latchkey.ReasonParentRevoked))...))
+	if err != nil {
+		return nil, err
+	}
+	slices.Sort(heirs)
+	ids = append(ids, heirs...)
+	if len(ids) == 0 {
+		return []*latchkey.Token{}, nil
 	}
 	list, err := json.Marshal(ids)
 	if err != nil {
 		return nil, err
 	}
-	return collect(scanToken)(tx.QueryContext(ctx,
+	tokens, err := collect(scanToken)(tx.QueryContext(ctx,
 		`SELECT `+sqlschema.TokenColumns+`, `+sqlschema.ClientColumns+sqlschema.TokenFrom+`
-		WHERE t.id IN (SELECT value FROM json_each(?))
-		ORDER BY t.id`, string(list)))
+		WHERE t.id IN (SELECT value FROM json_each(?))`, string(list)))
+	if err != nil {
+		return nil, err
+	}
+	order := make(map[string]int, len(ids))
+	for i, id := range ids {
+		order[id] = i
+	}
+	slices.SortFunc(tokens, func(a, b *latchkey.Token) int { return order[a.ID] - order[b.ID] })
+	return tokens, nil
 }
 
 // PruneGrants deletes the grants that expired before before, and says how

@@ -20,6 +20,19 @@ import (
 // the id exists; ENOTFOUND when its user or client does not exist.
 func (db *DB) CreateToken(ctx context.Context, t *latchkey.Token, audit ...*latchkey.AuditRecord) error {
 	err := db.writeTx(ctx, func(tx *sql.Tx) error {
+		// The parent is read in the write transaction: a revocation of it
+		// committed before is seen, and one after sees the child.
+		if t.ParentID != "" {
+			var revoked bool
+			err := tx.QueryRowContext(ctx,
+				`SELECT revoked FROM oauth_access_tokens WHERE id = ?`, t.ParentID).Scan(&revoked)
+			if errors.Is(err, sql.ErrNoRows) || err == nil && revoked {
+				return latchkey.Errorf(latchkey.EUNAUTHENTICATED, storeerr.MsgParentRevoked)
+			}
+			if err != nil {
+				return err
+			}
+		}
 		if err := insertToken(ctx, tx, t); err != nil {
 			return err
 		}
@@ -40,8 +53,9 @@ type execer interface {
 // when its user or client does not exist.
 func insertToken(ctx context.Context, e execer, t *latchkey.Token) error {
 	const q = `INSERT INTO oauth_access_tokens (id, user_id, client_id, name, name_folded,
-		scopes, revoked, created_at, updated_at, expires_at, last_used_at, key_id)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+		scopes, revoked, created_at, updated_at, expires_at, last_used_at, key_id,
+		parent_id, revoked_reason)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	scopes, err := formatScopes(t.Scopes)
 	if err != nil {
 		return err
@@ -49,7 +63,8 @@ func insertToken(ctx context.Context, e execer, t *latchkey.Token) error {
 	_, err = e.ExecContext(ctx, q,
 		t.ID, t.UserID, t.ClientID, t.Name, strings.ToLower(t.Name),
 		scopes, t.Revoked, formatTime(t.CreatedAt), formatTime(t.UpdatedAt),
-		formatNullTime(t.ExpiresAt), formatNullTime(t.LastUsedAt), t.KeyID)
+		formatNullTime(t.ExpiresAt), formatNullTime(t.LastUsedAt), t.KeyID,
+		nullText(t.ParentID), string(t.RevokedReason))
 	switch {
 	case isUnique(err):
 		return storeerr.Conflict(storeerr.MsgTokenExists, err)
@@ -262,21 +277,17 @@ func cloneClient(c *latchkey.Client) *latchkey.Client {
 	return &cc
 }
 
-// RevokeToken marks the token revoked and its UpdatedAt at, unless it is
-// revoked already, and returns it as stored and whether this call revoked
-// it; only then does it write audit, in the same transaction. ENOTFOUND
-// when there is none.
-func (db *DB) RevokeToken(ctx context.Context, id string, at time.Time, audit ...*latchkey.AuditRecord) (*latchkey.Token, bool, error) {
+// RevokeToken marks the token revoked for reason and its UpdatedAt at,
+// unless it is revoked already, and its descendants with it, and returns
+// it as stored and the tokens this call revoked (itself first); only for
+// those does it write audit, in the same transaction. ENOTFOUND when
+// there is none.
+func (db *DB) RevokeToken(ctx context.Context, id string, at time.Time, reason latchkey.RevokeReason, audit ...*latchkey.AuditRecord) (*latchkey.Token, []*latchkey.Token, error) {
 	var t *latchkey.Token
-	var revoked bool
+	var revoked []*latchkey.Token
 	err := db.writeTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx,
-			`UPDATE oauth_access_tokens SET revoked = 1, updated_at = ? WHERE id = ? AND revoked = 0`,
-			formatTime(at), id)
-		if err != nil {
-			return err
-		}
-		n, err := res.RowsAffected()
+		var err error
+		revoked, err = revokeTokens(ctx, tx, at, reason, `t.id = ?`, id)
 		if err != nil {
 			return err
 		}
@@ -288,15 +299,33 @@ func (db *DB) RevokeToken(ctx context.Context, id string, at time.Time, audit ..
 		if err != nil {
 			return err
 		}
-		if revoked = n > 0; revoked {
-			return insertAudit(ctx, tx, audit)
+		records := latchkey.AuditWithDescendants(audit, revoked)
+		if len(revoked) == 0 || revoked[0].ID != id {
+			// Revoked already: only the descendants are news.
+			records = records[len(audit):]
 		}
-		return nil
+		return insertAudit(ctx, tx, records)
 	})
 	if err != nil {
-		return nil, false, wrap("revoke token", err)
+		return nil, nil, wrap("revoke token", err)
 	}
 	return t, revoked, nil
+}
+
+// Descendants counts the tokens that are not revoked and that descend
+// from the token id.
+func (db *DB) Descendants(ctx context.Context, id string) (int, error) {
+	var n int
+	err := db.queryRow(ctx, `WITH RECURSIVE tree(id) AS (
+			SELECT id FROM oauth_access_tokens WHERE parent_id = ?
+			UNION ALL
+			SELECT c.id FROM oauth_access_tokens c JOIN tree ON c.parent_id = tree.id)
+		SELECT count(*) FROM oauth_access_tokens
+		WHERE revoked = 0 AND id IN (SELECT id FROM tree)`, id).Scan(&n)
+	if err != nil {
+		return 0, wrap("descendants", err)
+	}
+	return n, nil
 }
 
 // Credential returns the token with its user and client, in one query.

@@ -217,7 +217,7 @@ func (db *DB) RestoreUser(ctx context.Context, id int64, at time.Time, audit ...
 		if err := endGrants(ctx, tx, at, `user_id = ?`, id); err != nil {
 			return err
 		}
-		if tokens, err = revokeTokens(ctx, tx, at, `user_id = ?`, id); err != nil {
+		if tokens, err = revokeTokens(ctx, tx, at, latchkey.ReasonUserRestored, `t.user_id = ?`, id); err != nil {
 			return err
 		}
 		u, err = scanUser(tx.QueryRowContext(ctx,

@@ -26,6 +26,7 @@ const (
 	MsgTokenNotFound      = "The token was not found."
 	MsgTokenExists        = "A token with this id already exists."
 	MsgTokenOwnerNotFound = "The token's user or client was not found."
+	MsgParentRevoked      = "The token that makes this one is revoked."
 
 	MsgKeyExists = "A signing key with this id already exists."
 

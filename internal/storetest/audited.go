@@ -103,7 +103,8 @@ func auditedChanges() []auditedChange {
 		{"RevokeClient", func(t *testing.T, s latchkey.Store) (func(...*latchkey.AuditRecord) error, func() bool, func() []string) {
 			c := createClient(t, s, newClient("app"))
 			return func(rs ...*latchkey.AuditRecord) error {
-					return s.RevokeClient(t.Context(), c.ID, at(time.Hour), rs...)
+					_, err := s.RevokeClient(t.Context(), c.ID, at(time.Hour), rs...)
+					return err
 				},
 				func() bool {
 					got, err := s.Client(t.Context(), c.ID)
@@ -128,7 +129,7 @@ func auditedChanges() []auditedChange {
 			u := createUser(t, s, newUser("alice"))
 			tok := createToken(t, s, newToken(1, u.ID))
 			return func(rs ...*latchkey.AuditRecord) error {
-					_, _, err := s.RevokeToken(t.Context(), tok.ID, at(time.Hour), rs...)
+					_, _, err := s.RevokeToken(t.Context(), tok.ID, at(time.Hour), latchkey.ReasonRevoked, rs...)
 					return err
 				},
 				tokenRevoked(t, s, tok.ID),
@@ -172,7 +173,7 @@ func auditedChanges() []auditedChange {
 			t2, _ := issueToken(t, s, 2, u.ID, c.ID, "request-1")
 			issueToken(t, s, 3, u.ID, c.ID, "request-2")
 			return func(rs ...*latchkey.AuditRecord) error {
-					_, err := s.RevokeRequestTokens(t.Context(), "request-1", at(time.Hour), rs...)
+					_, err := s.RevokeRequestTokens(t.Context(), "request-1", at(time.Hour), latchkey.ReasonAuthorizationEnded, rs...)
 					return err
 				},
 				func() bool { return tokenRevoked(t, s, t1.ID)() || tokenRevoked(t, s, t2.ID)() },
@@ -258,12 +259,12 @@ func testAuditedChanges(t *testing.T, open func(t *testing.T) latchkey.Store) {
 		s := open(t)
 		u := createUser(t, s, newUser("alice"))
 		tok := createToken(t, s, newToken(1, u.ID))
-		if _, revoked, err := s.RevokeToken(t.Context(), tok.ID, at(time.Hour), newAuditRecord(tok.ID)); err != nil || !revoked {
-			t.Fatalf("RevokeToken(%q) = %t, %v; want revoked", tok.ID, revoked, err)
+		if _, revoked, err := s.RevokeToken(t.Context(), tok.ID, at(time.Hour), latchkey.ReasonRevoked, newAuditRecord(tok.ID)); err != nil || len(revoked) != 1 {
+			t.Fatalf("RevokeToken(%q) = %d revoked, %v; want 1", tok.ID, len(revoked), err)
 		}
-		got, revoked, err := s.RevokeToken(t.Context(), tok.ID, at(2*time.Hour), newAuditRecord(tok.ID))
-		if err != nil || revoked || !got.Revoked {
-			t.Fatalf("second RevokeToken(%q) = revoked %t, %t, %v; want the revoked token, false, nil", tok.ID, got != nil && got.Revoked, revoked, err)
+		got, revoked, err := s.RevokeToken(t.Context(), tok.ID, at(2*time.Hour), latchkey.ReasonRevoked, newAuditRecord(tok.ID))
+		if err != nil || len(revoked) != 0 || !got.Revoked {
+			t.Fatalf("second RevokeToken(%q) = revoked %t, %d revoked, %v; want the revoked token, none, nil", tok.ID, got != nil && got.Revoked, len(revoked), err)
 		}
 		records, err := s.AuditRecords(t.Context(), latchkey.AuditFilter{})
 		if err != nil {

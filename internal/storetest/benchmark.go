@@ -25,6 +25,12 @@ func Benchmark(b *testing.B, open func(b *testing.B) latchkey.Store) {
 		return u
 	}
 
+	// Revoking a token revokes its descendants in one transaction:
+	// -benchtime 5x is plenty, each round makes n tokens first.
+	for _, n := range []int{100, 10_000} {
+		b.Run(familyName(n), func(b *testing.B) { benchmarkRevokeFamily(b, open, n) })
+	}
+
 	b.Run("Credential", func(b *testing.B) {
 		s := open(b)
 		seed(b, s)

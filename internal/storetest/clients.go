@@ -97,7 +97,7 @@ func testClient(t *testing.T, open func(t *testing.T) latchkey.Store) {
 	t.Run("Revoked", func(t *testing.T) {
 		s := open(t)
 		c := createClient(t, s, newClient("App"))
-		if err := s.RevokeClient(t.Context(), c.ID, at(time.Hour)); err != nil {
+		if _, err := s.RevokeClient(t.Context(), c.ID, at(time.Hour)); err != nil {
 			t.Fatalf("RevokeClient(%d) = %v", c.ID, err)
 		}
 		got, err := s.Client(t.Context(), c.ID)
@@ -119,7 +119,7 @@ func testClients(t *testing.T, open func(t *testing.T) latchkey.Store) {
 	a := createClient(t, s, newClient("A"))
 	b := createClient(t, s, newClient("B"))
 	c := createClient(t, s, newClient("C"))
-	if err := s.RevokeClient(t.Context(), b.ID, at(time.Hour)); err != nil {
+	if _, err := s.RevokeClient(t.Context(), b.ID, at(time.Hour)); err != nil {
 		t.Fatalf("RevokeClient(%d) = %v", b.ID, err)
 	}
 	b.Revoked, b.UpdatedAt = true, at(time.Hour)
@@ -147,7 +147,7 @@ func testRevokeClient(t *testing.T, open func(t *testing.T) latchkey.Store) {
 		revoked := newToken(2, u.ID)
 		revoked.ClientID = app.ID
 		createToken(t, s, revoked)
-		if _, _, err := s.RevokeToken(t.Context(), revoked.ID, at(time.Minute)); err != nil {
+		if _, _, err := s.RevokeToken(t.Context(), revoked.ID, at(time.Minute), latchkey.ReasonRevoked); err != nil {
 			t.Fatalf("RevokeToken(%q) = %v", revoked.ID, err)
 		}
 		personal := createToken(t, s, newToken(3, u.ID))
@@ -156,7 +156,7 @@ func testRevokeClient(t *testing.T, open func(t *testing.T) latchkey.Store) {
 		createToken(t, s, others)
 
 		when := at(time.Hour)
-		if err := s.RevokeClient(t.Context(), app.ID, when); err != nil {
+		if _, err := s.RevokeClient(t.Context(), app.ID, when); err != nil {
 			t.Fatalf("RevokeClient(%d) = %v", app.ID, err)
 		}
 
@@ -217,7 +217,7 @@ func testRevokeClient(t *testing.T, open func(t *testing.T) latchkey.Store) {
 		kept := createGrant(t, s, newGrant(latchkey.GrantRefresh, signature(4), "request-d", alice.ID, other.ID))
 		keptToken, _ := issueToken(t, s, 2, alice.ID, other.ID, "request-d")
 
-		if err := s.RevokeClient(t.Context(), app.ID, at(time.Hour)); err != nil {
+		if _, err := s.RevokeClient(t.Context(), app.ID, at(time.Hour)); err != nil {
 			t.Fatalf("RevokeClient(%d) = %v", app.ID, err)
 		}
 		after := fmt.Sprintf("RevokeClient(%d)", app.ID)
@@ -234,7 +234,7 @@ func testRevokeClient(t *testing.T, open func(t *testing.T) latchkey.Store) {
 		s := open(t)
 		app := createClient(t, s, newClient("App"))
 		for i, when := range []time.Time{at(time.Hour), at(2 * time.Hour)} {
-			if err := s.RevokeClient(t.Context(), app.ID, when); err != nil {
+			if _, err := s.RevokeClient(t.Context(), app.ID, when); err != nil {
 				t.Fatalf("RevokeClient(%d) call %d = %v, want nil", app.ID, i+1, err)
 			}
 		}
@@ -250,7 +250,7 @@ func testRevokeClient(t *testing.T, open func(t *testing.T) latchkey.Store) {
 	t.Run("NotFound", func(t *testing.T) {
 		s := open(t)
 		app := createClient(t, s, newClient("App"))
-		err := s.RevokeClient(t.Context(), app.ID+1000, at(time.Hour))
+		_, err := s.RevokeClient(t.Context(), app.ID+1000, at(time.Hour))
 		checkCode(t, fmt.Sprintf("RevokeClient(%d)", app.ID+1000), err, latchkey.ENOTFOUND)
 	})
 }

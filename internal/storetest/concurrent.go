@@ -61,7 +61,7 @@ func testConcurrent(t *testing.T, open func(t *testing.T) latchkey.Store) {
 			})
 			if i%2 == 0 {
 				wg.Go(func() {
-					if _, _, err := s.RevokeToken(t.Context(), id, at(time.Hour)); err != nil {
+					if _, _, err := s.RevokeToken(t.Context(), id, at(time.Hour), latchkey.ReasonRevoked); err != nil {
 						t.Errorf("concurrent RevokeToken(%q) = %v", id, err)
 					}
 				})

@@ -105,7 +105,8 @@ func Errors(t *testing.T, name string, open func(t *testing.T) latchkey.Store) {
 			return err
 		}, latchkey.ENOTFOUND, storeerr.MsgClientNotFound},
 		{"RevokeNoClient", func(ctx context.Context) error {
-			return s.RevokeClient(ctx, nobody, at(time.Hour))
+			_, err := s.RevokeClient(ctx, nobody, at(time.Hour))
+			return err
 		}, latchkey.ENOTFOUND, storeerr.MsgClientNotFound},
 
 		// Tokens
@@ -127,7 +128,7 @@ func Errors(t *testing.T, name string, open func(t *testing.T) latchkey.Store) {
 			return err
 		}, latchkey.ENOTFOUND, storeerr.MsgTokenNotFound},
 		{"RevokeNoToken", func(ctx context.Context) error {
-			_, _, err := s.RevokeToken(ctx, tokenID(404), at(time.Hour))
+			_, _, err := s.RevokeToken(ctx, tokenID(404), at(time.Hour), latchkey.ReasonRevoked)
 			return err
 		}, latchkey.ENOTFOUND, storeerr.MsgTokenNotFound},
 		{"UnknownOrder", func(ctx context.Context) error {

@@ -197,7 +197,7 @@ func testVerifyingKeys(t *testing.T, open func(t *testing.T) latchkey.Store) {
 		tok := newToken(1, u.ID)
 		tok.ClientID, tok.KeyID, tok.ExpiresAt = app.ID, "kid-1", nil
 		createToken(t, s, tok)
-		if err := s.RevokeClient(t.Context(), app.ID, at(2*time.Hour)); err != nil {
+		if _, err := s.RevokeClient(t.Context(), app.ID, at(2*time.Hour)); err != nil {
 			t.Fatalf("RevokeClient(%d) = %v", app.ID, err)
 		}
 		got, err := s.VerifyingKeys(t.Context(), now)

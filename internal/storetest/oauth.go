@@ -97,13 +97,13 @@ func checkRevoked(t *testing.T, s latchkey.Store, after string, revoked bool, wh
 }
 
 // revokedAt returns copies of tokens, with their clients, as revoking
-// them at when leaves them.
-func revokedAt(t *testing.T, s latchkey.Store, when time.Time, tokens ...*latchkey.Token) []*latchkey.Token {
+// them at when, for reason, leaves them.
+func revokedAt(t *testing.T, s latchkey.Store, when time.Time, reason latchkey.RevokeReason, tokens ...*latchkey.Token) []*latchkey.Token {
 	t.Helper()
 	out := []*latchkey.Token{}
 	for _, tok := range tokens {
 		r := withClient(t, s, tok)
-		r.Revoked, r.UpdatedAt = true, when
+		r.Revoked, r.UpdatedAt, r.RevokedReason = true, when, reason
 		out = append(out, r)
 	}
 	return out
@@ -459,7 +459,7 @@ func testRevokeRequestTokens(t *testing.T, open func(t *testing.T) latchkey.Stor
 		two, _ := issueToken(t, s, 2, u.ID, app.ID, "request-a")
 		before, _ := issueToken(t, s, 3, u.ID, app.ID, "request-a")
 		earlier := at(time.Minute)
-		if _, _, err := s.RevokeToken(t.Context(), before.ID, earlier); err != nil {
+		if _, _, err := s.RevokeToken(t.Context(), before.ID, earlier, latchkey.ReasonRevoked); err != nil {
 			t.Fatalf("RevokeToken(%q) = %v", before.ID, err)
 		}
 		otherRequest, _ := issueToken(t, s, 4, u.ID, app.ID, "request-b")
@@ -470,11 +470,11 @@ func testRevokeRequestTokens(t *testing.T, open func(t *testing.T) latchkey.Stor
 		createGrant(t, s, newGrant(latchkey.GrantRefresh, named.ID, "request-a", u.ID, app.ID))
 
 		when := at(time.Hour)
-		got, err := s.RevokeRequestTokens(t.Context(), "request-a", when)
+		got, err := s.RevokeRequestTokens(t.Context(), "request-a", when, latchkey.ReasonAuthorizationEnded)
 		if err != nil {
 			t.Fatalf("RevokeRequestTokens(request-a) = %v", err)
 		}
-		want := revokedAt(t, s, when, one, two)
+		want := revokedAt(t, s, when, latchkey.ReasonAuthorizationEnded, one, two)
 		if diff := cmp.Diff(want, byID(got)); diff != "" {
 			t.Errorf("RevokeRequestTokens(request-a) mismatch (-want +got):\n%s", diff)
 		}
@@ -491,10 +491,10 @@ func testRevokeRequestTokens(t *testing.T, open func(t *testing.T) latchkey.Stor
 		u := createUser(t, s, newUser("alice"))
 		app := createClient(t, s, newClient("App"))
 		tok, _ := issueToken(t, s, 1, u.ID, app.ID, "request-a")
-		if _, err := s.RevokeRequestTokens(t.Context(), "request-a", at(time.Hour)); err != nil {
+		if _, err := s.RevokeRequestTokens(t.Context(), "request-a", at(time.Hour), latchkey.ReasonAuthorizationEnded); err != nil {
 			t.Fatalf("RevokeRequestTokens(request-a) = %v", err)
 		}
-		got, err := s.RevokeRequestTokens(t.Context(), "request-a", at(2*time.Hour))
+		got, err := s.RevokeRequestTokens(t.Context(), "request-a", at(2*time.Hour), latchkey.ReasonAuthorizationEnded)
 		if err != nil || len(got) != 0 {
 			t.Errorf("RevokeRequestTokens(request-a) again = %d tokens, %v; want none", len(got), err)
 		}
@@ -506,7 +506,7 @@ func testRevokeRequestTokens(t *testing.T, open func(t *testing.T) latchkey.Stor
 		u := createUser(t, s, newUser("alice"))
 		app := createClient(t, s, newClient("App"))
 		tok, _ := issueToken(t, s, 1, u.ID, app.ID, "request-a")
-		got, err := s.RevokeRequestTokens(t.Context(), "request-none", at(time.Hour))
+		got, err := s.RevokeRequestTokens(t.Context(), "request-none", at(time.Hour), latchkey.ReasonAuthorizationEnded)
 		if err != nil || len(got) != 0 {
 			t.Errorf("RevokeRequestTokens(request-none) = %d tokens, %v; want none", len(got), err)
 		}
@@ -732,7 +732,7 @@ func testRevokeConsent(t *testing.T, open func(t *testing.T) latchkey.Store) {
 		createToken(t, s, plain)
 		before, _ := issueToken(t, s, 3, alice.ID, app.ID, "request-b")
 		earlier := at(time.Minute)
-		if _, _, err := s.RevokeToken(t.Context(), before.ID, earlier); err != nil {
+		if _, _, err := s.RevokeToken(t.Context(), before.ID, earlier, latchkey.ReasonRevoked); err != nil {
 			t.Fatalf("RevokeToken(%q) = %v", before.ID, err)
 		}
 		ofOther, _ := issueToken(t, s, 4, alice.ID, other.ID, "request-c")
@@ -747,7 +747,7 @@ func testRevokeConsent(t *testing.T, open func(t *testing.T) latchkey.Store) {
 			t.Fatalf("RevokeConsent(%d, %d) = %v", alice.ID, app.ID, err)
 		}
 		after := fmt.Sprintf("RevokeConsent(%d, %d)", alice.ID, app.ID)
-		if diff := cmp.Diff(revokedAt(t, s, when, issued, plain), byID(got)); diff != "" {
+		if diff := cmp.Diff(revokedAt(t, s, when, latchkey.ReasonConsentWithdrawn, issued, plain), byID(got)); diff != "" {
 			t.Errorf("%s mismatch (-want +got):\n%s", after, diff)
 		}
 
@@ -821,7 +821,7 @@ func testRevokeConsent(t *testing.T, open func(t *testing.T) latchkey.Store) {
 			for j := range 2 {
 				request := fmt.Sprintf("request-%d-%d", i, j)
 				wg.Go(func() {
-					if _, err := s.RevokeRequestTokens(t.Context(), request, at(time.Hour)); err != nil {
+					if _, err := s.RevokeRequestTokens(t.Context(), request, at(time.Hour), latchkey.ReasonAuthorizationEnded); err != nil {
 						t.Errorf("concurrent RevokeRequestTokens(%q) = %v", request, err)
 					}
 				})
@@ -833,7 +833,7 @@ func testRevokeConsent(t *testing.T, open func(t *testing.T) latchkey.Store) {
 			}
 		}
 		wg.Go(func() {
-			if err := s.RevokeClient(t.Context(), app.ID, at(time.Hour)); err != nil {
+			if _, err := s.RevokeClient(t.Context(), app.ID, at(time.Hour)); err != nil {
 				t.Errorf("concurrent RevokeClient(%d) = %v", app.ID, err)
 			}
 		})

@@ -166,7 +166,7 @@ func testRevokeRace(t *testing.T, open func(t *testing.T) latchkey.Store) {
 			return
 		}
 		if !live {
-			if _, err := s.RevokeRequestTokens(t.Context(), request, at(time.Hour)); err != nil {
+			if _, err := s.RevokeRequestTokens(t.Context(), request, at(time.Hour), latchkey.ReasonAuthorizationEnded); err != nil {
 				t.Errorf("concurrent RevokeRequestTokens(%q) = %v", request, err)
 			}
 		}
@@ -246,7 +246,7 @@ func testRevokeRace(t *testing.T, open func(t *testing.T) latchkey.Store) {
 					t.Errorf("concurrent MarkRequestRevoked(%q) = %v", request, err)
 					return
 				}
-				if _, err := s.RevokeRequestTokens(t.Context(), request, at(time.Hour)); err != nil {
+				if _, err := s.RevokeRequestTokens(t.Context(), request, at(time.Hour), latchkey.ReasonAuthorizationEnded); err != nil {
 					t.Errorf("concurrent RevokeRequestTokens(%q) = %v", request, err)
 				}
 			})

@@ -52,6 +52,7 @@ func Run(t *testing.T, open func(t *testing.T) latchkey.Store) {
 	t.Run("Tokens", func(t *testing.T) { testTokens(t, open) })
 	t.Run("RevokeToken", func(t *testing.T) { testRevokeToken(t, open) })
 	t.Run("Credential", func(t *testing.T) { testCredential(t, open) })
+	t.Run("Lineage", func(t *testing.T) { testLineage(t, open) })
 	t.Run("TouchTokens", func(t *testing.T) { testTouchTokens(t, open) })
 
 	t.Run("AddSigningKey", func(t *testing.T) { testAddSigningKey(t, open) })

@@ -427,12 +427,12 @@ func testRevokeToken(t *testing.T, open func(t *testing.T) latchkey.Store) {
 		other := withClient(t, s, createToken(t, s, newToken(2, u.ID)))
 
 		when := at(time.Hour)
-		got, _, err := s.RevokeToken(t.Context(), tok.ID, when)
+		got, _, err := s.RevokeToken(t.Context(), tok.ID, when, latchkey.ReasonRevoked)
 		if err != nil {
 			t.Fatalf("RevokeToken(%q) = %v", tok.ID, err)
 		}
 		want := withClient(t, s, tok)
-		want.Revoked, want.UpdatedAt = true, when
+		want.Revoked, want.UpdatedAt, want.RevokedReason = true, when, latchkey.ReasonRevoked
 		if diff := cmp.Diff(want, got); diff != "" {
 			t.Errorf("RevokeToken(%q) mismatch (-want +got):\n%s", tok.ID, diff)
 		}
@@ -457,15 +457,15 @@ func testRevokeToken(t *testing.T, open func(t *testing.T) latchkey.Store) {
 		u := createUser(t, s, newUser("alice"))
 		tok := createToken(t, s, newToken(1, u.ID))
 		first := at(time.Hour)
-		if _, _, err := s.RevokeToken(t.Context(), tok.ID, first); err != nil {
+		if _, _, err := s.RevokeToken(t.Context(), tok.ID, first, latchkey.ReasonRevoked); err != nil {
 			t.Fatalf("RevokeToken(%q) = %v", tok.ID, err)
 		}
-		got, _, err := s.RevokeToken(t.Context(), tok.ID, at(2*time.Hour))
+		got, _, err := s.RevokeToken(t.Context(), tok.ID, at(2*time.Hour), latchkey.ReasonRevoked)
 		if err != nil {
 			t.Fatalf("second RevokeToken(%q) = %v, want nil", tok.ID, err)
 		}
 		want := withClient(t, s, tok)
-		want.Revoked, want.UpdatedAt = true, first
+		want.Revoked, want.UpdatedAt, want.RevokedReason = true, first, latchkey.ReasonRevoked
 		if diff := cmp.Diff(want, got); diff != "" {
 			t.Errorf("second RevokeToken(%q) mismatch (-want +got):\n%s", tok.ID, diff)
 		}
@@ -484,7 +484,7 @@ func testRevokeToken(t *testing.T, open func(t *testing.T) latchkey.Store) {
 		tok := newToken(1, u.ID)
 		tok.Revoked = true
 		createToken(t, s, tok)
-		got, _, err := s.RevokeToken(t.Context(), tok.ID, at(time.Hour))
+		got, _, err := s.RevokeToken(t.Context(), tok.ID, at(time.Hour), latchkey.ReasonRevoked)
 		if err != nil {
 			t.Fatalf("RevokeToken(%q) = %v", tok.ID, err)
 		}
@@ -498,7 +498,7 @@ func testRevokeToken(t *testing.T, open func(t *testing.T) latchkey.Store) {
 		s := open(t)
 		u := createUser(t, s, newUser("alice"))
 		createToken(t, s, newToken(1, u.ID))
-		_, _, err := s.RevokeToken(t.Context(), tokenID(2), at(time.Hour))
+		_, _, err := s.RevokeToken(t.Context(), tokenID(2), at(time.Hour), latchkey.ReasonRevoked)
 		checkCode(t, fmt.Sprintf("RevokeToken(%q)", tokenID(2)), err, latchkey.ENOTFOUND)
 	})
 }
@@ -549,7 +549,7 @@ func testCredential(t *testing.T, open func(t *testing.T) latchkey.Store) {
 		tok.ClientID = app.ID
 		tok.ExpiresAt = ptr(at(-time.Hour))
 		createToken(t, s, tok)
-		if err := s.RevokeClient(t.Context(), app.ID, at(time.Hour)); err != nil {
+		if _, err := s.RevokeClient(t.Context(), app.ID, at(time.Hour)); err != nil {
 			t.Fatalf("RevokeClient(%d) = %v", app.ID, err)
 		}
 		if err := s.DeleteUser(t.Context(), u.ID, at(2*time.Hour)); err != nil {

@@ -588,7 +588,7 @@ func testRestoreUser(t *testing.T, open func(t *testing.T) latchkey.Store) {
 
 		personal := createToken(t, s, newToken(1, alice.ID))
 		earlier := createToken(t, s, newToken(2, alice.ID))
-		if _, _, err := s.RevokeToken(t.Context(), earlier.ID, at(time.Minute)); err != nil {
+		if _, _, err := s.RevokeToken(t.Context(), earlier.ID, at(time.Minute), latchkey.ReasonRevoked); err != nil {
 			t.Fatalf("RevokeToken(%q) = %v", earlier.ID, err)
 		}
 		issued, _ := issueToken(t, s, 3, alice.ID, app.ID, "request-a")
@@ -629,7 +629,7 @@ func testRestoreUser(t *testing.T, open func(t *testing.T) latchkey.Store) {
 		// Nothing the user held comes back: its tokens and grants are
 		// revoked, and its authorizations marked, now; the others' are
 		// untouched.
-		if diff := cmp.Diff(revokedAt(t, s, when, personal, issued), byID(revoked)); diff != "" {
+		if diff := cmp.Diff(revokedAt(t, s, when, latchkey.ReasonUserRestored, personal, issued), byID(revoked)); diff != "" {
 			t.Errorf("%s revoked tokens mismatch (-want +got):\n%s", after, diff)
 		}
 		checkRevoked(t, s, after, true, when, personal.ID, issued.ID)

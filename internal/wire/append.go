@@ -134,7 +134,12 @@ func (u *UserToken) appendFields(b []byte) []byte {
 	b = append(b, `,"client":`...)
 	b = u.Client.AppendJSON(b)
 	b = append(b, `,"last_used_at":`...)
-	return appendDatePtr(b, u.LastUsedAt)
+	b = appendDatePtr(b, u.LastUsedAt)
+	b = append(b, `,"parent_id":`...)
+	if u.ParentID == nil {
+		return append(b, "null"...)
+	}
+	return appendString(b, *u.ParentID)
 }
 
 // AppendJSON appends u's JSON object.

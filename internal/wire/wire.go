@@ -84,6 +84,9 @@ type UserToken struct {
 	ExpiresAt  *Date       `json:"expires_at"`
 	Client     TokenClient `json:"client"`
 	LastUsedAt *Date       `json:"last_used_at"`
+	// ParentID is the id of the token whose bearer made this one, or
+	// null: an extension after the contract's keys.
+	ParentID *string `json:"parent_id"`
 }
 
 // CreatedToken is the answer to a create: the UserToken's keys at the top
@@ -229,7 +232,24 @@ func FromToken(t *latchkey.Token) UserToken {
 		ExpiresAt:  NewDate(t.ExpiresAt),
 		Client:     FromClient(t.Client),
 		LastUsedAt: NewDate(t.LastUsedAt),
+		ParentID:   optional(t.ParentID),
 	}
+}
+
+// deref is *s, or "" for nil.
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+// optional is s, or nil for "".
+func optional(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
 }
 
 // Domain is u as a latchkey.Token, its client included.
@@ -250,6 +270,7 @@ func (u *UserToken) Domain() *latchkey.Token {
 		ExpiresAt:  u.ExpiresAt.Ptr(),
 		LastUsedAt: u.LastUsedAt.Ptr(),
 		Client:     u.Client.Domain(),
+		ParentID:   deref(u.ParentID),
 	}
 }
 
