@@ -1,8 +1,10 @@
 // Package pgtest gives tests a PostgreSQL database of their own: the DSN
 // from LATCHKEY_TEST_POSTGRES (or, when unset, the local server at
 // 127.0.0.1:5432, database test, if it answers), and a fresh schema per
-// test, dropped afterwards. In CI (CI set) a missing database fails the
-// test instead of skipping it.
+// test, dropped afterwards; or, for the many subtests of a suite, a
+// migrated schema each from a Migrated, which resets a schema a subtest is
+// done with for the next rather than migrating a new one. In CI (CI set) a
+// missing database fails the test instead of skipping it.
 package pgtest
 
 import (
