@@ -176,7 +176,7 @@ type listener struct {
 	lastSeq int64                    // the last Seq Publish returned
 	seqs    map[latchkey.Event]int64 // what Publish returned, by event published
 	alive   int                      // how many times the subscriber heard EventAlive
-	changed chan struct{} // has a value when entries changed since it was read
+	changed chan struct{}            // has a value when entries changed since it was read
 }
 
 // An entry of a listener's log: an event heard or published.
