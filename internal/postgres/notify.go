@@ -33,17 +33,21 @@ func (db *DB) channel(ctx context.Context) (string, error) {
 }
 
 // Publish tells every replica listening on this database of e, with
-// NOTIFY. It is sent after the change has committed.
-func (db *DB) Publish(ctx context.Context, e latchkey.Event) error {
+// NOTIFY, numbered from the schema's event_seq. It is sent after the
+// change has committed.
+func (db *DB) Publish(ctx context.Context, e latchkey.Event) (int64, error) {
 	ch, err := db.channel(ctx)
 	if err != nil {
-		return wrap("publish", err)
+		return 0, wrap("publish", err)
 	}
-	payload := string(e.Kind) + " " + e.ID + " " + strconv.FormatInt(e.UserID, 10)
-	if _, err := db.pool.Exec(ctx, "SELECT pg_notify($1, $2)", ch, payload); err != nil {
-		return wrap("publish", err)
+	payload := " " + string(e.Kind) + " " + e.ID + " " + strconv.FormatInt(e.UserID, 10)
+	var seq int64
+	err = db.pool.QueryRow(ctx, `WITH n AS (SELECT nextval('event_seq') AS seq)
+		SELECT seq, pg_notify($1, seq::text || $2) FROM n`, ch, payload).Scan(&seq, nil)
+	if err != nil {
+		return 0, wrap("publish", err)
 	}
-	return nil
+	return seq, nil
 }
 
 // Subscribe listens on a connection of its own until ctx ends, calling f
@@ -73,8 +77,9 @@ func (db *DB) Subscribe(ctx context.Context, f func(latchkey.Event)) error {
 }
 
 // listenPing is how long the listener waits for a notification before it
-// checks that its connection is still alive.
-const listenPing = 15 * time.Second
+// checks that its connection is still alive, and tells its subscriber so
+// (EventAlive).
+const listenPing = latchkey.AliveEvery / 2
 
 // listen holds one LISTEN connection until it fails. It reports whether it
 // got as far as listening.
@@ -93,7 +98,25 @@ func (db *DB) listen(ctx context.Context, f func(latchkey.Event)) (bool, error) 
 		return false, fmt.Errorf("postgres: listen: %w", err)
 	}
 	f(latchkey.Event{Kind: latchkey.EventResync})
+	f(latchkey.Event{Kind: latchkey.EventAlive})
+	alive := time.Now()
 	for {
+		if time.Since(alive) >= listenPing {
+			// Make sure the connection still works: the answer comes
+			// after every notification sent before the ping, which the
+			// next waits return first.
+			pctx, cancel := context.WithTimeout(ctx, listenPing)
+			err := conn.Ping(pctx)
+			cancel()
+			if err != nil {
+				if ctx.Err() != nil {
+					return true, ctx.Err()
+				}
+				return true, fmt.Errorf("postgres: listen: %w", err)
+			}
+			alive = time.Now()
+			f(latchkey.Event{Kind: latchkey.EventAlive})
+		}
 		wctx, cancel := context.WithTimeout(ctx, listenPing)
 		n, err := conn.WaitForNotification(wctx)
 		cancel()
@@ -103,23 +126,19 @@ func (db *DB) listen(ctx context.Context, f func(latchkey.Event)) (bool, error) 
 		case ctx.Err() != nil:
 			return true, ctx.Err()
 		case errors.Is(err, context.DeadlineExceeded):
-			// Quiet for a while: make sure the connection still works.
-			pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-			err = conn.Ping(pctx)
-			cancel()
-			if err != nil {
-				return true, fmt.Errorf("postgres: listen: %w", err)
-			}
+			// Quiet: the next round pings.
 		default:
 			return true, fmt.Errorf("postgres: listen: %w", err)
 		}
 	}
 }
 
-// parsePayload reads "kind id user" (user optional).
+// parsePayload reads "seq kind id user" (user optional).
 func parsePayload(p string) latchkey.Event {
-	kind, rest, _ := strings.Cut(p, " ")
+	seq, rest, _ := strings.Cut(p, " ")
+	kind, rest, _ := strings.Cut(rest, " ")
 	id, user, _ := strings.Cut(rest, " ")
+	n, _ := strconv.ParseInt(seq, 10, 64)
 	uid, _ := strconv.ParseInt(user, 10, 64)
-	return latchkey.Event{Kind: latchkey.EventKind(kind), ID: id, UserID: uid}
+	return latchkey.Event{Kind: latchkey.EventKind(kind), ID: id, UserID: uid, Seq: n}
 }

@@ -50,7 +50,13 @@ func (s *Service) Inspect(ctx context.Context, token string) (*latchkey.Principa
 func (s *Service) authenticate(ctx context.Context, token string, origin latchkey.Origin, use bool) (*latchkey.Principal, error) {
 	now := s.now()
 	key := tokenKey(sha256.Sum256([]byte(token)))
-	if v, refused := s.cache.lookup(key, now); v != nil {
+	// A server that cannot show it is current reads the database, and
+	// caches nothing: it drops its caches before it counts as current
+	// again, or hears a resync.
+	current := s.current()
+	if !current {
+		// Read below.
+	} else if v, refused := s.cache.lookup(key, now); v != nil {
 		if use {
 			s.noteUse(v, now)
 		}
@@ -73,7 +79,9 @@ func (s *Service) authenticate(ctx context.Context, token string, origin latchke
 	if ttl := now.Add(s.cache.ttlOrZero()); s.cache != nil && ttl.Before(v.expires) {
 		v.expires = ttl
 	}
-	s.cache.put(v, gen)
+	if current {
+		s.cache.put(v, gen)
+	}
 	if use {
 		s.noteUse(v, now)
 	}

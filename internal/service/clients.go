@@ -229,7 +229,6 @@ func (s *Service) RevokeClient(ctx context.Context, id int64) error {
 		}
 		return err
 	}
-	s.publish(ctx, latchkey.Event{Kind: latchkey.EventClientRevoked, ID: strconv.FormatInt(id, 10)})
 	// The client's own tokens go with the client event; the tokens they
 	// made are personal, and each is told.
 	var made []*latchkey.Token
@@ -238,7 +237,8 @@ func (s *Service) RevokeClient(ctx context.Context, id int64) error {
 			made = append(made, t)
 		}
 	}
-	s.revoked(ctx, made, string(latchkey.ReasonClientRevoked))
+	s.revoked(ctx, made, string(latchkey.ReasonClientRevoked),
+		latchkey.Event{Kind: latchkey.EventClientRevoked, ID: strconv.FormatInt(id, 10)})
 	s.log.Info("client revoked", "client_id", id, "name", c.Name)
 	return nil
 }

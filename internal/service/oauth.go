@@ -77,10 +77,15 @@ func (s *Service) RevokeAuthorization(ctx context.Context, requestID, why string
 }
 
 // revoked tells every replica of tokens a store call revoked (and
-// recorded). A token revoked with its parent says so in the log.
-func (s *Service) revoked(ctx context.Context, ts []*latchkey.Token, why string) {
+// recorded), after the events also, and waits until every running server
+// has applied them. A token revoked with its parent says so in the log.
+func (s *Service) revoked(ctx context.Context, ts []*latchkey.Token, why string, also ...latchkey.Event) {
+	es := also
 	for _, t := range ts {
-		s.publish(ctx, latchkey.Event{Kind: latchkey.EventTokenRevoked, ID: t.ID, UserID: t.UserID})
+		es = append(es, latchkey.Event{Kind: latchkey.EventTokenRevoked, ID: t.ID, UserID: t.UserID})
+	}
+	s.publish(ctx, es...)
+	for _, t := range ts {
 		s.obs.TokenRevoked()
 		reason := why
 		if t.RevokedReason == latchkey.ReasonParentRevoked {

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"runtime"
 	"slices"
 	"strconv"
@@ -67,6 +68,19 @@ type Config struct {
 	// Observer hears what the service does, for metrics; nil hears nothing.
 	Observer Observer
 
+	// Lease is how long a running server's lease lasts (see LeaseStore):
+	// the longest a change waits for a server that stopped answering, and
+	// how long a frozen server could have gone on serving from its
+	// caches: 3s. It is renewed every third of it.
+	Lease time.Duration
+	// ServerName names this server in the leases, for people: host and
+	// process id.
+	ServerName string
+	// Settled hears, after each change that must hold on every server,
+	// which servers acknowledged it (nil hears nothing): the command line
+	// says it.
+	Settled func(Settlement)
+
 	Now    func() time.Time // the clock: time.Now
 	Random io.Reader        // token ids and keys: crypto/rand
 	Logger *slog.Logger     // discards when nil
@@ -106,6 +120,13 @@ func (c *Config) defaults() error {
 	}
 	if c.CacheTTL <= 0 {
 		c.CacheTTL = time.Minute
+	}
+	if c.Lease <= 0 {
+		c.Lease = 3 * time.Second
+	}
+	if c.ServerName == "" {
+		host, _ := os.Hostname()
+		c.ServerName = host + ":" + strconv.Itoa(os.Getpid())
 	}
 	if c.Password == nil {
 		c.Password = &password.Default
@@ -156,8 +177,11 @@ type Service struct {
 
 	usage usage
 
-	// events carries changes between replicas, when the store can.
+	// events carries changes between replicas, when the store can; leases
+	// make a change wait until every running server applied it.
 	events latchkey.Broadcaster
+	leases latchkey.LeaseStore
+	member membership
 	cache  *tokenCache
 	rows   *genCache[string, *latchkey.Token]  // token rows, for show
 	lists  *genCache[int64, []*latchkey.Token] // users' default lists
@@ -214,6 +238,9 @@ func New(ctx context.Context, store latchkey.Store, sealer *jwt.Sealer, cfg Conf
 	s.usage.pending = map[string]time.Time{}
 	s.passwordChecks = make(chan struct{}, cfg.PasswordChecks)
 	s.events, _ = store.(latchkey.Broadcaster)
+	if s.events != nil {
+		s.leases, _ = store.(latchkey.LeaseStore)
+	}
 	if err := s.loadKeys(ctx); err != nil {
 		return nil, err
 	}
@@ -234,8 +261,12 @@ func New(ctx context.Context, store latchkey.Store, sealer *jwt.Sealer, cfg Conf
 // way out it writes what is pending.
 func (s *Service) Run(ctx context.Context) error {
 	if s.events != nil {
+		if s.leases != nil {
+			s.member.start()
+			go s.holdLease(ctx)
+		}
 		go func() {
-			if err := s.events.Subscribe(ctx, func(e latchkey.Event) { s.apply(ctx, e) }); err != nil && ctx.Err() == nil {
+			if err := s.events.Subscribe(ctx, func(e latchkey.Event) { s.heard(ctx, e) }); err != nil && ctx.Err() == nil {
 				s.log.Error("listening for other replicas' changes", "err", err)
 			}
 		}()
@@ -295,7 +326,7 @@ func (s *Service) apply(ctx context.Context, e latchkey.Event) {
 		s.cache.purge()
 		s.rows.purge()
 		s.lists.purge()
-	case latchkey.EventKeysChanged, latchkey.EventResync:
+	case latchkey.EventKeysChanged, latchkey.EventResync, latchkey.EventPurge:
 		s.cache.purge()
 		s.rows.purge()
 		s.lists.purge()
@@ -311,16 +342,47 @@ func (s *Service) apply(ctx context.Context, e latchkey.Event) {
 }
 
 // publish applies a change already committed here, at once, then tells
-// the other replicas. A lost notice is bounded by the cache's TTL and the
-// periodic key refresh; it is logged, not returned.
-func (s *Service) publish(ctx context.Context, e latchkey.Event) {
-	s.apply(ctx, e)
-	if s.events == nil {
-		return
+// the other replicas, and waits until every running server has applied it
+// (settle). A lost notice is bounded by the cache's TTL and the periodic
+// key refresh; it is logged, not returned.
+func (s *Service) publish(ctx context.Context, es ...latchkey.Event) {
+	if len(es) > purgeOver {
+		// Too many to tell one by one: every cache drops everything.
+		for _, e := range es {
+			s.apply(ctx, e)
+		}
+		es = []latchkey.Event{{Kind: latchkey.EventPurge}}
 	}
-	if err := s.events.Publish(ctx, e); err != nil {
-		s.log.Error("telling other replicas", "event", e.Kind, "err", err)
+	var last int64
+	for _, e := range es {
+		s.apply(ctx, e)
+		if s.events == nil {
+			continue
+		}
+		seq, err := s.events.Publish(ctx, e)
+		if err != nil {
+			s.log.Error("telling other replicas", "event", e.Kind, "err", err)
+			continue
+		}
+		last = seq
 	}
+	if last > 0 && mustSettle(es) {
+		s.settle(ctx, last)
+	}
+}
+
+// purgeOver is the most events a change tells one by one.
+const purgeOver = 100
+
+// mustSettle reports whether a change must hold on every server before it
+// answers: all but a new token, which only a list could miss.
+func mustSettle(es []latchkey.Event) bool {
+	for _, e := range es {
+		if e.Kind != latchkey.EventTokenCreated {
+			return true
+		}
+	}
+	return false
 }
 
 // Scopes lists every scope a token may carry, in display order.

@@ -316,12 +316,13 @@ func (s *Service) revokeToken(ctx context.Context, p *latchkey.Principal, owner 
 		return nil, false, notFound(err)
 	}
 	revoked := len(ts) > 0 && ts[0].ID == id
+	var again []latchkey.Event
 	if !revoked {
 		// Told even when it was revoked already: a cache that still holds
 		// it as live is purged whoever revoked it.
-		s.publish(ctx, latchkey.Event{Kind: latchkey.EventTokenRevoked, ID: id, UserID: owner.ID})
+		again = append(again, latchkey.Event{Kind: latchkey.EventTokenRevoked, ID: id, UserID: owner.ID})
 	}
-	s.revoked(ctx, ts, string(latchkey.ReasonRevoked))
+	s.revoked(ctx, ts, string(latchkey.ReasonRevoked), again...)
 	return t, revoked, nil
 }
 

@@ -12,20 +12,27 @@ import (
 var _ latchkey.Broadcaster = (*DB)(nil)
 
 // EventPoll is how often Subscribe looks for new events: a change made by
-// another process (the command line, say) reaches a server within it.
-const EventPoll = 100 * time.Millisecond
+// another process (the command line, say) waits about that long for the
+// server's acknowledgement. A poll that finds nothing is one indexed read.
+const EventPoll = 10 * time.Millisecond
 
 // eventRetention is how long events are kept; any subscriber is far more
 // current than that.
 const eventRetention = time.Hour
 
 // Publish records e in the events table, where every process on this
-// database polls for it, and drops events older than an hour.
-func (db *DB) Publish(ctx context.Context, e latchkey.Event) error {
+// database polls for it, drops events older than an hour, and returns the
+// event's id, its Seq: ids grow in the order the events commit.
+func (db *DB) Publish(ctx context.Context, e latchkey.Event) (int64, error) {
 	now := time.Now()
-	return db.writeTx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO events (kind, ref, user_id, created_at) VALUES (?, ?, ?, ?)`,
-			string(e.Kind), e.ID, e.UserID, formatTime(now)); err != nil {
+	var seq int64
+	err := db.writeTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `INSERT INTO events (kind, ref, user_id, created_at) VALUES (?, ?, ?, ?)`,
+			string(e.Kind), e.ID, e.UserID, formatTime(now))
+		if err != nil {
+			return wrap("publish", err)
+		}
+		if seq, err = res.LastInsertId(); err != nil {
 			return wrap("publish", err)
 		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM events WHERE created_at < ?`, formatTime(now.Add(-eventRetention))); err != nil {
@@ -33,12 +40,13 @@ func (db *DB) Publish(ctx context.Context, e latchkey.Event) error {
 		}
 		return nil
 	})
+	return seq, err
 }
 
 // Subscribe calls f with EventResync, then with every event published
 // after it started, in order, polling every EventPoll until ctx ends, and
-// returns ctx's error. A failed poll is tried again; since events are
-// read by id, none is lost.
+// returns ctx's error; after each poll that worked, with EventAlive. A
+// failed poll is tried again; since events are read by id, none is lost.
 func (db *DB) Subscribe(ctx context.Context, f func(latchkey.Event)) error {
 	var last int64
 	if err := db.queryRow(ctx, `SELECT coalesce(max(id), 0) FROM events`).Scan(&last); err != nil {
@@ -64,6 +72,9 @@ func (db *DB) Subscribe(ctx context.Context, f func(latchkey.Event)) error {
 		if last, err = db.poll(ctx, last, f); err != nil && ctx.Err() == nil {
 			// Transient (the file is busy, say): the next tick tries again.
 			continue
+		}
+		if ctx.Err() == nil {
+			f(latchkey.Event{Kind: latchkey.EventAlive})
 		}
 	}
 }
@@ -104,6 +115,7 @@ func collectEvents(rows eventRows, last int64) ([]latchkey.Event, int64, error) 
 		if err := rows.Scan(&id, &e.Kind, &e.ID, &e.UserID); err != nil {
 			return events, last, err
 		}
+		e.Seq = id
 		events = append(events, e)
 		last = id
 	}

@@ -59,7 +59,7 @@ func Broadcaster(t *testing.T, h BroadcasterHarness) {
 		open := h.New(t)
 		pub, sub := open(), open()
 		before := event(0)
-		if err := pub.Publish(t.Context(), before); err != nil {
+		if _, err := pub.Publish(t.Context(), before); err != nil {
 			t.Fatalf("Publish(%v) = %v", before, err)
 		}
 		l := listen(t, h, pub, sub)
@@ -77,7 +77,7 @@ func Broadcaster(t *testing.T, h BroadcasterHarness) {
 
 	t.Run("OwnDatabaseOnly", func(t *testing.T) {
 		l, other := listenNew(t, h), h.New(t)()
-		if err := other.Publish(t.Context(), event(0)); err != nil {
+		if _, err := other.Publish(t.Context(), event(0)); err != nil {
 			t.Fatalf("Publish(%v) on another database = %v", event(0), err)
 		}
 		l.publish(event(1))
@@ -97,7 +97,7 @@ func Broadcaster(t *testing.T, h BroadcasterHarness) {
 		l := listenNew(t, h) // its publishing handle is not used yet
 		canceled, cancel := context.WithCancel(t.Context())
 		cancel()
-		_ = l.pub.Publish(canceled, event(0)) // heard or not: the context ended
+		_, _ = l.pub.Publish(canceled, event(0)) // heard or not: the context ended
 		l.publish(event(1))
 		l.poll()
 		l.await(event(1), 1)
@@ -173,7 +173,10 @@ type listener struct {
 
 	mu      sync.Mutex
 	entries []entry
-	changed chan struct{} // has a value when entries changed since it was read
+	lastSeq int64                    // the last Seq Publish returned
+	seqs    map[latchkey.Event]int64 // what Publish returned, by event published
+	alive   int                      // how many times the subscriber heard EventAlive
+	changed chan struct{}            // has a value when entries changed since it was read
 }
 
 // An entry of a listener's log: an event heard or published.
@@ -195,10 +198,10 @@ func listenNew(t *testing.T, h BroadcasterHarness) *listener {
 // handle pub.
 func listen(t *testing.T, h BroadcasterHarness, pub, sub latchkey.Broadcaster) *listener {
 	t.Helper()
-	l := &listener{t: t, h: h, pub: pub, sub: sub, changed: make(chan struct{}, 1)}
+	l := &listener{t: t, h: h, pub: pub, sub: sub, changed: make(chan struct{}, 1), seqs: map[latchkey.Event]int64{}}
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
-	go func() { done <- sub.Subscribe(ctx, func(e latchkey.Event) { l.log(true, e) }) }()
+	go func() { done <- sub.Subscribe(ctx, l.hear) }()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != context.Canceled {
@@ -207,6 +210,29 @@ func listen(t *testing.T, h BroadcasterHarness, pub, sub latchkey.Broadcaster) *
 	})
 	l.await(resync, 1)
 	return l
+}
+
+// hear logs an event the subscriber heard, its Seq checked against what
+// Publish returned and then left out, and counts EventAlive apart.
+func (l *listener) hear(e latchkey.Event) {
+	if e.Kind == latchkey.EventAlive {
+		l.mu.Lock()
+		l.alive++
+		l.mu.Unlock()
+		return
+	}
+	seq := e.Seq
+	e.Seq = 0
+	l.mu.Lock()
+	want, published := l.seqs[e]
+	l.mu.Unlock()
+	if published && seq != want {
+		l.t.Errorf("heard %v with Seq %d, want %d, what Publish returned", e, seq, want)
+	}
+	if e.Kind == latchkey.EventResync && seq != 0 {
+		l.t.Errorf("heard a resync with Seq %d, want 0", seq)
+	}
+	l.log(true, e)
 }
 
 // log appends an event heard or published.
@@ -224,9 +250,17 @@ func (l *listener) log(heard bool, e latchkey.Event) {
 func (l *listener) publish(e latchkey.Event) {
 	l.t.Helper()
 	l.log(false, e)
-	if err := l.pub.Publish(l.t.Context(), e); err != nil {
+	seq, err := l.pub.Publish(l.t.Context(), e)
+	if err != nil {
 		l.t.Fatalf("Publish(%v) = %v", e, err)
 	}
+	l.mu.Lock()
+	if seq <= l.lastSeq {
+		l.t.Errorf("Publish(%v) = seq %d, after seq %d: want a growing number", e, seq, l.lastSeq)
+	}
+	l.lastSeq = seq
+	l.seqs[e] = seq
+	l.mu.Unlock()
 }
 
 // poll makes the subscriber poll, if it polls.

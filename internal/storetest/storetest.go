@@ -90,6 +90,8 @@ func Run(t *testing.T, open func(t *testing.T) latchkey.Store) {
 	t.Run("DeleteUserSessions", func(t *testing.T) { testDeleteUserSessions(t, open) })
 	t.Run("PruneSessions", func(t *testing.T) { testPruneSessions(t, open) })
 
+	t.Run("Leases", func(t *testing.T) { testLeases(t, open) })
+
 	t.Run("Concurrent", func(t *testing.T) { testConcurrent(t, open) })
 }
 
