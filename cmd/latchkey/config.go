@@ -475,6 +475,9 @@ func (sf *serviceFlags) config(log *slog.Logger) (service.Config, error) {
 // openService opens the store and the service on it; close releases both.
 func (e *env) openService(ctx context.Context, d *dbFlags, cfg service.Config) (svc *service.Service, st latchkey.Store, closeFn func(), err error) {
 	d.log = cfg.Logger
+	if cfg.Settled == nil {
+		cfg.Settled = e.saySettled
+	}
 	st, err = d.open(ctx)
 	if err != nil {
 		return nil, nil, nil, err
@@ -496,6 +499,30 @@ func (e *env) openService(ctx context.Context, d *dbFlags, cfg service.Config) (
 		_ = svc.FlushUsage(fctx)
 		st.Close()
 	}, nil
+}
+
+// saySettled tells the operator which running servers applied a change
+// before the command returned (see service.Settlement).
+func (e *env) saySettled(st service.Settlement) {
+	names := func(ls []latchkey.Lease) string {
+		var out []string
+		for _, l := range ls {
+			out = append(out, l.Name)
+		}
+		return strings.Join(out, ", ")
+	}
+	switch n := len(st.Acknowledged); {
+	case n == 1:
+		fmt.Fprintf(e.stderr, "in force: acknowledged by 1 running server (%s)\n", names(st.Acknowledged))
+	case n > 1:
+		fmt.Fprintf(e.stderr, "in force: acknowledged by %d running servers (%s)\n", n, names(st.Acknowledged))
+	}
+	if len(st.Lapsed) > 0 {
+		fmt.Fprintf(e.stderr, "not acknowledged by %s: its lease ran out, and it answers no verification from its caches until it has caught up\n", names(st.Lapsed))
+	}
+	if st.Err != nil {
+		fmt.Fprintf(e.stderr, "the running servers could not be asked (%v): the command waited as long as a lease lasts\n", st.Err)
+	}
 }
 
 // redactDSN is a database name fit to print: a PostgreSQL URL's password,

@@ -118,9 +118,11 @@ func TestReplicas(t *testing.T) {
 	})
 
 	t.Run("revocation reaches every replica", func(t *testing.T) {
-		var worst time.Duration
-		var times []time.Duration
-		for n := range 20 {
+		// Every replica is asked the instant the 204 arrives: the revoker
+		// answered only once the others had acknowledged.
+		const rounds = 100
+		stale := 0
+		for n := range rounds {
 			made, err := replicas[n%3].client(t, admin).CreateToken(t.Context(), 1, client.CreateTokenRequest{Name: fmt.Sprintf("revoked %d", n)})
 			if err != nil {
 				t.Fatal(err)
@@ -135,29 +137,15 @@ func TestReplicas(t *testing.T) {
 			if err := revoker.client(t, admin).DeleteToken(t.Context(), 1, made.Token.ID); err != nil {
 				t.Fatal(err)
 			}
-			acked := time.Now()
 			for i, r := range replicas {
-				if r == revoker {
-					continue
-				}
-				c := r.client(t, made.AccessToken)
-				for {
-					_, err := c.Tokens(t.Context(), 1, client.ListOptions{})
-					if latchkey.ErrorCode(err) == latchkey.EUNAUTHENTICATED {
-						break
-					}
-					if time.Since(acked) > time.Second {
-						t.Fatalf("revocation %d: replica %d still accepts the token a second after the 204 (err %v)", n, i, err)
-					}
-					time.Sleep(time.Millisecond)
+				_, err := r.client(t, made.AccessToken).Tokens(t.Context(), 1, client.ListOptions{})
+				if latchkey.ErrorCode(err) != latchkey.EUNAUTHENTICATED {
+					stale++
+					t.Errorf("revocation %d: replica %d accepted the token after the 204 (err %v)", n, i, err)
 				}
 			}
-			d := time.Since(acked)
-			times = append(times, d)
-			worst = max(worst, d)
 		}
-		slices.Sort(times)
-		t.Logf("revocation propagation over %d revocations: median %v, worst %v (time from the 204 until both other replicas refused the token)", len(times), times[len(times)/2], worst)
+		t.Logf("%d revocations, each asked of all three replicas the instant the 204 arrived: %d stale answers", rounds, stale)
 	})
 
 	t.Run("the OAuth flow spans replicas", func(t *testing.T) {
@@ -197,16 +185,11 @@ func TestReplicas(t *testing.T) {
 		}
 		until := func(what string, access string) {
 			t.Helper()
-			start := time.Now()
 			for i, r := range replicas {
-				for works(r, access) {
-					if time.Since(start) > time.Second {
-						t.Fatalf("%s: replica %d still accepts the old access token a second later", what, i)
-					}
-					time.Sleep(time.Millisecond)
+				if works(r, access) {
+					t.Errorf("%s: replica %d accepted the old access token after the answer", what, i)
 				}
 			}
-			t.Logf("%s: every replica refused the access token %v later", what, time.Since(start))
 		}
 		tok2, err := conf(replicas[2]).TokenSource(t.Context(), &oauth2.Token{RefreshToken: tok.RefreshToken}).Token()
 		if err != nil {
@@ -238,34 +221,22 @@ func TestReplicas(t *testing.T) {
 			}
 		}
 		cliEnv("user", "disable", "dora")
-		disabled := time.Now()
+		// Asked the instant the command returned.
 		for i, r := range replicas {
-			for {
-				_, err := r.client(t, tok).Tokens(t.Context(), 0, client.ListOptions{})
-				if latchkey.ErrorCode(err) == latchkey.EUNAUTHENTICATED {
-					break
-				}
-				if time.Since(disabled) > time.Second {
-					t.Fatalf("replica %d still accepts a disabled user's token a second later", i)
-				}
-				time.Sleep(time.Millisecond)
+			if _, err := r.client(t, tok).Tokens(t.Context(), 0, client.ListOptions{}); latchkey.ErrorCode(err) != latchkey.EUNAUTHENTICATED {
+				t.Errorf("replica %d accepted a disabled user's token after the command returned (err %v)", i, err)
 			}
 		}
-		t.Logf("a user disabled at the command line was refused by every replica %v later", time.Since(disabled))
 	})
 
 	t.Run("a rotated key reaches every replica", func(t *testing.T) {
 		kid := cliEnv("keys", "rotate")
-		start := time.Now()
+		// Asked the instant the command returned.
 		for i, r := range replicas {
-			for !jwksHas(t, r.base, kid) {
-				if time.Since(start) > 2*time.Second {
-					t.Fatalf("replica %d's JWKS does not list the rotated key %s", i, kid)
-				}
-				time.Sleep(10 * time.Millisecond)
+			if !jwksHas(t, r.base, kid) {
+				t.Fatalf("replica %d's JWKS does not list the rotated key %s after the command returned", i, kid)
 			}
 		}
-		t.Logf("rotated key listed by every replica's JWKS %v after the rotation", time.Since(start))
 		for i, r := range replicas {
 			made, err := r.client(t, admin).CreateToken(t.Context(), 1, client.CreateTokenRequest{Name: fmt.Sprintf("after rotation %d", i)})
 			if err != nil {
