@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -281,39 +282,16 @@ type querier interface {
 // A CreateToken that comes after waits for this transaction and then
 // finds its parent revoked.
 func revokeTokens(ctx context.Context, q querier, at time.Time, reason latchkey.RevokeReason, where string, args ...any) ([]*latchkey.Token, error) {
-	rows, err := q.Query(ctx,
-		`WITH locked AS (
-			SELECT t.id FROM oauth_access_tokens t
-			WHERE NOT t.revoked AND `+where+`
-			ORDER BY t.id
-			FOR NO KEY UPDATE OF t),
-		revoked AS (
-			UPDATE oauth_access_tokens t SET revoked = true, updated_at = $1, revoked_reason = $2
-			FROM locked l
-			WHERE t.id = l.id AND NOT t.revoked
-			RETURNING t.*)
-		SELECT `+sqlschema.TokenColumns+`, `+sqlschema.ClientColumns+` FROM revoked t
-		JOIN oauth_clients c ON c.id = t.client_id
-		ORDER BY t.id`,
-		append([]any{storedTime(at), string(reason)}, args...)...)
-	if err != nil {
-		return nil, err
-	}
-	tokens, err := collect(rows, scanToken)
-	if err != nil {
-		return nil, err
-	}
-	heirs := append([]any{storedTime(at), string(latchkey.ReasonParentRevoked)}, args...)
-	for {
+	// revoke runs the statement that locks, in id order, the tokens that
+	// are not revoked and that the condition which selects, revokes them
+	// for the reason in $2, and returns them with their clients; with
+	// is a WITH RECURSIVE item or "".
+	revoke := func(with, which string, args []any) ([]*latchkey.Token, error) {
 		rows, err := q.Query(ctx,
-			`WITH RECURSIVE tree(id) AS (
-				SELECT c.id FROM oauth_access_tokens c
-				WHERE c.parent_id IN (SELECT t.id FROM oauth_access_tokens t WHERE `+where+`)
-				UNION ALL
-				SELECT c.id FROM oauth_access_tokens c JOIN tree ON c.parent_id = tree.id),
+			`WITH RECURSIVE `+with+`
 			locked AS (
 				SELECT t.id FROM oauth_access_tokens t
-				WHERE NOT t.revoked AND t.id IN (SELECT id FROM tree)
+				WHERE NOT t.revoked AND `+which+`
 				ORDER BY t.id
 				FOR NO KEY UPDATE OF t),
 			revoked AS (
@@ -323,11 +301,24 @@ func revokeTokens(ctx context.Context, q querier, at time.Time, reason latchkey.
 				RETURNING t.*)
 			SELECT `+sqlschema.TokenColumns+`, `+sqlschema.ClientColumns+` FROM revoked t
 			JOIN oauth_clients c ON c.id = t.client_id
-			ORDER BY t.id`, heirs...)
+			ORDER BY t.id`, args...)
 		if err != nil {
 			return nil, err
 		}
-		more, err := collect(rows, scanToken)
+		return collect(rows, scanToken)
+	}
+	tokens, err := revoke("", where, append([]any{storedTime(at), string(reason)}, args...))
+	if err != nil {
+		return nil, err
+	}
+	const tree = `tree(id) AS (
+			SELECT c.id FROM oauth_access_tokens c
+			WHERE c.parent_id IN (SELECT t.id FROM oauth_access_tokens t WHERE {where})
+			UNION ALL
+			SELECT c.id FROM oauth_access_tokens c JOIN tree ON c.parent_id = tree.id),`
+	heirs := append([]any{storedTime(at), string(latchkey.ReasonParentRevoked)}, args...)
+	for {
+		more, err := revoke(strings.Replace(tree, "{where}", where, 1), `t.id IN (SELECT id FROM tree)`, heirs)
 		if err != nil {
 			return nil, err
 		}
