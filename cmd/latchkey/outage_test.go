@@ -98,7 +98,25 @@ func TestDatabaseOutage(t *testing.T) {
 	if got := status("/readyz"); got != 200 {
 		t.Fatalf("/readyz before the outage = %d", got)
 	}
+	// A token and its row, cached: showing it needs no database read.
+	made, err := c.CreateToken(t.Context(), 1, client.CreateTokenRequest{Name: "cached"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cached, _ := client.New(base, client.WithBearerToken(made.AccessToken))
+	for range 2 {
+		if _, err := cached.Token(t.Context(), 1, made.Token.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
 	p.cut()
+	// Cut off from the events, the server cannot show it is current: it
+	// stops answering verifications from its cache (fail-closed), where
+	// the cache alone would have served this for a minute.
+	waitFor(t, "the cached verification to be refused", func() bool {
+		_, err := cached.Token(t.Context(), 1, made.Token.ID)
+		return err != nil && client.StatusCode(err) >= 500
+	})
 	waitFor(t, "/readyz to say 503", func() bool { return status("/readyz") == 503 })
 	if got := status("/healthz"); got != 200 {
 		t.Errorf("/healthz during the outage = %d, want 200", got)

@@ -293,6 +293,43 @@ func TestReplicas(t *testing.T) {
 		}
 	})
 
+	t.Run("a frozen replica delays a revocation by at most its lease", func(t *testing.T) {
+		made, err := replicas[0].client(t, admin).CreateToken(t.Context(), 1, client.CreateTokenRequest{Name: "frozen"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, r := range replicas { // cached on all three
+			if _, err := r.client(t, made.AccessToken).Tokens(t.Context(), 1, client.ListOptions{}); err != nil {
+				t.Fatalf("replica %d: %v", i, err)
+			}
+		}
+		frozen := replicas[2]
+		if err := frozen.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+			t.Fatal(err)
+		}
+		thawed := false
+		thaw := func() {
+			if !thawed {
+				thawed = true
+				_ = frozen.cmd.Process.Signal(syscall.SIGCONT)
+			}
+		}
+		defer thaw()
+		start := time.Now()
+		if err := replicas[0].client(t, admin).DeleteToken(t.Context(), 1, made.Token.ID); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("the DELETE waited %v for the frozen replica (its lease is 3s)", time.Since(start).Round(time.Millisecond))
+		if _, err := replicas[1].client(t, made.AccessToken).Tokens(t.Context(), 1, client.ListOptions{}); latchkey.ErrorCode(err) != latchkey.EUNAUTHENTICATED {
+			t.Errorf("the live replica accepted the revoked token after the 204: %v", err)
+		}
+		thaw()
+		// Its first request after SIGCONT, at once.
+		if _, err := frozen.client(t, made.AccessToken).Tokens(t.Context(), 1, client.ListOptions{}); latchkey.ErrorCode(err) != latchkey.EUNAUTHENTICATED {
+			t.Errorf("the thawed replica accepted the revoked token on its first request: %v", err)
+		}
+	})
+
 	t.Run("a replica killed mid-traffic loses nothing acknowledged", func(t *testing.T) {
 		victim := startReplica(t, bin, env)
 		var mu sync.Mutex
