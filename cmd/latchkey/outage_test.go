@@ -4,6 +4,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"regexp"
 	"sync"
 	"testing"
 	"time"
@@ -84,7 +85,12 @@ func TestDatabaseOutage(t *testing.T) {
 	viaProxy := pgtest.WithParam(t, pgtest.WithParam(t, dsn, "host", "127.0.0.1"), "port", portOf(t, p.addr))
 	viaProxy = pgtest.WithParam(t, viaProxy, "connect_timeout", "1")
 	env := testEnv(map[string]string{"LATCHKEY_DATABASE": viaProxy, "LATCHKEY_SECRET": "outage test secret"})
-	base, _, _ := serve(t, env)
+	base, stderr, _ := serve(t, env, "--metrics-addr", "127.0.0.1:0")
+	metrics := metricsURL(t, stderr)
+	cachedHits := func() string {
+		_, body := get(t, metrics)
+		return regexp.MustCompile(`latchkey_authentications_total\{outcome="cached"\} \S+`).FindString(string(body))
+	}
 	jwt := mustCLI(t, env, "token", "create", "--user", "admin", "--name", "outage")
 	c, _ := client.New(base, client.WithBearerToken(jwt))
 	status := func(path string) int {
@@ -111,12 +117,22 @@ func TestDatabaseOutage(t *testing.T) {
 	}
 	p.cut()
 	// Cut off from the events, the server cannot show it is current: it
-	// stops answering verifications from its cache (fail-closed), where
-	// the cache alone would have served this for a minute.
+	// stops answering verifications from its cache (fail-closed), though
+	// the cache would hold the token for a minute more: no request counts
+	// as a cache hit any more.
 	waitFor(t, "the cached verification to be refused", func() bool {
 		_, err := cached.Token(t.Context(), 1, made.Token.ID)
 		return err != nil && client.StatusCode(err) >= 500
 	})
+	hits := cachedHits()
+	for range 5 {
+		if _, err := cached.Token(t.Context(), 1, made.Token.ID); err == nil {
+			t.Errorf("a cached token shown while the database is cut off")
+		}
+	}
+	if got := cachedHits(); got != hits {
+		t.Errorf("verifications answered from the cache while cut off: %q, then %q", hits, got)
+	}
 	waitFor(t, "/readyz to say 503", func() bool { return status("/readyz") == 503 })
 	if got := status("/healthz"); got != 200 {
 		t.Errorf("/healthz during the outage = %d, want 200", got)
