@@ -415,6 +415,7 @@ type serviceFlags struct {
 	scopes                *string
 	cacheSize             *string
 	auditRetention        *string
+	lease                 *string
 }
 
 func (fs *flagSet) serviceFlags() *serviceFlags {
@@ -425,6 +426,7 @@ func (fs *flagSet) serviceFlags() *serviceFlags {
 		scopes:         fs.String("extra-scopes", "", "comma-separated scopes accepted beyond tokens.read, tokens.write and *"),
 		cacheSize:      fs.String("token-cache-size", strconv.Itoa(service.DefaultCacheSize), "verified tokens held in memory (0: no cache)"),
 		auditRetention: fs.String("audit-retention", "90d", "how long audit records are kept, e.g. 90d or 1y (forever: keep them all)"),
+		lease:          fs.String("lease", "3s", "how long a server's lease lasts: the longest a revocation waits for a server that stopped answering (one that crashed, say), at most half again as long (100ms to 1m)"),
 	}
 }
 
@@ -452,10 +454,15 @@ func (sf *serviceFlags) config(log *slog.Logger) (service.Config, error) {
 		}
 		extra = append(extra, s)
 	}
+	lease, err := time.ParseDuration(*sf.lease)
+	if err != nil || lease < 100*time.Millisecond || lease > time.Minute {
+		return service.Config{}, usagef("--lease: want a duration from 100ms to 1m, e.g. 3s, got %q", *sf.lease)
+	}
 	cfg := service.Config{
 		ExtraScopes:    extra,
 		CacheSize:      size,
 		AuditRetention: retention,
+		Lease:          lease,
 		Logger:         log,
 	}
 	// A lifetime left unsaid is the service's default: the default

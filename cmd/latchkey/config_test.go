@@ -215,6 +215,8 @@ var badServe = []struct {
 	{"oauth lifetime", []string{"--oauth-token-lifetime", "0s"}, nil, "--oauth-token-lifetime"},
 	{"refresh lifetime", []string{"--refresh-token-lifetime", "x"}, nil, "--refresh-token-lifetime"},
 	{"cache size", []string{"--token-cache-size", "-1"}, nil, "--token-cache-size"},
+	{"lease too short", []string{"--lease", "10ms"}, nil, "--lease"},
+	{"lease not a duration", []string{"--lease", "3"}, nil, "--lease"},
 	{"audit retention", []string{"--audit-retention", "x"}, nil, "--audit-retention"},
 	{"extra scope", []string{"--extra-scopes", "ok,not ok"}, nil, "--extra-scopes"},
 	{"argument", []string{"extra"}, nil, "unexpected arguments"},

@@ -53,10 +53,16 @@ func TestConformance(t *testing.T) {
 			"LATCHKEY_SECRET":   "the conformance run's secret",
 		}), personalToken)
 	})
-	// pm_api_auth_code: every role's token comes from the OAuth flow.
+	// pm_api_auth_code: every role's token comes from the OAuth flow. A
+	// token made with a token expires no later than it (lineage), and the
+	// contract's tokens live a year by default: the access tokens here
+	// live a year and a day.
 	t.Run("oauth", func(t *testing.T) {
 		t.Parallel()
-		conform(t, bin, testEnv(map[string]string{"LATCHKEY_DATABASE": filepath.Join(t.TempDir(), "conformance.db")}), oauthToken)
+		conform(t, bin, testEnv(map[string]string{
+			"LATCHKEY_DATABASE":             filepath.Join(t.TempDir(), "conformance.db"),
+			"LATCHKEY_OAUTH_TOKEN_LIFETIME": "8784h",
+		}), oauthToken)
 	})
 }
 
