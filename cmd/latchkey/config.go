@@ -426,7 +426,7 @@ func (fs *flagSet) serviceFlags() *serviceFlags {
 		scopes:         fs.String("extra-scopes", "", "comma-separated scopes accepted beyond tokens.read, tokens.write and *"),
 		cacheSize:      fs.String("token-cache-size", strconv.Itoa(service.DefaultCacheSize), "verified tokens held in memory (0: no cache)"),
 		auditRetention: fs.String("audit-retention", "90d", "how long audit records are kept, e.g. 90d or 1y (forever: keep them all)"),
-		lease:          fs.String("lease", "3s", "how long a server's lease lasts: the longest a revocation waits for a server that stopped answering (one that crashed, say), at most half again as long (100ms to 1m)"),
+		lease:          fs.String("lease", "3s", "how long this server's lease lasts when several processes share the database: a revocation made elsewhere waits for this server's acknowledgement at most this long, and half again, should it stop answering (crashed or frozen) (100ms to 1m)"),
 	}
 }
 
@@ -455,7 +455,7 @@ func (sf *serviceFlags) config(log *slog.Logger) (service.Config, error) {
 		extra = append(extra, s)
 	}
 	lease, err := time.ParseDuration(*sf.lease)
-	if err != nil || lease < 100*time.Millisecond || lease > time.Minute {
+	if err != nil || lease < 100*time.Millisecond || lease > service.MaxLease {
 		return service.Config{}, usagef("--lease: want a duration from 100ms to 1m, e.g. 3s, got %q", *sf.lease)
 	}
 	cfg := service.Config{
@@ -483,6 +483,7 @@ func (sf *serviceFlags) config(log *slog.Logger) (service.Config, error) {
 func (e *env) openService(ctx context.Context, d *dbFlags, cfg service.Config) (svc *service.Service, st latchkey.Store, closeFn func(), err error) {
 	d.log = cfg.Logger
 	if cfg.Settled == nil {
+		// A command: it says which running servers acknowledged.
 		cfg.Settled = e.saySettled
 	}
 	st, err = d.open(ctx)
@@ -524,8 +525,15 @@ func (e *env) saySettled(st service.Settlement) {
 	case n > 1:
 		fmt.Fprintf(e.stderr, "in force: acknowledged by %d running servers (%s)\n", n, names(st.Acknowledged))
 	}
-	if len(st.Lapsed) > 0 {
-		fmt.Fprintf(e.stderr, "not acknowledged by %s: its lease ran out, and it answers no verification from its caches until it has caught up\n", names(st.Lapsed))
+	switch len(st.Lapsed) {
+	case 0:
+	case 1:
+		fmt.Fprintf(e.stderr, "not acknowledged by %s: its lease ran out (it stopped answering), and it answers no verification from its caches until it has caught up\n", names(st.Lapsed))
+	default:
+		fmt.Fprintf(e.stderr, "not acknowledged by %s: their leases ran out (they stopped answering), and they answer no verification from their caches until they have caught up\n", names(st.Lapsed))
+	}
+	if len(st.Unanswered) > 0 {
+		fmt.Fprintf(e.stderr, "not yet acknowledged by %s when the command stopped waiting\n", names(st.Unanswered))
 	}
 	if st.Err != nil {
 		fmt.Fprintf(e.stderr, "the running servers could not be asked (%v): the command waited as long as a lease lasts\n", st.Err)

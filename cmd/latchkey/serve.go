@@ -206,6 +206,7 @@ func (e *env) serve(ctx context.Context, args []string) error {
 	cfg := c.service
 	cfg.Logger = log
 	cfg.Observer = m
+	cfg.Settled = func(st service.Settlement) { logSettled(log, st) }
 	svc, st, closeSvc, err := e.openService(ctx, c.db, cfg)
 	if err != nil {
 		return err
@@ -436,5 +437,19 @@ func newHTTPServer(h http.Handler, log *slog.Logger) *http.Server {
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+}
+
+// logSettled logs the servers that did not acknowledge a change this
+// server made before it answered (see service.Settlement).
+func logSettled(log *slog.Logger, st service.Settlement) {
+	for _, l := range st.Lapsed {
+		log.Warn("a server did not acknowledge a change before its lease ran out", "server", l.Name)
+	}
+	for _, l := range st.Unanswered {
+		log.Warn("a server had not acknowledged a change when the wait ended", "server", l.Name)
+	}
+	if st.Err != nil {
+		log.Error("reading the servers' leases", "err", st.Err)
 	}
 }

@@ -78,7 +78,7 @@ type Config struct {
 	ServerName string
 	// Settled hears, after each change that must hold on every server,
 	// which servers acknowledged it (nil hears nothing): the command line
-	// says it.
+	// says it, the server logs those that did not.
 	Settled func(Settlement)
 
 	Now    func() time.Time // the clock: time.Now
@@ -263,7 +263,11 @@ func (s *Service) Run(ctx context.Context) error {
 	if s.events != nil {
 		if s.leases != nil {
 			s.member.start()
-			go s.holdLease(ctx)
+			held := make(chan struct{})
+			go func() { defer close(held); s.holdLease(ctx) }()
+			// The lease is given up before Run returns, while the store
+			// is still open: nothing waits for a server that stopped.
+			defer func() { <-held }()
 		}
 		go func() {
 			if err := s.events.Subscribe(ctx, func(e latchkey.Event) { s.heard(ctx, e) }); err != nil && ctx.Err() == nil {

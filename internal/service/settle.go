@@ -180,19 +180,30 @@ type Settlement struct {
 	// they answer no verification from their caches until they have
 	// caught up.
 	Lapsed []latchkey.Lease
+	// Unanswered are the servers whose leases were still live when the
+	// wait gave up (settleBound, or the request ended).
+	Unanswered []latchkey.Lease
 	// Err is why the leases could not be read, if they could not: then
 	// the change waited as long as a lease lasts.
 	Err error
 }
 
+// settleBound is the longest a change waits for the other servers: half
+// again the longest lease a server may hold (see aliveWithin), and a
+// margin. Each server's own lease bounds the wait for it before that.
+const settleBound = MaxLease + MaxLease/2 + MaxLease/10
+
+// MaxLease is the longest lease a server may hold.
+const MaxLease = time.Minute
+
 // settle waits until every server with a live lease, but this one, has
-// acknowledged the event seq, or its lease has run out: at most a lease
-// and a half (see aliveWithin), and a tenth.
+// acknowledged the event seq, or its lease has run out (each server's
+// lease is its own: the wait reads when each runs out).
 func (s *Service) settle(ctx context.Context, seq int64) {
 	if s.leases == nil {
 		return
 	}
-	bound := time.NewTimer(s.cfg.Lease + s.cfg.Lease/2 + s.cfg.Lease/10)
+	bound := time.NewTimer(settleBound)
 	defer bound.Stop()
 	var st Settlement
 	seen := map[string]latchkey.Lease{}
@@ -201,7 +212,6 @@ func (s *Service) settle(ctx context.Context, seq int64) {
 		leases, err := s.leases.Leases(ctx, seq, s.member.id)
 		if err != nil {
 			st.Err = err
-			s.log.Error("reading the leases", "err", err)
 			// Every lease runs out within one lease from now.
 			select {
 			case <-ctx.Done():
@@ -230,6 +240,8 @@ func (s *Service) settle(ctx context.Context, seq int64) {
 			for _, l := range leases {
 				if l.Acknowledged {
 					st.Acknowledged = append(st.Acknowledged, l)
+				} else {
+					st.Unanswered = append(st.Unanswered, l)
 				}
 			}
 			break
@@ -237,12 +249,9 @@ func (s *Service) settle(ctx context.Context, seq int64) {
 		wait = min(2*wait, 10*time.Millisecond)
 	}
 	for id, l := range seen {
-		if !acknowledged(st.Acknowledged, id) {
+		if !acknowledged(st.Acknowledged, id) && !acknowledged(st.Unanswered, id) {
 			st.Lapsed = append(st.Lapsed, l)
 		}
-	}
-	if len(st.Lapsed) > 0 {
-		s.log.Warn("servers did not acknowledge a change before their leases ran out", "servers", names(st.Lapsed))
 	}
 	if s.cfg.Settled != nil {
 		s.cfg.Settled(st)
@@ -256,12 +265,4 @@ func acknowledged(ls []latchkey.Lease, id string) bool {
 		}
 	}
 	return false
-}
-
-func names(ls []latchkey.Lease) []string {
-	out := make([]string, len(ls))
-	for i, l := range ls {
-		out[i] = l.Name
-	}
-	return out
 }

@@ -40,7 +40,7 @@ func (p *pausable) Subscribe(ctx context.Context, f func(latchkey.Event)) error 
 // processes returns a server and a command line on one SQLite file, as
 // two processes would be: the server runs (it holds a lease, hears events
 // and acknowledges them) until the test ends; the command line does not.
-func processes(t *testing.T, cfg Config) (server *Service, store *pausable, cli *Service, settled func() []Settlement) {
+func processes(t *testing.T, cfg Config) (server *Service, store *pausable, cli *Service, settled func() []Settlement, stop func()) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "shared.db")
 	open := func() *sqlite.DB {
@@ -81,7 +81,9 @@ func processes(t *testing.T, cfg Config) (server *Service, store *pausable, cli 
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
 	go func() { done <- server.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
+	var once sync.Once
+	stop = func() { once.Do(func() { cancel(); <-done }) }
+	t.Cleanup(stop)
 	eventually(t, "the server holds its lease", server.holdsLease)
 	return server, store, cli, func() []Settlement {
 		mu.Lock()
@@ -89,7 +91,7 @@ func processes(t *testing.T, cfg Config) (server *Service, store *pausable, cli 
 		out := got
 		got = nil
 		return out
-	}
+	}, stop
 }
 
 // TestSettleBeforeTheAnswer: a token revoked at the command line is
@@ -97,7 +99,7 @@ func processes(t *testing.T, cfg Config) (server *Service, store *pausable, cli 
 // the server had it cached: the command waited for the server's
 // acknowledgement. No waiting in the test.
 func TestSettleBeforeTheAnswer(t *testing.T) {
-	server, _, cli, settled := processes(t, Config{})
+	server, _, cli, settled, _ := processes(t, Config{})
 	ctx := t.Context()
 	u := cli.mustUser(t, "carol")
 	for round := range 50 {
@@ -139,7 +141,7 @@ func TestSettleBeforeTheAnswer(t *testing.T) {
 // revocation no longer than its lease, and, its lease run out, answers no
 // verification from its cache: its first answer after is a refusal.
 func TestSettleFrozenServer(t *testing.T) {
-	server, store, cli, settled := processes(t, Config{Lease: 300 * time.Millisecond})
+	server, store, cli, settled, _ := processes(t, Config{Lease: 300 * time.Millisecond})
 	ctx := t.Context()
 	u := cli.mustUser(t, "dave")
 	// Two tokens the server has cached: one asked for while it is frozen,
@@ -177,6 +179,24 @@ func TestSettleFrozenServer(t *testing.T) {
 	// its lease again.
 	if _, err := server.Authenticate(ctx, laterRaw, latchkey.Origin{}); latchkey.ErrorCode(err) != latchkey.EUNAUTHENTICATED {
 		t.Errorf("the server, back, accepted a token revoked while it was frozen: %v", err)
+	}
+}
+
+// TestSettleStoppedServer: a server that stops gives its lease up before
+// Run returns: nothing waits for it afterwards.
+func TestSettleStoppedServer(t *testing.T) {
+	_, _, cli, settled, stop := processes(t, Config{Lease: time.Minute})
+	u := cli.mustUser(t, "frank")
+	tok, _ := cli.mustToken(t, u)
+	settled()
+	stop()
+	if _, err := cli.OperatorRevokeToken(t.Context(), tok.ID); err != nil {
+		t.Fatal(err)
+	}
+	for _, st := range settled() {
+		if len(st.Acknowledged)+len(st.Lapsed)+len(st.Unanswered) != 0 || st.Err != nil {
+			t.Errorf("a revocation after the only server stopped settled as %+v, want no server to wait for", st)
+		}
 	}
 }
 
