@@ -154,6 +154,15 @@ type ConsentStore interface {
 	// It returns the tokens it revoked, by id, and for each writes audit
 	// as RevokeRequestTokens does. ENOTFOUND when there is no such consent.
 	RevokeConsent(ctx context.Context, userID, clientID int64, at time.Time, audit ...*AuditRecord) ([]*Token, error)
+
+	// EndUserAuthorizations ends every OAuth authorization of the user, in
+	// one transaction: it deletes the user's consents, marks revoked
+	// (MarkRequestRevoked) the authorizations that have grants and
+	// deactivates those grants, and revokes at at, with ReasonUserDisabled,
+	// the user's tokens issued by clients that are not personal access
+	// clients, and the tokens those made (see TokenStore). It returns the
+	// tokens it revoked and writes audit as RevokeRequestTokens does.
+	EndUserAuthorizations(ctx context.Context, userID int64, at time.Time, audit ...*AuditRecord) ([]*Token, error)
 }
 
 // SessionStore persists web sign-in sessions.

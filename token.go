@@ -53,6 +53,9 @@ const (
 	// ReasonUserRestored: the user was deleted and restored; nothing
 	// issued before comes back.
 	ReasonUserRestored RevokeReason = "user_restored"
+	// ReasonUserDisabled: the user was disabled, which ends every OAuth
+	// authorization of theirs.
+	ReasonUserDisabled RevokeReason = "user_disabled"
 )
 
 // Expired reports whether t has expired at now.

@@ -11,6 +11,7 @@ import (
 	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/client"
 	"github.com/latchkey/latchkey/internal/oauthtest"
+	"github.com/latchkey/latchkey/internal/service"
 	"golang.org/x/oauth2"
 )
 
@@ -33,6 +34,13 @@ func TestOAuthLineage(t *testing.T) {
 		{"client revoked by the operator", func(t *testing.T, h *oauthHarness, _ *oauthtest.Browser) {
 			if err := h.svc.RevokeClient(t.Context(), h.app.ID); err != nil {
 				t.Fatal(err)
+			}
+		}},
+		{"the user disabled, then enabled again", func(t *testing.T, h *oauthHarness, _ *oauthtest.Browser) {
+			for _, status := range []latchkey.UserStatus{latchkey.StatusInactive, latchkey.StatusActive} {
+				if _, err := h.svc.UpdateUser(t.Context(), h.alice.ID, service.UserChange{UserUpdate: latchkey.UserUpdate{Status: &status}}); err != nil {
+					t.Fatal(err)
+				}
 			}
 		}},
 	} {
@@ -87,7 +95,7 @@ func TestOAuthLineage(t *testing.T) {
 			}
 			for _, id := range []string{made.Token.ID, grand.Token.ID} {
 				got, err := h.svc.Token(ctx, h.alice, id)
-				if err != nil || got.RevokedReason != latchkey.ReasonParentRevoked {
+				if err != nil || !got.Revoked || got.RevokedReason != latchkey.ReasonParentRevoked {
 					t.Errorf("Token(%s) = %+v, %v; want revoked for %q", id, got, err, latchkey.ReasonParentRevoked)
 				}
 			}

@@ -138,3 +138,33 @@ func (db *DB) RevokeConsent(ctx context.Context, userID, clientID int64, at time
 	}
 	return tokens, nil
 }
+
+// EndUserAuthorizations ends every OAuth authorization of the user in one
+// READ COMMITTED transaction, in RevokeConsent's order: consents deleted,
+// authorizations marked revoked, the user's tokens of applications (with
+// the tokens they made) revoked, grants deactivated.
+func (db *DB) EndUserAuthorizations(ctx context.Context, userID int64, at time.Time, audit ...*latchkey.AuditRecord) ([]*latchkey.Token, error) {
+	var tokens []*latchkey.Token
+	err := db.tx(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted}, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `DELETE FROM oauth_consents WHERE user_id = $1`, userID); err != nil {
+			return err
+		}
+		if err := markRevoked(ctx, tx, at, `user_id = $2`, userID); err != nil {
+			return err
+		}
+		var err error
+		tokens, err = revokeTokens(ctx, tx, at, latchkey.ReasonUserDisabled,
+			`t.user_id = $3 AND t.client_id IN (SELECT id FROM oauth_clients WHERE NOT personal_access_client)`, userID)
+		if err != nil {
+			return err
+		}
+		if err := deactivateGrants(ctx, tx, `user_id = $1`, userID); err != nil {
+			return err
+		}
+		return insertAudit(ctx, tx, latchkey.AuditWithTokens(audit, tokens))
+	})
+	if err != nil {
+		return nil, wrap("end user authorizations", err)
+	}
+	return tokens, nil
+}

@@ -177,7 +177,21 @@ func (s *Service) UpdateUser(ctx context.Context, id int64, c UserChange) (*latc
 	if c.Password != nil || !u.Active() {
 		s.endSessions(ctx, u.ID)
 	}
-	s.publish(ctx, latchkey.Event{Kind: latchkey.EventUserChanged, ID: strconv.FormatInt(u.ID, 10)})
+	changedUser := latchkey.Event{Kind: latchkey.EventUserChanged, ID: strconv.FormatInt(u.ID, 10)}
+	if c.Status != nil && !u.Active() {
+		// Disabled: every OAuth authorization of theirs ends, and the
+		// tokens the applications made with them; enabling them again
+		// brings none back.
+		end := s.auditRecord(Operator(), latchkey.AuditRecord{Action: latchkey.AuditTokenRevoked, Detail: string(latchkey.ReasonUserDisabled)})
+		ts, err := s.store.EndUserAuthorizations(ctx, u.ID, end.At, end)
+		if err != nil {
+			s.publish(ctx, changedUser)
+			return nil, err
+		}
+		s.revoked(ctx, ts, string(latchkey.ReasonUserDisabled), changedUser)
+	} else {
+		s.publish(ctx, changedUser)
+	}
 	s.log.Info("user updated", "user_id", u.ID)
 	return u, nil
 }

@@ -121,3 +121,29 @@ func (db *DB) RevokeConsent(ctx context.Context, userID, clientID int64, at time
 	}
 	return tokens, nil
 }
+
+// EndUserAuthorizations ends every OAuth authorization of the user in one
+// transaction: consents deleted, grants ended, and the user's tokens of
+// applications (with the tokens they made) revoked.
+func (db *DB) EndUserAuthorizations(ctx context.Context, userID int64, at time.Time, audit ...*latchkey.AuditRecord) ([]*latchkey.Token, error) {
+	var tokens []*latchkey.Token
+	err := db.writeTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM oauth_consents WHERE user_id = ?`, userID); err != nil {
+			return err
+		}
+		if err := endGrants(ctx, tx, at, `user_id = ?`, userID); err != nil {
+			return err
+		}
+		var err error
+		tokens, err = revokeTokens(ctx, tx, at, latchkey.ReasonUserDisabled,
+			`t.user_id = ? AND t.client_id IN (SELECT id FROM oauth_clients WHERE personal_access_client = 0)`, userID)
+		if err != nil {
+			return err
+		}
+		return insertAudit(ctx, tx, latchkey.AuditWithTokens(audit, tokens))
+	})
+	if err != nil {
+		return nil, wrap("end user authorizations", err)
+	}
+	return tokens, nil
+}

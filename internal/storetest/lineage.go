@@ -242,6 +242,16 @@ func testLineage(t *testing.T, open func(t *testing.T) latchkey.Store) {
 			rec.Action = latchkey.AuditClientRevoked
 			return s.RevokeClient(t.Context(), client, at(time.Hour), rec)
 		}},
+		{"EndUserAuthorizations", latchkey.ReasonUserDisabled, func(t *testing.T, s latchkey.Store, user, client int64) ([]*latchkey.Token, error) {
+			revoked, err := s.EndUserAuthorizations(t.Context(), user, at(time.Hour), newAuditRecord(""))
+			if _, cerr := s.Consent(t.Context(), user, client); latchkey.ErrorCode(cerr) != latchkey.ENOTFOUND {
+				t.Errorf("after EndUserAuthorizations, Consent() = %v, want ENOTFOUND", cerr)
+			}
+			if live, lerr := s.AuthorizationLive(t.Context(), "request-a", user, client); lerr != nil || live {
+				t.Errorf("after EndUserAuthorizations, AuthorizationLive(request-a) = %t, %v; want false", live, lerr)
+			}
+			return revoked, err
+		}},
 	} {
 		t.Run(end.name, func(t *testing.T) {
 			s := open(t)
