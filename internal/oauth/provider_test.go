@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ory/fosite"
 
@@ -51,6 +52,14 @@ type hookStore struct {
 	Store
 	beforeCreateGrant func(kind latchkey.GrantKind)            // runs as a grant is about to be stored
 	client            func(id int64) (*latchkey.Client, error) // answers Client in the store's place
+	tokenErr          error                                    // Token fails with it
+}
+
+func (s *hookStore) Token(ctx context.Context, id string) (*latchkey.Token, error) {
+	if s.tokenErr != nil {
+		return nil, s.tokenErr
+	}
+	return s.Store.Token(ctx, id)
 }
 
 func (s *hookStore) CreateGrant(ctx context.Context, g *latchkey.Grant) error {
@@ -484,8 +493,10 @@ func TestIntrospectPersonalToken(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !a.active(signed) {
-		t.Error("a live personal token: inactive")
+	status, body := a.post(p.Introspect, url.Values{"token": {signed}})
+	if status != http.StatusOK || body["active"] != true || body["sub"] != strconv.FormatInt(owner.ID, 10) ||
+		body["exp"] != float64(tok.ExpiresAt.Unix()) {
+		t.Errorf("a live personal token: %d %v, want active, sub %d, exp %d", status, body, owner.ID, tok.ExpiresAt.Unix())
 	}
 	if _, err := svc.OperatorRevokeToken(t.Context(), tok.ID); err != nil {
 		t.Fatal(err)
@@ -518,5 +529,68 @@ func TestRefreshWhileUsersUnreadable(t *testing.T) {
 	fs.findUserErr = nil
 	if status, body := a.refresh(refresh); status != http.StatusOK {
 		t.Errorf("refresh once the users can be read: %d %v, want 200", status, body)
+	}
+}
+
+// TestIntrospectWhileTokensUnreadable: when the token's row cannot be read,
+// introspection never says it is active.
+func TestIntrospectWhileTokensUnreadable(t *testing.T) {
+	hs := &hookStore{}
+	p, svc, _ := newProviderWith(t, Config{}, nil, withHooks(hs))
+	a := newApp(t, p, svc, false)
+	owner, err := svc.FindUser(t.Context(), "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := "cli"
+	_, signed, err := svc.OperatorCreateToken(t.Context(), owner, service.TokenRequest{Name: &name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs.tokenErr = errors.New("the tokens table is on fire")
+	if status, body := a.post(p.Introspect, url.Values{"token": {signed}}); body["active"] == true {
+		t.Errorf("introspect: %d %v, want it not active", status, body)
+	}
+}
+
+// TestDeleteAccessTokenSession: deleting an access token's session revokes
+// the token and deletes its grant; an unknown or revoked token is no error.
+func TestDeleteAccessTokenSession(t *testing.T) {
+	p, svc, _ := newProvider(t)
+	a := newApp(t, p, svc, false)
+	access, _ := a.tokens(a.code())
+	id, err := svc.SignedTokenID(access)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2 {
+		if err := p.store.DeleteAccessTokenSession(t.Context(), id); err != nil {
+			t.Fatalf("DeleteAccessTokenSession, call %d: %v", i+1, err)
+		}
+	}
+	if a.active(access) {
+		t.Error("the token is active")
+	}
+	if _, err := p.store.st.Grant(t.Context(), latchkey.GrantAccess, id); latchkey.ErrorCode(err) != latchkey.ENOTFOUND {
+		t.Errorf("its grant: %v, want ENOTFOUND", err)
+	}
+	if err := p.store.DeleteAccessTokenSession(t.Context(), strings.Repeat("0", latchkey.TokenIDLength)); err != nil {
+		t.Errorf("DeleteAccessTokenSession of an unknown token: %v", err)
+	}
+}
+
+// TestDefaultLifetimes: the defaults docs/api.md states.
+func TestDefaultLifetimes(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		got, want time.Duration
+	}{
+		{"access token", DefaultAccessTokenLifetime, time.Hour},
+		{"refresh token", DefaultRefreshTokenLifetime, 720 * time.Hour},
+		{"code", DefaultCodeLifetime, 600 * time.Second},
+	} {
+		if tc.got != tc.want {
+			t.Errorf("%s: %s, want %s", tc.name, tc.got, tc.want)
+		}
 	}
 }
