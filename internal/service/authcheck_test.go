@@ -160,8 +160,8 @@ func TestRefusalsRemembered(t *testing.T) {
 		first       string
 		remembered  time.Duration // 0: not remembered
 	}{
-		{"revoked", rawRevoked, OutcomeRevoked, refuseAfterChecks},
-		{"bad signature", tampered, OutcomeInvalid, refuseBadSignature},
+		{"revoked", rawRevoked, OutcomeRevoked, time.Minute},
+		{"bad signature", tampered, OutcomeInvalid, 5 * time.Second},
 		{"not a JWT", "not a token", OutcomeMalformed, 0},
 		{"unknown key", foreign, OutcomeUnknownKey, 0},
 	} {
@@ -184,7 +184,12 @@ func TestRefusalsRemembered(t *testing.T) {
 				t.Errorf("second try: outcome %q, want %q", got, want)
 			}
 			if tc.remembered > 0 {
-				clk.Advance(tc.remembered)
+				clk.Advance(tc.remembered - time.Nanosecond)
+				_, _ = svc.Authenticate(t.Context(), tc.token, latchkey.Origin{})
+				if got := obs.last(); got != OutcomeRefusedCached {
+					t.Errorf("a moment before the refusal is %s old: outcome %q, want %q", tc.remembered, got, OutcomeRefusedCached)
+				}
+				clk.Advance(time.Nanosecond)
 				_, _ = svc.Authenticate(t.Context(), tc.token, latchkey.Origin{})
 				if got := obs.last(); got != tc.first {
 					t.Errorf("once the refusal is %s old: outcome %q, want %q", tc.remembered, got, tc.first)
