@@ -38,10 +38,12 @@ func (c *handClock) Advance(d time.Duration) {
 // faultyStore is the store with faults the test switches on and off.
 type faultyStore struct {
 	latchkey.Store
-	mu            sync.Mutex
-	credentialErr error                      // Credential fails with it
-	recordErr     error                      // RecordAudit fails with it
-	alter         func(*latchkey.Credential) // changes what Credential answers
+	mu              sync.Mutex
+	credentialErr   error                      // Credential fails with it
+	recordErr       error                      // RecordAudit fails with it
+	pruneErr        error                      // PruneAudit fails with it
+	revokeClientErr error                      // RevokeClient fails with it
+	alter           func(*latchkey.Credential) // changes what Credential answers
 }
 
 func (f *faultyStore) set(fn func(f *faultyStore)) {
@@ -62,6 +64,26 @@ func (f *faultyStore) Credential(ctx context.Context, id string) (*latchkey.Cred
 		alter(c)
 	}
 	return c, err
+}
+
+func (f *faultyStore) PruneAudit(ctx context.Context, before time.Time) (int64, error) {
+	f.mu.Lock()
+	err := f.pruneErr
+	f.mu.Unlock()
+	if err != nil {
+		return 0, err
+	}
+	return f.Store.PruneAudit(ctx, before)
+}
+
+func (f *faultyStore) RevokeClient(ctx context.Context, id int64, at time.Time, audit ...*latchkey.AuditRecord) ([]*latchkey.Token, error) {
+	f.mu.Lock()
+	err := f.revokeClientErr
+	f.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	return f.Store.RevokeClient(ctx, id, at, audit...)
 }
 
 func (f *faultyStore) RecordAudit(ctx context.Context, r *latchkey.AuditRecord) error {
@@ -386,5 +408,53 @@ func TestPruneAudit(t *testing.T) {
 				t.Errorf("kept %q, want %q", got, tc.want)
 			}
 		})
+	}
+}
+
+// TestPruneAuditLogged: a prune that deleted records says how many; one
+// that deleted none says nothing; a failure is logged, unless the service
+// is stopping.
+func TestPruneAuditLogged(t *testing.T) {
+	var log bytes.Buffer
+	clk := newHandClock()
+	svc, fs := newFaultyService(t, Config{Now: clk.Now, Logger: slog.New(slog.NewTextHandler(&log, nil))})
+	if err := fs.RecordAudit(t.Context(), &latchkey.AuditRecord{At: clk.Now().Add(-DefaultAuditRetention - time.Hour), Action: latchkey.AuditAuthRefused}); err != nil {
+		t.Fatal(err)
+	}
+	svc.pruneAudit(t.Context())
+	if got := log.String(); !strings.Contains(got, `msg="audit log pruned" records=1 `) {
+		t.Errorf("a prune of one record logged %q", got)
+	}
+	log.Reset()
+	svc.pruneAudit(t.Context())
+	if log.Len() != 0 {
+		t.Errorf("a prune of nothing logged %q", &log)
+	}
+	fs.set(func(f *faultyStore) { f.pruneErr = errors.New("the audit table is on fire") })
+	stopped, stop := context.WithCancel(t.Context())
+	stop()
+	svc.pruneAudit(stopped)
+	if log.Len() != 0 {
+		t.Errorf("a failure while stopping logged %q", &log)
+	}
+	svc.pruneAudit(t.Context())
+	if got := log.String(); !strings.Contains(got, "pruning the audit log") || !strings.Contains(got, "the audit table is on fire") {
+		t.Errorf("a failure logged %q", got)
+	}
+}
+
+// TestTokenCacheRefusedBound: the refused tokens' cache holds a quarter of
+// the verified ones' size, and 16 at least, so that a flood of bad tokens
+// stays small.
+func TestTokenCacheRefusedBound(t *testing.T) {
+	until := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
+	for _, tc := range []struct{ size, want int }{{100, 25}, {8, 16}} {
+		c := newTokenCache(tc.size, time.Minute)
+		for i := range 2 * tc.want {
+			c.refuse(tokenKey{byte(i), byte(i >> 8)}, until, c.generation())
+		}
+		if got := c.bad.len(); got != tc.want {
+			t.Errorf("size %d: %d refusals held, want %d", tc.size, got, tc.want)
+		}
 	}
 }

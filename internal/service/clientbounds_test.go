@@ -1,9 +1,12 @@
 package service
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/latchkey/latchkey"
 )
 
 // TestRedirectURIBounds: the edges of what checkRedirectURI accepts: the
@@ -68,6 +71,29 @@ func TestRedirectURIBounds(t *testing.T) {
 		}
 		if _, err := checkClient("App", uris); (err == nil) != tc.ok {
 			t.Errorf("%d redirect URIs: %v, want accepted %t", tc.n, err, tc.ok)
+		}
+	}
+}
+
+// TestRevokeClientStoreErrors: a client gone by the time the store revokes
+// it is ENOTFOUND; any other failure of the store is passed on as it is.
+func TestRevokeClientStoreErrors(t *testing.T) {
+	svc, fs := newFaultyService(t, Config{})
+	app, _, err := svc.RegisterClient(t.Context(), NewClient{Name: "App", RedirectURIs: []string{"https://app.example.com/cb"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		err  error
+		want string
+	}{
+		{"gone", latchkey.Errorf(latchkey.ENOTFOUND, "no such client"), latchkey.ENOTFOUND},
+		{"failed", errors.New("the clients table is on fire"), latchkey.EINTERNAL},
+	} {
+		fs.set(func(f *faultyStore) { f.revokeClientErr = tc.err })
+		if err := svc.RevokeClient(t.Context(), app.ID); latchkey.ErrorCode(err) != tc.want {
+			t.Errorf("%s: RevokeClient = %v, want %s", tc.name, err, tc.want)
 		}
 	}
 }
