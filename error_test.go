@@ -40,3 +40,24 @@ func TestFieldErrorsAdd(t *testing.T) {
 		t.Errorf("FieldErrors after Add (-want +got):\n%s", diff)
 	}
 }
+
+// TestFieldErrorsGet: every sentence about the field named, and none for a
+// field not named.
+func TestFieldErrorsGet(t *testing.T) {
+	var fe latchkey.FieldErrors
+	fe.Add("name", "a")
+	fe.Add("scopes", "b")
+	fe.Add("name", "c")
+	for _, tc := range []struct {
+		field string
+		want  []string
+	}{
+		{"name", []string{"a", "c"}},
+		{"scopes", []string{"b"}},
+		{"expires_at", nil},
+	} {
+		if diff := cmp.Diff(tc.want, fe.Get(tc.field)); diff != "" {
+			t.Errorf("Get(%q) (-want +got):\n%s", tc.field, diff)
+		}
+	}
+}

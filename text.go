@@ -27,11 +27,9 @@ func CleanText(s string, max int) string {
 	}
 	var b strings.Builder
 	for i := 0; i < len(s); {
+		// A byte that is not part of valid UTF-8 decodes as U+FFFD.
 		r, size := utf8.DecodeRuneInString(s[i:])
 		i += size
-		if r == utf8.RuneError && size == 1 {
-			r = unicode.ReplacementChar
-		}
 		if unicode.IsControl(r) {
 			continue
 		}

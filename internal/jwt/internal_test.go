@@ -168,10 +168,34 @@ func TestSplitBounds(t *testing.T) {
 		{"one dot", "a.b", "", "", "", false},
 		{"three dots", "a.b.c.d", "", "", "", false},
 		{"a newline", "a.b\n.c", "", "", "", false},
+		// A byte outside base64url is no dot, wherever a dot would be.
+		{"a space for the second dot", "a.b c", "", "", "", false},
+		{"a NUL for the first dot", "a\x00b.c", "", "", "", false},
+		{"a byte above 127 for a dot", "a\xaeb.c", "", "", "", false},
 	} {
 		h, p, s, ok := split(tc.token)
 		if ok != tc.ok || (ok && (h != tc.head || p != tc.payload || s != tc.sign)) {
 			t.Errorf("split(%s) = %q, %q, %q, %t; want %q, %q, %q, %t", tc.name, h, p, s, ok, tc.head, tc.payload, tc.sign, tc.ok)
+		}
+	}
+}
+
+// TestCheckKeySize: the edges of the RSA key sizes accepted, on moduli of
+// each size (no key of 8192 bits needs making).
+func TestCheckKeySize(t *testing.T) {
+	for _, tc := range []struct {
+		bits int
+		ok   bool
+	}{
+		{MinKeyBits - 1, false},
+		{MinKeyBits, true},
+		{MaxKeyBits, true},
+		{MaxKeyBits + 1, false},
+	} {
+		n := new(big.Int).Lsh(big.NewInt(1), uint(tc.bits-1))
+		n.SetBit(n, 0, 1)
+		if err := checkKeySize(&rsa.PublicKey{N: n, E: 65537}); (err == nil) != tc.ok {
+			t.Errorf("checkKeySize(%d bits) = %v, want accepted %t", tc.bits, err, tc.ok)
 		}
 	}
 }

@@ -260,6 +260,38 @@ func TestSignVerify(t *testing.T) {
 	}
 }
 
+// TestSignVerifyLongest: claims whose token is as long as Verify reads
+// (MaxTokenLength) sign and verify like any other.
+func TestSignVerifyLongest(t *testing.T) {
+	r, _ := fixture(t)
+	want := testClaims()
+	want.Scopes = []string{""}
+	token, _, err := r.Sign(want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Each 3 bytes of the scope add 4 to the token; the last few may not.
+	for n := (jwt.MaxTokenLength - len(token)) * 3 / 4; ; n-- {
+		want.Scopes = []string{strings.Repeat("s", n)}
+		if token, _, err = r.Sign(want); err != nil {
+			t.Fatal(err)
+		}
+		if len(token) <= jwt.MaxTokenLength {
+			break
+		}
+	}
+	if len(token) < jwt.MaxTokenLength-3 {
+		t.Fatalf("the token has %d bytes, want about %d", len(token), jwt.MaxTokenLength)
+	}
+	got, err := r.Verify(token, now)
+	if err != nil {
+		t.Fatalf("Verify() = %v", err)
+	}
+	if diff := cmp.Diff(&want, got); diff != "" {
+		t.Errorf("Verify() claims (-want +got):\n%s", diff)
+	}
+}
+
 func TestVerifyAccepts(t *testing.T) {
 	r, priv := fixture(t)
 	iat := now.Add(-time.Hour)

@@ -288,7 +288,9 @@ func (s *tokenStrategy) ValidateRefreshToken(ctx context.Context, req fosite.Req
 	}
 	u, err := s.p.svc.FindUser(ctx, req.GetSession().GetSubject())
 	if err != nil && latchkey.ErrorCode(err) != latchkey.ENOTFOUND {
-		return err
+		// fosite calls any error here invalid_request; tokenError
+		// answers this one as the server's failure.
+		return fosite.ErrServerError.WithWrap(err)
 	}
 	if err != nil || !u.Active() {
 		return fosite.ErrInactiveToken.WithWrap(errInactiveUser)
@@ -452,6 +454,11 @@ func tokenError(err error) error {
 	case errors.Is(err, errCodeReused), errors.Is(err, fosite.ErrTokenExpired), errors.Is(err, fosite.ErrInvalidatedAuthorizeCode),
 		errors.Is(err, fosite.ErrInactiveToken), errors.Is(err, errAuthorizationRevoked):
 		return fosite.ErrInvalidGrant.WithHint("The authorization code or refresh token is expired, used or revoked.")
+	case errors.Is(err, fosite.ErrServerError):
+		// Also within another error, as fosite wraps what
+		// ValidateRefreshToken returns (invalid_request): not the client's
+		// fault, and worth retrying.
+		return fosite.ErrServerError.WithWrap(err)
 	}
 	return err
 }
@@ -461,12 +468,24 @@ func tokenError(err error) error {
 func (p *Provider) writeTokenError(ctx context.Context, w http.ResponseWriter, ar fosite.AccessRequester, err error) {
 	err = tokenError(err)
 	if rfc := fosite.ErrorToRFC6749Error(err); rfc.CodeField >= http.StatusInternalServerError {
-		p.log.ErrorContext(ctx, "token endpoint", "err", err)
+		p.log.ErrorContext(ctx, "token endpoint", "err", logged(err))
 	}
-	if ar == nil {
-		ar = fosite.NewAccessRequest(&Session{})
-	}
+	// ar may be nil: fosite then answers without it.
 	p.f.WriteAccessError(ctx, w, ar, err)
+}
+
+// logged is what the log says of err. A fosite error's text is its RFC
+// 6749 name alone (server_error); the causes it wraps are added.
+func logged(err error) string {
+	s := err.Error()
+	for {
+		var rfc *fosite.RFC6749Error
+		if !errors.As(err, &rfc) || rfc.Unwrap() == nil {
+			return s
+		}
+		err = rfc.Unwrap()
+		s += ": " + err.Error()
+	}
 }
 
 // Revoke serves POST /oauth/revoke (RFC 7009): a client revokes its own
@@ -488,7 +507,7 @@ func (p *Provider) Revoke(w http.ResponseWriter, r *http.Request) {
 	case errors.Is(err, fosite.ErrUnauthorizedClient):
 		writeError(w, fosite.ErrUnauthorizedClient.WithHint("The token was not issued to this client."))
 	case errors.Is(err, fosite.ErrTemporarilyUnavailable):
-		p.log.ErrorContext(ctx, "revoking a token", "err", err)
+		p.log.ErrorContext(ctx, "revoking a token", "err", logged(err))
 		w.Header().Set("Retry-After", "1")
 		writeError(w, fosite.ErrTemporarilyUnavailable.WithHint("The token could not be revoked just now; retry."))
 	default:

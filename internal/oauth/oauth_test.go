@@ -45,6 +45,14 @@ func (c *clock) Advance(d time.Duration) {
 // the service's clock moved by hand.
 func newProvider(t *testing.T) (*Provider, *service.Service, *clock) {
 	t.Helper()
+	return newProviderWith(t, Config{}, nil, nil)
+}
+
+// newProviderWith is newProvider with cfg (its Secret set when nil), the
+// provider seeing the service and the store through wrapSvc and wrapStore
+// when they are not nil: a fault or a hook where a test needs one.
+func newProviderWith(t *testing.T, cfg Config, wrapSvc func(*service.Service) Service, wrapStore func(Store) Store) (*Provider, *service.Service, *clock) {
+	t.Helper()
 	st, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "oauth.db"))
 	if err != nil {
 		t.Fatal(err)
@@ -65,7 +73,18 @@ func newProvider(t *testing.T) (*Provider, *service.Service, *clock) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := New(svc, st, Config{Secret: []byte("an HMAC secret of 32 bytes or more")})
+	if cfg.Secret == nil {
+		cfg.Secret = []byte("an HMAC secret of 32 bytes or more")
+	}
+	var psvc Service = svc
+	if wrapSvc != nil {
+		psvc = wrapSvc(svc)
+	}
+	var pst Store = st
+	if wrapStore != nil {
+		pst = wrapStore(st)
+	}
+	p, err := New(psvc, pst, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -67,3 +67,24 @@ func TestHashSignature(t *testing.T) {
 		t.Errorf("hashSignature(sig) = %q", h)
 	}
 }
+
+// TestSessionUserID: the subject is a user id, a positive integer.
+func TestSessionUserID(t *testing.T) {
+	for _, tc := range []struct {
+		subject string
+		want    int64 // 0: refused
+	}{
+		{"1", 1},
+		{"9223372036854775807", 9223372036854775807},
+		{"0", 0},
+		{"-1", 0},
+		{"", 0},
+		{"x", 0},
+		{"9223372036854775808", 0},
+	} {
+		got, err := (&Session{Subject: tc.subject}).userID()
+		if got != tc.want || (err == nil) != (tc.want != 0) {
+			t.Errorf("userID(%q) = %d, %v; want %d", tc.subject, got, err, tc.want)
+		}
+	}
+}
