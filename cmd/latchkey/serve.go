@@ -17,6 +17,7 @@ import (
 
 	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/internal/httpapi"
+	"github.com/latchkey/latchkey/internal/logbuf"
 	"github.com/latchkey/latchkey/internal/metrics"
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/postgres"
@@ -29,6 +30,7 @@ import (
 type serveConfig struct {
 	addr            string
 	metricsAddr     string // "": no metrics listener
+	pprof           bool   // profiles on the metrics listener too
 	db              *dbFlags
 	service         service.Config // without its Logger and Observer
 	logFormat       string         // text or json
@@ -48,6 +50,7 @@ func (e *env) parseServe(args []string) (*serveConfig, error) {
 	fs := e.flags("serve", "serve [flags]")
 	addr := fs.String("addr", "127.0.0.1:8080", "address to listen on, HOST:PORT")
 	metricsAddr := fs.String("metrics-addr", "", "address to serve Prometheus metrics on, at /metrics, e.g. 127.0.0.1:9090 (default: no metrics listener; they are never on --addr)")
+	pprof := fs.Bool("pprof", false, "serve Go's profiles (net/http/pprof) at /debug/pprof/ on --metrics-addr, which it needs")
 	db := fs.dbFlags()
 	db.mayCreate = true
 	sf := fs.serviceFlags()
@@ -71,7 +74,7 @@ func (e *env) parseServe(args []string) (*serveConfig, error) {
 	if fs.NArg() > 0 {
 		return nil, usagef("serve: unexpected arguments %q", fs.Args())
 	}
-	c := &serveConfig{addr: *addr, metricsAddr: *metricsAddr, db: db, secureCookies: *secureCookies}
+	c := &serveConfig{addr: *addr, metricsAddr: *metricsAddr, pprof: *pprof, db: db, secureCookies: *secureCookies}
 	var err error
 	if err := checkAddr(*addr); err != nil {
 		return nil, usagef("serve: --addr: %v", err)
@@ -83,6 +86,9 @@ func (e *env) parseServe(args []string) (*serveConfig, error) {
 		if _, port, _ := net.SplitHostPort(*metricsAddr); *metricsAddr == *addr && port != "0" {
 			return nil, usagef("serve: --metrics-addr: must differ from --addr (%s): metrics are never served on the API's listener", *addr)
 		}
+	}
+	if *pprof && *metricsAddr == "" {
+		return nil, usagef("serve: --pprof needs --metrics-addr: profiles are never served on the API's listener")
 	}
 	if err := db.check(); err != nil {
 		return nil, usagef("serve: %v", err)
@@ -188,7 +194,12 @@ func (e *env) serve(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	log := c.logger(e.stderr)
+	// The log is written out every 100 ms, not at each line: a write
+	// system call per request would cost the API a tenth of its speed.
+	// Everything logged is written out before serve returns.
+	logOut := logbuf.Start(e.stderr)
+	defer logOut.Close()
+	log := c.logger(logOut)
 	// Listen before the database is opened, let alone created: a port in
 	// use leaves nothing behind.
 	ln, err := net.Listen("tcp", c.addr)
@@ -197,7 +208,7 @@ func (e *env) serve(ctx context.Context, args []string) error {
 	}
 	defer ln.Close()
 	m := metrics.New()
-	mln, err := listenMetrics(c.metricsAddr, m, log)
+	mln, err := listenMetrics(c.metricsAddr, c.pprof, m, log)
 	if err != nil {
 		return err
 	}
@@ -217,6 +228,7 @@ func (e *env) serve(ctx context.Context, args []string) error {
 	if err := svc.Ping(ctx); err != nil {
 		return fmt.Errorf("refusing to serve: the database must accept writes: %w", err)
 	}
+	logOut.Flush()
 	if err := e.bootstrap(ctx, svc, c.db, "http://"+ln.Addr().String()+"/"); err != nil {
 		return err
 	}
@@ -247,9 +259,11 @@ func (e *env) serve(ctx context.Context, args []string) error {
 	mln.serve()
 	if a := mln.addr(); a != "" {
 		log.Info("serving metrics", "addr", "http://"+a+"/metrics")
+		logOut.Flush() // what was logged comes before what is said on stderr
 		fmt.Fprintf(e.stderr, "latchkey: serving metrics on http://%s/metrics\n", a)
 	}
 	log.Info("serving", "addr", "http://"+ln.Addr().String(), "database", redactDSN(*c.db.database))
+	logOut.Flush()
 	fmt.Fprintf(e.stderr, "latchkey: serving on http://%s\n", ln.Addr())
 
 	select {

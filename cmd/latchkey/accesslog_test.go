@@ -1,0 +1,64 @@
+package main
+
+import (
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestAccessLogKeptOnSIGTERM: the access log is buffered, and a server
+// stopped by SIGTERM writes out every line of it before it exits.
+func TestAccessLogKeptOnSIGTERM(t *testing.T) {
+	cmd := exec.Command(programBinary(t), "serve", "--addr", "127.0.0.1:0")
+	cmd.Env = append(os.Environ(), "LATCHKEY_DATABASE="+filepath.Join(t.TempDir(), "latchkey.db"), "LATCHKEY_LIMIT_FAILED_AUTH=off")
+	// Not a pipe: Wait copies all the process wrote before it returns.
+	stderr := &syncBuffer{}
+	cmd.Stderr = stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill() })
+	var base string
+	for deadline := time.Now().Add(30 * time.Second); base == ""; {
+		if m := servingLine.FindStringSubmatch(stderr.String()); m != nil {
+			base = m[1]
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("serve did not start:\n%s", stderr.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+
+	const requests = 300
+	for i := range requests {
+		res, err := http.Get(base + "/api/1.0/users/1/tokens?page=" + string(rune('1'+i%9)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("request %d: %s, want 401", i, res.Status)
+		}
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("serve after SIGTERM: %v\n%s", err, stderr.String())
+	}
+	logged := 0
+	for line := range strings.Lines(stderr.String()) {
+		if strings.Contains(line, "msg=request") && strings.Contains(line, `route="GET /api/1.0/users/{user_id}/tokens"`) && strings.Contains(line, "status=401") {
+			logged++
+		}
+	}
+	if logged != requests {
+		t.Errorf("%d of %d requests in the access log after SIGTERM, want all", logged, requests)
+	}
+}
