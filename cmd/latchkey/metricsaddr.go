@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 
 	"github.com/latchkey/latchkey/internal/metrics"
 )
@@ -21,9 +22,9 @@ type metricsListener struct {
 	failed chan error // Serve's error; nil when nothing is served
 }
 
-// listenMetrics listens on addr for m's metrics, or does nothing when addr
-// is empty.
-func listenMetrics(addr string, m *metrics.Metrics, log *slog.Logger) (*metricsListener, error) {
+// listenMetrics listens on addr for m's metrics, and Go's profiles if
+// profiles is true, or does nothing when addr is empty.
+func listenMetrics(addr string, profiles bool, m *metrics.Metrics, log *slog.Logger) (*metricsListener, error) {
 	if addr == "" {
 		return &metricsListener{}, nil
 	}
@@ -33,6 +34,13 @@ func listenMetrics(addr string, m *metrics.Metrics, log *slog.Logger) (*metricsL
 	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", m.Handler())
+	if profiles {
+		mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+		mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
+	}
 	return &metricsListener{
 		ln:     ln,
 		srv:    newHTTPServer(mux, log),

@@ -180,3 +180,35 @@ func TestMetricsAddrInvalid(t *testing.T) {
 		t.Errorf("a refused serve left %s behind (%v)", db, err)
 	}
 }
+
+// TestProfiles: Go's profiles are served on the metrics listener with
+// --pprof only, never on the API's; --pprof without --metrics-addr is a
+// usage error.
+func TestProfiles(t *testing.T) {
+	env := testEnv(map[string]string{"LATCHKEY_DATABASE": filepath.Join(t.TempDir(), "latchkey.db")})
+	for _, pprof := range []bool{false, true} {
+		args := []string{"--metrics-addr", "127.0.0.1:0"}
+		if pprof {
+			args = append(args, "--pprof")
+		}
+		base, stderr, stop := serve(t, env, args...)
+		profiles := strings.TrimSuffix(metricsURL(t, stderr), "/metrics") + "/debug/pprof/"
+		want := http.StatusNotFound
+		if pprof {
+			want = http.StatusOK
+		}
+		if status, _ := get(t, profiles+"heap"); status != want {
+			t.Errorf("--pprof=%t: GET %sheap = %d, want %d", pprof, profiles, status, want)
+		}
+		if status, _ := get(t, base+"/debug/pprof/heap"); status != http.StatusNotFound {
+			t.Errorf("--pprof=%t: profiles on the API's listener = %d, want 404", pprof, status)
+		}
+		if err := stop(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, err := cli(t, env, "", "serve", "--pprof")
+	if exitCode(err) != 2 || !strings.Contains(fmt.Sprint(err), "--pprof needs --metrics-addr") {
+		t.Errorf("serve --pprof alone: %v (exit %d), want a usage error", err, exitCode(err))
+	}
+}
