@@ -40,3 +40,39 @@ func TestAbortHandlerPropagates(t *testing.T) {
 	}()
 	s.middleware(s.mux).ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/abort", nil))
 }
+
+// TestRequestID: a sane X-Request-Id is kept, in the answer and the log;
+// any other, or none, is replaced by 16 characters of base32, new for each
+// request.
+func TestRequestID(t *testing.T) {
+	var logs bytes.Buffer
+	s := &Server{log: slog.New(slog.NewTextHandler(&logs, nil)), mux: http.NewServeMux()}
+	s.mux.HandleFunc("GET /", func(http.ResponseWriter, *http.Request) {})
+	id := func(sent string) string {
+		t.Helper()
+		r := httptest.NewRequest("GET", "/", nil)
+		if sent != "" {
+			r.Header.Set("X-Request-Id", sent)
+		}
+		rec := httptest.NewRecorder()
+		s.middleware(s.mux).ServeHTTP(rec, r)
+		return rec.Header().Get("X-Request-Id")
+	}
+	if got := id("trace-42.a_B"); got != "trace-42.a_B" {
+		t.Errorf("a sane id came back as %q", got)
+	}
+	if !strings.Contains(logs.String(), "request_id=trace-42.a_B") {
+		t.Errorf("the log lacks the request's id:\n%s", logs.String())
+	}
+	seen := map[string]bool{}
+	for _, sent := range []string{"", "has space", strings.Repeat("a", 65), "new\nline", "", ""} {
+		got := id(sent)
+		if len(got) != 16 || strings.Trim(got, "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567") != "" {
+			t.Errorf("sent %q: got the id %q, want 16 characters of base32", sent, got)
+		}
+		if seen[got] {
+			t.Errorf("the id %q was given twice", got)
+		}
+		seen[got] = true
+	}
+}

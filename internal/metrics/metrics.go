@@ -13,6 +13,7 @@ package metrics
 import (
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -30,6 +31,24 @@ type Metrics struct {
 	revoked     prometheus.Counter
 	rateLimited *prometheus.CounterVec
 	signIns     *prometheus.CounterVec
+
+	// series holds each request series once looked up, by seriesKey, so
+	// that a request costs no label hashing. Its keys come from closed
+	// sets, so it stays as small as the exposition.
+	series sync.Map
+}
+
+// seriesKey names a request's series: its labels before they are
+// written.
+type seriesKey struct {
+	route, method string
+	status        int // 0: "other"
+}
+
+// requestSeries are the collectors of one seriesKey.
+type requestSeries struct {
+	count    prometheus.Counter
+	duration prometheus.Observer
 }
 
 // New returns the metrics, with the Go runtime's and the process's.
@@ -85,9 +104,23 @@ func (m *Metrics) ObserveRequest(route, method string, status int, d time.Durati
 	if route == "" {
 		route = "none"
 	}
-	method = methodLabel(method)
-	m.requests.WithLabelValues(route, method, statusLabel(status)).Inc()
-	m.duration.WithLabelValues(route, method).Observe(d.Seconds())
+	if status == 0 {
+		status = http.StatusOK
+	}
+	if http.StatusText(status) == "" {
+		status = 0
+	}
+	k := seriesKey{route, methodLabel(method), status}
+	v, ok := m.series.Load(k)
+	if !ok {
+		v, _ = m.series.LoadOrStore(k, &requestSeries{
+			count:    m.requests.WithLabelValues(k.route, k.method, statusLabel(k.status)),
+			duration: m.duration.WithLabelValues(k.route, k.method),
+		})
+	}
+	s := v.(*requestSeries)
+	s.count.Inc()
+	s.duration.Observe(d.Seconds())
 }
 
 // methodLabel is method if it is one of the standard methods, else
@@ -102,14 +135,9 @@ func methodLabel(method string) string {
 	return "other"
 }
 
-// statusLabel is the status code as text, or "other" for one that is not
-// a standard code. 0, a handler that wrote nothing, is the 200 net/http
-// sent for it.
+// statusLabel is a standard status code as text, or "other" for 0.
 func statusLabel(status int) string {
 	if status == 0 {
-		status = http.StatusOK
-	}
-	if http.StatusText(status) == "" {
 		return "other"
 	}
 	return strconv.Itoa(status)

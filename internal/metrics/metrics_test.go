@@ -16,6 +16,10 @@ func TestMetrics(t *testing.T) {
 	m := New()
 	m.ObserveRequest("GET /api/1.0/users/{user_id}/tokens", "GET", 200, 3*time.Millisecond)
 	m.ObserveRequest("", "GET", 404, time.Millisecond)
+	// A series looked up before is counted again, not anew.
+	m.ObserveRequest("", "GET", 404, time.Millisecond)
+	// A handler that wrote nothing sent net/http's 200.
+	m.ObserveRequest("GET /healthz", "GET", 0, time.Millisecond)
 	m.Authenticated("cached")
 	m.Authenticated("revoked")
 	m.TokenCreated()
@@ -29,7 +33,8 @@ func TestMetrics(t *testing.T) {
 	body, _ := io.ReadAll(rec.Body)
 	for _, want := range []string{
 		`latchkey_http_requests_total{method="GET",route="GET /api/1.0/users/{user_id}/tokens",status="200"} 1`,
-		`latchkey_http_requests_total{method="GET",route="none",status="404"} 1`,
+		`latchkey_http_requests_total{method="GET",route="none",status="404"} 2`,
+		`latchkey_http_requests_total{method="GET",route="GET /healthz",status="200"} 1`,
 		`latchkey_http_request_duration_seconds_bucket{method="GET",route="GET /api/1.0/users/{user_id}/tokens",le="0.005"} 1`,
 		`latchkey_authentications_total{outcome="cached"} 1`,
 		`latchkey_authentications_total{outcome="revoked"} 1`,
