@@ -73,6 +73,9 @@ func TestCrash(t *testing.T) {
 	if testing.Short() {
 		t.Skip("crash test: skipped with -short")
 	}
+	// The tests that run servers as processes spend most of their time
+	// waiting on them: they run beside one another.
+	t.Parallel()
 	seed := uint64(time.Now().UnixNano())
 	if s := os.Getenv("LATCHKEY_CRASH_SEED"); s != "" {
 		var err error
@@ -90,6 +93,7 @@ func TestCrash(t *testing.T) {
 	noLimits := []string{"LATCHKEY_LIMIT_FAILED_AUTH=off", "LATCHKEY_LIMIT_CREATE_USER=off", "LATCHKEY_LIMIT_CREATE_ADDR=off", "LATCHKEY_LEASE=200ms"}
 
 	t.Run("sqlite", func(t *testing.T) {
+		t.Parallel()
 		db := filepath.Join(t.TempDir(), "crash.db")
 		env := append(os.Environ(), "LATCHKEY_DATABASE="+db, "LATCHKEY_LOG_LEVEL=warn")
 		env = append(env, noLimits...)
@@ -100,6 +104,7 @@ func TestCrash(t *testing.T) {
 	})
 
 	t.Run("postgres", func(t *testing.T) {
+		t.Parallel()
 		dsn := pgtest.Schema(t, pgtest.DSN(t))
 		const secret = "the crash test's secret, shared by every restart"
 		env := append(os.Environ(), "LATCHKEY_DATABASE="+dsn, "LATCHKEY_SECRET="+secret, "LATCHKEY_LOG_LEVEL=warn")

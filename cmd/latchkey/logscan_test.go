@@ -19,6 +19,7 @@ import (
 // command line wrote for every secret issued or sent: tokens (whole and by
 // signature), the server secret, a password, forged credentials.
 func TestLogsHoldNoSecrets(t *testing.T) {
+	t.Parallel()
 	const serverSecret = "log-scan server secret, distinctive 8e1f"
 	const password = "log-scan password, distinctive 77ab"
 	env := testEnv(map[string]string{

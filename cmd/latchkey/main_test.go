@@ -103,6 +103,21 @@ func serve(t *testing.T, getenv func(string) string, args ...string) (string, *s
 	}
 }
 
+// waitCurrent waits until the server whose metrics are at url says it is
+// current (latchkey_current 1): it holds its lease.
+func waitCurrent(t *testing.T, url string) {
+	t.Helper()
+	for deadline := time.Now().Add(time.Minute); ; {
+		if _, body := get(t, url); strings.Contains(string(body), "\nlatchkey_current 1\n") {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the server at %s was not current within a minute", url)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 func waitHealthy(t *testing.T, base string) {
 	t.Helper()
 	for range 100 {
@@ -171,6 +186,7 @@ func TestServeEndToEnd(t *testing.T) {
 		`latchkey_authentications_total{outcome="cached"}`,
 		`latchkey_tokens_created_total 1`,
 		`latchkey_token_cache_entries`,
+		`latchkey_current`,
 		`latchkey_db_connections_open`,
 	} {
 		if !strings.Contains(string(body), want) {
@@ -182,7 +198,7 @@ func TestServeEndToEnd(t *testing.T) {
 	}
 
 	// Restart: every token is kept and still authenticates.
-	base, stderr, _ = serve(t, env)
+	base, stderr, _ = serve(t, env, "--metrics-addr", "127.0.0.1:0")
 	if strings.Contains(stderr.String(), "this is a new database") {
 		t.Error("a restart thinks the database is new")
 	}
@@ -199,6 +215,10 @@ func TestServeEndToEnd(t *testing.T) {
 	if _, err := c.Tokens(t.Context(), 1, client.ListOptions{}); err != nil {
 		t.Fatal(err)
 	}
+	// The server counts once it holds its lease, which a server just
+	// started may not yet: until then it reads every verification from the
+	// database, and a change made elsewhere need not wait for it.
+	waitCurrent(t, metricsURL(t, stderr))
 	var out, said bytes.Buffer
 	if err := run(t.Context(), []string{"token", "revoke", made.Token.ID}, env, strings.NewReader(""), &out, &said); err != nil {
 		t.Fatalf("token revoke: %v\n%s", err, said.String())
@@ -363,6 +383,7 @@ func TestBadCommandLines(t *testing.T) {
 // token cached; revoked on one, refused by the other the instant the 204
 // arrives, every round.
 func TestTwoServersOneFile(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	env := testEnv(map[string]string{"LATCHKEY_DATABASE": filepath.Join(dir, "latchkey.db")})
 	first, _, stopFirst := serve(t, env)

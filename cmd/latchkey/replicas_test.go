@@ -79,6 +79,7 @@ func (r *replica) client(t *testing.T, token string) *client.Client {
 
 // TestReplicas runs three replicas on one PostgreSQL database.
 func TestReplicas(t *testing.T) {
+	t.Parallel()
 	dsn := pgtest.Schema(t, pgtest.DSN(t))
 	bin := programBinary(t)
 	env := append(os.Environ(), "LATCHKEY_DATABASE="+dsn, "LATCHKEY_SECRET=one secret shared by every replica", "LATCHKEY_LOG_LEVEL=warn")

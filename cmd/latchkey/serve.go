@@ -421,6 +421,12 @@ func parsePrefixes(s string) ([]netip.Prefix, error) {
 // use to the metrics.
 func registerStoreMetrics(m *metrics.Metrics, svc *service.Service, st latchkey.Store) {
 	m.Gauge("latchkey_token_cache_entries", "Verified tokens held in memory.", func() float64 { return float64(svc.CacheLen()) })
+	m.Gauge("latchkey_current", "1 while this server answers verifications from its caches (it holds its lease and hears every change), 0 while it reads each from the database.", func() float64 {
+		if svc.Current() {
+			return 1
+		}
+		return 0
+	})
 	var inUse, open, waits func() float64
 	switch st := st.(type) {
 	case *postgres.DB:

@@ -73,6 +73,13 @@ func (s *Service) current() bool {
 	return now < m.until.Load() && now-m.alive.Load() < s.aliveWithin()
 }
 
+// Current reports whether this server answers verifications from its
+// caches (see current): a server that runs (Run) is current once it holds
+// its lease and hears every change, and stops being current as soon as
+// either fails, reading every verification from the database until both
+// hold again.
+func (s *Service) Current() bool { return s.current() }
+
 // holdsLease reports whether this server holds a lease that has not run
 // out here.
 func (s *Service) holdsLease() bool {
