@@ -120,11 +120,14 @@ type Credential struct {
 // transaction, with ReasonParentRevoked, and writes one AuditTokenRevoked
 // record for each (see AuditWithTokens).
 type TokenStore interface {
-	// CreateToken stores t, and audit with it (see AuditStore). ECONFLICT
-	// when the id exists; ENOTFOUND when its user or client does not
-	// exist; EUNAUTHENTICATED, and nothing is stored, when t.ParentID
-	// names a token that is revoked or gone: a revocation of the parent
-	// that commits first is never outlived by a child.
+	// CreateToken stores t, and audit with it (see AuditStore), and, in
+	// the same transaction, publishes EventTokenCreated with the user's
+	// id to every subscriber of the database (see Broadcaster), so that a
+	// created token costs one commit. ECONFLICT when the id exists;
+	// ENOTFOUND when its user or client does not exist; EUNAUTHENTICATED,
+	// and nothing is stored, when t.ParentID names a token that is
+	// revoked or gone: a revocation of the parent that commits first is
+	// never outlived by a child.
 	CreateToken(ctx context.Context, t *Token, audit ...*AuditRecord) error
 
 	// Token returns the token with its client. ENOTFOUND when there is none.

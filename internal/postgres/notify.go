@@ -40,14 +40,21 @@ func (db *DB) Publish(ctx context.Context, e latchkey.Event) (int64, error) {
 	if err != nil {
 		return 0, wrap("publish", err)
 	}
-	payload := " " + string(e.Kind) + " " + e.ID + " " + strconv.FormatInt(e.UserID, 10)
-	var seq int64
-	err = db.pool.QueryRow(ctx, `WITH n AS (SELECT nextval('event_seq') AS seq)
-		SELECT seq, pg_notify($1, seq::text || $2) FROM n`, ch, payload).Scan(&seq, nil)
+	seq, err := publish(ctx, db.pool, ch, e)
 	if err != nil {
 		return 0, wrap("publish", err)
 	}
 	return seq, nil
+}
+
+// publish numbers e and NOTIFYs ch of it with q: within a transaction,
+// subscribers hear it when the transaction commits, never if it does not.
+func publish(ctx context.Context, q rowQuerier, ch string, e latchkey.Event) (int64, error) {
+	payload := " " + string(e.Kind) + " " + e.ID + " " + strconv.FormatInt(e.UserID, 10)
+	var seq int64
+	err := q.QueryRow(ctx, `WITH n AS (SELECT nextval('event_seq') AS seq)
+		SELECT seq, pg_notify($1, seq::text || $2) FROM n`, ch, payload).Scan(&seq, nil)
+	return seq, err
 }
 
 // Subscribe listens on a connection of its own until ctx ends, calling f

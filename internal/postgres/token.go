@@ -22,7 +22,11 @@ func (db *DB) CreateToken(ctx context.Context, t *latchkey.Token, audit ...*latc
 	if t.ParentID != "" && !storable(t.ParentID) {
 		return wrap("create token", latchkey.Errorf(latchkey.EUNAUTHENTICATED, storeerr.MsgParentRevoked))
 	}
-	err := db.tx(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted}, func(tx pgx.Tx) error {
+	ch, err := db.channel(ctx)
+	if err != nil {
+		return wrap("create token", err)
+	}
+	err = db.tx(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted}, func(tx pgx.Tx) error {
 		// The parent is held (FOR SHARE) until the child is committed: a
 		// revocation of the parent waits for it and then revokes the child
 		// (revokeTokens), or committed first, and the parent is found
@@ -41,7 +45,11 @@ func (db *DB) CreateToken(ctx context.Context, t *latchkey.Token, audit ...*latc
 		if err := insertToken(ctx, tx, t); err != nil {
 			return err
 		}
-		return insertAudit(ctx, tx, audit)
+		if err := insertAudit(ctx, tx, audit); err != nil {
+			return err
+		}
+		_, err := publish(ctx, tx, ch, latchkey.Event{Kind: latchkey.EventTokenCreated, ID: strconv.FormatInt(t.UserID, 10)})
+		return err
 	})
 	if err != nil {
 		return wrap("create token", err)

@@ -216,7 +216,8 @@ func (s *Service) CreateToken(ctx context.Context, p *latchkey.Principal, owner 
 		return nil, "", err
 	}
 	t.Client = client
-	s.publish(ctx, latchkey.Event{Kind: latchkey.EventTokenCreated, ID: strconv.FormatInt(owner.ID, 10)})
+	// The store told the other servers in the same transaction.
+	s.apply(ctx, latchkey.Event{Kind: latchkey.EventTokenCreated, ID: strconv.FormatInt(owner.ID, 10)})
 	s.obs.TokenCreated()
 	s.log.Info("token created", "token_id", t.ID, "user_id", owner.ID, "by_user_id", p.User.ID)
 	return t, signed, nil

@@ -24,23 +24,30 @@ const eventRetention = time.Hour
 // database polls for it, drops events older than an hour, and returns the
 // event's id, its Seq: ids grow in the order the events commit.
 func (db *DB) Publish(ctx context.Context, e latchkey.Event) (int64, error) {
-	now := time.Now()
 	var seq int64
-	err := db.writeTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `INSERT INTO events (kind, ref, user_id, created_at) VALUES (?, ?, ?, ?)`,
-			string(e.Kind), e.ID, e.UserID, formatTime(now))
-		if err != nil {
-			return wrap("publish", err)
-		}
-		if seq, err = res.LastInsertId(); err != nil {
-			return wrap("publish", err)
-		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM events WHERE created_at < ?`, formatTime(now.Add(-eventRetention))); err != nil {
-			return wrap("publish", err)
-		}
-		return nil
+	err := db.writeTx(ctx, func(tx *sql.Tx) (err error) {
+		seq, err = publish(ctx, tx, e)
+		return err
 	})
 	return seq, err
+}
+
+// publish records e with tx, as Publish does, and returns its Seq.
+func publish(ctx context.Context, tx *sql.Tx, e latchkey.Event) (int64, error) {
+	now := time.Now()
+	res, err := tx.ExecContext(ctx, `INSERT INTO events (kind, ref, user_id, created_at) VALUES (?, ?, ?, ?)`,
+		string(e.Kind), e.ID, e.UserID, formatTime(now))
+	if err != nil {
+		return 0, wrap("publish", err)
+	}
+	seq, err := res.LastInsertId()
+	if err != nil {
+		return 0, wrap("publish", err)
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM events WHERE created_at < ?`, formatTime(now.Add(-eventRetention))); err != nil {
+		return 0, wrap("publish", err)
+	}
+	return seq, nil
 }
 
 // Subscribe calls f with EventResync, then with every event published

@@ -36,7 +36,11 @@ func (db *DB) CreateToken(ctx context.Context, t *latchkey.Token, audit ...*latc
 		if err := insertToken(ctx, tx, t); err != nil {
 			return err
 		}
-		return insertAudit(ctx, tx, audit)
+		if err := insertAudit(ctx, tx, audit); err != nil {
+			return err
+		}
+		_, err := publish(ctx, tx, latchkey.Event{Kind: latchkey.EventTokenCreated, ID: strconv.FormatInt(t.UserID, 10)})
+		return err
 	})
 	if err != nil {
 		return wrap("create token", err)

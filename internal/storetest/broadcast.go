@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -101,6 +102,30 @@ func Broadcaster(t *testing.T, h BroadcasterHarness) {
 		l.publish(event(1))
 		l.poll()
 		l.await(event(1), 1)
+	})
+
+	t.Run("CreateTokenTells", func(t *testing.T) {
+		// CreateToken publishes EventTokenCreated in its own transaction:
+		// heard once it commits, never when it fails.
+		l := listenNew(t, h)
+		st, ok := l.pub.(latchkey.Store)
+		if !ok {
+			t.Fatalf("%T publishes events but is no Store", l.pub)
+		}
+		u := createUser(t, st, newUser("told"))
+		createToken(t, st, newToken(1, u.ID))
+		created := latchkey.Event{Kind: latchkey.EventTokenCreated, ID: strconv.FormatInt(u.ID, 10)}
+		l.log(false, created)
+		if err := st.CreateToken(t.Context(), newToken(1, u.ID)); latchkey.ErrorCode(err) != latchkey.ECONFLICT {
+			t.Fatalf("CreateToken of an id that exists = %v, want ECONFLICT", err)
+		}
+		l.publish(event(1))
+		l.poll()
+		l.await(event(1), 1)
+		want := []latchkey.Event{resync, created, event(1)}
+		if diff := cmp.Diff(want, l.heard()); diff != "" {
+			t.Errorf("heard (-want +got):\n%s", diff)
+		}
 	})
 
 	t.Run("ReadFailsPartWay", func(t *testing.T) {
