@@ -2,7 +2,7 @@ package service
 
 import (
 	"context"
-	"crypto/rsa"
+	"crypto"
 	"fmt"
 	"time"
 
@@ -46,11 +46,12 @@ func (s *Service) reloadForUnknownKey(ctx context.Context, kid string) bool {
 	return s.keys.Load().Has(kid)
 }
 
-// addKey makes priv, or a new key when priv is nil, the signing key.
-func (s *Service) addKey(ctx context.Context, priv *rsa.PrivateKey) (*latchkey.SigningKey, error) {
+// addKey makes priv, or a new key of jwt.DefaultAlgorithm when priv is
+// nil, the signing key.
+func (s *Service) addKey(ctx context.Context, priv crypto.Signer) (*latchkey.SigningKey, error) {
 	if priv == nil {
 		var err error
-		if priv, err = jwt.GenerateKey(); err != nil {
+		if priv, err = jwt.GenerateKey(jwt.DefaultAlgorithm); err != nil {
 			return nil, err
 		}
 	}
@@ -89,7 +90,7 @@ func (s *Service) ImportKey(ctx context.Context, privPEM, pubPEM []byte) (*latch
 		if err != nil {
 			return nil, &latchkey.Error{Code: latchkey.EINVALID, Message: err.Error(), Err: err}
 		}
-		if !priv.PublicKey.Equal(pub) {
+		if jwt.CheckKeyPair(priv, pub) != nil {
 			return nil, latchkey.Errorf(latchkey.EINVALID, "the public key is not the private key's public half")
 		}
 	}
