@@ -253,8 +253,8 @@ func (r *Keyring) SigningKeyID() string { return r.signKID }
 // token with a kid the keyring lacks may reload the keys and try again.
 func (r *Keyring) Has(kid string) bool { return r.byKID[kid] != nil }
 
-// Sign returns the token of c signed with the signing key, and the key's
-// kid. c must have all three times, between 1970 and 9999; they are written
+// Sign returns the token of c signed with the signing key, by its
+// algorithm, and the key's kid. c must have all three times, between 1970 and 9999; they are written
 // in whole seconds.
 func (r *Keyring) Sign(c Claims) (token, kid string, err error) {
 	if r.signer == nil {
