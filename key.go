@@ -10,7 +10,7 @@ import (
 // server's secret.
 type SigningKey struct {
 	ID        string // the JWT kid: the RFC 7638 thumbprint of the public key
-	Algorithm string // "RS256"
+	Algorithm string // "RS256", "ES256" or "EdDSA", fixed by the kind of the key
 	// PublicKey is the PKIX (SubjectPublicKeyInfo) DER of the public key.
 	PublicKey []byte
 	// SealedPrivateKey is the PKCS #8 DER of the private key, encrypted

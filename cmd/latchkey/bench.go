@@ -32,12 +32,12 @@ of the bare one's: what is left once net/http and the load generator
 Workloads (--workloads, comma-separated; default all, in this order):
   show              GET one token by id, with a valid token (cached after its first use)
   list              GET ?per_page=50 of a user with --tokens tokens
-  create            POST a new token (an RS256 signature each)
+  create            POST a new token (a signature each: RS256, the algorithm of a new database's key)
   mix               90% reads (show and list, half each), 9% creates, 1% revokes of tokens the mix made
   reject-malformed  an Authorization header that is not a token at all
   reject-repeated   one revoked token, again and again
   reject-forged     the real header and claims with a signature bit-flipped differently each time:
-                    every request is an RS256 verification; also printed as µs per verification
+                    every request is a verification (RS256 on a new database); also printed as µs per verification
                     per core (GOMAXPROCS × duration / requests, HTTP and load generator included)
 
 The real handler is serve's, metrics included, but without serve's rate

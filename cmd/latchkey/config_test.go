@@ -95,8 +95,8 @@ var flagVariable = regexp.MustCompile(`\(\$(LATCHKEY_[A-Z0-9_]+)\)`)
 // Every flag of every command takes its environment default, and -h names
 // the variable and shows what it set.
 func TestEveryFlagHasAVariable(t *testing.T) {
-	sample := map[string]string{"": "true", "int": "7", "duration": "7s", "string": "test-value", "value": "7d"}
-	shown := map[string]string{"": "true", "int": "7", "duration": "7s", "string": `"test-value"`, "value": "7d"}
+	sample := map[string]string{"": "true", "int": "7", "duration": "7s", "string": "test-value", "value": "7d", "algorithm": "ES256"}
+	shown := map[string]string{"": "true", "int": "7", "duration": "7s", "string": `"test-value"`, "value": "7d", "algorithm": "ES256"}
 	total := 0
 	for _, cmd := range commandsOf(t) {
 		name := strings.Join(cmd, " ")

@@ -4,8 +4,11 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
+	"strings"
 	"text/tabwriter"
 
+	"github.com/latchkey/latchkey/internal/jwt"
 	"github.com/latchkey/latchkey/internal/service"
 )
 
@@ -18,13 +21,17 @@ func (e *env) keys(ctx context.Context, args []string) error {
 }
 
 func (e *env) keysRotate(ctx context.Context, args []string) error {
-	fs := e.flags("keys rotate", "keys rotate\n\nMakes a new RSA 2048 key the signing key; older keys keep verifying until their last token expires.")
+	fs := e.flags("keys rotate", "keys rotate [--alg RS256|ES256|EdDSA]\n\n"+
+		"Makes a new key the signing key: RSA 2048 for RS256 (the default, and the only one Laravel Passport verifies),\n"+
+		"ECDSA P-256 for ES256, Ed25519 for EdDSA. Older keys, of any algorithm, keep verifying until their last token expires.")
 	db := fs.dbFlags()
+	alg := algFlag(jwt.DefaultAlgorithm)
+	fs.Var(&alg, "alg", "the signing `algorithm` of the new key: "+strings.Join(jwt.Algorithms(), ", "))
 	if err := fs.parse(args); err != nil {
 		return err
 	}
 	return e.withService(ctx, db, nil, func(svc *service.Service) error {
-		k, err := svc.RotateKey(ctx)
+		k, err := svc.RotateKey(ctx, string(alg))
 		if err != nil {
 			return describe(err)
 		}
@@ -34,9 +41,11 @@ func (e *env) keysRotate(ctx context.Context, args []string) error {
 }
 
 func (e *env) keysImport(ctx context.Context, args []string) error {
-	fs := e.flags("keys import", "keys import --private-key FILE [--public-key FILE]\n\nMakes an RSA key pair in PEM, such as Laravel Passport's oauth-private.key and oauth-public.key, the signing key.")
+	fs := e.flags("keys import", "keys import --private-key FILE [--public-key FILE]\n\n"+
+		"Makes a key pair in PEM the signing key: RSA (RS256), such as Laravel Passport's oauth-private.key and\n"+
+		"oauth-public.key, ECDSA P-256 (ES256) or Ed25519 (EdDSA).")
 	db := fs.dbFlags()
-	privFile := fs.FlagSet.String("private-key", "", "PEM file of the RSA private key (required)")
+	privFile := fs.FlagSet.String("private-key", "", "PEM file of the private key, unencrypted: PKCS #8, PKCS #1 (RSA) or SEC 1 (ECDSA) (required)")
 	pubFile := fs.FlagSet.String("public-key", "", "PEM file of its public key, checked against the private key")
 	if err := fs.parse(args); err != nil {
 		return err
@@ -62,6 +71,19 @@ func (e *env) keysImport(ctx context.Context, args []string) error {
 		fmt.Fprintln(e.stdout, k.ID)
 		return nil
 	})
+}
+
+// algFlag is --alg: one of jwt.Algorithms, spelled exactly.
+type algFlag string
+
+func (a *algFlag) String() string { return string(*a) }
+
+func (a *algFlag) Set(s string) error {
+	if !slices.Contains(jwt.Algorithms(), s) {
+		return fmt.Errorf("want %s", strings.Join(jwt.Algorithms(), ", "))
+	}
+	*a = algFlag(s)
+	return nil
 }
 
 func (e *env) keysList(ctx context.Context, args []string) error {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -273,6 +274,77 @@ func TestKeys(t *testing.T) {
 	if _, err := cli(t, env, "", "keys", "import", "--private-key", priv); err == nil {
 		t.Error("importing the same key twice succeeded")
 	}
+}
+
+// TestKeysRotateAlgorithms: keys rotate --alg makes keys of each
+// algorithm; tokens of every one keep working, the JWKS publishes each
+// kind, and keys list shows each key's algorithm. An unknown algorithm is a
+// usage error that changes nothing.
+func TestKeysRotateAlgorithms(t *testing.T) {
+	dir := t.TempDir()
+	env := testEnv(map[string]string{"LATCHKEY_DATABASE": filepath.Join(dir, "k.db"), "LATCHKEY_SECRET": "a secret of a fair length for tests"})
+	mustCLI(t, env, "migrate")
+	mustCLI(t, env, "user", "create", "--username", "root", "--email", "root@example.com", "--admin")
+	tokens := map[string]string{"RS256": mustCLI(t, env, "token", "create", "--user", "root", "--name", "RS256")}
+	for _, alg := range []string{"ES256", "EdDSA"} {
+		kid := mustCLI(t, env, "keys", "rotate", "--alg", alg)
+		tok := mustCLI(t, env, "token", "create", "--user", "root", "--name", alg)
+		if got := headerAlg(t, tok); got != alg || headerKID(t, tok) != kid {
+			t.Errorf("after keys rotate --alg %s: a token of %s by %s, want %s by %s", alg, got, headerKID(t, tok), alg, kid)
+		}
+		tokens[alg] = tok
+	}
+	for _, bad := range []string{"HS256", "es256", "none", ""} {
+		_, err := cli(t, env, "", "keys", "rotate", "--alg", bad)
+		var u *usageError
+		if !errors.As(err, &u) || (bad != "" && !strings.Contains(err.Error(), "want RS256, ES256, EdDSA")) {
+			t.Errorf("keys rotate --alg %q = %v, want a usage error naming the algorithms", bad, err)
+		}
+	}
+	list := mustCLI(t, env, "keys", "list")
+	if n := strings.Count(list, "\n"); n != 3 {
+		t.Errorf("keys list has %d keys, want 3:\n%s", n, list)
+	}
+	for _, alg := range []string{"RS256", "ES256", "EdDSA"} {
+		if !strings.Contains(list, "  "+alg+"  ") {
+			t.Errorf("keys list shows no %s key:\n%s", alg, list)
+		}
+	}
+
+	base, _, _ := serve(t, env)
+	for alg, tok := range tokens {
+		c, _ := client.New(base, client.WithBearerToken(tok))
+		if _, err := c.Tokens(t.Context(), 1, client.ListOptions{}); err != nil {
+			t.Errorf("a token of the %s key: %v", alg, err)
+		}
+	}
+	res, err := http.Get(base + "/.well-known/jwks.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var set struct{ Keys []struct{ Kty, Alg string } }
+	_ = json.NewDecoder(res.Body).Decode(&set)
+	res.Body.Close()
+	var kinds []string
+	for _, k := range set.Keys {
+		kinds = append(kinds, k.Kty+" "+k.Alg)
+	}
+	if got, want := strings.Join(kinds, ", "), "OKP EdDSA, EC ES256, RSA RS256"; got != want {
+		t.Errorf("JWKS keys = %s, want %s", got, want)
+	}
+}
+
+// headerAlg is the alg of a JWT's header.
+func headerAlg(t *testing.T, jwt string) string {
+	t.Helper()
+	head, _, _ := strings.Cut(jwt, ".")
+	b, err := base64URL(head)
+	if err != nil {
+		t.Fatalf("JWT header: %v", err)
+	}
+	var h struct{ Alg string }
+	_ = json.Unmarshal(b, &h)
+	return h.Alg
 }
 
 // headerKID is the kid of a JWT's header.

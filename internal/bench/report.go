@@ -49,8 +49,8 @@ type WorkloadReport struct {
 	Target    string    `json:"target,omitempty"`
 	TargetMet *bool     `json:"target_met,omitempty"`
 	// MicrosPerVerifyPerCore, for reject-forged: GOMAXPROCS × duration /
-	// requests, the CPU time of one rejection, RS256 verification, HTTP
-	// and load generator included.
+	// requests, the CPU time of one rejection, the signature's verification
+	// (RS256 on a new database), HTTP and load generator included.
 	MicrosPerVerifyPerCore float64 `json:"us_per_verify_per_core,omitempty"`
 }
 
@@ -167,7 +167,7 @@ func (rep *Report) WriteTable(out io.Writer) {
 			}
 		}
 		if w.MicrosPerVerifyPerCore > 0 {
-			notes = append(notes, fmt.Sprintf("%s: %.1fµs of CPU per rejection (%d cores × %.3gs / %d requests): RS256 verification, HTTP and load generator included",
+			notes = append(notes, fmt.Sprintf("%s: %.1fµs of CPU per rejection (%d cores × %.3gs / %d requests): the signature's verification, HTTP and load generator included",
 				w.Name, w.MicrosPerVerifyPerCore, rep.GOMAXPROCS, w.Latchkey.Seconds, w.Latchkey.Requests))
 		}
 	}

@@ -191,6 +191,10 @@ func (fx *fixture) rejectRepeated(base string, _ int) (func(int, int) *http.Requ
 // least significant, XORed with a number no other request of the run uses:
 // a signature that differs each time, still below the modulus, so that
 // every request costs a whole RS256 verification and no cache can help.
+// (This holds for RS256, the algorithm of the key a new database gets. The
+// last bytes of an Ed25519 signature are the most significant of S, which
+// crypto/ed25519 refuses before any curve arithmetic once S reaches the
+// group order.)
 func (fx *fixture) rejectForged(base string, _ int) (func(int, int) *http.Request, func(int, *http.Request, int, []byte)) {
 	return func(worker, n int) *http.Request {
 		sig := slices.Clone(fx.forgeSig)

@@ -1,25 +1,133 @@
 package jwt
 
 import (
+	"crypto"
+	"crypto/ecdh"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/rsa"
+	"crypto/sha256"
 	"encoding/base64"
 	"math/big"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/latchkey/latchkey"
 )
 
 func TestThumbprint(t *testing.T) {
-	// The example of RFC 7638, section 3.1.
-	n, err := base64.RawURLEncoding.DecodeString("0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw")
+	b64 := base64.RawURLEncoding
+	decode := func(s string) []byte {
+		t.Helper()
+		b, err := b64.DecodeString(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	// The key of RFC 7638, section 3.1.
+	rsaKey := &rsa.PublicKey{N: new(big.Int).SetBytes(decode("0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw")), E: 65537}
+	// The key of RFC 8037, appendix A.3.
+	edKey := ed25519.PublicKey(decode("11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"))
+	// The key of RFC 7515, appendix A.3: its thumbprint is the SHA-256 of
+	// the members as RFC 7638 orders them, written out here.
+	ecKey := rfc7515ES256Key(t)
+	ecSum := sha256.Sum256([]byte(`{"crv":"P-256","kty":"EC","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}`))
+	for _, tc := range []struct {
+		name string
+		pub  crypto.PublicKey
+		want string
+	}{
+		{"RFC 7638 RSA", rsaKey, "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"},
+		{"RFC 8037 Ed25519", edKey, "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k"},
+		{"RFC 7515 P-256", ecKey, b64.EncodeToString(ecSum[:])},
+	} {
+		j, err := publicJWK(tc.pub)
+		if err != nil {
+			t.Fatalf("publicJWK(%s) = %v", tc.name, err)
+		}
+		if got := j.thumbprint(); got != tc.want {
+			t.Errorf("thumbprint(%s) = %s, want %s", tc.name, got, tc.want)
+		}
+	}
+}
+
+// rfc7515ES256Key is the public key of RFC 7515, appendix A.3.
+func rfc7515ES256Key(t *testing.T) *ecdsa.PublicKey {
+	t.Helper()
+	x, _ := base64.RawURLEncoding.DecodeString("f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU")
+	y, _ := base64.RawURLEncoding.DecodeString("x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0")
+	pub, err := ecdsa.ParseUncompressedPublicKey(elliptic.P256(), append(append([]byte{4}, x...), y...))
 	if err != nil {
 		t.Fatal(err)
 	}
-	pub := &rsa.PublicKey{N: new(big.Int).SetBytes(n), E: 65537}
-	if got, want := thumbprint(pub), "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"; got != want {
-		t.Errorf("thumbprint(RFC 7638 key) = %s, want %s", got, want)
+	return pub
+}
+
+// TestJWKCoordinatesPadded: an EC key's x and y are 32 bytes each, however
+// many leading zeros they have (RFC 7518, section 6.2.1.2), and so is its
+// thumbprint's input.
+func TestJWKCoordinatesPadded(t *testing.T) {
+	// Keys whose x or y is below 2^248 come about once in 128 draws.
+	var short *ecdsa.PublicKey
+	for i := 0; short == nil && i < 10000; i++ {
+		priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b, _ := priv.PublicKey.Bytes(); b[1] == 0 || b[33] == 0 {
+			short = &priv.PublicKey
+		}
+	}
+	if short == nil {
+		t.Fatal("no key with a short coordinate in 10000")
+	}
+	j, err := publicJWK(short)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, c := range map[string]string{"x": j.X, "y": j.Y} {
+		if b, err := base64.RawURLEncoding.DecodeString(c); err != nil || len(b) != 32 {
+			t.Errorf("%s = %q (%d bytes), want 32 bytes", name, c, len(b))
+		}
+	}
+}
+
+// TestKnownAnswers verifies the signatures of RFC 7515 (ES256, appendix
+// A.3) and RFC 8037 (EdDSA, appendix A.4) by their keys, and signs the
+// latter again: Ed25519 signatures are deterministic.
+func TestKnownAnswers(t *testing.T) {
+	b64 := base64.RawURLEncoding
+	es256 := &verifier{alg: ES256, ec: rfc7515ES256Key(t), sigSize: 64}
+	esInput := "eyJhbGciOiJFUzI1NiJ9.eyJpc3MiOiJqb2UiLA0KICJleHAiOjEzMDA4MTkzODAsDQogImh0dHA6Ly9leGFtcGxlLmNvbS9pc19yb290Ijp0cnVlfQ"
+	esSig, _ := b64.DecodeString("DtEhU3ljbEg8L38VWAfUAqOyKAM6-Xx-F4GawxaepmXFCgfTjDxw5djxLa8ISlSApmWQxfKTUJqPP3-Kg6NU1Q")
+	if !es256.verify([]byte(esInput), esSig) {
+		t.Error("the ES256 signature of RFC 7515, A.3, does not verify")
+	}
+	if es256.verify([]byte(esInput+"x"), esSig) {
+		t.Error("the ES256 signature of RFC 7515, A.3, verifies another input")
+	}
+
+	seed, _ := b64.DecodeString("nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A")
+	priv := ed25519.NewKeyFromSeed(seed)
+	eddsa := &verifier{alg: EdDSA, ed: priv.Public().(ed25519.PublicKey), sigSize: 64}
+	edInput := "eyJhbGciOiJFZERTQSJ9.RXhhbXBsZSBvZiBFZDI1NTE5IHNpZ25pbmc"
+	edSig := "hgyY0il_MGCjP0JzlnLWG1PPOt7-09PGcvMg3AIbQR6dWbhijcNR4ki4iylGjg5BhVsPt9g7sVvpAr_MuM0KAg"
+	sig, err := sign(priv, []byte(edInput))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := b64.EncodeToString(sig); got != edSig {
+		t.Errorf("sign(RFC 8037 key, A.4 input) = %s, want %s", got, edSig)
+	}
+	if !eddsa.verify([]byte(edInput), sig) {
+		t.Error("the EdDSA signature of RFC 8037, A.4, does not verify")
 	}
 }
 
@@ -196,6 +304,93 @@ func TestCheckKeySize(t *testing.T) {
 		n.SetBit(n, 0, 1)
 		if err := checkKeySize(&rsa.PublicKey{N: n, E: 65537}); (err == nil) != tc.ok {
 			t.Errorf("checkKeySize(%d bits) = %v, want accepted %t", tc.bits, err, tc.ok)
+		}
+	}
+}
+
+// TestFastPath: for every key, of each algorithm, the header Sign writes
+// with the key (its algorithm and kid) is in byHead, so that Verify reads
+// no JSON of a token of ours; byHead holds nothing else.
+func TestFastPath(t *testing.T) {
+	s, err := NewSealer([]byte("correct horse battery staple, 32"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 3, 14, 15, 9, 26, 0, time.UTC)
+	retired := now.Add(-time.Hour)
+	var keys []*latchkey.SigningKey
+	for i, file := range []string{"ed25519-pkcs8.pem", "ec-pkcs8.pem", "key1-pkcs1.pem"} {
+		data, err := os.ReadFile(filepath.Join("testdata", file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		priv, err := ParsePrivateKeyPEM(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		k, err := NewSigningKey(priv, s, now.Add(-time.Duration(i)*time.Hour))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i > 0 {
+			k.RetiredAt = &retired
+		}
+		keys = append(keys, k)
+	}
+	r, err := NewKeyring(keys, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.byHead) != len(keys) {
+		t.Errorf("byHead has %d headers, want %d", len(r.byHead), len(keys))
+	}
+	for _, k := range keys {
+		head := b64.EncodeToString([]byte(`{"typ":"JWT","alg":"` + k.Algorithm + `","kid":"` + k.ID + `"}`))
+		if v := r.byHead[head]; v == nil || v.kid != k.ID || v.alg != k.Algorithm {
+			t.Errorf("byHead[header of %s key %s] = %+v, want its verifier", k.Algorithm, k.ID, v)
+		}
+		if v := r.lookup(head); v == nil || v.kid != k.ID {
+			t.Errorf("lookup(header of %s key %s) = %+v, want its verifier", k.Algorithm, k.ID, v)
+		}
+	}
+	token, _, err := r.Sign(Claims{Audience: "3", ID: "j", Subject: "42", IssuedAt: now, NotBefore: now, ExpiresAt: now.Add(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	head, _, _ := strings.Cut(token, ".")
+	if v := r.byHead[head]; v == nil || v.kid != keys[0].ID {
+		t.Errorf("byHead[the header Sign wrote] = %+v, want the EdDSA key", v)
+	}
+}
+
+// TestPublicJWKRefuses: keys of no algorithm of ours.
+func TestPublicJWKRefuses(t *testing.T) {
+	p384, err := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p224, err := ecdsa.GenerateKey(elliptic.P224(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x25519, err := ecdh.X25519().GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name    string
+		pub     crypto.PublicKey
+		wantErr string
+	}{
+		{"Ed25519 of 31 bytes", ed25519.PublicKey(make([]byte, 31)), "31 bytes"},
+		{"Ed25519 of 33 bytes", ed25519.PublicKey(make([]byte, 33)), "33 bytes"},
+		{"P-384", &p384.PublicKey, "curve P-384"},
+		{"P-224", &p224.PublicKey, "curve P-224"},
+		{"X25519", x25519.PublicKey(), "X25519"},
+		{"nil", nil, "want RSA, ECDSA P-256 or Ed25519"},
+	} {
+		if j, err := publicJWK(tc.pub); err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+			t.Errorf("publicJWK(%s) = %+v, %v; want an error saying %q", tc.name, j, err, tc.wantErr)
 		}
 	}
 }

@@ -1,12 +1,14 @@
-// Package jwt signs and verifies Latchkey's tokens: RS256 JSON Web Tokens
-// whose header and claims are those of Laravel Passport, so that tools that
-// read Passport's tokens read ours.
+// Package jwt signs and verifies Latchkey's tokens: JSON Web Tokens whose
+// header and claims are those of Laravel Passport, so that tools that read
+// Passport's tokens read ours. They are signed with RS256, as Passport's,
+// unless the operator chose ES256 or EdDSA for the signing key.
 //
-// It also makes and keeps the keys: GenerateKey and the PEM parsers make an
-// RSA key, NewSigningKey turns it into a latchkey.SigningKey whose private
-// part is sealed with the server's secret by a Sealer, and a Keyring built
-// from the stored keys signs with the current key, verifies with every key,
-// and publishes the public keys as a JWKS.
+// It also makes and keeps the keys: GenerateKey and the PEM parsers make a
+// key (RSA, ECDSA P-256 or Ed25519, whose kind fixes its algorithm),
+// NewSigningKey turns it into a latchkey.SigningKey whose private part is
+// sealed with the server's secret by a Sealer, and a Keyring built from the
+// stored keys signs with the current key, verifies with every key, each by
+// its own algorithm, and publishes the public keys as a JWKS.
 //
 // Verification answers one error, ErrInvalid, whatever the reason, so that
 // a caller answers one 401 and gives no hint of which check failed.
@@ -24,9 +26,6 @@ import (
 
 	"github.com/latchkey/latchkey"
 )
-
-// Algorithm is the only signing algorithm: RSASSA-PKCS1-v1_5 with SHA-256.
-const Algorithm = "RS256"
 
 // MaxTokenLength is the length in bytes of the longest token Verify reads.
 const MaxTokenLength = 8 << 10

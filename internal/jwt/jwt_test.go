@@ -2,7 +2,10 @@ package jwt_test
 
 import (
 	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
 	"crypto/hmac"
+	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/x509"
@@ -31,12 +34,19 @@ var now = time.Date(2026, 3, 14, 15, 9, 26, 0, time.UTC)
 const testSecret = "correct horse battery staple, 32"
 
 // The keys in testdata are for tests only, made once with OpenSSL 3.0
-// (openssl genpkey, then openssl pkey / rsa / pkcs8 to convert): key1 in
-// every form, key2, a 1024-bit key, an ECDSA key and key1 encrypted.
-// RS256 signatures are deterministic, so token.golden stays valid.
+// (openssl genpkey, then openssl pkey / rsa / pkcs8 / ec to convert):
+// key1 in every form, key2, a 1024-bit key and key1 encrypted (RSA); ec
+// and ec2 (P-256), ec384 (P-384); ed25519 and ed25519-2. RS256 and EdDSA
+// signatures are deterministic, so the token goldens stay valid; ES256
+// signatures are not.
 
-// kid1 is the thumbprint of testdata/key1-*.pem.
-const kid1 = "PfkoWdVaFrcpIe-2f8o3RB5caa-V73UnRlQDSYlIUXg"
+// The thumbprints of testdata/key1-*.pem (RSA), ec-*.pem (P-256) and
+// ed25519-*.pem.
+const (
+	kid1  = "PfkoWdVaFrcpIe-2f8o3RB5caa-V73UnRlQDSYlIUXg"
+	kidEC = "f2yPsWz1UjD3iCoWZjtdLzg0XadSGqGCyMyXBXvg5io"
+	kidEd = "Q1T9CVZh8g_De7dff98X3mEaDYIxVyR01AMMRFhe444"
+)
 
 func testClaims() jwt.Claims {
 	return jwt.Claims{
@@ -59,11 +69,21 @@ func readFile(t testing.TB, name string) []byte {
 	return b
 }
 
-func privateKey(t testing.TB, name string) *rsa.PrivateKey {
+func privateKey(t testing.TB, name string) crypto.Signer {
 	t.Helper()
 	priv, err := jwt.ParsePrivateKeyPEM(readFile(t, name))
 	if err != nil {
 		t.Fatalf("ParsePrivateKeyPEM(%s): %v", name, err)
+	}
+	return priv
+}
+
+// rsaKey returns the RSA private key in testdata/name.
+func rsaKey(t testing.TB, name string) *rsa.PrivateKey {
+	t.Helper()
+	priv, ok := privateKey(t, name).(*rsa.PrivateKey)
+	if !ok {
+		t.Fatalf("%s holds no RSA key", name)
 	}
 	return priv
 }
@@ -79,7 +99,7 @@ func testSealer(t testing.TB) *jwt.Sealer {
 
 // signingKey returns priv as a signing key created at created, retired at
 // retired unless that is zero.
-func signingKey(t testing.TB, priv *rsa.PrivateKey, created, retired time.Time) *latchkey.SigningKey {
+func signingKey(t testing.TB, priv crypto.Signer, created, retired time.Time) *latchkey.SigningKey {
 	t.Helper()
 	k, err := jwt.NewSigningKey(priv, testSealer(t), created)
 	if err != nil {
@@ -103,7 +123,7 @@ func newKeyring(t testing.TB, keys ...*latchkey.SigningKey) *jwt.Keyring {
 // fixture returns a keyring whose one key, key1, signs.
 func fixture(t testing.TB) (*jwt.Keyring, *rsa.PrivateKey) {
 	t.Helper()
-	priv := privateKey(t, "key1-pkcs1.pem")
+	priv := rsaKey(t, "key1-pkcs1.pem")
 	return newKeyring(t, signingKey(t, priv, now.Add(-24*time.Hour), time.Time{})), priv
 }
 
@@ -119,16 +139,36 @@ func dec(t testing.TB, s string) string {
 }
 
 // signRaw returns a token of header and claims, taken as they are, signed
-// with priv by RS256.
-func signRaw(t testing.TB, priv *rsa.PrivateKey, header, claims string) string {
+// with priv by the algorithm of its kind: RS256, ES256 or EdDSA.
+func signRaw(t testing.TB, priv crypto.Signer, header, claims string) string {
 	t.Helper()
 	input := enc(header) + "." + enc(claims)
+	return input + "." + base64.RawURLEncoding.EncodeToString(rawSignature(t, priv, input))
+}
+
+// rawSignature returns the JWS signature of input by priv: PKCS #1 v1.5
+// for RSA, R and S of 32 bytes each for ECDSA, Ed25519's own.
+func rawSignature(t testing.TB, priv crypto.Signer, input string) []byte {
+	t.Helper()
 	sum := sha256.Sum256([]byte(input))
-	sig, err := rsa.SignPKCS1v15(nil, priv, crypto.SHA256, sum[:])
-	if err != nil {
-		t.Fatal(err)
+	switch priv := priv.(type) {
+	case *rsa.PrivateKey:
+		sig, err := rsa.SignPKCS1v15(nil, priv, crypto.SHA256, sum[:])
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sig
+	case *ecdsa.PrivateKey:
+		r, s, err := ecdsa.Sign(rand.Reader, priv, sum[:])
+		if err != nil {
+			t.Fatal(err)
+		}
+		return append(r.FillBytes(make([]byte, 32)), s.FillBytes(make([]byte, 32))...)
+	case ed25519.PrivateKey:
+		return ed25519.Sign(priv, []byte(input))
 	}
-	return input + "." + base64.RawURLEncoding.EncodeToString(sig)
+	t.Fatalf("a key of type %T", priv)
+	return nil
 }
 
 // hs256 returns a token of header and claims with an HMAC-SHA256 tag made
@@ -156,34 +196,46 @@ func claimsJSON(iat, nbf, exp time.Duration) string {
 		now.Add(iat).Unix(), now.Add(nbf).Unix(), now.Add(exp).Unix())
 }
 
+// TestSignGolden: the tokens of the deterministic algorithms, RS256 and
+// EdDSA, byte for byte. (ES256 signatures are random; its header and
+// signature length are checked in TestSignVerifyEachAlgorithm.)
 func TestSignGolden(t *testing.T) {
-	r, _ := fixture(t)
-	token, kid, err := r.Sign(testClaims())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if kid != kid1 {
-		t.Errorf("Sign() kid = %s, want %s", kid, kid1)
-	}
-	header, claims, _ := segments(t, token)
-	wantHeader := `{"typ":"JWT","alg":"RS256","kid":"` + kid1 + `"}`
-	if got := dec(t, header); got != wantHeader {
-		t.Errorf("header = %s, want %s", got, wantHeader)
-	}
-	wantClaims := `{"aud":"3","jti":"` + strings.Repeat("0123456789abcdef", 5) +
-		`","iat":1773497366,"nbf":1773497366,"exp":1773504566,"sub":"42","scopes":["tokens.read","tokens.write"]}`
-	if got := dec(t, claims); got != wantClaims {
-		t.Errorf("claims = %s, want %s", got, wantClaims)
-	}
+	for _, tc := range []struct {
+		alg, file, kid, golden string
+	}{
+		{"RS256", "key1-pkcs1.pem", kid1, "token.golden"},
+		{"EdDSA", "ed25519-pkcs8.pem", kidEd, "token-eddsa.golden"},
+	} {
+		t.Run(tc.alg, func(t *testing.T) {
+			r := newKeyring(t, signingKey(t, privateKey(t, tc.file), now.Add(-24*time.Hour), time.Time{}))
+			token, kid, err := r.Sign(testClaims())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if kid != tc.kid {
+				t.Errorf("Sign() kid = %s, want %s", kid, tc.kid)
+			}
+			header, claims, _ := segments(t, token)
+			wantHeader := `{"typ":"JWT","alg":"` + tc.alg + `","kid":"` + tc.kid + `"}`
+			if got := dec(t, header); got != wantHeader {
+				t.Errorf("header = %s, want %s", got, wantHeader)
+			}
+			wantClaims := `{"aud":"3","jti":"` + strings.Repeat("0123456789abcdef", 5) +
+				`","iat":1773497366,"nbf":1773497366,"exp":1773504566,"sub":"42","scopes":["tokens.read","tokens.write"]}`
+			if got := dec(t, claims); got != wantClaims {
+				t.Errorf("claims = %s, want %s", got, wantClaims)
+			}
 
-	golden := filepath.Join("testdata", "token.golden")
-	if *update {
-		if err := os.WriteFile(golden, []byte(token+"\n"), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if want := strings.TrimSpace(string(readFile(t, "token.golden"))); token != want {
-		t.Errorf("Sign() = %s, want %s", token, want)
+			golden := filepath.Join("testdata", tc.golden)
+			if *update {
+				if err := os.WriteFile(golden, []byte(token+"\n"), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if want := strings.TrimSpace(string(readFile(t, tc.golden))); token != want {
+				t.Errorf("Sign() = %s, want %s", token, want)
+			}
+		})
 	}
 }
 
@@ -389,7 +441,7 @@ func TestVerifyRefuses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	key2 := privateKey(t, "key2-pkcs8.pem")
+	key2 := rsaKey(t, "key2-pkcs8.pem")
 	hsHeader := `{"typ":"JWT","alg":"HS256","kid":"` + kid1 + `"}`
 
 	tests := []struct {

@@ -3,6 +3,9 @@ package jwt
 import (
 	"bytes"
 	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/x509"
@@ -11,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/big"
 	"time"
 
 	"github.com/latchkey/latchkey"
@@ -39,28 +43,92 @@ const (
 var b64 = base64.RawURLEncoding.Strict()
 
 // Keyring signs tokens with the signing key and verifies tokens signed by
-// any of its keys. It is immutable and safe for concurrent use; to rotate
-// keys, build a new one.
+// any of its keys, each by the algorithm of the key. It is immutable and
+// safe for concurrent use; to rotate keys, build a new one.
 type Keyring struct {
 	keys    []*verifier          // in the order given
 	byKID   map[string]*verifier // by kid
-	byHead  map[string]*verifier // by the encoded header Sign writes
-	signer  *rsa.PrivateKey      // nil when no key signs
+	byHead  map[string]*verifier // by the encoded header Sign writes with the key
+	signer  crypto.Signer        // nil when no key signs
+	sigSize int                  // the length of the signer's signatures in bytes
 	signKID string
 	prefix  string // the encoded header of the signing key, and "."
 	jwks    []byte
 }
 
-// verifier is a public key, parsed once.
+// verifier is a public key, parsed once, and its algorithm. Exactly one of
+// rsa, ec and ed is set, the one of alg.
 type verifier struct {
 	kid     string
-	pub     *rsa.PublicKey
+	alg     string
+	rsa     *rsa.PublicKey
+	ec      *ecdsa.PublicKey
+	ed      ed25519.PublicKey
 	sigSize int // the length of a signature in bytes
+	jwk     *jwk
+}
+
+// verify reports whether sig, of v.sigSize bytes, is v's signature of input
+// by v's algorithm.
+func (v *verifier) verify(input, sig []byte) bool {
+	switch v.alg {
+	case RS256:
+		sum := sha256.Sum256(input)
+		return rsa.VerifyPKCS1v15(v.rsa, crypto.SHA256, sum[:], sig) == nil
+	case ES256:
+		sum := sha256.Sum256(input)
+		r := new(big.Int).SetBytes(sig[:es256Half])
+		s := new(big.Int).SetBytes(sig[es256Half:])
+		return ecdsa.Verify(v.ec, sum[:], r, s)
+	case EdDSA:
+		return ed25519.Verify(v.ed, input, sig)
+	}
+	return false
+}
+
+// es256Half is the length of R, and of S, in an ES256 signature: the
+// length of P-256's order.
+const es256Half = 32
+
+// newVerifier parses k's public key and checks that it is a key of k's
+// algorithm whose thumbprint is k's ID.
+func newVerifier(k *latchkey.SigningKey) (*verifier, error) {
+	if !knownAlgorithm(k.Algorithm) {
+		return nil, fmt.Errorf("the algorithm %q is not RS256, ES256 or EdDSA", k.Algorithm)
+	}
+	pub, err := x509.ParsePKIXPublicKey(k.PublicKey)
+	if err != nil {
+		return nil, fmt.Errorf("parsing the public key: %w", err)
+	}
+	j, err := publicJWK(pub)
+	if err != nil {
+		return nil, err
+	}
+	// The algorithm is bound to the key: a key of one kind never verifies
+	// by the algorithm of another.
+	if j.Alg != k.Algorithm {
+		return nil, fmt.Errorf("the algorithm is %s but the public key is %s, a key of %s", k.Algorithm, kind(pub), j.Alg)
+	}
+	if j.thumbprint() != k.ID {
+		return nil, errors.New("the id is not the thumbprint of the public key")
+	}
+	j.Kid, j.Use = k.ID, "sig"
+	v := &verifier{kid: k.ID, alg: j.Alg, jwk: j}
+	switch pub := pub.(type) {
+	case *rsa.PublicKey:
+		v.rsa, v.sigSize = pub, pub.Size()
+	case *ecdsa.PublicKey:
+		v.ec, v.sigSize = pub, 2*es256Half
+	case ed25519.PublicKey:
+		v.ed, v.sigSize = pub, ed25519.SignatureSize
+	}
+	return v, nil
 }
 
 // NewKeyring returns a Keyring of keys. It opens the private key of the
 // signing key, the one not retired, with s; retired keys only verify, and a
-// keyring without a signing key only verifies. s may be nil then.
+// keyring without a signing key only verifies. s may be nil then. Each
+// key's algorithm must be that of its public key.
 func NewKeyring(keys []*latchkey.SigningKey, s *Sealer) (*Keyring, error) {
 	r := &Keyring{
 		byKID:  make(map[string]*verifier, len(keys)),
@@ -70,23 +138,16 @@ func NewKeyring(keys []*latchkey.SigningKey, s *Sealer) (*Keyring, error) {
 		if k == nil {
 			return nil, errors.New("jwt: a nil key")
 		}
-		if k.Algorithm != Algorithm {
-			return nil, fmt.Errorf("jwt: key %s: the algorithm %q is not %s", k.ID, k.Algorithm, Algorithm)
-		}
-		pub, err := parsePublicKey(k.PublicKey)
+		v, err := newVerifier(k)
 		if err != nil {
 			return nil, fmt.Errorf("jwt: key %s: %w", k.ID, err)
-		}
-		if thumbprint(pub) != k.ID {
-			return nil, fmt.Errorf("jwt: key %s: the id is not the thumbprint of the public key", k.ID)
 		}
 		if r.byKID[k.ID] != nil {
 			return nil, fmt.Errorf("jwt: key %s appears twice", k.ID)
 		}
-		v := &verifier{kid: k.ID, pub: pub, sigSize: pub.Size()}
 		r.keys = append(r.keys, v)
 		r.byKID[k.ID] = v
-		r.byHead[encodedHeader(k.ID)] = v
+		r.byHead[encodedHeader(v.alg, k.ID)] = v
 		if !k.Signing() {
 			continue
 		}
@@ -96,11 +157,12 @@ func NewKeyring(keys []*latchkey.SigningKey, s *Sealer) (*Keyring, error) {
 		if s == nil {
 			return nil, fmt.Errorf("jwt: key %s: no sealer to open the signing key with", k.ID)
 		}
-		if r.signer, err = openPrivateKey(k, pub, s); err != nil {
+		if r.signer, err = openPrivateKey(k, v, s); err != nil {
 			return nil, err
 		}
+		r.sigSize = v.sigSize
 		r.signKID = k.ID
-		r.prefix = encodedHeader(k.ID) + "."
+		r.prefix = encodedHeader(v.alg, k.ID) + "."
 	}
 	jwks, err := encodeJWKS(r.keys)
 	if err != nil {
@@ -110,23 +172,9 @@ func NewKeyring(keys []*latchkey.SigningKey, s *Sealer) (*Keyring, error) {
 	return r, nil
 }
 
-func parsePublicKey(der []byte) (*rsa.PublicKey, error) {
-	k, err := x509.ParsePKIXPublicKey(der)
-	if err != nil {
-		return nil, fmt.Errorf("parsing the public key: %w", err)
-	}
-	pub, ok := k.(*rsa.PublicKey)
-	if !ok {
-		return nil, fmt.Errorf("the public key is %s, not RSA", kind(k))
-	}
-	if err := checkKeySize(pub); err != nil {
-		return nil, err
-	}
-	return pub, nil
-}
-
-// openPrivateKey opens the sealed private key of k, whose public key is pub.
-func openPrivateKey(k *latchkey.SigningKey, pub *rsa.PublicKey, s *Sealer) (*rsa.PrivateKey, error) {
+// openPrivateKey opens the sealed private key of k, whose public key is
+// v's.
+func openPrivateKey(k *latchkey.SigningKey, v *verifier, s *Sealer) (crypto.Signer, error) {
 	der, err := s.Open(k.ID, k.SealedPrivateKey)
 	if err != nil {
 		return nil, err
@@ -135,23 +183,65 @@ func openPrivateKey(k *latchkey.SigningKey, pub *rsa.PublicKey, s *Sealer) (*rsa
 	if err != nil {
 		return nil, fmt.Errorf("jwt: key %s: parsing the private key: %w", k.ID, err)
 	}
-	priv, ok := pk.(*rsa.PrivateKey)
-	if !ok {
-		return nil, fmt.Errorf("jwt: key %s: the private key is %s, not RSA", k.ID, kind(pk))
+	var pub crypto.PublicKey
+	switch pk := pk.(type) {
+	case *rsa.PrivateKey:
+		pub = &pk.PublicKey
+	case *ecdsa.PrivateKey:
+		pub = &pk.PublicKey
+	case ed25519.PrivateKey:
+		pub = pk.Public()
+	default:
+		return nil, fmt.Errorf("jwt: key %s: the private key is %s; want RSA, ECDSA P-256 or Ed25519", k.ID, kind(pk))
 	}
-	if !priv.PublicKey.Equal(pub) {
+	// Equal is false for keys of different kinds: the private key is of
+	// the kind, and so the algorithm, of the public key.
+	var ok bool
+	switch v.alg {
+	case RS256:
+		ok = v.rsa.Equal(pub)
+	case ES256:
+		ok = v.ec.Equal(pub)
+	case EdDSA:
+		ok = v.ed.Equal(pub)
+	}
+	if !ok {
 		return nil, fmt.Errorf("jwt: key %s: the private key does not match the public key", k.ID)
 	}
-	return priv, nil
+	return pk.(crypto.Signer), nil
 }
 
-// encodedHeader returns the encoded header of a token Sign signs with kid.
-func encodedHeader(kid string) string {
+// sign returns the signature of input by priv, by the algorithm of its
+// kind. An ES256 signature is R and S, each left-padded to 32 bytes.
+func sign(priv crypto.Signer, input []byte) ([]byte, error) {
+	switch priv := priv.(type) {
+	case *rsa.PrivateKey:
+		sum := sha256.Sum256(input)
+		return rsa.SignPKCS1v15(nil, priv, crypto.SHA256, sum[:])
+	case *ecdsa.PrivateKey:
+		sum := sha256.Sum256(input)
+		r, s, err := ecdsa.Sign(rand.Reader, priv, sum[:])
+		if err != nil {
+			return nil, err
+		}
+		sig := make([]byte, 2*es256Half)
+		r.FillBytes(sig[:es256Half])
+		s.FillBytes(sig[es256Half:])
+		return sig, nil
+	case ed25519.PrivateKey:
+		return ed25519.Sign(priv, input), nil
+	}
+	return nil, fmt.Errorf("a private key of type %T", priv)
+}
+
+// encodedHeader returns the encoded header of a token Sign signs with the
+// key kid of algorithm alg.
+func encodedHeader(alg, kid string) string {
 	h, _ := json.Marshal(struct {
 		Typ string `json:"typ"`
 		Alg string `json:"alg"`
 		Kid string `json:"kid"`
-	}{"JWT", Algorithm, kid})
+	}{"JWT", alg, kid})
 	return b64.EncodeToString(h)
 }
 
@@ -163,8 +253,8 @@ func (r *Keyring) SigningKeyID() string { return r.signKID }
 // token with a kid the keyring lacks may reload the keys and try again.
 func (r *Keyring) Has(kid string) bool { return r.byKID[kid] != nil }
 
-// Sign returns the token of c signed with the signing key, and the key's
-// kid. c must have all three times, between 1970 and 9999; they are written
+// Sign returns the token of c signed with the signing key, by its
+// algorithm, and the key's kid. c must have all three times, between 1970 and 9999; they are written
 // in whole seconds.
 func (r *Keyring) Sign(c Claims) (token, kid string, err error) {
 	if r.signer == nil {
@@ -175,11 +265,10 @@ func (r *Keyring) Sign(c Claims) (token, kid string, err error) {
 		return "", "", err
 	}
 	n := len(r.prefix) + b64.EncodedLen(len(payload))
-	buf := make([]byte, 0, n+1+b64.EncodedLen(r.signer.Size()))
+	buf := make([]byte, 0, n+1+b64.EncodedLen(r.sigSize))
 	buf = append(buf, r.prefix...)
 	buf = b64.AppendEncode(buf, payload)
-	sum := sha256.Sum256(buf)
-	sig, err := rsa.SignPKCS1v15(nil, r.signer, crypto.SHA256, sum[:])
+	sig, err := sign(r.signer, buf)
 	if err != nil {
 		return "", "", fmt.Errorf("jwt: signing: %w", err)
 	}
@@ -189,11 +278,13 @@ func (r *Keyring) Sign(c Claims) (token, kid string, err error) {
 }
 
 // Verify returns the claims of token if one of the keyring's keys signed it
-// with RS256 and it is valid at now: nbf <= now < exp. Whatever is wrong
-// with a token, the error is ErrInvalid.
+// by the key's algorithm and it is valid at now: nbf <= now < exp. Whatever
+// is wrong with a token, the error is ErrInvalid.
 //
 // It checks the signature before it reads the claims. The header must name
-// the key by its kid and the algorithm as RS256 exactly, and have no crit;
+// the key by its kid and the algorithm of that key exactly (RS256, ES256
+// or EdDSA), and have no crit; the signature must have the length of the
+// key's (for ES256, 64 bytes: R and S, not DER);
 // the claims must hold aud, jti and sub as strings, exp (and iat and nbf, if
 // present) as numbers in [0, 253402300799], and scopes as an array of
 // strings. Members they do not know are ignored, but no member may appear
@@ -228,8 +319,7 @@ func (r *Keyring) VerifySignature(token string) (*Claims, error) {
 	if n, err := b64.Decode(sigBytes, []byte(sig)); err != nil || n != v.sigSize {
 		return nil, ErrInvalid
 	}
-	sum := sha256.Sum256([]byte(token[:len(head)+1+len(payload)]))
-	if rsa.VerifyPKCS1v15(v.pub, crypto.SHA256, sum[:], sigBytes) != nil {
+	if !v.verify([]byte(token[:len(head)+1+len(payload)]), sigBytes) {
 		return nil, ErrInvalid
 	}
 
@@ -281,7 +371,8 @@ func split(token string) (head, payload, sig string, ok bool) {
 // nothing: a caller whose Verify failed can use it to see
 // whether the token names a key the keyring lacks (Keyring.Has), which a
 // replica that missed a rotation would, and reload the keys, though not at
-// every request: anyone can write a kid.
+// every request: anyone can write a kid. The header's alg must be one of
+// Algorithms, whichever.
 func KeyID(token string) string {
 	head, _, _, ok := split(token)
 	if !ok {
@@ -292,46 +383,41 @@ func KeyID(token string) string {
 		return ""
 	}
 	h, ok := decodeHeader(data)
-	if !ok || h.alg != Algorithm {
+	if !ok || !knownAlgorithm(h.alg) {
 		return ""
 	}
 	return h.kid
 }
 
 // lookup returns the key an encoded header other than the ones Sign writes
-// names, or nil unless the header is valid, names RS256 and a known kid.
+// names, or nil unless the header is valid and names a known kid and the
+// algorithm of that key.
 func (r *Keyring) lookup(head string) *verifier {
 	data, err := b64.DecodeString(head)
 	if err != nil {
 		return nil
 	}
 	h, ok := decodeHeader(data)
-	if !ok || h.alg != Algorithm {
+	if !ok {
 		return nil
 	}
-	return r.byKID[h.kid]
+	v := r.byKID[h.kid]
+	if v == nil || h.alg != v.alg {
+		return nil
+	}
+	return v
 }
 
 // JWKS returns the public keys of the keyring as a JSON Web Key Set, to be
 // served as application/json.
 func (r *Keyring) JWKS() []byte { return bytes.Clone(r.jwks) }
 
-type jwk struct {
-	Kty string `json:"kty"`
-	Use string `json:"use"`
-	Alg string `json:"alg"`
-	Kid string `json:"kid"`
-	N   string `json:"n"`
-	E   string `json:"e"`
-}
-
 func encodeJWKS(keys []*verifier) ([]byte, error) {
 	set := struct {
-		Keys []jwk `json:"keys"`
-	}{Keys: []jwk{}}
+		Keys []*jwk `json:"keys"`
+	}{Keys: []*jwk{}}
 	for _, v := range keys {
-		n, e := jwkNumbers(v.pub)
-		set.Keys = append(set.Keys, jwk{Kty: "RSA", Use: "sig", Alg: Algorithm, Kid: v.kid, N: n, E: e})
+		set.Keys = append(set.Keys, v.jwk)
 	}
 	b, err := json.Marshal(set)
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -15,6 +16,7 @@ import (
 	"github.com/ory/fosite/token/hmac"
 
 	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/internal/jwt"
 	"github.com/latchkey/latchkey/internal/service"
 )
 
@@ -296,4 +298,66 @@ func TestReuseAfterExpiry(t *testing.T) {
 			t.Errorf("the newer refresh token after the reuse: %d %v, want 400 invalid_grant", status, body)
 		}
 	})
+}
+
+// TestAccessTokensOfEachAlgorithm: with a signing key of each algorithm,
+// the token endpoint issues access tokens signed by it, which introspect
+// as active and authenticate; after a rotation to another algorithm, they
+// still do, and a refresh issues a token of the new key.
+func TestAccessTokensOfEachAlgorithm(t *testing.T) {
+	for _, alg := range jwt.Algorithms() {
+		t.Run(alg, func(t *testing.T) {
+			p, svc, _ := newProvider(t)
+			k, err := svc.RotateKey(t.Context(), alg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			a := newApp(t, p, svc, false)
+			access, refresh := a.tokens(a.code())
+			if gotAlg, kid := jwtHeader(t, access); gotAlg != alg || kid != k.ID {
+				t.Errorf("the access token is %s by %s, want %s by %s", gotAlg, kid, alg, k.ID)
+			}
+			check := func(when, token string) {
+				t.Helper()
+				if !a.active(token) {
+					t.Errorf("%s: introspection says the access token is not active", when)
+				}
+				if _, err := svc.Authenticate(t.Context(), token, latchkey.Origin{}); err != nil {
+					t.Errorf("%s: Authenticate(access token) = %v", when, err)
+				}
+			}
+			check("signed", access)
+
+			next := jwt.Algorithms()[(slices.Index(jwt.Algorithms(), alg)+1)%len(jwt.Algorithms())]
+			k2, err := svc.RotateKey(t.Context(), next)
+			if err != nil {
+				t.Fatal(err)
+			}
+			check("after a rotation to "+next, access)
+			status, body := a.refresh(refresh)
+			renewed, _ := body["access_token"].(string)
+			if status != http.StatusOK || renewed == "" {
+				t.Fatalf("refresh: %d %v", status, body)
+			}
+			if gotAlg, kid := jwtHeader(t, renewed); gotAlg != next || kid != k2.ID {
+				t.Errorf("the refreshed access token is %s by %s, want %s by %s", gotAlg, kid, next, k2.ID)
+			}
+			check("refreshed", renewed)
+		})
+	}
+}
+
+// jwtHeader is the alg and kid of a JWT's header.
+func jwtHeader(t *testing.T, token string) (alg, kid string) {
+	t.Helper()
+	head, _, _ := strings.Cut(token, ".")
+	b, err := base64.RawURLEncoding.DecodeString(head)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var h struct{ Alg, Kid string }
+	if err := json.Unmarshal(b, &h); err != nil {
+		t.Fatal(err)
+	}
+	return h.Alg, h.Kid
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/internal/jwt"
 )
 
 // handClock is a clock the test moves by hand.
@@ -138,24 +139,28 @@ func TestCheckOutcomes(t *testing.T) {
 
 // TestCheckReloadsForAnUnknownKey: a token signed with a key another
 // process added (and this one has not heard of) authenticates: the keys
-// are read again for it.
+// are read again for it, whatever the new key's algorithm.
 func TestCheckReloadsForAnUnknownKey(t *testing.T) {
-	svc, st := newTestService(t, Config{})
-	other, err := New(t.Context(), st, svc.sealer, svc.cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := other.RotateKey(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	_, raw := other.mustToken(t, other.mustUser(t, "rotated"))
-	// As if this process had last read the keys long ago: the reload is
-	// limited to one a second.
-	svc.reloadMu.Lock()
-	svc.lastReload = time.Time{}
-	svc.reloadMu.Unlock()
-	if _, err := svc.Authenticate(t.Context(), raw, latchkey.Origin{}); err != nil {
-		t.Errorf("a token signed with a key another process added: %v", err)
+	for _, alg := range jwt.Algorithms() {
+		t.Run(alg, func(t *testing.T) {
+			svc, st := newTestService(t, Config{})
+			other, err := New(t.Context(), st, svc.sealer, svc.cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := other.RotateKey(t.Context(), alg); err != nil {
+				t.Fatal(err)
+			}
+			_, raw := other.mustToken(t, other.mustUser(t, "rotated"))
+			// As if this process had last read the keys long ago: the reload is
+			// limited to one a second.
+			svc.reloadMu.Lock()
+			svc.lastReload = time.Time{}
+			svc.reloadMu.Unlock()
+			if _, err := svc.Authenticate(t.Context(), raw, latchkey.Origin{}); err != nil {
+				t.Errorf("a token signed with a %s key another process added: %v", alg, err)
+			}
+		})
 	}
 }
 

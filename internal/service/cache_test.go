@@ -87,7 +87,7 @@ func TestCacheInvalidation(t *testing.T) {
 	}
 
 	// A key rotation purges; old tokens still verify with the retired key.
-	if _, err := svc.RotateKey(ctx); err != nil {
+	if _, err := svc.RotateKey(ctx, jwt.DefaultAlgorithm); err != nil {
 		t.Fatal(err)
 	}
 	if svc.cache.len() != 0 {

@@ -2,8 +2,10 @@ package service
 
 import (
 	"context"
-	"crypto/rsa"
+	"crypto"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/latchkey/latchkey"
@@ -46,11 +48,12 @@ func (s *Service) reloadForUnknownKey(ctx context.Context, kid string) bool {
 	return s.keys.Load().Has(kid)
 }
 
-// addKey makes priv, or a new key when priv is nil, the signing key.
-func (s *Service) addKey(ctx context.Context, priv *rsa.PrivateKey) (*latchkey.SigningKey, error) {
+// addKey makes priv, or a new key of jwt.DefaultAlgorithm when priv is
+// nil, the signing key.
+func (s *Service) addKey(ctx context.Context, priv crypto.Signer) (*latchkey.SigningKey, error) {
 	if priv == nil {
 		var err error
-		if priv, err = jwt.GenerateKey(); err != nil {
+		if priv, err = jwt.GenerateKey(jwt.DefaultAlgorithm); err != nil {
 			return nil, err
 		}
 	}
@@ -66,19 +69,29 @@ func (s *Service) addKey(ctx context.Context, priv *rsa.PrivateKey) (*latchkey.S
 	return k, nil
 }
 
-// RotateKey makes a new key the signing key. The old ones keep verifying
-// until the last token they signed expires or is revoked.
-func (s *Service) RotateKey(ctx context.Context) (*latchkey.SigningKey, error) {
-	k, err := s.addKey(ctx, nil)
+// RotateKey makes a new key of alg (jwt.RS256, jwt.ES256 or jwt.EdDSA) the
+// signing key. The old ones, of whatever algorithm, keep verifying until
+// the last token they signed expires or is revoked. EINVALID for any other
+// alg.
+func (s *Service) RotateKey(ctx context.Context, alg string) (*latchkey.SigningKey, error) {
+	if !slices.Contains(jwt.Algorithms(), alg) {
+		return nil, latchkey.Errorf(latchkey.EINVALID, "unknown key algorithm %q; want %s", alg, strings.Join(jwt.Algorithms(), ", "))
+	}
+	priv, err := jwt.GenerateKey(alg)
+	if err != nil {
+		return nil, err
+	}
+	k, err := s.addKey(ctx, priv)
 	if err != nil {
 		return nil, err
 	}
 	return k, s.loadKeys(ctx)
 }
 
-// ImportKey makes the RSA key in privPEM the signing key, as Laravel
-// Passport's oauth-private.key, so that tokens of either side verify on the
-// other. pubPEM, when given, must be its public half.
+// ImportKey makes the key in privPEM the signing key: an RSA key, as
+// Laravel Passport's oauth-private.key, so that tokens of either side
+// verify on the other, or an ECDSA P-256 or Ed25519 key (see
+// jwt.ParsePrivateKeyPEM). pubPEM, when given, must be its public half.
 func (s *Service) ImportKey(ctx context.Context, privPEM, pubPEM []byte) (*latchkey.SigningKey, error) {
 	priv, err := jwt.ParsePrivateKeyPEM(privPEM)
 	if err != nil {
@@ -89,7 +102,7 @@ func (s *Service) ImportKey(ctx context.Context, privPEM, pubPEM []byte) (*latch
 		if err != nil {
 			return nil, &latchkey.Error{Code: latchkey.EINVALID, Message: err.Error(), Err: err}
 		}
-		if !priv.PublicKey.Equal(pub) {
+		if jwt.CheckKeyPair(priv, pub) != nil {
 			return nil, latchkey.Errorf(latchkey.EINVALID, "the public key is not the private key's public half")
 		}
 	}
