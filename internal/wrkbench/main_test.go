@@ -175,6 +175,8 @@ func TestWriteTable(t *testing.T) {
 			bare: result(10000, 0, 0), real: result(3000, 8*time.Millisecond, 20*time.Millisecond)},
 		{path: "reject", goal: workloads[3].goal,
 			bare: result(20000, 0, 0), real: result(15000, 0, 0), realProblem: "12 of 150,000 answers not 401"},
+		{path: "create RS256 refused", goal: workloads[4].goal,
+			realProblem: "the answer captured for the bare handler: status 429, not 201"},
 		{path: "create RS256", goal: workloads[4].goal,
 			bare: result(19000, 0, 0), real: result(1200, 6*time.Millisecond, 12500*time.Microsecond)},
 		{path: "create ES256", goal: workloads[5].goal, unavailable: "`latchkey keys rotate --alg ES256` failed"},
@@ -186,10 +188,12 @@ func TestWriteTable(t *testing.T) {
 | show | 20,000 | 16,000 | 0.80 | 1.50 ms | 4.20 ms | ≥0.75, p99 <5 ms: met |
 | list | 10,000 | 3,000 | 0.30 | 8.00 ms | 20.00 ms | ≥0.60: missed |
 | reject | 20,000 | wrong answers |  |  |  | ≥0.80: not measured |
+| create RS256 refused | not run | wrong answers |  |  |  | ≥1,000/s: not measured |
 | create RS256 | 19,000 | 1,200 | 0.06 | 6.00 ms | 12.50 ms | ≥1,000/s: met |
 | create ES256 | not available | not available |  |  |  | ≥4,000/s: not available |
 
 - reject, latchkey: 12 of 150,000 answers not 401
+- create RS256 refused, latchkey: the answer captured for the bare handler: status 429, not 201
 - create ES256: not available: ` + "`latchkey keys rotate --alg ES256` failed" + `
 `
 	if diff := cmp.Diff(want, b.String()); diff != "" {
@@ -251,7 +255,8 @@ func TestAnswerCheck(t *testing.T) {
 		wantErr string
 	}{
 		{"status", &answer{status: 200}, 200, "", ""},
-		{"another status", &answer{status: 429, body: []byte(`{"message":"Too Many Attempts."}`)}, 401, "", `status 429, not 401: {"message":"Too Many Attempts."}`},
+		{"another status", &answer{status: 429, body: []byte(`{"message":"Too Many Attempts."}` + "\n")}, 401, "", `status 429, not 401: {"message":"Too Many Attempts."}`},
+		{"another status, its body cut", &answer{status: 500, body: []byte(strings.Repeat("x", 300))}, 200, "", "status 500, not 200: " + strings.Repeat("x", 200)},
 		{"signed as asked", created(jwtWith("ES256")), 201, "ES256", ""},
 		{"signed otherwise", created(jwtWith("RS256")), 201, "EdDSA", "signed RS256, not EdDSA"},
 		{"no token", created("not a token"), 201, "RS256", "not a JWT"},
@@ -259,6 +264,9 @@ func TestAnswerCheck(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := tc.a.check(tc.expect, tc.alg)
+			if err != nil && strings.HasPrefix(tc.wantErr, "status ") && err.Error() != tc.wantErr {
+				t.Errorf("check(%d, %q) = %q, want exactly %q", tc.expect, tc.alg, err, tc.wantErr)
+			}
 			if tc.wantErr == "" && err != nil || tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)) {
 				t.Errorf("check(%d, %q) = %v, want %q", tc.expect, tc.alg, err, tc.wantErr)
 			}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -366,7 +367,7 @@ func capture(req func(base string) (*http.Request, error), base string) (*answer
 // token signed with alg.
 func (a *answer) check(expect int, alg string) error {
 	if a.status != expect {
-		return fmt.Errorf("status %d, not %d: %.200s", a.status, expect, a.body)
+		return fmt.Errorf("status %d, not %d: %.200s", a.status, expect, bytes.TrimSpace(a.body))
 	}
 	if alg == "" {
 		return nil

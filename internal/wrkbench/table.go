@@ -64,6 +64,9 @@ func writeTable(w io.Writer, rows []row) {
 			notes = append(notes, r.path+": not available: "+r.unavailable)
 		case !r.ok():
 			bare, real := rate(r.bare), rate(r.real)
+			if r.bare == (wrkResult{}) && r.bareProblem == "" {
+				bare = "not run" // the answer to copy was wrong already
+			}
 			if r.bareProblem != "" {
 				bare = "wrong answers"
 				notes = append(notes, r.path+", bare: "+r.bareProblem)
