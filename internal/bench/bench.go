@@ -14,9 +14,6 @@ package bench
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -26,10 +23,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"slices"
-	"strconv"
-	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/latchkey/latchkey"
@@ -129,7 +123,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 
 	fx, err := r.seed(ctx, rep)
 	if err != nil {
-		return nil, fmt.Errorf("seeding: %w", err)
+		return nil, err
 	}
 	runtime.GC()
 	debug.FreeOSMemory() // what seeding used is not the server's
@@ -172,177 +166,21 @@ func (r *runner) progressf(format string, args ...any) {
 	fmt.Fprintf(r.opts.Progress, "bench: "+format+"\n", args...)
 }
 
-// fixture is what the workloads need to know about the seeded store.
-type fixture struct {
-	listUser, writer int64    // the user show and list read; the user create writes
-	listJWT          string   // a valid token of listUser
-	writerJWT        string   // a valid token of writer
-	revokedJWT       string   // a revoked token of listUser
-	listIDs          []string // every token of listUser
-	forgePrefix      string   // listJWT's header and claims, with the dot
-	forgeSig         []byte   // listJWT's signature
-}
-
-// randomHex is n random bytes in hex.
-func randomHex(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b) // crypto/rand.Read never fails
-	return hex.EncodeToString(b)
-}
-
-// seed fills the store: the users and tokens the workloads use, then
-// ScaleUsers users and ScaleTokens tokens. Tokens beyond the few the
-// workloads authenticate with are rows written straight to the store: the
-// figures need the rows, not their JWTs, and signing a million tokens
-// would take a quarter of an hour.
-func (r *runner) seed(ctx context.Context, rep *Report) (*fixture, error) {
-	start := time.Now()
-	// A service of its own, closed before the measured one starts, so that
-	// the startup time is that of a server on a full store.
+// seed fills the store through a service of its own, closed before the
+// measured one starts, so that the startup time is that of a server on a
+// full store.
+func (r *runner) seed(ctx context.Context, rep *Report) (*Fixture, error) {
 	svc, st, closeSvc, err := r.opts.Open(ctx, r.opts.Config)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("seeding: %w", err)
 	}
 	defer closeSvc()
-
-	run := randomHex(4) // names unique to this run
-	newUser := func(role string) (*latchkey.User, error) {
-		return svc.CreateUser(ctx, service.NewUser{
-			Username: "bench-" + run + "-" + role, Email: "bench-" + run + "-" + role + "@example.com", FirstName: "Bench",
-		})
-	}
-	newToken := func(u *latchkey.User, name string) (*latchkey.Token, string, error) {
-		return svc.OperatorCreateToken(ctx, u, service.TokenRequest{Name: &name})
-	}
-	listUser, err := newUser("list")
-	if err != nil {
-		return nil, err
-	}
-	writer, err := newUser("write")
-	if err != nil {
-		return nil, err
-	}
-	listTok, listJWT, err := newToken(listUser, "bench reader")
-	if err != nil {
-		return nil, err
-	}
-	_, writerJWT, err := newToken(writer, "bench writer")
-	if err != nil {
-		return nil, err
-	}
-	revoked, revokedJWT, err := newToken(listUser, "bench revoked")
-	if err != nil {
-		return nil, err
-	}
-	if _, err := svc.OperatorRevokeToken(ctx, revoked.ID); err != nil {
-		return nil, err
-	}
-	dot := strings.LastIndexByte(listJWT, '.')
-	sig, err := base64.RawURLEncoding.DecodeString(listJWT[dot+1:])
-	if err != nil || len(sig) < 8 {
-		return nil, fmt.Errorf("the signature of a new token is not base64url: %v", err)
-	}
-	fx := &fixture{
-		listUser: listUser.ID, writer: writer.ID,
-		listJWT: listJWT, writerJWT: writerJWT, revokedJWT: revokedJWT,
-		listIDs:     make([]string, r.opts.Tokens),
-		forgePrefix: listJWT[:dot+1], forgeSig: sig,
-	}
-	fx.listIDs[0] = listTok.ID
-
-	now := time.Now().UTC().Truncate(time.Microsecond)
-	tokenRow := func(user int64, i int) *latchkey.Token {
-		created := now.Add(-time.Duration(i+1) * time.Millisecond)
-		expires := now.AddDate(1, 0, 0)
-		return &latchkey.Token{
-			ID: randomHex(latchkey.TokenIDLength / 2), UserID: user,
-			ClientID: latchkey.PersonalAccessClientID, Name: "bench " + strconv.Itoa(i), Scopes: latchkey.Scopes{},
-			CreatedAt: created, UpdatedAt: created, ExpiresAt: &expires, KeyID: listTok.KeyID,
-		}
-	}
-	err = r.parallel(ctx, "tokens of the listing user", r.opts.Tokens-1, func(i int) error {
-		t := tokenRow(listUser.ID, i)
-		fx.listIDs[i+1] = t.ID
-		return st.CreateToken(ctx, t)
+	fx, took, err := Seed(ctx, svc, st, SeedOptions{
+		Tokens: r.opts.Tokens, ScaleUsers: r.opts.ScaleUsers, ScaleTokens: r.opts.ScaleTokens,
+		Progress: r.progressf,
 	})
-	if err != nil {
-		return nil, err
-	}
-	rep.SeedSeconds.Fixture = time.Since(start).Seconds()
-
-	if r.opts.ScaleUsers > 0 {
-		t := time.Now()
-		ids := make([]int64, r.opts.ScaleUsers)
-		err := r.parallel(ctx, "users at scale", r.opts.ScaleUsers, func(i int) error {
-			u, err := newUser("u" + strconv.Itoa(i))
-			if err == nil {
-				ids[i] = u.ID
-			}
-			return err
-		})
-		if err != nil {
-			return nil, err
-		}
-		rep.SeedSeconds.Users = time.Since(t).Seconds()
-		t = time.Now()
-		err = r.parallel(ctx, "tokens at scale", r.opts.ScaleTokens, func(i int) error {
-			return st.CreateToken(ctx, tokenRow(ids[i%len(ids)], i))
-		})
-		if err != nil {
-			return nil, err
-		}
-		rep.SeedSeconds.Tokens = time.Since(t).Seconds()
-	}
-	rep.SeedSeconds.Total = time.Since(start).Seconds()
-	return fx, nil
-}
-
-// parallel calls f for 0 ≤ i < n from a few goroutines, so that a store
-// with a network round trip per write is kept busy, and reports progress
-// on a long job.
-func (r *runner) parallel(ctx context.Context, what string, n int, f func(i int) error) error {
-	if n <= 0 {
-		return nil
-	}
-	start := time.Now()
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	var next, done atomic.Int64
-	var wg sync.WaitGroup
-	for range min(n, max(8, 2*runtime.GOMAXPROCS(0))) {
-		wg.Go(func() {
-			for ctx.Err() == nil {
-				i := int(next.Add(1) - 1)
-				if i >= n {
-					return
-				}
-				if err := f(i); err != nil {
-					cancel(fmt.Errorf("%s: %w", what, err))
-					return
-				}
-				done.Add(1)
-			}
-		})
-	}
-	finished := make(chan struct{})
-	go func() { wg.Wait(); close(finished) }()
-	tick := time.NewTicker(5 * time.Second)
-	defer tick.Stop()
-	for {
-		select {
-		case <-finished:
-			if err := context.Cause(ctx); err != nil {
-				return err
-			}
-			if time.Since(start) > 5*time.Second {
-				r.progressf("seeded %d %s in %.1fs", n, what, time.Since(start).Seconds())
-			}
-			return nil
-		case <-tick.C:
-			d := done.Load()
-			r.progressf("seeding %s: %d of %d (%.0f/s)", what, d, n, float64(d)/time.Since(start).Seconds())
-		}
-	}
+	rep.SeedSeconds = took
+	return fx, err
 }
 
 // servers are the two handlers under load.
@@ -448,7 +286,7 @@ type row struct {
 }
 
 // measure runs w against the bare handler, then the real one.
-func (r *runner) measure(ctx context.Context, w workload, fx *fixture, s *servers) (row, error) {
+func (r *runner) measure(ctx context.Context, w workload, fx *Fixture, s *servers) (row, error) {
 	var rw row
 	lt := loadtest.Options{Concurrency: r.opts.Concurrency, Duration: r.opts.Duration, Warmup: r.opts.Warmup, Requests: r.opts.Requests}
 	bareReq, _ := w.make(fx, s.bare, lt.Concurrency)

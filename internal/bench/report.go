@@ -15,29 +15,24 @@ import (
 
 // Report is what a Run measured, written as a table or as JSON.
 type Report struct {
-	Database        string  `json:"database"` // never a URL: it may hold a password
-	Concurrency     int     `json:"concurrency"`
-	DurationSeconds float64 `json:"duration_seconds"`
-	Requests        int     `json:"requests,omitempty"` // each run ends once this many were counted
-	WarmupSeconds   float64 `json:"warmup_seconds"`
-	GOMAXPROCS      int     `json:"gomaxprocs"`
-	NumCPU          int     `json:"num_cpu"`
-	GoVersion       string  `json:"go_version"`
-	Tokens          int     `json:"tokens"`
-	ScaleUsers      int     `json:"scale_users"`
-	ScaleTokens     int     `json:"scale_tokens"`
-	SeedSeconds     struct {
-		Fixture float64 `json:"fixture"` // the workloads' users and tokens
-		Users   float64 `json:"users"`   // ScaleUsers
-		Tokens  float64 `json:"tokens"`  // ScaleTokens
-		Total   float64 `json:"total"`
-	} `json:"seed_seconds"`
-	OpenMillis  float64          `json:"open_ms"`  // Options.Open and Bootstrap
-	ReadyMillis float64          `json:"ready_ms"` // to the first 200 from /readyz
-	RSSSeeded   int64            `json:"rss_seeded_bytes"`
-	RSSStarted  int64            `json:"rss_started_bytes"`
-	RSSMax      int64            `json:"rss_max_bytes"` // sampled every 50ms under load
-	Workloads   []WorkloadReport `json:"workloads"`
+	Database        string           `json:"database"` // never a URL: it may hold a password
+	Concurrency     int              `json:"concurrency"`
+	DurationSeconds float64          `json:"duration_seconds"`
+	Requests        int              `json:"requests,omitempty"` // each run ends once this many were counted
+	WarmupSeconds   float64          `json:"warmup_seconds"`
+	GOMAXPROCS      int              `json:"gomaxprocs"`
+	NumCPU          int              `json:"num_cpu"`
+	GoVersion       string           `json:"go_version"`
+	Tokens          int              `json:"tokens"`
+	ScaleUsers      int              `json:"scale_users"`
+	ScaleTokens     int              `json:"scale_tokens"`
+	SeedSeconds     SeedSeconds      `json:"seed_seconds"`
+	OpenMillis      float64          `json:"open_ms"`  // Options.Open and Bootstrap
+	ReadyMillis     float64          `json:"ready_ms"` // to the first 200 from /readyz
+	RSSSeeded       int64            `json:"rss_seeded_bytes"`
+	RSSStarted      int64            `json:"rss_started_bytes"`
+	RSSMax          int64            `json:"rss_max_bytes"` // sampled every 50ms under load
+	Workloads       []WorkloadReport `json:"workloads"`
 }
 
 // WorkloadReport is one workload's line of the report.

@@ -17,20 +17,20 @@ import (
 
 // workloads are the workloads, in the order they run.
 var workloads = []workload{
-	{name: "show", expect: []int{http.StatusOK}, make: (*fixture).show,
+	{name: "show", expect: []int{http.StatusOK}, make: (*Fixture).show,
 		target: func(r row) (string, bool) {
 			return "≥60% of bare, p99 <5ms", r.ratio >= 0.60 && r.latchkey.P99 < 5*time.Millisecond
 		}},
-	{name: "list", expect: []int{http.StatusOK}, make: (*fixture).list,
+	{name: "list", expect: []int{http.StatusOK}, make: (*Fixture).list,
 		target: func(r row) (string, bool) { return "≥40% of bare", r.ratio >= 0.40 }},
-	{name: "create", expect: []int{http.StatusCreated}, make: (*fixture).create,
+	{name: "create", expect: []int{http.StatusCreated}, make: (*Fixture).create,
 		target: func(r row) (string, bool) { return "≥1000/s (SQLite)", r.latchkey.RPS >= 1000 }},
-	{name: "mix", expect: []int{http.StatusOK, http.StatusCreated, http.StatusNoContent}, make: (*fixture).mix},
-	{name: "reject-malformed", expect: []int{http.StatusUnauthorized}, make: (*fixture).rejectMalformed,
+	{name: "mix", expect: []int{http.StatusOK, http.StatusCreated, http.StatusNoContent}, make: (*Fixture).mix},
+	{name: "reject-malformed", expect: []int{http.StatusUnauthorized}, make: (*Fixture).rejectMalformed,
 		target: func(r row) (string, bool) { return "≥60% of bare", r.ratio >= 0.60 }},
-	{name: "reject-repeated", expect: []int{http.StatusUnauthorized}, make: (*fixture).rejectRepeated,
+	{name: "reject-repeated", expect: []int{http.StatusUnauthorized}, make: (*Fixture).rejectRepeated,
 		target: func(r row) (string, bool) { return "≥60% of bare", r.ratio >= 0.60 }},
-	{name: "reject-forged", expect: []int{http.StatusUnauthorized}, make: (*fixture).rejectForged},
+	{name: "reject-forged", expect: []int{http.StatusUnauthorized}, make: (*Fixture).rejectForged},
 }
 
 // workload is one kind of traffic.
@@ -40,7 +40,7 @@ type workload struct {
 	// make returns the requests of one run against base, and what to do
 	// with their answers (nil: nothing). It is called afresh for each run,
 	// so that state it keeps (tokens made, to revoke) is that run's.
-	make   func(fx *fixture, base string, concurrency int) (func(worker, n int) *http.Request, func(int, *http.Request, int, []byte))
+	make   func(fx *Fixture, base string, concurrency int) (func(worker, n int) *http.Request, func(int, *http.Request, int, []byte))
 	target func(row) (text string, met bool) // nil: no target
 }
 
@@ -103,31 +103,31 @@ func newRequest(method, url, auth, body string) *http.Request {
 	return req
 }
 
-func (fx *fixture) tokensURL(base string, user int64) string {
+func (fx *Fixture) tokensURL(base string, user int64) string {
 	return base + "/api/1.0/users/" + strconv.FormatInt(user, 10) + "/tokens"
 }
 
 // showRequest is a show of one of listUser's tokens, a different one per
 // request, as auth.
-func (fx *fixture) showRequest(base, auth string, worker, n int) *http.Request {
-	id := fx.listIDs[(worker*7919+n)%len(fx.listIDs)]
-	return newRequest(http.MethodGet, fx.tokensURL(base, fx.listUser)+"/"+id, auth, "")
+func (fx *Fixture) showRequest(base, auth string, worker, n int) *http.Request {
+	id := fx.ListIDs[(worker*7919+n)%len(fx.ListIDs)]
+	return newRequest(http.MethodGet, fx.tokensURL(base, fx.ListUser)+"/"+id, auth, "")
 }
 
-func (fx *fixture) show(base string, _ int) (func(int, int) *http.Request, func(int, *http.Request, int, []byte)) {
-	auth := "Bearer " + fx.listJWT
+func (fx *Fixture) show(base string, _ int) (func(int, int) *http.Request, func(int, *http.Request, int, []byte)) {
+	auth := "Bearer " + fx.ListJWT
 	return func(worker, n int) *http.Request { return fx.showRequest(base, auth, worker, n) }, nil
 }
 
-func (fx *fixture) list(base string, _ int) (func(int, int) *http.Request, func(int, *http.Request, int, []byte)) {
-	url, auth := fx.tokensURL(base, fx.listUser)+"?per_page=50", "Bearer "+fx.listJWT
+func (fx *Fixture) list(base string, _ int) (func(int, int) *http.Request, func(int, *http.Request, int, []byte)) {
+	url, auth := fx.tokensURL(base, fx.ListUser)+"?per_page=50", "Bearer "+fx.ListJWT
 	return func(int, int) *http.Request { return newRequest(http.MethodGet, url, auth, "") }, nil
 }
 
 const createBody = `{"name":"bench"}`
 
-func (fx *fixture) create(base string, _ int) (func(int, int) *http.Request, func(int, *http.Request, int, []byte)) {
-	url, auth := fx.tokensURL(base, fx.writer), "Bearer "+fx.writerJWT
+func (fx *Fixture) create(base string, _ int) (func(int, int) *http.Request, func(int, *http.Request, int, []byte)) {
+	url, auth := fx.tokensURL(base, fx.Writer), "Bearer "+fx.WriterJWT
 	return func(int, int) *http.Request { return newRequest(http.MethodPost, url, auth, createBody) }, nil
 }
 
@@ -135,15 +135,15 @@ func (fx *fixture) create(base string, _ int) (func(int, int) *http.Request, fun
 // made earlier in the run (a show when it has none left), 9 create one,
 // 45 show and 45 list. Reads are listUser's, writes writer's, so that the
 // list stays Tokens long.
-func (fx *fixture) mix(base string, concurrency int) (func(int, int) *http.Request, func(int, *http.Request, int, []byte)) {
+func (fx *Fixture) mix(base string, concurrency int) (func(int, int) *http.Request, func(int, *http.Request, int, []byte)) {
 	type state struct {
 		rng  *rand.Rand
 		made []string // ids of tokens this worker made, not yet revoked
 	}
 	states := make([]state, concurrency) // one per worker: no lock
-	read := "Bearer " + fx.listJWT
-	write := "Bearer " + fx.writerJWT
-	listURL, writeURL := fx.tokensURL(base, fx.listUser)+"?per_page=50", fx.tokensURL(base, fx.writer)
+	read := "Bearer " + fx.ListJWT
+	write := "Bearer " + fx.WriterJWT
+	listURL, writeURL := fx.tokensURL(base, fx.ListUser)+"?per_page=50", fx.tokensURL(base, fx.Writer)
 	next := func(worker, n int) *http.Request {
 		s := &states[worker]
 		if s.rng == nil {
@@ -176,14 +176,14 @@ func (fx *fixture) mix(base string, concurrency int) (func(int, int) *http.Reque
 	return next, observe
 }
 
-func (fx *fixture) rejectMalformed(base string, _ int) (func(int, int) *http.Request, func(int, *http.Request, int, []byte)) {
+func (fx *Fixture) rejectMalformed(base string, _ int) (func(int, int) *http.Request, func(int, *http.Request, int, []byte)) {
 	return func(worker, n int) *http.Request {
 		return fx.showRequest(base, "Bearer this-is-not-a-token", worker, n)
 	}, nil
 }
 
-func (fx *fixture) rejectRepeated(base string, _ int) (func(int, int) *http.Request, func(int, *http.Request, int, []byte)) {
-	auth := "Bearer " + fx.revokedJWT
+func (fx *Fixture) rejectRepeated(base string, _ int) (func(int, int) *http.Request, func(int, *http.Request, int, []byte)) {
+	auth := "Bearer " + fx.RevokedJWT
 	return func(worker, n int) *http.Request { return fx.showRequest(base, auth, worker, n) }, nil
 }
 
@@ -195,7 +195,7 @@ func (fx *fixture) rejectRepeated(base string, _ int) (func(int, int) *http.Requ
 // last bytes of an Ed25519 signature are the most significant of S, which
 // crypto/ed25519 refuses before any curve arithmetic once S reaches the
 // group order.)
-func (fx *fixture) rejectForged(base string, _ int) (func(int, int) *http.Request, func(int, *http.Request, int, []byte)) {
+func (fx *Fixture) rejectForged(base string, _ int) (func(int, int) *http.Request, func(int, *http.Request, int, []byte)) {
 	return func(worker, n int) *http.Request {
 		sig := slices.Clone(fx.forgeSig)
 		x := uint64(worker)<<40 | uint64(n+1) // never 0: never the real signature
