@@ -25,6 +25,12 @@ func requestID(r *http.Request) string {
 
 var saneRequestID = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
 
+// The values of the headers every answer carries.
+var (
+	nosniff    = []string{"nosniff"}
+	noReferrer = []string{"no-referrer"}
+)
+
 // newRequestID returns 16 random characters of base32, the id of a
 // request that brought none. An id only tells log lines apart and need not
 // be unpredictable: math/rand/v2's generator serves, without the system
@@ -83,10 +89,12 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 			id = newRequestID()
 		}
 		r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, id))
+		// The keys are in canonical form already, and the constant
+		// values shared: net/http only reads them.
 		h := w.Header()
-		h.Set("X-Request-Id", id)
-		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("Referrer-Policy", "no-referrer")
+		h["X-Request-Id"] = []string{id}
+		h["X-Content-Type-Options"] = nosniff
+		h["Referrer-Policy"] = noReferrer
 		sw := &statusWriter{ResponseWriter: w}
 		defer func() {
 			if v := recover(); v != nil {

@@ -43,7 +43,7 @@ func TestAbortHandlerPropagates(t *testing.T) {
 
 // TestRequestID: a sane X-Request-Id is kept, in the answer and the log;
 // any other, or none, is replaced by 16 characters of base32, new for each
-// request.
+// request. Every answer says nosniff and no-referrer.
 func TestRequestID(t *testing.T) {
 	var logs bytes.Buffer
 	s := &Server{log: slog.New(slog.NewTextHandler(&logs, nil)), mux: http.NewServeMux()}
@@ -56,6 +56,11 @@ func TestRequestID(t *testing.T) {
 		}
 		rec := httptest.NewRecorder()
 		s.middleware(s.mux).ServeHTTP(rec, r)
+		for k, want := range map[string]string{"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"} {
+			if got := rec.Header().Values(k); len(got) != 1 || got[0] != want {
+				t.Errorf("%s: %q, want %q", k, got, want)
+			}
+		}
 		return rec.Header().Get("X-Request-Id")
 	}
 	if got := id("trace-42.a_B"); got != "trace-42.a_B" {

@@ -36,6 +36,9 @@ type Metrics struct {
 	// that a request costs no label hashing. Its keys come from closed
 	// sets, so it stays as small as the exposition.
 	series sync.Map
+
+	// outcomes holds the authentication counters, by outcome.
+	outcomes sync.Map
 }
 
 // seriesKey names a request's series: its labels before they are
@@ -147,7 +150,15 @@ func statusLabel(status int) string {
 func (m *Metrics) SignedIn(outcome string) { m.signIns.WithLabelValues(outcome).Inc() }
 
 // Authenticated counts an authentication's outcome.
-func (m *Metrics) Authenticated(outcome string) { m.auth.WithLabelValues(outcome).Inc() }
+func (m *Metrics) Authenticated(outcome string) {
+	// Outcomes are the service's constants, a closed set: each counter
+	// is looked up once.
+	c, ok := m.outcomes.Load(outcome)
+	if !ok {
+		c, _ = m.outcomes.LoadOrStore(outcome, m.auth.WithLabelValues(outcome))
+	}
+	c.(prometheus.Counter).Inc()
+}
 
 // TokenCreated counts a created token.
 func (m *Metrics) TokenCreated() { m.created.Inc() }
