@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strconv"
 	"sync"
 
 	"github.com/latchkey/latchkey"
@@ -200,7 +201,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	if a, ok := v.(wire.Appender); ok {
 		bp := buffers.Get().(*[]byte)
 		b := append(a.AppendJSON((*bp)[:0]), '\n')
-		w.Header().Set("Content-Type", "application/json")
+		setJSONHeaders(w.Header(), len(b))
 		w.WriteHeader(status)
 		_, _ = w.Write(b)
 		if cap(b) <= 1<<20 {
@@ -217,10 +218,19 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 		b.Reset()
 		b.WriteString(`{"message":"Server Error"}` + "\n")
 	}
-	w.Header().Set("Content-Type", "application/json")
+	setJSONHeaders(w.Header(), b.Len())
 	w.WriteHeader(status)
 	_, _ = w.Write(b.Bytes())
 }
+
+// setJSONHeaders says that the answer is JSON of n bytes: with its length
+// known, net/http sends it whole rather than in chunks.
+func setJSONHeaders(h http.Header, n int) {
+	h["Content-Type"] = jsonType
+	h["Content-Length"] = []string{strconv.Itoa(n)}
+}
+
+var jsonType = []string{"application/json"}
 
 // buffers hold answers being written.
 var buffers = sync.Pool{New: func() any { b := make([]byte, 0, 8<<10); return &b }}

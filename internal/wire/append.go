@@ -25,33 +25,36 @@ func (d Date) AppendJSON(b []byte) []byte {
 		return append(b, '"')
 	}
 	h, mi, sec := t.Clock()
-	b = append(b, '"')
-	b = appendDigits(b, y, 4)
-	b = append(b, '-')
-	b = appendDigits(b, int(mo), 2)
-	b = append(b, '-')
-	b = appendDigits(b, day, 2)
-	b = append(b, 'T')
-	b = appendDigits(b, h, 2)
-	b = append(b, ':')
-	b = appendDigits(b, mi, 2)
-	b = append(b, ':')
-	b = appendDigits(b, sec, 2)
-	b = append(b, '.')
-	b = appendDigits(b, t.Nanosecond()/1000, 6)
-	return append(b, 'Z', '"')
+	// "YYYY-MM-DDTHH:MM:SS.ffffffZ", filled in place: a list of 50
+	// tokens writes 250 of them.
+	var a [29]byte
+	a[0] = '"'
+	put2(a[1:], y/100)
+	put2(a[3:], y%100)
+	a[5] = '-'
+	put2(a[6:], int(mo))
+	a[8] = '-'
+	put2(a[9:], day)
+	a[11] = 'T'
+	put2(a[12:], h)
+	a[14] = ':'
+	put2(a[15:], mi)
+	a[17] = ':'
+	put2(a[18:], sec)
+	a[20] = '.'
+	us := t.Nanosecond() / 1000
+	put2(a[21:], us/10000)
+	put2(a[23:], us/100%100)
+	put2(a[25:], us%100)
+	a[27] = 'Z'
+	a[28] = '"'
+	return append(b, a[:]...)
 }
 
-// appendDigits appends v, which is at least 0, in exactly n digits.
-func appendDigits(b []byte, v, n int) []byte {
-	for i := n - 1; i >= 0; i-- {
-		b = append(b, 0)
-	}
-	for i := len(b) - 1; i >= len(b)-n; i-- {
-		b[i] = byte('0' + v%10)
-		v /= 10
-	}
-	return b
+// put2 writes v, from 0 to 99, in two digits at the start of b.
+func put2(b []byte, v int) {
+	const digits = "00010203040506070809101112131415161718192021222324252627282930313233343536373839404142434445464748495051525354555657585960616263646566676869707172737475767778798081828384858687888990919293949596979899"
+	b[0], b[1] = digits[2*v], digits[2*v+1]
 }
 
 func appendDatePtr(b []byte, d *Date) []byte {
