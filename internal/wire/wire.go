@@ -143,6 +143,33 @@ type Problem struct {
 	Errors  FieldErrors `json:"errors,omitempty"`
 }
 
+// AppendJSON appends p's JSON object, exactly as encoding/json writes it:
+// an error answer costs no reflection.
+func (p Problem) AppendJSON(b []byte) []byte {
+	b = append(b, '{')
+	n := len(b)
+	if p.Error != "" {
+		b = append(b, `"error":`...)
+		b = appendString(b, p.Error)
+	}
+	if p.Message != "" {
+		if len(b) > n {
+			b = append(b, ',')
+		}
+		b = append(b, `"message":`...)
+		b = appendString(b, p.Message)
+	}
+	if len(p.Errors) > 0 {
+		if len(b) > n {
+			b = append(b, ',')
+		}
+		errs, _ := p.Errors.MarshalJSON() // fails on nothing but strings
+		b = append(b, `"errors":`...)
+		b = append(b, errs...)
+	}
+	return append(b, '}')
+}
+
 // Text is the sentence of p, whichever key holds it.
 func (p *Problem) Text() string {
 	if p.Message != "" {

@@ -91,8 +91,11 @@ func FuzzAppend(f *testing.F) {
 		url := "/api/1.0/users/2/tokens?filter=" + other
 		from := int(n % 1000)
 		page.Meta = Meta{Filter: name, SortBy: other, Count: 2, From: &from, Form: &from, Links: []Link{{URL: &url, Label: name, Active: flag}, {Label: "Next &raquo;"}}, Path: other}
+		fields := FieldErrors{{Field: name, Sentences: []string{other, name}}, {Field: other}}
 		for _, v := range []Appender{&page, &page.Data[0], &page.Data[1],
-			&CreatedToken{UserToken: page.Data[0], AccessToken: other, Token: page.Data[0]}} {
+			&CreatedToken{UserToken: page.Data[0], AccessToken: other, Token: page.Data[0]},
+			Problem{}, Problem{Error: name}, Problem{Message: other}, Problem{Error: name, Message: other},
+			Problem{Message: name, Errors: fields}, Problem{Errors: fields}, Problem{Errors: FieldErrors{}}} {
 			if got, want := string(v.AppendJSON(nil)), encodingJSON(t, v); got != want {
 				t.Fatalf("AppendJSON differs from encoding/json:\n got %s\nwant %s", got, want)
 			}
