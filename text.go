@@ -19,9 +19,6 @@ const (
 // carries that the server keeps as it came, and does not refuse: a
 // User-Agent, a client address. Cleaning clean text changes nothing.
 func CleanText(s string, max int) string {
-	if max <= 0 {
-		return ""
-	}
 	if len(s) <= max && utf8.ValidString(s) && strings.IndexFunc(s, unicode.IsControl) < 0 {
 		return s
 	}
