@@ -35,8 +35,10 @@ func listenMetrics(addr string, profiles bool, m *metrics.Metrics, log *slog.Log
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", m.Handler())
 	if profiles {
+		// Not /debug/pprof/cmdline: the command line may hold the
+		// database's URL with its password.
+		mux.HandleFunc("GET /debug/pprof/cmdline", http.NotFound)
 		mux.HandleFunc("GET /debug/pprof/", pprof.Index)
-		mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
 		mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
 		mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
 		mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)

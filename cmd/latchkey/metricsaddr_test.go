@@ -182,8 +182,8 @@ func TestMetricsAddrInvalid(t *testing.T) {
 }
 
 // TestProfiles: Go's profiles are served on the metrics listener with
-// --pprof only, never on the API's; --pprof without --metrics-addr is a
-// usage error.
+// --pprof only, never on the API's, and never the command line;
+// --pprof without --metrics-addr is a usage error.
 func TestProfiles(t *testing.T) {
 	env := testEnv(map[string]string{"LATCHKEY_DATABASE": filepath.Join(t.TempDir(), "latchkey.db")})
 	for _, pprof := range []bool{false, true} {
@@ -199,6 +199,10 @@ func TestProfiles(t *testing.T) {
 		}
 		if status, _ := get(t, profiles+"heap"); status != want {
 			t.Errorf("--pprof=%t: GET %sheap = %d, want %d", pprof, profiles, status, want)
+		}
+		// The command line may hold the database's password: never served.
+		if status, body := get(t, profiles+"cmdline"); status != http.StatusNotFound {
+			t.Errorf("--pprof=%t: GET %scmdline = %d %q, want 404", pprof, profiles, status, body)
 		}
 		if status, _ := get(t, base+"/debug/pprof/heap"); status != http.StatusNotFound {
 			t.Errorf("--pprof=%t: profiles on the API's listener = %d, want 404", pprof, status)
