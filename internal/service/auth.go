@@ -101,7 +101,7 @@ const (
 	OutcomeExpired       = "expired"
 	OutcomeClientRevoked = "client_revoked"
 	OutcomeUserInactive  = "user_inactive" // disabled or deleted
-	OutcomeMismatch      = "mismatch"      // sub or aud differ from the row
+	OutcomeMismatch      = "mismatch"      // sub, aud or the signing key differ from the row
 	OutcomeError         = "error"         // the database failed
 )
 
@@ -128,6 +128,9 @@ func (s *Service) check(ctx context.Context, token string, now time.Time, origin
 			return nil, time.Time{}, 0, OutcomeUnknownKey, errUnauthenticated
 		}
 	}
+	// The key that verified the token is the one its header names; the
+	// row says which key signed it.
+	kid = jwt.KeyID(token)
 	cred, err := s.store.Credential(ctx, claims.ID)
 	if err != nil {
 		if latchkey.ErrorCode(err) == latchkey.ENOTFOUND {
@@ -147,6 +150,12 @@ func (s *Service) check(ctx context.Context, token string, now time.Time, origin
 	case !u.Active():
 		refused = OutcomeUserInactive
 	case strconv.FormatInt(t.UserID, 10) != claims.Subject || strconv.FormatInt(t.ClientID, 10) != claims.Audience:
+		refused = OutcomeMismatch
+	case t.KeyID != "" && t.KeyID != kid:
+		// Signed by another of the keys that still verify: a retired
+		// key vouches for its own tokens only, so whoever still holds
+		// one (a Passport key imported, then rotated away) cannot speak
+		// for tokens made since. A row without a kid predates them.
 		refused = OutcomeMismatch
 	}
 	if refused != "" {

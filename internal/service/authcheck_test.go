@@ -137,6 +137,49 @@ func TestCheckOutcomes(t *testing.T) {
 	}
 }
 
+// TestKeyBoundToTheRow: a token verifies only under the key that signed
+// it, as its row records: the claims of a token re-signed with another key
+// the server holds (the key of today, after the token's own was rotated
+// away) are refused, whatever the algorithms. A row that records no key
+// takes any.
+func TestKeyBoundToTheRow(t *testing.T) {
+	for _, alg := range jwt.Algorithms() {
+		t.Run(alg, func(t *testing.T) {
+			obs := &outcomes{}
+			svc, fs := newFaultyService(t, Config{Observer: obs})
+			u := svc.mustUser(t, "bound")
+			tok, raw := svc.mustToken(t, u)
+			if _, err := svc.RotateKey(t.Context(), alg); err != nil {
+				t.Fatal(err)
+			}
+			claims, err := svc.keys.Load().VerifySignature(raw)
+			if err != nil {
+				t.Fatal(err)
+			}
+			forged, kid, err := svc.keys.Load().Sign(*claims)
+			if err != nil || kid == tok.KeyID {
+				t.Fatalf("re-signing: kid %q (the token's %q), %v", kid, tok.KeyID, err)
+			}
+			svc.cache.purge()
+			if _, err := svc.Authenticate(t.Context(), forged, latchkey.Origin{}); latchkey.ErrorCode(err) != latchkey.EUNAUTHENTICATED || obs.last() != OutcomeMismatch {
+				t.Errorf("the token re-signed with the %s key %s: outcome %q, err %v; want %q", alg, kid, obs.last(), err, OutcomeMismatch)
+			}
+			// The token itself, signed with the retired key, still counts.
+			svc.cache.purge()
+			if _, err := svc.Authenticate(t.Context(), raw, latchkey.Origin{}); err != nil {
+				t.Errorf("the token signed with its own, retired key: %v", err)
+			}
+			// A row that records no key (made before rows did) takes any
+			// key that verifies.
+			fs.set(func(f *faultyStore) { f.alter = func(c *latchkey.Credential) { c.Token.KeyID = "" } })
+			svc.cache.purge()
+			if _, err := svc.Authenticate(t.Context(), forged, latchkey.Origin{}); err != nil {
+				t.Errorf("a row without a kid, its token signed with the %s key: %v", alg, err)
+			}
+		})
+	}
+}
+
 // TestCheckReloadsForAnUnknownKey: a token signed with a key another
 // process added (and this one has not heard of) authenticates: the keys
 // are read again for it, whatever the new key's algorithm.
