@@ -6,9 +6,13 @@
 // Every write goes through a single connection, in transactions that take
 // the write lock as they begin (BEGIN IMMEDIATE): writers in one process
 // queue up in database/sql instead of failing with SQLITE_BUSY, and writers
-// in other processes wait up to the busy timeout. Reads use a pool of
-// read-only connections and prepare each query once per connection, since
-// parsing a query costs more than running most of ours.
+// in other processes wait up to the busy timeout. Token creations, which
+// come in crowds, are committed in groups: those that arrive while the
+// write connection is busy are committed together in its next
+// transaction, each in a savepoint of its own, so that the cost of a
+// COMMIT is shared (see groupTx). Reads use a pool of read-only
+// connections and prepare each query once per connection, since parsing a
+// query costs more than running most of ours.
 //
 // Times are stored as TEXT in the fixed-width UTC form
 // 2006-01-02T15:04:05.000000Z, which sorts as it compares, and read back in
@@ -50,6 +54,8 @@ type DB struct {
 
 	mu    sync.Mutex
 	stmts map[string]*sql.Stmt // prepared reads, by query
+
+	group group // the writes committed together (see groupTx)
 
 	// polls, when set, starts each poll of Subscribe in place of a ticker
 	// of EventPoll, so that a test polls when it chooses.

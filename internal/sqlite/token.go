@@ -18,8 +18,12 @@ import (
 
 // CreateToken stores t, and audit in the same transaction. ECONFLICT when
 // the id exists; ENOTFOUND when its user or client does not exist.
+//
+// Creates that arrive together are committed together (see groupTx), each
+// in a savepoint of its own: one that fails changes nothing, and fails
+// alone.
 func (db *DB) CreateToken(ctx context.Context, t *latchkey.Token, audit ...*latchkey.AuditRecord) error {
-	err := db.writeTx(ctx, func(tx *sql.Tx) error {
+	err := db.groupTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		// The parent is read in the write transaction: a revocation of it
 		// committed before is seen, and one after sees the child.
 		if t.ParentID != "" {
