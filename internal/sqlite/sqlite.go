@@ -196,6 +196,10 @@ func dsn(path string, readOnly bool) string {
 		// A write transaction takes the write lock when it begins, so it
 		// never fails to upgrade a read lock halfway through.
 		q.Set("_txlock", "immediate")
+		// The savepoints of a group commit (see groupTx) journal the
+		// pages each write changes, for its rollback alone: in memory,
+		// not in a temporary file.
+		q.Add("_pragma", "temp_store(MEMORY)")
 	}
 	// Escape what would end or change the path of an SQLite URI filename.
 	escaped := strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(path)
