@@ -2,9 +2,9 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -22,11 +22,11 @@ import (
 // holdWriter runs, with ctx, a write of db's group that does work (when not
 // nil) and then blocks, and returns once it blocks. release lets it commit
 // and checks that it succeeded.
-func holdWriter(t *testing.T, db *DB, ctx context.Context, work func(ctx context.Context, tx *sql.Tx) error) (release func()) {
+func holdWriter(t *testing.T, db *DB, ctx context.Context, work func(ctx context.Context, tx *batchTx) error) (release func()) {
 	t.Helper()
 	running, unblock, done := make(chan struct{}), make(chan struct{}), make(chan error)
 	go func() {
-		done <- db.groupTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		done <- db.groupTx(ctx, func(ctx context.Context, tx *batchTx) error {
 			if work != nil {
 				if err := work(ctx, tx); err != nil {
 					return err
@@ -263,7 +263,7 @@ func TestGroupCommitCanceled(t *testing.T) {
 
 	running := groupToken(1, u.ID)
 	runningCtx, cancelRunning := context.WithCancel(t.Context())
-	release := holdWriter(t, db, runningCtx, func(ctx context.Context, tx *sql.Tx) error {
+	release := holdWriter(t, db, runningCtx, func(ctx context.Context, tx *batchTx) error {
 		return insertToken(ctx, tx, running)
 	})
 	queued := awaitQueued(db, 3)
@@ -315,16 +315,16 @@ func TestGroupCommitCanceled(t *testing.T) {
 func TestGroupCommitFails(t *testing.T) {
 	for _, tc := range []struct {
 		name string
-		bad  func(ctx context.Context, tx *sql.Tx) error
+		bad  func(ctx context.Context, tx *batchTx) error
 	}{
-		{"COMMIT fails", func(ctx context.Context, tx *sql.Tx) error {
+		{"COMMIT fails", func(ctx context.Context, tx *batchTx) error {
 			// A token of no user, whose foreign key is checked at COMMIT.
 			if _, err := tx.ExecContext(ctx, `PRAGMA defer_foreign_keys = ON`); err != nil {
 				return err
 			}
 			return insertToken(ctx, tx, groupToken(99, 12345))
 		}},
-		{"transaction rolled back", func(ctx context.Context, tx *sql.Tx) error {
+		{"transaction rolled back", func(ctx context.Context, tx *batchTx) error {
 			// As SQLite does itself for a full disk, say.
 			if _, err := tx.ExecContext(ctx, `ROLLBACK`); err != nil {
 				return err
@@ -374,7 +374,7 @@ func TestGroupCommitPanic(t *testing.T) {
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		defer func() { panicked = recover() }()
-		db.groupTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		db.groupTx(ctx, func(ctx context.Context, tx *batchTx) error {
 			if err := insertToken(ctx, tx, groupToken(1, u.ID)); err != nil {
 				return err
 			}
@@ -395,5 +395,33 @@ func TestGroupCommitPanic(t *testing.T) {
 	want := stored{tokens: []string{"token 2"}, audited: []string{"token 2"}, events: 1}
 	if diff := cmp.Diff(want, storedOf(t, db, groupToken(1, u.ID), tok), cmp.AllowUnexported(stored{})); diff != "" {
 		t.Errorf("stored (-want +got):\n%s", diff)
+	}
+}
+
+// TestGroupCommitBeforeMigrate: before the schema exists, the writer
+// cannot prepare the statements of a create, and the create fails; once
+// it exists, creates work, and the writer has prepared them.
+func TestGroupCommitBeforeMigrate(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "test.db")
+	db, err := Open(t.Context(), path)
+	if err != nil {
+		t.Fatalf("Open() = %v", err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if err := db.CreateToken(t.Context(), groupToken(1, 1)); err == nil {
+		t.Fatal("CreateToken() before Migrate = nil, want an error")
+	}
+	if err := db.Migrate(t.Context()); err != nil {
+		t.Fatalf("Migrate() = %v", err)
+	}
+	u := groupUser(t, db)
+	if err := db.CreateToken(t.Context(), groupToken(1, u.ID)); err != nil {
+		t.Errorf("CreateToken() after Migrate = %v", err)
+	}
+	db.group.mu.Lock()
+	prepared := len(db.group.stmts)
+	db.group.mu.Unlock()
+	if prepared != len(createQueries) {
+		t.Errorf("after a create, the writer has %d statements prepared, want %d", prepared, len(createQueries))
 	}
 }

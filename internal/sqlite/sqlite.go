@@ -103,7 +103,9 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		write.Close()
 		return nil, openError(path, err)
 	}
-	return &DB{write: write, read: read, stmts: map[string]*sql.Stmt{}}, nil
+	db := &DB{write: write, read: read, stmts: map[string]*sql.Stmt{}}
+	db.group.prepare = createQueries
+	return db, nil
 }
 
 // createPrivate creates the database file at path, empty and readable by
@@ -215,7 +217,7 @@ func (db *DB) Close() error {
 		delete(db.stmts, q)
 	}
 	db.mu.Unlock()
-	errs = append(errs, db.read.Close(), db.write.Close())
+	errs = append(errs, db.group.close(), db.read.Close(), db.write.Close())
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("sqlite: close: %w", err)
 	}
