@@ -32,10 +32,10 @@ type group struct {
 	running bool                 // a writer is running the queue
 	stmts   map[string]*sql.Stmt // the statements of prepare, once prepared
 
-	// Hooks for tests, set before the first write. queued, when set, is
-	// called with the length of the queue after each write joins it;
-	// committed with the number of writes of each round, before its
-	// COMMIT.
+	// Hooks for tests, set while no call that reads them runs. queued,
+	// when set, is called with the length of the queue after each write
+	// joins it; committed with the number of writes of each round, before
+	// its COMMIT.
 	queued    func(n int)
 	committed func(n int)
 }
