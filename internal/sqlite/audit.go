@@ -20,12 +20,15 @@ func (db *DB) RecordAudit(ctx context.Context, r *latchkey.AuditRecord) error {
 	return nil
 }
 
+// insertAuditQuery is the query of insertAudit.
+const insertAuditQuery = `INSERT INTO audit_log (at, action, actor, actor_user_id, actor_token_id,
+	subject_user_id, subject_id, address, user_agent, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+
 // insertAudit appends the records rs with e, the transaction of the change
 // they record, and sets their IDs. Their times are stored, and set, to
 // the microsecond.
 func insertAudit(ctx context.Context, e execer, rs []*latchkey.AuditRecord) error {
-	const q = `INSERT INTO audit_log (at, action, actor, actor_user_id, actor_token_id,
-		subject_user_id, subject_id, address, user_agent, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	const q = insertAuditQuery
 	exec := func(args ...any) (sql.Result, error) { return e.ExecContext(ctx, q, args...) }
 	// Many records (a revoked family, say) share one prepared statement.
 	if p, ok := e.(interface {

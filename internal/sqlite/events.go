@@ -32,11 +32,16 @@ func (db *DB) Publish(ctx context.Context, e latchkey.Event) (int64, error) {
 	return seq, err
 }
 
+// The queries of publish.
+const (
+	publishQuery    = `INSERT INTO events (kind, ref, user_id, created_at) VALUES (?, ?, ?, ?)`
+	dropEventsQuery = `DELETE FROM events WHERE created_at < ?`
+)
+
 // publish records e with tx, as Publish does, and returns its Seq.
-func publish(ctx context.Context, tx *sql.Tx, e latchkey.Event) (int64, error) {
+func publish(ctx context.Context, tx execer, e latchkey.Event) (int64, error) {
 	now := time.Now()
-	res, err := tx.ExecContext(ctx, `INSERT INTO events (kind, ref, user_id, created_at) VALUES (?, ?, ?, ?)`,
-		string(e.Kind), e.ID, e.UserID, formatTime(now))
+	res, err := tx.ExecContext(ctx, publishQuery, string(e.Kind), e.ID, e.UserID, formatTime(now))
 	if err != nil {
 		return 0, wrap("publish", err)
 	}
@@ -44,7 +49,7 @@ func publish(ctx context.Context, tx *sql.Tx, e latchkey.Event) (int64, error) {
 	if err != nil {
 		return 0, wrap("publish", err)
 	}
-	if _, err := tx.ExecContext(ctx, `DELETE FROM events WHERE created_at < ?`, formatTime(now.Add(-eventRetention))); err != nil {
+	if _, err := tx.ExecContext(ctx, dropEventsQuery, formatTime(now.Add(-eventRetention))); err != nil {
 		return 0, wrap("publish", err)
 	}
 	return seq, nil

@@ -6,9 +6,13 @@
 // Every write goes through a single connection, in transactions that take
 // the write lock as they begin (BEGIN IMMEDIATE): writers in one process
 // queue up in database/sql instead of failing with SQLITE_BUSY, and writers
-// in other processes wait up to the busy timeout. Reads use a pool of
-// read-only connections and prepare each query once per connection, since
-// parsing a query costs more than running most of ours.
+// in other processes wait up to the busy timeout. Token creations, which
+// come in crowds, are committed in groups: those that arrive while the
+// write connection is busy are committed together in its next
+// transaction, each in a savepoint of its own, so that the cost of a
+// COMMIT is shared (see groupTx). Reads use a pool of read-only
+// connections and prepare each query once per connection, since parsing a
+// query costs more than running most of ours.
 //
 // Times are stored as TEXT in the fixed-width UTC form
 // 2006-01-02T15:04:05.000000Z, which sorts as it compares, and read back in
@@ -50,6 +54,8 @@ type DB struct {
 
 	mu    sync.Mutex
 	stmts map[string]*sql.Stmt // prepared reads, by query
+
+	group group // the writes committed together (see groupTx)
 
 	// polls, when set, starts each poll of Subscribe in place of a ticker
 	// of EventPoll, so that a test polls when it chooses.
@@ -97,7 +103,9 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		write.Close()
 		return nil, openError(path, err)
 	}
-	return &DB{write: write, read: read, stmts: map[string]*sql.Stmt{}}, nil
+	db := &DB{write: write, read: read, stmts: map[string]*sql.Stmt{}}
+	db.group.prepare = createQueries
+	return db, nil
 }
 
 // createPrivate creates the database file at path, empty and readable by
@@ -190,6 +198,10 @@ func dsn(path string, readOnly bool) string {
 		// A write transaction takes the write lock when it begins, so it
 		// never fails to upgrade a read lock halfway through.
 		q.Set("_txlock", "immediate")
+		// The savepoints of a group commit (see groupTx) journal the
+		// pages each write changes, for its rollback alone: in memory,
+		// not in a temporary file.
+		q.Add("_pragma", "temp_store(MEMORY)")
 	}
 	// Escape what would end or change the path of an SQLite URI filename.
 	escaped := strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(path)
@@ -205,7 +217,7 @@ func (db *DB) Close() error {
 		delete(db.stmts, q)
 	}
 	db.mu.Unlock()
-	errs = append(errs, db.read.Close(), db.write.Close())
+	errs = append(errs, db.group.close(), db.read.Close(), db.write.Close())
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("sqlite: close: %w", err)
 	}

@@ -81,6 +81,10 @@ func TestPragmas(t *testing.T) {
 	if got := pragma(t, db.write, "query_only"); got != "0" {
 		t.Errorf("write connection: PRAGMA query_only = %q, want 0", got)
 	}
+	// The savepoints of a group commit journal in memory.
+	if got := pragma(t, db.write, "temp_store"); got != "2" {
+		t.Errorf("write connection: PRAGMA temp_store = %q, want 2 (MEMORY)", got)
+	}
 }
 
 func TestReadPoolCannotWrite(t *testing.T) {

@@ -18,8 +18,12 @@ import (
 
 // CreateToken stores t, and audit in the same transaction. ECONFLICT when
 // the id exists; ENOTFOUND when its user or client does not exist.
+//
+// Creates that arrive together are committed together (see groupTx), each
+// in a savepoint of its own: one that fails changes nothing, and fails
+// alone.
 func (db *DB) CreateToken(ctx context.Context, t *latchkey.Token, audit ...*latchkey.AuditRecord) error {
-	err := db.writeTx(ctx, func(tx *sql.Tx) error {
+	err := db.groupTx(ctx, func(ctx context.Context, tx *batchTx) error {
 		// The parent is read in the write transaction: a revocation of it
 		// committed before is seen, and one after sees the child.
 		if t.ParentID != "" {
@@ -53,18 +57,24 @@ type execer interface {
 	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
 }
 
+// insertTokenQuery is the query of insertToken.
+const insertTokenQuery = `INSERT INTO oauth_access_tokens (id, user_id, client_id, name, name_folded,
+	scopes, revoked, created_at, updated_at, expires_at, last_used_at, key_id,
+	parent_id, revoked_reason)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+
+// createQueries are the queries of CreateToken but the parent's check,
+// which the writer of the group prepares once.
+var createQueries = []string{insertTokenQuery, insertAuditQuery, publishQuery, dropEventsQuery}
+
 // insertToken stores t with e. ECONFLICT when the id exists; ENOTFOUND
 // when its user or client does not exist.
 func insertToken(ctx context.Context, e execer, t *latchkey.Token) error {
-	const q = `INSERT INTO oauth_access_tokens (id, user_id, client_id, name, name_folded,
-		scopes, revoked, created_at, updated_at, expires_at, last_used_at, key_id,
-		parent_id, revoked_reason)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	scopes, err := formatScopes(t.Scopes)
 	if err != nil {
 		return err
 	}
-	_, err = e.ExecContext(ctx, q,
+	_, err = e.ExecContext(ctx, insertTokenQuery,
 		t.ID, t.UserID, t.ClientID, t.Name, strings.ToLower(t.Name),
 		scopes, t.Revoked, formatTime(t.CreatedAt), formatTime(t.UpdatedAt),
 		formatNullTime(t.ExpiresAt), formatNullTime(t.LastUsedAt), t.KeyID,

@@ -2,6 +2,8 @@ package storetest
 
 import (
 	"fmt"
+	"runtime"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -57,6 +59,33 @@ func Benchmark(b *testing.B, open func(b *testing.B) latchkey.Store) {
 				b.Fatalf("CreateToken() = %v", err)
 			}
 		}
+	})
+
+	// Creates from 8 goroutines at once, whatever GOMAXPROCS is, as a
+	// server under load makes them: each with the audit record the
+	// service writes with it.
+	b.Run("CreateTokenParallel", func(b *testing.B) {
+		s := open(b)
+		u := createUser(b, s, newUser("alice"))
+		const concurrency = 8
+		procs := runtime.GOMAXPROCS(0)
+		b.SetParallelism((concurrency + procs - 1) / procs)
+		var next atomic.Int64
+		b.ResetTimer()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				tok := newToken(int(next.Add(1)), u.ID)
+				rec := &latchkey.AuditRecord{
+					At: at(0), Action: latchkey.AuditTokenCreated, Actor: latchkey.ActorUser,
+					ActorUserID: &u.ID, SubjectUserID: &u.ID, SubjectID: tok.ID,
+					Origin: latchkey.Origin{Address: "192.0.2.9", UserAgent: "wrk/4"}, Detail: "scopes *",
+				}
+				if err := s.CreateToken(b.Context(), tok, rec); err != nil {
+					b.Errorf("CreateToken() = %v", err)
+					return
+				}
+			}
+		})
 	})
 
 	b.Run("Tokens", func(b *testing.B) {
