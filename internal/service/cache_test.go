@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -508,4 +509,54 @@ func eventually(t *testing.T, what string, ok func() bool) {
 		case <-tick.C:
 		}
 	}
+}
+
+// clientReads counts the reads of clients from the store.
+type clientReads struct {
+	latchkey.Store
+	n atomic.Int32
+}
+
+func (c *clientReads) Client(ctx context.Context, id int64) (*latchkey.Client, error) {
+	c.n.Add(1)
+	return c.Store.Client(ctx, id)
+}
+
+// TestPersonalClientCached: creates read the personal access client once
+// in rowTTL; a revoked client, anywhere, or the time passing, makes the
+// next create read it again.
+func TestPersonalClientCached(t *testing.T) {
+	clk := newHandClock()
+	base, st := newTestService(t, Config{})
+	reads := &clientReads{Store: st}
+	svc, err := New(t.Context(), reads, base.sealer, Config{Now: clk.Now, Password: base.cfg.Password})
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := svc.mustUser(t, "creator")
+	created := func(want int32, when string) {
+		t.Helper()
+		reads.n.Store(0)
+		for range 3 {
+			if tok, _ := svc.mustToken(t, u); tok.Client == nil || tok.Client.ID != latchkey.PersonalAccessClientID {
+				t.Fatalf("%s: a token created with the client %+v", when, tok.Client)
+			}
+		}
+		if got := reads.n.Load(); got != want {
+			t.Errorf("%s: three creates read the client %d times, want %d", when, got, want)
+		}
+	}
+	created(1, "at first")
+	created(0, "read before")
+	clk.Advance(rowTTL)
+	created(1, "rowTTL later")
+	app, _, err := svc.RegisterClient(t.Context(), NewClient{Name: "App", RedirectURIs: []string{"https://app.example.com/cb"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.RevokeClient(t.Context(), app.ID); err != nil {
+		t.Fatal(err)
+	}
+	reads.n.Store(0)
+	created(1, "after a client was revoked")
 }

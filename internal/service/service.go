@@ -185,6 +185,9 @@ type Service struct {
 	cache  *tokenCache
 	rows   *genCache[string, *latchkey.Token]  // token rows, for show
 	lists  *genCache[int64, []*latchkey.Token] // users' default lists
+	// clients holds the personal access client, which every create
+	// names and answers with.
+	clients *genCache[int64, *latchkey.Client]
 	obs    Observer
 
 	listLoads singleflight.Group // list reads in flight, by user
@@ -228,7 +231,7 @@ func New(ctx context.Context, store latchkey.Store, sealer *jwt.Sealer, cfg Conf
 	if err := cfg.defaults(); err != nil {
 		return nil, err
 	}
-	s := &Service{store: store, sealer: sealer, cfg: cfg, log: cfg.Logger, cache: newTokenCache(cfg.CacheSize, cfg.CacheTTL), rows: newRowCache(cfg.CacheSize), lists: newListCache(cfg.CacheSize), obs: cfg.Observer}
+	s := &Service{store: store, sealer: sealer, cfg: cfg, log: cfg.Logger, cache: newTokenCache(cfg.CacheSize, cfg.CacheTTL), rows: newRowCache(cfg.CacheSize), lists: newListCache(cfg.CacheSize), clients: newGenCache[int64, *latchkey.Client](4), obs: cfg.Observer}
 	s.scopes = slices.Clone(latchkey.BuiltinScopes)
 	for _, sc := range cfg.ExtraScopes {
 		if !slices.Contains(s.scopes, sc) {
@@ -329,10 +332,12 @@ func (s *Service) apply(ctx context.Context, e latchkey.Event) {
 	case latchkey.EventClientRevoked:
 		s.cache.purge()
 		s.rows.purge()
+		s.clients.purge()
 		s.lists.purge()
 	case latchkey.EventKeysChanged, latchkey.EventResync, latchkey.EventPurge:
 		s.cache.purge()
 		s.rows.purge()
+		s.clients.purge()
 		s.lists.purge()
 		if err := s.loadKeys(ctx); err != nil && ctx.Err() == nil {
 			s.log.Error("reloading signing keys", "event", e.Kind, "err", err)
@@ -341,6 +346,7 @@ func (s *Service) apply(ctx context.Context, e latchkey.Event) {
 		// An event this version does not know: be safe.
 		s.cache.purge()
 		s.rows.purge()
+		s.clients.purge()
 		s.lists.purge()
 	}
 }
