@@ -193,6 +193,9 @@ func TestProfiles(t *testing.T) {
 		}
 		base, stderr, stop := serve(t, env, args...)
 		profiles := strings.TrimSuffix(metricsURL(t, stderr), "/metrics") + "/debug/pprof/"
+		if said := strings.Contains(stderr.String(), "serving Go's profiles on "+profiles+"\n"); said != pprof {
+			t.Errorf("--pprof=%t: serve says where the profiles are: %t, want %t", pprof, said, pprof)
+		}
 		want := http.StatusNotFound
 		if pprof {
 			want = http.StatusOK

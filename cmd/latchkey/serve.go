@@ -261,6 +261,9 @@ func (e *env) serve(ctx context.Context, args []string) error {
 		log.Info("serving metrics", "addr", "http://"+a+"/metrics")
 		logOut.Flush() // what was logged comes before what is said on stderr
 		fmt.Fprintf(e.stderr, "latchkey: serving metrics on http://%s/metrics\n", a)
+		if c.pprof {
+			fmt.Fprintf(e.stderr, "latchkey: serving Go's profiles on http://%s/debug/pprof/\n", a)
+		}
 	}
 	log.Info("serving", "addr", "http://"+ln.Addr().String(), "database", redactDSN(*c.db.database))
 	logOut.Flush()

@@ -86,7 +86,7 @@ func New() *Metrics {
 		}, []string{"limit"}),
 		signIns: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "latchkey_sign_ins_total",
-			Help: "Sign-ins to the web pages whose password was checked, by outcome: accepted, or why they were refused.",
+			Help: "Sign-ins to the web pages whose password was checked, by outcome: accepted or refused (never why).",
 		}, []string{"outcome"}),
 	}
 	reg.MustRegister(m.requests, m.duration, m.auth, m.created, m.revoked, m.rateLimited, m.signIns,

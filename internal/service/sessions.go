@@ -98,7 +98,7 @@ func (s *Service) SignIn(ctx context.Context, login, pw string, origin latchkey.
 		return nil, "", err
 	}
 	s.obs.SignedIn(SignInAccepted)
-	s.log.Info("signed in", "user_id", u.ID)
+	// Logged by the handler, with the request's id.
 	return u, secret, nil
 }
 
