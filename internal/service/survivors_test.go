@@ -1,0 +1,119 @@
+package service
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"strings"
+	"testing"
+
+	"github.com/latchkey/latchkey"
+)
+
+// TestSignInLongestPassword: a password of exactly MaxPasswordLength bytes
+// is checked, and signs in; one byte more is refused unchecked.
+func TestSignInLongestPassword(t *testing.T) {
+	svc, _ := newTestService(t, Config{})
+	longest := strings.Repeat("a passphrase ", MaxPasswordLength)[:MaxPasswordLength]
+	if _, err := svc.CreateUser(t.Context(), NewUser{Username: "long", Email: "long@example.com", Password: longest}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := svc.SignIn(t.Context(), "long", longest, testOrigin); err != nil {
+		t.Errorf("a password of %d bytes, the longest: %v", MaxPasswordLength, err)
+	}
+	if _, _, err := svc.SignIn(t.Context(), "long", longest+"x", testOrigin); latchkey.ErrorCode(err) != latchkey.EUNAUTHENTICATED {
+		t.Errorf("a password one byte longer: %v, want EUNAUTHENTICATED", err)
+	}
+}
+
+// failingHasher fails to hash.
+type failingHasher struct{ argon2id }
+
+func (failingHasher) Hash(string) (string, error) { return "", errors.New("out of memory for argon2") }
+
+// TestSpendPasswordCheckLogsFailure: the hash that spends a refused
+// sign-in's time logs its failure, and nothing when it works.
+func TestSpendPasswordCheckLogsFailure(t *testing.T) {
+	for _, fail := range []bool{false, true} {
+		var logs bytes.Buffer
+		base, _ := newTestService(t, Config{})
+		cfg := Config{Logger: slog.New(slog.NewTextHandler(&logs, nil)), Password: base.cfg.Password}
+		if fail {
+			cfg.Hasher = failingHasher{}
+		}
+		svc, err := New(t.Context(), base.store, base.sealer, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		svc.spendPasswordCheck("nobody's password")
+		if logged := strings.Contains(logs.String(), "hashing a password to spend the time of a check"); logged != fail {
+			t.Errorf("hasher failing %t: logged %t:\n%s", fail, logged, logs.String())
+		}
+	}
+}
+
+// TestSessionOfAUserGone: a session whose user no longer exists is
+// refused as unauthenticated and ended; a failure to read the user is an
+// error, and ends nothing.
+func TestSessionOfAUserGone(t *testing.T) {
+	var logs bytes.Buffer
+	base, _ := newTestService(t, Config{})
+	svc, err := New(t.Context(), &userFaults{Store: base.store}, base.sealer, Config{Logger: slog.New(slog.NewTextHandler(&logs, nil)), Password: base.cfg.Password})
+	if err != nil {
+		t.Fatal(err)
+	}
+	uf := svc.store.(*userFaults)
+	svc.userWithPassword(t, "gone")
+	_, secret, err := svc.SignIn(t.Context(), "gone", testPassword, testOrigin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	uf.err = errors.New("the users table is on fire")
+	if _, err := svc.SessionUser(t.Context(), secret); err == nil || latchkey.ErrorCode(err) != latchkey.EINTERNAL {
+		t.Errorf("SessionUser while users cannot be read = %v, want EINTERNAL", err)
+	}
+	uf.err = latchkey.Errorf(latchkey.ENOTFOUND, "no such user")
+	if _, err := svc.SessionUser(t.Context(), secret); latchkey.ErrorCode(err) != latchkey.EUNAUTHENTICATED {
+		t.Errorf("SessionUser of a user gone = %v, want EUNAUTHENTICATED", err)
+	}
+	uf.err = nil
+	if _, err := svc.SessionUser(t.Context(), secret); latchkey.ErrorCode(err) != latchkey.EUNAUTHENTICATED {
+		t.Errorf("the session after its user was found gone = %v, want it ended", err)
+	}
+	if strings.Contains(logs.String(), "deleting a session") {
+		t.Errorf("ending the session logged a failure:\n%s", logs.String())
+	}
+}
+
+// userFaults is a store whose User fails with err, when set.
+type userFaults struct {
+	latchkey.Store
+	err error
+}
+
+func (u *userFaults) User(ctx context.Context, id int64) (*latchkey.User, error) {
+	if u.err != nil {
+		return nil, u.err
+	}
+	return u.Store.User(ctx, id)
+}
+
+// TestTokenNameKept: the name a create asks for, trimmed, is the token's;
+// a name the decoder refused is refused with its sentence.
+func TestTokenNameKept(t *testing.T) {
+	svc, _ := newTestService(t, Config{})
+	u := svc.mustUser(t, "namer")
+	name := "  nightly export  "
+	tok, _, err := svc.OperatorCreateToken(t.Context(), u, TokenRequest{Name: &name})
+	if err != nil || tok.Name != "nightly export" {
+		t.Fatalf("created %+v, %v; want the name %q", tok, err, "nightly export")
+	}
+	var invalid latchkey.FieldErrors
+	invalid.Add("name", "The name must be a string.")
+	_, _, err = svc.OperatorCreateToken(t.Context(), u, TokenRequest{Name: &name, Invalid: invalid})
+	var e *latchkey.Error
+	if !errors.As(err, &e) || e.Code != latchkey.EINVALID || e.Message != "The name must be a string." {
+		t.Errorf("a name the decoder refused: %v, want EINVALID saying so", err)
+	}
+}
