@@ -188,7 +188,7 @@ type Service struct {
 	// clients holds the personal access client, which every create
 	// names and answers with.
 	clients *genCache[int64, *latchkey.Client]
-	obs    Observer
+	obs     Observer
 
 	listLoads singleflight.Group // list reads in flight, by user
 
