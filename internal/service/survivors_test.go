@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"slices"
 	"strings"
 	"testing"
 
@@ -115,5 +116,109 @@ func TestTokenNameKept(t *testing.T) {
 	var e *latchkey.Error
 	if !errors.As(err, &e) || e.Code != latchkey.EINVALID || e.Message != "The name must be a string." {
 		t.Errorf("a name the decoder refused: %v, want EINVALID saying so", err)
+	}
+}
+
+// TestListsAgreeWithTheStore: every list query answers what the store
+// answers, whether from the list cache or not: filters, other orders,
+// ascending, revoked tokens included, every page, and lists too long to
+// cache. A service without caches on the same database is the reference.
+func TestListsAgreeWithTheStore(t *testing.T) {
+	for _, size := range []int{DefaultCacheSize, 40} { // 40: a list of more than 4 tokens is not cached
+		svc, st := newTestService(t, Config{CacheSize: size})
+		plain, err := New(t.Context(), st, svc.sealer, Config{CacheSize: 0, Password: svc.cfg.Password})
+		if err != nil {
+			t.Fatal(err)
+		}
+		u := svc.mustUser(t, "lister")
+		// Named out of the order they are made, so that every order differs.
+		for i, name := range []string{"golf", "alpha", "echo bravo", "Bravo", "foxtrot", "charlie", "delta"} {
+			tok, _, err := svc.OperatorCreateToken(t.Context(), u, TokenRequest{Name: &name})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if i%3 == 1 {
+				if _, err := svc.OperatorRevokeToken(t.Context(), tok.ID); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		ids := func(ts []*latchkey.Token) []string {
+			out := make([]string, len(ts))
+			for i, tok := range ts {
+				out[i] = tok.ID
+			}
+			return out
+		}
+		for _, filter := range []string{"", "bravo"} {
+			for _, order := range []latchkey.TokenOrder{"", latchkey.OrderCreatedAt, latchkey.OrderName} {
+				for _, asc := range []bool{false, true} {
+					for _, revoked := range []bool{false, true} {
+						for _, perPage := range []int{1, 2, 3, 50} {
+							for page := 1; page <= 5; page++ {
+								q := ListQuery{Page: page, PerPage: perPage, Filter: filter, OrderBy: order, Ascending: asc, IncludeRevoked: revoked}
+								want, wantTotal, err := plain.Tokens(t.Context(), u, q)
+								if err != nil {
+									t.Fatal(err)
+								}
+								for try := range 2 { // the second may come from the cache
+									got, total, err := svc.Tokens(t.Context(), u, q)
+									if err != nil || total != wantTotal || !slices.Equal(ids(got), ids(want)) {
+										t.Fatalf("cache size %d, %+v, try %d: %d of %v, %v; want %d of %v", size, q, try, total, ids(got), err, wantTotal, ids(want))
+									}
+								}
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestRevokeTokenSaysWhetherItRevoked: a first revocation says it revoked
+// the token, a second that it was revoked already.
+func TestRevokeTokenSaysWhetherItRevoked(t *testing.T) {
+	svc, _ := newTestService(t, Config{})
+	u := svc.mustUser(t, "twice")
+	tok, _ := svc.mustToken(t, u)
+	for _, want := range []bool{true, false} {
+		if _, revoked, err := svc.revokeToken(t.Context(), Operator(), u, tok.ID); err != nil || revoked != want {
+			t.Errorf("revokeToken = %t, %v; want %t", revoked, err, want)
+		}
+	}
+}
+
+// createFails is a store whose CreateToken fails with err.
+type createFails struct {
+	latchkey.Store
+	err error
+}
+
+func (c *createFails) CreateToken(context.Context, *latchkey.Token, ...*latchkey.AuditRecord) error {
+	return c.err
+}
+
+// TestCreateTokenStoreErrors: a create whose parent was revoked meanwhile
+// is unauthenticated; any other failure of the store is passed on.
+func TestCreateTokenStoreErrors(t *testing.T) {
+	base, _ := newTestService(t, Config{})
+	u := base.mustUser(t, "failing")
+	for _, tc := range []struct {
+		err  error
+		want string
+	}{
+		{latchkey.Errorf(latchkey.EUNAUTHENTICATED, "the parent is revoked"), latchkey.EUNAUTHENTICATED},
+		{errors.New("the disk is full"), latchkey.EINTERNAL},
+		{latchkey.Errorf(latchkey.ECONFLICT, "the id exists"), latchkey.ECONFLICT},
+	} {
+		svc, err := New(t.Context(), &createFails{Store: base.store, err: tc.err}, base.sealer, Config{Password: base.cfg.Password})
+		if err != nil {
+			t.Fatal(err)
+		}
+		name := "n"
+		if _, _, err := svc.OperatorCreateToken(t.Context(), u, TokenRequest{Name: &name}); latchkey.ErrorCode(err) != tc.want {
+			t.Errorf("store failing with %v: %v, want %s", tc.err, err, tc.want)
+		}
 	}
 }
