@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/latchkey/latchkey"
@@ -220,5 +221,44 @@ func TestCreateTokenStoreErrors(t *testing.T) {
 		if _, _, err := svc.OperatorCreateToken(t.Context(), u, TokenRequest{Name: &name}); latchkey.ErrorCode(err) != tc.want {
 			t.Errorf("store failing with %v: %v, want %s", tc.err, err, tc.want)
 		}
+	}
+}
+
+// listReads counts the lists read from the store.
+type listReads struct {
+	latchkey.Store
+	n atomic.Int32
+}
+
+func (l *listReads) Tokens(ctx context.Context, f latchkey.TokenFilter) ([]*latchkey.Token, int, error) {
+	l.n.Add(1)
+	return l.Store.Tokens(ctx, f)
+}
+
+// TestDefaultListReadOnce: the default list is read from the store once,
+// then answered from memory, page after page, until a change drops it.
+func TestDefaultListReadOnce(t *testing.T) {
+	base, _ := newTestService(t, Config{})
+	reads := &listReads{Store: base.store}
+	svc, err := New(t.Context(), reads, base.sealer, Config{Password: base.cfg.Password})
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := svc.mustUser(t, "reader")
+	svc.mustToken(t, u)
+	svc.mustToken(t, u)
+	for page, want := range []int32{1, 0, 0} {
+		reads.n.Store(0)
+		if _, total, err := svc.Tokens(t.Context(), u, ListQuery{Page: page + 1, PerPage: 1}); err != nil || total != 2 {
+			t.Fatalf("page %d: total %d, %v", page+1, total, err)
+		}
+		if got := reads.n.Load(); got != want {
+			t.Errorf("page %d: %d reads of the store, want %d", page+1, got, want)
+		}
+	}
+	svc.mustToken(t, u)
+	reads.n.Store(0)
+	if _, total, err := svc.Tokens(t.Context(), u, ListQuery{Page: 1, PerPage: 10}); err != nil || total != 3 || reads.n.Load() != 1 {
+		t.Errorf("after a create: total %d, %v, %d reads; want 3 tokens read once", total, err, reads.n.Load())
 	}
 }
