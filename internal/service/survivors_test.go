@@ -155,7 +155,7 @@ func TestListsAgreeWithTheStore(t *testing.T) {
 			for _, order := range []latchkey.TokenOrder{"", latchkey.OrderCreatedAt, latchkey.OrderName} {
 				for _, asc := range []bool{false, true} {
 					for _, revoked := range []bool{false, true} {
-						for _, perPage := range []int{1, 2, 3, 50} {
+						for _, perPage := range []int{0, 1, 2, 3, 50} { // 0: all, as the command line asks
 							for page := 1; page <= 5; page++ {
 								q := ListQuery{Page: page, PerPage: perPage, Filter: filter, OrderBy: order, Ascending: asc, IncludeRevoked: revoked}
 								want, wantTotal, err := plain.Tokens(t.Context(), u, q)
