@@ -363,7 +363,7 @@ func (s *Service) publish(ctx context.Context, es ...latchkey.Event) {
 		}
 		es = []latchkey.Event{{Kind: latchkey.EventPurge}}
 	}
-	var last int64
+	var last int64 // the last event a change waits for
 	for _, e := range es {
 		s.apply(ctx, e)
 		if s.events == nil {
@@ -374,9 +374,11 @@ func (s *Service) publish(ctx context.Context, es ...latchkey.Event) {
 			s.log.Error("telling other replicas", "event", e.Kind, "err", err)
 			continue
 		}
-		last = seq
+		if waitedFor(e.Kind) {
+			last = seq
+		}
 	}
-	if last > 0 && mustSettle(es) {
+	if last > 0 {
 		s.settle(ctx, last)
 	}
 }
@@ -384,16 +386,10 @@ func (s *Service) publish(ctx context.Context, es ...latchkey.Event) {
 // purgeOver is the most events a change tells one by one.
 const purgeOver = 100
 
-// mustSettle reports whether a change must hold on every server before it
-// answers: all but a new token, which only a list could miss.
-func mustSettle(es []latchkey.Event) bool {
-	for _, e := range es {
-		if e.Kind != latchkey.EventTokenCreated {
-			return true
-		}
-	}
-	return false
-}
+// waitedFor reports whether a change that publishes an event of kind
+// waits until every running server has applied it: every change but a
+// new token, which only a list cache (fresh within rowTTL) has to hear.
+func waitedFor(kind latchkey.EventKind) bool { return kind != latchkey.EventTokenCreated }
 
 // Scopes lists every scope a token may carry, in display order.
 func (s *Service) Scopes() []string { return slices.Clone(s.scopes) }

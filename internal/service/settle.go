@@ -99,7 +99,12 @@ func (s *Service) heard(ctx context.Context, e latchkey.Event) {
 		return
 	}
 	s.apply(ctx, e)
-	if e.Seq == 0 || !m.holding.Load() {
+	if e.Seq == 0 || !m.holding.Load() || !waitedFor(e.Kind) {
+		// No change waits for a new token to be heard (its cache is a
+		// list, fresh within rowTTL anyway): acknowledging each would
+		// keep acknowledgements always pending under a stream of
+		// creates, and a server with acknowledgements pending does not
+		// renew its lease.
 		return
 	}
 	m.mu.Lock()

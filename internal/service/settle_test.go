@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -219,5 +220,35 @@ func TestSettleAlone(t *testing.T) {
 	}
 	if _, err := svc.Authenticate(t.Context(), raw, latchkey.Origin{}); latchkey.ErrorCode(err) != latchkey.EUNAUTHENTICATED {
 		t.Errorf("Authenticate(revoked) = %v", err)
+	}
+}
+
+// TestNewTokensNotAcknowledged: a server acknowledges the events a change
+// waits for, and not new tokens, which nothing waits for: a stream of
+// creates would otherwise keep acknowledgements always pending, and a
+// server with acknowledgements pending stops renewing its lease.
+func TestNewTokensNotAcknowledged(t *testing.T) {
+	svc, _ := newTestService(t, Config{})
+	svc.member.start()
+	pending := func() []int64 {
+		svc.member.mu.Lock()
+		defer svc.member.mu.Unlock()
+		return slices.Clone(svc.member.acks)
+	}
+	svc.heard(t.Context(), latchkey.Event{Kind: latchkey.EventTokenCreated, ID: "1", Seq: 7})
+	if got := pending(); len(got) != 0 {
+		t.Errorf("a new token's event left acknowledgements %v pending, want none", got)
+	}
+	svc.heard(t.Context(), latchkey.Event{Kind: latchkey.EventTokenRevoked, ID: "t", Seq: 8})
+	if got := pending(); !slices.Equal(got, []int64{8}) {
+		t.Errorf("a revocation's event left %v pending, want [8]", got)
+	}
+	for _, k := range []latchkey.EventKind{latchkey.EventTokenRevoked, latchkey.EventUserChanged, latchkey.EventClientRevoked, latchkey.EventKeysChanged, latchkey.EventPurge} {
+		if !waitedFor(k) {
+			t.Errorf("a change publishing %s does not wait for it", k)
+		}
+	}
+	if waitedFor(latchkey.EventTokenCreated) {
+		t.Error("a create waits for every server to hear of it")
 	}
 }
