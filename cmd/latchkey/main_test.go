@@ -18,6 +18,7 @@ import (
 
 	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/client"
+	"github.com/latchkey/latchkey/internal/jwt"
 )
 
 // syncBuffer is a buffer that a server goroutine writes while a test reads.
@@ -351,16 +352,13 @@ func headerAlg(t *testing.T, jwt string) string {
 }
 
 // headerKID is the kid of a JWT's header.
-func headerKID(t *testing.T, jwt string) string {
+func headerKID(t *testing.T, token string) string {
 	t.Helper()
-	head, _, _ := strings.Cut(jwt, ".")
-	b, err := base64URL(head)
-	if err != nil {
-		t.Fatalf("JWT header: %v", err)
+	_, kid, ok := jwt.Header(token)
+	if !ok {
+		t.Fatalf("%q has no JWT header", token)
 	}
-	var h struct{ Kid string }
-	_ = json.Unmarshal(b, &h)
-	return h.Kid
+	return kid
 }
 
 func TestSecretGuards(t *testing.T) {

@@ -393,3 +393,25 @@ func TestKeyringPrintsNoSecretEachAlgorithm(t *testing.T) {
 		}
 	}
 }
+
+// TestHeader: Header tells the alg and kid a token's header names,
+// whatever they are, and refuses what Verify would not read as a header.
+func TestHeader(t *testing.T) {
+	for _, tc := range []struct {
+		token    string
+		alg, kid string
+		ok       bool
+	}{
+		{enc(`{"alg":"ES256","kid":"k2"}`) + ".e30.AAAA", "ES256", "k2", true},
+		{enc(`{"typ":"JWT","alg":"HS256","kid":"x"}`) + ".e30.AAAA", "HS256", "x", true},
+		{enc(`{"alg":"RS256"}`) + ".e30.AAAA", "", "", false},                          // no kid
+		{enc(`{"alg":"RS256","kid":"k","crit":["b64"]}`) + ".e30.AAAA", "", "", false}, // crit
+		{enc(`{"alg":"RS256","kid":"k"}`) + ".e30", "", "", false},                     // two segments
+		{"not a token", "", "", false},
+	} {
+		alg, kid, ok := jwt.Header(tc.token)
+		if alg != tc.alg || kid != tc.kid || ok != tc.ok {
+			t.Errorf("Header(%q) = %q, %q, %t; want %q, %q, %t", tc.token, alg, kid, ok, tc.alg, tc.kid, tc.ok)
+		}
+	}
+}

@@ -374,19 +374,31 @@ func split(token string) (head, payload, sig string, ok bool) {
 // every request: anyone can write a kid. The header's alg must be one of
 // Algorithms, whichever.
 func KeyID(token string) string {
+	alg, kid, ok := Header(token)
+	if !ok || !knownAlgorithm(alg) {
+		return ""
+	}
+	return kid
+}
+
+// Header returns the alg and kid that the header of token names, and
+// false if token is not three segments of base64url or its header is not
+// one Verify reads (both members strings, no crit). It verifies nothing:
+// it tells what a token says it is, to show or to check it.
+func Header(token string) (alg, kid string, ok bool) {
 	head, _, _, ok := split(token)
 	if !ok {
-		return ""
+		return "", "", false
 	}
 	data, err := b64.DecodeString(head)
 	if err != nil {
-		return ""
+		return "", "", false
 	}
 	h, ok := decodeHeader(data)
-	if !ok || !knownAlgorithm(h.alg) {
-		return ""
+	if !ok {
+		return "", "", false
 	}
-	return h.kid
+	return h.alg, h.kid, true
 }
 
 // lookup returns the key an encoded header other than the ones Sign writes

@@ -1,7 +1,6 @@
 package service
 
 import (
-	"encoding/base64"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -13,19 +12,14 @@ import (
 	"github.com/latchkey/latchkey/internal/jwt"
 )
 
-// jwtHeader is the header of a JWT, decoded.
+// jwtHeader is the alg and kid of a JWT's header.
 func jwtHeader(t *testing.T, token string) (alg, kid string) {
 	t.Helper()
-	head, _, _ := strings.Cut(token, ".")
-	b, err := base64.RawURLEncoding.DecodeString(head)
-	if err != nil {
-		t.Fatal(err)
+	alg, kid, ok := jwt.Header(token)
+	if !ok {
+		t.Fatalf("%q has no JWT header", token)
 	}
-	var h struct{ Alg, Kid string }
-	if err := json.Unmarshal(b, &h); err != nil {
-		t.Fatal(err)
-	}
-	return h.Alg, h.Kid
+	return alg, kid
 }
 
 // jwksAlgs is the alg of each key of the service's JWKS, by kid.

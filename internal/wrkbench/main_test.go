@@ -240,7 +240,7 @@ func TestLoopback(t *testing.T) {
 
 // jwtWith is a token whose header names alg.
 func jwtWith(alg string) string {
-	return base64.RawURLEncoding.EncodeToString([]byte(`{"typ":"JWT","alg":"`+alg+`"}`)) + ".e30.c2ln"
+	return base64.RawURLEncoding.EncodeToString([]byte(`{"typ":"JWT","alg":"`+alg+`","kid":"k"}`)) + ".e30.c2ln"
 }
 
 func TestAnswerCheck(t *testing.T) {

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -23,6 +22,7 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey/internal/bench"
+	"github.com/latchkey/latchkey/internal/jwt"
 )
 
 // workload is one kind of traffic, run against the bare handler and then
@@ -378,16 +378,12 @@ func (a *answer) check(expect int, alg string) error {
 	if err := json.Unmarshal(a.body, &made); err != nil {
 		return fmt.Errorf("the body of a create is not JSON: %w", err)
 	}
-	head, _, _ := strings.Cut(made.AccessToken, ".")
-	raw, err := base64.RawURLEncoding.DecodeString(head)
-	var header struct {
-		Alg string `json:"alg"`
-	}
-	if err != nil || json.Unmarshal(raw, &header) != nil {
+	signed, _, ok := jwt.Header(made.AccessToken)
+	if !ok {
 		return errors.New("the accessToken of a create is not a JWT")
 	}
-	if header.Alg != alg {
-		return fmt.Errorf("the token created is signed %s, not %s", header.Alg, alg)
+	if signed != alg {
+		return fmt.Errorf("the token created is signed %s, not %s", signed, alg)
 	}
 	return nil
 }
