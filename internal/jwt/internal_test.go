@@ -9,6 +9,7 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
+	"crypto/x509"
 	"encoding/base64"
 	"math/big"
 	"os"
@@ -392,5 +393,48 @@ func TestPublicJWKRefuses(t *testing.T) {
 		if j, err := publicJWK(tc.pub); err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 			t.Errorf("publicJWK(%s) = %+v, %v; want an error saying %q", tc.name, j, err, tc.wantErr)
 		}
+	}
+}
+
+// TestSmallOrderEd25519Refused: an Ed25519 public key of small order
+// (the identity, the point of order 2, the two of order 4), which would
+// verify a forged (R = the identity, S = 0) signature, is refused,
+// whether imported or stored; one that is not a point at all too.
+func TestSmallOrderEd25519Refused(t *testing.T) {
+	point := func(first byte, last byte) ed25519.PublicKey {
+		p := make([]byte, 32)
+		p[0], p[31] = first, last
+		return p
+	}
+	order2 := make([]byte, 32)
+	for i := range order2 {
+		order2[i] = 0xff
+	}
+	order2[0], order2[31] = 0xec, 0x7f
+	for name, pub := range map[string]ed25519.PublicKey{
+		"identity":         point(1, 0),
+		"order 2":          order2,
+		"order 4":          point(0, 0),
+		"order 4, negated": point(0, 0x80),
+		"not on the curve": point(2, 0),
+	} {
+		if _, err := publicJWK(pub); err == nil {
+			t.Errorf("%s: publicJWK accepted it", name)
+		}
+		der, err := x509.MarshalPKIXPublicKey(pub)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sum := sha256.Sum256([]byte(`{"crv":"Ed25519","kty":"OKP","x":"` + base64.RawURLEncoding.EncodeToString(pub) + `"}`))
+		retired := time.Now()
+		k := &latchkey.SigningKey{ID: base64.RawURLEncoding.EncodeToString(sum[:]), Algorithm: EdDSA, PublicKey: der, CreatedAt: retired, RetiredAt: &retired}
+		if _, err := NewKeyring([]*latchkey.SigningKey{k}, nil); err == nil {
+			t.Errorf("%s: a stored key of it was loaded", name)
+		}
+	}
+	// A key made by signing software is accepted.
+	good, _, _ := ed25519.GenerateKey(nil)
+	if _, err := publicJWK(good); err != nil {
+		t.Errorf("a generated key: %v", err)
 	}
 }

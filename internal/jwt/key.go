@@ -18,6 +18,8 @@ import (
 	"strings"
 	"time"
 
+	"filippo.io/edwards25519"
+
 	"github.com/latchkey/latchkey"
 )
 
@@ -290,6 +292,17 @@ func publicJWK(pub crypto.PublicKey) (*jwk, error) {
 	case ed25519.PublicKey:
 		if len(pub) != ed25519.PublicKeySize {
 			return nil, fmt.Errorf("jwt: the Ed25519 key has %d bytes, not %d", len(pub), ed25519.PublicKeySize)
+		}
+		// A point of small order (the identity among them) verifies
+		// forged signatures: (R = the identity, S = 0) passes for every
+		// message under the identity, and for one message in 2, 4 or 8
+		// under the others. No key made by signing software is one.
+		p, err := new(edwards25519.Point).SetBytes(pub)
+		if err != nil {
+			return nil, fmt.Errorf("jwt: the Ed25519 key is not a point of the curve: %w", err)
+		}
+		if new(edwards25519.Point).MultByCofactor(p).Equal(edwards25519.NewIdentityPoint()) == 1 {
+			return nil, errors.New("jwt: the Ed25519 key is a point of small order, which verifies forged signatures")
 		}
 		return &jwk{Kty: "OKP", Alg: EdDSA, Crv: "Ed25519", X: b64.EncodeToString(pub)}, nil
 	default:
