@@ -23,17 +23,7 @@ func TestAccessLogKeptOnSIGTERM(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = cmd.Process.Kill() })
-	var base string
-	for deadline := time.Now().Add(30 * time.Second); base == ""; {
-		if m := servingLine.FindStringSubmatch(stderr.String()); m != nil {
-			base = m[1]
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("serve did not start:\n%s", stderr.String())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	base := stderr.await(t, servingLine, 30*time.Second)[1]
 
 	const requests = 300
 	for i := range requests {

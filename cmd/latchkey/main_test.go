@@ -23,14 +23,44 @@ import (
 
 // syncBuffer is a buffer that a server goroutine writes while a test reads.
 type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
+	mu      sync.Mutex
+	b       bytes.Buffer
+	written chan struct{} // has a value after a write, once made by await
 }
 
 func (s *syncBuffer) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.written != nil {
+		select {
+		case s.written <- struct{}{}:
+		default:
+		}
+	}
 	return s.b.Write(p)
+}
+
+// await returns the first match of re in what was written, waiting for
+// writes until it appears or until deadline.
+func (s *syncBuffer) await(t *testing.T, re *regexp.Regexp, deadline time.Duration) []string {
+	t.Helper()
+	s.mu.Lock()
+	if s.written == nil {
+		s.written = make(chan struct{}, 1)
+	}
+	written := s.written
+	s.mu.Unlock()
+	timeout := time.After(deadline)
+	for {
+		if m := re.FindStringSubmatch(s.String()); m != nil {
+			return m
+		}
+		select {
+		case <-written:
+		case <-timeout:
+			t.Fatalf("%v not written within %v:\n%s", re, deadline, s.String())
+		}
+	}
 }
 
 func (s *syncBuffer) String() string {

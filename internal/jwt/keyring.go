@@ -291,47 +291,62 @@ func (r *Keyring) Sign(c Claims) (token, kid string, err error) {
 // twice, neither may have more than 16 members, and the encoded header may
 // be 512 bytes long at most (ours has 106; Passport's 36).
 func (r *Keyring) Verify(token string, now time.Time) (*Claims, error) {
-	c, err := r.VerifySignature(token)
+	c, _, err := r.VerifyKey(token, now)
+	return c, err
+}
+
+// VerifyKey is Verify, and also returns the kid of the key that verified
+// the token, which the caller may hold against what it knows of the
+// token (the key its row says signed it).
+func (r *Keyring) VerifyKey(token string, now time.Time) (*Claims, string, error) {
+	c, v, err := r.verifySignature(token)
 	if err != nil || now.Before(c.NotBefore) || !now.Before(c.ExpiresAt) {
-		return nil, ErrInvalid
+		return nil, "", ErrInvalid
 	}
-	return c, nil
+	return c, v.kid, nil
 }
 
 // VerifySignature is Verify without the times: the token is one this
 // server signed, expired or not yet valid. It is for finding what a token
 // names (to revoke it), never for letting it in.
 func (r *Keyring) VerifySignature(token string) (*Claims, error) {
+	c, _, err := r.verifySignature(token)
+	return c, err
+}
+
+// verifySignature is VerifySignature, and also returns the key that
+// verified the token.
+func (r *Keyring) verifySignature(token string) (*Claims, *verifier, error) {
 	head, payload, sig, ok := split(token)
 	if !ok {
-		return nil, ErrInvalid
+		return nil, nil, ErrInvalid
 	}
 	v := r.byHead[head]
 	if v == nil {
 		if v = r.lookup(head); v == nil {
-			return nil, ErrInvalid
+			return nil, nil, ErrInvalid
 		}
 	}
 	if b64.DecodedLen(len(sig)) != v.sigSize {
-		return nil, ErrInvalid
+		return nil, nil, ErrInvalid
 	}
 	sigBytes := make([]byte, v.sigSize)
 	if n, err := b64.Decode(sigBytes, []byte(sig)); err != nil || n != v.sigSize {
-		return nil, ErrInvalid
+		return nil, nil, ErrInvalid
 	}
 	if !v.verify([]byte(token[:len(head)+1+len(payload)]), sigBytes) {
-		return nil, ErrInvalid
+		return nil, nil, ErrInvalid
 	}
 
 	data, err := b64.DecodeString(payload)
 	if err != nil {
-		return nil, ErrInvalid
+		return nil, nil, ErrInvalid
 	}
 	c, ok := decodeClaims(data)
 	if !ok {
-		return nil, ErrInvalid
+		return nil, nil, ErrInvalid
 	}
-	return c, nil
+	return c, v, nil
 }
 
 // split returns the three segments of token, if it has three, is not

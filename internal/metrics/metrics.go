@@ -114,14 +114,12 @@ func (m *Metrics) ObserveRequest(route, method string, status int, d time.Durati
 		status = 0
 	}
 	k := seriesKey{route, methodLabel(method), status}
-	v, ok := m.series.Load(k)
-	if !ok {
-		v, _ = m.series.LoadOrStore(k, &requestSeries{
+	s := lookedUp(&m.series, k, func() *requestSeries {
+		return &requestSeries{
 			count:    m.requests.WithLabelValues(k.route, k.method, statusLabel(k.status)),
 			duration: m.duration.WithLabelValues(k.route, k.method),
-		})
-	}
-	s := v.(*requestSeries)
+		}
+	})
 	s.count.Inc()
 	s.duration.Observe(d.Seconds())
 }
@@ -153,11 +151,18 @@ func (m *Metrics) SignedIn(outcome string) { m.signIns.WithLabelValues(outcome).
 func (m *Metrics) Authenticated(outcome string) {
 	// Outcomes are the service's constants, a closed set: each counter
 	// is looked up once.
-	c, ok := m.outcomes.Load(outcome)
-	if !ok {
-		c, _ = m.outcomes.LoadOrStore(outcome, m.auth.WithLabelValues(outcome))
+	lookedUp(&m.outcomes, outcome, func() prometheus.Counter { return m.auth.WithLabelValues(outcome) }).Inc()
+}
+
+// lookedUp returns what cache holds under k, made by lookup the first
+// time: a collector's label lookup done once per label set, whose keys
+// come from closed sets.
+func lookedUp[K comparable, V any](cache *sync.Map, k K, lookup func() V) V {
+	if v, ok := cache.Load(k); ok {
+		return v.(V)
 	}
-	c.(prometheus.Counter).Inc()
+	v, _ := cache.LoadOrStore(k, lookup())
+	return v.(V)
 }
 
 // TokenCreated counts a created token.

@@ -110,13 +110,15 @@ const (
 // it always names the outcome. A refused use of a revoked or expired token
 // is audited; a resource server asking about one (use false) is not.
 func (s *Service) check(ctx context.Context, token string, now time.Time, origin latchkey.Origin, use bool) (*latchkey.Principal, time.Time, time.Duration, string, error) {
-	claims, err := s.keys.Load().Verify(token, now)
-	kid := ""
+	claims, kid, err := s.keys.Load().VerifyKey(token, now)
 	if err != nil {
-		kid = jwt.KeyID(token) // read once, only on a refusal
-	}
-	if err != nil && s.reloadForUnknownKey(ctx, kid) {
-		claims, err = s.keys.Load().Verify(token, now)
+		named := jwt.KeyID(token) // read only on a refusal
+		if s.reloadForUnknownKey(ctx, named) {
+			claims, kid, err = s.keys.Load().VerifyKey(token, now)
+		}
+		if err != nil {
+			kid = named
+		}
 	}
 	if err != nil {
 		switch {
@@ -128,9 +130,6 @@ func (s *Service) check(ctx context.Context, token string, now time.Time, origin
 			return nil, time.Time{}, 0, OutcomeUnknownKey, errUnauthenticated
 		}
 	}
-	// The key that verified the token is the one its header names; the
-	// row says which key signed it.
-	kid = jwt.KeyID(token)
 	cred, err := s.store.Credential(ctx, claims.ID)
 	if err != nil {
 		if latchkey.ErrorCode(err) == latchkey.ENOTFOUND {
