@@ -37,6 +37,14 @@ func TestServeRefusesReadOnlyDatabase(t *testing.T) {
 			if err := stop(); err != nil {
 				t.Fatal(err)
 			}
+			// A clean stop checkpoints the journal and removes it: were
+			// the -wal file left, SQLite could write through it even in a
+			// read-only directory.
+			for _, suffix := range []string{"-wal", "-shm"} {
+				if _, err := os.Stat(path + suffix); err == nil {
+					t.Fatalf("serve stopped and left %s behind", filepath.Base(path+suffix))
+				}
+			}
 			ro := tc.readOnly(t, path)
 			fi, err := os.Stat(ro)
 			if err != nil {

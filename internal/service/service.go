@@ -272,11 +272,18 @@ func (s *Service) Run(ctx context.Context) error {
 			// is still open: nothing waits for a server that stopped.
 			defer func() { <-held }()
 		}
+		// Run returns once the listener has: the store may be closed
+		// the moment Run returns, and a read still under way on a closed
+		// SQLite store keeps its connection open past the last writer's,
+		// which then leaves its -wal file behind.
+		listened := make(chan struct{})
 		go func() {
+			defer close(listened)
 			if err := s.events.Subscribe(ctx, func(e latchkey.Event) { s.heard(ctx, e) }); err != nil && ctx.Err() == nil {
 				s.log.Error("listening for other replicas' changes", "err", err)
 			}
 		}()
+		defer func() { <-listened }()
 	}
 	keys := time.NewTicker(s.cfg.KeyRefresh)
 	defer keys.Stop()
