@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -27,7 +26,7 @@ import (
 	"github.com/latchkey/latchkey/internal/pgtest"
 	"github.com/latchkey/latchkey/internal/postgres"
 	"github.com/latchkey/latchkey/internal/service"
-	"github.com/latchkey/latchkey/internal/sqlite"
+	"github.com/latchkey/latchkey/internal/sqlitetest"
 )
 
 // oauthHarness is the whole server, authorization server included, on a
@@ -70,18 +69,18 @@ func newOAuthHarness(t testing.TB, configure ...func(*oauthHarness)) *oauthHarne
 	}
 	ctx := t.Context()
 	var st latchkey.Store
-	var err error
-	if h.postgres {
-		st, err = postgres.Open(ctx, pgtest.Schema(t, pgtest.DSN(t)), postgres.Options{})
+	if !h.postgres {
+		st = sqlitetest.Open(t)
 	} else {
-		st, err = sqlite.Open(ctx, filepath.Join(t.TempDir(), "latchkey.db"))
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	if err := st.Migrate(ctx); err != nil {
-		t.Fatal(err)
+		pg, err := postgres.Open(ctx, pgtest.Schema(t, pgtest.DSN(t)), postgres.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { pg.Close() })
+		if err := pg.Migrate(ctx); err != nil {
+			t.Fatal(err)
+		}
+		st = pg
 	}
 	if h.wrap != nil {
 		st = h.wrap(st)

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"strconv"
 	"sync"
 	"testing"
@@ -15,7 +14,7 @@ import (
 	"github.com/latchkey/latchkey/internal/jwt"
 	"github.com/latchkey/latchkey/internal/password"
 	"github.com/latchkey/latchkey/internal/service"
-	"github.com/latchkey/latchkey/internal/sqlite"
+	"github.com/latchkey/latchkey/internal/sqlitetest"
 )
 
 // start is the test clock's first reading: years before any wall clock
@@ -53,14 +52,7 @@ func newProvider(t *testing.T) (*Provider, *service.Service, *clock) {
 // when they are not nil: a fault or a hook where a test needs one.
 func newProviderWith(t *testing.T, cfg Config, wrapSvc func(*service.Service) Service, wrapStore func(Store) Store) (*Provider, *service.Service, *clock) {
 	t.Helper()
-	st, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "oauth.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	if err := st.Migrate(t.Context()); err != nil {
-		t.Fatal(err)
-	}
+	st := sqlitetest.Open(t)
 	sealer, err := jwt.NewSealer([]byte("oauth test secret, long enough!!"))
 	if err != nil {
 		t.Fatal(err)

@@ -2,7 +2,6 @@ package service
 
 import (
 	"context"
-	"path/filepath"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -13,6 +12,7 @@ import (
 	"github.com/latchkey/latchkey/internal/jwt"
 	"github.com/latchkey/latchkey/internal/password"
 	"github.com/latchkey/latchkey/internal/sqlite"
+	"github.com/latchkey/latchkey/internal/sqlitetest"
 )
 
 // pausable is a SQLite store whose subscription can be frozen: while
@@ -43,16 +43,13 @@ func (p *pausable) Subscribe(ctx context.Context, f func(latchkey.Event)) error 
 // and acknowledges them) until the test ends; the command line does not.
 func processes(t *testing.T, cfg Config) (server *Service, store *pausable, cli *Service, settled func() []Settlement, stop func()) {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "shared.db")
+	path := sqlitetest.Path(t)
 	open := func() *sqlite.DB {
 		db, err := sqlite.Open(t.Context(), path)
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { db.Close() })
-		if err := db.Migrate(t.Context()); err != nil {
-			t.Fatal(err)
-		}
 		return db
 	}
 	sealer, err := jwt.NewSealer([]byte("service test secret, long enough"))

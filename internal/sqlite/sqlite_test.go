@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
 	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/internal/storetest"
 )
@@ -40,10 +41,6 @@ func openPath(tb testing.TB, path string) *DB {
 		tb.Fatalf("Migrate() = %v", err)
 	}
 	return db
-}
-
-func TestStore(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) latchkey.Store { return open(t) })
 }
 
 func BenchmarkStore(b *testing.B) {
