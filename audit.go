@@ -14,7 +14,9 @@ type AuditAction string
 const (
 	AuditTokenCreated   AuditAction = "token.created"
 	AuditTokenRevoked   AuditAction = "token.revoked"
-	AuditAuthRefused    AuditAction = "auth.refused" // a revoked or expired token was presented
+	AuditTokenRotated   AuditAction = "token.rotated"
+	AuditTokenReuse     AuditAction = "token.reuse_detected" // a rotated token rotated again after its successor was used
+	AuditAuthRefused    AuditAction = "auth.refused"         // a revoked or expired token was presented
 	AuditUserCreated    AuditAction = "user.created"
 	AuditUserUpdated    AuditAction = "user.updated"
 	AuditUserDeleted    AuditAction = "user.deleted"
@@ -48,7 +50,7 @@ const (
 
 // AuditActions are all the actions, in the order above.
 var AuditActions = []AuditAction{
-	AuditTokenCreated, AuditTokenRevoked, AuditAuthRefused,
+	AuditTokenCreated, AuditTokenRevoked, AuditTokenRotated, AuditTokenReuse, AuditAuthRefused,
 	AuditUserCreated, AuditUserUpdated, AuditUserDeleted, AuditUserRestored,
 	AuditKeyAdded, AuditClientAdded, AuditClientRevoked,
 	AuditSignInOK, AuditSignInRefused, AuditRateLimitedHit,
@@ -146,6 +148,42 @@ func AuditWithTokens(rs []*AuditRecord, ts []*Token) []*AuditRecord {
 // parent.
 func AuditWithDescendants(rs []*AuditRecord, ts []*Token) []*AuditRecord {
 	return append(slices.Clip(rs), descendantRecords(rs, ts)...)
+}
+
+// AuditWithRevocations is what a store writes for rs along with a change
+// that revoked ts for reasons of their own: rs as given, then, for each
+// token of ts, one AuditTokenRevoked record about it, by the actor of
+// rs[0], at its time and from its origin, whose detail is its reason (and
+// for a descendant, its parent).
+func AuditWithRevocations(rs []*AuditRecord, ts []*Token) []*AuditRecord {
+	if len(rs) == 0 {
+		return nil
+	}
+	out := slices.Clip(rs)
+	for _, t := range ts {
+		c := *rs[0]
+		userID := t.UserID
+		c.Action, c.SubjectUserID, c.SubjectID = AuditTokenRevoked, &userID, t.ID
+		c.Detail = string(t.RevokedReason)
+		if t.RevokedReason == ReasonParentRevoked {
+			c.Detail += ": made by token " + t.ParentID
+		}
+		out = append(out, &c)
+	}
+	return out
+}
+
+// AuditAsReuse returns copies of rs, the records of a rotation, that
+// record instead the reuse it detected (see TokenStore.RotateToken).
+func AuditAsReuse(rs []*AuditRecord) []*AuditRecord {
+	out := make([]*AuditRecord, len(rs))
+	for i, r := range rs {
+		c := *r
+		c.Action = AuditTokenReuse
+		c.Detail = "rotated again after its successor was used: the rotation chain is revoked"
+		out[i] = &c
+	}
+	return out
 }
 
 // descendantRecords returns the records of AuditWithDescendants about the

@@ -30,6 +30,12 @@ type Token struct {
 	// RevokedReason says why a revoked token was revoked; "" for one
 	// revoked before reasons were kept.
 	RevokedReason RevokeReason
+	// RevokedAt is when it was revoked; nil while it is live, and for
+	// one revoked before the time was kept.
+	RevokedAt *time.Time
+	// RotatedFrom is the id of the token this one replaced by rotation;
+	// RotatedTo the id of the token that replaced this one. "" for none.
+	RotatedFrom, RotatedTo string
 }
 
 // RevokeReason says why a token was revoked.
@@ -56,7 +62,25 @@ const (
 	// ReasonUserDisabled: the user was disabled, which ends every OAuth
 	// authorization of theirs.
 	ReasonUserDisabled RevokeReason = "user_disabled"
+	// ReasonOwner: the user it belongs to revoked it (or it revoked
+	// itself); ReasonAdmin: someone else allowed to did, an
+	// administrator or the operator.
+	ReasonOwner RevokeReason = "owner"
+	ReasonAdmin RevokeReason = "admin"
+	// ReasonRotated: it was rotated, and its grace period, if it had
+	// one, is over.
+	ReasonRotated RevokeReason = "rotated"
+	// ReasonSuperseded: it was the successor of a rotation whose answer
+	// was lost, never used, and the rotation was asked for again.
+	ReasonSuperseded RevokeReason = "superseded"
+	// ReasonReuseDetected: a token already rotated was rotated again
+	// after its successor had been used, so someone else holds one of
+	// their secrets: every token of the rotation chain is revoked.
+	ReasonReuseDetected RevokeReason = "reuse_detected"
 )
+
+// Rotated reports whether t was replaced by rotation.
+func (t *Token) Rotated() bool { return t.RotatedTo != "" }
 
 // Expired reports whether t has expired at now.
 func (t *Token) Expired(now time.Time) bool {
@@ -160,4 +184,55 @@ type TokenStore interface {
 	// LastUsedAt to the time given unless it is already later. Unknown ids
 	// are ignored.
 	TouchTokens(ctx context.Context, uses map[string]time.Time) error
+
+	// RotateToken replaces the token r.Old with r.Successor, in one
+	// transaction with audit (see AuditWithRevocations) and
+	// EventTokenCreated, as CreateToken. The successor takes over Old's
+	// live children, their expiry and their descendants' cut to its own;
+	// Old gets RotatedTo, and is revoked with ReasonRotated at r.At, or,
+	// with a grace period, expires at r.GraceUntil if not before.
+	//
+	// When Old was rotated already, its successor decides. If that
+	// successor was never used (no LastUsedAt) nor rotated on, the answer
+	// that carried it was lost: it is revoked with ReasonSuperseded, its
+	// children pass to r.Successor, and the rotation goes on. Otherwise
+	// someone else holds a secret of the chain: every token of the
+	// rotation chain, from the first to the last, is revoked with
+	// ReasonReuseDetected (and their descendants with them), nothing is
+	// created, and Rotated.ReuseDetected is true.
+	//
+	// ENOTFOUND when Old does not exist; ECONFLICT when it was never
+	// rotated and is revoked or has expired at r.At.
+	RotateToken(ctx context.Context, r Rotation, audit ...*AuditRecord) (*Rotated, error)
+
+	// RevokeRotated revokes, with ReasonRotated at at, the rotated tokens
+	// whose grace period is over (expired at at), their descendants with
+	// them, writes audit for each (see AuditWithTokens), and returns those
+	// it revoked.
+	RevokeRotated(ctx context.Context, at time.Time, audit ...*AuditRecord) ([]*Token, error)
+}
+
+// A Rotation asks TokenStore.RotateToken to replace a token.
+type Rotation struct {
+	Old string // the id of the token replaced
+	// Successor is the new token: RotatedFrom is Old, ParentID Old's
+	// parent.
+	Successor *Token
+	// At is when; GraceUntil when Old stops authenticating (At, or
+	// before it, for no grace period).
+	At, GraceUntil time.Time
+}
+
+// Rotated is what a rotation did.
+type Rotated struct {
+	// Old is the token replaced, as stored after.
+	Old *Token
+	// Revoked are the tokens the rotation revoked (Old without a grace
+	// period, a successor superseded, a chain on reuse), with their
+	// descendants; Changed the live tokens whose expiry or parent it
+	// changed (Old in its grace period, the children it handed on).
+	// A cache of either must drop them.
+	Revoked, Changed []*Token
+	// ReuseDetected: the chain was revoked and no successor stored.
+	ReuseDetected bool
 }

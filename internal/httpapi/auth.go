@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"net/http"
 	"strings"
 
@@ -44,6 +45,12 @@ func ParseAuthorization(h string) (string, bool) {
 // that has failed too often is answered 429 without its token being looked
 // at, until its budget refills.
 func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (*latchkey.Principal, error) {
+	return s.authenticateWith(w, r, s.svc.Authenticate)
+}
+
+// authenticateWith is authenticate with check in place of the service's
+// Authenticate.
+func (s *Server) authenticateWith(w http.ResponseWriter, r *http.Request, check func(context.Context, string, latchkey.Origin) (*latchkey.Principal, error)) (*latchkey.Principal, error) {
 	now := s.svc.Now()
 	addr := ""
 	if s.failedAuth != nil {
@@ -61,7 +68,7 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (*latchkey
 		addr = s.clientAddr(r)
 	}
 	origin := latchkey.Origin{Address: addr, UserAgent: r.UserAgent()}
-	p, err := s.svc.Authenticate(r.Context(), token, origin)
+	p, err := check(r.Context(), token, origin)
 	if err != nil {
 		if latchkey.ErrorCode(err) == latchkey.EUNAUTHENTICATED {
 			s.failedAuth.spend(addr, now)

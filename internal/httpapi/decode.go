@@ -91,45 +91,87 @@ func DecodeTokenRequest(body []byte) (service.TokenRequest, error) {
 			}
 		}
 	}
-	if raw, ok := fields["expires_at"]; ok && !isNull(raw) {
-		var s string
-		t, err := time.Time{}, error(nil)
-		if err = json.Unmarshal(raw, &s); err == nil {
-			t, err = time.Parse(time.RFC3339Nano, s)
-		}
-		if err != nil {
-			req.Invalid.Add("expires_at", service.MsgExpiresInvalid)
-			req.Invalid.Add("expires_at", service.MsgExpiresFormat)
-		} else {
-			req.ExpiresAt = &t
-		}
+	req.ExpiresAt = decodeExpiry(fields, &req.Invalid)
+	nearKeys(fields, tokenRequestKeys, &req.Invalid)
+	return req, nil
+}
+
+// decodeExpiry reads the expires_at of a body's fields: nil when absent
+// or null, and a sentence in invalid when it is not an RFC 3339 date.
+func decodeExpiry(fields map[string]json.RawMessage, invalid *latchkey.FieldErrors) *time.Time {
+	raw, ok := fields["expires_at"]
+	if !ok || isNull(raw) {
+		return nil
 	}
-	// A key that is ours but for its case ("Scopes") is a typo whose
-	// value would be dropped, and a token made with every ability: it is
-	// refused, by the key as sent. Keys nothing like ours are ignored, as
-	// ProcessMaker ignores them.
+	var s string
+	t, err := time.Time{}, error(nil)
+	if err = json.Unmarshal(raw, &s); err == nil {
+		t, err = time.Parse(time.RFC3339Nano, s)
+	}
+	if err != nil {
+		invalid.Add("expires_at", service.MsgExpiresInvalid)
+		invalid.Add("expires_at", service.MsgExpiresFormat)
+		return nil
+	}
+	return &t
+}
+
+// nearKeys refuses the keys of fields that are one of known but for
+// their case ("Scopes"): a typo whose value would be dropped, and a token
+// made with every ability. Each is refused by the key as sent. Keys
+// nothing like ours are ignored, as ProcessMaker ignores them.
+func nearKeys(fields map[string]json.RawMessage, known []string, invalid *latchkey.FieldErrors) {
 	var near []string
 	for k := range fields {
-		for _, known := range tokenRequestKeys {
-			if k != known && strings.EqualFold(k, known) {
+		for _, key := range known {
+			if k != key && strings.EqualFold(k, key) {
 				near = append(near, k)
 			}
 		}
 	}
 	slices.Sort(near)
 	for _, k := range near {
-		req.Invalid.Add(k, MsgKeyCase(k))
+		invalid.Add(k, MsgKeyCase(k))
 	}
+}
+
+// DecodeRotateRequest reads the body of a rotation: a JSON object with
+// expires_at and grace_seconds, or nothing (which counts as {}), as
+// DecodeTokenRequest reads a create's.
+func DecodeRotateRequest(body []byte) (service.RotateRequest, error) {
+	var req service.RotateRequest
+	body = bytes.TrimSpace(body)
+	if len(body) == 0 {
+		return req, nil
+	}
+	var fields map[string]json.RawMessage
+	if body[0] != '{' || json.Unmarshal(body, &fields) != nil {
+		return req, errBadJSON
+	}
+	req.ExpiresAt = decodeExpiry(fields, &req.Invalid)
+	if raw, ok := fields["grace_seconds"]; ok && !isNull(raw) {
+		// An integer, written as one: 3600, not 3600.0, "3600" or 3.6e3.
+		n, err := strconv.ParseInt(string(bytes.TrimSpace(raw)), 10, 64)
+		if err != nil || n < 0 || n > int64(service.MaxGrace/time.Second) {
+			req.Invalid.Add("grace_seconds", service.MsgGraceInvalid)
+		} else {
+			req.Grace = time.Duration(n) * time.Second
+		}
+	}
+	nearKeys(fields, rotateRequestKeys, &req.Invalid)
 	return req, nil
 }
 
-// tokenRequestKeys are the keys of a create body.
-var tokenRequestKeys = []string{"name", "scopes", "expires_at"}
+// The keys of a create body, and of a rotation's.
+var (
+	tokenRequestKeys  = []string{"name", "scopes", "expires_at"}
+	rotateRequestKeys = []string{"expires_at", "grace_seconds"}
+)
 
-// MsgKeyCase is the sentence for a key of a create body that is one of
+// MsgKeyCase is the sentence for a key of a request body that is one of
 // ours written in another case.
 func MsgKeyCase(key string) string {
-	for _, known := range tokenRequestKeys {
+	for _, known := range append(tokenRequestKeys, rotateRequestKeys...) {
 		if strings.EqualFold(key, known) {
 			return "The " + key + " field is not known: keys are case-sensitive; did you mean " + known + "?"
 		}

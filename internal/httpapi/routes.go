@@ -14,6 +14,15 @@ func (s *Server) routes() {
 	s.mux.Handle("DELETE "+token, s.handle(s.deleteToken))
 	s.mux.Handle(tokens, methodNotAllowed("GET, HEAD, POST"))
 	s.mux.Handle(token, methodNotAllowed("GET, HEAD, DELETE"))
+	// Extensions: rotation, and the calling token itself.
+	s.mux.Handle("POST "+token+"/rotate", s.handle(s.rotateToken))
+	s.mux.Handle(token+"/rotate", methodNotAllowed("POST"))
+	const self = "/api/1.0/tokens/self"
+	s.mux.Handle("GET "+self, s.handle(s.showSelf))
+	s.mux.Handle("DELETE "+self, s.handle(s.deleteSelf))
+	s.mux.Handle(self, methodNotAllowed("GET, HEAD, DELETE"))
+	s.mux.Handle("POST "+self+"/rotate", s.handle(s.rotateSelf))
+	s.mux.Handle(self+"/rotate", methodNotAllowed("POST"))
 
 	// Keys others verify our tokens with.
 	s.mux.Handle("GET /.well-known/jwks.json", s.jwks())

@@ -52,11 +52,97 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	writeCreated(w, t, jwt)
+	return nil
+}
+
+// writeCreated answers 201 with a new token t and its JWT, in the
+// create's shape.
+func writeCreated(w http.ResponseWriter, t *latchkey.Token, jwt string) {
 	ut := wire.FromToken(t)
 	noStore(w)
-	w.Header().Set("Location", tokenPath(owner.ID, t.ID))
+	w.Header().Set("Location", tokenPath(t.UserID, t.ID))
 	writeJSON(w, http.StatusCreated, &wire.CreatedToken{UserToken: ut, AccessToken: jwt, Token: ut})
+}
+
+// rotateToken replaces a token with a new one: 201 in the create's shape.
+// Whoever may create tokens for the user may rotate theirs.
+func (s *Server) rotateToken(w http.ResponseWriter, r *http.Request) error {
+	p, owner, err := s.owner(w, r, latchkey.CreateTokens)
+	if err != nil {
+		return err
+	}
+	return s.rotate(w, r, p, owner)
+}
+
+// rotate reads a rotation's body and rotates owner's token in the path,
+// or p's own token when there is none.
+func (s *Server) rotate(w http.ResponseWriter, r *http.Request, p *latchkey.Principal, owner *latchkey.User) error {
+	if err := s.limitCreate(w, r, p); err != nil {
+		return err
+	}
+	body, err := readBody(w, r)
+	if err != nil {
+		return err
+	}
+	req, err := DecodeRotateRequest(body)
+	if err != nil {
+		return err
+	}
+	id := r.PathValue("token_id")
+	if id == "" {
+		id = p.Token.ID
+	}
+	t, jwt, err := s.svc.RotateToken(r.Context(), p, owner, id, req)
+	if err != nil {
+		return err
+	}
+	writeCreated(w, t, jwt)
 	return nil
+}
+
+// showSelf shows the token the request was made with. Any token may.
+func (s *Server) showSelf(w http.ResponseWriter, r *http.Request) error {
+	p, err := s.authenticate(w, r)
+	if err != nil {
+		return err
+	}
+	t, err := s.svc.Token(r.Context(), p.User, p.Token.ID)
+	if err != nil {
+		return err
+	}
+	noStore(w)
+	ut := wire.FromToken(t)
+	writeJSON(w, http.StatusOK, &ut)
+	return nil
+}
+
+// deleteSelf revokes the token the request was made with, and what it
+// made. Any token may.
+func (s *Server) deleteSelf(w http.ResponseWriter, r *http.Request) error {
+	p, err := s.authenticate(w, r)
+	if err != nil {
+		return err
+	}
+	if _, err := s.svc.RevokeToken(r.Context(), p, p.User, p.Token.ID); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// rotateSelf rotates the token the request was made with: it needs
+// tokens.write, or no scopes. A token rotated already is let in to ask
+// again (service.AuthenticateRotation).
+func (s *Server) rotateSelf(w http.ResponseWriter, r *http.Request) error {
+	p, err := s.authenticateWith(w, r, s.svc.AuthenticateRotation)
+	if err != nil {
+		return err
+	}
+	if err := p.Authorize(latchkey.CreateTokens, p.User.ID); err != nil {
+		return err
+	}
+	return s.rotate(w, r, p, p.User)
 }
 
 func (s *Server) listTokens(w http.ResponseWriter, r *http.Request) error {

@@ -103,7 +103,8 @@ func clientFields(c *latchkey.Client) []any {
 func tokenFields(t *latchkey.Token) []any {
 	return []any{&t.ID, &t.UserID, &t.ClientID, &t.Name, (*[]string)(&t.Scopes), &t.Revoked,
 		&t.CreatedAt, &t.UpdatedAt, &t.ExpiresAt, &t.LastUsedAt, &t.KeyID,
-		nullTextColumn{&t.ParentID}, (*string)(&t.RevokedReason)}
+		nullTextColumn{&t.ParentID}, (*string)(&t.RevokedReason), &t.RevokedAt,
+		nullTextColumn{&t.RotatedFrom}, nullTextColumn{&t.RotatedTo}}
 }
 
 // fixToken finishes a scanned token: its scopes are never nil.

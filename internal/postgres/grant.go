@@ -295,7 +295,7 @@ func revokeTokens(ctx context.Context, q querier, at time.Time, reason latchkey.
 				ORDER BY t.id
 				FOR NO KEY UPDATE OF t),
 			revoked AS (
-				UPDATE oauth_access_tokens t SET revoked = true, updated_at = $1, revoked_reason = $2
+				UPDATE oauth_access_tokens t SET revoked = true, updated_at = $1, revoked_at = $1, revoked_reason = $2
 				FROM locked l
 				WHERE t.id = l.id AND NOT t.revoked
 				RETURNING t.*)

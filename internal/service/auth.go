@@ -67,7 +67,7 @@ func (s *Service) authenticate(ctx context.Context, token string, origin latchke
 		return nil, errUnauthenticated
 	}
 	gen := s.cache.generation()
-	p, exp, refusal, outcome, err := s.check(ctx, token, now, origin, use)
+	p, exp, refusal, outcome, err := s.check(ctx, token, now, origin, use, false)
 	s.obs.Authenticated(outcome)
 	if err != nil {
 		if refusal > 0 {
@@ -84,6 +84,20 @@ func (s *Service) authenticate(ctx context.Context, token string, origin latchke
 	}
 	if use {
 		s.noteUse(v, now)
+	}
+	return p, nil
+}
+
+// AuthenticateRotation is Authenticate for a token asking to rotate
+// itself: it also accepts a token already rotated, revoked for it or in
+// a grace period that is over, until its JWT expires, so that a client
+// whose answer was lost can ask again (see RotateToken). Nothing is
+// cached.
+func (s *Service) AuthenticateRotation(ctx context.Context, token string, origin latchkey.Origin) (*latchkey.Principal, error) {
+	p, _, _, outcome, err := s.check(ctx, token, s.now(), origin, true, true)
+	s.obs.Authenticated(outcome)
+	if err != nil {
+		return nil, err
 	}
 	return p, nil
 }
@@ -109,7 +123,12 @@ const (
 // refusal it says how long the refusal may be remembered (0: not at all);
 // it always names the outcome. A refused use of a revoked or expired token
 // is audited; a resource server asking about one (use false) is not.
-func (s *Service) check(ctx context.Context, token string, now time.Time, origin latchkey.Origin, use bool) (*latchkey.Principal, time.Time, time.Duration, string, error) {
+//
+// With rotating, a token replaced by rotation passes too, though revoked
+// for it (ReasonRotated) or past its grace period, until the expiry its
+// JWT says: the one thing its secret still does is ask for the rotation
+// again (AuthenticateRotation).
+func (s *Service) check(ctx context.Context, token string, now time.Time, origin latchkey.Origin, use, rotating bool) (*latchkey.Principal, time.Time, time.Duration, string, error) {
 	claims, kid, err := s.keys.Load().VerifyKey(token, now)
 	if err != nil {
 		named := jwt.KeyID(token) // read only on a refusal
@@ -139,10 +158,11 @@ func (s *Service) check(ctx context.Context, token string, now time.Time, origin
 	}
 	t, u, c := cred.Token, cred.User, cred.Client
 	refused := ""
+	rotated := rotating && t.Rotated() && (!t.Revoked || t.RevokedReason == latchkey.ReasonRotated)
 	switch {
-	case t.Revoked:
+	case t.Revoked && !rotated:
 		refused = OutcomeRevoked
-	case t.Expired(now):
+	case t.Expired(now) && !rotated:
 		refused = OutcomeExpired
 	case c.Revoked:
 		refused = OutcomeClientRevoked

@@ -291,6 +291,8 @@ func (s *Service) Run(ctx context.Context) error {
 	defer flush.Stop()
 	prune := time.NewTicker(time.Hour)
 	defer prune.Stop()
+	sweep := time.NewTicker(time.Minute)
+	defer sweep.Stop()
 	s.pruneAudit(ctx)
 	s.pruneExpired(ctx)
 	for {
@@ -307,6 +309,10 @@ func (s *Service) Run(ctx context.Context) error {
 		case <-prune.C:
 			s.pruneAudit(ctx)
 			s.pruneExpired(ctx)
+		case <-sweep.C:
+			if err := s.Sweep(ctx); err != nil && ctx.Err() == nil {
+				s.log.Error("revoking rotated tokens whose grace is over", "err", err)
+			}
 		case <-flush.C:
 			if err := s.FlushUsage(ctx); err != nil && ctx.Err() == nil {
 				s.log.Error("recording token use", "err", err)

@@ -328,8 +328,10 @@ func (s *Service) revokeToken(ctx context.Context, p *latchkey.Principal, owner 
 	if _, err := s.Token(ctx, owner, id); err != nil {
 		return nil, false, err
 	}
-	rec := s.auditRecord(p, latchkey.AuditRecord{Action: latchkey.AuditTokenRevoked, SubjectUserID: userRef(owner.ID), SubjectID: id})
-	t, ts, err := s.store.RevokeToken(ctx, id, rec.At, latchkey.ReasonRevoked, rec)
+	reason := reasonFor(p, owner)
+	rec := s.auditRecord(p, latchkey.AuditRecord{Action: latchkey.AuditTokenRevoked, SubjectUserID: userRef(owner.ID), SubjectID: id,
+		Detail: string(reason)})
+	t, ts, err := s.store.RevokeToken(ctx, id, rec.At, reason, rec)
 	if err != nil {
 		return nil, false, notFound(err)
 	}
@@ -340,7 +342,7 @@ func (s *Service) revokeToken(ctx context.Context, p *latchkey.Principal, owner 
 		// it as live is purged whoever revoked it.
 		again = append(again, latchkey.Event{Kind: latchkey.EventTokenRevoked, ID: id, UserID: owner.ID})
 	}
-	s.revoked(ctx, ts, string(latchkey.ReasonRevoked), again...)
+	s.revoked(ctx, ts, string(reason), again...)
 	return t, revoked, nil
 }
 

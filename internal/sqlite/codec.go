@@ -240,7 +240,8 @@ func tokenFields(t *latchkey.Token) []any {
 	return []any{&t.ID, &t.UserID, &t.ClientID, &t.Name, scopesColumn{&t.Scopes}, &t.Revoked,
 		timeColumn{&t.CreatedAt}, timeColumn{&t.UpdatedAt},
 		nullTimeColumn{&t.ExpiresAt}, nullTimeColumn{&t.LastUsedAt}, &t.KeyID,
-		nullTextColumn{&t.ParentID}, (*string)(&t.RevokedReason)}
+		nullTextColumn{&t.ParentID}, (*string)(&t.RevokedReason), nullTimeColumn{&t.RevokedAt},
+		nullTextColumn{&t.RotatedFrom}, nullTextColumn{&t.RotatedTo}}
 }
 
 // keyFields returns the scan destinations of sqlschema.KeyColumns in k.

@@ -220,7 +220,7 @@ func (db *DB) AuthorizationLive(ctx context.Context, requestID string, userID, c
 func revokeTokens(ctx context.Context, tx *sql.Tx, at time.Time, reason latchkey.RevokeReason, where string, args ...any) ([]*latchkey.Token, error) {
 	ts := formatTime(at)
 	ids, err := collect(scanText)(tx.QueryContext(ctx,
-		`UPDATE oauth_access_tokens AS t SET revoked = 1, updated_at = ?, revoked_reason = ?
+		`UPDATE oauth_access_tokens AS t SET revoked = 1, updated_at = ?1, revoked_at = ?1, revoked_reason = ?2
 		WHERE revoked = 0 AND `+where+` RETURNING id`,
 		append([]any{ts, string(reason)}, args...)...))
 	if err != nil {
@@ -233,9 +233,9 @@ func revokeTokens(ctx context.Context, tx *sql.Tx, at time.Time, reason latchkey
 			WHERE c.parent_id IN (SELECT t.id FROM oauth_access_tokens t WHERE `+where+`)
 			UNION ALL
 			SELECT c.id FROM oauth_access_tokens c JOIN tree ON c.parent_id = tree.id)
-		UPDATE oauth_access_tokens SET revoked = 1, updated_at = ?, revoked_reason = ?
+		UPDATE oauth_access_tokens SET revoked = 1, updated_at = ?, revoked_at = ?, revoked_reason = ?
 		WHERE revoked = 0 AND id IN (SELECT id FROM tree) RETURNING id`,
-		append(args, ts, string(latchkey.ReasonParentRevoked))...))
+		append(args, ts, ts, string(latchkey.ReasonParentRevoked))...))
 	if err != nil {
 		return nil, err
 	}

@@ -60,8 +60,8 @@ type execer interface {
 // insertTokenQuery is the query of insertToken.
 const insertTokenQuery = `INSERT INTO oauth_access_tokens (id, user_id, client_id, name, name_folded,
 	scopes, revoked, created_at, updated_at, expires_at, last_used_at, key_id,
-	parent_id, revoked_reason)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	parent_id, revoked_reason, revoked_at, rotated_from, rotated_to)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
 // createQueries are the queries of CreateToken but the parent's check,
 // which the writer of the group prepares once.
@@ -78,7 +78,8 @@ func insertToken(ctx context.Context, e execer, t *latchkey.Token) error {
 		t.ID, t.UserID, t.ClientID, t.Name, strings.ToLower(t.Name),
 		scopes, t.Revoked, formatTime(t.CreatedAt), formatTime(t.UpdatedAt),
 		formatNullTime(t.ExpiresAt), formatNullTime(t.LastUsedAt), t.KeyID,
-		nullText(t.ParentID), string(t.RevokedReason))
+		nullText(t.ParentID), string(t.RevokedReason), formatNullTime(t.RevokedAt),
+		nullText(t.RotatedFrom), nullText(t.RotatedTo))
 	switch {
 	case isUnique(err):
 		return storeerr.Conflict(storeerr.MsgTokenExists, err)

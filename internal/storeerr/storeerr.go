@@ -27,6 +27,8 @@ const (
 	MsgTokenExists        = "A token with this id already exists."
 	MsgTokenOwnerNotFound = "The token's user or client was not found."
 	MsgParentRevoked      = "The token that makes this one is revoked."
+	MsgRotateRevoked      = "A revoked token cannot be rotated."
+	MsgRotateExpired      = "An expired token cannot be rotated."
 
 	MsgKeyExists = "A signing key with this id already exists."
 

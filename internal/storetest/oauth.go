@@ -103,7 +103,7 @@ func revokedAt(t *testing.T, s latchkey.Store, when time.Time, reason latchkey.R
 	out := []*latchkey.Token{}
 	for _, tok := range tokens {
 		r := withClient(t, s, tok)
-		r.Revoked, r.UpdatedAt, r.RevokedReason = true, when, reason
+		r.Revoked, r.UpdatedAt, r.RevokedReason, r.RevokedAt = true, when, reason, &when
 		out = append(out, r)
 	}
 	return out

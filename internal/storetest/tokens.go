@@ -432,7 +432,7 @@ func testRevokeToken(t *testing.T, open func(t *testing.T) latchkey.Store) {
 			t.Fatalf("RevokeToken(%q) = %v", tok.ID, err)
 		}
 		want := withClient(t, s, tok)
-		want.Revoked, want.UpdatedAt, want.RevokedReason = true, when, latchkey.ReasonRevoked
+		want.Revoked, want.UpdatedAt, want.RevokedReason, want.RevokedAt = true, when, latchkey.ReasonRevoked, &when
 		if diff := cmp.Diff(want, got); diff != "" {
 			t.Errorf("RevokeToken(%q) mismatch (-want +got):\n%s", tok.ID, diff)
 		}
@@ -465,7 +465,7 @@ func testRevokeToken(t *testing.T, open func(t *testing.T) latchkey.Store) {
 			t.Fatalf("second RevokeToken(%q) = %v, want nil", tok.ID, err)
 		}
 		want := withClient(t, s, tok)
-		want.Revoked, want.UpdatedAt, want.RevokedReason = true, first, latchkey.ReasonRevoked
+		want.Revoked, want.UpdatedAt, want.RevokedReason, want.RevokedAt = true, first, latchkey.ReasonRevoked, &first
 		if diff := cmp.Diff(want, got); diff != "" {
 			t.Errorf("second RevokeToken(%q) mismatch (-want +got):\n%s", tok.ID, diff)
 		}

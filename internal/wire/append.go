@@ -139,10 +139,15 @@ func (u *UserToken) appendFields(b []byte) []byte {
 	b = append(b, `,"last_used_at":`...)
 	b = appendDatePtr(b, u.LastUsedAt)
 	b = append(b, `,"parent_id":`...)
-	if u.ParentID == nil {
-		return append(b, "null"...)
-	}
-	return appendString(b, *u.ParentID)
+	b = appendStringPtr(b, u.ParentID)
+	b = append(b, `,"revoked_at":`...)
+	b = appendDatePtr(b, u.RevokedAt)
+	b = append(b, `,"revoked_reason":`...)
+	b = appendStringPtr(b, u.RevokedReason)
+	b = append(b, `,"rotated_from":`...)
+	b = appendStringPtr(b, u.RotatedFrom)
+	b = append(b, `,"rotated_to":`...)
+	return appendStringPtr(b, u.RotatedTo)
 }
 
 // AppendJSON appends u's JSON object.

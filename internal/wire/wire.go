@@ -85,8 +85,17 @@ type UserToken struct {
 	Client     TokenClient `json:"client"`
 	LastUsedAt *Date       `json:"last_used_at"`
 	// ParentID is the id of the token whose bearer made this one, or
-	// null: an extension after the contract's keys.
+	// null: an extension after the contract's keys, as are the rest.
 	ParentID *string `json:"parent_id"`
+	// RevokedAt and RevokedReason say when and why the token was
+	// revoked: null while it is live (and for one revoked before they
+	// were kept).
+	RevokedAt     *Date   `json:"revoked_at"`
+	RevokedReason *string `json:"revoked_reason"`
+	// RotatedFrom is the token this one replaced by rotation, RotatedTo
+	// the one that replaced it; null for none.
+	RotatedFrom *string `json:"rotated_from"`
+	RotatedTo   *string `json:"rotated_to"`
 }
 
 // CreatedToken is the answer to a create: the UserToken's keys at the top
@@ -248,18 +257,22 @@ func FromToken(t *latchkey.Token) UserToken {
 		scopes = []string{}
 	}
 	return UserToken{
-		ID:         t.ID,
-		UserID:     t.UserID,
-		ClientID:   t.ClientID,
-		Name:       t.Name,
-		Scopes:     scopes,
-		Revoked:    t.Revoked,
-		CreatedAt:  Date{t.CreatedAt},
-		UpdatedAt:  Date{t.UpdatedAt},
-		ExpiresAt:  NewDate(t.ExpiresAt),
-		Client:     FromClient(t.Client),
-		LastUsedAt: NewDate(t.LastUsedAt),
-		ParentID:   optional(t.ParentID),
+		ID:            t.ID,
+		UserID:        t.UserID,
+		ClientID:      t.ClientID,
+		Name:          t.Name,
+		Scopes:        scopes,
+		Revoked:       t.Revoked,
+		CreatedAt:     Date{t.CreatedAt},
+		UpdatedAt:     Date{t.UpdatedAt},
+		ExpiresAt:     NewDate(t.ExpiresAt),
+		Client:        FromClient(t.Client),
+		LastUsedAt:    NewDate(t.LastUsedAt),
+		ParentID:      optional(t.ParentID),
+		RevokedAt:     NewDate(t.RevokedAt),
+		RevokedReason: optional(string(t.RevokedReason)),
+		RotatedFrom:   optional(t.RotatedFrom),
+		RotatedTo:     optional(t.RotatedTo),
 	}
 }
 
@@ -286,18 +299,22 @@ func (u *UserToken) Domain() *latchkey.Token {
 		scopes = latchkey.Scopes{}
 	}
 	return &latchkey.Token{
-		ID:         u.ID,
-		UserID:     u.UserID,
-		ClientID:   u.ClientID,
-		Name:       u.Name,
-		Scopes:     scopes,
-		Revoked:    u.Revoked,
-		CreatedAt:  u.CreatedAt.Time,
-		UpdatedAt:  u.UpdatedAt.Time,
-		ExpiresAt:  u.ExpiresAt.Ptr(),
-		LastUsedAt: u.LastUsedAt.Ptr(),
-		Client:     u.Client.Domain(),
-		ParentID:   deref(u.ParentID),
+		ID:            u.ID,
+		UserID:        u.UserID,
+		ClientID:      u.ClientID,
+		Name:          u.Name,
+		Scopes:        scopes,
+		Revoked:       u.Revoked,
+		CreatedAt:     u.CreatedAt.Time,
+		UpdatedAt:     u.UpdatedAt.Time,
+		ExpiresAt:     u.ExpiresAt.Ptr(),
+		LastUsedAt:    u.LastUsedAt.Ptr(),
+		Client:        u.Client.Domain(),
+		ParentID:      deref(u.ParentID),
+		RevokedAt:     u.RevokedAt.Ptr(),
+		RevokedReason: latchkey.RevokeReason(deref(u.RevokedReason)),
+		RotatedFrom:   deref(u.RotatedFrom),
+		RotatedTo:     deref(u.RotatedTo),
 	}
 }
 
