@@ -198,8 +198,9 @@ type TokenStore interface {
 	// children pass to r.Successor, and the rotation goes on. Otherwise
 	// someone else holds a secret of the chain: every token of the
 	// rotation chain, from the first to the last, is revoked with
-	// ReasonReuseDetected (and their descendants with them), nothing is
-	// created, and Rotated.ReuseDetected is true.
+	// ReasonReuseDetected (and their descendants with them; those the
+	// rotations revoked change their reason to it), nothing is created,
+	// and Rotated.ReuseDetected is true.
 	//
 	// ENOTFOUND when Old does not exist; ECONFLICT when it was never
 	// rotated and is revoked or has expired at r.At.
@@ -229,8 +230,9 @@ type Rotated struct {
 	Old *Token
 	// Revoked are the tokens the rotation revoked (Old without a grace
 	// period, a successor superseded, a chain on reuse), with their
-	// descendants; Changed the live tokens whose expiry or parent it
-	// changed (Old in its grace period, the children it handed on).
+	// descendants; Changed the other tokens it changed (Old, unless it
+	// revoked it: its successor and perhaps its expiry; the children it
+	// handed on: their parent and perhaps their expiry).
 	// A cache of either must drop them.
 	Revoked, Changed []*Token
 	// ReuseDetected: the chain was revoked and no successor stored.

@@ -19,6 +19,8 @@ import (
 	"github.com/latchkey/latchkey/internal/httpapi"
 	"github.com/latchkey/latchkey/internal/jwt"
 	"github.com/latchkey/latchkey/internal/password"
+	"github.com/latchkey/latchkey/internal/pgtest"
+	"github.com/latchkey/latchkey/internal/postgres"
 	"github.com/latchkey/latchkey/internal/service"
 	"github.com/latchkey/latchkey/internal/sqlite"
 	"github.com/latchkey/latchkey/internal/sqlitetest"
@@ -54,7 +56,8 @@ type harness struct {
 	t     testing.TB
 	srv   *httptest.Server
 	svc   *service.Service
-	store *sqlite.DB
+	store *sqlite.DB // nil on PostgreSQL
+	st    latchkey.Store
 	clock *clock
 
 	admin, user, viewer, editor *latchkey.User
@@ -77,8 +80,37 @@ func newHarnessWith(t testing.TB, opts httpapi.Options) *harness {
 // a store wrapper through which a test makes the service fail.
 func newHarnessOn(t testing.TB, opts httpapi.Options, wrap func(*sqlite.DB) latchkey.Store) *harness {
 	t.Helper()
-	ctx := t.Context()
 	st := sqlitetest.Open(t)
+	h := buildHarness(t, opts, wrap(st))
+	h.store = st
+	return h
+}
+
+// newHarnessPostgres is newHarness on a PostgreSQL schema of its own.
+func newHarnessPostgres(t testing.TB) *harness {
+	t.Helper()
+	st, err := postgres.Open(t.Context(), pgtest.Schema(t, pgtest.DSN(t)), postgres.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	if err := st.Migrate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	return buildHarness(t, httpapi.Options{}, st)
+}
+
+// onEachStore runs f on a harness on each store: SQLite, then
+// PostgreSQL.
+func onEachStore(t *testing.T, f func(t *testing.T, h *harness)) {
+	t.Run("sqlite", func(t *testing.T) { f(t, newHarness(t)) })
+	t.Run("postgres", func(t *testing.T) { f(t, newHarnessPostgres(t)) })
+}
+
+// buildHarness is a harness on the store st, migrated.
+func buildHarness(t testing.TB, opts httpapi.Options, st latchkey.Store) *harness {
+	t.Helper()
+	ctx := t.Context()
 	sealer, err := jwt.NewSealer([]byte("a test secret of enough length"))
 	if err != nil {
 		t.Fatal(err)
@@ -100,7 +132,7 @@ func newHarnessOn(t testing.TB, opts httpapi.Options, wrap func(*sqlite.DB) latc
 		t.Fatal(err)
 	}
 	fast := password.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
-	svc, err := service.New(ctx, wrap(st), sealer, service.Config{
+	svc, err := service.New(ctx, st, sealer, service.Config{
 		Now:         c.Now,
 		Random:      rand.NewChaCha8([32]byte{'l', 'a', 't', 'c', 'h'}),
 		Password:    &fast,
@@ -109,7 +141,7 @@ func newHarnessOn(t testing.TB, opts httpapi.Options, wrap func(*sqlite.DB) latc
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &harness{t: t, svc: svc, store: st, clock: c}
+	h := &harness{t: t, svc: svc, st: st, clock: c}
 	h.srv = httptest.NewServer(httpapi.New(svc, opts))
 	t.Cleanup(h.srv.Close)
 

@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"errors"
+	"slices"
 	"strconv"
 	"time"
 
@@ -43,6 +44,13 @@ func (db *DB) RotateToken(ctx context.Context, r latchkey.Rotation, audit ...*la
 			if prev.LastUsedAt != nil || prev.Rotated() {
 				chain, err := rotationChain(ctx, tx, old.ID)
 				if err != nil {
+					return err
+				}
+				// Those revoked by the rotation itself are revoked for
+				// reuse now: none may ask to rotate again.
+				if _, err := tx.Exec(ctx, `UPDATE oauth_access_tokens SET revoked_reason = $1
+					WHERE revoked AND revoked_reason = $2 AND id = ANY($3::text[])`,
+					string(latchkey.ReasonReuseDetected), string(latchkey.ReasonRotated), chain); err != nil {
 					return err
 				}
 				if out.Revoked, err = revokeTokens(ctx, tx, r.At, latchkey.ReasonReuseDetected,
@@ -102,7 +110,8 @@ func (db *DB) RotateToken(ctx context.Context, r latchkey.Rotation, audit ...*la
 		if out.Old, err = tokenIn(ctx, tx, old.ID, false); err != nil {
 			return err
 		}
-		if !out.Old.Revoked {
+		if !slices.ContainsFunc(out.Revoked, func(t *latchkey.Token) bool { return t.ID == old.ID }) {
+			// Its successor changed, and its expiry if it is in grace.
 			out.Changed = append(out.Changed, out.Old)
 		}
 		if err := insertAudit(ctx, tx, latchkey.AuditWithRevocations(audit, out.Revoked)); err != nil {

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"slices"
 	"strconv"
 	"time"
 
@@ -38,6 +39,13 @@ func (db *DB) RotateToken(ctx context.Context, r latchkey.Rotation, audit ...*la
 				}
 				list, err := json.Marshal(chain)
 				if err != nil {
+					return err
+				}
+				// Those revoked by the rotation itself are revoked for
+				// reuse now: none may ask to rotate again.
+				if _, err := tx.ExecContext(ctx, `UPDATE oauth_access_tokens SET revoked_reason = ?
+					WHERE revoked = 1 AND revoked_reason = ? AND id IN (SELECT value FROM json_each(?))`,
+					string(latchkey.ReasonReuseDetected), string(latchkey.ReasonRotated), string(list)); err != nil {
 					return err
 				}
 				if out.Revoked, err = revokeTokens(ctx, tx, r.At, latchkey.ReasonReuseDetected,
@@ -97,7 +105,8 @@ func (db *DB) RotateToken(ctx context.Context, r latchkey.Rotation, audit ...*la
 		if out.Old, err = tokenIn(ctx, tx, old.ID); err != nil {
 			return err
 		}
-		if !out.Old.Revoked {
+		if !slices.ContainsFunc(out.Revoked, func(t *latchkey.Token) bool { return t.ID == old.ID }) {
+			// Its successor changed, and its expiry if it is in grace.
 			out.Changed = append(out.Changed, out.Old)
 		}
 		if err := insertAudit(ctx, tx, latchkey.AuditWithRevocations(audit, out.Revoked)); err != nil {

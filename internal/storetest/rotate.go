@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -184,11 +185,27 @@ func testRotateToken(t *testing.T, open func(t *testing.T) latchkey.Store) {
 		if diff := cmp.Diff([]string{first.ID}, ids(out.Revoked)); diff != "" {
 			t.Errorf("Rotated.Revoked ids mismatch (-want +got):\n%s", diff)
 		}
+		if diff := cmp.Diff([]string{old.ID, child.ID}, slices.Sorted(slices.Values(ids(out.Changed)))); diff != "" {
+			t.Errorf("Rotated.Changed ids mismatch (-want +got):\n%s", diff)
+		}
 		if got := stored(t, s, old.ID); got.RotatedTo != second.ID {
 			t.Errorf("the old token rotated to %q, want the second successor", got.RotatedTo)
 		}
 		if got := stored(t, s, child.ID); got.ParentID != second.ID {
 			t.Errorf("the child's parent is %q, want the second successor", got.ParentID)
+		}
+		// Once the second is used, asking again is reuse: the old token,
+		// revoked by its rotation, is now revoked for reuse too.
+		if err := s.TouchTokens(t.Context(), map[string]time.Time{second.ID: at(3 * time.Hour)}); err != nil {
+			t.Fatal(err)
+		}
+		if out := rotate(t, s, old.ID, successorOf(5, old, at(4*time.Hour), at(300*24*time.Hour)), at(4*time.Hour), 0); !out.ReuseDetected {
+			t.Fatal("no reuse detected")
+		}
+		want = map[string]latchkey.RevokeReason{old.ID: latchkey.ReasonReuseDetected, first.ID: latchkey.ReasonSuperseded,
+			second.ID: latchkey.ReasonReuseDetected, child.ID: latchkey.ReasonParentRevoked}
+		if diff := cmp.Diff(want, revocations(t, s, old.ID, first.ID, second.ID, child.ID)); diff != "" {
+			t.Errorf("after reuse (-want +got):\n%s", diff)
 		}
 	})
 
