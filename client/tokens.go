@@ -183,6 +183,102 @@ func (c *Client) CreateToken(ctx context.Context, userID int64, req CreateTokenR
 	return &CreatedToken{Token: ut.Domain(), AccessToken: answer.AccessToken}, nil
 }
 
+// RotateTokenRequest is what RotateToken and RotateSelf ask for.
+type RotateTokenRequest struct {
+	// ExpiresAt asks for the successor to expire then; nil gives it the
+	// old token's lifetime again, from now.
+	ExpiresAt *time.Time
+	// Grace is how long the old token keeps working: whole seconds, from
+	// 0 (none) to a week.
+	Grace time.Duration
+}
+
+// body is r as the API takes it; EINVALID, without a request, for a
+// grace that is not whole seconds.
+func (r RotateTokenRequest) body() (wire.RotateTokenRequest, error) {
+	if r.Grace%time.Second != 0 {
+		return wire.RotateTokenRequest{}, &latchkey.Error{Code: latchkey.EINVALID, Message: "The grace period must be whole seconds.",
+			Fields: latchkey.FieldErrors{{Field: "grace_seconds", Sentences: []string{"The grace period must be whole seconds."}}}}
+	}
+	body := wire.RotateTokenRequest{GraceSeconds: int64(r.Grace / time.Second)}
+	if r.ExpiresAt != nil {
+		t := r.ExpiresAt.UTC()
+		body.ExpiresAt = &t
+	}
+	return body, nil
+}
+
+// RotateToken replaces the user's token with a new one (Latchkey's
+// extension): the same name, scopes and parent, a new id and JWT, its
+// RotatedFrom the old id. The old token works for req.Grace more, then is
+// revoked. Called again for a token already rotated, it returns a new
+// successor if the last one was never used (its answer was lost); if it
+// was, the server revokes every token of the rotation and answers
+// ECONFLICT.
+//
+// Codes: EINVALID with Fields; EFORBIDDEN; ENOTFOUND; ECONFLICT for a
+// revoked or expired token, an OAuth token, or reuse; EUNAUTHENTICATED.
+func (c *Client) RotateToken(ctx context.Context, userID int64, tokenID string, req RotateTokenRequest) (*CreatedToken, error) {
+	path, err := tokenPath(userID, tokenID)
+	if err != nil {
+		return nil, err
+	}
+	return c.rotate(ctx, path+"/rotate", req)
+}
+
+// RotateSelf rotates the token the client sends, as RotateToken does;
+// a token already rotated may still ask, to get an answer it lost. The
+// client goes on sending the token it was made with: make a new Client
+// with the successor's AccessToken.
+func (c *Client) RotateSelf(ctx context.Context, req RotateTokenRequest) (*CreatedToken, error) {
+	return c.rotate(ctx, selfPath+"/rotate", req)
+}
+
+func (c *Client) rotate(ctx context.Context, path string, req RotateTokenRequest) (*CreatedToken, error) {
+	const op = "rotate token"
+	body, err := req.body()
+	if err != nil {
+		return nil, err
+	}
+	var answer wire.CreatedToken
+	if err := c.do(ctx, http.MethodPost, path, nil, body, &answer); err != nil {
+		return nil, wrap(op, err)
+	}
+	if answer.ID == "" || answer.AccessToken == "" {
+		return nil, wrap(op, errors.New("the answer holds no token id or no accessToken"))
+	}
+	return &CreatedToken{Token: answer.UserToken.Domain(), AccessToken: answer.AccessToken}, nil
+}
+
+// selfPath is the path of the token a request is made with.
+const selfPath = "/tokens/self"
+
+// Self returns the token the client sends (Latchkey's extension), whatever
+// its scopes.
+//
+// Codes: EUNAUTHENTICATED.
+func (c *Client) Self(ctx context.Context) (*latchkey.Token, error) {
+	var ut wire.UserToken
+	if err := c.do(ctx, http.MethodGet, selfPath, nil, nil, &ut); err != nil {
+		return nil, wrap("show self", err)
+	}
+	if ut.ID == "" {
+		return nil, wrap("show self", errors.New("the answer holds no token id"))
+	}
+	return ut.Domain(), nil
+}
+
+// RevokeSelf revokes the token the client sends, and the tokens it made
+// (Latchkey's extension). The client cannot be used after.
+//
+// Codes: EUNAUTHENTICATED.
+func (c *Client) RevokeSelf(ctx context.Context) error {
+	if err := c.do(ctx, http.MethodDelete, selfPath, nil, nil, nil); err != nil {
+		return wrap("revoke self", err)
+	}
+	return nil
+}
+
 // DeleteToken revokes the user's token (deleteToken). Revoking a revoked
 // token succeeds.
 //

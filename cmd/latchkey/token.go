@@ -16,7 +16,8 @@ func (e *env) token(ctx context.Context, args []string) error {
 		"create": e.tokenCreate,
 		"list":   e.tokenList,
 		"revoke": e.tokenRevoke,
-	}, "create, list or revoke")
+		"rotate": e.tokenRotate,
+	}, "create, list, revoke or rotate")
 }
 
 func (e *env) tokenCreate(ctx context.Context, args []string) error {
@@ -130,6 +131,57 @@ func (e *env) tokenRevoke(ctx context.Context, args []string) error {
 			return nil
 		}
 		fmt.Fprintf(e.stderr, "latchkey: token %s revoked\n", fs.Arg(0))
+		return nil
+	})
+}
+
+func (e *env) tokenRotate(ctx context.Context, args []string) error {
+	fs := e.flags("token rotate", "token rotate [--grace 10m] [--expires-in 90d | --expires-at DATE] TOKEN_ID\n\n"+
+		"Replaces the token with a new one of the same name and scopes, and prints only the new\n"+
+		"token. The old one works for --grace more (default none), then is revoked.")
+	db := fs.dbFlags()
+	sf := fs.serviceFlags()
+	grace := fs.FlagSet.Duration("grace", 0, "how long the old token keeps working, up to 168h")
+	expiresIn := fs.FlagSet.String("expires-in", "", "the new token's lifetime, e.g. 90d (default: the old token's again)")
+	expiresAt := fs.FlagSet.String("expires-at", "", "the new token's expiry as an RFC 3339 date")
+	if err := fs.parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return usagef("token rotate: want exactly one TOKEN_ID (80 hex characters)")
+	}
+	if *grace < 0 || *grace > service.MaxGrace || *grace%time.Second != 0 {
+		return usagef("token rotate: --grace: want whole seconds from 0 to 168h, got %v", *grace)
+	}
+	req := service.RotateRequest{Grace: *grace}
+	switch {
+	case *expiresIn != "" && *expiresAt != "":
+		return usagef("token rotate: --expires-in and --expires-at exclude each other")
+	case *expiresIn != "":
+		l, err := service.ParseLifetime(*expiresIn)
+		if err != nil {
+			return usagef("token rotate: --expires-in: %v", err)
+		}
+		at := l.After(time.Now())
+		req.ExpiresAt = &at
+	case *expiresAt != "":
+		at, err := time.Parse(time.RFC3339Nano, *expiresAt)
+		if err != nil {
+			return usagef("token rotate: --expires-at: want an RFC 3339 date such as 2027-01-31T00:00:00Z, got %q", *expiresAt)
+		}
+		req.ExpiresAt = &at
+	}
+	return e.withService(ctx, db, sf, func(svc *service.Service) error {
+		t, jwt, err := svc.OperatorRotateToken(ctx, fs.Arg(0), req)
+		if err != nil {
+			return describe(err)
+		}
+		fmt.Fprintln(e.stdout, jwt)
+		if *grace > 0 {
+			fmt.Fprintf(e.stderr, "latchkey: token %s rotated to %s; the old one works for %v more\n", fs.Arg(0), t.ID, *grace)
+		} else {
+			fmt.Fprintf(e.stderr, "latchkey: token %s rotated to %s; the old one is revoked\n", fs.Arg(0), t.ID)
+		}
 		return nil
 	})
 }

@@ -366,6 +366,26 @@ func (s *Service) OperatorRevokeToken(ctx context.Context, id string) (bool, err
 	return revoked, err
 }
 
+// OperatorRotateToken rotates the token id for someone at the command
+// line, as RotateToken does for whoever may create its user's tokens.
+func (s *Service) OperatorRotateToken(ctx context.Context, id string, req RotateRequest) (*latchkey.Token, string, error) {
+	if !latchkey.ValidTokenID(id) {
+		return nil, "", latchkey.Errorf(latchkey.EINVALID, "a token id is 80 lowercase hex characters")
+	}
+	t, err := s.store.Token(ctx, id)
+	if err != nil {
+		if latchkey.ErrorCode(err) == latchkey.ENOTFOUND {
+			return nil, "", latchkey.Errorf(latchkey.ENOTFOUND, "no token %s", id)
+		}
+		return nil, "", err
+	}
+	owner, err := s.store.User(ctx, t.UserID)
+	if err != nil {
+		return nil, "", err
+	}
+	return s.RotateToken(ctx, Operator(), owner, id, req)
+}
+
 // changed names the fields a change sets, never their values (one may be
 // a password).
 func changed(c UserChange) string {

@@ -144,6 +144,12 @@ type CreateTokenRequest struct {
 	ExpiresAt *time.Time `json:"expires_at,omitempty"`
 }
 
+// RotateTokenRequest is the body of a rotation.
+type RotateTokenRequest struct {
+	ExpiresAt    *time.Time `json:"expires_at,omitempty"`
+	GraceSeconds int64      `json:"grace_seconds,omitempty"`
+}
+
 // Problem is an error body: {"error":…} for 401 and 404, {"message":…} for
 // the rest, with "errors" on a 422.
 type Problem struct {
