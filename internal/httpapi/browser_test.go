@@ -329,6 +329,46 @@ func TestBrowser(t *testing.T) {
 		}
 	})
 
+	t.Run("rotate it in the UI with a grace period", func(t *testing.T) {
+		if tokenID == "" {
+			t.Skip("no token was created")
+		}
+		tb := adminTab
+		tb.open(t, "/tokens", 200)
+		tb.load(t, chromedp.Click(chromedp.CSS("#token-"+tokenID+" a.button:not(.danger)")))
+		if h1 := tb.text(t, "h1"); h1 != "Rotate this token?" {
+			t.Fatalf("the rotate link led to %q at %s, want the confirmation", h1, tb.location())
+		}
+		tb.do(t, chromedp.Click(chromedp.CSS(`input[name=grace_seconds][value="3600"]`)))
+		tb.shot(t, "rotate-confirmation")
+		if resp := tb.load(t, chromedp.Click(chromedp.CSS(`form.actions button[type=submit]`))); resp.Status != 201 {
+			t.Fatalf("rotating answered %d", resp.Status)
+		}
+		if h1 := tb.text(t, "h1"); h1 != "Token rotated" {
+			t.Fatalf("after rotating: %q", h1)
+		}
+		if note := tb.text(t, "#rotated"); !strings.Contains(note, "1 hour") {
+			t.Errorf("the rotation note reads %q, want the grace period", note)
+		}
+		next := run(t, tb, chromedp.Value(chromedp.ID("new-token")))
+		if next == jwt || strings.Count(next, ".") != 2 {
+			t.Fatalf("the page shows %q, not a new JWT", next)
+		}
+		tb.shot(t, "token-rotated")
+		for name, tok := range map[string]string{"the new token": next, "the old token, in its grace period": jwt} {
+			if code := h.api(tok, admin); code != 200 {
+				t.Errorf("GET with %s = %d, want 200", name, code)
+			}
+		}
+		tb.open(t, "/tokens", 200)
+		if got := tb.text(t, "#token-"+tokenID+" .state"); got != "active" {
+			t.Errorf("the old token's state: %q, want active (in its grace period)", got)
+		}
+		if got := tb.text(t, "#token-"+tokenID+" td:nth-child(6)"); !strings.Contains(got, "replaced by deploy bot") {
+			t.Errorf("the old token's row says %q, want it replaced by the new one", got)
+		}
+	})
+
 	t.Run("revoke it in the UI, and the API refuses it", func(t *testing.T) {
 		if tokenID == "" {
 			t.Skip("no token was created")
@@ -338,7 +378,7 @@ func TestBrowser(t *testing.T) {
 		if state := tb.text(t, "#token-"+tokenID+" .state"); state != "active" {
 			t.Fatalf("the new token's state on the list: %q, want active", state)
 		}
-		tb.load(t, chromedp.Click(chromedp.CSS("#token-"+tokenID+" a.button")))
+		tb.load(t, chromedp.Click(chromedp.CSS("#token-"+tokenID+" a.button.danger")))
 		if h1 := tb.text(t, "h1"); h1 != "Revoke this token?" {
 			t.Fatalf("the revoke link led to %q at %s, want the confirmation", h1, tb.location())
 		}

@@ -7,9 +7,11 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"github.com/latchkey/latchkey/internal/httpapi"
+	"github.com/latchkey/latchkey/internal/service"
 )
 
 // FuzzParseAuthorization: whatever the header, the parser does not panic,
@@ -147,6 +149,39 @@ func FuzzPageLinks(f *testing.F) {
 		want.Set("page", strconv.Itoa(n))
 		if got := httpapi.PageLink("/p", q, n); got != "/p?"+want.Encode() {
 			t.Fatalf("PageLink(%q, %d) = %q, want %q", raw, n, got, "/p?"+want.Encode())
+		}
+	})
+}
+
+// FuzzDecodeRotateRequest: whatever the body, the decoder answers a JSON
+// object with a request and anything else with an error, never panics,
+// and keeps a grace only from 0 to a week, given as an integer.
+func FuzzDecodeRotateRequest(f *testing.F) {
+	for _, seed := range []string{
+		``, `{}`, `{"grace_seconds":0}`, `{"grace_seconds":604800}`, `{"grace_seconds":604801}`, `{"grace_seconds":-1}`,
+		`{"grace_seconds":1.5}`, `{"grace_seconds":"60"}`, `{"grace_seconds":1e3}`, `{"grace_seconds":null}`,
+		`{"grace_seconds":99999999999999999999}`, `{"expires_at":"2027-01-01T00:00:00Z","grace_seconds":60}`,
+		`{"Grace_Seconds":60}`, `[]`, `null`, "\xff", `{"grace_seconds":60} x`,
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		req, err := httpapi.DecodeRotateRequest(body)
+		trimmed := bytes.TrimSpace(body)
+		isObject := len(trimmed) > 0 && trimmed[0] == '{' && json.Valid(trimmed)
+		switch {
+		case len(trimmed) == 0 && (err != nil || req.Grace != 0 || req.ExpiresAt != nil):
+			t.Fatalf("DecodeRotateRequest(%q) = %+v, %v: want an empty request", body, req, err)
+		case isObject && err != nil:
+			t.Fatalf("DecodeRotateRequest(%q) = %v: want a JSON object accepted", body, err)
+		case len(trimmed) > 0 && !isObject && err == nil:
+			t.Fatalf("DecodeRotateRequest(%q) accepted what is not a JSON object", body)
+		}
+		if req.Grace < 0 || req.Grace > service.MaxGrace || req.Grace%time.Second != 0 {
+			t.Fatalf("DecodeRotateRequest(%q) kept a grace of %v", body, req.Grace)
+		}
+		if req.Grace != 0 && req.Invalid.Get("grace_seconds") != nil {
+			t.Fatalf("DecodeRotateRequest(%q) kept a grace it refused", body)
 		}
 	})
 }

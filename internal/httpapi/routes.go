@@ -53,6 +53,8 @@ func (s *Server) routes() {
 	s.mux.Handle("POST /tokens", s.page(s.ui(s.uiCreateToken)))
 	s.mux.Handle("GET /tokens/{token_id}/revoke", s.ui(s.uiConfirmRevoke))
 	s.mux.Handle("POST /tokens/{token_id}/revoke", s.page(s.ui(s.uiRevokeToken)))
+	s.mux.Handle("GET /tokens/{token_id}/rotate", s.ui(s.uiConfirmRotate))
+	s.mux.Handle("POST /tokens/{token_id}/rotate", s.page(s.ui(s.uiRotateToken)))
 	s.mux.Handle("GET /applications", s.ui(s.uiApplications))
 	s.mux.Handle("POST /applications/{client_id}/revoke", s.page(s.ui(s.uiRevokeApplication)))
 	s.mux.Handle("GET /users", s.ui(s.uiUsers))
@@ -60,6 +62,8 @@ func (s *Server) routes() {
 	s.mux.Handle("POST /users/{user_id}/tokens", s.page(s.ui(s.uiCreateToken)))
 	s.mux.Handle("GET /users/{user_id}/tokens/{token_id}/revoke", s.ui(s.uiConfirmRevoke))
 	s.mux.Handle("POST /users/{user_id}/tokens/{token_id}/revoke", s.page(s.ui(s.uiRevokeToken)))
+	s.mux.Handle("GET /users/{user_id}/tokens/{token_id}/rotate", s.ui(s.uiConfirmRotate))
+	s.mux.Handle("POST /users/{user_id}/tokens/{token_id}/rotate", s.page(s.ui(s.uiRotateToken)))
 
 	// Operations.
 	s.mux.Handle("GET /healthz", healthz())

@@ -138,14 +138,23 @@ type tokenRow struct {
 	LastUsed  moment
 	State     string // active, expired or revoked
 	RevokeURL string // the confirmation page; "" when the viewer may not revoke it, or it is revoked
+	RotateURL string // the rotation page; "" when the viewer may not rotate it, or it cannot be
+	// Reason says why a revoked token was revoked, RevokedAt when.
+	Reason    string
+	RevokedAt moment
+	// RotatedFrom and RotatedTo are the tokens this one replaced and was
+	// replaced by; their names when the same list shows them.
+	RotatedFrom, RotatedTo         string
+	RotatedFromName, RotatedToName string
 	// ParentID is the token that made this one through the API, if any;
 	// ParentName its name when the same list shows it.
 	ParentID, ParentName string
 	Children             int // the tokens of the same list this one made
 }
 
-func newTokenRow(t *latchkey.Token, now time.Time, pl *place, canRevoke bool) tokenRow {
-	row := tokenRow{ID: t.ID, Name: t.Name, Scopes: t.Scopes, Created: moment{&t.CreatedAt}, Expires: moment{t.ExpiresAt}, LastUsed: moment{t.LastUsedAt}, State: "active", ParentID: t.ParentID}
+func newTokenRow(t *latchkey.Token, now time.Time, pl *place, canRevoke, canCreate bool) tokenRow {
+	row := tokenRow{ID: t.ID, Name: t.Name, Scopes: t.Scopes, Created: moment{&t.CreatedAt}, Expires: moment{t.ExpiresAt}, LastUsed: moment{t.LastUsedAt}, State: "active", ParentID: t.ParentID,
+		Reason: reasonText[t.RevokedReason], RevokedAt: moment{t.RevokedAt}, RotatedFrom: t.RotatedFrom, RotatedTo: t.RotatedTo}
 	switch {
 	case t.Revoked:
 		row.State = "revoked"
@@ -155,7 +164,26 @@ func newTokenRow(t *latchkey.Token, now time.Time, pl *place, canRevoke bool) to
 	if canRevoke && !t.Revoked {
 		row.RevokeURL = pl.tokens + "/" + t.ID + "/revoke"
 	}
+	if canCreate && row.State == "active" && !t.Rotated() && t.Client != nil && t.Client.PersonalAccessClient {
+		row.RotateURL = pl.tokens + "/" + t.ID + "/rotate"
+	}
 	return row
+}
+
+// reasonText says on the pages why a token was revoked.
+var reasonText = map[latchkey.RevokeReason]string{
+	latchkey.ReasonOwner:              "by its owner",
+	latchkey.ReasonAdmin:              "by an administrator",
+	latchkey.ReasonRevoked:            "by the application that held it",
+	latchkey.ReasonParentRevoked:      "with the token that made it",
+	latchkey.ReasonRotated:            "replaced by rotation",
+	latchkey.ReasonSuperseded:         "a rotation asked again before it was used",
+	latchkey.ReasonReuseDetected:      "reuse of a rotated token detected",
+	latchkey.ReasonConsentWithdrawn:   "the application was withdrawn",
+	latchkey.ReasonClientRevoked:      "the application was revoked",
+	latchkey.ReasonAuthorizationEnded: "its authorization ended",
+	latchkey.ReasonUserDisabled:       "its user was disabled",
+	latchkey.ReasonUserRestored:       "its user was deleted and restored",
 }
 
 // userSummary describes a user on the pages about them.
@@ -263,7 +291,7 @@ func (s *Server) showTokens(w http.ResponseWriter, r *http.Request, p *latchkey.
 	flash := ""
 	at := make(map[string]int, len(ts))
 	for i, t := range ts {
-		page.Tokens = append(page.Tokens, newTokenRow(t, now, pl, canRevoke))
+		page.Tokens = append(page.Tokens, newTokenRow(t, now, pl, canRevoke, canCreate))
 		at[t.ID] = i
 		if revoked != "" && t.ID == revoked && t.Revoked {
 			flash = "The token “" + t.Name + "” is revoked: it authenticates nothing from now on."
@@ -275,6 +303,12 @@ func (s *Server) showTokens(w http.ResponseWriter, r *http.Request, p *latchkey.
 		if j, ok := at[row.ParentID]; ok && row.ParentID != "" {
 			page.Tokens[i].ParentName = page.Tokens[j].Name
 			page.Tokens[j].Children++
+		}
+		if j, ok := at[row.RotatedFrom]; ok && row.RotatedFrom != "" {
+			page.Tokens[i].RotatedFromName = page.Tokens[j].Name
+		}
+		if j, ok := at[row.RotatedTo]; ok && row.RotatedTo != "" {
+			page.Tokens[i].RotatedToName = page.Tokens[j].Name
 		}
 	}
 	if canCreate {
@@ -304,6 +338,9 @@ type createdPage struct {
 	Expires *time.Time
 	Back    string
 	APIURL  string
+	// Rotated: the token replaces one, which works for Grace more.
+	Rotated bool
+	Grace   time.Duration
 }
 
 // uiCreateToken serves POST /tokens and POST /users/{user_id}/tokens. The
@@ -403,7 +440,7 @@ func (s *Server) uiConfirmRevoke(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	row := newTokenRow(t, s.svc.Now(), pl, true)
+	row := newTokenRow(t, s.svc.Now(), pl, true, false)
 	page := revokePage{Self: pl.self, Owner: summarize(pl.owner), Token: row, Action: row.RevokeURL, Back: pl.page}
 	if page.Action != "" {
 		if page.Descendants, err = s.svc.Descendants(r.Context(), pl.owner, t.ID); err != nil {
@@ -426,6 +463,84 @@ func (s *Server) uiRevokeToken(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	http.Redirect(w, r, pl.page+"?"+url.Values{"revoked": {id}}.Encode(), http.StatusSeeOther)
+	return nil
+}
+
+// rotatePage asks before a token is rotated, and for how long the old
+// one keeps working.
+type rotatePage struct {
+	Self   bool
+	Owner  userSummary
+	Token  tokenRow
+	Action string
+	Back   string
+	Graces []graceChoice
+}
+
+// graceChoice is one grace period the rotation page offers.
+type graceChoice struct {
+	Seconds int64
+	Label   string
+}
+
+// graceChoices are the grace periods the pages offer; the API takes any
+// number of seconds up to a week.
+var graceChoices = []graceChoice{
+	{0, "None: revoke it now"}, {3600, "1 hour"}, {86400, "1 day"}, {604800, "1 week"},
+}
+
+// uiConfirmRotate serves GET /tokens/{token_id}/rotate and its
+// /users/{user_id} twin: the step that asks before rotating.
+func (s *Server) uiConfirmRotate(w http.ResponseWriter, r *http.Request) error {
+	p, pl, err := s.signedInAt(w, r, r.URL.RequestURI(), latchkey.CreateTokens)
+	if p == nil || err != nil {
+		return err
+	}
+	t, err := s.svc.Token(r.Context(), pl.owner, r.PathValue("token_id"))
+	if err != nil {
+		return err
+	}
+	row := newTokenRow(t, s.svc.Now(), pl, false, true)
+	page := rotatePage{Self: pl.self, Owner: summarize(pl.owner), Token: row, Action: row.RotateURL, Back: pl.page, Graces: graceChoices}
+	s.render(w, r, http.StatusOK, "token_rotate", pageData{Title: "Rotate " + t.Name, User: p.User, Nav: pl.nav(), Page: page})
+	return nil
+}
+
+// uiRotateToken serves POST /tokens/{token_id}/rotate and its
+// /users/{user_id} twin: the new token is shown in the answer, as a new
+// one is.
+func (s *Server) uiRotateToken(w http.ResponseWriter, r *http.Request) error {
+	p, pl, err := s.signedInAt(w, r, r.URL.RequestURI(), latchkey.CreateTokens)
+	if p == nil || err != nil {
+		return err
+	}
+	if err := s.limitCreate(w, r, p); err != nil {
+		return sayOnPage(err, "Too many tokens at once", "You have created many tokens in a short time. Wait a minute and try again.")
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+	if err := r.ParseForm(); err != nil {
+		if tooLarge := (*http.MaxBytesError)(nil); errors.As(err, &tooLarge) {
+			return errTooLarge
+		}
+		return &latchkey.Error{Code: latchkey.EMALFORMED, Err: err}
+	}
+	var req service.RotateRequest
+	grace := r.PostForm.Get("grace_seconds")
+	if i := slices.IndexFunc(graceChoices, func(g graceChoice) bool { return strconv.FormatInt(g.Seconds, 10) == grace }); i >= 0 {
+		req.Grace = time.Duration(graceChoices[i].Seconds) * time.Second
+	} else if grace != "" {
+		req.Invalid.Add("grace_seconds", service.MsgGraceInvalid)
+	}
+	t, jwt, err := s.svc.RotateToken(r.Context(), p, pl.owner, r.PathValue("token_id"), req)
+	if err != nil {
+		return err
+	}
+	page := createdPage{
+		Self: pl.self, Owner: summarize(pl.owner), Name: t.Name, Token: jwt, Scopes: t.Scopes, Expires: t.ExpiresAt,
+		Back: pl.page, APIURL: s.baseURL(r) + "/api/1.0/users/" + strconv.FormatInt(pl.owner.ID, 10) + "/tokens",
+		Rotated: true, Grace: req.Grace,
+	}
+	s.render(w, r, http.StatusCreated, "token_created", pageData{Title: "Token rotated", User: p.User, Nav: pl.nav(), Page: page})
 	return nil
 }
 

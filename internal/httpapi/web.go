@@ -47,6 +47,15 @@ var templateFuncs = template.FuncMap{
 		return t.UTC().Format("2006-01-02 15:04 UTC")
 	},
 	"time": func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
+	// duration says a grace period the way the pages offer them.
+	"duration": func(d time.Duration) string {
+		for _, g := range graceChoices {
+			if time.Duration(g.Seconds)*time.Second == d {
+				return g.Label
+			}
+		}
+		return d.String()
+	},
 }
 
 // pageData is what every page gets; Page is the page's own.
