@@ -2,7 +2,10 @@ package latchkey
 
 import (
 	"context"
+	"net/netip"
 	"regexp"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -36,6 +39,111 @@ type Token struct {
 	// RotatedFrom is the id of the token this one replaced by rotation;
 	// RotatedTo the id of the token that replaced this one. "" for none.
 	RotatedFrom, RotatedTo string
+	// AllowedIPs are the only networks the token may be used from; none
+	// is anywhere. Each is masked (its host bits zero).
+	AllowedIPs []netip.Prefix
+	// LastUsedIP is the address of its last recorded use, "" for none;
+	// RecentIPs the distinct addresses of its recent uses, the latest
+	// first, at most MaxRecentIPs.
+	LastUsedIP string
+	RecentIPs  []AddrUse
+}
+
+// MaxAllowedIPs is the most networks a token may be limited to.
+const MaxAllowedIPs = 32
+
+// MaxRecentIPs is the most addresses a token remembers it was used from.
+const MaxRecentIPs = 10
+
+// AddrUse is an address a token was used from, first and last.
+type AddrUse struct {
+	Address             string
+	FirstSeen, LastSeen time.Time
+}
+
+// Use is what a server saw of a token's use since it last wrote it down:
+// when it was last used, and from which addresses, each first and last.
+type Use struct {
+	At    time.Time
+	Addrs map[string]Span
+}
+
+// Span is the first and last time of something seen.
+type Span struct{ First, Last time.Time }
+
+// LastAddr is the address of u's latest use, "" for none.
+func (u Use) LastAddr() string {
+	addr, last := "", time.Time{}
+	for a, s := range u.Addrs {
+		if s.Last.After(last) || s.Last.Equal(last) && a > addr {
+			addr, last = a, s.Last
+		}
+	}
+	return addr
+}
+
+// MergeRecent returns recent with the addresses of addrs merged in (the
+// first time kept, the last moved on), the latest first, at most
+// MaxRecentIPs. Ties keep a fixed order.
+func MergeRecent(recent []AddrUse, addrs map[string]Span) []AddrUse {
+	out := slices.Clone(recent)
+	for a, s := range addrs {
+		i := slices.IndexFunc(out, func(u AddrUse) bool { return u.Address == a })
+		if i < 0 {
+			out = append(out, AddrUse{Address: a, FirstSeen: s.First, LastSeen: s.Last})
+			continue
+		}
+		if s.First.Before(out[i].FirstSeen) {
+			out[i].FirstSeen = s.First
+		}
+		if s.Last.After(out[i].LastSeen) {
+			out[i].LastSeen = s.Last
+		}
+	}
+	slices.SortFunc(out, func(a, b AddrUse) int {
+		if c := b.LastSeen.Compare(a.LastSeen); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Address, b.Address)
+	})
+	if len(out) > MaxRecentIPs {
+		out = out[:MaxRecentIPs]
+	}
+	return out
+}
+
+// AllowsAddr reports whether the token may be used from addr: it has no
+// networks, or addr lies in one of them. An address that cannot be read
+// lies in none.
+func (t *Token) AllowsAddr(addr string) bool {
+	if len(t.AllowedIPs) == 0 {
+		return true
+	}
+	a, err := netip.ParseAddr(addr)
+	if err != nil {
+		return false
+	}
+	a = a.Unmap().WithZone("")
+	for _, p := range t.AllowedIPs {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// PrefixesWithin reports whether every network of inner lies within one
+// of outer, none of which is anywhere.
+func PrefixesWithin(inner, outer []netip.Prefix) bool {
+	if len(outer) == 0 {
+		return true
+	}
+	for _, p := range inner {
+		if !slices.ContainsFunc(outer, func(o netip.Prefix) bool { return o.Bits() <= p.Bits() && o.Contains(p.Addr()) }) {
+			return false
+		}
+	}
+	return true
 }
 
 // RevokeReason says why a token was revoked.
@@ -180,10 +288,11 @@ type TokenStore interface {
 	// ENOTFOUND when there is no such token.
 	Credential(ctx context.Context, id string) (*Credential, error)
 
-	// TouchTokens records when tokens were last used: for each id, sets
-	// LastUsedAt to the time given unless it is already later. Unknown ids
-	// are ignored.
-	TouchTokens(ctx context.Context, uses map[string]time.Time) error
+	// TouchTokens records tokens' uses: for each id, it sets LastUsedAt
+	// to u.At and LastUsedIP to u.LastAddr() unless LastUsedAt is later
+	// already, and merges u.Addrs into RecentIPs (MergeRecent). Unknown
+	// ids are ignored.
+	TouchTokens(ctx context.Context, uses map[string]Use) error
 
 	// RotateToken replaces the token r.Old with r.Successor, in one
 	// transaction with audit (see AuditWithRevocations) and

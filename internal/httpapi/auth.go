@@ -52,9 +52,10 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (*latchkey
 // Authenticate.
 func (s *Server) authenticateWith(w http.ResponseWriter, r *http.Request, check func(context.Context, string, latchkey.Origin) (*latchkey.Principal, error)) (*latchkey.Principal, error) {
 	now := s.svc.Now()
+	ip := s.clientIP(r)
 	addr := ""
 	if s.failedAuth != nil {
-		addr = s.clientAddr(r)
+		addr = rateKey(ip)
 		if out, after := s.failedAuth.exhausted(addr, now); out {
 			return nil, s.refuse(w, s.failedAuth.name, after)
 		}
@@ -64,10 +65,7 @@ func (s *Server) authenticateWith(w http.ResponseWriter, r *http.Request, check 
 		s.failedAuth.spend(addr, now)
 		return nil, &latchkey.Error{Code: latchkey.EUNAUTHENTICATED, Message: "Unauthenticated."}
 	}
-	if addr == "" {
-		addr = s.clientAddr(r)
-	}
-	origin := latchkey.Origin{Address: addr, UserAgent: r.UserAgent()}
+	origin := latchkey.Origin{Address: ip, UserAgent: r.UserAgent()}
 	p, err := check(r.Context(), token, origin)
 	if err != nil {
 		if latchkey.ErrorCode(err) == latchkey.EUNAUTHENTICATED {

@@ -197,7 +197,7 @@ func (s *Server) tokenEndpoint(h http.HandlerFunc) http.Handler {
 			return
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
-		origin := latchkey.Origin{Address: s.clientAddr(r), UserAgent: r.UserAgent()}
+		origin := latchkey.Origin{Address: s.clientIP(r), UserAgent: r.UserAgent()}
 		h(basicChallenge{w}, r.WithContext(oauth.WithOrigin(r.Context(), origin)))
 	})
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"regexp"
 	"slices"
@@ -92,8 +93,29 @@ func DecodeTokenRequest(body []byte) (service.TokenRequest, error) {
 		}
 	}
 	req.ExpiresAt = decodeExpiry(fields, &req.Invalid)
+	req.AllowedIPs, _ = decodeAllowedIPs(fields, &req.Invalid)
 	nearKeys(fields, tokenRequestKeys, &req.Invalid)
 	return req, nil
+}
+
+// decodeAllowedIPs reads the allowed_ips of a body's fields, and whether
+// it was there: an array of strings, each an IP address or a CIDR range
+// (service.ParseAllowedIPs). null is absent.
+func decodeAllowedIPs(fields map[string]json.RawMessage, invalid *latchkey.FieldErrors) ([]netip.Prefix, bool) {
+	raw, ok := fields["allowed_ips"]
+	if !ok || isNull(raw) {
+		return nil, false
+	}
+	var list []string
+	if json.Unmarshal(raw, &list) != nil || list == nil {
+		invalid.Add("allowed_ips", service.MsgAllowedIPsArray)
+		return nil, true
+	}
+	ps, msg := service.ParseAllowedIPs(list)
+	if msg != "" {
+		invalid.Add("allowed_ips", msg)
+	}
+	return ps, true
 }
 
 // decodeExpiry reads the expires_at of a body's fields: nil when absent
@@ -149,6 +171,9 @@ func DecodeRotateRequest(body []byte) (service.RotateRequest, error) {
 		return req, errBadJSON
 	}
 	req.ExpiresAt = decodeExpiry(fields, &req.Invalid)
+	if ps, ok := decodeAllowedIPs(fields, &req.Invalid); ok {
+		req.AllowedIPs = &ps
+	}
 	if raw, ok := fields["grace_seconds"]; ok && !isNull(raw) {
 		// An integer, written as one: 3600, not 3600.0, "3600" or 3.6e3.
 		n, err := strconv.ParseInt(string(bytes.TrimSpace(raw)), 10, 64)
@@ -164,8 +189,8 @@ func DecodeRotateRequest(body []byte) (service.RotateRequest, error) {
 
 // The keys of a create body, and of a rotation's.
 var (
-	tokenRequestKeys  = []string{"name", "scopes", "expires_at"}
-	rotateRequestKeys = []string{"expires_at", "grace_seconds"}
+	tokenRequestKeys  = []string{"name", "scopes", "expires_at", "allowed_ips"}
+	rotateRequestKeys = []string{"expires_at", "grace_seconds", "allowed_ips"}
 )
 
 // MsgKeyCase is the sentence for a key of a request body that is one of

@@ -86,8 +86,9 @@ func newHarnessOn(t testing.TB, opts httpapi.Options, wrap func(*sqlite.DB) latc
 	return h
 }
 
-// newHarnessPostgres is newHarness on a PostgreSQL schema of its own.
-func newHarnessPostgres(t testing.TB) *harness {
+// newHarnessPostgres is newHarness on a PostgreSQL schema of its own,
+// with the server's options.
+func newHarnessPostgres(t testing.TB, opts httpapi.Options) *harness {
 	t.Helper()
 	st, err := postgres.Open(t.Context(), pgtest.Schema(t, pgtest.DSN(t)), postgres.Options{})
 	if err != nil {
@@ -97,14 +98,19 @@ func newHarnessPostgres(t testing.TB) *harness {
 	if err := st.Migrate(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	return buildHarness(t, httpapi.Options{}, st)
+	return buildHarness(t, opts, st)
 }
 
 // onEachStore runs f on a harness on each store: SQLite, then
 // PostgreSQL.
 func onEachStore(t *testing.T, f func(t *testing.T, h *harness)) {
-	t.Run("sqlite", func(t *testing.T) { f(t, newHarness(t)) })
-	t.Run("postgres", func(t *testing.T) { f(t, newHarnessPostgres(t)) })
+	onEachStoreWith(t, httpapi.Options{}, f)
+}
+
+// onEachStoreWith is onEachStore with the server's options.
+func onEachStoreWith(t *testing.T, opts httpapi.Options, f func(t *testing.T, h *harness)) {
+	t.Run("sqlite", func(t *testing.T) { f(t, newHarnessWith(t, opts)) })
+	t.Run("postgres", func(t *testing.T) { f(t, newHarnessPostgres(t, opts)) })
 }
 
 // buildHarness is a harness on the store st, migrated.

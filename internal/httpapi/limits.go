@@ -177,10 +177,23 @@ func (s *Server) refuse(w http.ResponseWriter, limit string, after time.Duration
 	return &latchkey.Error{Code: latchkey.ERATELIMIT, Message: "Too Many Attempts."}
 }
 
-// clientAddr is the address a request came from: the peer, or, when the
-// peer is a trusted proxy, the last address in X-Forwarded-For that is not
-// one. IPv6 addresses are taken by their /64, which one client holds.
-func (s *Server) clientAddr(r *http.Request) string {
+// clientAddr is what rate limits count a request's client by: its address
+// (clientIP), an IPv6 one by its /64, which one client holds.
+func (s *Server) clientAddr(r *http.Request) string { return rateKey(s.clientIP(r)) }
+
+// rateKey is what rate limits count the client at ip by.
+func rateKey(ip string) string {
+	if a, err := netip.ParseAddr(ip); err == nil && a.Is6() {
+		p, _ := a.Prefix(64)
+		return p.String()
+	}
+	return ip
+}
+
+// clientIP is the address of the client that sent r, whole: the peer, or,
+// when the peer is a trusted proxy, the last address in X-Forwarded-For
+// that is not one. Token address limits and the audit log use it.
+func (s *Server) clientIP(r *http.Request) string {
 	ap, err := netip.ParseAddrPort(r.RemoteAddr)
 	if err != nil {
 		return r.RemoteAddr
@@ -199,11 +212,7 @@ func (s *Server) clientAddr(r *http.Request) string {
 			}
 		}
 	}
-	if addr.Is6() {
-		p, _ := addr.Prefix(64)
-		return p.String()
-	}
-	return addr.String()
+	return addr.WithZone("").String()
 }
 
 func (s *Server) trusted(a netip.Addr) bool {

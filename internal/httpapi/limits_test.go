@@ -1,6 +1,7 @@
 package httpapi_test
 
 import (
+	"io"
 	"net/http"
 	"net/netip"
 	"strconv"
@@ -28,8 +29,12 @@ func (h *harness) doFrom(forwardedFor, method, path, auth string, body []byte) *
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	res.Body.Close()
-	return &response{status: res.StatusCode, header: res.Header}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return &response{status: res.StatusCode, header: res.Header, body: b}
 }
 
 func want429(t *testing.T, r *response) {

@@ -30,7 +30,7 @@ func (s *Server) signedIn(w http.ResponseWriter, r *http.Request, back string) *
 		redirectToLogin(w, r, back)
 		return nil
 	}
-	return &latchkey.Principal{User: u, Origin: latchkey.Origin{Address: s.clientAddr(r), UserAgent: r.UserAgent()}}
+	return &latchkey.Principal{User: u, Origin: latchkey.Origin{Address: s.clientIP(r), UserAgent: r.UserAgent()}}
 }
 
 // signedInAt is signedIn, then place: the person, and whose tokens the

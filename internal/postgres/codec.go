@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"net/netip"
 	"slices"
 	"strings"
 	"time"
@@ -9,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/internal/sqlschema"
 )
 
 // storedTime returns t as it is stored: rounded to the microsecond, the
@@ -74,6 +76,26 @@ func (c nullTextColumn) ScanText(v pgtype.Text) error {
 	return nil
 }
 
+// prefixesColumn scans allowed_ips (see sqlschema.DecodePrefixes).
+type prefixesColumn struct{ p *[]netip.Prefix }
+
+// ScanText implements pgtype.TextScanner.
+func (c prefixesColumn) ScanText(v pgtype.Text) error {
+	var err error
+	*c.p, err = sqlschema.DecodePrefixes(v.String)
+	return err
+}
+
+// recentColumn scans recent_ips (see sqlschema.DecodeRecent).
+type recentColumn struct{ r *[]latchkey.AddrUse }
+
+// ScanText implements pgtype.TextScanner.
+func (c recentColumn) ScanText(v pgtype.Text) error {
+	var err error
+	*c.r, err = sqlschema.DecodeRecent(v.String)
+	return err
+}
+
 // userFields returns the scan destinations of sqlschema.UserColumns in u; call
 // fixUser after the scan.
 func userFields(u *latchkey.User) []any {
@@ -104,7 +126,8 @@ func tokenFields(t *latchkey.Token) []any {
 	return []any{&t.ID, &t.UserID, &t.ClientID, &t.Name, (*[]string)(&t.Scopes), &t.Revoked,
 		&t.CreatedAt, &t.UpdatedAt, &t.ExpiresAt, &t.LastUsedAt, &t.KeyID,
 		nullTextColumn{&t.ParentID}, (*string)(&t.RevokedReason), &t.RevokedAt,
-		nullTextColumn{&t.RotatedFrom}, nullTextColumn{&t.RotatedTo}}
+		nullTextColumn{&t.RotatedFrom}, nullTextColumn{&t.RotatedTo},
+		prefixesColumn{&t.AllowedIPs}, nullTextColumn{&t.LastUsedIP}, recentColumn{&t.RecentIPs}}
 }
 
 // fixToken finishes a scanned token: its scopes are never nil.

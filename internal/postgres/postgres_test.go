@@ -388,7 +388,7 @@ func TestUnstorable(t *testing.T) {
 		if tokens, total, err := db.Tokens(t.Context(), f); err != nil || len(tokens) != 0 || total != 0 {
 			t.Errorf("Tokens(%+v) = %d tokens, total %d, %v; want none", f, len(tokens), total, err)
 		}
-		if err := db.TouchTokens(t.Context(), map[string]time.Time{s: time.Now(), tok.ID: time.Now()}); err != nil {
+		if err := db.TouchTokens(t.Context(), map[string]latchkey.Use{s: {At: time.Now()}, tok.ID: {At: time.Now()}}); err != nil {
 			t.Errorf("TouchTokens(%q) = %v, want nil", s, err)
 		}
 		if _, err := db.Grant(t.Context(), latchkey.GrantCode, s); latchkey.ErrorCode(err) != latchkey.ENOTFOUND {
@@ -477,9 +477,10 @@ func TestConcurrentWrites(t *testing.T) {
 	for g := range 8 {
 		wg.Go(func() {
 			for round := range 10 {
-				uses := map[string]time.Time{}
+				uses := map[string]latchkey.Use{}
 				for i := range n / 2 {
-					uses[ids[(g*7+i*3+round)%n]] = base.Add(time.Duration(g*100+round) * time.Second)
+					at := base.Add(time.Duration(g*100+round) * time.Second)
+					uses[ids[(g*7+i*3+round)%n]] = latchkey.Use{At: at, Addrs: map[string]latchkey.Span{"192.0.2.1": {First: at, Last: at}}}
 				}
 				if err := db.TouchTokens(t.Context(), uses); err != nil {
 					t.Errorf("concurrent TouchTokens() = %v", err)

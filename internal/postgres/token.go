@@ -11,6 +11,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/internal/sqlschema"
 	"github.com/latchkey/latchkey/internal/storeerr"
@@ -67,14 +68,15 @@ type execer interface {
 func insertToken(ctx context.Context, e execer, t *latchkey.Token) error {
 	const q = `INSERT INTO oauth_access_tokens (id, user_id, client_id, name, name_folded,
 		scopes, revoked, created_at, updated_at, expires_at, last_used_at, key_id,
-		parent_id, revoked_reason, revoked_at, rotated_from, rotated_to)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`
+		parent_id, revoked_reason, revoked_at, rotated_from, rotated_to, allowed_ips, last_used_ip, recent_ips)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)`
 	_, err := e.Exec(ctx, q,
 		t.ID, t.UserID, t.ClientID, t.Name, strings.ToLower(t.Name),
 		storedScopes(t.Scopes), t.Revoked, storedTime(t.CreatedAt), storedTime(t.UpdatedAt),
 		storedNullTime(t.ExpiresAt), storedNullTime(t.LastUsedAt), t.KeyID,
 		nullText(t.ParentID), string(t.RevokedReason), storedNullTime(t.RevokedAt),
-		nullText(t.RotatedFrom), nullText(t.RotatedTo))
+		nullText(t.RotatedFrom), nullText(t.RotatedTo), sqlschema.EncodePrefixes(t.AllowedIPs),
+		nullText(t.LastUsedIP), sqlschema.EncodeRecent(t.RecentIPs))
 	switch pgCode(err) {
 	case codeUniqueViolation:
 		err = storeerr.Conflict(storeerr.MsgTokenExists, err)
@@ -319,36 +321,68 @@ func (db *DB) Credential(ctx context.Context, id string) (*latchkey.Credential, 
 	return &latchkey.Credential{Token: &t, User: &u, Client: &c}, nil
 }
 
-// TouchTokens records when tokens were last used, in one statement: for
-// each id, it sets LastUsedAt to the time given unless that is not later.
-// Unknown ids, and ids that no text column can hold, are ignored.
-func (db *DB) TouchTokens(ctx context.Context, uses map[string]time.Time) error {
+// TouchTokens records tokens' uses in one transaction: for each id, it
+// sets LastUsedAt and LastUsedIP unless LastUsedAt is later already, and
+// merges the addresses into RecentIPs. Unknown ids, and ids that no text
+// column can hold, are ignored.
+func (db *DB) TouchTokens(ctx context.Context, uses map[string]latchkey.Use) error {
 	ids := make([]string, 0, len(uses))
-	ats := make([]time.Time, 0, len(uses))
 	for _, id := range slices.Sorted(maps.Keys(uses)) {
 		if storable(id) {
 			ids = append(ids, id)
-			ats = append(ats, storedTime(uses[id]))
 		}
 	}
 	if len(ids) == 0 {
 		return nil
 	}
-	// The rows are locked in id order before they are updated, as
-	// RevokeClient locks them, so that concurrent calls, from replicas
-	// whose clients use the same tokens, do not deadlock.
-	const q = `WITH locked AS (
-			SELECT t.id, u.at
-			FROM oauth_access_tokens t
-			JOIN unnest($1::text[], $2::timestamptz[]) AS u (id, at) ON u.id = t.id
-			WHERE t.last_used_at IS NULL OR t.last_used_at < u.at
-			ORDER BY t.id
-			FOR NO KEY UPDATE OF t)
-		UPDATE oauth_access_tokens t SET last_used_at = l.at
-		FROM locked l
-		WHERE t.id = l.id AND (t.last_used_at IS NULL OR t.last_used_at < l.at)`
-	err := retry(ctx, func() error {
-		_, err := db.pool.Exec(ctx, q, ids, ats)
+	err := db.tx(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted}, func(tx pgx.Tx) error {
+		// The rows are locked in id order, as RevokeClient locks them,
+		// so that concurrent calls, from replicas whose clients use the
+		// same tokens, do not deadlock.
+		rows, err := tx.Query(ctx, `SELECT id, last_used_at, recent_ips FROM oauth_access_tokens
+			WHERE id = ANY($1::text[]) ORDER BY id FOR NO KEY UPDATE`, ids)
+		if err != nil {
+			return err
+		}
+		var (
+			set     []string
+			ats     []*time.Time
+			ips     []*string
+			recents []*string
+		)
+		for rows.Next() {
+			var id string
+			var last *time.Time
+			var recentText pgtype.Text
+			if err := rows.Scan(&id, &last, &recentText); err != nil {
+				rows.Close()
+				return err
+			}
+			recent, err := sqlschema.DecodeRecent(recentText.String)
+			if err != nil {
+				rows.Close()
+				return err
+			}
+			u := uses[id]
+			at, ip := (*time.Time)(nil), (*string)(nil)
+			if last == nil || last.Before(u.At) {
+				v := storedTime(u.At)
+				at, ip = &v, nullText(u.LastAddr())
+			}
+			set = append(set, id)
+			ats = append(ats, at)
+			ips = append(ips, ip)
+			recents = append(recents, sqlschema.EncodeRecent(latchkey.MergeRecent(recent, u.Addrs)))
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `UPDATE oauth_access_tokens t SET
+				last_used_at = COALESCE(u.at, t.last_used_at),
+				last_used_ip = CASE WHEN u.at IS NULL THEN t.last_used_ip ELSE COALESCE(u.ip, t.last_used_ip) END,
+				recent_ips = u.recent
+			FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[]) AS u (id, at, ip, recent)
+			WHERE t.id = u.id`, set, ats, ips, recents)
 		return err
 	})
 	if err != nil {

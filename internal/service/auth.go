@@ -57,8 +57,11 @@ func (s *Service) authenticate(ctx context.Context, token string, origin latchke
 	if !current {
 		// Read below.
 	} else if v, refused := s.cache.lookup(key, now); v != nil {
+		if use && !s.allowedFrom(ctx, v.principal.Token, origin) {
+			return nil, errUnauthenticated
+		}
 		if use {
-			s.noteUse(v, now)
+			s.noteUse(v, now, origin.Address)
 		}
 		s.obs.Authenticated(OutcomeCached)
 		return v.principal, nil
@@ -68,8 +71,8 @@ func (s *Service) authenticate(ctx context.Context, token string, origin latchke
 	}
 	gen := s.cache.generation()
 	p, exp, refusal, outcome, err := s.check(ctx, token, now, origin, use, false)
-	s.obs.Authenticated(outcome)
 	if err != nil {
+		s.obs.Authenticated(outcome)
 		if refusal > 0 {
 			s.cache.refuse(key, now.Add(refusal), gen)
 		}
@@ -82,10 +85,31 @@ func (s *Service) authenticate(ctx context.Context, token string, origin latchke
 	if current {
 		s.cache.put(v, gen)
 	}
+	if use && !s.allowedFrom(ctx, p.Token, origin) {
+		return nil, errUnauthenticated
+	}
+	s.obs.Authenticated(outcome)
 	if use {
-		s.noteUse(v, now)
+		s.noteUse(v, now, origin.Address)
 	}
 	return p, nil
+}
+
+// allowedFrom reports whether the token t may be used from origin. A use
+// from elsewhere is refused as every refusal is, and recorded in the
+// audit log with the address; it is not remembered, for the same token
+// is good from its own networks.
+func (s *Service) allowedFrom(ctx context.Context, t *latchkey.Token, origin latchkey.Origin) bool {
+	if t.AllowsAddr(origin.Address) {
+		return true
+	}
+	s.obs.Authenticated(OutcomeAddressRefused)
+	if err := s.recordAudit(ctx, &latchkey.Principal{Origin: origin}, latchkey.AuditRecord{
+		Action: latchkey.AuditAuthRefused, SubjectUserID: userRef(t.UserID), SubjectID: t.ID,
+		Detail: "address not allowed: " + origin.Address}); err != nil {
+		s.log.Error("recording a token refused for its address", "token_id", t.ID, "err", err)
+	}
+	return false
 }
 
 // AuthenticateRotation is Authenticate for a token asking to rotate
@@ -95,28 +119,33 @@ func (s *Service) authenticate(ctx context.Context, token string, origin latchke
 // cached.
 func (s *Service) AuthenticateRotation(ctx context.Context, token string, origin latchkey.Origin) (*latchkey.Principal, error) {
 	p, _, _, outcome, err := s.check(ctx, token, s.now(), origin, true, true)
-	s.obs.Authenticated(outcome)
 	if err != nil {
+		s.obs.Authenticated(outcome)
 		return nil, err
 	}
+	if !s.allowedFrom(ctx, p.Token, origin) {
+		return nil, errUnauthenticated
+	}
+	s.obs.Authenticated(outcome)
 	return p, nil
 }
 
 // The outcomes of Authenticate, as an Observer hears them.
 const (
-	OutcomeCached        = "cached"         // accepted from the cache
-	OutcomeVerified      = "verified"       // accepted after every check
-	OutcomeRefusedCached = "refused_cached" // refused from the cache
-	OutcomeMalformed     = "malformed"      // not a JWT of ours at all
-	OutcomeUnknownKey    = "unknown_key"    // names a key the server does not hold
-	OutcomeInvalid       = "invalid"        // bad signature, or outside nbf/exp
-	OutcomeNotFound      = "not_found"      // no such token row
-	OutcomeRevoked       = "revoked"
-	OutcomeExpired       = "expired"
-	OutcomeClientRevoked = "client_revoked"
-	OutcomeUserInactive  = "user_inactive" // disabled or deleted
-	OutcomeMismatch      = "mismatch"      // sub, aud or the signing key differ from the row
-	OutcomeError         = "error"         // the database failed
+	OutcomeCached         = "cached"         // accepted from the cache
+	OutcomeVerified       = "verified"       // accepted after every check
+	OutcomeRefusedCached  = "refused_cached" // refused from the cache
+	OutcomeMalformed      = "malformed"      // not a JWT of ours at all
+	OutcomeUnknownKey     = "unknown_key"    // names a key the server does not hold
+	OutcomeInvalid        = "invalid"        // bad signature, or outside nbf/exp
+	OutcomeNotFound       = "not_found"      // no such token row
+	OutcomeRevoked        = "revoked"
+	OutcomeExpired        = "expired"
+	OutcomeClientRevoked  = "client_revoked"
+	OutcomeUserInactive   = "user_inactive"   // disabled or deleted
+	OutcomeMismatch       = "mismatch"        // sub, aud or the signing key differ from the row
+	OutcomeAddressRefused = "address_refused" // used from outside its allowed networks
+	OutcomeError          = "error"           // the database failed
 )
 
 // check runs every check of Authenticate against the database. On a
@@ -197,12 +226,19 @@ func (s *Service) check(ctx context.Context, token string, now time.Time, origin
 	return &latchkey.Principal{User: u, Token: t}, exp, 0, OutcomeVerified, nil
 }
 
-// noteUse records that v was used at now, at most once a second per token,
-// so that a cached request takes no lock for it.
-func (s *Service) noteUse(v *verified, now time.Time) {
+// noteUse records that v was used at now from addr, at most once a
+// second per token and address, so that a cached request takes no lock
+// for it.
+func (s *Service) noteUse(v *verified, now time.Time, addr string) {
 	last := v.noted.Load()
-	if now.UnixNano()-last < int64(recordUseGranularity) || !v.noted.CompareAndSwap(last, now.UnixNano()) {
+	if now.UnixNano()-last < int64(recordUseGranularity) && (addr == "" || v.notedAddr.Load() != nil && *v.notedAddr.Load() == addr) {
 		return
 	}
-	s.usage.record(v.tokenID, now)
+	if !v.noted.CompareAndSwap(last, now.UnixNano()) {
+		return
+	}
+	if addr != "" {
+		v.notedAddr.Store(&addr)
+	}
+	s.usage.record(v.tokenID, now, addr)
 }

@@ -377,25 +377,30 @@ func TestRefusedUseAuditFailure(t *testing.T) {
 	}
 }
 
-// TestNoteUseGranularity: a use is noted at most once a second per token.
+// TestNoteUseGranularity: a use is noted at most once a second per token
+// and address: a new address is noted at once.
 func TestNoteUseGranularity(t *testing.T) {
 	svc, _ := newTestService(t, Config{})
 	t0 := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
 	v := &verified{tokenID: "t1"}
 	for _, tc := range []struct {
-		at   time.Time
-		want time.Time // what is pending after it
+		at    time.Time
+		addr  string
+		want  time.Time // the use pending after it
+		addrs int       // how many addresses it has
 	}{
-		{t0, t0},
-		{t0.Add(time.Second - time.Nanosecond), t0},
-		{t0.Add(time.Second), t0.Add(time.Second)},
+		{t0, "192.0.2.1", t0, 1},
+		{t0.Add(time.Second - time.Nanosecond), "192.0.2.1", t0, 1},
+		{t0.Add(time.Second - time.Nanosecond), "2001:db8::1", t0.Add(time.Second - time.Nanosecond), 2},
+		{t0.Add(time.Second - time.Nanosecond/2), "2001:db8::1", t0.Add(time.Second - time.Nanosecond), 2},
+		{t0.Add(2 * time.Second), "", t0.Add(2 * time.Second), 2},
 	} {
-		svc.noteUse(v, tc.at)
+		svc.noteUse(v, tc.at, tc.addr)
 		svc.usage.mu.Lock()
 		got := svc.usage.pending["t1"]
 		svc.usage.mu.Unlock()
-		if !got.Equal(tc.want) {
-			t.Errorf("after a use at %s: pending %s, want %s", tc.at, got, tc.want)
+		if !got.At.Equal(tc.want) || len(got.Addrs) != tc.addrs {
+			t.Errorf("after a use at %s from %q: pending %s with %d addresses, want %s with %d", tc.at, tc.addr, got.At, len(got.Addrs), tc.want, tc.addrs)
 		}
 	}
 }

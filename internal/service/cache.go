@@ -18,8 +18,9 @@ type verified struct {
 	principal *latchkey.Principal // shared by every request: read only
 	tokenID   string
 	userID    int64
-	expires   time.Time    // the token's exp, or the entry's TTL if sooner
-	noted     atomic.Int64 // when its use was last recorded, unix nanoseconds
+	expires   time.Time              // the token's exp, or the entry's TTL if sooner
+	noted     atomic.Int64           // when its use was last recorded, unix nanoseconds
+	notedAddr atomic.Pointer[string] // from where
 }
 
 // tokenCache holds verified tokens, and the keys of tokens recently

@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"net/netip"
 	"strconv"
 	"time"
 
@@ -26,7 +27,10 @@ const (
 type RotateRequest struct {
 	ExpiresAt *time.Time // nil: the old token's lifetime again, from now
 	Grace     time.Duration
-	Invalid   latchkey.FieldErrors
+	// AllowedIPs, when not nil, are the successor's networks; nil keeps
+	// the old token's.
+	AllowedIPs *[]netip.Prefix
+	Invalid    latchkey.FieldErrors
 }
 
 // RotateToken replaces owner's token id with a new one: the same name,
@@ -77,7 +81,10 @@ func (s *Service) RotateToken(ctx context.Context, p *latchkey.Principal, owner 
 		}
 	}
 	name := old.Name
-	create := TokenRequest{Name: &name, Scopes: old.Scopes, ExpiresAt: req.ExpiresAt}
+	create := TokenRequest{Name: &name, Scopes: old.Scopes, ExpiresAt: req.ExpiresAt, AllowedIPs: old.AllowedIPs}
+	if req.AllowedIPs != nil {
+		create.AllowedIPs = *req.AllowedIPs
+	}
 	if req.ExpiresAt == nil && base.ExpiresAt != nil {
 		lifetime := base.ExpiresAt.Sub(base.CreatedAt)
 		limit := s.cfg.MaxLifetime.After(now)
@@ -128,6 +135,7 @@ func (s *Service) RotateToken(ctx context.Context, p *latchkey.Principal, owner 
 		KeyID:       kid,
 		ParentID:    old.ParentID,
 		RotatedFrom: old.ID,
+		AllowedIPs:  create.AllowedIPs,
 	}
 	detail := "successor " + newID + "; grace " + req.Grace.String()
 	rec := s.auditRecord(p, latchkey.AuditRecord{Action: latchkey.AuditTokenRotated, SubjectUserID: userRef(owner.ID), SubjectID: old.ID,

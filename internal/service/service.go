@@ -238,7 +238,7 @@ func New(ctx context.Context, store latchkey.Store, sealer *jwt.Sealer, cfg Conf
 			s.scopes = append(s.scopes, sc)
 		}
 	}
-	s.usage.pending = map[string]time.Time{}
+	s.usage.pending = map[string]latchkey.Use{}
 	s.passwordChecks = make(chan struct{}, cfg.PasswordChecks)
 	s.events, _ = store.(latchkey.Broadcaster)
 	if s.events != nil {
@@ -437,44 +437,82 @@ func notFound(err error) error {
 	return err
 }
 
-// usage collects when tokens were used, to be written in batches.
+// usage collects when and from where tokens were used, to be written in
+// batches.
 type usage struct {
 	mu      sync.Mutex
-	pending map[string]time.Time
+	pending map[string]latchkey.Use
 }
 
-func (u *usage) record(id string, at time.Time) {
+// record notes a use of the token id at at, from addr ("" unknown).
+func (u *usage) record(id string, at time.Time, addr string) {
 	u.mu.Lock()
-	if prev, ok := u.pending[id]; !ok || at.After(prev) {
-		u.pending[id] = at
+	defer u.mu.Unlock()
+	use := u.pending[id]
+	if at.After(use.At) {
+		use.At = at
 	}
-	u.mu.Unlock()
+	if addr != "" {
+		if use.Addrs == nil {
+			use.Addrs = map[string]latchkey.Span{}
+		}
+		span, ok := use.Addrs[addr]
+		if !ok || at.Before(span.First) {
+			span.First = at
+		}
+		if at.After(span.Last) {
+			span.Last = at
+		}
+		use.Addrs[addr] = span
+	}
+	u.pending[id] = use
 }
 
-// overlay sets LastUsedAt from what is pending but not yet written.
+// merge puts back a use that could not be written.
+func (u *usage) merge(id string, use latchkey.Use) {
+	u.record(id, use.At, "")
+	for addr, span := range use.Addrs {
+		u.record(id, span.First, addr)
+		u.record(id, span.Last, addr)
+	}
+}
+
+// overlay sets LastUsedAt, LastUsedIP and RecentIPs from what is pending
+// but not yet written.
 func (u *usage) overlay(ts ...*latchkey.Token) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	for _, t := range ts {
-		if at, ok := u.pending[t.ID]; ok && (t.LastUsedAt == nil || at.After(*t.LastUsedAt)) {
+		use, ok := u.pending[t.ID]
+		if !ok {
+			continue
+		}
+		if t.LastUsedAt == nil || use.At.After(*t.LastUsedAt) {
+			at := use.At
 			t.LastUsedAt = &at
+			if addr := use.LastAddr(); addr != "" {
+				t.LastUsedIP = addr
+			}
+		}
+		if len(use.Addrs) > 0 {
+			t.RecentIPs = latchkey.MergeRecent(t.RecentIPs, use.Addrs)
 		}
 	}
 }
 
-// FlushUsage writes pending last-used times: at most one write per token
-// per flush. On failure the times are kept for the next flush.
+// FlushUsage writes pending uses: at most one write per token per flush.
+// On failure they are kept for the next flush.
 func (s *Service) FlushUsage(ctx context.Context) error {
 	s.usage.mu.Lock()
 	batch := s.usage.pending
-	s.usage.pending = map[string]time.Time{}
+	s.usage.pending = map[string]latchkey.Use{}
 	s.usage.mu.Unlock()
 	if len(batch) == 0 {
 		return nil
 	}
 	if err := s.store.TouchTokens(ctx, batch); err != nil {
-		for id, at := range batch {
-			s.usage.record(id, at)
+		for id, use := range batch {
+			s.usage.merge(id, use)
 		}
 		return fmt.Errorf("touch tokens: %w", err)
 	}

@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
@@ -31,6 +32,10 @@ const (
 	// MsgExpiresParent follows the sentence of the latest date allowed
 	// when that date is when the token making the request expires.
 	MsgExpiresParent = "A token cannot outlive the token that creates it."
+	// The sentences of allowed_ips.
+	MsgAllowedIPsArray   = "The Allowed Ips field must be an array of IP addresses or CIDR ranges, e.g. 192.0.2.0/24 or 2001:db8::/32."
+	MsgAllowedIPsTooMany = "The Allowed Ips field must not have more than 32 items."
+	MsgAllowedIPsParent  = "The Allowed Ips field must lie within the networks of the token that creates it."
 )
 
 // MaxNameLength is the longest token name, in characters.
@@ -45,7 +50,40 @@ type TokenRequest struct {
 	Name      *string    // nil when absent or null
 	Scopes    []string   // nil when absent: no scopes, every ability
 	ExpiresAt *time.Time // nil when absent: the default lifetime
-	Invalid   latchkey.FieldErrors
+	// AllowedIPs limits where the token may be used from; none is
+	// anywhere, or, for a token made by a limited token, its networks.
+	AllowedIPs []netip.Prefix
+	Invalid    latchkey.FieldErrors
+}
+
+// ParseAllowedIPs reads a list of networks as a request gives them: each
+// an IP address (one host) or a CIDR range, IPv4 or IPv6, without a zone.
+// It returns them masked and without repeats, or the sentence that
+// refuses them.
+func ParseAllowedIPs(list []string) ([]netip.Prefix, string) {
+	out := make([]netip.Prefix, 0, len(list))
+	for _, s := range list {
+		s = strings.TrimSpace(s)
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			a, aerr := netip.ParseAddr(s)
+			if aerr != nil || a.Zone() != "" {
+				return nil, MsgAllowedIPsArray
+			}
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		if p.Addr().Is4In6() {
+			p = netip.PrefixFrom(p.Addr().Unmap(), max(p.Bits()-96, 0))
+		}
+		p = p.Masked()
+		if !slices.Contains(out, p) {
+			out = append(out, p)
+		}
+	}
+	if len(out) > latchkey.MaxAllowedIPs {
+		return nil, MsgAllowedIPsTooMany
+	}
+	return out, ""
 }
 
 // ParseUserID reads a {user_id} path segment: all digits, a positive int64.
@@ -84,7 +122,8 @@ func (s *Service) Owner(ctx context.Context, p *latchkey.Principal, a latchkey.A
 }
 
 // validate checks req against the contract, in its field order, and
-// returns the name and scopes to store and when the token expires. A
+// returns the name and scopes to store and when the token expires. The
+// networks of req must lie within parent's (checkAllowed). A
 // token made by parent (not nil when a token's bearer asks) expires no
 // later than parent: by default at the default lifetime or parent's
 // expiry, whichever is first; a later expires_at is refused.
@@ -143,10 +182,17 @@ func (s *Service) validate(req TokenRequest, now time.Time, parent *latchkey.Tok
 		}
 		expires = at
 	}
+	if msgs := req.Invalid.Get("allowed_ips"); msgs != nil {
+		for _, m := range msgs {
+			fe.Add("allowed_ips", m)
+		}
+	} else if parent != nil && !latchkey.PrefixesWithin(req.AllowedIPs, parent.AllowedIPs) {
+		fe.Add("allowed_ips", MsgAllowedIPsParent)
+	}
 	// What else the decoder refused (a key of ours in another case)
 	// follows the contract's fields.
 	for _, f := range req.Invalid {
-		if f.Field != "name" && f.Field != "scopes" && f.Field != "expires_at" {
+		if f.Field != "name" && f.Field != "scopes" && f.Field != "expires_at" && f.Field != "allowed_ips" {
 			for _, m := range f.Sentences {
 				fe.Add(f.Field, m)
 			}
@@ -200,6 +246,11 @@ func (s *Service) CreateToken(ctx context.Context, p *latchkey.Principal, owner 
 		UpdatedAt: now,
 		ExpiresAt: &expires,
 		KeyID:     kid,
+		// A limited token's child is limited as much, unless it asks for less.
+		AllowedIPs: req.AllowedIPs,
+	}
+	if len(t.AllowedIPs) == 0 && p.Token != nil {
+		t.AllowedIPs = p.Token.AllowedIPs
 	}
 	detail := "scopes " + strings.Join(scopesOrAll(scopes), " ")
 	if p.Token != nil {

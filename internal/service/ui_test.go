@@ -69,7 +69,7 @@ func TestUserTokens(t *testing.T) {
 
 	// A use not yet written shows at once.
 	used := clock.Now()
-	svc.usage.record(ids[0], used)
+	svc.usage.record(ids[0], used, "")
 	got, _, err = svc.UserTokens(ctx, ann, 0)
 	if err != nil {
 		t.Fatal(err)

@@ -4,11 +4,13 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"net/netip"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/internal/sqlschema"
 )
 
 // timeLayout is the stored form of a time: fixed-width UTC with six
@@ -134,6 +136,32 @@ func (c nullTextColumn) Scan(v any) error {
 	return err
 }
 
+// prefixesColumn scans allowed_ips (see sqlschema.DecodePrefixes).
+type prefixesColumn struct{ p *[]netip.Prefix }
+
+func (c prefixesColumn) Scan(v any) error {
+	var s string
+	if err := (nullTextColumn{&s}).Scan(v); err != nil {
+		return err
+	}
+	var err error
+	*c.p, err = sqlschema.DecodePrefixes(s)
+	return err
+}
+
+// recentColumn scans recent_ips (see sqlschema.DecodeRecent).
+type recentColumn struct{ r *[]latchkey.AddrUse }
+
+func (c recentColumn) Scan(v any) error {
+	var s string
+	if err := (nullTextColumn{&s}).Scan(v); err != nil {
+		return err
+	}
+	var err error
+	*c.r, err = sqlschema.DecodeRecent(s)
+	return err
+}
+
 // optionalTextColumn scans a nullable TEXT column; NULL is nil.
 type optionalTextColumn struct{ s **string }
 
@@ -241,7 +269,8 @@ func tokenFields(t *latchkey.Token) []any {
 		timeColumn{&t.CreatedAt}, timeColumn{&t.UpdatedAt},
 		nullTimeColumn{&t.ExpiresAt}, nullTimeColumn{&t.LastUsedAt}, &t.KeyID,
 		nullTextColumn{&t.ParentID}, (*string)(&t.RevokedReason), nullTimeColumn{&t.RevokedAt},
-		nullTextColumn{&t.RotatedFrom}, nullTextColumn{&t.RotatedTo}}
+		nullTextColumn{&t.RotatedFrom}, nullTextColumn{&t.RotatedTo},
+		prefixesColumn{&t.AllowedIPs}, nullTextColumn{&t.LastUsedIP}, recentColumn{&t.RecentIPs}}
 }
 
 // keyFields returns the scan destinations of sqlschema.KeyColumns in k.

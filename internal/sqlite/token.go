@@ -60,8 +60,8 @@ type execer interface {
 // insertTokenQuery is the query of insertToken.
 const insertTokenQuery = `INSERT INTO oauth_access_tokens (id, user_id, client_id, name, name_folded,
 	scopes, revoked, created_at, updated_at, expires_at, last_used_at, key_id,
-	parent_id, revoked_reason, revoked_at, rotated_from, rotated_to)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	parent_id, revoked_reason, revoked_at, rotated_from, rotated_to, allowed_ips, last_used_ip, recent_ips)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
 // createQueries are the queries of CreateToken but the parent's check,
 // which the writer of the group prepares once.
@@ -79,7 +79,8 @@ func insertToken(ctx context.Context, e execer, t *latchkey.Token) error {
 		scopes, t.Revoked, formatTime(t.CreatedAt), formatTime(t.UpdatedAt),
 		formatNullTime(t.ExpiresAt), formatNullTime(t.LastUsedAt), t.KeyID,
 		nullText(t.ParentID), string(t.RevokedReason), formatNullTime(t.RevokedAt),
-		nullText(t.RotatedFrom), nullText(t.RotatedTo))
+		nullText(t.RotatedFrom), nullText(t.RotatedTo), sqlschema.EncodePrefixes(t.AllowedIPs),
+		nullText(t.LastUsedIP), sqlschema.EncodeRecent(t.RecentIPs))
 	switch {
 	case isUnique(err):
 		return storeerr.Conflict(storeerr.MsgTokenExists, err)
@@ -368,25 +369,40 @@ func (db *DB) Credential(ctx context.Context, id string) (*latchkey.Credential, 
 	return &latchkey.Credential{Token: &t, User: &u, Client: &c}, nil
 }
 
-// TouchTokens records when tokens were last used, in one transaction: for
-// each id, it sets LastUsedAt to the time given unless that is not later.
-// Unknown ids are ignored.
-func (db *DB) TouchTokens(ctx context.Context, uses map[string]time.Time) error {
+// TouchTokens records tokens' uses in one transaction: for each id, it
+// sets LastUsedAt and LastUsedIP unless LastUsedAt is later already, and
+// merges the addresses into RecentIPs. Unknown ids are ignored.
+func (db *DB) TouchTokens(ctx context.Context, uses map[string]latchkey.Use) error {
 	if len(uses) == 0 {
 		return nil
 	}
-	const q = `UPDATE oauth_access_tokens SET last_used_at = ?
-		WHERE id = ? AND (last_used_at IS NULL OR last_used_at < ?)`
 	err := db.writeTx(ctx, func(tx *sql.Tx) error {
-		stmt, err := tx.PrepareContext(ctx, q)
-		if err != nil {
-			return err
-		}
-		defer stmt.Close()
 		// In id order, so that the same uses always write the same way.
 		for _, id := range slices.Sorted(maps.Keys(uses)) {
-			at := formatTime(uses[id])
-			if _, err := stmt.ExecContext(ctx, at, id, at); err != nil {
+			u := uses[id]
+			var last, recentText sql.NullString
+			err := tx.QueryRowContext(ctx, `SELECT last_used_at, recent_ips FROM oauth_access_tokens WHERE id = ?`, id).Scan(&last, &recentText)
+			if errors.Is(err, sql.ErrNoRows) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			recent, err := sqlschema.DecodeRecent(recentText.String)
+			if err != nil {
+				return err
+			}
+			merged := sqlschema.EncodeRecent(latchkey.MergeRecent(recent, u.Addrs))
+			// Stored times have one fixed width: as text, they sort
+			// as times do.
+			if at := formatTime(u.At); !last.Valid || last.String < at {
+				_, err = tx.ExecContext(ctx, `UPDATE oauth_access_tokens
+					SET last_used_at = ?, last_used_ip = COALESCE(?, last_used_ip), recent_ips = ? WHERE id = ?`,
+					at, nullText(u.LastAddr()), merged, id)
+			} else {
+				_, err = tx.ExecContext(ctx, `UPDATE oauth_access_tokens SET recent_ips = ? WHERE id = ?`, merged, id)
+			}
+			if err != nil {
 				return err
 			}
 		}

@@ -18,7 +18,8 @@ const (
 		c.created_at, c.updated_at`
 	TokenColumns = `t.id, t.user_id, t.client_id, t.name, t.scopes, t.revoked,
 		t.created_at, t.updated_at, t.expires_at, t.last_used_at, t.key_id,
-		t.parent_id, t.revoked_reason, t.revoked_at, t.rotated_from, t.rotated_to`
+		t.parent_id, t.revoked_reason, t.revoked_at, t.rotated_from, t.rotated_to,
+		t.allowed_ips, t.last_used_ip, t.recent_ips`
 	KeyColumns = `k.id, k.algorithm, k.public_key, k.sealed_private_key,
 		k.created_at, k.retired_at`
 	AuditColumns = `id, at, action, actor, actor_user_id, actor_token_id, subject_user_id, subject_id, address, user_agent, detail`

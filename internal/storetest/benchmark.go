@@ -123,7 +123,7 @@ func Benchmark(b *testing.B, open func(b *testing.B) latchkey.Store) {
 			for id := range uses {
 				uses[id] = at(time.Duration(i) * time.Second)
 			}
-			if err := s.TouchTokens(b.Context(), uses); err != nil {
+			if err := s.TouchTokens(b.Context(), usesAt(uses)); err != nil {
 				b.Fatalf("TouchTokens() = %v", err)
 			}
 		}

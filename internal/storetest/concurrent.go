@@ -55,7 +55,7 @@ func testConcurrent(t *testing.T, open func(t *testing.T) latchkey.Store) {
 				}
 			})
 			wg.Go(func() {
-				if err := s.TouchTokens(t.Context(), map[string]time.Time{id: at(time.Hour)}); err != nil {
+				if err := s.TouchTokens(t.Context(), usesAt(map[string]time.Time{id: at(time.Hour)})); err != nil {
 					t.Errorf("concurrent TouchTokens(%q) = %v", id, err)
 				}
 			})

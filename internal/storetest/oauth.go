@@ -845,7 +845,7 @@ func testRevokeConsent(t *testing.T, open func(t *testing.T) latchkey.Store) {
 						uses[id] = at(time.Minute)
 					}
 				}
-				if err := s.TouchTokens(t.Context(), uses); err != nil {
+				if err := s.TouchTokens(t.Context(), usesAt(uses)); err != nil {
 					t.Errorf("concurrent TouchTokens = %v", err)
 				}
 			})

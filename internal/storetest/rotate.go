@@ -196,7 +196,7 @@ func testRotateToken(t *testing.T, open func(t *testing.T) latchkey.Store) {
 		}
 		// Once the second is used, asking again is reuse: the old token,
 		// revoked by its rotation, is now revoked for reuse too.
-		if err := s.TouchTokens(t.Context(), map[string]time.Time{second.ID: at(3 * time.Hour)}); err != nil {
+		if err := s.TouchTokens(t.Context(), usesAt(map[string]time.Time{second.ID: at(3 * time.Hour)})); err != nil {
 			t.Fatal(err)
 		}
 		if out := rotate(t, s, old.ID, successorOf(5, old, at(4*time.Hour), at(300*24*time.Hour)), at(4*time.Hour), 0); !out.ReuseDetected {
@@ -216,7 +216,7 @@ func testRotateToken(t *testing.T, open func(t *testing.T) latchkey.Store) {
 		first := successorOf(2, old, at(time.Hour), at(300*24*time.Hour))
 		rotate(t, s, old.ID, first, at(time.Hour), time.Hour)
 		child := createToken(t, s, childOf(3, u.ID, first))
-		if err := s.TouchTokens(t.Context(), map[string]time.Time{first.ID: at(90 * time.Minute)}); err != nil {
+		if err := s.TouchTokens(t.Context(), usesAt(map[string]time.Time{first.ID: at(90 * time.Minute)})); err != nil {
 			t.Fatal(err)
 		}
 		other := createToken(t, s, newToken(4, u.ID))

@@ -283,3 +283,12 @@ func keyIDs(keys []*latchkey.SigningKey) []string {
 	}
 	return ids
 }
+
+// usesAt is uses as TouchTokens takes them: a time each, no address.
+func usesAt(uses map[string]time.Time) map[string]latchkey.Use {
+	out := make(map[string]latchkey.Use, len(uses))
+	for id, at := range uses {
+		out[id] = latchkey.Use{At: at}
+	}
+	return out
+}

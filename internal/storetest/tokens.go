@@ -602,7 +602,7 @@ func testTouchTokens(t *testing.T, open func(t *testing.T) latchkey.Store) {
 			same.ID:     at(10 * time.Minute),
 			tokenID(99): at(time.Minute),
 		}
-		if err := s.TouchTokens(t.Context(), uses); err != nil {
+		if err := s.TouchTokens(t.Context(), usesAt(uses)); err != nil {
 			t.Fatalf("TouchTokens() = %v", err)
 		}
 		want := map[string]time.Time{
@@ -628,7 +628,7 @@ func testTouchTokens(t *testing.T, open func(t *testing.T) latchkey.Store) {
 
 	t.Run("OnlyUnknown", func(t *testing.T) {
 		s := open(t)
-		if err := s.TouchTokens(t.Context(), map[string]time.Time{tokenID(1): at(0), "nope": at(0)}); err != nil {
+		if err := s.TouchTokens(t.Context(), usesAt(map[string]time.Time{tokenID(1): at(0), "nope": at(0)})); err != nil {
 			t.Errorf("TouchTokens(unknown ids) = %v, want nil", err)
 		}
 	})
@@ -636,7 +636,7 @@ func testTouchTokens(t *testing.T, open func(t *testing.T) latchkey.Store) {
 	t.Run("Empty", func(t *testing.T) {
 		s := open(t)
 		for _, uses := range []map[string]time.Time{nil, {}} {
-			if err := s.TouchTokens(t.Context(), uses); err != nil {
+			if err := s.TouchTokens(t.Context(), usesAt(uses)); err != nil {
 				t.Errorf("TouchTokens(%v) = %v, want nil", uses, err)
 			}
 		}

@@ -147,7 +147,40 @@ func (u *UserToken) appendFields(b []byte) []byte {
 	b = append(b, `,"rotated_from":`...)
 	b = appendStringPtr(b, u.RotatedFrom)
 	b = append(b, `,"rotated_to":`...)
-	return appendStringPtr(b, u.RotatedTo)
+	b = appendStringPtr(b, u.RotatedTo)
+	b = append(b, `,"allowed_ips":`...)
+	if u.AllowedIPs == nil {
+		b = append(b, "null"...)
+	} else {
+		b = append(b, '[')
+		for i, s := range u.AllowedIPs {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendString(b, s)
+		}
+		b = append(b, ']')
+	}
+	b = append(b, `,"last_used_ip":`...)
+	b = appendStringPtr(b, u.LastUsedIP)
+	b = append(b, `,"recent_ips":`...)
+	if u.RecentIPs == nil {
+		return append(b, "null"...)
+	}
+	b = append(b, '[')
+	for i, a := range u.RecentIPs {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"ip":`...)
+		b = appendString(b, a.IP)
+		b = append(b, `,"first_seen":`...)
+		b = a.FirstSeen.AppendJSON(b)
+		b = append(b, `,"last_seen":`...)
+		b = a.LastSeen.AppendJSON(b)
+		b = append(b, '}')
+	}
+	return append(b, ']')
 }
 
 // AppendJSON appends u's JSON object.

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/netip"
 	"time"
 
 	"github.com/latchkey/latchkey"
@@ -96,6 +97,19 @@ type UserToken struct {
 	// the one that replaced it; null for none.
 	RotatedFrom *string `json:"rotated_from"`
 	RotatedTo   *string `json:"rotated_to"`
+	// AllowedIPs are the networks the token may be used from ([] for
+	// anywhere); LastUsedIP the address of its last use; RecentIPs the
+	// addresses of its recent uses, the latest first.
+	AllowedIPs []string  `json:"allowed_ips"`
+	LastUsedIP *string   `json:"last_used_ip"`
+	RecentIPs  []AddrUse `json:"recent_ips"`
+}
+
+// AddrUse is an address a token was used from.
+type AddrUse struct {
+	IP        string `json:"ip"`
+	FirstSeen Date   `json:"first_seen"`
+	LastSeen  Date   `json:"last_seen"`
 }
 
 // CreatedToken is the answer to a create: the UserToken's keys at the top
@@ -262,7 +276,7 @@ func FromToken(t *latchkey.Token) UserToken {
 	if scopes == nil {
 		scopes = []string{}
 	}
-	return UserToken{
+	u := UserToken{
 		ID:            t.ID,
 		UserID:        t.UserID,
 		ClientID:      t.ClientID,
@@ -279,7 +293,17 @@ func FromToken(t *latchkey.Token) UserToken {
 		RevokedReason: optional(string(t.RevokedReason)),
 		RotatedFrom:   optional(t.RotatedFrom),
 		RotatedTo:     optional(t.RotatedTo),
+		AllowedIPs:    make([]string, len(t.AllowedIPs)),
+		LastUsedIP:    optional(t.LastUsedIP),
+		RecentIPs:     make([]AddrUse, len(t.RecentIPs)),
 	}
+	for i, p := range t.AllowedIPs {
+		u.AllowedIPs[i] = p.String()
+	}
+	for i, a := range t.RecentIPs {
+		u.RecentIPs[i] = AddrUse{IP: a.Address, FirstSeen: Date{a.FirstSeen}, LastSeen: Date{a.LastSeen}}
+	}
+	return u
 }
 
 // deref is *s, or "" for nil.
@@ -304,7 +328,7 @@ func (u *UserToken) Domain() *latchkey.Token {
 	if scopes == nil {
 		scopes = latchkey.Scopes{}
 	}
-	return &latchkey.Token{
+	t := &latchkey.Token{
 		ID:            u.ID,
 		UserID:        u.UserID,
 		ClientID:      u.ClientID,
@@ -321,7 +345,19 @@ func (u *UserToken) Domain() *latchkey.Token {
 		RevokedReason: latchkey.RevokeReason(deref(u.RevokedReason)),
 		RotatedFrom:   deref(u.RotatedFrom),
 		RotatedTo:     deref(u.RotatedTo),
+		LastUsedIP:    deref(u.LastUsedIP),
 	}
+	for _, s := range u.AllowedIPs {
+		// A network the server wrote; one that does not parse is left
+		// out rather than read as anywhere.
+		if p, err := netip.ParsePrefix(s); err == nil {
+			t.AllowedIPs = append(t.AllowedIPs, p)
+		}
+	}
+	for _, a := range u.RecentIPs {
+		t.RecentIPs = append(t.RecentIPs, latchkey.AddrUse{Address: a.IP, FirstSeen: a.FirstSeen.Time, LastSeen: a.LastSeen.Time})
+	}
+	return t
 }
 
 // Domain is c as a latchkey.Client.

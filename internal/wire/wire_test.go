@@ -88,6 +88,10 @@ func FuzzAppend(f *testing.F) {
 		page.Data[0].Client.Provider = &other
 		page.Data[0].Client.UserID = &n
 		page.Data[0].Revoked = flag
+		page.Data[1].AllowedIPs = []string{name, other}
+		page.Data[1].LastUsedIP = &name
+		page.Data[1].RecentIPs = []AddrUse{{IP: other, FirstSeen: Date{time.Unix(n%1e12, 0)}, LastSeen: Date{time.Unix(n%1e11, n%1e9)}}}
+		page.Data[0].RevokedReason, page.Data[0].RotatedTo = &other, &name
 		url := "/api/1.0/users/2/tokens?filter=" + other
 		from := int(n % 1000)
 		page.Meta = Meta{Filter: name, SortBy: other, Count: 2, From: &from, Form: &from, Links: []Link{{URL: &url, Label: name, Active: flag}, {Label: "Next &raquo;"}}, Path: other}
