@@ -181,6 +181,8 @@ const (
 	// ReasonSuperseded: it was the successor of a rotation whose answer
 	// was lost, never used, and the rotation was asked for again.
 	ReasonSuperseded RevokeReason = "superseded"
+	// ReasonIdle: it went unused for longer than the operator allows.
+	ReasonIdle RevokeReason = "idle"
 	// ReasonReuseDetected: a token already rotated was rotated again
 	// after its successor had been used, so someone else holds one of
 	// their secrets: every token of the rotation chain is revoked.
@@ -320,6 +322,14 @@ type TokenStore interface {
 	// them, writes audit for each (see AuditWithTokens), and returns those
 	// it revoked.
 	RevokeRotated(ctx context.Context, at time.Time, audit ...*AuditRecord) ([]*Token, error)
+
+	// RevokeIdle revokes, with ReasonIdle at at, the tokens not used
+	// since before (by LastUsedAt, or CreatedAt if never), their
+	// descendants with them, writes audit for each (see AuditWithTokens),
+	// and returns those it revoked. One call runs at a time, however many
+	// servers share the database: a call that finds another running
+	// returns at once, revoking nothing.
+	RevokeIdle(ctx context.Context, before, at time.Time, audit ...*AuditRecord) ([]*Token, error)
 }
 
 // A Rotation asks TokenStore.RotateToken to replace a token.

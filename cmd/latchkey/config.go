@@ -416,6 +416,7 @@ type serviceFlags struct {
 	cacheSize             *string
 	auditRetention        *string
 	lease                 *string
+	idleExpiry            *string
 }
 
 func (fs *flagSet) serviceFlags() *serviceFlags {
@@ -426,6 +427,7 @@ func (fs *flagSet) serviceFlags() *serviceFlags {
 		scopes:         fs.String("extra-scopes", "", "comma-separated scopes accepted beyond tokens.read, tokens.write and *"),
 		cacheSize:      fs.String("token-cache-size", strconv.Itoa(service.DefaultCacheSize), "verified tokens held in memory (0: no cache)"),
 		auditRetention: fs.String("audit-retention", "90d", "how long audit records are kept, e.g. 90d or 1y (forever: keep them all)"),
+		idleExpiry:     fs.String("idle-expiry", "off", "end tokens unused for this long (since their last use, or creation), e.g. 90d: they stop authenticating and are revoked as idle (off: never)"),
 		lease:          fs.String("lease", "3s", "how long this server's lease lasts when several processes share the database: a revocation made elsewhere waits for this server's acknowledgement at most this long, and half again, should it stop answering (crashed or frozen) (100ms to 1m)"),
 	}
 }
@@ -458,7 +460,19 @@ func (sf *serviceFlags) config(log *slog.Logger) (service.Config, error) {
 	if err != nil || lease < 100*time.Millisecond || lease > service.MaxLease {
 		return service.Config{}, usagef("--lease: want a duration from 100ms to 1m, e.g. 3s, got %q", *sf.lease)
 	}
+	idle := time.Duration(0)
+	if *sf.idleExpiry != "off" {
+		l, err := service.ParseLifetime(*sf.idleExpiry)
+		if err != nil {
+			return service.Config{}, usagef("--idle-expiry: %v (or off)", err)
+		}
+		idle = l.After(time.Time{}).Sub(time.Time{})
+		if idle < time.Hour {
+			return service.Config{}, usagef("--idle-expiry: want at least 1h, got %q", *sf.idleExpiry)
+		}
+	}
 	cfg := service.Config{
+		IdleExpiry:     idle,
 		ExtraScopes:    extra,
 		CacheSize:      size,
 		AuditRetention: retention,

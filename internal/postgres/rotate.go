@@ -222,3 +222,35 @@ func (db *DB) RevokeRotated(ctx context.Context, at time.Time, audit ...*latchke
 	}
 	return revoked, nil
 }
+
+// idleSweepLock is the advisory lock of RevokeIdle, one sweep at a time,
+// with the schema's hash: a deployment's sweep waits for no other's.
+const (
+	idleSweepLock  = 0x4c4b_1d1e // "LK idle"
+	idleSweepQuery = `SELECT pg_try_advisory_xact_lock($1::int4, hashtext(current_schema()))`
+)
+
+// RevokeIdle revokes the tokens unused since before: see
+// latchkey.TokenStore. A transaction-scoped advisory lock is the one at a
+// time: a sweep that does not get it at once revokes nothing.
+func (db *DB) RevokeIdle(ctx context.Context, before, at time.Time, audit ...*latchkey.AuditRecord) ([]*latchkey.Token, error) {
+	var revoked []*latchkey.Token
+	err := db.tx(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted}, func(tx pgx.Tx) error {
+		revoked = nil
+		var mine bool
+		if err := tx.QueryRow(ctx, idleSweepQuery, int32(idleSweepLock)).Scan(&mine); err != nil || !mine {
+			return err
+		}
+		var err error
+		revoked, err = revokeTokens(ctx, tx, at, latchkey.ReasonIdle,
+			`COALESCE(t.last_used_at, t.created_at) <= $3`, storedTime(before))
+		if err != nil || len(revoked) == 0 {
+			return err
+		}
+		return insertAudit(ctx, tx, latchkey.AuditWithTokens(audit, revoked))
+	})
+	if err != nil {
+		return nil, wrap("revoke idle", err)
+	}
+	return revoked, nil
+}

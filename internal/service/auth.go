@@ -57,6 +57,10 @@ func (s *Service) authenticate(ctx context.Context, token string, origin latchke
 	if !current {
 		// Read below.
 	} else if v, refused := s.cache.lookup(key, now); v != nil {
+		if s.idle(v.principal.Token, now, v.noted.Load()) {
+			s.obs.Authenticated(OutcomeIdle)
+			return nil, errUnauthenticated
+		}
 		if use && !s.allowedFrom(ctx, v.principal.Token, origin) {
 			return nil, errUnauthenticated
 		}
@@ -93,6 +97,29 @@ func (s *Service) authenticate(ctx context.Context, token string, origin latchke
 		s.noteUse(v, now, origin.Address)
 	}
 	return p, nil
+}
+
+// idle reports whether t has gone unused for IdleExpiry or longer at
+// now: since its last use this server knows of (written, pending, or
+// noted, in unix nanoseconds, by a cache entry), or its creation.
+func (s *Service) idle(t *latchkey.Token, now time.Time, noted int64) bool {
+	if s.cfg.IdleExpiry <= 0 {
+		return false
+	}
+	last := t.CreatedAt
+	if t.LastUsedAt != nil && t.LastUsedAt.After(last) {
+		last = *t.LastUsedAt
+	}
+	if n := time.Unix(0, noted); noted != 0 && n.After(last) {
+		last = n
+	}
+	if now.Sub(last) < s.cfg.IdleExpiry {
+		return false
+	}
+	// Perhaps used here since, and not yet written.
+	pending := latchkey.Token{ID: t.ID}
+	s.usage.overlay(&pending)
+	return pending.LastUsedAt == nil || now.Sub(*pending.LastUsedAt) >= s.cfg.IdleExpiry
 }
 
 // allowedFrom reports whether the token t may be used from origin. A use
@@ -145,6 +172,7 @@ const (
 	OutcomeUserInactive   = "user_inactive"   // disabled or deleted
 	OutcomeMismatch       = "mismatch"        // sub, aud or the signing key differ from the row
 	OutcomeAddressRefused = "address_refused" // used from outside its allowed networks
+	OutcomeIdle           = "idle"            // unused for longer than IdleExpiry
 	OutcomeError          = "error"           // the database failed
 )
 
@@ -193,6 +221,8 @@ func (s *Service) check(ctx context.Context, token string, now time.Time, origin
 		refused = OutcomeRevoked
 	case t.Expired(now) && !rotated:
 		refused = OutcomeExpired
+	case s.idle(t, now, 0):
+		refused = OutcomeIdle
 	case c.Revoked:
 		refused = OutcomeClientRevoked
 	case !u.Active():

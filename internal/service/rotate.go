@@ -166,15 +166,33 @@ func (s *Service) RotateToken(ctx context.Context, p *latchkey.Principal, owner 
 }
 
 // Sweep revokes the rotated tokens whose grace period is over, with
-// reason rotated. Run calls it every minute; it is safe on many servers
-// at once (a token is revoked, and recorded, once).
+// reason rotated, and, with IdleExpiry, the tokens unused that long, with
+// reason idle. Run calls it every minute. Many servers may sweep at once:
+// a token is revoked, and recorded, once, and the idle sweep runs on one
+// at a time.
 func (s *Service) Sweep(ctx context.Context) error {
+	now := s.now()
 	rec := s.auditRecord(nil, latchkey.AuditRecord{Action: latchkey.AuditTokenRevoked, Detail: string(latchkey.ReasonRotated)})
-	ts, err := s.store.RevokeRotated(ctx, s.now(), rec)
+	ts, err := s.store.RevokeRotated(ctx, now, rec)
 	if err != nil {
 		return err
 	}
 	s.revoked(ctx, ts, string(latchkey.ReasonRotated))
+	if s.cfg.IdleExpiry <= 0 {
+		return nil
+	}
+	// This server's uses count: they are written first. Another
+	// server's, not yet written, are at most UsageFlush old: the sweep
+	// leaves a token that long more, though it stopped authenticating.
+	if err := s.FlushUsage(ctx); err != nil {
+		return err
+	}
+	rec = s.auditRecord(nil, latchkey.AuditRecord{Action: latchkey.AuditTokenRevoked, Detail: string(latchkey.ReasonIdle)})
+	ts, err = s.store.RevokeIdle(ctx, now.Add(-s.cfg.IdleExpiry-s.cfg.UsageFlush), now, rec)
+	if err != nil {
+		return err
+	}
+	s.revoked(ctx, ts, string(latchkey.ReasonIdle))
 	return nil
 }
 

@@ -154,3 +154,48 @@ func TestRevocationReasons(t *testing.T) {
 		}
 	}
 }
+
+// TestIdleExpiry: a token unused for IdleExpiry stops authenticating,
+// cached or not, counting from its last use here even before that use is
+// written; the sweep then revokes it as idle.
+func TestIdleExpiry(t *testing.T) {
+	clk := newHandClock()
+	// Cached longer than the idle expiry, so that the cache's own check
+	// is what refuses.
+	s, _ := newTestService(t, Config{Now: clk.Now, IdleExpiry: 24 * time.Hour, CacheTTL: 72 * time.Hour})
+	u := s.mustUser(t, "carol")
+	tok, raw := s.mustToken(t, u)
+	clk.Advance(23 * time.Hour)
+	principalOf(t, s, raw) // used, and cached
+	clk.Advance(24*time.Hour - time.Second)
+	principalOf(t, s, raw) // a day since its last use, less a second
+	clk.Advance(24 * time.Hour)
+	if !refused(t, s, raw) {
+		t.Fatal("a token unused for a day authenticated from the cache")
+	}
+	// Not cached: a new token, read from the store, idle since creation.
+	other, otherRaw := s.mustToken(t, u)
+	s.cache.purge()
+	clk.Advance(24 * time.Hour)
+	if !refused(t, s, otherRaw) {
+		t.Fatal("a token never used for a day authenticated")
+	}
+	clk.Advance(time.Minute) // past the other servers' unwritten uses
+	if err := s.Sweep(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{tok.ID, other.ID} {
+		got, err := s.Token(t.Context(), u, id)
+		if err != nil || !got.Revoked || got.RevokedReason != latchkey.ReasonIdle {
+			t.Errorf("after the sweep: %+v, %v; want revoked as idle", got, err)
+		}
+	}
+	// A token used yesterday is left alone.
+	_, fresh := s.mustToken(t, u)
+	clk.Advance(time.Hour)
+	principalOf(t, s, fresh)
+	if err := s.Sweep(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	principalOf(t, s, fresh)
+}

@@ -44,6 +44,10 @@ type Config struct {
 	KeyRefresh time.Duration
 	// UsageFlush is how often last-used times are written: one minute.
 	UsageFlush time.Duration
+	// IdleExpiry, when positive, ends a token unused for that long
+	// (since its last use, or its creation): it stops authenticating,
+	// and Sweep revokes it with reason idle. Zero is off.
+	IdleExpiry time.Duration
 	// CacheSize caps how many verified tokens are held in memory: 50,000.
 	// Negative: no cache (every request checks the signature and the row).
 	CacheSize int

@@ -207,3 +207,22 @@ func (db *DB) RevokeRotated(ctx context.Context, at time.Time, audit ...*latchke
 	}
 	return revoked, nil
 }
+
+// RevokeIdle revokes the tokens unused since before: see
+// latchkey.TokenStore. The write transaction is the one at a time.
+func (db *DB) RevokeIdle(ctx context.Context, before, at time.Time, audit ...*latchkey.AuditRecord) ([]*latchkey.Token, error) {
+	var revoked []*latchkey.Token
+	err := db.writeTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		revoked, err = revokeTokens(ctx, tx, at, latchkey.ReasonIdle,
+			`COALESCE(t.last_used_at, t.created_at) <= ?`, formatTime(before))
+		if err != nil || len(revoked) == 0 {
+			return err
+		}
+		return insertAudit(ctx, tx, latchkey.AuditWithTokens(audit, revoked))
+	})
+	if err != nil {
+		return nil, wrap("revoke idle", err)
+	}
+	return revoked, nil
+}

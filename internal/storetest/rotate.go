@@ -274,3 +274,36 @@ func testRotateToken(t *testing.T, open func(t *testing.T) latchkey.Store) {
 		}
 	})
 }
+
+func testRevokeIdle(t *testing.T, open func(t *testing.T) latchkey.Store) {
+	s := open(t)
+	u := createUser(t, s, newUser("alice"))
+	never := createToken(t, s, newToken(1, u.ID)) // created at(0), never used
+	child := createToken(t, s, childOf(2, u.ID, never))
+	used := createToken(t, s, newToken(3, u.ID))
+	if err := s.TouchTokens(t.Context(), usesAt(map[string]time.Time{used.ID: at(5 * time.Hour), child.ID: at(5 * time.Hour)})); err != nil {
+		t.Fatal(err)
+	}
+	late := newToken(4, u.ID)
+	late.CreatedAt, late.UpdatedAt = at(3*time.Hour), at(3*time.Hour)
+	createToken(t, s, late)
+
+	got, err := s.RevokeIdle(t.Context(), at(2*time.Hour), at(10*time.Hour), newAuditRecord(""))
+	if err != nil {
+		t.Fatalf("RevokeIdle() = %v", err)
+	}
+	// The child was used, but goes with its parent.
+	if diff := cmp.Diff([]string{never.ID, child.ID}, ids(got)); diff != "" {
+		t.Errorf("RevokeIdle() ids mismatch (-want +got):\n%s", diff)
+	}
+	want := map[string]latchkey.RevokeReason{never.ID: latchkey.ReasonIdle, child.ID: latchkey.ReasonParentRevoked, used.ID: "", late.ID: ""}
+	if diff := cmp.Diff(want, revocations(t, s, never.ID, child.ID, used.ID, late.ID)); diff != "" {
+		t.Errorf("after RevokeIdle (-want +got):\n%s", diff)
+	}
+	if len(recordsAbout(t, s, never.ID)) != 1 || len(recordsAbout(t, s, child.ID)) != 1 {
+		t.Error("RevokeIdle wrote no record, or more than one, per token")
+	}
+	if again, err := s.RevokeIdle(t.Context(), at(2*time.Hour), at(11*time.Hour)); err != nil || len(again) != 0 {
+		t.Errorf("RevokeIdle again = %v, %v; want nothing", ids(again), err)
+	}
+}
