@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/internal/service"
@@ -146,6 +147,10 @@ type tokenRow struct {
 	// replaced by; their names when the same list shows them.
 	RotatedFrom, RotatedTo         string
 	RotatedFromName, RotatedToName string
+	// Where it may be used from, and was.
+	AllowedIPs []string
+	LastUsedIP string
+	RecentIPs  []latchkey.AddrUse
 	// ParentID is the token that made this one through the API, if any;
 	// ParentName its name when the same list shows it.
 	ParentID, ParentName string
@@ -154,7 +159,11 @@ type tokenRow struct {
 
 func newTokenRow(t *latchkey.Token, now time.Time, pl *place, canRevoke, canCreate bool) tokenRow {
 	row := tokenRow{ID: t.ID, Name: t.Name, Scopes: t.Scopes, Created: moment{&t.CreatedAt}, Expires: moment{t.ExpiresAt}, LastUsed: moment{t.LastUsedAt}, State: "active", ParentID: t.ParentID,
-		Reason: reasonText[t.RevokedReason], RevokedAt: moment{t.RevokedAt}, RotatedFrom: t.RotatedFrom, RotatedTo: t.RotatedTo}
+		Reason: reasonText[t.RevokedReason], RevokedAt: moment{t.RevokedAt}, RotatedFrom: t.RotatedFrom, RotatedTo: t.RotatedTo,
+		LastUsedIP: t.LastUsedIP, RecentIPs: t.RecentIPs}
+	for _, p := range t.AllowedIPs {
+		row.AllowedIPs = append(row.AllowedIPs, p.String())
+	}
 	switch {
 	case t.Revoked:
 		row.State = "revoked"
@@ -233,6 +242,8 @@ type tokenForm struct {
 	NameErrors    []string
 	ScopesErrors  []string
 	ExpiresErrors []string
+	IPs           string // as typed
+	IPsErrors     []string
 }
 
 func (s *Server) newTokenForm(pl *place, name string, checked []string, expires string) *tokenForm {
@@ -369,6 +380,7 @@ func (s *Server) uiCreateToken(w http.ResponseWriter, r *http.Request) error {
 		form := s.newTokenForm(pl, name, scopes, expires)
 		form.Error = e.Message
 		form.NameErrors, form.ScopesErrors, form.ExpiresErrors = e.Fields.Get("name"), e.Fields.Get("scopes"), e.Fields.Get("expires_at")
+		form.IPs, form.IPsErrors = r.PostForm.Get("allowed_ips"), e.Fields.Get("allowed_ips")
 		return s.showTokens(w, r, p, pl, http.StatusUnprocessableEntity, form, "")
 	}
 	if err != nil {
@@ -398,6 +410,12 @@ func TokenRequestFromForm(f url.Values) service.TokenRequest {
 			req.Invalid.Add("expires_at", msgExpiresDay)
 		} else {
 			req.ExpiresAt = &d
+		}
+	}
+	if ips := strings.FieldsFunc(f.Get("allowed_ips"), func(r rune) bool { return r == ',' || unicode.IsSpace(r) }); len(ips) > 0 {
+		var msg string
+		if req.AllowedIPs, msg = service.ParseAllowedIPs(ips); msg != "" {
+			req.Invalid.Add("allowed_ips", msg)
 		}
 	}
 	return req

@@ -275,6 +275,18 @@ func TestUIMyTokens(t *testing.T) {
 			t.Errorf("the list says the token was never used, after a call with it: %s", row)
 		}
 	})
+	t.Run("limited to addresses", func(t *testing.T) {
+		p := b.Post(base+"/tokens", url.Values{"name": {"office"}, "allowed_ips": {"192.0.2.0/24,\r\n2001:db8::/32"}})
+		limited := shownToken(t, p)
+		if code := h.api(limited, h.alice); code != http.StatusUnauthorized {
+			t.Errorf("a token limited to other networks, used from the loopback = %d, want 401", code)
+		}
+		id := claims(t, limited)["jti"].(string)
+		confirm := b.Get(base + "/tokens/" + id + "/revoke")
+		if !strings.Contains(confirm.Body, "<code>192.0.2.0/24</code> <code>2001:db8::/32</code>") {
+			t.Errorf("the token's page does not say where it works: %.3000s", confirm.Body)
+		}
+	})
 	t.Run("mistakes are shown beside the fields", func(t *testing.T) {
 		for _, tc := range []struct {
 			name string
@@ -285,6 +297,7 @@ func TestUIMyTokens(t *testing.T) {
 			{"past date", url.Values{"name": {"x"}, "expires_at": {"2001-01-01"}}, `<p id="expires-error" class="field-error">` + service.MsgExpiresPast},
 			{"not a date", url.Values{"name": {"x"}, "expires_at": {"next week"}}, `<p id="expires-error" class="field-error">` + service.MsgExpiresInvalid},
 			{"unknown scope", url.Values{"name": {"x"}, "scopes": {"admin"}}, `<p id="scopes-error" class="field-error">` + service.MsgScopesInvalid},
+			{"not an address", url.Values{"name": {"x"}, "allowed_ips": {"192.0.2.0/24, the office"}}, `<p id="ips-error" class="field-error">` + service.MsgAllowedIPsArray},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				p := b.Post(base+"/tokens", tc.form)
