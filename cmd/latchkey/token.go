@@ -39,22 +39,9 @@ func (e *env) tokenCreate(ctx context.Context, args []string) error {
 		return usagef("token create: --user and --name are required")
 	}
 	req := service.TokenRequest{Name: name, Scopes: splitList(*scopes)}
-	switch {
-	case *expiresIn != "" && *expiresAt != "":
-		return usagef("token create: --expires-in and --expires-at exclude each other")
-	case *expiresIn != "":
-		l, err := service.ParseLifetime(*expiresIn)
-		if err != nil {
-			return usagef("token create: --expires-in: %v", err)
-		}
-		at := l.After(time.Now())
-		req.ExpiresAt = &at
-	case *expiresAt != "":
-		at, err := time.Parse(time.RFC3339Nano, *expiresAt)
-		if err != nil {
-			return usagef("token create: --expires-at: want an RFC 3339 date such as 2027-01-31T00:00:00Z, got %q", *expiresAt)
-		}
-		req.ExpiresAt = &at
+	var err error
+	if req.ExpiresAt, err = parseExpiry("token create", *expiresIn, *expiresAt); err != nil {
+		return err
 	}
 	return e.withService(ctx, db, sf, func(svc *service.Service) error {
 		u, err := svc.FindUser(ctx, *user)
@@ -154,22 +141,9 @@ func (e *env) tokenRotate(ctx context.Context, args []string) error {
 		return usagef("token rotate: --grace: want whole seconds from 0 to 168h, got %v", *grace)
 	}
 	req := service.RotateRequest{Grace: *grace}
-	switch {
-	case *expiresIn != "" && *expiresAt != "":
-		return usagef("token rotate: --expires-in and --expires-at exclude each other")
-	case *expiresIn != "":
-		l, err := service.ParseLifetime(*expiresIn)
-		if err != nil {
-			return usagef("token rotate: --expires-in: %v", err)
-		}
-		at := l.After(time.Now())
-		req.ExpiresAt = &at
-	case *expiresAt != "":
-		at, err := time.Parse(time.RFC3339Nano, *expiresAt)
-		if err != nil {
-			return usagef("token rotate: --expires-at: want an RFC 3339 date such as 2027-01-31T00:00:00Z, got %q", *expiresAt)
-		}
-		req.ExpiresAt = &at
+	var err error
+	if req.ExpiresAt, err = parseExpiry("token rotate", *expiresIn, *expiresAt); err != nil {
+		return err
 	}
 	return e.withService(ctx, db, sf, func(svc *service.Service) error {
 		t, jwt, err := svc.OperatorRotateToken(ctx, fs.Arg(0), req)
@@ -184,4 +158,27 @@ func (e *env) tokenRotate(ctx context.Context, args []string) error {
 		}
 		return nil
 	})
+}
+
+// parseExpiry reads the --expires-in and --expires-at of the command cmd,
+// which exclude each other: nil when neither is given.
+func parseExpiry(cmd, expiresIn, expiresAt string) (*time.Time, error) {
+	switch {
+	case expiresIn != "" && expiresAt != "":
+		return nil, usagef("%s: --expires-in and --expires-at exclude each other", cmd)
+	case expiresIn != "":
+		l, err := service.ParseLifetime(expiresIn)
+		if err != nil {
+			return nil, usagef("%s: --expires-in: %v", cmd, err)
+		}
+		at := l.After(time.Now())
+		return &at, nil
+	case expiresAt != "":
+		at, err := time.Parse(time.RFC3339Nano, expiresAt)
+		if err != nil {
+			return nil, usagef("%s: --expires-at: want an RFC 3339 date such as 2027-01-31T00:00:00Z, got %q", cmd, expiresAt)
+		}
+		return &at, nil
+	}
+	return nil, nil
 }

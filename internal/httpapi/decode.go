@@ -55,13 +55,9 @@ func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 // what the values mean is checked by the service.
 func DecodeTokenRequest(body []byte) (service.TokenRequest, error) {
 	var req service.TokenRequest
-	body = bytes.TrimSpace(body)
-	if len(body) == 0 {
-		return req, nil
-	}
-	var fields map[string]json.RawMessage
-	if body[0] != '{' || json.Unmarshal(body, &fields) != nil {
-		return req, errBadJSON
+	fields, err := decodeObject(body)
+	if err != nil {
+		return req, err
 	}
 	if raw, ok := fields["name"]; ok && !isNull(raw) {
 		var name string
@@ -118,6 +114,20 @@ func decodeAllowedIPs(fields map[string]json.RawMessage, invalid *latchkey.Field
 	return ps, true
 }
 
+// decodeObject reads a request body that must be a JSON object, or
+// nothing, which counts as {}: its keys and their raw values.
+func decodeObject(body []byte) (map[string]json.RawMessage, error) {
+	body = bytes.TrimSpace(body)
+	if len(body) == 0 {
+		return nil, nil
+	}
+	var fields map[string]json.RawMessage
+	if body[0] != '{' || json.Unmarshal(body, &fields) != nil {
+		return nil, errBadJSON
+	}
+	return fields, nil
+}
+
 // decodeExpiry reads the expires_at of a body's fields: nil when absent
 // or null, and a sentence in invalid when it is not an RFC 3339 date.
 func decodeExpiry(fields map[string]json.RawMessage, invalid *latchkey.FieldErrors) *time.Time {
@@ -162,13 +172,9 @@ func nearKeys(fields map[string]json.RawMessage, known []string, invalid *latchk
 // DecodeTokenRequest reads a create's.
 func DecodeRotateRequest(body []byte) (service.RotateRequest, error) {
 	var req service.RotateRequest
-	body = bytes.TrimSpace(body)
-	if len(body) == 0 {
-		return req, nil
-	}
-	var fields map[string]json.RawMessage
-	if body[0] != '{' || json.Unmarshal(body, &fields) != nil {
-		return req, errBadJSON
+	fields, err := decodeObject(body)
+	if err != nil {
+		return req, err
 	}
 	req.ExpiresAt = decodeExpiry(fields, &req.Invalid)
 	if ps, ok := decodeAllowedIPs(fields, &req.Invalid); ok {

@@ -47,12 +47,8 @@ func (s *Server) loginForm(w http.ResponseWriter, r *http.Request) {
 // A failure on the server's side is the handler's error, answered as
 // every page's is (ui): 503 while the server is busy checking passwords.
 func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
-	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
-	if err := r.ParseForm(); err != nil {
-		if tooLarge := (*http.MaxBytesError)(nil); errors.As(err, &tooLarge) {
-			return errTooLarge
-		}
-		return &latchkey.Error{Code: latchkey.EMALFORMED, Err: err}
+	if err := parseForm(w, r); err != nil {
+		return err
 	}
 	back := localPath(r.PostForm.Get("return"))
 	login := strings.TrimSpace(r.PostForm.Get("login"))
@@ -132,4 +128,17 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
 	}
 	s.clearSession(w, r)
 	http.Redirect(w, r, "/login", http.StatusSeeOther)
+}
+
+// parseForm reads the form of a page's POST, at most maxFormBytes: 413
+// past that, 400 for one that cannot be read.
+func parseForm(w http.ResponseWriter, r *http.Request) error {
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+	if err := r.ParseForm(); err != nil {
+		if tooLarge := (*http.MaxBytesError)(nil); errors.As(err, &tooLarge) {
+			return errTooLarge
+		}
+		return &latchkey.Error{Code: latchkey.EMALFORMED, Err: err}
+	}
+	return nil
 }

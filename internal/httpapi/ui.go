@@ -365,12 +365,8 @@ func (s *Server) uiCreateToken(w http.ResponseWriter, r *http.Request) error {
 	if err := s.limitCreate(w, r, p); err != nil {
 		return sayOnPage(err, "Too many tokens at once", "You have created many tokens in a short time. Wait a minute and try again.")
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
-	if err := r.ParseForm(); err != nil {
-		if tooLarge := (*http.MaxBytesError)(nil); errors.As(err, &tooLarge) {
-			return errTooLarge
-		}
-		return &latchkey.Error{Code: latchkey.EMALFORMED, Err: err}
+	if err := parseForm(w, r); err != nil {
+		return err
 	}
 	req := TokenRequestFromForm(r.PostForm)
 	name, scopes := *req.Name, req.Scopes
@@ -535,12 +531,8 @@ func (s *Server) uiRotateToken(w http.ResponseWriter, r *http.Request) error {
 	if err := s.limitCreate(w, r, p); err != nil {
 		return sayOnPage(err, "Too many tokens at once", "You have created many tokens in a short time. Wait a minute and try again.")
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
-	if err := r.ParseForm(); err != nil {
-		if tooLarge := (*http.MaxBytesError)(nil); errors.As(err, &tooLarge) {
-			return errTooLarge
-		}
-		return &latchkey.Error{Code: latchkey.EMALFORMED, Err: err}
+	if err := parseForm(w, r); err != nil {
+		return err
 	}
 	var req service.RotateRequest
 	grace := r.PostForm.Get("grace_seconds")

@@ -207,20 +207,8 @@ func rotationChain(ctx context.Context, tx pgx.Tx, id string) ([]string, error) 
 // RevokeRotated revokes the rotated tokens whose grace period is over:
 // see latchkey.TokenStore.
 func (db *DB) RevokeRotated(ctx context.Context, at time.Time, audit ...*latchkey.AuditRecord) ([]*latchkey.Token, error) {
-	var revoked []*latchkey.Token
-	err := db.tx(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted}, func(tx pgx.Tx) error {
-		var err error
-		revoked, err = revokeTokens(ctx, tx, at, latchkey.ReasonRotated,
-			`t.rotated_to IS NOT NULL AND t.expires_at <= $3`, storedTime(at))
-		if err != nil || len(revoked) == 0 {
-			return err
-		}
-		return insertAudit(ctx, tx, latchkey.AuditWithTokens(audit, revoked))
-	})
-	if err != nil {
-		return nil, wrap("revoke rotated", err)
-	}
-	return revoked, nil
+	return db.sweep(ctx, "revoke rotated", false, at, latchkey.ReasonRotated,
+		`t.rotated_to IS NOT NULL AND t.expires_at <= $3`, storedTime(at), audit)
 }
 
 // idleSweepLock is the advisory lock of RevokeIdle, one sweep at a time,
@@ -234,23 +222,31 @@ const (
 // latchkey.TokenStore. A transaction-scoped advisory lock is the one at a
 // time: a sweep that does not get it at once revokes nothing.
 func (db *DB) RevokeIdle(ctx context.Context, before, at time.Time, audit ...*latchkey.AuditRecord) ([]*latchkey.Token, error) {
+	return db.sweep(ctx, "revoke idle", true, at, latchkey.ReasonIdle,
+		`COALESCE(t.last_used_at, t.created_at) <= $3`, storedTime(before), audit)
+}
+
+// sweep revokes at at for reason the tokens where, with arg as $3,
+// selects, with audit for each; with alone, only if it takes the idle
+// sweep's lock at once.
+func (db *DB) sweep(ctx context.Context, op string, alone bool, at time.Time, reason latchkey.RevokeReason, where string, arg any, audit []*latchkey.AuditRecord) ([]*latchkey.Token, error) {
 	var revoked []*latchkey.Token
 	err := db.tx(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted}, func(tx pgx.Tx) error {
 		revoked = nil
-		var mine bool
-		if err := tx.QueryRow(ctx, idleSweepQuery, int32(idleSweepLock)).Scan(&mine); err != nil || !mine {
-			return err
+		if alone {
+			var mine bool
+			if err := tx.QueryRow(ctx, idleSweepQuery, int32(idleSweepLock)).Scan(&mine); err != nil || !mine {
+				return err
+			}
 		}
 		var err error
-		revoked, err = revokeTokens(ctx, tx, at, latchkey.ReasonIdle,
-			`COALESCE(t.last_used_at, t.created_at) <= $3`, storedTime(before))
-		if err != nil || len(revoked) == 0 {
+		if revoked, err = revokeTokens(ctx, tx, at, reason, where, arg); err != nil || len(revoked) == 0 {
 			return err
 		}
 		return insertAudit(ctx, tx, latchkey.AuditWithTokens(audit, revoked))
 	})
 	if err != nil {
-		return nil, wrap("revoke idle", err)
+		return nil, wrap(op, err)
 	}
 	return revoked, nil
 }

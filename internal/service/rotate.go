@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey"
-	"github.com/latchkey/latchkey/internal/jwt"
 )
 
 // MaxGrace is the longest grace period of a rotation: a week.
@@ -107,24 +106,7 @@ func (s *Service) RotateToken(ctx context.Context, p *latchkey.Principal, owner 
 	if err := p.AuthorizeGrant(scopes); err != nil {
 		return nil, "", err
 	}
-	newID, err := s.newTokenID()
-	if err != nil {
-		return nil, "", err
-	}
-	signed, kid, err := s.keys.Load().Sign(jwt.Claims{
-		Audience:  strconv.FormatInt(old.ClientID, 10),
-		ID:        newID,
-		Subject:   strconv.FormatInt(owner.ID, 10),
-		IssuedAt:  now,
-		NotBefore: now,
-		ExpiresAt: expires,
-		Scopes:    scopes,
-	})
-	if err != nil {
-		return nil, "", err
-	}
 	t := &latchkey.Token{
-		ID:          newID,
 		UserID:      owner.ID,
 		ClientID:    old.ClientID,
 		Name:        name,
@@ -132,12 +114,15 @@ func (s *Service) RotateToken(ctx context.Context, p *latchkey.Principal, owner 
 		CreatedAt:   now,
 		UpdatedAt:   now,
 		ExpiresAt:   &expires,
-		KeyID:       kid,
 		ParentID:    old.ParentID,
 		RotatedFrom: old.ID,
 		AllowedIPs:  create.AllowedIPs,
 	}
-	detail := "successor " + newID + "; grace " + req.Grace.String()
+	signed, err := s.sign(t)
+	if err != nil {
+		return nil, "", err
+	}
+	detail := "successor " + t.ID + "; grace " + req.Grace.String()
 	rec := s.auditRecord(p, latchkey.AuditRecord{Action: latchkey.AuditTokenRotated, SubjectUserID: userRef(owner.ID), SubjectID: old.ID,
 		Detail: detail})
 	out, err := s.store.RotateToken(ctx, latchkey.Rotation{Old: old.ID, Successor: t, At: now, GraceUntil: now.Add(req.Grace)}, rec)

@@ -220,24 +220,7 @@ func (s *Service) CreateToken(ctx context.Context, p *latchkey.Principal, owner 
 	if err != nil {
 		return nil, "", err
 	}
-	id, err := s.newTokenID()
-	if err != nil {
-		return nil, "", err
-	}
-	signed, kid, err := s.keys.Load().Sign(jwt.Claims{
-		Audience:  strconv.FormatInt(client.ID, 10),
-		ID:        id,
-		Subject:   strconv.FormatInt(owner.ID, 10),
-		IssuedAt:  now,
-		NotBefore: now,
-		ExpiresAt: expires,
-		Scopes:    scopes,
-	})
-	if err != nil {
-		return nil, "", err
-	}
 	t := &latchkey.Token{
-		ID:        id,
 		UserID:    owner.ID,
 		ClientID:  client.ID,
 		Name:      name,
@@ -245,9 +228,12 @@ func (s *Service) CreateToken(ctx context.Context, p *latchkey.Principal, owner 
 		CreatedAt: now,
 		UpdatedAt: now,
 		ExpiresAt: &expires,
-		KeyID:     kid,
 		// A limited token's child is limited as much, unless it asks for less.
 		AllowedIPs: req.AllowedIPs,
+	}
+	signed, err := s.sign(t)
+	if err != nil {
+		return nil, "", err
 	}
 	if len(t.AllowedIPs) == 0 && p.Token != nil {
 		t.AllowedIPs = p.Token.AllowedIPs
@@ -272,6 +258,29 @@ func (s *Service) CreateToken(ctx context.Context, p *latchkey.Principal, owner 
 	s.obs.TokenCreated()
 	s.log.Info("token created", "token_id", t.ID, "user_id", owner.ID, "by_user_id", p.User.ID)
 	return t, signed, nil
+}
+
+// sign gives the new token t its id and signs its JWT, with the claims of
+// Passport's personal tokens, and records the key in t.KeyID.
+func (s *Service) sign(t *latchkey.Token) (string, error) {
+	id, err := s.newTokenID()
+	if err != nil {
+		return "", err
+	}
+	signed, kid, err := s.keys.Load().Sign(jwt.Claims{
+		Audience:  strconv.FormatInt(t.ClientID, 10),
+		ID:        id,
+		Subject:   strconv.FormatInt(t.UserID, 10),
+		IssuedAt:  t.CreatedAt,
+		NotBefore: t.CreatedAt,
+		ExpiresAt: *t.ExpiresAt,
+		Scopes:    t.Scopes,
+	})
+	if err != nil {
+		return "", err
+	}
+	t.ID, t.KeyID = id, kid
+	return signed, nil
 }
 
 // personalClient returns the personal access client, read at most once

@@ -192,37 +192,30 @@ func rotationChain(ctx context.Context, tx *sql.Tx, id string) ([]string, error)
 // RevokeRotated revokes the rotated tokens whose grace period is over:
 // see latchkey.TokenStore.
 func (db *DB) RevokeRotated(ctx context.Context, at time.Time, audit ...*latchkey.AuditRecord) ([]*latchkey.Token, error) {
-	var revoked []*latchkey.Token
-	err := db.writeTx(ctx, func(tx *sql.Tx) error {
-		var err error
-		revoked, err = revokeTokens(ctx, tx, at, latchkey.ReasonRotated,
-			`t.rotated_to IS NOT NULL AND t.expires_at <= ?`, formatTime(at))
-		if err != nil || len(revoked) == 0 {
-			return err
-		}
-		return insertAudit(ctx, tx, latchkey.AuditWithTokens(audit, revoked))
-	})
-	if err != nil {
-		return nil, wrap("revoke rotated", err)
-	}
-	return revoked, nil
+	return db.sweep(ctx, "revoke rotated", at, latchkey.ReasonRotated,
+		`t.rotated_to IS NOT NULL AND t.expires_at <= ?`, formatTime(at), audit)
 }
 
 // RevokeIdle revokes the tokens unused since before: see
 // latchkey.TokenStore. The write transaction is the one at a time.
 func (db *DB) RevokeIdle(ctx context.Context, before, at time.Time, audit ...*latchkey.AuditRecord) ([]*latchkey.Token, error) {
+	return db.sweep(ctx, "revoke idle", at, latchkey.ReasonIdle,
+		`COALESCE(t.last_used_at, t.created_at) <= ?`, formatTime(before), audit)
+}
+
+// sweep revokes at at for reason the tokens where, with arg, selects,
+// with audit for each, in a write transaction.
+func (db *DB) sweep(ctx context.Context, op string, at time.Time, reason latchkey.RevokeReason, where string, arg any, audit []*latchkey.AuditRecord) ([]*latchkey.Token, error) {
 	var revoked []*latchkey.Token
 	err := db.writeTx(ctx, func(tx *sql.Tx) error {
 		var err error
-		revoked, err = revokeTokens(ctx, tx, at, latchkey.ReasonIdle,
-			`COALESCE(t.last_used_at, t.created_at) <= ?`, formatTime(before))
-		if err != nil || len(revoked) == 0 {
+		if revoked, err = revokeTokens(ctx, tx, at, reason, where, arg); err != nil || len(revoked) == 0 {
 			return err
 		}
 		return insertAudit(ctx, tx, latchkey.AuditWithTokens(audit, revoked))
 	})
 	if err != nil {
-		return nil, wrap("revoke idle", err)
+		return nil, wrap(op, err)
 	}
 	return revoked, nil
 }
