@@ -2,9 +2,11 @@ package httpapi_test
 
 import (
 	"encoding/json"
+	"net/http"
 	"net/netip"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/internal/httpapi"
@@ -128,4 +130,34 @@ func TestAllowedIPsRefused(t *testing.T) {
 			t.Errorf("%s: %d %s, want 422 about allowed_ips", body, r.status, r.body)
 		}
 	}
+}
+
+// TestIdleExpiry: a token unused for the idle expiry is refused, and the
+// sweep revokes it as idle; one in use is not.
+func TestIdleExpiry(t *testing.T) {
+	const idleFor = 90 * 24 * time.Hour
+	onEachStoreWith(t, httpapi.Options{}, func(t *testing.T, h *harness) {
+		idle := h.createVia(h.user, bearer(h.userJWT), `{"name":"forgotten"}`)
+		child := h.createVia(h.user, bearer(idle.AccessToken), `{"name":"its child"}`)
+		busy := h.createVia(h.user, bearer(h.userJWT), `{"name":"busy"}`)
+		for range 3 {
+			h.clock.Advance(idleFor / 3)
+			shown(t, h.do("GET", selfPath, bearer(busy.AccessToken), nil))
+			shown(t, h.do("GET", selfPath, bearer(h.userJWT), nil))
+		}
+		h.clock.Advance(time.Minute)
+		if r := h.do("GET", selfPath, bearer(idle.AccessToken), nil); r.status != http.StatusUnauthorized {
+			t.Errorf("a token unused for the idle expiry: status %d, want 401", r.status)
+		}
+		if err := h.svc.Sweep(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		for id, want := range map[string]string{idle.ID: "idle", child.ID: "idle"} { // never used either
+			got := shown(t, h.do("GET", tokensPath(h.user.ID)+"/"+id, bearer(h.userJWT), nil))
+			if got.RevokedReason == nil || *got.RevokedReason != want {
+				t.Errorf("token %s… reason %v, want %s", id[:8], got.RevokedReason, want)
+			}
+		}
+		shown(t, h.do("GET", selfPath, bearer(busy.AccessToken), nil))
+	}, func(c *service.Config) { c.IdleExpiry = idleFor })
 }

@@ -88,7 +88,7 @@ func newHarnessOn(t testing.TB, opts httpapi.Options, wrap func(*sqlite.DB) latc
 
 // newHarnessPostgres is newHarness on a PostgreSQL schema of its own,
 // with the server's options.
-func newHarnessPostgres(t testing.TB, opts httpapi.Options) *harness {
+func newHarnessPostgres(t testing.TB, opts httpapi.Options, configure ...func(*service.Config)) *harness {
 	t.Helper()
 	st, err := postgres.Open(t.Context(), pgtest.Schema(t, pgtest.DSN(t)), postgres.Options{})
 	if err != nil {
@@ -98,7 +98,7 @@ func newHarnessPostgres(t testing.TB, opts httpapi.Options) *harness {
 	if err := st.Migrate(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	return buildHarness(t, opts, st)
+	return buildHarness(t, opts, st, configure...)
 }
 
 // onEachStore runs f on a harness on each store: SQLite, then
@@ -107,14 +107,16 @@ func onEachStore(t *testing.T, f func(t *testing.T, h *harness)) {
 	onEachStoreWith(t, httpapi.Options{}, f)
 }
 
-// onEachStoreWith is onEachStore with the server's options.
-func onEachStoreWith(t *testing.T, opts httpapi.Options, f func(t *testing.T, h *harness)) {
-	t.Run("sqlite", func(t *testing.T) { f(t, newHarnessWith(t, opts)) })
-	t.Run("postgres", func(t *testing.T) { f(t, newHarnessPostgres(t, opts)) })
+// onEachStoreWith is onEachStore with the server's options, and its
+// service's configuration changed by configure.
+func onEachStoreWith(t *testing.T, opts httpapi.Options, f func(t *testing.T, h *harness), configure ...func(*service.Config)) {
+	t.Run("sqlite", func(t *testing.T) { f(t, buildHarness(t, opts, sqlitetest.Open(t), configure...)) })
+	t.Run("postgres", func(t *testing.T) { f(t, newHarnessPostgres(t, opts, configure...)) })
 }
 
-// buildHarness is a harness on the store st, migrated.
-func buildHarness(t testing.TB, opts httpapi.Options, st latchkey.Store) *harness {
+// buildHarness is a harness on the store st, migrated, its service's
+// configuration changed by configure.
+func buildHarness(t testing.TB, opts httpapi.Options, st latchkey.Store, configure ...func(*service.Config)) *harness {
 	t.Helper()
 	ctx := t.Context()
 	sealer, err := jwt.NewSealer([]byte("a test secret of enough length"))
@@ -138,12 +140,16 @@ func buildHarness(t testing.TB, opts httpapi.Options, st latchkey.Store) *harnes
 		t.Fatal(err)
 	}
 	fast := password.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
-	svc, err := service.New(ctx, st, sealer, service.Config{
+	cfg := service.Config{
 		Now:         c.Now,
 		Random:      rand.NewChaCha8([32]byte{'l', 'a', 't', 'c', 'h'}),
 		Password:    &fast,
 		ExtraScopes: []string{"reports.read"},
-	})
+	}
+	for _, f := range configure {
+		f(&cfg)
+	}
+	svc, err := service.New(ctx, st, sealer, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
