@@ -132,11 +132,15 @@ func (t *Token) AllowsAddr(addr string) bool {
 	return false
 }
 
-// PrefixesWithin reports whether every network of inner lies within one
-// of outer, none of which is anywhere.
+// PrefixesWithin reports whether the networks inner reach no further
+// than outer: none is anywhere, so every list lies within none, and none
+// lies within no list but none.
 func PrefixesWithin(inner, outer []netip.Prefix) bool {
-	if len(outer) == 0 {
+	switch {
+	case len(outer) == 0:
 		return true
+	case len(inner) == 0:
+		return false
 	}
 	for _, p := range inner {
 		if !slices.ContainsFunc(outer, func(o netip.Prefix) bool { return o.Bits() <= p.Bits() && o.Contains(p.Addr()) }) {

@@ -123,6 +123,7 @@ func TestAllowedIPsRefused(t *testing.T) {
 		`{"name":"x","allowed_ips":["192.0.2.0/33"]}`,
 		`{"name":"x","allowed_ips":["fe80::1%eth0"]}`,
 		`{"name":"x","allowed_ips":[42]}`,
+		`{"name":"x","allowed_ips":["::ffff:10.0.0.0/8"]}`,
 		string(tooMany),
 	} {
 		r := h.do("POST", tokensPath(h.user.ID), bearer(h.userJWT), []byte(body))

@@ -199,20 +199,41 @@ func (s *Server) clientIP(r *http.Request) string {
 		return r.RemoteAddr
 	}
 	addr := ap.Addr().Unmap()
-	if s.trusted(addr) {
-		hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
+	if xff := r.Header.Values("X-Forwarded-For"); len(xff) > 0 && s.trusted(addr) {
+		hops := strings.Split(strings.Join(xff, ","), ",")
 		for i := len(hops) - 1; i >= 0; i-- {
-			a, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
-			if err != nil {
-				break
+			a, ok := parseHop(hops[i])
+			if !ok {
+				// A proxy named a client we cannot read: it is no
+				// address, and matches no address limit.
+				return unknownClient
 			}
-			addr = a.Unmap()
+			addr = a
 			if !s.trusted(addr) {
 				break
 			}
 		}
 	}
 	return addr.WithZone("").String()
+}
+
+// unknownClient is clientIP's answer for a client a trusted proxy named
+// in a form that is not an address.
+const unknownClient = "unknown"
+
+// parseHop reads one hop of X-Forwarded-For: an address, as proxies
+// write it, with a port or IPv6 brackets or neither.
+func parseHop(s string) (netip.Addr, bool) {
+	s = strings.TrimSpace(s)
+	if ap, err := netip.ParseAddrPort(s); err == nil {
+		return ap.Addr().Unmap(), true
+	}
+	s = strings.TrimSuffix(strings.TrimPrefix(s, "["), "]")
+	a, err := netip.ParseAddr(s)
+	if err != nil || a.Zone() != "" {
+		return netip.Addr{}, false
+	}
+	return a.Unmap(), true
 }
 
 func (s *Server) trusted(a netip.Addr) bool {

@@ -275,3 +275,74 @@ func TestSelf(t *testing.T) {
 		}
 	})
 }
+
+// TestRotateBounds: what a rotation may not do, found by attacking it.
+// The chain ended on purpose stays ended; a token's bearer rotating
+// another token mints a credential that is its child; a token rotating
+// itself gets no longer life nor more networks than it was made with.
+func TestRotateBounds(t *testing.T) {
+	onEachStoreWith(t, behindProxy, func(t *testing.T, h *harness) {
+		// The old secret cannot bring back a chain whose successor was
+		// revoked, never used.
+		old := h.createVia(h.user, bearer(h.userJWT), `{"name":"ended"}`)
+		succ := created(t, h.do("POST", selfPath+"/rotate", bearer(old.AccessToken), nil))
+		if r := h.do("DELETE", tokensPath(h.user.ID)+"/"+succ.ID, bearer(h.userJWT), nil); r.status != http.StatusNoContent {
+			t.Fatal(r.status)
+		}
+		if r := h.do("POST", selfPath+"/rotate", bearer(old.AccessToken), nil); r.status != http.StatusConflict {
+			t.Errorf("the old secret after its successor was revoked: status %d, want 409: %s", r.status, r.body)
+		}
+
+		// Another token's bearer: the successor is its child, bounded by
+		// it, and goes when it goes.
+		pat := h.createVia(h.user, bearer(h.userJWT), `{"name":"a PAT","scopes":["tokens.read"]}`)
+		short := h.createVia(h.user, bearer(h.userJWT), `{"name":"short","expires_at":"`+start.Add(time.Hour).Format(time.RFC3339)+`","allowed_ips":["127.0.0.0/8"]}`)
+		r := h.do("POST", rotatePath(h.user, pat.ID), bearer(short.AccessToken), []byte(`{"grace_seconds":604800}`))
+		taken := created(t, r)
+		if taken.ParentID == nil || *taken.ParentID != short.ID || taken.ExpiresAt.Time.After(start.Add(time.Hour)) || strings.Join(taken.AllowedIPs, " ") != "127.0.0.0/8" {
+			t.Errorf("a token rotating another made parent %v, expiry %v, networks %v; want its child, within its hour and networks",
+				taken.ParentID, taken.ExpiresAt, taken.AllowedIPs)
+		}
+		if r := h.do("DELETE", selfPath, bearer(short.AccessToken), nil); r.status != http.StatusNoContent {
+			t.Fatal(r.status)
+		}
+		if r := h.do("GET", selfPath, bearer(taken.AccessToken), nil); r.status != http.StatusUnauthorized {
+			t.Errorf("the successor outlived the token that made it: status %d", r.status)
+		}
+
+		// A token rotating itself: no longer than it was made to live, no
+		// wider than its networks; an empty list keeps them.
+		limited := h.createVia(h.user, bearer(h.userJWT), `{"name":"limited","expires_at":"`+start.Add(time.Hour).Format(time.RFC3339)+`","allowed_ips":["127.0.0.1"]}`)
+		for _, body := range []string{
+			`{"expires_at":"` + start.Add(360*24*time.Hour).Format(time.RFC3339) + `"}`,
+			`{"allowed_ips":["127.0.0.0/8"]}`,
+		} {
+			if r := h.do("POST", selfPath+"/rotate", bearer(limited.AccessToken), []byte(body)); r.status != http.StatusUnprocessableEntity {
+				t.Errorf("a token rotating itself into more (%s): status %d, want 422", body, r.status)
+			}
+		}
+		kept := created(t, h.do("POST", selfPath+"/rotate", bearer(limited.AccessToken), []byte(`{"allowed_ips":[]}`)))
+		if strings.Join(kept.AllowedIPs, " ") != "127.0.0.1/32" || kept.ExpiresAt.Time.After(start.Add(time.Hour)) {
+			t.Errorf("rotating itself with allowed_ips [] gave %v, expiring %v; want its own network and hour", kept.AllowedIPs, kept.ExpiresAt)
+		}
+	})
+}
+
+// TestForwardedForForms: behind a trusted proxy, a hop written with a
+// port or brackets is read as its address, and one that is not an
+// address matches no limit.
+func TestForwardedForForms(t *testing.T) {
+	h := newHarnessWith(t, behindProxy)
+	tok := h.createVia(h.user, bearer(h.userJWT), `{"name":"here","allowed_ips":["127.0.0.0/8","2001:db8::1"]}`)
+	for _, tc := range []struct {
+		xff  string
+		want int
+	}{
+		{"127.0.0.9:443", 200}, {"[2001:db8::1]", 200}, {"[2001:db8::1]:8443", 200},
+		{"garbage", 401}, {"8.8.8.8:80", 401}, {"8.8.8.8, unknown", 401}, {"[2001:db8::2]", 401},
+	} {
+		if r := h.doFrom(tc.xff, "GET", selfPath, bearer(tok.AccessToken), nil); r.status != tc.want {
+			t.Errorf("X-Forwarded-For %q: status %d, want %d", tc.xff, r.status, tc.want)
+		}
+	}
+}

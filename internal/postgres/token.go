@@ -32,16 +32,8 @@ func (db *DB) CreateToken(ctx context.Context, t *latchkey.Token, audit ...*latc
 		// revocation of the parent waits for it and then revokes the child
 		// (revokeTokens), or committed first, and the parent is found
 		// revoked here.
-		if t.ParentID != "" {
-			var revoked bool
-			err := tx.QueryRow(ctx,
-				`SELECT revoked FROM oauth_access_tokens WHERE id = $1 FOR SHARE`, t.ParentID).Scan(&revoked)
-			if errors.Is(err, pgx.ErrNoRows) || err == nil && revoked {
-				return latchkey.Errorf(latchkey.EUNAUTHENTICATED, storeerr.MsgParentRevoked)
-			}
-			if err != nil {
-				return err
-			}
+		if err := parentLive(ctx, tx, t.ParentID); err != nil {
+			return err
 		}
 		if err := insertToken(ctx, tx, t); err != nil {
 			return err
@@ -56,6 +48,25 @@ func (db *DB) CreateToken(ctx context.Context, t *latchkey.Token, audit ...*latc
 		return wrap("create token", err)
 	}
 	return nil
+}
+
+// parentLive reports EUNAUTHENTICATED when the token id ("" for none) is
+// revoked or gone, and holds it (FOR SHARE) until tx ends: a revocation
+// of it waits for the child and then revokes it (revokeTokens), or
+// committed first, and the parent is found revoked here.
+func parentLive(ctx context.Context, tx pgx.Tx, id string) error {
+	if id == "" {
+		return nil
+	}
+	if !storable(id) {
+		return latchkey.Errorf(latchkey.EUNAUTHENTICATED, storeerr.MsgParentRevoked)
+	}
+	var revoked bool
+	err := tx.QueryRow(ctx, `SELECT revoked FROM oauth_access_tokens WHERE id = $1 FOR SHARE`, id).Scan(&revoked)
+	if errors.Is(err, pgx.ErrNoRows) || err == nil && revoked {
+		return latchkey.Errorf(latchkey.EUNAUTHENTICATED, storeerr.MsgParentRevoked)
+	}
+	return err
 }
 
 // An execer is a pool or a transaction.

@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"fmt"
 	"net/netip"
 	"strconv"
 	"time"
@@ -16,6 +17,10 @@ const MaxGrace = 7 * 24 * time.Hour
 const (
 	MsgGraceInvalid = "The Grace Seconds field must be an integer from 0 to 604800."
 	MsgRotatePAT    = "Only personal access tokens can be rotated: an OAuth application refreshes its own."
+	// MsgExpiresSelf and MsgAllowedIPsSelf refuse a token rotating
+	// itself into more than it was made.
+	MsgExpiresSelf    = "A token rotating itself cannot live longer than it was made to."
+	MsgAllowedIPsSelf = "A token rotating itself cannot reach more networks than it does."
 	// MsgReuseDetected answers the rotation of a token whose successor
 	// has been used.
 	MsgReuseDetected = "This token was rotated already and its successor has been used, so someone else may hold one of their secrets: every token of the rotation is revoked."
@@ -73,19 +78,34 @@ func (s *Service) RotateToken(ctx context.Context, p *latchkey.Principal, owner 
 			base = prev
 		}
 	}
+	// What bounds the successor. A token rotating itself stays where it
+	// was: its parent's child, no longer-lived than it was made, no
+	// wider-reaching. Another token's bearer mints a credential, as a
+	// create does: the successor is that token's child, within its
+	// expiry and networks, and ends with it (an OAuth application's with
+	// its authorization). Someone signed in, or the operator, keeps the
+	// old token's parent.
+	self := p.Token != nil && p.Token.ID == old.ID
 	var parent *latchkey.Token
-	if old.ParentID != "" {
+	switch {
+	case p.Token != nil && !self:
+		parent = p.Token
+	case old.ParentID != "":
 		if parent, err = s.store.Token(ctx, old.ParentID); err != nil {
 			return nil, "", notFound(err)
 		}
 	}
 	name := old.Name
 	create := TokenRequest{Name: &name, Scopes: old.Scopes, ExpiresAt: req.ExpiresAt, AllowedIPs: old.AllowedIPs}
-	if req.AllowedIPs != nil {
+	if req.AllowedIPs != nil && len(*req.AllowedIPs) > 0 {
+		// An empty list keeps the old token's networks.
 		create.AllowedIPs = *req.AllowedIPs
 	}
-	if req.ExpiresAt == nil && base.ExpiresAt != nil {
-		lifetime := base.ExpiresAt.Sub(base.CreatedAt)
+	var lifetime time.Duration
+	if base.ExpiresAt != nil {
+		lifetime = base.ExpiresAt.Sub(base.CreatedAt)
+	}
+	if req.ExpiresAt == nil && lifetime > 0 {
 		limit := s.cfg.MaxLifetime.After(now)
 		at := now.Add(lifetime)
 		if at.After(limit) {
@@ -99,7 +119,14 @@ func (s *Service) RotateToken(ctx context.Context, p *latchkey.Principal, owner 
 	if req.Grace < 0 || req.Grace > MaxGrace {
 		create.Invalid.Add("grace_seconds", MsgGraceInvalid)
 	}
-	_, scopes, expires, err := s.validate(create, now, parent)
+	if self && req.ExpiresAt != nil && lifetime > 0 && req.ExpiresAt.After(now.Add(lifetime)) {
+		create.Invalid.Add("expires_at", fmt.Sprintf(msgExpiresMax, now.Add(lifetime).UTC().Format(dateLayout)))
+		create.Invalid.Add("expires_at", MsgExpiresSelf)
+	}
+	if self && !latchkey.PrefixesWithin(create.AllowedIPs, old.AllowedIPs) {
+		create.Invalid.Add("allowed_ips", MsgAllowedIPsSelf)
+	}
+	_, scopes, expires, allowed, err := s.validate(create, now, parent)
 	if err != nil {
 		return nil, "", err
 	}
@@ -114,9 +141,11 @@ func (s *Service) RotateToken(ctx context.Context, p *latchkey.Principal, owner 
 		CreatedAt:   now,
 		UpdatedAt:   now,
 		ExpiresAt:   &expires,
-		ParentID:    old.ParentID,
 		RotatedFrom: old.ID,
-		AllowedIPs:  create.AllowedIPs,
+		AllowedIPs:  allowed,
+	}
+	if parent != nil {
+		t.ParentID = parent.ID
 	}
 	signed, err := s.sign(t)
 	if err != nil {

@@ -1,6 +1,7 @@
 package service
 
 import (
+	"net/netip"
 	"testing"
 	"time"
 
@@ -198,4 +199,46 @@ func TestIdleExpiry(t *testing.T) {
 		t.Fatal(err)
 	}
 	principalOf(t, s, fresh)
+}
+
+// TestRotateBounds: a token's bearer rotating another token makes its
+// own child, within its expiry and networks; a token rotating itself
+// gets no longer life nor more networks than it was made with.
+func TestRotateBounds(t *testing.T) {
+	clk := newHandClock()
+	s, _ := newTestService(t, Config{Now: clk.Now})
+	u := s.mustUser(t, "carol")
+	other, _ := s.mustToken(t, u)
+	name := "short"
+	hour := clk.Now().Add(time.Hour)
+	net := []netip.Prefix{netip.MustParsePrefix("192.0.2.0/24")}
+	_, shortRaw, err := s.OperatorCreateToken(t.Context(), u, TokenRequest{Name: &name, ExpiresAt: &hour, AllowedIPs: net})
+	if err != nil {
+		t.Fatal(err)
+	}
+	short, err := s.Authenticate(t.Context(), shortRaw, latchkey.Origin{Address: "192.0.2.1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	taken, _, err := s.RotateToken(t.Context(), short, u, other.ID, RotateRequest{Grace: MaxGrace})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if taken.ParentID != short.Token.ID || taken.ExpiresAt.After(hour) || len(taken.AllowedIPs) != 1 || taken.AllowedIPs[0] != net[0] {
+		t.Errorf("successor = parent %q, expires %v, networks %v; want the rotating token's child, within its hour and network", taken.ParentID, taken.ExpiresAt, taken.AllowedIPs)
+	}
+
+	year := clk.Now().AddDate(0, 11, 0)
+	if _, _, err := s.RotateToken(t.Context(), short, u, short.Token.ID, RotateRequest{ExpiresAt: &year}); latchkey.ErrorCode(err) != latchkey.EINVALID {
+		t.Errorf("a token rotating itself to live longer = %v, want EINVALID", err)
+	}
+	wider := []netip.Prefix{netip.MustParsePrefix("192.0.0.0/16")}
+	if _, _, err := s.RotateToken(t.Context(), short, u, short.Token.ID, RotateRequest{AllowedIPs: &wider}); latchkey.ErrorCode(err) != latchkey.EINVALID {
+		t.Errorf("a token rotating itself to more networks = %v, want EINVALID", err)
+	}
+	none := []netip.Prefix{}
+	kept, _, err := s.RotateToken(t.Context(), short, u, short.Token.ID, RotateRequest{AllowedIPs: &none})
+	if err != nil || len(kept.AllowedIPs) != 1 || kept.AllowedIPs[0] != net[0] || kept.ExpiresAt.After(clk.Now().Add(time.Hour)) {
+		t.Errorf("rotating itself with no networks = %+v, %v; want its own network and hour", kept, err)
+	}
 }

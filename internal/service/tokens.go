@@ -73,7 +73,12 @@ func ParseAllowedIPs(list []string) ([]netip.Prefix, string) {
 			p = netip.PrefixFrom(a, a.BitLen())
 		}
 		if p.Addr().Is4In6() {
-			p = netip.PrefixFrom(p.Addr().Unmap(), max(p.Bits()-96, 0))
+			// ::ffff:a.b.c.d/n is the IPv4 network a.b.c.d/(n-96); a
+			// shorter one reaches beyond IPv4, which no one means.
+			if p.Bits() < 96 {
+				return nil, MsgAllowedIPsArray
+			}
+			p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
 		}
 		p = p.Masked()
 		if !slices.Contains(out, p) {
@@ -127,7 +132,7 @@ func (s *Service) Owner(ctx context.Context, p *latchkey.Principal, a latchkey.A
 // token made by parent (not nil when a token's bearer asks) expires no
 // later than parent: by default at the default lifetime or parent's
 // expiry, whichever is first; a later expires_at is refused.
-func (s *Service) validate(req TokenRequest, now time.Time, parent *latchkey.Token) (string, latchkey.Scopes, time.Time, error) {
+func (s *Service) validate(req TokenRequest, now time.Time, parent *latchkey.Token) (string, latchkey.Scopes, time.Time, []netip.Prefix, error) {
 	var fe latchkey.FieldErrors
 	name := ""
 	if msgs := req.Invalid.Get("name"); msgs != nil {
@@ -182,11 +187,17 @@ func (s *Service) validate(req TokenRequest, now time.Time, parent *latchkey.Tok
 		}
 		expires = at
 	}
+	// A token limited to networks makes tokens within them: one that
+	// names none takes its parent's.
+	allowed := req.AllowedIPs
+	if len(allowed) == 0 && parent != nil {
+		allowed = parent.AllowedIPs
+	}
 	if msgs := req.Invalid.Get("allowed_ips"); msgs != nil {
 		for _, m := range msgs {
 			fe.Add("allowed_ips", m)
 		}
-	} else if parent != nil && !latchkey.PrefixesWithin(req.AllowedIPs, parent.AllowedIPs) {
+	} else if parent != nil && !latchkey.PrefixesWithin(allowed, parent.AllowedIPs) {
 		fe.Add("allowed_ips", MsgAllowedIPsParent)
 	}
 	// What else the decoder refused (a key of ours in another case)
@@ -198,7 +209,7 @@ func (s *Service) validate(req TokenRequest, now time.Time, parent *latchkey.Tok
 			}
 		}
 	}
-	return name, scopes, expires, fe.Err()
+	return name, scopes, expires, allowed, fe.Err()
 }
 
 // CreateToken issues a personal token for owner, whom Owner has already
@@ -209,7 +220,7 @@ func (s *Service) validate(req TokenRequest, now time.Time, parent *latchkey.Tok
 // scopes asked for; EUNAUTHENTICATED when p's token was revoked meanwhile.
 func (s *Service) CreateToken(ctx context.Context, p *latchkey.Principal, owner *latchkey.User, req TokenRequest) (*latchkey.Token, string, error) {
 	now := s.now()
-	name, scopes, expires, err := s.validate(req, now, p.Token)
+	name, scopes, expires, allowed, err := s.validate(req, now, p.Token)
 	if err != nil {
 		return nil, "", err
 	}
@@ -221,22 +232,18 @@ func (s *Service) CreateToken(ctx context.Context, p *latchkey.Principal, owner 
 		return nil, "", err
 	}
 	t := &latchkey.Token{
-		UserID:    owner.ID,
-		ClientID:  client.ID,
-		Name:      name,
-		Scopes:    scopes,
-		CreatedAt: now,
-		UpdatedAt: now,
-		ExpiresAt: &expires,
-		// A limited token's child is limited as much, unless it asks for less.
-		AllowedIPs: req.AllowedIPs,
+		UserID:     owner.ID,
+		ClientID:   client.ID,
+		Name:       name,
+		Scopes:     scopes,
+		CreatedAt:  now,
+		UpdatedAt:  now,
+		ExpiresAt:  &expires,
+		AllowedIPs: allowed,
 	}
 	signed, err := s.sign(t)
 	if err != nil {
 		return nil, "", err
-	}
-	if len(t.AllowedIPs) == 0 && p.Token != nil {
-		t.AllowedIPs = p.Token.AllowedIPs
 	}
 	detail := "scopes " + strings.Join(scopesOrAll(scopes), " ")
 	if p.Token != nil {

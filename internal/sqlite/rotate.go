@@ -32,7 +32,12 @@ func (db *DB) RotateToken(ctx context.Context, r latchkey.Rotation, audit ...*la
 			if err != nil {
 				return err
 			}
-			if prev.LastUsedAt != nil || prev.Rotated() {
+			if prev.Revoked && prev.RevokedReason != latchkey.ReasonReuseDetected {
+				// Revoked for itself (or with its parent, or its user):
+				// the chain was ended on purpose, and stays ended.
+				return latchkey.Errorf(latchkey.ECONFLICT, storeerr.MsgRotateRevoked)
+			}
+			if prev.LastUsedAt != nil || prev.Rotated() || prev.Revoked {
 				chain, err := rotationChain(ctx, tx, old.ID)
 				if err != nil {
 					return err
@@ -78,6 +83,9 @@ func (db *DB) RotateToken(ctx context.Context, r latchkey.Rotation, audit ...*la
 			if err := handOn(ctx, tx, old.ID, r, out); err != nil {
 				return err
 			}
+		}
+		if err := parentLive(ctx, tx, r.Successor.ParentID); err != nil {
+			return err
 		}
 		if err := insertToken(ctx, tx, r.Successor); err != nil {
 			return err

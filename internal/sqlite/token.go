@@ -24,18 +24,8 @@ import (
 // alone.
 func (db *DB) CreateToken(ctx context.Context, t *latchkey.Token, audit ...*latchkey.AuditRecord) error {
 	err := db.groupTx(ctx, func(ctx context.Context, tx *batchTx) error {
-		// The parent is read in the write transaction: a revocation of it
-		// committed before is seen, and one after sees the child.
-		if t.ParentID != "" {
-			var revoked bool
-			err := tx.QueryRowContext(ctx,
-				`SELECT revoked FROM oauth_access_tokens WHERE id = ?`, t.ParentID).Scan(&revoked)
-			if errors.Is(err, sql.ErrNoRows) || err == nil && revoked {
-				return latchkey.Errorf(latchkey.EUNAUTHENTICATED, storeerr.MsgParentRevoked)
-			}
-			if err != nil {
-				return err
-			}
+		if err := parentLive(ctx, tx, t.ParentID); err != nil {
+			return err
 		}
 		if err := insertToken(ctx, tx, t); err != nil {
 			return err
@@ -50,6 +40,23 @@ func (db *DB) CreateToken(ctx context.Context, t *latchkey.Token, audit ...*latc
 		return wrap("create token", err)
 	}
 	return nil
+}
+
+// parentLive reports EUNAUTHENTICATED when the token id ("" for none) is
+// revoked or gone. It is read in the write transaction: a revocation of it
+// committed before is seen, and one after sees the child.
+func parentLive(ctx context.Context, q interface {
+	QueryRowContext(context.Context, string, ...any) *sql.Row
+}, id string) error {
+	if id == "" {
+		return nil
+	}
+	var revoked bool
+	err := q.QueryRowContext(ctx, `SELECT revoked FROM oauth_access_tokens WHERE id = ?`, id).Scan(&revoked)
+	if errors.Is(err, sql.ErrNoRows) || err == nil && revoked {
+		return latchkey.Errorf(latchkey.EUNAUTHENTICATED, storeerr.MsgParentRevoked)
+	}
+	return err
 }
 
 // An execer is the write connection or a transaction on it.

@@ -307,3 +307,38 @@ func testRevokeIdle(t *testing.T, open func(t *testing.T) latchkey.Store) {
 		t.Errorf("RevokeIdle again = %v, %v; want nothing", ids(again), err)
 	}
 }
+
+func testRotateEnded(t *testing.T, open func(t *testing.T) latchkey.Store) {
+	s := open(t)
+	u := createUser(t, s, newUser("alice"))
+	parent := createToken(t, s, newToken(1, u.ID))
+	old := createToken(t, s, childOf(2, u.ID, parent))
+	first := successorOf(3, old, at(time.Hour), at(300*24*time.Hour))
+	rotate(t, s, old.ID, first, at(time.Hour), 0)
+	// The successor, never used, is revoked on purpose: asking again
+	// does not bring the chain back.
+	if _, _, err := s.RevokeToken(t.Context(), first.ID, at(2*time.Hour), latchkey.ReasonOwner); err != nil {
+		t.Fatal(err)
+	}
+	_, err := s.RotateToken(t.Context(), latchkey.Rotation{Old: old.ID, Successor: successorOf(4, old, at(3*time.Hour), at(300*24*time.Hour)),
+		At: at(3 * time.Hour), GraceUntil: at(3 * time.Hour)})
+	checkCode(t, "RotateToken(a token whose successor was revoked)", err, latchkey.ECONFLICT)
+
+	// A successor whose parent is revoked is not stored.
+	if _, _, err := s.RevokeToken(t.Context(), parent.ID, at(4*time.Hour), latchkey.ReasonOwner); err != nil {
+		t.Fatal(err)
+	}
+	live := createToken(t, s, newToken(6, u.ID))
+	orphan := successorOf(7, live, at(5*time.Hour), at(300*24*time.Hour))
+	orphan.ParentID = parent.ID
+	_, err = s.RotateToken(t.Context(), latchkey.Rotation{Old: live.ID, Successor: orphan, At: at(5 * time.Hour), GraceUntil: at(5 * time.Hour)})
+	checkCode(t, "RotateToken(a successor whose parent is revoked)", err, latchkey.EUNAUTHENTICATED)
+	for _, id := range []string{tokenID(4), tokenID(7)} {
+		if _, err := s.Token(t.Context(), id); latchkey.ErrorCode(err) != latchkey.ENOTFOUND {
+			t.Errorf("a refused rotation stored %s: %v", id, err)
+		}
+	}
+	if got := stored(t, s, live.ID); got.Revoked || got.Rotated() {
+		t.Errorf("a refused rotation changed the old token: %+v", got)
+	}
+}
