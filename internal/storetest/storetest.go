@@ -54,6 +54,7 @@ func Run(t *testing.T, open func(t *testing.T) latchkey.Store) {
 	t.Run("Credential", func(t *testing.T) { testCredential(t, open) })
 	t.Run("Lineage", func(t *testing.T) { testLineage(t, open) })
 	t.Run("TouchTokens", func(t *testing.T) { testTouchTokens(t, open) })
+	t.Run("Inventory", func(t *testing.T) { testInventory(t, open) })
 
 	t.Run("AddSigningKey", func(t *testing.T) { testAddSigningKey(t, open) })
 	t.Run("SigningKeys", func(t *testing.T) { testSigningKeys(t, open) })
