@@ -19,6 +19,8 @@ import (
 	"github.com/latchkey/latchkey/internal/httpapi"
 	"github.com/latchkey/latchkey/internal/jwt"
 	"github.com/latchkey/latchkey/internal/password"
+	"github.com/latchkey/latchkey/internal/pgtest"
+	"github.com/latchkey/latchkey/internal/postgres"
 	"github.com/latchkey/latchkey/internal/service"
 	"github.com/latchkey/latchkey/internal/sqlite"
 	"github.com/latchkey/latchkey/internal/sqlitetest"
@@ -54,7 +56,7 @@ type harness struct {
 	t     testing.TB
 	srv   *httptest.Server
 	svc   *service.Service
-	store *sqlite.DB
+	store latchkey.Store // the database, beneath any wrapper
 	clock *clock
 
 	admin, user, viewer, editor *latchkey.User
@@ -77,8 +79,30 @@ func newHarnessWith(t testing.TB, opts httpapi.Options) *harness {
 // a store wrapper through which a test makes the service fail.
 func newHarnessOn(t testing.TB, opts httpapi.Options, wrap func(*sqlite.DB) latchkey.Store) *harness {
 	t.Helper()
-	ctx := t.Context()
 	st := sqlitetest.Open(t)
+	return newHarnessStore(t, opts, st, wrap(st))
+}
+
+// newHarnessPostgres is newHarness on a PostgreSQL schema of its own
+// (skipped without PostgreSQL; see pgtest.DSN).
+func newHarnessPostgres(t testing.TB) *harness {
+	t.Helper()
+	pg, err := postgres.Open(t.Context(), pgtest.Schema(t, pgtest.DSN(t)), postgres.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pg.Close() })
+	if err := pg.Migrate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	return newHarnessStore(t, httpapi.Options{}, pg, pg)
+}
+
+// newHarnessStore is the harness on the database st, which the service
+// uses through served.
+func newHarnessStore(t testing.TB, opts httpapi.Options, st, served latchkey.Store) *harness {
+	t.Helper()
+	ctx := t.Context()
 	sealer, err := jwt.NewSealer([]byte("a test secret of enough length"))
 	if err != nil {
 		t.Fatal(err)
@@ -100,7 +124,7 @@ func newHarnessOn(t testing.TB, opts httpapi.Options, wrap func(*sqlite.DB) latc
 		t.Fatal(err)
 	}
 	fast := password.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
-	svc, err := service.New(ctx, wrap(st), sealer, service.Config{
+	svc, err := service.New(ctx, served, sealer, service.Config{
 		Now:         c.Now,
 		Random:      rand.NewChaCha8([32]byte{'l', 'a', 't', 'c', 'h'}),
 		Password:    &fast,

@@ -13,6 +13,9 @@ func (s *Server) routes() {
 	s.mux.Handle("GET "+token, s.handle(s.showToken))
 	s.mux.Handle("DELETE "+token, s.handle(s.deleteToken))
 	s.mux.Handle(tokens, methodNotAllowed("GET, HEAD, POST"))
+	// Beyond ProcessMaker: every user's tokens (see docs/api.md).
+	s.mux.Handle("GET /api/1.0/tokens", s.handle(s.inventory))
+	s.mux.Handle("/api/1.0/tokens", methodNotAllowed("GET, HEAD"))
 	s.mux.Handle(token, methodNotAllowed("GET, HEAD, DELETE"))
 
 	// Keys others verify our tokens with.
