@@ -15,6 +15,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/client"
 	"github.com/latchkey/latchkey/internal/httpapi"
 	"github.com/latchkey/latchkey/internal/service"
 	"github.com/latchkey/latchkey/internal/sqlite"
@@ -544,4 +545,106 @@ func ptrString(s *string) string {
 		return "null"
 	}
 	return *s
+}
+
+// TestClientInventory drives the inventory with the Go client on the real
+// server: a page by each kind of option, every page by the iterator, the
+// CSV, and the refusals mapped back to their codes.
+func TestClientInventory(t *testing.T) {
+	onBothStores(t, func(t *testing.T, h *harness) {
+		f := newInventoryFixture(t, h)
+		ctx := t.Context()
+		c, err := client.New(h.srv.URL, client.WithBearerToken(f.reader))
+		if err != nil {
+			t.Fatal(err)
+		}
+		names := func(ts []*latchkey.Token) []string {
+			out := []string{}
+			for _, tok := range ts {
+				out = append(out, tok.Name)
+			}
+			return out
+		}
+		after := start.Add(time.Hour + time.Microsecond) // just after nightly export was made
+		for _, tc := range []struct {
+			name string
+			opts client.InventoryOptions
+			want []string
+		}{
+			{"user", client.InventoryOptions{UserID: h.user.ID, OrderBy: latchkey.OrderName, Ascending: true},
+				[]string{"=HYPERLINK(1)", "alice's", "nightly export", "Report Builder"}},
+			{"client", client.InventoryOptions{ClientID: f.app}, []string{"Report Builder"}},
+			{"states", client.InventoryOptions{States: []latchkey.TokenState{latchkey.StateRevoked, latchkey.StateExpired}}, []string{"revoked one", "short-lived"}},
+			{"created", client.InventoryOptions{CreatedAfter: &after, CreatedBefore: ptr(start.Add(3 * time.Hour))}, []string{"=HYPERLINK(1)"}},
+			{"expires", client.InventoryOptions{ExpiresBefore: ptr(start.Add(8*time.Hour + time.Microsecond)), ExpiresAfter: ptr(start.Add(6 * time.Hour))}, []string{"Report Builder"}},
+			{"used", client.InventoryOptions{NeverUsed: ptr(false), LastUsedAfter: ptr(start), LastUsedBefore: ptr(start.Add(24 * time.Hour))}, []string{"inventory reader", "Report Builder"}},
+			{"scope", client.InventoryOptions{Scope: latchkey.ScopeAll, Filter: "S", OrderBy: latchkey.OrderName}, []string{"viv's", "short-lived", "ed's", "alice's", "admin's"}},
+		} {
+			page, err := c.Inventory(ctx, tc.opts)
+			if err != nil {
+				t.Fatalf("Inventory(%s) = %v", tc.name, err)
+			}
+			if diff := cmp.Diff(tc.want, names(page.Tokens)); diff != "" {
+				t.Errorf("Inventory(%s) mismatch (-want +got):\n%s", tc.name, diff)
+			}
+			if page.Total != len(tc.want) {
+				t.Errorf("Inventory(%s).Total = %d, want %d", tc.name, page.Total, len(tc.want))
+			}
+		}
+
+		// Every page, three at a time, is the whole list.
+		whole, err := c.Inventory(ctx, client.InventoryOptions{PerPage: 1000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var walked []*latchkey.Token
+		for tok, err := range c.AllInventory(ctx, client.InventoryOptions{PerPage: 3}) {
+			if err != nil {
+				t.Fatalf("AllInventory: %v", err)
+			}
+			walked = append(walked, tok)
+		}
+		if diff := cmp.Diff(names(whole.Tokens), names(walked)); diff != "" || len(walked) != 10 {
+			t.Errorf("AllInventory (3 a page) mismatch (-want +got):\n%s", diff)
+		}
+		n := 0
+		for range c.AllInventory(ctx, client.InventoryOptions{PerPage: 3}) {
+			if n++; n == 4 {
+				break
+			}
+		}
+
+		// The CSV: every token, the list's order.
+		var buf bytes.Buffer
+		if _, err := c.InventoryCSV(ctx, client.InventoryOptions{PerPage: 2, States: []latchkey.TokenState{latchkey.StateActive}}, &buf); err != nil {
+			t.Fatalf("InventoryCSV = %v", err)
+		}
+		rows, err := csv.NewReader(&buf).ReadAll()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(rows) != 1+8 || rows[1][0] != whole.Tokens[0].ID {
+			t.Errorf("InventoryCSV: %d rows, first %v; want the header and the 8 active tokens, newest first", len(rows), rows[1])
+		}
+
+		// Refusals, mapped back to their codes.
+		plain, _ := client.New(h.srv.URL, client.WithBearerToken(h.userJWT))
+		if _, err := plain.Inventory(ctx, client.InventoryOptions{}); latchkey.ErrorCode(err) != latchkey.EFORBIDDEN || client.StatusCode(err) != 403 {
+			t.Errorf("a plain user's Inventory = %v, want EFORBIDDEN 403", err)
+		}
+		if _, err := plain.InventoryCSV(ctx, client.InventoryOptions{}, &buf); latchkey.ErrorCode(err) != latchkey.EFORBIDDEN || latchkey.ErrorMessage(err) != latchkey.MsgNotAuthorized {
+			t.Errorf("a plain user's InventoryCSV = %v, want EFORBIDDEN with the contract's sentence", err)
+		}
+		_, err = c.Inventory(ctx, client.InventoryOptions{PerPage: 5000, Scope: "a b", States: []latchkey.TokenState{"dormant"}})
+		var e *latchkey.Error
+		if latchkey.ErrorCode(err) != latchkey.EINVALID || !asError(err, &e) || e.Fields.Get("per_page") == nil || e.Fields.Get("scope") == nil || e.Fields.Get("state") == nil {
+			t.Errorf("bad options: Inventory = %v, want EINVALID on per_page, state and scope", err)
+		}
+		anon, _ := client.New(h.srv.URL)
+		for tok, err := range anon.AllInventory(ctx, client.InventoryOptions{}) {
+			if tok != nil || latchkey.ErrorCode(err) != latchkey.EUNAUTHENTICATED {
+				t.Errorf("AllInventory without credentials yields %v, %v; want EUNAUTHENTICATED", tok, err)
+			}
+		}
+	})
 }
