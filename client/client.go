@@ -2,7 +2,9 @@
 // twin of the PersonalTokensApi that ProcessMaker 4 generates from its
 // OpenAPI spec: CreateToken is its createTokens, DeleteToken its
 // deleteToken, Token its getTokenById and Tokens its getTokens; AllTokens
-// walks every page of getTokens.
+// walks every page of getTokens. Beyond ProcessMaker, Inventory,
+// AllInventory and InventoryCSV read every user's tokens
+// (GET /api/1.0/tokens), for administrators and holders of view-users.
 //
 // Every answer outside 2xx becomes a *latchkey.Error whose code is mapped
 // back from the HTTP status (see StatusError for the table), so a caller
