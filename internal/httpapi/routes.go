@@ -50,6 +50,8 @@ func (s *Server) routes() {
 	s.mux.Handle("GET /applications", s.ui(s.uiApplications))
 	s.mux.Handle("POST /applications/{client_id}/revoke", s.page(s.ui(s.uiRevokeApplication)))
 	s.mux.Handle("GET /users", s.ui(s.uiUsers))
+	s.mux.Handle("GET /inventory", s.ui(s.uiInventory))
+	s.mux.Handle("GET /inventory.csv", s.ui(s.uiInventoryCSV))
 	s.mux.Handle("GET /users/{user_id}", s.ui(s.uiTokens))
 	s.mux.Handle("POST /users/{user_id}/tokens", s.page(s.ui(s.uiCreateToken)))
 	s.mux.Handle("GET /users/{user_id}/tokens/{token_id}/revoke", s.ui(s.uiConfirmRevoke))
