@@ -2,17 +2,21 @@ package httpapi_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/csv"
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"runtime"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/internal/httpapi"
 	"github.com/latchkey/latchkey/internal/service"
+	"github.com/latchkey/latchkey/internal/sqlite"
 )
 
 // seedInventory stores n more tokens, ten users' worth of personal
@@ -203,5 +207,54 @@ func BenchmarkInventoryCSV(b *testing.B) {
 			b.ReportMetric(float64(rows)/took.Seconds(), "rows/s")
 			b.ReportMetric(peak.peakLive, "peak-live-MiB")
 		})
+	}
+}
+
+// slowInventory is a store whose inventory pauses before each 256th row,
+// as a database under load would: the pause is the database's slowness
+// against the server's real write timeout, which no clock of ours drives.
+type slowInventory struct {
+	latchkey.Store
+	pause time.Duration
+}
+
+func (s slowInventory) EachInventoryToken(ctx context.Context, f latchkey.InventoryFilter, fn func(*latchkey.InventoryToken) error) error {
+	n := 0
+	return s.Store.EachInventoryToken(ctx, f, func(it *latchkey.InventoryToken) error {
+		if n++; n%256 == 1 {
+			time.Sleep(s.pause)
+		}
+		return fn(it)
+	})
+}
+
+// TestInventoryCSVOutlivesWriteTimeout: an export that takes longer than
+// the server's write timeout, while its rows flow, is not cut off: each
+// flush moves the deadline. (Without that, this export is cut at the
+// timeout, the client reading an unexpected EOF.)
+func TestInventoryCSVOutlivesWriteTimeout(t *testing.T) {
+	if testing.Short() {
+		t.Skip("takes the time of a slow export: 2.5 s")
+	}
+	h := newHarnessOn(t, httpapi.Options{}, func(db *sqlite.DB) latchkey.Store { return slowInventory{db, 300 * time.Millisecond} })
+	seedInventory(t, h, 2000)
+	srv := httptest.NewUnstartedServer(httpapi.New(h.svc, httpapi.Options{}))
+	srv.Config.WriteTimeout = time.Second
+	srv.Start()
+	defer srv.Close()
+	req, err := http.NewRequestWithContext(t.Context(), "GET", srv.URL+"/api/1.0/tokens", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", bearer(h.adminJWT))
+	req.Header.Set("Accept", "text/csv")
+	res, err := srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	rows, err := csv.NewReader(res.Body).ReadAll()
+	if err != nil || len(rows) != 1+4+2000 {
+		t.Errorf("an export of 2,004 tokens slower than the write timeout: %d rows, %v; want every row", len(rows), err)
 	}
 }
