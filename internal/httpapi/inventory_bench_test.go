@@ -174,40 +174,50 @@ func TestInventoryCSVFlatMemory(t *testing.T) {
 }
 
 // BenchmarkInventoryCSV exports every token as CSV through the real
-// server (client and server in this process), for 10,000 and 100,000
-// tokens: bytes and allocations a row (the process's, the client reading
+// server (client and server in this process), on SQLite and PostgreSQL,
+// for 10,000 and 100,000 tokens: bytes and allocations a row (the process's, the client reading
 // lines and allocating nothing of its own), rows a second, and the peak
 // live heap of one export, parsed with encoding/csv, above the heap
 // before it, which must not grow with the number of rows.
 func BenchmarkInventoryCSV(b *testing.B) {
-	for _, n := range []int{10_000, 100_000} {
-		b.Run(fmt.Sprintf("rows=%d", n), func(b *testing.B) {
-			h := newHarness(b)
-			seedInventory(b, h, n)
-			auth := bearer(h.adminJWT)
-			// One export warms what the database keeps between reads (its
-			// page cache, its prepared statements); the next is measured.
-			export(b, h, auth, 0)
-			// As many samples for every size: the heap wavers by a MiB or
-			// two from sample to sample, and more samples would catch more
-			// of its highs.
-			peak := export(b, h, auth, n/50)
-			var bytes, allocs uint64
-			var rows int
-			var took time.Duration
-			for b.Loop() {
-				s := export(b, h, auth, 0)
-				bytes += s.bytes
-				allocs += s.allocs
-				rows += s.rows
-				took += s.durations
-			}
-			b.ReportMetric(float64(bytes)/float64(rows), "B/row")
-			b.ReportMetric(float64(allocs)/float64(rows), "allocs/row")
-			b.ReportMetric(float64(rows)/took.Seconds(), "rows/s")
-			b.ReportMetric(peak.peakLive, "peak-live-MiB")
-		})
+	stores := []struct {
+		name string
+		open func(testing.TB) *harness
+	}{{"sqlite", newHarness}, {"postgres", newHarnessPostgres}}
+	for _, st := range stores {
+		for _, n := range []int{10_000, 100_000} {
+			benchmarkInventoryCSV(b, st.name, st.open, n)
+		}
 	}
+}
+
+func benchmarkInventoryCSV(b *testing.B, store string, open func(testing.TB) *harness, n int) {
+	b.Run(fmt.Sprintf("store=%s/rows=%d", store, n), func(b *testing.B) {
+		h := open(b)
+		seedInventory(b, h, n)
+		auth := bearer(h.adminJWT)
+		// One export warms what the database keeps between reads (its
+		// page cache, its prepared statements); the next is measured.
+		export(b, h, auth, 0)
+		// As many samples for every size: the heap wavers by a MiB or
+		// two from sample to sample, and more samples would catch more
+		// of its highs.
+		peak := export(b, h, auth, n/50)
+		var bytes, allocs uint64
+		var rows int
+		var took time.Duration
+		for b.Loop() {
+			s := export(b, h, auth, 0)
+			bytes += s.bytes
+			allocs += s.allocs
+			rows += s.rows
+			took += s.durations
+		}
+		b.ReportMetric(float64(bytes)/float64(rows), "B/row")
+		b.ReportMetric(float64(allocs)/float64(rows), "allocs/row")
+		b.ReportMetric(float64(rows)/took.Seconds(), "rows/s")
+		b.ReportMetric(peak.peakLive, "peak-live-MiB")
+	})
 }
 
 // slowInventory is a store whose inventory pauses before each 256th row,
