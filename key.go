@@ -46,6 +46,7 @@ type KeyStore interface {
 type Store interface {
 	UserStore
 	TokenStore
+	InventoryStore
 	ClientStore
 	KeyStore
 	AuditStore

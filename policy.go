@@ -1,7 +1,7 @@
 package latchkey
 
 // Action is something a principal does: to a user's tokens, or, for
-// SearchUsers, to the list of users.
+// SearchUsers and ReadInventory, to every user.
 type Action int
 
 // The actions of the Personal Tokens API, and the web pages' search.
@@ -12,12 +12,16 @@ const (
 	// SearchUsers finds users by name or email: the way to other users'
 	// tokens on the web pages. It is about no one user.
 	SearchUsers
+	// ReadInventory lists every user's tokens at once: the inventory
+	// (GET /api/1.0/tokens, the web pages' "All tokens"). It is about no
+	// one user.
+	ReadInventory
 )
 
-// Scope is the token scope an action needs. Searching users reads, as
-// reading other users' tokens does.
+// Scope is the token scope an action needs. Searching users and reading
+// the inventory read, as reading other users' tokens does.
 func (a Action) Scope() string {
-	if a == ReadTokens || a == SearchUsers {
+	if a == ReadTokens || a == SearchUsers || a == ReadInventory {
 		return ScopeTokensRead
 	}
 	return ScopeTokensWrite
@@ -53,7 +57,7 @@ func (p *Principal) Scopes() Scopes {
 }
 
 // Authorize decides whether p may do a to the tokens of user owner (owner
-// is ignored for SearchUsers). It is the one place the permission table
+// is ignored for SearchUsers and ReadInventory). It is the one place the permission table
 // lives; the order of its checks is the contract's: the user's own rights
 // first, then the token's scopes. It returns nil or an EFORBIDDEN *Error
 // with the sentence to send.
@@ -71,6 +75,9 @@ func (p *Principal) Authorize(a Action, owner int64) error {
 		ok = self || u.Can(PermEditUsers)
 	case SearchUsers:
 		// Finding users is for those who may read their tokens.
+		ok = u.Can(PermViewUsers)
+	case ReadInventory:
+		// Every user's tokens: for those who may read any user's.
 		ok = u.Can(PermViewUsers)
 	}
 	if !ok {

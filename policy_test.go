@@ -52,6 +52,14 @@ func TestAuthorize(t *testing.T) {
 		{"admin searches users", latchkey.Principal{User: admin}, 0, latchkey.SearchUsers, ok},
 		{"write token searches users", latchkey.Principal{User: viewer, Token: tok("tokens.write")}, 0, latchkey.SearchUsers, lacksRead},
 		{"read token searches users", latchkey.Principal{User: viewer, Token: tok("tokens.read")}, 0, latchkey.SearchUsers, ok},
+		{"user reads inventory", latchkey.Principal{User: user}, 0, latchkey.ReadInventory, denied},
+		{"user reads inventory naming self", latchkey.Principal{User: user}, 2, latchkey.ReadInventory, denied},
+		{"editor reads inventory", latchkey.Principal{User: editor}, 0, latchkey.ReadInventory, denied},
+		{"viewer reads inventory", latchkey.Principal{User: viewer}, 0, latchkey.ReadInventory, ok},
+		{"admin reads inventory", latchkey.Principal{User: admin}, 0, latchkey.ReadInventory, ok},
+		{"write token reads inventory", latchkey.Principal{User: admin, Token: tok("tokens.write")}, 0, latchkey.ReadInventory, lacksRead},
+		{"read token reads inventory", latchkey.Principal{User: viewer, Token: tok("tokens.read")}, 0, latchkey.ReadInventory, ok},
+		{"user's read token reads inventory", latchkey.Principal{User: user, Token: tok("tokens.read")}, 0, latchkey.ReadInventory, denied},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := tc.p.Authorize(tc.a, tc.owner)

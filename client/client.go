@@ -2,7 +2,9 @@
 // twin of the PersonalTokensApi that ProcessMaker 4 generates from its
 // OpenAPI spec: CreateToken is its createTokens, DeleteToken its
 // deleteToken, Token its getTokenById and Tokens its getTokens; AllTokens
-// walks every page of getTokens.
+// walks every page of getTokens. Beyond ProcessMaker, Inventory,
+// AllInventory and InventoryCSV read every user's tokens
+// (GET /api/1.0/tokens), for administrators and holders of view-users.
 //
 // Every answer outside 2xx becomes a *latchkey.Error whose code is mapped
 // back from the HTTP status (see StatusError for the table), so a caller
@@ -237,10 +239,6 @@ func (c *Client) auth() string {
 // An answer outside 2xx is returned as a *latchkey.Error (see answerError);
 // any other failure as a plain error for the caller to wrap.
 func (c *Client) do(ctx context.Context, method, path string, query url.Values, in, out any) error {
-	target := c.api + path
-	if len(query) > 0 {
-		target += "?" + query.Encode()
-	}
 	var body io.Reader
 	if in != nil {
 		b, err := json.Marshal(in)
@@ -249,17 +247,12 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 		}
 		body = bytes.NewReader(b)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, target, body)
+	req, err := c.request(ctx, method, path, query, body)
 	if err != nil {
 		return err
 	}
-	req.Header.Set("Accept", "application/json")
 	if in != nil {
 		req.Header.Set("Content-Type", "application/json")
-	}
-	req.Header.Set("User-Agent", c.userAgent)
-	if c.authorize != nil {
-		c.authorize(req.Header)
 	}
 
 	resp, err := c.http.Do(req)
@@ -288,6 +281,25 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 			resp.StatusCode, resp.Header.Get("Content-Type"), err)
 	}
 	return nil
+}
+
+// request makes a request to the API path (under c.api) with query and
+// body, accepting JSON, with the User-Agent and credential of c.
+func (c *Client) request(ctx context.Context, method, path string, query url.Values, body io.Reader) (*http.Request, error) {
+	target := c.api + path
+	if len(query) > 0 {
+		target += "?" + query.Encode()
+	}
+	req, err := http.NewRequestWithContext(ctx, method, target, body)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("User-Agent", c.userAgent)
+	if c.authorize != nil {
+		c.authorize(req.Header)
+	}
+	return req, nil
 }
 
 // wrap adds the operation to err unless err is the *latchkey.Error of an

@@ -127,7 +127,7 @@ func TestMetricsListener(t *testing.T) {
 	allowed := map[string]string{
 		"method":  "GET HEAD POST PUT PATCH DELETE CONNECT OPTIONS TRACE other",
 		"outcome": "cached verified refused_cached malformed unknown_key invalid not_found revoked expired client_revoked user_inactive mismatch error accepted refused",
-		"limit":   "failed_auth create_user create_addr sign_in token_endpoint",
+		"limit":   "failed_auth create_user create_addr sign_in token_endpoint inventory_export",
 	}
 	for _, l := range regexp.MustCompile(`\b(route|method|status|outcome|limit)="([^"]*)"`).FindAllStringSubmatch(text, -1) {
 		name, value := l[1], l[2]

@@ -58,13 +58,26 @@ func (e *env) tokenCreate(ctx context.Context, args []string) error {
 }
 
 func (e *env) tokenList(ctx context.Context, args []string) error {
-	fs := e.flags("token list", "token list --user USER [--filter TEXT] [--all]")
+	fs := e.flags("token list", "token list --user USER [--filter TEXT] [--all]\n"+
+		"       latchkey token list --all-users [--user USER] [filters] [--format table|json|csv]\n\n"+
+		"With --all-users: every user's tokens, personal and OAuth, revoked ones included,\n"+
+		"as GET /api/1.0/tokens lists them (see docs/api.md), all of them, written as they are read.")
 	db := fs.dbFlags()
-	user := fs.FlagSet.String("user", "", "whose tokens: an id, username or email (required)")
+	user := fs.FlagSet.String("user", "", "whose tokens: an id, username or email (required without --all-users)")
 	filter := fs.FlagSet.String("filter", "", "only tokens whose name contains this")
 	all := fs.Bool("all", false, "include revoked tokens")
+	inv := inventoryFlags(fs)
 	if err := fs.parse(args); err != nil {
 		return err
+	}
+	if inv.allUsers {
+		if *all {
+			return usagef("token list: --all-users lists revoked tokens too; filter them with --state")
+		}
+		return e.inventory(ctx, db, *user, *filter, inv)
+	}
+	if given := inv.given(fs); given != "" {
+		return usagef("token list: --%s needs --all-users", given)
 	}
 	if *user == "" {
 		return usagef("token list: --user is required")

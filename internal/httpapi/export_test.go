@@ -25,3 +25,8 @@ func StatusTable() []string { return slices.Collect(maps.Keys(statuses)) }
 
 // WriteJSON exposes writeJSON.
 var WriteJSON = writeJSON
+
+// InventoryLink exposes the inventory's page links: the URL of page n.
+func InventoryLink(path string, q url.Values, iq InventoryQuery, n int) string {
+	return *inventoryLinker(path, q, iq.Filter)(n)
+}

@@ -56,8 +56,7 @@ type harness struct {
 	t     testing.TB
 	srv   *httptest.Server
 	svc   *service.Service
-	store *sqlite.DB // nil on PostgreSQL
-	st    latchkey.Store
+	store latchkey.Store // the database, beneath any wrapper
 	clock *clock
 
 	admin, user, viewer, editor *latchkey.User
@@ -81,24 +80,23 @@ func newHarnessWith(t testing.TB, opts httpapi.Options) *harness {
 func newHarnessOn(t testing.TB, opts httpapi.Options, wrap func(*sqlite.DB) latchkey.Store) *harness {
 	t.Helper()
 	st := sqlitetest.Open(t)
-	h := buildHarness(t, opts, wrap(st))
-	h.store = st
-	return h
+	return buildHarness(t, opts, st, wrap(st))
 }
 
-// newHarnessPostgres is newHarness on a PostgreSQL schema of its own,
-// with the server's options.
+// newHarnessPostgres is newHarness on a PostgreSQL schema of its own, with
+// the server's options (skipped without PostgreSQL, but in CI; see
+// pgtest.DSN).
 func newHarnessPostgres(t testing.TB, opts httpapi.Options, configure ...func(*service.Config)) *harness {
 	t.Helper()
-	st, err := postgres.Open(t.Context(), pgtest.Schema(t, pgtest.DSN(t)), postgres.Options{})
+	pg, err := postgres.Open(t.Context(), pgtest.Schema(t, pgtest.DSN(t)), postgres.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { st.Close() })
-	if err := st.Migrate(t.Context()); err != nil {
+	t.Cleanup(func() { pg.Close() })
+	if err := pg.Migrate(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	return buildHarness(t, opts, st, configure...)
+	return buildHarness(t, opts, pg, pg, configure...)
 }
 
 // onEachStore runs f on a harness on each store: SQLite, then
@@ -110,13 +108,16 @@ func onEachStore(t *testing.T, f func(t *testing.T, h *harness)) {
 // onEachStoreWith is onEachStore with the server's options, and its
 // service's configuration changed by configure.
 func onEachStoreWith(t *testing.T, opts httpapi.Options, f func(t *testing.T, h *harness), configure ...func(*service.Config)) {
-	t.Run("sqlite", func(t *testing.T) { f(t, buildHarness(t, opts, sqlitetest.Open(t), configure...)) })
+	t.Run("sqlite", func(t *testing.T) {
+		st := sqlitetest.Open(t)
+		f(t, buildHarness(t, opts, st, st, configure...))
+	})
 	t.Run("postgres", func(t *testing.T) { f(t, newHarnessPostgres(t, opts, configure...)) })
 }
 
-// buildHarness is a harness on the store st, migrated, its service's
-// configuration changed by configure.
-func buildHarness(t testing.TB, opts httpapi.Options, st latchkey.Store, configure ...func(*service.Config)) *harness {
+// buildHarness is the harness on the database st, migrated, which the
+// service uses through served, its configuration changed by configure.
+func buildHarness(t testing.TB, opts httpapi.Options, st, served latchkey.Store, configure ...func(*service.Config)) *harness {
 	t.Helper()
 	ctx := t.Context()
 	sealer, err := jwt.NewSealer([]byte("a test secret of enough length"))
@@ -149,11 +150,11 @@ func buildHarness(t testing.TB, opts httpapi.Options, st latchkey.Store, configu
 	for _, f := range configure {
 		f(&cfg)
 	}
-	svc, err := service.New(ctx, st, sealer, cfg)
+	svc, err := service.New(ctx, served, sealer, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &harness{t: t, svc: svc, st: st, clock: c}
+	h := &harness{t: t, svc: svc, store: st, clock: c}
 	h.srv = httptest.NewServer(httpapi.New(svc, opts))
 	t.Cleanup(h.srv.Close)
 

@@ -13,6 +13,9 @@ func (s *Server) routes() {
 	s.mux.Handle("GET "+token, s.handle(s.showToken))
 	s.mux.Handle("DELETE "+token, s.handle(s.deleteToken))
 	s.mux.Handle(tokens, methodNotAllowed("GET, HEAD, POST"))
+	// Beyond ProcessMaker: every user's tokens (see docs/api.md).
+	s.mux.Handle("GET /api/1.0/tokens", s.handle(s.inventory))
+	s.mux.Handle("/api/1.0/tokens", methodNotAllowed("GET, HEAD"))
 	s.mux.Handle(token, methodNotAllowed("GET, HEAD, DELETE"))
 	// Extensions: rotation, and the calling token itself.
 	s.mux.Handle("POST "+token+"/rotate", s.handle(s.rotateToken))
@@ -58,6 +61,8 @@ func (s *Server) routes() {
 	s.mux.Handle("GET /applications", s.ui(s.uiApplications))
 	s.mux.Handle("POST /applications/{client_id}/revoke", s.page(s.ui(s.uiRevokeApplication)))
 	s.mux.Handle("GET /users", s.ui(s.uiUsers))
+	s.mux.Handle("GET /inventory", s.ui(s.uiInventory))
+	s.mux.Handle("GET /inventory.csv", s.ui(s.uiInventoryCSV))
 	s.mux.Handle("GET /users/{user_id}", s.ui(s.uiTokens))
 	s.mux.Handle("POST /users/{user_id}/tokens", s.page(s.ui(s.uiCreateToken)))
 	s.mux.Handle("GET /users/{user_id}/tokens/{token_id}/revoke", s.ui(s.uiConfirmRevoke))

@@ -57,7 +57,15 @@ type Server struct {
 
 	oauth *oauth.Provider
 	csrf  *http.CrossOriginProtection
+
+	// exports holds a slot for each inventory CSV being written: each
+	// holds a database connection until its last row.
+	exports chan struct{}
 }
+
+// maxExports is how many inventory CSVs are written at once; more are
+// refused with 429 until one ends.
+const maxExports = 2
 
 // New returns the server's handler: every route, wrapped in the request
 // id, access log, metrics and panic recovery middleware.
@@ -79,6 +87,7 @@ func New(svc *service.Service, opts Options) http.Handler {
 		device:         deviceCookies{key: svc.DeriveKey(DeviceCookieInfo)},
 		oauth:          opts.OAuth,
 		csrf:           http.NewCrossOriginProtection(),
+		exports:        make(chan struct{}, maxExports),
 	}
 	s.csrf.SetDenyHandler(http.HandlerFunc(s.csrfRefused))
 	s.routes()

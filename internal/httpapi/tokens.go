@@ -163,17 +163,18 @@ func (s *Server) listTokens(w http.ResponseWriter, r *http.Request) error {
 	for i, t := range ts {
 		list.Data[i] = wire.FromToken(t)
 	}
-	list.Meta = listMeta(r.URL.Path, query, q.Page, q.PerPage, len(ts), total)
+	list.Meta = listMeta(r.URL.Path, query, pageLinker(r.URL.Path, query), q.Page, q.PerPage, len(ts), total)
 	noStore(w)
 	writeJSON(w, http.StatusOK, &list)
 	return nil
 }
 
 // listMeta describes a page of count items out of total, as Laravel's
-// paginator does: a window of page links (see pageWindow) whose URLs carry
-// only the list's own parameters, so that the answer's size depends on
-// neither the number of pages nor what else the query holds.
-func listMeta(path string, query url.Values, page, perPage, count, total int) wire.Meta {
+// paginator does: a window of page links (see pageWindow) whose URLs link
+// gives, which carry only the list's own parameters, so that the answer's
+// size depends on neither the number of pages nor what else the query
+// holds.
+func listMeta(path string, query url.Values, link func(n int) *string, page, perPage, count, total int) wire.Meta {
 	totalPages := (total + perPage - 1) / perPage
 	lastPage := max(totalPages, 1)
 	m := wire.Meta{
@@ -192,7 +193,6 @@ func listMeta(path string, query url.Values, page, perPage, count, total int) wi
 		from, to := (page-1)*perPage+1, (page-1)*perPage+count
 		m.From, m.Form, m.To = &from, &from, &to
 	}
-	link := pageLinker(path, query)
 	prev := wire.Link{Label: "&laquo; Previous"}
 	if page > 1 {
 		prev.URL = link(page - 1)

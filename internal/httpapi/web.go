@@ -56,6 +56,16 @@ var templateFuncs = template.FuncMap{
 		}
 		return d.String()
 	},
+	// dayField is a date field of the inventory's form.
+	"dayField": func(p *inventoryPage, key, label string) dateField {
+		return dateField{Key: key, Label: label, Value: p.Get(key), Errors: p.Errors[key]}
+	},
+}
+
+// dateField is one date input of a form, as filled in, with its errors.
+type dateField struct {
+	Key, Label, Value string
+	Errors            []string
 }
 
 // pageData is what every page gets; Page is the page's own.
@@ -63,9 +73,11 @@ type pageData struct {
 	Title        string
 	User         *latchkey.User
 	CanViewUsers bool
-	Nav          string
-	Flash        string
-	Page         any
+	// CanViewInventory: the menu offers "All tokens".
+	CanViewInventory bool
+	Nav              string
+	Flash            string
+	Page             any
 }
 
 // contentSecurityPolicy allows the page's own script, style and forms and
@@ -83,6 +95,7 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name
 	if d.User != nil {
 		// The menu offers the search to those the search lets in.
 		d.CanViewUsers = (&latchkey.Principal{User: d.User}).Authorize(latchkey.SearchUsers, 0) == nil
+		d.CanViewInventory = (&latchkey.Principal{User: d.User}).Authorize(latchkey.ReadInventory, 0) == nil
 	}
 	var buf bytes.Buffer
 	if err := pages[name].ExecuteTemplate(&buf, "layout", d); err != nil {

@@ -126,22 +126,12 @@ func (db *DB) Token(ctx context.Context, id string) (*latchkey.Token, error) {
 // call saw; the statement reads the personal access clients too, and when
 // they have changed, Tokens runs again with a filter that reads them.
 func (db *DB) Tokens(ctx context.Context, f latchkey.TokenFilter) ([]*latchkey.Token, int, error) {
-	key, nullable, ok := sqlschema.TokenOrderKey(f.OrderBy)
-	if !ok {
-		return nil, 0, wrap("tokens", latchkey.Errorf(latchkey.EINVALID, "Tokens cannot be ordered by %q.", f.OrderBy))
+	order, err := tokenOrder(f.OrderBy, f.Ascending)
+	if err != nil {
+		return nil, 0, wrap("tokens", err)
 	}
 	if !storable(f.Name) {
 		return []*latchkey.Token{}, 0, nil // no stored name contains it
-	}
-	// PostgreSQL sorts NULL last ascending and first descending, so NULLS
-	// LAST is only needed descending, for a key that can be NULL. Without
-	// it, oauth_access_tokens_user_list serves the default order.
-	order := key + " ASC"
-	switch {
-	case !f.Ascending && nullable:
-		order = key + " DESC NULLS LAST"
-	case !f.Ascending:
-		order = key + " DESC"
 	}
 
 	var single int64 // the one personal access client, if known
@@ -163,6 +153,26 @@ func (db *DB) Tokens(ctx context.Context, f latchkey.TokenFilter) ([]*latchkey.T
 		}
 		return l.tokens, l.total, nil
 	}
+}
+
+// tokenOrder returns the ORDER BY term of a token list sorted by o, in
+// ascending order if asc, before the tie-break on id. EINVALID for an
+// unknown o.
+func tokenOrder(o latchkey.TokenOrder, asc bool) (string, error) {
+	key, nullable, ok := sqlschema.TokenOrderKey(o)
+	if !ok {
+		return "", latchkey.Errorf(latchkey.EINVALID, "Tokens cannot be ordered by %q.", o)
+	}
+	// PostgreSQL sorts NULL last ascending and first descending, so NULLS
+	// LAST is only needed descending, for a key that can be NULL. Without
+	// it, oauth_access_tokens_user_list serves the default order.
+	switch {
+	case !asc && nullable:
+		return key + " DESC NULLS LAST", nil
+	case !asc:
+		return key + " DESC", nil
+	}
+	return key + " ASC", nil
 }
 
 // tokenList is what the statement of Tokens reads.

@@ -123,19 +123,9 @@ func (db *DB) Token(ctx context.Context, id string) (*latchkey.Token, error) {
 // always the only one. The clients of the page are read once each, after
 // the page.
 func (db *DB) Tokens(ctx context.Context, f latchkey.TokenFilter) ([]*latchkey.Token, int, error) {
-	key, nullable, ok := sqlschema.TokenOrderKey(f.OrderBy)
-	if !ok {
-		return nil, 0, wrap("tokens", latchkey.Errorf(latchkey.EINVALID, "Tokens cannot be ordered by %q.", f.OrderBy))
-	}
-	// SQLite sorts NULL first ascending and last descending, so NULLS
-	// LAST is only needed ascending, for a key that can be NULL. Without
-	// it, an index can serve the order of created_at.
-	order := key + " DESC"
-	switch {
-	case f.Ascending && nullable:
-		order = key + " ASC NULLS LAST"
-	case f.Ascending:
-		order = key + " ASC"
+	order, err := tokenOrder(f.OrderBy, f.Ascending)
+	if err != nil {
+		return nil, 0, wrap("tokens", err)
 	}
 
 	// Every statement is prepared before the transaction begins: the
@@ -144,7 +134,6 @@ func (db *DB) Tokens(ctx context.Context, f latchkey.TokenFilter) ([]*latchkey.T
 	var (
 		personal     *sql.Stmt // the ids of the personal access clients
 		byOne, byAll listStmts // the personal filter by the one id, or by all
-		err          error
 	)
 	if f.PersonalOnly {
 		personal, err = db.prepared(ctx, `SELECT id FROM oauth_clients WHERE personal_access_client = 1`)
@@ -201,6 +190,26 @@ func (db *DB) Tokens(ctx context.Context, f latchkey.TokenFilter) ([]*latchkey.T
 		return nil, 0, wrap("tokens", err)
 	}
 	return tokens, total, nil
+}
+
+// tokenOrder returns the ORDER BY term of a token list sorted by o, in
+// ascending order if asc, before the tie-break on id. EINVALID for an
+// unknown o.
+func tokenOrder(o latchkey.TokenOrder, asc bool) (string, error) {
+	key, nullable, ok := sqlschema.TokenOrderKey(o)
+	if !ok {
+		return "", latchkey.Errorf(latchkey.EINVALID, "Tokens cannot be ordered by %q.", o)
+	}
+	// SQLite sorts NULL first ascending and last descending, so NULLS
+	// LAST is only needed ascending, for a key that can be NULL. Without
+	// it, an index can serve the order of created_at.
+	switch {
+	case asc && nullable:
+		return key + " ASC NULLS LAST", nil
+	case asc:
+		return key + " ASC", nil
+	}
+	return key + " DESC", nil
 }
 
 // listStmts are the statements of a token list.

@@ -29,9 +29,19 @@ const (
 	ConsentColumns = `o.user_id, o.client_id, o.scopes, o.created_at, o.updated_at, ` + ClientColumns
 )
 
+// InventoryColumns are an inventory row's: the token's columns, its
+// owner's username and email, then its client's. A column added to
+// TokenColumns is in the inventory too.
+const InventoryColumns = TokenColumns + `, u.username, u.email, ` + ClientColumns
+
 // The FROM clauses of reads that join a row with its client.
 const (
 	TokenFrom = ` FROM oauth_access_tokens t
+	JOIN oauth_clients c ON c.id = t.client_id`
+	// InventoryFrom joins a token with its owner and its client. Every
+	// filter of the inventory is on t alone, so counting needs no join.
+	InventoryFrom = ` FROM oauth_access_tokens t
+	JOIN users u ON u.id = t.user_id
 	JOIN oauth_clients c ON c.id = t.client_id`
 	ConsentFrom = ` FROM oauth_consents o
 	JOIN oauth_clients c ON c.id = o.client_id`

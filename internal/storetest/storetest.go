@@ -57,6 +57,7 @@ func Run(t *testing.T, open func(t *testing.T) latchkey.Store) {
 	t.Run("RotateToken", func(t *testing.T) { testRotateToken(t, open) })
 	t.Run("RevokeIdle", func(t *testing.T) { testRevokeIdle(t, open) })
 	t.Run("RotateEnded", func(t *testing.T) { testRotateEnded(t, open) })
+	t.Run("Inventory", func(t *testing.T) { testInventory(t, open) })
 
 	t.Run("AddSigningKey", func(t *testing.T) { testAddSigningKey(t, open) })
 	t.Run("SigningKeys", func(t *testing.T) { testSigningKeys(t, open) })
