@@ -123,36 +123,14 @@ func (c *Client) Inventory(ctx context.Context, opts InventoryOptions) (*TokenPa
 // the id of each token it yielded to do so. For every token at once,
 // without paging, InventoryCSV streams the server's CSV.
 func (c *Client) AllInventory(ctx context.Context, opts InventoryOptions) iter.Seq2[*latchkey.Token, error] {
-	return func(yield func(*latchkey.Token, error) bool) {
-		opts := opts
-		if opts.Page == 0 {
-			opts.Page = 1
+	return everyPage(opts.Page, func(page int) (*TokenPage, error) {
+		o := opts
+		o.Page = page
+		if o.PerPage == 0 {
+			o.PerPage = allTokensPerPage
 		}
-		if opts.PerPage == 0 {
-			opts.PerPage = allTokensPerPage
-		}
-		seen := make(map[string]bool)
-		for {
-			page, err := c.Inventory(ctx, opts)
-			if err != nil {
-				yield(nil, err)
-				return
-			}
-			for _, t := range page.Tokens {
-				if seen[t.ID] {
-					continue
-				}
-				seen[t.ID] = true
-				if !yield(t, nil) {
-					return
-				}
-			}
-			if len(page.Tokens) == 0 || opts.Page >= page.LastPage {
-				return
-			}
-			opts.Page++
-		}
-	}
+		return c.Inventory(ctx, o)
+	})
 }
 
 // InventoryCSV copies to w the server's CSV of every token opts select

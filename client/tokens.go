@@ -360,22 +360,31 @@ func (c *Client) Tokens(ctx context.Context, userID int64, opts ListOptions) (*T
 // push others onto later pages, but a token revoked meanwhile pulls others
 // onto pages already read, and those are missed.
 func (c *Client) AllTokens(ctx context.Context, userID int64, opts ListOptions) iter.Seq2[*latchkey.Token, error] {
+	return everyPage(opts.Page, func(page int) (*TokenPage, error) {
+		o := opts
+		o.Page = page
+		if o.PerPage == 0 {
+			o.PerPage = allTokensPerPage
+		}
+		return c.Tokens(ctx, userID, o)
+	})
+}
+
+// everyPage iterates over the tokens of every page fetch returns, from
+// page first (1 when 0) on, each token once, fetching each page as the
+// iteration reaches it. It stops after yielding the first error, or after
+// the last page or an empty one. Each range starts afresh.
+func everyPage(first int, fetch func(page int) (*TokenPage, error)) iter.Seq2[*latchkey.Token, error] {
 	return func(yield func(*latchkey.Token, error) bool) {
-		opts := opts // each range starts afresh
-		if opts.Page == 0 {
-			opts.Page = 1
-		}
-		if opts.PerPage == 0 {
-			opts.PerPage = allTokensPerPage
-		}
+		page := max(first, 1)
 		seen := make(map[string]bool)
 		for {
-			page, err := c.Tokens(ctx, userID, opts)
+			p, err := fetch(page)
 			if err != nil {
 				yield(nil, err)
 				return
 			}
-			for _, t := range page.Tokens {
+			for _, t := range p.Tokens {
 				if seen[t.ID] {
 					continue
 				}
@@ -384,10 +393,10 @@ func (c *Client) AllTokens(ctx context.Context, userID int64, opts ListOptions) 
 					return
 				}
 			}
-			if len(page.Tokens) == 0 || opts.Page >= page.LastPage {
+			if len(p.Tokens) == 0 || page >= p.LastPage {
 				return
 			}
-			opts.Page++
+			page++
 		}
 	}
 }

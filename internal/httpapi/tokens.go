@@ -107,14 +107,7 @@ func (s *Server) showSelf(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	t, err := s.svc.Token(r.Context(), p.User, p.Token.ID)
-	if err != nil {
-		return err
-	}
-	noStore(w)
-	ut := wire.FromToken(t)
-	writeJSON(w, http.StatusOK, &ut)
-	return nil
+	return s.writeToken(w, r, p.User, p.Token.ID)
 }
 
 // deleteSelf revokes the token the request was made with, and what it
@@ -258,7 +251,12 @@ func (s *Server) showToken(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	t, err := s.svc.Token(r.Context(), owner, r.PathValue("token_id"))
+	return s.writeToken(w, r, owner, r.PathValue("token_id"))
+}
+
+// writeToken answers 200 with owner's token id.
+func (s *Server) writeToken(w http.ResponseWriter, r *http.Request, owner *latchkey.User, id string) error {
+	t, err := s.svc.Token(r.Context(), owner, id)
 	if err != nil {
 		return err
 	}
