@@ -308,14 +308,16 @@ type TokenStore interface {
 	// with a grace period, expires at r.GraceUntil if not before.
 	//
 	// When Old was rotated already, its successor decides. If that
-	// successor was never used (no LastUsedAt) nor rotated on, the answer
-	// that carried it was lost: it is revoked with ReasonSuperseded, its
-	// children pass to r.Successor, and the rotation goes on. Otherwise
-	// someone else holds a secret of the chain: every token of the
-	// rotation chain, from the first to the last, is revoked with
+	// successor is revoked, the chain was ended: ECONFLICT. If it was
+	// never used (no LastUsedAt) nor rotated on, the answer that carried
+	// it was lost: it is revoked with ReasonSuperseded, its children pass
+	// to r.Successor, and the rotation goes on. Otherwise, without
+	// r.DetectReuse, ECONFLICT and nothing changes; with it, someone else
+	// holds a secret of the chain: every token of the rotation chain,
+	// from the first to the last, is revoked with
 	// ReasonReuseDetected (and their descendants with them; those the
-	// rotations revoked change their reason to it), nothing is created,
-	// and Rotated.ReuseDetected is true.
+	// rotations revoked change their reason to it, and are in Changed),
+	// nothing is created, and Rotated.ReuseDetected is true.
 	//
 	// ENOTFOUND when Old does not exist; ECONFLICT when it was never
 	// rotated and is revoked or has expired at r.At.
@@ -345,6 +347,11 @@ type Rotation struct {
 	// At is when; GraceUntil when Old stops authenticating (At, or
 	// before it, for no grace period).
 	At, GraceUntil time.Time
+	// DetectReuse: the caller presents Old's own secret. Only then is a
+	// used successor evidence that someone else holds a secret of the
+	// chain; anyone else rotating Old again is refused (ECONFLICT) and
+	// nothing is revoked.
+	DetectReuse bool
 }
 
 // Rotated is what a rotation did.

@@ -70,7 +70,7 @@ Usage:
   latchkey serve   [flags]            run the server
   latchkey migrate [flags]            bring the database schema up to date
   latchkey user    create|list|update|disable|enable|delete|restore
-  latchkey token   create|list|revoke
+  latchkey token   create|list|revoke|rotate
   latchkey keys    rotate|import|list
   latchkey client  create|list|revoke
   latchkey audit   [flags]            list the audit log

@@ -57,7 +57,7 @@ func TestRotateEndToEnd(t *testing.T) {
 	if err != nil || third.RotatedFrom != succ.Token.ID {
 		t.Errorf("the token the command printed: Self() = %+v, %v", third, err)
 	}
-	if _, _, err := cliErr(t, env, "token", "rotate", "--grace", "169h", succ.Token.ID); err == nil || !strings.Contains(err.Error(), "--grace") {
-		t.Errorf("token rotate --grace 169h: %v; want a usage error naming --grace", err)
+	if _, _, err := cliErr(t, env, "token", "rotate", "--grace", "8d", succ.Token.ID); err == nil || !strings.Contains(err.Error(), "--grace") {
+		t.Errorf("token rotate --grace 8d: %v; want a usage error naming --grace", err)
 	}
 }

@@ -141,7 +141,7 @@ func (e *env) tokenRotate(ctx context.Context, args []string) error {
 		"token. The old one works for --grace more (default none), then is revoked.")
 	db := fs.dbFlags()
 	sf := fs.serviceFlags()
-	grace := fs.FlagSet.Duration("grace", 0, "how long the old token keeps working, up to 168h")
+	grace := fs.FlagSet.String("grace", "0s", "how long the old token keeps working, e.g. 1h or 1d, up to 7d")
 	expiresIn := fs.FlagSet.String("expires-in", "", "the new token's lifetime, e.g. 90d (default: the old token's again)")
 	expiresAt := fs.FlagSet.String("expires-at", "", "the new token's expiry as an RFC 3339 date")
 	if err := fs.parse(args); err != nil {
@@ -150,10 +150,18 @@ func (e *env) tokenRotate(ctx context.Context, args []string) error {
 	if fs.NArg() != 1 {
 		return usagef("token rotate: want exactly one TOKEN_ID (80 hex characters)")
 	}
-	if *grace < 0 || *grace > service.MaxGrace || *grace%time.Second != 0 {
-		return usagef("token rotate: --grace: want whole seconds from 0 to 168h, got %v", *grace)
+	g := time.Duration(0)
+	if *grace != "0" && *grace != "0s" {
+		l, err := service.ParseLifetime(*grace)
+		if err != nil {
+			return usagef("token rotate: --grace: %v", err)
+		}
+		g = l.After(time.Time{}).Sub(time.Time{})
 	}
-	req := service.RotateRequest{Grace: *grace}
+	if g > service.MaxGrace || g%time.Second != 0 {
+		return usagef("token rotate: --grace: want whole seconds up to 7d, got %q", *grace)
+	}
+	req := service.RotateRequest{Grace: g}
 	var err error
 	if req.ExpiresAt, err = parseExpiry("token rotate", *expiresIn, *expiresAt); err != nil {
 		return err
@@ -164,8 +172,8 @@ func (e *env) tokenRotate(ctx context.Context, args []string) error {
 			return describe(err)
 		}
 		fmt.Fprintln(e.stdout, jwt)
-		if *grace > 0 {
-			fmt.Fprintf(e.stderr, "latchkey: token %s rotated to %s; the old one works for %v more\n", fs.Arg(0), t.ID, *grace)
+		if g > 0 {
+			fmt.Fprintf(e.stderr, "latchkey: token %s rotated to %s; the old one works for %v more\n", fs.Arg(0), t.ID, g)
 		} else {
 			fmt.Fprintf(e.stderr, "latchkey: token %s rotated to %s; the old one is revoked\n", fs.Arg(0), t.ID)
 		}

@@ -346,3 +346,37 @@ func TestForwardedForForms(t *testing.T) {
 		}
 	}
 }
+
+// TestRotateAgainByID: naming a rotated token by its id, without its
+// secret, is no evidence of theft: while its successor was never used it
+// answers again; once it was, 409 and nothing is revoked. After a reuse
+// detected, every read says so at once.
+func TestRotateAgainByID(t *testing.T) {
+	onEachStore(t, func(t *testing.T, h *harness) {
+		old := h.createVia(h.user, bearer(h.userJWT), `{"name":"by id"}`)
+		first := created(t, h.do("POST", rotatePath(h.user, old.ID), bearer(h.adminJWT), nil))  // old revoked at once
+		second := created(t, h.do("POST", rotatePath(h.user, old.ID), bearer(h.adminJWT), nil)) // the answer was lost
+		shown(t, h.do("GET", selfPath, bearer(second.AccessToken), nil))                        // in use
+		r := h.do("POST", rotatePath(h.user, old.ID), bearer(h.adminJWT), nil)
+		if r.status != http.StatusConflict || problemOf(t, r).Message != storeerrRotatedAlready {
+			t.Fatalf("rotating by id after the successor's use: %d %s, want 409", r.status, r.body)
+		}
+		shown(t, h.do("GET", selfPath, bearer(second.AccessToken), nil)) // still works
+		if r := h.do("GET", selfPath, bearer(first.AccessToken), nil); r.status != http.StatusUnauthorized {
+			t.Errorf("the superseded successor: status %d, want 401", r.status)
+		}
+
+		// Its own secret, asking again: reuse, and the old token's row
+		// says so at once, cached or not.
+		shown(t, h.do("GET", tokensPath(h.user.ID)+"/"+old.ID, bearer(h.userJWT), nil)) // cached
+		if r := h.do("POST", selfPath+"/rotate", bearer(old.AccessToken), nil); r.status != http.StatusConflict {
+			t.Fatalf("the old secret after its successor's use: status %d, want 409", r.status)
+		}
+		got := shown(t, h.do("GET", tokensPath(h.user.ID)+"/"+old.ID, bearer(h.userJWT), nil))
+		if got.RevokedReason == nil || *got.RevokedReason != "reuse_detected" {
+			t.Errorf("the old token right after reuse: reason %v, want reuse_detected", got.RevokedReason)
+		}
+	})
+}
+
+const storeerrRotatedAlready = "This token was rotated already, and its successor is in use: rotate the successor instead."

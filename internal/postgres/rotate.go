@@ -47,16 +47,27 @@ func (db *DB) RotateToken(ctx context.Context, r latchkey.Rotation, audit ...*la
 				return latchkey.Errorf(latchkey.ECONFLICT, storeerr.MsgRotateRevoked)
 			}
 			if prev.LastUsedAt != nil || prev.Rotated() || prev.Revoked {
+				if !r.DetectReuse {
+					return latchkey.Errorf(latchkey.ECONFLICT, storeerr.MsgRotatedAlready)
+				}
 				chain, err := rotationChain(ctx, tx, old.ID)
 				if err != nil {
 					return err
 				}
 				// Those revoked by the rotation itself are revoked for
 				// reuse now: none may ask to rotate again.
-				if _, err := tx.Exec(ctx, `UPDATE oauth_access_tokens SET revoked_reason = $1
-					WHERE revoked AND revoked_reason = $2 AND id = ANY($3::text[])`,
-					string(latchkey.ReasonReuseDetected), string(latchkey.ReasonRotated), chain); err != nil {
+				marked, err := texts(tx.Query(ctx, `UPDATE oauth_access_tokens SET revoked_reason = $1
+					WHERE revoked AND revoked_reason = $2 AND id = ANY($3::text[]) RETURNING id`,
+					string(latchkey.ReasonReuseDetected), string(latchkey.ReasonRotated), chain))
+				if err != nil {
 					return err
+				}
+				for _, id := range marked {
+					t, err := tokenIn(ctx, tx, id, false)
+					if err != nil {
+						return err
+					}
+					out.Changed = append(out.Changed, t)
 				}
 				if out.Revoked, err = revokeTokens(ctx, tx, r.At, latchkey.ReasonReuseDetected,
 					`t.id = ANY($3::text[])`, chain); err != nil {

@@ -154,6 +154,7 @@ func (s *Service) AuthenticateRotation(ctx context.Context, token string, origin
 		return nil, errUnauthenticated
 	}
 	s.obs.Authenticated(outcome)
+	s.usage.record(p.Token.ID, s.now(), origin.Address) // a use as any other
 	return p, nil
 }
 

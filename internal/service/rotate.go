@@ -154,7 +154,7 @@ func (s *Service) RotateToken(ctx context.Context, p *latchkey.Principal, owner 
 	detail := "successor " + t.ID + "; grace " + req.Grace.String()
 	rec := s.auditRecord(p, latchkey.AuditRecord{Action: latchkey.AuditTokenRotated, SubjectUserID: userRef(owner.ID), SubjectID: old.ID,
 		Detail: detail})
-	out, err := s.store.RotateToken(ctx, latchkey.Rotation{Old: old.ID, Successor: t, At: now, GraceUntil: now.Add(req.Grace)}, rec)
+	out, err := s.store.RotateToken(ctx, latchkey.Rotation{Old: old.ID, Successor: t, At: now, GraceUntil: now.Add(req.Grace), DetectReuse: self}, rec)
 	if err != nil {
 		return nil, "", notFound(err)
 	}

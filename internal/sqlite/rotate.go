@@ -38,6 +38,9 @@ func (db *DB) RotateToken(ctx context.Context, r latchkey.Rotation, audit ...*la
 				return latchkey.Errorf(latchkey.ECONFLICT, storeerr.MsgRotateRevoked)
 			}
 			if prev.LastUsedAt != nil || prev.Rotated() || prev.Revoked {
+				if !r.DetectReuse {
+					return latchkey.Errorf(latchkey.ECONFLICT, storeerr.MsgRotatedAlready)
+				}
 				chain, err := rotationChain(ctx, tx, old.ID)
 				if err != nil {
 					return err
@@ -48,10 +51,18 @@ func (db *DB) RotateToken(ctx context.Context, r latchkey.Rotation, audit ...*la
 				}
 				// Those revoked by the rotation itself are revoked for
 				// reuse now: none may ask to rotate again.
-				if _, err := tx.ExecContext(ctx, `UPDATE oauth_access_tokens SET revoked_reason = ?
-					WHERE revoked = 1 AND revoked_reason = ? AND id IN (SELECT value FROM json_each(?))`,
-					string(latchkey.ReasonReuseDetected), string(latchkey.ReasonRotated), string(list)); err != nil {
+				marked, err := collect(scanText)(tx.QueryContext(ctx, `UPDATE oauth_access_tokens SET revoked_reason = ?
+					WHERE revoked = 1 AND revoked_reason = ? AND id IN (SELECT value FROM json_each(?)) RETURNING id`,
+					string(latchkey.ReasonReuseDetected), string(latchkey.ReasonRotated), string(list)))
+				if err != nil {
 					return err
+				}
+				for _, id := range marked {
+					t, err := tokenIn(ctx, tx, id)
+					if err != nil {
+						return err
+					}
+					out.Changed = append(out.Changed, t)
 				}
 				if out.Revoked, err = revokeTokens(ctx, tx, r.At, latchkey.ReasonReuseDetected,
 					`t.id IN (SELECT value FROM json_each(?))`, string(list)); err != nil {

@@ -29,6 +29,7 @@ const (
 	MsgParentRevoked      = "The token that makes this one is revoked."
 	MsgRotateRevoked      = "A revoked token cannot be rotated."
 	MsgRotateExpired      = "An expired token cannot be rotated."
+	MsgRotatedAlready     = "This token was rotated already, and its successor is in use: rotate the successor instead."
 
 	MsgKeyExists = "A signing key with this id already exists."
 

@@ -199,8 +199,13 @@ func testRotateToken(t *testing.T, open func(t *testing.T) latchkey.Store) {
 		if err := s.TouchTokens(t.Context(), usesAt(map[string]time.Time{second.ID: at(3 * time.Hour)})); err != nil {
 			t.Fatal(err)
 		}
-		if out := rotate(t, s, old.ID, successorOf(5, old, at(4*time.Hour), at(300*24*time.Hour)), at(4*time.Hour), 0); !out.ReuseDetected {
-			t.Fatal("no reuse detected")
+		out, err := s.RotateToken(t.Context(), latchkey.Rotation{Old: old.ID, Successor: successorOf(5, old, at(4*time.Hour), at(300*24*time.Hour)),
+			At: at(4 * time.Hour), GraceUntil: at(4 * time.Hour), DetectReuse: true})
+		if err != nil || !out.ReuseDetected {
+			t.Fatalf("RotateToken with the old secret after the successor's use = %+v, %v; want reuse detected", out, err)
+		}
+		if !slices.ContainsFunc(out.Changed, func(c *latchkey.Token) bool { return c.ID == old.ID && c.RevokedReason == latchkey.ReasonReuseDetected }) {
+			t.Errorf("Rotated.Changed = %v, want the old token, its reason changed", ids(out.Changed))
 		}
 		want = map[string]latchkey.RevokeReason{old.ID: latchkey.ReasonReuseDetected, first.ID: latchkey.ReasonSuperseded,
 			second.ID: latchkey.ReasonReuseDetected, child.ID: latchkey.ReasonParentRevoked}
@@ -220,11 +225,19 @@ func testRotateToken(t *testing.T, open func(t *testing.T) latchkey.Store) {
 			t.Fatal(err)
 		}
 		other := createToken(t, s, newToken(4, u.ID))
-		// The successor was used: whoever asks again with the old token
-		// is not the one who got the answer.
+		// Someone who names the old token but does not hold its secret
+		// (an administrator, by its id) is refused, and nothing changes.
 		again := successorOf(5, old, at(2*time.Hour), at(300*24*time.Hour))
-		out, err := s.RotateToken(t.Context(), latchkey.Rotation{Old: old.ID, Successor: again, At: at(2 * time.Hour), GraceUntil: at(2 * time.Hour)},
+		_, err := s.RotateToken(t.Context(), latchkey.Rotation{Old: old.ID, Successor: again, At: at(2 * time.Hour), GraceUntil: at(2 * time.Hour)},
 			newAuditRecord(old.ID))
+		checkCode(t, "RotateToken(a rotated token, its successor used, by id)", err, latchkey.ECONFLICT)
+		if diff := cmp.Diff(map[string]latchkey.RevokeReason{old.ID: "", first.ID: "", child.ID: ""}, revocations(t, s, old.ID, first.ID, child.ID)); diff != "" {
+			t.Errorf("a refused rotation revoked (-want +got):\n%s", diff)
+		}
+		// The successor was used: whoever asks again with the old
+		// token's secret is not the one who got the answer.
+		out, err := s.RotateToken(t.Context(), latchkey.Rotation{Old: old.ID, Successor: again, At: at(2 * time.Hour), GraceUntil: at(2 * time.Hour),
+			DetectReuse: true}, newAuditRecord(old.ID))
 		if err != nil {
 			t.Fatalf("RotateToken after the successor's use = %v", err)
 		}
