@@ -2,7 +2,9 @@ package httpapi_test
 
 import (
 	"encoding/json"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/netip"
 	"strings"
 	"testing"
@@ -161,4 +163,40 @@ func TestIdleExpiry(t *testing.T) {
 		}
 		shown(t, h.do("GET", selfPath, bearer(busy.AccessToken), nil))
 	}, func(c *service.Config) { c.IdleExpiry = idleFor })
+}
+
+// TestAllowedIPsIPv6Direct: with no proxy, a client connecting over IPv6
+// is held to its limit by the address it connects from.
+func TestAllowedIPsIPv6Direct(t *testing.T) {
+	h := newHarness(t)
+	ln, err := net.Listen("tcp6", "[::1]:0")
+	if err != nil {
+		t.Fatalf("no IPv6 loopback to listen on: %v", err)
+	}
+	srv := httptest.NewUnstartedServer(httpapi.New(h.svc, httpapi.Options{}))
+	srv.Listener.Close()
+	srv.Listener = ln
+	srv.Start()
+	defer srv.Close()
+	get := func(jwt string) int {
+		req, err := http.NewRequestWithContext(t.Context(), "GET", srv.URL+selfPath, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Authorization", bearer(jwt))
+		res, err := srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res.StatusCode
+	}
+	here := h.createVia(h.user, bearer(h.userJWT), `{"name":"v6 here","allowed_ips":["::1/128"]}`)
+	elsewhere := h.createVia(h.user, bearer(h.userJWT), `{"name":"v6 elsewhere","allowed_ips":["2001:db8::/32","127.0.0.1"]}`)
+	if code := get(here.AccessToken); code != http.StatusOK {
+		t.Errorf("a token limited to ::1, from ::1: status %d, want 200", code)
+	}
+	if code := get(elsewhere.AccessToken); code != http.StatusUnauthorized {
+		t.Errorf("a token limited to other networks, from ::1: status %d, want 401", code)
+	}
 }
