@@ -79,6 +79,10 @@ type AuditRecord struct {
 	SubjectID     string
 	Origin
 	Detail string // e.g. why authentication was refused
+	// Notify, when set, is the notification the change may send: the
+	// store writes NotificationOf(r) to the outbox with it. Not stored in
+	// the audit log.
+	Notify NotificationType
 }
 
 // AuditFilter selects audit records, newest first.
