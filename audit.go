@@ -168,6 +168,9 @@ func AuditWithRevocations(rs []*AuditRecord, ts []*Token) []*AuditRecord {
 		c := *rs[0]
 		userID := t.UserID
 		c.Action, c.SubjectUserID, c.SubjectID = AuditTokenRevoked, &userID, t.ID
+		// A rotation tells of itself (token.rotated, token.reuse_detected),
+		// not of each token it ended.
+		c.Notify = ""
 		c.Detail = string(t.RevokedReason)
 		if t.RevokedReason == ReasonParentRevoked {
 			c.Detail += ": made by token " + t.ParentID
@@ -183,7 +186,7 @@ func AuditAsReuse(rs []*AuditRecord) []*AuditRecord {
 	out := make([]*AuditRecord, len(rs))
 	for i, r := range rs {
 		c := *r
-		c.Action = AuditTokenReuse
+		c.Action, c.Notify = AuditTokenReuse, NoteTokenReuse
 		c.Detail = "rotated again after its successor was used: the rotation chain is revoked"
 		out[i] = &c
 	}

@@ -72,7 +72,7 @@ type Service interface {
 	StoreAccessToken(ctx context.Context, t *latchkey.Token, g *latchkey.Grant, origin latchkey.Origin) error
 	SignedTokenID(token string) (string, error)
 	Inspect(ctx context.Context, token string) (*latchkey.Principal, error)
-	RevokeAuthorization(ctx context.Context, requestID, why string) error
+	RevokeAuthorization(ctx context.Context, requestID, why string, reused bool) error
 	OperatorRevokeToken(ctx context.Context, id string) (bool, error)
 }
 
@@ -400,9 +400,9 @@ func (p *Provider) Token(w http.ResponseWriter, r *http.Request) {
 		// refresh token is presented again after use.
 		switch gt {
 		case "authorization_code":
-			ctx = withRevocationReason(ctx, "authorization code used twice")
+			ctx = withRevocationReason(ctx, "authorization code used twice", true)
 		case "refresh_token":
-			ctx = withRevocationReason(ctx, "refresh token used twice")
+			ctx = withRevocationReason(ctx, "refresh token used twice", true)
 		}
 	}
 	ar, err := p.f.NewAccessRequest(ctx, r, &Session{})
@@ -501,7 +501,7 @@ func (p *Provider) Revoke(w http.ResponseWriter, r *http.Request) {
 		writeError(w, fosite.ErrInvalidClient.WithHint("Authenticate as the client the token was issued to."))
 		return
 	}
-	ctx = withRevocationReason(ctx, "revoked by the application (token revocation request)")
+	ctx = withRevocationReason(ctx, "revoked by the application (token revocation request)", false)
 	err := p.f.NewRevocationRequest(ctx, r)
 	switch {
 	case errors.Is(err, fosite.ErrUnauthorizedClient):

@@ -152,7 +152,7 @@ func (s *storage) endAuthorization(ctx context.Context, requestID, why string) e
 	if err := s.st.DeactivateGrants(ctx, latchkey.GrantRefresh, requestID); err != nil {
 		return err
 	}
-	return s.p.svc.RevokeAuthorization(ctx, requestID, why)
+	return s.p.svc.RevokeAuthorization(ctx, requestID, why, revocation(ctx).reused)
 }
 
 // get reads the grant of kind under signature (already hashed) back into
@@ -384,37 +384,44 @@ func (s *storage) RotateRefreshToken(ctx context.Context, requestID, signature s
 	if err := s.st.DeactivateGrants(ctx, latchkey.GrantRefresh, requestID); err != nil {
 		return err
 	}
-	return s.p.svc.RevokeAuthorization(ctx, requestID, "replaced by a refresh (rotation)")
+	return s.p.svc.RevokeAuthorization(ctx, requestID, "replaced by a refresh (rotation)", false)
 }
 
 // Revocation of a whole authorization: a reused code or refresh token,
 // or /oauth/revoke. fosite calls both; each ends everything.
 
 func (s *storage) RevokeRefreshToken(ctx context.Context, requestID string) error {
-	return s.endAuthorization(ctx, requestID, revocationReason(ctx))
+	return s.endAuthorization(ctx, requestID, revocation(ctx).why)
 }
 
 func (s *storage) RevokeAccessToken(ctx context.Context, requestID string) error {
-	return s.endAuthorization(ctx, requestID, revocationReason(ctx))
+	return s.endAuthorization(ctx, requestID, revocation(ctx).why)
 }
 
-// reasonKey is the context key of revocationReason.
+// reasonKey is the context key of withRevocationReason.
 type reasonKey struct{}
 
 // withRevocationReason returns ctx saying why fosite, called with it,
 // revokes a whole authorization: only the endpoint that calls fosite knows
 // (a code or refresh token used twice at the token endpoint, a client's
 // request at the revocation endpoint), and the audit log records it.
-func withRevocationReason(ctx context.Context, why string) context.Context {
-	return context.WithValue(ctx, reasonKey{}, why)
+// reused says a code or refresh token was used twice: the owner is told.
+func withRevocationReason(ctx context.Context, why string, reused bool) context.Context {
+	return context.WithValue(ctx, reasonKey{}, revocationWhy{why, reused})
 }
 
-// revocationReason says why ctx's revocation of an authorization happens.
-func revocationReason(ctx context.Context) string {
-	if why, ok := ctx.Value(reasonKey{}).(string); ok {
-		return why
+// revocationWhy is what withRevocationReason says.
+type revocationWhy struct {
+	why    string
+	reused bool
+}
+
+// revocation says why ctx's revocation of an authorization happens.
+func revocation(ctx context.Context) revocationWhy {
+	if w, ok := ctx.Value(reasonKey{}).(revocationWhy); ok {
+		return w
 	}
-	return "authorization revoked"
+	return revocationWhy{why: "authorization revoked"}
 }
 
 // originKey is the context key of WithOrigin.

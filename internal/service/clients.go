@@ -221,7 +221,7 @@ func (s *Service) RevokeClient(ctx context.Context, id int64) error {
 	if c.ID == latchkey.PersonalAccessClientID || c.PersonalAccessClient {
 		return latchkey.Errorf(latchkey.EINVALID, "the personal access client cannot be revoked: revoke tokens one by one")
 	}
-	rec := s.auditRecord(Operator(), latchkey.AuditRecord{Action: latchkey.AuditClientRevoked, SubjectID: idString(id), Detail: c.Name})
+	rec := s.auditRecord(Operator(), latchkey.AuditRecord{Action: latchkey.AuditClientRevoked, Notify: latchkey.NoteTokenRevoked, SubjectID: idString(id), Detail: c.Name})
 	ts, err := s.store.RevokeClient(ctx, id, rec.At, rec)
 	if err != nil {
 		if latchkey.ErrorCode(err) == latchkey.ENOTFOUND {

@@ -65,9 +65,14 @@ func (s *Service) StoreAccessToken(ctx context.Context, t *latchkey.Token, g *la
 // authorization requestID, and tells every replica. The server does it
 // itself (a code or refresh token was used twice, or a refresh token
 // rotated): the audit log records the system as the actor, and why as the
-// reason.
-func (s *Service) RevokeAuthorization(ctx context.Context, requestID, why string) error {
+// reason. reused says a code or refresh token was used twice: then the
+// owner is told (token.revoked); a rotation or the application's own
+// revocation tells no one.
+func (s *Service) RevokeAuthorization(ctx context.Context, requestID, why string, reused bool) error {
 	rec := s.auditRecord(nil, latchkey.AuditRecord{Action: latchkey.AuditTokenRevoked, Detail: why})
+	if reused {
+		rec.Notify = latchkey.NoteTokenRevoked
+	}
 	ts, err := s.store.RevokeRequestTokens(ctx, requestID, rec.At, latchkey.ReasonAuthorizationEnded, rec)
 	if err != nil {
 		return err

@@ -152,7 +152,7 @@ func (s *Service) RotateToken(ctx context.Context, p *latchkey.Principal, owner 
 		return nil, "", err
 	}
 	detail := "successor " + t.ID + "; grace " + req.Grace.String()
-	rec := s.auditRecord(p, latchkey.AuditRecord{Action: latchkey.AuditTokenRotated, SubjectUserID: userRef(owner.ID), SubjectID: old.ID,
+	rec := s.auditRecord(p, latchkey.AuditRecord{Action: latchkey.AuditTokenRotated, Notify: latchkey.NoteTokenRotated, SubjectUserID: userRef(owner.ID), SubjectID: old.ID,
 		Detail: detail})
 	out, err := s.store.RotateToken(ctx, latchkey.Rotation{Old: old.ID, Successor: t, At: now, GraceUntil: now.Add(req.Grace), DetectReuse: self}, rec)
 	if err != nil {
@@ -201,7 +201,7 @@ func (s *Service) Sweep(ctx context.Context) error {
 	if err := s.FlushUsage(ctx); err != nil {
 		return err
 	}
-	rec = s.auditRecord(nil, latchkey.AuditRecord{Action: latchkey.AuditTokenRevoked, Detail: string(latchkey.ReasonIdle)})
+	rec = s.auditRecord(nil, latchkey.AuditRecord{Action: latchkey.AuditTokenRevoked, Notify: latchkey.NoteTokenRevoked, Detail: string(latchkey.ReasonIdle)})
 	ts, err = s.store.RevokeIdle(ctx, now.Add(-s.cfg.IdleExpiry-s.cfg.UsageFlush), now, rec)
 	if err != nil {
 		return err

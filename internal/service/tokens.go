@@ -250,7 +250,7 @@ func (s *Service) CreateToken(ctx context.Context, p *latchkey.Principal, owner 
 		t.ParentID = p.Token.ID
 		detail += "; made by token " + t.ParentID
 	}
-	rec := s.auditRecord(p, latchkey.AuditRecord{Action: latchkey.AuditTokenCreated, SubjectUserID: userRef(owner.ID), SubjectID: t.ID,
+	rec := s.auditRecord(p, latchkey.AuditRecord{Action: latchkey.AuditTokenCreated, Notify: latchkey.NoteTokenCreated, SubjectUserID: userRef(owner.ID), SubjectID: t.ID,
 		Detail: detail})
 	if err := s.store.CreateToken(ctx, t, rec); err != nil {
 		if latchkey.ErrorCode(err) == latchkey.EUNAUTHENTICATED {
@@ -396,7 +396,7 @@ func (s *Service) revokeToken(ctx context.Context, p *latchkey.Principal, owner 
 		return nil, false, err
 	}
 	reason := reasonFor(p, owner)
-	rec := s.auditRecord(p, latchkey.AuditRecord{Action: latchkey.AuditTokenRevoked, SubjectUserID: userRef(owner.ID), SubjectID: id,
+	rec := s.auditRecord(p, latchkey.AuditRecord{Action: latchkey.AuditTokenRevoked, Notify: latchkey.NoteTokenRevoked, SubjectUserID: userRef(owner.ID), SubjectID: id,
 		Detail: string(reason)})
 	t, ts, err := s.store.RevokeToken(ctx, id, rec.At, reason, rec)
 	if err != nil {

@@ -182,7 +182,7 @@ func (s *Service) UpdateUser(ctx context.Context, id int64, c UserChange) (*latc
 		// Disabled: every OAuth authorization of theirs ends, and the
 		// tokens the applications made with them; enabling them again
 		// brings none back.
-		end := s.auditRecord(Operator(), latchkey.AuditRecord{Action: latchkey.AuditTokenRevoked, Detail: string(latchkey.ReasonUserDisabled)})
+		end := s.auditRecord(Operator(), latchkey.AuditRecord{Action: latchkey.AuditTokenRevoked, Notify: latchkey.NoteTokenRevoked, Detail: string(latchkey.ReasonUserDisabled)})
 		ts, err := s.store.EndUserAuthorizations(ctx, u.ID, end.At, end)
 		if err != nil {
 			s.publish(ctx, changedUser)
@@ -219,7 +219,7 @@ func (s *Service) DeleteUser(ctx context.Context, id int64) error {
 func (s *Service) RestoreUser(ctx context.Context, id int64) (*latchkey.User, error) {
 	const why = "user restored"
 	restored := s.auditRecord(Operator(), latchkey.AuditRecord{Action: latchkey.AuditUserRestored, SubjectUserID: userRef(id), SubjectID: idString(id)})
-	revoked := s.auditRecord(Operator(), latchkey.AuditRecord{Action: latchkey.AuditTokenRevoked, Detail: why})
+	revoked := s.auditRecord(Operator(), latchkey.AuditRecord{Action: latchkey.AuditTokenRevoked, Notify: latchkey.NoteTokenRevoked, Detail: why})
 	u, ts, err := s.store.RestoreUser(ctx, id, restored.At, restored, revoked)
 	if latchkey.ErrorCode(err) == latchkey.ECONFLICT {
 		return nil, s.restoreConflict(ctx, id, err)
