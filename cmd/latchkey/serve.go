@@ -42,6 +42,12 @@ type serveConfig struct {
 	secureCookies   bool
 	oauthLifetime   time.Duration // of an OAuth access token
 	refreshLifetime time.Duration // of an OAuth refresh token
+
+	// Notifications: the mail server (nil: no mail), the reminders before
+	// expiry, and whether webhooks may reach private addresses.
+	mailer       *mail.Mailer
+	reminders    []time.Duration
+	allowPrivate bool
 }
 
 // parseServe reads serve's flags and their environment defaults into one
@@ -68,6 +74,10 @@ func (e *env) parseServe(args []string) (*serveConfig, error) {
 	secureCookies := fs.Bool("secure-cookies", false, "mark the sign-in cookie Secure even on plain HTTP (TLS ends at a proxy)")
 	oauthLifetime := fs.String("oauth-token-lifetime", oauth.DefaultAccessTokenLifetime.String(), "lifetime of an OAuth access token")
 	refreshLifetime := fs.String("refresh-token-lifetime", "30d", "lifetime of an OAuth refresh token, e.g. 30d")
+	smtpURL := fs.String("smtp-url", "", "the mail server for notifications to token owners: smtp://USER:PASSWORD@HOST:587 (STARTTLS when offered) or smtps://...:465 (default: no mail)")
+	mailFrom := fs.String("mail-from", "", "the From address of notification mail, e.g. Latchkey <tokens@example.com> (required with --smtp-url)")
+	reminders := fs.String("expiry-reminders", "30d,7d,1d", "how long before a token expires its owner is reminded: comma-separated lifetimes, or off")
+	allowPrivate := fs.Bool("webhook-allow-private", false, "let webhooks reach loopback, private and link-local addresses (refused by default)")
 	if err := fs.parse(args); err != nil {
 		return nil, err
 	}
@@ -140,7 +150,42 @@ func (e *env) parseServe(args []string) (*serveConfig, error) {
 		}
 		c.publicURL = strings.TrimSuffix(*publicURL, "/")
 	}
+	c.allowPrivate = *allowPrivate
+	if c.reminders, err = parseReminders(*reminders); err != nil {
+		return nil, usagef("serve: --expiry-reminders: %v", err)
+	}
+	switch {
+	case *smtpURL != "" && *mailFrom == "":
+		return nil, usagef("serve: --smtp-url needs --mail-from, the address notification mail comes from")
+	case *smtpURL == "" && *mailFrom != "":
+		return nil, usagef("serve: --mail-from needs --smtp-url, the mail server to send through")
+	case *smtpURL != "":
+		if c.mailer, err = mail.New(*smtpURL, *mailFrom, mail.Options{}); err != nil {
+			return nil, usagef("serve: %v", err)
+		}
+	}
 	return c, nil
+}
+
+// parseReminders reads --expiry-reminders: lifetimes such as 30d,7d,1d,
+// or off.
+func parseReminders(s string) ([]time.Duration, error) {
+	if strings.TrimSpace(s) == "off" {
+		return []time.Duration{}, nil
+	}
+	var out []time.Duration
+	for _, part := range strings.Split(s, ",") {
+		l, err := service.ParseLifetime(part)
+		if err != nil {
+			return nil, fmt.Errorf("want lifetimes such as 30d,7d,1d, or off: %v", err)
+		}
+		d := l.After(time.Time{}).Sub(time.Time{})
+		if d < time.Minute || d > 400*24*time.Hour {
+			return nil, fmt.Errorf("%q: want from a minute to 400 days", strings.TrimSpace(part))
+		}
+		out = append(out, d)
+	}
+	return out, nil
 }
 
 // checkAddr reports whether addr is HOST:PORT, the host an address or a
@@ -253,6 +298,9 @@ func (e *env) serve(ctx context.Context, args []string) error {
 	bg, stopBg := context.WithCancel(context.WithoutCancel(ctx))
 	bgDone := make(chan error, 1)
 	go func() { bgDone <- svc.Run(bg) }()
+	notifier := e.notifier(c, svc, st, m, log)
+	notified := make(chan struct{})
+	go func() { defer close(notified); _ = notifier.Run(bg) }()
 
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
@@ -287,6 +335,7 @@ func (e *env) serve(ctx context.Context, args []string) error {
 		}
 	}
 	stopBg()
+	<-notified
 	if berr := <-bgDone; berr != nil {
 		log.Error("writing last token use", "err", berr)
 	}
@@ -475,4 +524,29 @@ func logSettled(log *slog.Logger, st service.Settlement) {
 	if st.Err != nil {
 		log.Error("reading the servers' leases", "err", st.Err)
 	}
+}
+
+// notifier is the server's outbox runner: mail if --smtp-url is given,
+// webhooks, and the expiry reminders, with their metrics.
+func (e *env) notifier(c *serveConfig, svc *service.Service, st latchkey.Store, m *metrics.Metrics, log *slog.Logger) *notify.Notifier {
+	o := notify.Options{
+		Store:     st,
+		Sender:    &webhook.Sender{AllowPrivate: c.allowPrivate},
+		Opener:    svc.OpenWebhookSecret,
+		PublicURL: c.publicURL,
+		Reminders: c.reminders,
+		Server:    svc.ServerName() + "/" + rand.Text()[:8], // unique though a process id is reused
+		Clock:     svc.Now,
+		Log:       log,
+		Obs:       m,
+	}
+	if c.mailer != nil {
+		o.Mailer = c.mailer
+		if c.publicURL == "" {
+			log.Warn("notification mail will carry no link to the token: give --public-url")
+		}
+		log.Info("notification mail", "smtp", c.mailer.String())
+	}
+	m.Outbox(st.OutboxStats, svc.Now)
+	return notify.New(o)
 }

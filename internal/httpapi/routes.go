@@ -60,6 +60,8 @@ func (s *Server) routes() {
 	s.mux.Handle("POST /tokens/{token_id}/rotate", s.page(s.ui(s.uiRotateToken)))
 	s.mux.Handle("GET /applications", s.ui(s.uiApplications))
 	s.mux.Handle("POST /applications/{client_id}/revoke", s.page(s.ui(s.uiRevokeApplication)))
+	s.mux.Handle("GET /settings/notifications", s.ui(s.uiNotifications))
+	s.mux.Handle("POST /settings/notifications", s.page(s.ui(s.uiSaveNotifications)))
 	s.mux.Handle("GET /users", s.ui(s.uiUsers))
 	s.mux.Handle("GET /inventory", s.ui(s.uiInventory))
 	s.mux.Handle("GET /inventory.csv", s.ui(s.uiInventoryCSV))

@@ -1,7 +1,7 @@
 // Package metrics exposes Latchkey's Prometheus metrics: HTTP requests by
 // route pattern and status with latency histograms, authentication
 // outcomes, the token cache, tokens created and revoked, requests refused
-// by rate limits, and the database pool. docs/operations.md lists them.
+// by rate limits, the database pool, and the notifications' outbox. docs/operations.md lists them.
 //
 // Every label takes its values from a closed set, whatever callers send:
 // a route is a mux pattern, a method outside the standard ones is
@@ -11,6 +11,7 @@
 package metrics
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 	"sync"
@@ -19,6 +20,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/latchkey/latchkey"
 )
 
 // Metrics holds the collectors, on a registry of their own.
@@ -31,6 +34,7 @@ type Metrics struct {
 	revoked     prometheus.Counter
 	rateLimited *prometheus.CounterVec
 	signIns     *prometheus.CounterVec
+	deliveries  *prometheus.CounterVec
 
 	// series holds each request series once looked up, by seriesKey, so
 	// that a request costs no label hashing. Its keys come from closed
@@ -88,8 +92,12 @@ func New() *Metrics {
 			Name: "latchkey_sign_ins_total",
 			Help: "Sign-ins to the web pages whose password was checked, by outcome: accepted or refused (never why).",
 		}, []string{"outcome"}),
+		deliveries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "latchkey_notification_deliveries_total",
+			Help: "Attempts at delivering notifications, by kind (mail, webhook) and outcome: delivered, retry (failed, to be tried again) or failed (given up after a day).",
+		}, []string{"kind", "outcome"}),
 	}
-	reg.MustRegister(m.requests, m.duration, m.auth, m.created, m.revoked, m.rateLimited, m.signIns,
+	reg.MustRegister(m.requests, m.duration, m.auth, m.created, m.revoked, m.rateLimited, m.signIns, m.deliveries,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -181,3 +189,53 @@ func (m *Metrics) Gauge(name, help string, f func() float64) {
 
 // Register adds another collector, such as the database pool's.
 func (m *Metrics) Register(c prometheus.Collector) { m.reg.MustRegister(c) }
+
+// Delivered counts an attempt at a notification's delivery: kind is mail
+// or webhook; outcome delivered, retry or failed.
+func (m *Metrics) Delivered(kind, outcome string) {
+	m.deliveries.WithLabelValues(kind, outcome).Inc()
+}
+
+// Outbox adds the outbox's gauges, read with stats at each scrape (one
+// query for all four).
+func (m *Metrics) Outbox(stats func(context.Context) (latchkey.OutboxStats, error), now func() time.Time) {
+	m.reg.MustRegister(&outboxCollector{stats: stats, now: now})
+}
+
+var (
+	outboxNew     = prometheus.NewDesc("latchkey_outbox_notifications_new", "Notifications written but not yet fanned out to their recipients.", nil, nil)
+	outboxPending = prometheus.NewDesc("latchkey_outbox_deliveries_pending", "Deliveries (mail or webhook) not yet delivered, nor given up on.", nil, nil)
+	outboxOldest  = prometheus.NewDesc("latchkey_outbox_oldest_age_seconds", "Age of the oldest notification or delivery not yet delivered; 0 when there is none.", nil, nil)
+	outboxFailed  = prometheus.NewDesc("latchkey_outbox_deliveries_failed", "Deliveries given up on after a day of attempts, kept in the database.", nil, nil)
+)
+
+// outboxCollector reads the outbox's gauges at each scrape.
+type outboxCollector struct {
+	stats func(context.Context) (latchkey.OutboxStats, error)
+	now   func() time.Time
+}
+
+func (c *outboxCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- outboxNew
+	ch <- outboxPending
+	ch <- outboxOldest
+	ch <- outboxFailed
+}
+
+func (c *outboxCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	s, err := c.stats(ctx)
+	if err != nil {
+		ch <- prometheus.NewInvalidMetric(outboxPending, err)
+		return
+	}
+	age := 0.0
+	if s.Oldest != nil {
+		age = max(0, c.now().Sub(*s.Oldest).Seconds())
+	}
+	ch <- prometheus.MustNewConstMetric(outboxNew, prometheus.GaugeValue, float64(s.New))
+	ch <- prometheus.MustNewConstMetric(outboxPending, prometheus.GaugeValue, float64(s.Pending))
+	ch <- prometheus.MustNewConstMetric(outboxOldest, prometheus.GaugeValue, age)
+	ch <- prometheus.MustNewConstMetric(outboxFailed, prometheus.GaugeValue, float64(s.Failed))
+}
