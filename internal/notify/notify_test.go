@@ -1,0 +1,431 @@
+package notify_test
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/internal/jwt"
+	"github.com/latchkey/latchkey/internal/mail"
+	"github.com/latchkey/latchkey/internal/mailtest"
+	"github.com/latchkey/latchkey/internal/notify"
+	"github.com/latchkey/latchkey/internal/password"
+	"github.com/latchkey/latchkey/internal/service"
+	"github.com/latchkey/latchkey/internal/sqlite"
+	"github.com/latchkey/latchkey/internal/sqlitetest"
+	"github.com/latchkey/latchkey/internal/webhook"
+)
+
+// clock is a clock the test moves.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+
+func (c *clock) Advance(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
+
+// world is a service on a real SQLite database, a real SMTP server and a
+// real webhook receiver, on one clock.
+type world struct {
+	svc  *service.Service
+	st   *sqlite.DB
+	clk  *clock
+	smtp *mailtest.Server
+	hook *receiver
+	obs  *counts
+}
+
+func newWorld(t *testing.T) *world {
+	t.Helper()
+	w := &world{st: sqlitetest.Open(t), clk: &clock{t: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)}, obs: &counts{m: map[string]int{}}}
+	sealer, err := jwt.NewSealer([]byte("notify test secret, long enough!"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.svc, err = service.New(t.Context(), w.st, sealer, service.Config{Now: w.clk.Now,
+		Password: &password.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.smtp = mailtest.Start(t)
+	w.hook = newReceiver(t, w.clk)
+	return w
+}
+
+// notifier is a server's outbox runner in w.
+func (w *world) notifier(t *testing.T, server string) *notify.Notifier {
+	t.Helper()
+	m, err := mail.New("smtp://"+w.smtp.Addr, "Latchkey <tokens@example.com>", mail.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return notify.New(notify.Options{Store: w.st, Mailer: m, Sender: &webhook.Sender{AllowPrivate: true, Timeout: 5 * time.Second},
+		Opener: w.svc.OpenWebhookSecret, PublicURL: "https://tokens.example.com", Server: server, Clock: w.clk.Now, Obs: w.obs})
+}
+
+// register registers the receiver for events.
+func (w *world) register(t *testing.T, events ...latchkey.NotificationType) *latchkey.Webhook {
+	t.Helper()
+	h, secret, err := w.svc.CreateWebhook(t.Context(), service.NewWebhook{URL: w.hook.srv.URL + "/hook", Events: events, AllowPrivate: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w.hook.key, err = webhook.ParseSecret(secret); err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+// run fans out and delivers until nothing is due.
+func run(t *testing.T, n *notify.Notifier) {
+	t.Helper()
+	if _, err := n.FanOut(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := n.Deliver(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// counts is an Observer.
+type counts struct {
+	mu sync.Mutex
+	m  map[string]int
+}
+
+func (c *counts) Delivered(kind, outcome string) {
+	c.mu.Lock()
+	c.m[kind+" "+outcome]++
+	c.mu.Unlock()
+}
+
+func (c *counts) get(k string) int { c.mu.Lock(); defer c.mu.Unlock(); return c.m[k] }
+
+// receiver is a webhook endpoint that checks each signature as Standard
+// Webhooks says a receiver must.
+type receiver struct {
+	srv    *httptest.Server
+	key    []byte
+	clk    *clock
+	status atomic.Int32
+	mu     sync.Mutex
+	got    []post
+}
+
+type post struct {
+	ID        string
+	Body      notify.Message
+	Raw       string
+	VerifyErr error
+}
+
+func newReceiver(t *testing.T, clk *clock) *receiver {
+	r := &receiver{clk: clk}
+	r.status.Store(http.StatusNoContent)
+	r.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		b, _ := io.ReadAll(req.Body)
+		p := post{ID: req.Header.Get("webhook-id"), Raw: string(b)}
+		p.VerifyErr = webhook.Verify(r.key, req.Header, b, r.clk.Now(), 5*time.Minute)
+		if err := json.Unmarshal(b, &p.Body); err != nil && p.VerifyErr == nil {
+			p.VerifyErr = err
+		}
+		r.mu.Lock()
+		r.got = append(r.got, p)
+		r.mu.Unlock()
+		w.WriteHeader(int(r.status.Load()))
+	}))
+	t.Cleanup(r.srv.Close)
+	return r
+}
+
+func (r *receiver) posts() []post {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]post(nil), r.got...)
+}
+
+// mails takes the messages the SMTP server has now.
+func mails(s *mailtest.Server) []mailtest.Message {
+	var out []mailtest.Message
+	for {
+		select {
+		case m := <-s.Messages:
+			out = append(out, m)
+		default:
+			return out
+		}
+	}
+}
+
+func TestAdministratorRevokes(t *testing.T) {
+	w := newWorld(t)
+	ctx := t.Context()
+	w.register(t, latchkey.NoteTokenRevoked)
+	alice, err := w.svc.CreateUser(ctx, service.NewUser{Username: "alice", Email: "alice@example.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin, err := w.svc.CreateUser(ctx, service.NewUser{Username: "root", Email: "root@example.com", Admin: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := "deploy"
+	tok, secret, err := w.svc.CreateToken(ctx, &latchkey.Principal{User: alice}, alice, service.TokenRequest{Name: &name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.svc.RevokeToken(ctx, &latchkey.Principal{User: admin}, alice, tok.ID); err != nil {
+		t.Fatal(err)
+	}
+	n := w.notifier(t, "a")
+	run(t, n)
+
+	got := mails(w.smtp)
+	if len(got) != 1 {
+		t.Fatalf("%d mails, want 1 (alice made the token herself in the web pages: no mail for it)", len(got))
+	}
+	m := got[0]
+	if m.ParseErr != nil {
+		t.Fatal(m.ParseErr)
+	}
+	if len(m.To) != 1 || m.To[0] != "alice@example.com" {
+		t.Errorf("mail to %v", m.To)
+	}
+	if m.Subject != `Your token "deploy" was revoked` {
+		t.Errorf("subject %q", m.Subject)
+	}
+	link := "https://tokens.example.com/tokens#token-" + tok.ID
+	for part, text := range map[string]string{"text": m.Text, "html": m.HTML} {
+		if !strings.Contains(text, "revoked by root") || !strings.Contains(text, "Reason: admin") || !strings.Contains(text, link) {
+			t.Errorf("the %s part does not say who revoked it, why, and where to see it:\n%s", part, text)
+		}
+	}
+	if strings.Contains(string(m.Raw), secret) || strings.Contains(string(m.Raw), strings.Split(secret, ".")[2]) {
+		t.Error("the mail holds the token's secret")
+	}
+	if !strings.Contains(m.HTML, `<a href="`+link+`">`) {
+		t.Errorf("the html part has no link:\n%s", m.HTML)
+	}
+
+	posts := w.hook.posts()
+	if len(posts) != 1 {
+		t.Fatalf("%d posts, want 1 (the webhook takes token.revoked only)", len(posts))
+	}
+	p := posts[0]
+	if p.VerifyErr != nil {
+		t.Fatalf("the signature does not verify: %v", p.VerifyErr)
+	}
+	d := p.Body.Data
+	if p.Body.Type != latchkey.NoteTokenRevoked || d.TokenID != tok.ID || d.TokenName != "deploy" || d.UserID != alice.ID ||
+		d.Username != "alice" || d.Reason != "admin" || d.Actor.Type != latchkey.ActorUser || d.Actor.Username != "root" || d.URL != link {
+		t.Errorf("body %s", p.Raw)
+	}
+	if !p.Body.Timestamp.Equal(w.clk.Now()) {
+		t.Errorf("timestamp %v, want %v", p.Body.Timestamp, w.clk.Now())
+	}
+	if strings.Contains(p.Raw, secret) {
+		t.Error("the body holds the token's secret")
+	}
+	if w.obs.get("mail delivered") != 1 || w.obs.get("webhook delivered") != 1 {
+		t.Errorf("counted %v", w.obs.m)
+	}
+	// Delivered once: nothing is due again.
+	if c, err := n.Deliver(ctx); err != nil || c != 0 {
+		t.Errorf("Deliver again = %d, %v", c, err)
+	}
+}
+
+func TestOwnerHearsNothingOfWhatTheyDid(t *testing.T) {
+	w := newWorld(t)
+	ctx := t.Context()
+	w.register(t)
+	alice, err := w.svc.CreateUser(ctx, service.NewUser{Username: "alice", Email: "alice@example.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &latchkey.Principal{User: alice}
+	name := "mine"
+	tok, _, err := w.svc.CreateToken(ctx, p, alice, service.TokenRequest{Name: &name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.svc.RevokeToken(ctx, p, alice, tok.ID); err != nil {
+		t.Fatal(err)
+	}
+	run(t, w.notifier(t, "a"))
+	if got := mails(w.smtp); len(got) != 0 {
+		t.Errorf("%d mails of what alice did herself", len(got))
+	}
+	if got := w.hook.posts(); len(got) != 0 {
+		t.Errorf("%d posts of what alice did herself", len(got))
+	}
+}
+
+func TestMailChoices(t *testing.T) {
+	w := newWorld(t)
+	ctx := t.Context()
+	alice, err := w.svc.CreateUser(ctx, service.NewUser{Username: "alice", Email: "alice@example.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &latchkey.Principal{User: alice}
+	// Alice wants no mail of tokens made for her, and tries to turn off
+	// revocations too: a security notice, which stays on.
+	if err := w.svc.SetMailOff(ctx, p, []latchkey.NotificationType{latchkey.NoteTokenCreated, latchkey.NoteTokenRevoked}); err != nil {
+		t.Fatal(err)
+	}
+	off, err := w.svc.MailOff(ctx, p)
+	if err != nil || len(off) != 1 || off[0] != latchkey.NoteTokenCreated {
+		t.Fatalf("MailOff = %v, %v", off, err)
+	}
+	tok, _, err := w.svc.OperatorCreateToken(ctx, alice, service.TokenRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.svc.OperatorRevokeToken(ctx, tok.ID); err != nil {
+		t.Fatal(err)
+	}
+	run(t, w.notifier(t, "a"))
+	got := mails(w.smtp)
+	if len(got) != 1 || !strings.Contains(got[0].Subject, "was revoked") {
+		var subjects []string
+		for _, m := range got {
+			subjects = append(subjects, m.Subject)
+		}
+		t.Errorf("mails %q, want the revocation only", subjects)
+	}
+}
+
+func TestRetriedThenFailed(t *testing.T) {
+	w := newWorld(t)
+	ctx := t.Context()
+	h := w.register(t)
+	alice, err := w.svc.CreateUser(ctx, service.NewUser{Username: "alice"}) // no email: webhooks only
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.hook.status.Store(http.StatusInternalServerError)
+	if _, _, err := w.svc.OperatorCreateToken(ctx, alice, service.TokenRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	n := w.notifier(t, "a")
+	run(t, n)
+	if got := len(w.hook.posts()); got != 1 {
+		t.Fatalf("%d posts, want 1", got)
+	}
+	ds, err := w.svc.Deliveries(ctx, h.ID, 10)
+	if err != nil || len(ds) != 1 {
+		t.Fatalf("Deliveries = %v, %v", ds, err)
+	}
+	d := ds[0]
+	if d.State != latchkey.DeliveryPending || d.Attempts != 1 || d.LastStatus != 500 || d.LastError == "" ||
+		!d.NextAt.Equal(w.clk.Now().Add(notify.Backoff(1))) {
+		t.Fatalf("after a 500: %+v", d)
+	}
+	// Not due before its backoff.
+	w.clk.Advance(notify.Backoff(1) - time.Second)
+	if c, _ := n.Deliver(ctx); c != 0 {
+		t.Errorf("tried again %d before its time", c)
+	}
+	w.clk.Advance(time.Second)
+	if c, err := n.Deliver(ctx); c != 1 || err != nil {
+		t.Fatalf("Deliver after the backoff = %d, %v", c, err)
+	}
+	// Failing for a day: given up.
+	for i := 0; i < 100; i++ {
+		w.clk.Advance(time.Hour)
+		if _, err := n.Deliver(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ds, _ = w.svc.Deliveries(ctx, h.ID, 10)
+	if ds[0].State != latchkey.DeliveryFailed {
+		t.Fatalf("after a day of 500s: %+v", ds[0])
+	}
+	attempts := len(w.hook.posts())
+	if ds[0].Attempts != attempts || w.obs.get("webhook failed") != 1 || w.obs.get("webhook retry") != attempts-1 {
+		t.Errorf("attempts %d, posts %d, counted %v", ds[0].Attempts, attempts, w.obs.m)
+	}
+	stats, err := w.st.OutboxStats(ctx)
+	if err != nil || stats.Failed != 1 || stats.Pending != 0 {
+		t.Errorf("OutboxStats = %+v, %v", stats, err)
+	}
+	// A failed delivery stays failed.
+	w.hook.status.Store(http.StatusOK)
+	w.clk.Advance(time.Hour)
+	if c, _ := n.Deliver(ctx); c != 0 {
+		t.Errorf("a failed delivery was tried again")
+	}
+}
+
+func TestRecoversAfterFailures(t *testing.T) {
+	w := newWorld(t)
+	ctx := t.Context()
+	w.register(t)
+	alice, err := w.svc.CreateUser(ctx, service.NewUser{Username: "alice", Email: "alice@example.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.hook.status.Store(http.StatusServiceUnavailable)
+	w.smtp.Refuse(true)
+	if _, _, err := w.svc.OperatorCreateToken(ctx, alice, service.TokenRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	n := w.notifier(t, "a")
+	run(t, n)
+	w.hook.status.Store(http.StatusOK)
+	w.smtp.Refuse(false)
+	w.clk.Advance(notify.Backoff(1))
+	run(t, n)
+	posts := w.hook.posts()
+	if len(posts) != 2 || posts[0].ID != posts[1].ID || posts[0].Raw != posts[1].Raw {
+		t.Errorf("a retry is the same message, with the same webhook-id: %+v", posts)
+	}
+	if got := mails(w.smtp); len(got) != 1 || got[0].Header.Get("Message-Id") != "<"+posts[0].ID+"@latchkey>" {
+		t.Errorf("mails after the retry: %d", len(got))
+	}
+}
+
+func TestWebhookSeesOnlyWhatFollowsIt(t *testing.T) {
+	w := newWorld(t)
+	ctx := t.Context()
+	alice, err := w.svc.CreateUser(ctx, service.NewUser{Username: "alice"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := w.svc.OperatorCreateToken(ctx, alice, service.TokenRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	w.clk.Advance(time.Second)
+	w.register(t)
+	run(t, w.notifier(t, "a"))
+	if got := len(w.hook.posts()); got != 0 {
+		t.Errorf("a new webhook got %d notifications of before it was there", got)
+	}
+}
+
+func TestBackoff(t *testing.T) {
+	for attempt, want := range map[int]time.Duration{1: 5 * time.Second, 2: 10 * time.Second, 3: 20 * time.Second, 10: 2560 * time.Second, 11: time.Hour, 40: time.Hour} {
+		if got := notify.Backoff(attempt); got != want {
+			t.Errorf("Backoff(%d) = %v, want %v", attempt, got, want)
+		}
+	}
+}
+
+func TestThreshold(t *testing.T) {
+	for d, want := range map[time.Duration]string{24 * time.Hour: "1d", 30 * 24 * time.Hour: "30d", 12 * time.Hour: "12h",
+		36 * time.Hour: "1d12h", 90 * time.Second: "1m30s", 30 * time.Second: "30s"} {
+		if got := notify.Threshold(d); got != want {
+			t.Errorf("Threshold(%v) = %q, want %q", d, got, want)
+		}
+	}
+}
