@@ -48,6 +48,7 @@ type serveConfig struct {
 	mailer       *mail.Mailer
 	reminders    []time.Duration
 	allowPrivate bool
+	claim        time.Duration // how long a delivery is one server's
 }
 
 // parseServe reads serve's flags and their environment defaults into one
@@ -78,6 +79,7 @@ func (e *env) parseServe(args []string) (*serveConfig, error) {
 	mailFrom := fs.String("mail-from", "", "the From address of notification mail, e.g. Latchkey <tokens@example.com> (required with --smtp-url)")
 	reminders := fs.String("expiry-reminders", "30d,7d,1d", "how long before a token expires its owner is reminded: comma-separated lifetimes, or off")
 	allowPrivate := fs.Bool("webhook-allow-private", false, "let webhooks reach loopback, private and link-local addresses (refused by default)")
+	claim := fs.String("delivery-claim", "2m", "how long a notification's delivery is one server's alone: if this server dies, another sends it again after that; each attempt gets half of it at most, and 10s")
 	if err := fs.parse(args); err != nil {
 		return nil, err
 	}
@@ -151,6 +153,9 @@ func (e *env) parseServe(args []string) (*serveConfig, error) {
 		c.publicURL = strings.TrimSuffix(*publicURL, "/")
 	}
 	c.allowPrivate = *allowPrivate
+	if c.claim, err = time.ParseDuration(*claim); err != nil || c.claim < time.Second {
+		return nil, usagef("serve: --delivery-claim: want a duration of a second or more, such as 2m, got %q", *claim)
+	}
 	if c.reminders, err = parseReminders(*reminders); err != nil {
 		return nil, usagef("serve: --expiry-reminders: %v", err)
 	}
@@ -160,12 +165,16 @@ func (e *env) parseServe(args []string) (*serveConfig, error) {
 	case *smtpURL == "" && *mailFrom != "":
 		return nil, usagef("serve: --mail-from needs --smtp-url, the mail server to send through")
 	case *smtpURL != "":
-		if c.mailer, err = mail.New(*smtpURL, *mailFrom, mail.Options{}); err != nil {
+		if c.mailer, err = mail.New(*smtpURL, *mailFrom, mail.Options{Timeout: attemptTimeout(c.claim)}); err != nil {
 			return nil, usagef("serve: %v", err)
 		}
 	}
 	return c, nil
 }
+
+// attemptTimeout is how long one attempt at a delivery may take: half the
+// claim, so that no other server sends it meanwhile, and 10 s at most.
+func attemptTimeout(claim time.Duration) time.Duration { return min(10*time.Second, claim/2) }
 
 // parseReminders reads --expiry-reminders: lifetimes such as 30d,7d,1d,
 // or off.
@@ -531,7 +540,7 @@ func logSettled(log *slog.Logger, st service.Settlement) {
 func (e *env) notifier(c *serveConfig, svc *service.Service, st latchkey.Store, m *metrics.Metrics, log *slog.Logger) *notify.Notifier {
 	o := notify.Options{
 		Store:     st,
-		Sender:    &webhook.Sender{AllowPrivate: c.allowPrivate},
+		Sender:    &webhook.Sender{AllowPrivate: c.allowPrivate, Timeout: attemptTimeout(c.claim)},
 		Opener:    svc.OpenWebhookSecret,
 		PublicURL: c.publicURL,
 		Reminders: c.reminders,
@@ -539,6 +548,7 @@ func (e *env) notifier(c *serveConfig, svc *service.Service, st latchkey.Store, 
 		Clock:     svc.Now,
 		Log:       log,
 		Obs:       m,
+		Claim:     c.claim,
 	}
 	if c.mailer != nil {
 		o.Mailer = c.mailer

@@ -66,7 +66,8 @@ type Options struct {
 	// Claim is how long a claimed delivery is this server's alone: two
 	// minutes, well over a delivery's timeout.
 	Claim time.Duration
-	// Batch is the most notifications or deliveries taken at once: 32.
+	// Batch is the most notifications fanned out, or deliveries sent
+	// (all at once), in one pass: 32.
 	Batch int
 }
 
@@ -195,16 +196,12 @@ func (n *Notifier) Deliver(ctx context.Context) (int, error) {
 	if err != nil || len(ds) == 0 {
 		return 0, err
 	}
+	// All at once: each must be tried while its claim holds, and an
+	// attempt takes at most half of it (the sender's timeout).
 	var wg sync.WaitGroup
 	errs := make([]error, len(ds))
-	sem := make(chan struct{}, 8)
 	for i, d := range ds {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			errs[i] = n.deliver(ctx, d)
-		}()
+		wg.Go(func() { errs[i] = n.deliver(ctx, d) })
 	}
 	wg.Wait()
 	return len(ds), errors.Join(errs...)

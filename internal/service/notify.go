@@ -46,10 +46,7 @@ func (s *Service) CreateWebhook(ctx context.Context, n NewWebhook) (*latchkey.We
 	if err != nil {
 		return nil, "", err
 	}
-	secret, key, err := webhook.NewSecret()
-	if err != nil {
-		return nil, "", err
-	}
+	secret, key := webhook.NewSecret()
 	sealed, err := s.sealer.Seal(id, key)
 	if err != nil {
 		return nil, "", err

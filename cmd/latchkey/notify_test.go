@@ -1,0 +1,299 @@
+package main
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/client"
+	"github.com/latchkey/latchkey/internal/mailtest"
+	"github.com/latchkey/latchkey/internal/notify"
+	"github.com/latchkey/latchkey/internal/pgtest"
+	"github.com/latchkey/latchkey/internal/webhook"
+)
+
+// hookReceiver is a webhook endpoint that verifies each signature with
+// the published algorithm, and tells what it got.
+type hookReceiver struct {
+	srv   *httptest.Server
+	mu    sync.Mutex
+	key   []byte
+	posts chan hookPost
+	// inFlight counts the requests of each webhook-id being answered;
+	// twice is the number of times a second arrived meanwhile.
+	inFlight map[string]int
+	twice    int
+	// hold, while not nil, is waited on before each answer.
+	hold chan struct{}
+	held chan string // each webhook-id as it is held
+}
+
+type hookPost struct {
+	ID   string
+	Msg  notify.Message
+	Err  error // the signature's, or the body's
+	Body string
+}
+
+func newHookReceiver(t *testing.T) *hookReceiver {
+	r := &hookReceiver{posts: make(chan hookPost, 1024), inFlight: map[string]int{}, held: make(chan string, 1024)}
+	r.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		body, _ := io.ReadAll(req.Body)
+		id := req.Header.Get("webhook-id")
+		r.mu.Lock()
+		key, hold := r.key, r.hold
+		if r.inFlight[id] > 0 {
+			r.twice++
+		}
+		r.inFlight[id]++
+		r.mu.Unlock()
+		defer func() { r.mu.Lock(); r.inFlight[id]--; r.mu.Unlock() }()
+		p := hookPost{ID: id, Body: string(body)}
+		if p.Err = webhook.Verify(key, req.Header, body, time.Now(), time.Minute); p.Err == nil {
+			p.Err = json.Unmarshal(body, &p.Msg)
+		}
+		if hold != nil {
+			r.held <- id
+			<-hold
+		}
+		r.posts <- p
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	t.Cleanup(r.srv.Close)
+	return r
+}
+
+func (r *hookReceiver) setKey(t *testing.T, secret string) {
+	t.Helper()
+	key, err := webhook.ParseSecret(secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.mu.Lock()
+	r.key = key
+	r.mu.Unlock()
+}
+
+// next is the next post, within a minute.
+func (r *hookReceiver) next(t *testing.T) hookPost {
+	t.Helper()
+	select {
+	case p := <-r.posts:
+		if p.Err != nil {
+			t.Fatalf("webhook %s: %v\n%s", p.ID, p.Err, p.Body)
+		}
+		return p
+	case <-time.After(time.Minute):
+		t.Fatal("no webhook within a minute")
+	}
+	return hookPost{}
+}
+
+// nextMail is the next mail to, within a minute.
+func nextMail(t *testing.T, s *mailtest.Server, to string) mailtest.Message {
+	t.Helper()
+	deadline := time.After(time.Minute)
+	for {
+		select {
+		case m := <-s.Messages:
+			if m.ParseErr != nil {
+				t.Fatalf("mail does not parse: %v\n%s", m.ParseErr, m.Raw)
+			}
+			if len(m.To) == 1 && m.To[0] == to {
+				return m
+			}
+		case <-deadline:
+			t.Fatalf("no mail to %s within a minute", to)
+		}
+	}
+}
+
+// TestNotificationsEndToEnd is the issue's "done when": a server with a
+// mail server and a webhook registered at the command line; an
+// administrator revokes a user's token over the API; the user gets a mail
+// and the webhook a signed token.revoked.
+func TestNotificationsEndToEnd(t *testing.T) {
+	smtp := mailtest.Start(t)
+	hook := newHookReceiver(t)
+	dir := t.TempDir()
+	env := testEnv(map[string]string{"LATCHKEY_DATABASE": filepath.Join(dir, "latchkey.db")})
+	base, stderr, _ := serve(t, env, "--smtp-url", "smtp://tokens:mail-password@"+smtp.Addr, "--mail-from", "Latchkey <tokens@example.com>",
+		"--public-url", "https://tokens.example.com", "--webhook-allow-private")
+	if strings.Contains(stderr.String(), "mail-password") {
+		t.Errorf("serve printed the mail server's password:\n%s", stderr.String())
+	}
+	out := mustCLI(t, env, "webhook", "create", "--url", hook.srv.URL+"/latchkey", "--events", "token.revoked", "--webhook-allow-private")
+	lines := strings.Split(out, "\n")
+	if len(lines) != 2 || !strings.HasPrefix(lines[0], "wh_") || !strings.HasPrefix(lines[1], "whsec_") {
+		t.Fatalf("webhook create printed %q, want the id, then the secret", out)
+	}
+	hook.setKey(t, lines[1])
+	if list := mustCLI(t, env, "webhook", "list"); !strings.Contains(list, lines[0]) || strings.Contains(list, lines[1]) {
+		t.Errorf("webhook list:\n%s", list)
+	}
+
+	admin, _ := client.New(base, client.WithBearerToken(mustCLI(t, env, "token", "create", "--user", "admin", "--name", "admin")))
+	mustCLI(t, env, "user", "create", "--username", "alice", "--email", "alice@example.com")
+	aliceJWT := mustCLI(t, env, "token", "create", "--user", "alice", "--name", "deploy")
+	alice, _ := client.New(base, client.WithBearerToken(aliceJWT))
+	self, err := alice.Self(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Made at the command line: alice hears of it (mail only: the webhook
+	// takes token.revoked alone).
+	if m := nextMail(t, smtp, "alice@example.com"); !strings.Contains(m.Subject, `A new token was made for you: token "deploy"`) {
+		t.Errorf("first mail: %q", m.Subject)
+	}
+	if err := admin.RevokeToken(t.Context(), self.UserID, self.ID); err != nil {
+		t.Fatal(err)
+	}
+
+	m := nextMail(t, smtp, "alice@example.com")
+	if m.Login != "tokens" || m.From != "tokens@example.com" {
+		t.Errorf("mail from %q, logged in as %q", m.From, m.Login)
+	}
+	if m.Subject != `Your token "deploy" was revoked` {
+		t.Errorf("subject %q", m.Subject)
+	}
+	link := "https://tokens.example.com/tokens#token-" + self.ID
+	if !strings.Contains(m.Text, link) || !strings.Contains(m.HTML, `href="`+link+`"`) || !strings.Contains(m.Text, "revoked by admin") {
+		t.Errorf("mail parts:\n%s\n%s", m.Text, m.HTML)
+	}
+	if strings.Contains(string(m.Raw), aliceJWT) {
+		t.Error("the mail holds the token")
+	}
+	p := hook.next(t)
+	if p.Msg.Type != latchkey.NoteTokenRevoked || p.Msg.Data.TokenID != self.ID || p.Msg.Data.Username != "alice" ||
+		p.Msg.Data.Actor.Username != "admin" || p.Msg.Data.Reason != "admin" {
+		t.Errorf("webhook body %s", p.Body)
+	}
+	// The command line shows both deliveries as delivered; the server's
+	// log never shows the mail password.
+	deadline := time.Now().Add(time.Minute)
+	for {
+		ds := mustCLI(t, env, "webhook", "deliveries")
+		// alice's two mails, admin's one (his token was made at the
+		// command line), and the webhook's token.revoked.
+		if strings.Count(ds, "delivered") == 4 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("webhook deliveries:\n%s", ds)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if strings.Contains(stderr.String(), "mail-password") {
+		t.Errorf("the server logged the mail server's password:\n%s", stderr.String())
+	}
+}
+
+// TestNotificationCrash kills servers while deliveries are in flight, on
+// both stores: every notification is delivered at least once afterwards,
+// none is lost, and none is sent by two servers at once.
+func TestNotificationCrash(t *testing.T) {
+	if testing.Short() {
+		t.Skip("crash test: skipped with -short")
+	}
+	t.Parallel()
+	bin := programBinary(t)
+	// Claims of 4 s: a killed server's deliveries go out again soon after.
+	common := []string{"LATCHKEY_LOG_LEVEL=warn", "LATCHKEY_LEASE=200ms", "LATCHKEY_DELIVERY_CLAIM=4s", "LATCHKEY_WEBHOOK_ALLOW_PRIVATE=true"}
+	t.Run("sqlite", func(t *testing.T) {
+		t.Parallel()
+		db := filepath.Join(t.TempDir(), "notify.db")
+		env := append(append(os.Environ(), "LATCHKEY_DATABASE="+db), common...)
+		notificationCrash(t, bin, env, testEnv(map[string]string{"LATCHKEY_DATABASE": db}))
+	})
+	t.Run("postgres", func(t *testing.T) {
+		t.Parallel()
+		dsn := pgtest.Schema(t, pgtest.DSN(t))
+		const secret = "the notification crash test's secret"
+		env := append(append(os.Environ(), "LATCHKEY_DATABASE="+dsn, "LATCHKEY_SECRET="+secret), common...)
+		notificationCrash(t, bin, env, testEnv(map[string]string{"LATCHKEY_DATABASE": dsn, "LATCHKEY_SECRET": secret}))
+	})
+}
+
+func notificationCrash(t *testing.T, bin string, env []string, cliEnv func(string) string) {
+	const tokens = 40
+	hook := newHookReceiver(t)
+	first := startReplica(t, bin, env)
+	out := mustCLI(t, cliEnv, "webhook", "create", "--url", hook.srv.URL, "--webhook-allow-private")
+	hook.setKey(t, strings.Split(out, "\n")[1])
+	second := startReplica(t, bin, env)
+
+	// Every answer is held: the deliveries are in flight when both
+	// servers are killed.
+	hold := make(chan struct{})
+	hook.mu.Lock()
+	hook.hold = hold
+	hook.mu.Unlock()
+	mustCLI(t, cliEnv, "user", "create", "--username", "alice")
+	for i := range tokens {
+		mustCLI(t, cliEnv, "token", "create", "--user", "alice", "--name", "t"+strconv.Itoa(i))
+	}
+	<-hook.held // at least one is in flight
+	for _, r := range []*replica{first, second} {
+		if err := r.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		_ = r.cmd.Wait()
+	}
+	// The killed servers' requests are answered now, to no one: their
+	// deliveries were never recorded.
+	hook.mu.Lock()
+	hook.hold = nil
+	hook.mu.Unlock()
+	close(hold)
+
+	// Two servers again: everything arrives, none at once twice.
+	startReplica(t, bin, env)
+	startReplica(t, bin, env)
+	seen := map[string]int{}
+	names := map[string]bool{}
+	for len(names) < tokens {
+		p := hook.next(t)
+		seen[p.ID]++
+		if p.Msg.Type != latchkey.NoteTokenCreated {
+			t.Fatalf("type %s", p.Msg.Type)
+		}
+		names[p.Msg.Data.TokenName] = true
+	}
+	hook.mu.Lock()
+	twice := hook.twice
+	hook.mu.Unlock()
+	if twice != 0 {
+		t.Errorf("%d times a message arrived while it was being delivered already: two servers held one delivery", twice)
+	}
+	again := 0
+	for _, n := range seen {
+		again += n - 1
+	}
+	t.Logf("%d notifications delivered; %d sent again after the kills (at least once, as documented)", len(names), again)
+	ds := mustCLI(t, cliEnv, "webhook", "deliveries", "--json", "--limit", "1000")
+	for _, line := range strings.Split(ds, "\n") {
+		var d struct {
+			State    string `json:"state"`
+			Attempts int    `json:"attempts"`
+		}
+		if err := json.Unmarshal([]byte(line), &d); err != nil {
+			t.Fatal(err)
+		}
+		if d.State == "failed" {
+			t.Errorf("a delivery failed: %s", line)
+		}
+	}
+	if len(strings.Split(ds, "\n")) != tokens {
+		t.Errorf("%d deliveries, want %d", len(strings.Split(ds, "\n")), tokens)
+	}
+}
