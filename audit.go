@@ -24,6 +24,9 @@ const (
 	AuditKeyAdded       AuditAction = "key.added" // rotated or imported
 	AuditClientAdded    AuditAction = "client.registered"
 	AuditClientRevoked  AuditAction = "client.revoked"
+	AuditAppAuthorized  AuditAction = "application.authorized" // a user approved an application (a consent)
+	AuditWebhookCreated AuditAction = "webhook.created"
+	AuditWebhookDeleted AuditAction = "webhook.deleted"
 	AuditSignInOK       AuditAction = "signin.succeeded"
 	AuditSignInRefused  AuditAction = "signin.failed"
 	AuditRateLimitedHit AuditAction = "rate.limited"
@@ -53,6 +56,7 @@ var AuditActions = []AuditAction{
 	AuditTokenCreated, AuditTokenRevoked, AuditTokenRotated, AuditTokenReuse, AuditAuthRefused,
 	AuditUserCreated, AuditUserUpdated, AuditUserDeleted, AuditUserRestored,
 	AuditKeyAdded, AuditClientAdded, AuditClientRevoked,
+	AuditAppAuthorized, AuditWebhookCreated, AuditWebhookDeleted,
 	AuditSignInOK, AuditSignInRefused, AuditRateLimitedHit,
 }
 

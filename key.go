@@ -53,6 +53,7 @@ type Store interface {
 	GrantStore
 	ConsentStore
 	SessionStore
+	NotificationStore
 
 	// Migrate brings the schema up to date. It is safe to call on an
 	// up-to-date database and from several processes at once.

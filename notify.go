@@ -2,6 +2,8 @@ package latchkey
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base32"
 	"slices"
 	"strconv"
 	"time"
@@ -81,6 +83,25 @@ func NotificationOf(r *AuditRecord) *Notification {
 		n.TokenID = r.SubjectID
 	}
 	return n
+}
+
+// NewMsgID returns a new notification's MsgID: "msg_" and 26 lowercase
+// base32 characters of 16 random bytes.
+func NewMsgID() string { return randomID("msg_") }
+
+// NewWebhookID returns a new webhook's ID: "wh_" and 26 lowercase base32
+// characters of 16 random bytes.
+func NewWebhookID() string { return randomID("wh_") }
+
+// idEncoding is the base32 of the outbox's ids: lowercase, unpadded.
+var idEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
+
+// randomID returns prefix and 26 lowercase base32 characters of 16 random
+// bytes.
+func randomID(prefix string) string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
+	return prefix + idEncoding.EncodeToString(b[:])
 }
 
 // Notification is one entry of the outbox: a change somebody is to hear
@@ -195,20 +216,24 @@ type OutboxStats struct {
 type NotificationStore interface {
 	// AddNotification stores n and sets n.ID and n.MsgID, unless n.Dedupe
 	// is already in the outbox: then it stores nothing and returns false.
+	// ENOTFOUND when its user does not exist.
 	AddNotification(ctx context.Context, n *Notification) (bool, error)
 
 	// NewNotifications returns up to limit notifications not yet fanned
-	// out, oldest first, with what their fan-out needs.
+	// out (0: all), oldest first, with what their fan-out needs.
 	NewNotifications(ctx context.Context, limit int) ([]*NotificationInfo, error)
 
 	// FanOut marks notification id fanned out with body, and stores ds, its
-	// deliveries (setting their IDs), in one transaction; when another
-	// server fanned it out first, it stores nothing and returns false.
+	// deliveries (setting their IDs), pending, due at their NextAt or, when
+	// it is zero, their CreatedAt, in one transaction; when another server
+	// fanned it out first, it stores nothing and returns false. ENOTFOUND,
+	// and nothing changes, when the webhook of one of ds does not exist
+	// (deleted since it was read).
 	FanOut(ctx context.Context, id int64, body []byte, ds []*Delivery) (bool, error)
 
 	// ClaimDeliveries claims for server, until until, up to limit pending
-	// deliveries due at now whose claims have run out, oldest due first,
-	// and returns them filled: no two servers hold one at once.
+	// deliveries (0: all) due at now whose claims have run out, oldest due
+	// first, and returns them filled: no two servers hold one at once.
 	ClaimDeliveries(ctx context.Context, server string, now, until time.Time, limit int) ([]*Delivery, error)
 
 	// RecordAttempt records a, if its server still holds the claim: the
@@ -217,18 +242,21 @@ type NotificationStore interface {
 	RecordAttempt(ctx context.Context, a Attempt) (bool, error)
 
 	// Deliveries returns the newest deliveries, of the webhook id if it is
-	// not "" ("mail" for mail), at most limit.
+	// not "" ("mail" for mail), at most limit (0: all), with the MsgID and
+	// Type of their notifications but never a Body or Secret. A deleted
+	// webhook's deliveries that were made or failed stay.
 	Deliveries(ctx context.Context, webhookID string, limit int) ([]*Delivery, error)
 
 	// OutboxStats says how the outbox stands at now.
 	OutboxStats(ctx context.Context) (OutboxStats, error)
 
-	// ExpiringTokens returns the live tokens expiring in (from, to] that
-	// lived longer than minLifetime, at most limit, soonest first.
+	// ExpiringTokens returns the live (not revoked) tokens expiring in
+	// (from, to] that lived longer than minLifetime, at most limit (0: all),
+	// soonest first, with their clients.
 	ExpiringTokens(ctx context.Context, from, to time.Time, minLifetime time.Duration, limit int) ([]*Token, error)
 
-	// CreateWebhook stores w, and audit with it. ECONFLICT when its id
-	// exists.
+	// CreateWebhook stores w, and audit with it; it gives w a new ID
+	// (NewWebhookID) when it has none. ECONFLICT when its id exists.
 	CreateWebhook(ctx context.Context, w *Webhook, audit ...*AuditRecord) error
 	// Webhooks returns the webhooks, oldest first.
 	Webhooks(ctx context.Context) ([]*Webhook, error)
@@ -236,7 +264,8 @@ type NotificationStore interface {
 	// audit with it. ENOTFOUND when there is none.
 	DeleteWebhook(ctx context.Context, id string, audit ...*AuditRecord) error
 
-	// MailOff returns the types of mail the user chose not to get.
+	// MailOff returns the types of mail the user chose not to get, in the
+	// order of their names.
 	MailOff(ctx context.Context, userID int64) ([]NotificationType, error)
 	// SetMailOff replaces them. ENOTFOUND for an unknown user.
 	SetMailOff(ctx context.Context, userID int64, off []NotificationType) error

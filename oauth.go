@@ -134,9 +134,9 @@ type GrantStore interface {
 type ConsentStore interface {
 	// SaveConsent stores c, replacing the scopes and UpdatedAt of the
 	// user's consent to that client if there is one (CreatedAt then stays
-	// as it was, and c is set from the stored row). ENOTFOUND when the user
-	// or client does not exist.
-	SaveConsent(ctx context.Context, c *Consent) error
+	// as it was, and c is set from the stored row), and audit with it (see
+	// AuditStore). ENOTFOUND when the user or client does not exist.
+	SaveConsent(ctx context.Context, c *Consent, audit ...*AuditRecord) error
 
 	// Consent returns the user's consent to the client, with the client.
 	// ENOTFOUND when there is none.

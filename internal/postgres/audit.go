@@ -30,17 +30,34 @@ type rowQuerier interface {
 // insertAudit appends the records rs with q, the transaction of the change
 // they record, and sets their IDs. Their times are stored, and set, to the
 // microsecond. Many records (a revoked family, say) go in one round trip.
+// For each record r that writes a notification (latchkey.NotificationOf),
+// the statement that inserts r writes it to the outbox too.
 func insertAudit(ctx context.Context, q rowQuerier, rs []*latchkey.AuditRecord) error {
 	const insert = `INSERT INTO audit_log (at, action, actor, actor_user_id, actor_token_id,
 		subject_user_id, subject_id, address, user_agent, detail) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
 		RETURNING id`
-	args := func(r *latchkey.AuditRecord) []any {
-		return []any{storedTime(r.At), string(r.Action), string(r.Actor), r.ActorUserID, r.ActorTokenID, r.SubjectUserID, r.SubjectID,
+	// insertNotified is insert and the record's notification, which
+	// takes the record's id: one statement, as atomic as one insert.
+	const insertNotified = `WITH a AS (` + insert + `)
+		INSERT INTO notifications (msg_id, type, at, user_id, token_id, client_id,
+			actor, actor_user_id, actor_token_id, audit_id, detail, created_at)
+		SELECT $11, $12, $13, $14, $15, $16, $17, $18, $19, a.id, $20, $13 FROM a
+		RETURNING audit_id`
+	stmt := func(r *latchkey.AuditRecord) (string, []any) {
+		args := []any{storedTime(r.At), string(r.Action), string(r.Actor), r.ActorUserID, r.ActorTokenID, r.SubjectUserID, r.SubjectID,
 			r.Address, r.UserAgent, r.Detail}
+		// Its AuditID is the record's, which the statement fills in.
+		n := latchkey.NotificationOf(r)
+		if n == nil {
+			return insert, args
+		}
+		return insertNotified, append(args, latchkey.NewMsgID(), string(n.Type), storedTime(n.At), n.UserID, n.TokenID,
+			nullInt(n.ClientID), string(n.Actor), n.ActorUserID, n.ActorTokenID, n.Detail)
 	}
 	if len(rs) == 1 {
 		r := rs[0]
-		if err := q.QueryRow(ctx, insert, args(r)...).Scan(&r.ID); err != nil {
+		query, args := stmt(r)
+		if err := q.QueryRow(ctx, query, args...).Scan(&r.ID); err != nil {
 			return fmt.Errorf("audit record: %w", err)
 		}
 		r.At = storedTime(r.At)
@@ -48,7 +65,8 @@ func insertAudit(ctx context.Context, q rowQuerier, rs []*latchkey.AuditRecord) 
 	}
 	var b pgx.Batch
 	for _, r := range rs {
-		b.Queue(insert, args(r)...)
+		query, args := stmt(r)
+		b.Queue(query, args...)
 	}
 	results := q.SendBatch(ctx, &b)
 	for _, r := range rs {

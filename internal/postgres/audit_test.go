@@ -32,3 +32,26 @@ func TestAuditFailure(t *testing.T) {
 		}
 	})
 }
+
+// TestNotificationFailure checks that a change whose notification cannot
+// be written is not made: a trigger makes the outbox refuse every write
+// once the table outbox_refused holds a row (see TestAuditFailure).
+func TestNotificationFailure(t *testing.T) {
+	schemas := migrated(t, `
+		CREATE TABLE outbox_refused (refused boolean);
+		CREATE FUNCTION refuse_outbox() RETURNS trigger LANGUAGE plpgsql AS $$
+		BEGIN
+			IF EXISTS (SELECT 1 FROM outbox_refused) THEN
+				RAISE EXCEPTION 'the outbox refuses writes';
+			END IF;
+			RETURN NEW;
+		END $$;
+		CREATE TRIGGER outbox_refused BEFORE INSERT ON notifications
+			FOR EACH ROW EXECUTE FUNCTION refuse_outbox()`)
+	storetest.NotificationFailure(t, func(t *testing.T) latchkey.Store { return openDSN(t, schemas.Schema(t), Options{}) }, func(t *testing.T, s latchkey.Store) {
+		t.Helper()
+		if _, err := s.(*DB).pool.Exec(t.Context(), `INSERT INTO outbox_refused VALUES (true)`); err != nil {
+			t.Fatal(err)
+		}
+	})
+}

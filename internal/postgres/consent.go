@@ -29,9 +29,10 @@ func scanConsent(r pgx.Row) (*latchkey.Consent, error) {
 
 // SaveConsent stores c, replacing the scopes and UpdatedAt of the user's
 // consent to that client if there is one, whose CreatedAt then stays; c's
-// Scopes, CreatedAt and UpdatedAt are then set from the stored row.
-// ENOTFOUND when the user or client does not exist.
-func (db *DB) SaveConsent(ctx context.Context, c *latchkey.Consent) error {
+// Scopes, CreatedAt and UpdatedAt are then set from the stored row. It
+// writes audit in the same transaction. ENOTFOUND when the user or client
+// does not exist.
+func (db *DB) SaveConsent(ctx context.Context, c *latchkey.Consent, audit ...*latchkey.AuditRecord) error {
 	const q = `INSERT INTO oauth_consents (user_id, client_id, scopes, created_at, updated_at)
 		VALUES ($1, $2, $3, $4, $5)
 		ON CONFLICT (user_id, client_id)
@@ -41,14 +42,18 @@ func (db *DB) SaveConsent(ctx context.Context, c *latchkey.Consent) error {
 		scopes           []string
 		created, updated time.Time
 	)
-	err := retry(ctx, func() error {
-		return db.pool.QueryRow(ctx, q,
+	err := db.tx(ctx, pgx.TxOptions{}, func(tx pgx.Tx) error {
+		err := tx.QueryRow(ctx, q,
 			c.UserID, c.ClientID, storedScopes(c.Scopes), storedTime(c.CreatedAt), storedTime(c.UpdatedAt),
 		).Scan(&scopes, &created, &updated)
+		if pgCode(err) == codeForeignKeyViolation {
+			return storeerr.NotFound(storeerr.MsgConsentOwnerNotFound, err)
+		}
+		if err != nil {
+			return err
+		}
+		return insertAudit(ctx, tx, audit)
 	})
-	if pgCode(err) == codeForeignKeyViolation {
-		err = storeerr.NotFound(storeerr.MsgConsentOwnerNotFound, err)
-	}
 	if err != nil {
 		return wrap("save consent", err)
 	}

@@ -26,7 +26,8 @@ const insertAuditQuery = `INSERT INTO audit_log (at, action, actor, actor_user_i
 
 // insertAudit appends the records rs with e, the transaction of the change
 // they record, and sets their IDs. Their times are stored, and set, to
-// the microsecond.
+// the microsecond. For each record r that writes a notification
+// (latchkey.NotificationOf), it writes it to the outbox with r.
 func insertAudit(ctx context.Context, e execer, rs []*latchkey.AuditRecord) error {
 	const q = insertAuditQuery
 	exec := func(args ...any) (sql.Result, error) { return e.ExecContext(ctx, q, args...) }
@@ -52,6 +53,11 @@ func insertAudit(ctx context.Context, e execer, rs []*latchkey.AuditRecord) erro
 			return fmt.Errorf("audit record: %w", err)
 		}
 		r.At = r.At.UTC().Round(time.Microsecond)
+		if n := latchkey.NotificationOf(r); n != nil {
+			if _, err := insertNotification(ctx, e, n); err != nil {
+				return fmt.Errorf("audit record %d: %w", r.ID, err)
+			}
+		}
 	}
 	return nil
 }

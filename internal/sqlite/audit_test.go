@@ -19,3 +19,16 @@ func TestAuditFailure(t *testing.T) {
 		}
 	})
 }
+
+// TestNotificationFailure checks that a change whose notification cannot
+// be written is not made: a trigger makes the outbox refuse every write.
+func TestNotificationFailure(t *testing.T) {
+	storetest.NotificationFailure(t, func(t *testing.T) latchkey.Store { return open(t) }, func(t *testing.T, s latchkey.Store) {
+		t.Helper()
+		_, err := s.(*DB).write.ExecContext(t.Context(), `CREATE TRIGGER notifications_refused BEFORE INSERT ON notifications
+			BEGIN SELECT RAISE(ABORT, 'the outbox refuses writes'); END`)
+		if err != nil {
+			t.Fatal(err)
+		}
+	})
+}

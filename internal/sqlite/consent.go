@@ -26,9 +26,10 @@ func scanConsent(r rowScanner) (*latchkey.Consent, error) {
 
 // SaveConsent stores c, replacing the scopes and UpdatedAt of the user's
 // consent to that client if there is one, whose CreatedAt then stays; c's
-// Scopes, CreatedAt and UpdatedAt are then set from the stored row.
-// ENOTFOUND when the user or client does not exist.
-func (db *DB) SaveConsent(ctx context.Context, c *latchkey.Consent) error {
+// Scopes, CreatedAt and UpdatedAt are then set from the stored row. It
+// writes audit in the same transaction. ENOTFOUND when the user or client
+// does not exist.
+func (db *DB) SaveConsent(ctx context.Context, c *latchkey.Consent, audit ...*latchkey.AuditRecord) error {
 	scopes, err := formatScopes(c.Scopes)
 	if err != nil {
 		return wrap("save consent", err)
@@ -46,7 +47,10 @@ func (db *DB) SaveConsent(ctx context.Context, c *latchkey.Consent) error {
 		if isForeignKey(err) {
 			return storeerr.NotFound(storeerr.MsgConsentOwnerNotFound, err)
 		}
-		return err
+		if err != nil {
+			return err
+		}
+		return insertAudit(ctx, tx, audit)
 	})
 	if err != nil {
 		return wrap("save consent", err)

@@ -72,7 +72,7 @@ const insertTokenQuery = `INSERT INTO oauth_access_tokens (id, user_id, client_i
 
 // createQueries are the queries of CreateToken but the parent's check,
 // which the writer of the group prepares once.
-var createQueries = []string{insertTokenQuery, insertAuditQuery, publishQuery, dropEventsQuery}
+var createQueries = []string{insertTokenQuery, insertAuditQuery, insertNotificationQuery, publishQuery, dropEventsQuery}
 
 // insertToken stores t with e. ECONFLICT when the id exists; ENOTFOUND
 // when its user or client does not exist.

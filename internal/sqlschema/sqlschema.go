@@ -27,6 +27,39 @@ const (
 	g.active, g.request, g.created_at, g.expires_at`
 	// ConsentColumns are a consent's columns followed by its client's.
 	ConsentColumns = `o.user_id, o.client_id, o.scopes, o.created_at, o.updated_at, ` + ClientColumns
+
+	// NotificationColumns are the outbox's, as latchkey.Notification holds
+	// them.
+	NotificationColumns = `n.id, n.msg_id, n.type, n.at, n.user_id, n.token_id, n.client_id,
+		n.actor, n.actor_user_id, n.actor_token_id, n.audit_id, n.detail, n.dedupe`
+	// DeliveryColumns are a delivery's own, followed by what the lists of
+	// deliveries show of its notification (DeliveryFrom joins it).
+	DeliveryColumns = `d.id, d.notification_id, d.webhook_id, d.recipient, d.state, d.attempts,
+		d.created_at, d.next_at, d.delivered_at, d.last_error, d.last_status, n.msg_id, n.type`
+	WebhookColumns = `w.id, w.url, w.events, w.secret, w.created_at`
+)
+
+// The outbox's reads.
+const (
+	// NotificationInfoFrom joins a notification with its owner (u) and
+	// the user who acted (a), for NotificationInfoColumns.
+	NotificationInfoFrom = ` FROM notifications n
+	JOIN users u ON u.id = n.user_id
+	LEFT JOIN users a ON a.id = n.actor_user_id`
+	// NotificationInfoColumns are a new notification's columns, then the
+	// owner's username and email, whether the owner may get no mail, and
+	// the username of who acted, "" for none.
+	NotificationInfoColumns = NotificationColumns + `, u.username, u.email,
+		(u.status <> 'ACTIVE' OR u.deleted_at IS NOT NULL), coalesce(a.username, '')`
+	// DeliveryFrom joins a delivery with its notification.
+	DeliveryFrom = ` FROM deliveries d
+	JOIN notifications n ON n.id = d.notification_id`
+	// ClaimedColumns are what ClaimDeliveries returns of a delivery: its
+	// columns, then the body of its notification, and the secret and URL
+	// of its webhook, NULL for mail (ClaimedFrom joins them).
+	ClaimedColumns = DeliveryColumns + `, n.body, w.secret, w.url`
+	ClaimedFrom    = DeliveryFrom + `
+	LEFT JOIN webhooks w ON w.id = d.webhook_id`
 )
 
 // InventoryColumns are an inventory row's: the token's columns, its

@@ -44,6 +44,9 @@ const (
 	MsgSessionNotFound     = "The session was not found."
 	MsgSessionExists       = "A session with this id already exists."
 	MsgSessionUserNotFound = "The session's user was not found."
+
+	MsgWebhookNotFound = "The webhook was not found."
+	MsgWebhookExists   = "A webhook with this id already exists."
 )
 
 // The caller-safe sentences of the errors any operation may return, when

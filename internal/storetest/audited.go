@@ -195,6 +195,45 @@ func auditedChanges() []auditedChange {
 				},
 				func() []string { return []string{t1.ID, t2.ID} }
 		}},
+		{"SaveConsent", func(t *testing.T, s latchkey.Store) (func(...*latchkey.AuditRecord) error, func() bool, func() []string) {
+			u := createUser(t, s, newUser("alice"))
+			c := createClient(t, s, newClient("app"))
+			return func(rs ...*latchkey.AuditRecord) error {
+					return s.SaveConsent(t.Context(), newConsent(u.ID, c.ID, "a"), rs...)
+				},
+				func() bool {
+					_, err := s.Consent(t.Context(), u.ID, c.ID)
+					return err == nil
+				},
+				nil
+		}},
+		{"CreateWebhook", func(t *testing.T, s latchkey.Store) (func(...*latchkey.AuditRecord) error, func() bool, func() []string) {
+			return func(rs ...*latchkey.AuditRecord) error { return s.CreateWebhook(t.Context(), newWebhook(1, 0), rs...) },
+				func() bool {
+					ws, err := s.Webhooks(t.Context())
+					if err != nil {
+						t.Fatalf("Webhooks() = %v", err)
+					}
+					return len(ws) == 1
+				},
+				nil
+		}},
+		{"DeleteWebhook", func(t *testing.T, s latchkey.Store) (func(...*latchkey.AuditRecord) error, func() bool, func() []string) {
+			w := createWebhook(t, s, newWebhook(1, 0))
+			u := createUser(t, s, newUser("alice"))
+			n := addNotification(t, s, newNotification(u.ID, "", 0))
+			fanOut(t, s, n.ID, "{}", hookTo(w, 0))
+			return func(rs ...*latchkey.AuditRecord) error { return s.DeleteWebhook(t.Context(), w.ID, rs...) },
+				func() bool {
+					ws, err := s.Webhooks(t.Context())
+					if err != nil {
+						t.Fatalf("Webhooks() = %v", err)
+					}
+					// Either half: the webhook gone, or its pending delivery.
+					return len(ws) == 0 || len(deliveries(t, s, w.ID)) == 0
+				},
+				nil
+		}},
 		{"CreateSession", func(t *testing.T, s latchkey.Store) (func(...*latchkey.AuditRecord) error, func() bool, func() []string) {
 			u := createUser(t, s, newUser("alice"))
 			sess := newSession(1, u.ID)
@@ -301,4 +340,5 @@ func AuditFailure(t *testing.T, open func(t *testing.T) latchkey.Store, refuse f
 			t.Error("RecordAudit(refused) = nil, want an error")
 		}
 	})
+	t.Run("Notification", func(t *testing.T) { auditRefusedNotified(t, open, refuse) })
 }

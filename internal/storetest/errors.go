@@ -35,6 +35,8 @@ func Errors(t *testing.T, name string, open func(t *testing.T) latchkey.Store) {
 		t.Fatalf("DeactivateGrant(%q) = %v", used.Signature, err)
 	}
 	sess := createSession(t, s, newSession(1, alice.ID))
+	createWebhook(t, s, newWebhook(1, 0))
+	note := addNotification(t, s, newNotification(alice.ID, tok.ID, 0))
 
 	const nobody = 99 // neither a user nor a client
 	grantOf := func(sig string, user, client int64) *latchkey.Grant {
@@ -197,6 +199,21 @@ func Errors(t *testing.T, name string, open func(t *testing.T) latchkey.Store) {
 			_, err := s.Session(ctx, signature(404))
 			return err
 		}, latchkey.ENOTFOUND, storeerr.MsgSessionNotFound},
+
+		// The outbox
+		{"DuplicateWebhook", func(ctx context.Context) error {
+			return s.CreateWebhook(ctx, newWebhook(1, time.Hour))
+		}, latchkey.ECONFLICT, storeerr.MsgWebhookExists},
+		{"DeleteNoWebhook", func(ctx context.Context) error {
+			return s.DeleteWebhook(ctx, newWebhook(404, 0).ID)
+		}, latchkey.ENOTFOUND, storeerr.MsgWebhookNotFound},
+		{"FanOutToNoWebhook", func(ctx context.Context) error {
+			_, err := s.FanOut(ctx, note.ID, []byte("{}"), []*latchkey.Delivery{hookTo(newWebhook(404, 0), 0)})
+			return err
+		}, latchkey.ENOTFOUND, storeerr.MsgWebhookNotFound},
+		{"MailOffOfNobody", func(ctx context.Context) error {
+			return s.SetMailOff(ctx, nobody, nil)
+		}, latchkey.ENOTFOUND, storeerr.MsgUserNotFound},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

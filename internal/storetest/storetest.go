@@ -9,8 +9,10 @@
 //
 // The suite checks the semantics the contracts in package latchkey
 // document, and nothing particular to one database. Beside it, Errors
-// checks the code and sentence of each failure a contract documents, Wrap
-// a store's translation of its driver's errors, and Broadcaster the events
+// checks the code and sentence of each failure a contract documents,
+// AuditFailure and NotificationFailure that a change whose audit record or
+// notification cannot be written is not made, Wrap a store's translation
+// of its driver's errors, and Broadcaster the events
 // between processes (latchkey.Broadcaster), with a harness in which the
 // store stages its own faults.
 package storetest
@@ -95,6 +97,8 @@ func Run(t *testing.T, open func(t *testing.T) latchkey.Store) {
 	t.Run("PruneSessions", func(t *testing.T) { testPruneSessions(t, open) })
 
 	t.Run("Leases", func(t *testing.T) { testLeases(t, open) })
+
+	t.Run("Notifications", func(t *testing.T) { testNotifications(t, open) })
 
 	t.Run("Concurrent", func(t *testing.T) { testConcurrent(t, open) })
 }
