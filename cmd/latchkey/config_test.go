@@ -193,6 +193,14 @@ var badServe = []struct {
 	want string
 }{
 	{"unknown flag", []string{"--nope"}, nil, "unknown flag --nope"},
+	{"smtp url scheme", []string{"--smtp-url", "http://mail.example.com", "--mail-from", "a@example.com"}, nil, "--smtp-url"},
+	{"smtp url without mail-from", []string{"--smtp-url", "smtp://mail.example.com"}, nil, "--mail-from"},
+	{"mail-from without smtp url", []string{"--mail-from", "a@example.com"}, nil, "--smtp-url"},
+	{"mail-from not an address", []string{"--smtp-url", "smtp://mail.example.com", "--mail-from", "not an address"}, nil, "--mail-from"},
+	{"smtp password not echoed", []string{"--smtp-url", "smtp://u:hunter2-secret@mail.example.com/path", "--mail-from", "a@example.com"}, nil, "--smtp-url"},
+	{"expiry reminders", []string{"--expiry-reminders", "30d,soon"}, nil, "--expiry-reminders"},
+	{"expiry reminder too short", []string{"--expiry-reminders", "1s"}, nil, "--expiry-reminders"},
+	{"delivery claim", []string{"--delivery-claim", "0"}, nil, "--delivery-claim"},
 	{"addr", []string{"--addr", "nonsense"}, nil, "--addr"},
 	{"addr port", []string{"--addr", "127.0.0.1:99999"}, nil, "--addr"},
 	{"addr host", []string{"--addr", "a b:80"}, nil, "--addr"},
@@ -239,6 +247,9 @@ func TestServeValidatesBeforeTouching(t *testing.T) {
 			}
 			if got := exitCode(err); got != 2 {
 				t.Errorf("serve %q: exit %d (%v), want 2", tc.args, got, err)
+			}
+			if strings.Contains(err.Error(), "hunter2") {
+				t.Errorf("serve %q: %q shows the password", tc.args, err)
 			}
 			if !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "\n") {
 				t.Errorf("serve %q: %q, want one line naming %s", tc.args, err, tc.want)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
@@ -9,6 +10,7 @@ import (
 	"math"
 	"net"
 	"net/http"
+	netmail "net/mail"
 	"net/netip"
 	"net/url"
 	"strconv"
@@ -18,11 +20,14 @@ import (
 	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/internal/httpapi"
 	"github.com/latchkey/latchkey/internal/logbuf"
+	"github.com/latchkey/latchkey/internal/mail"
 	"github.com/latchkey/latchkey/internal/metrics"
+	"github.com/latchkey/latchkey/internal/notify"
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/postgres"
 	"github.com/latchkey/latchkey/internal/service"
 	"github.com/latchkey/latchkey/internal/sqlite"
+	"github.com/latchkey/latchkey/internal/webhook"
 )
 
 // serveConfig is serve's whole configuration, validated: nothing is
@@ -165,8 +170,11 @@ func (e *env) parseServe(args []string) (*serveConfig, error) {
 	case *smtpURL == "" && *mailFrom != "":
 		return nil, usagef("serve: --mail-from needs --smtp-url, the mail server to send through")
 	case *smtpURL != "":
+		if _, err := netmail.ParseAddress(*mailFrom); err != nil {
+			return nil, usagef("serve: --mail-from: want one address such as 'Latchkey <tokens@example.com>', got %q", *mailFrom)
+		}
 		if c.mailer, err = mail.New(*smtpURL, *mailFrom, mail.Options{Timeout: attemptTimeout(c.claim)}); err != nil {
-			return nil, usagef("serve: %v", err)
+			return nil, usagef("serve: --smtp-url: %v", err)
 		}
 	}
 	return c, nil

@@ -105,8 +105,13 @@ func Mail(d *latchkey.Delivery, publicURL string) (mail.Message, error) {
 		return mail.Message{}, err
 	}
 	return mail.Message{To: d.Recipient, Subject: v.Subject, Text: text.String(), HTML: html.String(),
-		MessageID: "<" + d.MsgID + "@latchkey>", Date: m.Timestamp}, nil
+		MessageID: MessageID(d.MsgID), Date: m.Timestamp}, nil
 }
+
+// MessageID is the Message-ID of the mail of message msgID ("msg_…"),
+// without its brackets: the same on every retry, so that a mail reader
+// shows a message sent twice once. The domain is the From address's.
+func MessageID(msgID string) string { return strings.ReplaceAll(msgID, "_", ".") }
 
 // view is what the mail templates see.
 type view struct {

@@ -2,6 +2,7 @@ package notify_test
 
 import (
 	"encoding/json"
+	"log/slog"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -69,7 +70,8 @@ func (w *world) notifier(t *testing.T, server string) *notify.Notifier {
 		t.Fatal(err)
 	}
 	return notify.New(notify.Options{Store: w.st, Mailer: m, Sender: &webhook.Sender{AllowPrivate: true, Timeout: 5 * time.Second},
-		Opener: w.svc.OpenWebhookSecret, PublicURL: "https://tokens.example.com", Server: server, Clock: w.clk.Now, Obs: w.obs})
+		Opener: w.svc.OpenWebhookSecret, PublicURL: "https://tokens.example.com", Server: server, Clock: w.clk.Now, Obs: w.obs,
+		Log: slog.New(slog.NewTextHandler(t.Output(), nil))})
 }
 
 // register registers the receiver for events.
@@ -178,8 +180,7 @@ func TestAdministratorRevokes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	name := "deploy"
-	tok, secret, err := w.svc.CreateToken(ctx, &latchkey.Principal{User: alice}, alice, service.TokenRequest{Name: &name})
+	tok, secret, err := w.svc.CreateToken(ctx, &latchkey.Principal{User: alice}, alice, service.TokenRequest{Name: named("deploy")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -253,8 +254,7 @@ func TestOwnerHearsNothingOfWhatTheyDid(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := &latchkey.Principal{User: alice}
-	name := "mine"
-	tok, _, err := w.svc.CreateToken(ctx, p, alice, service.TokenRequest{Name: &name})
+	tok, _, err := w.svc.CreateToken(ctx, p, alice, service.TokenRequest{Name: named("mine")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -287,7 +287,7 @@ func TestMailChoices(t *testing.T) {
 	if err != nil || len(off) != 1 || off[0] != latchkey.NoteTokenCreated {
 		t.Fatalf("MailOff = %v, %v", off, err)
 	}
-	tok, _, err := w.svc.OperatorCreateToken(ctx, alice, service.TokenRequest{})
+	tok, _, err := w.svc.OperatorCreateToken(ctx, alice, service.TokenRequest{Name: named("ci")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -309,12 +309,12 @@ func TestRetriedThenFailed(t *testing.T) {
 	w := newWorld(t)
 	ctx := t.Context()
 	h := w.register(t)
-	alice, err := w.svc.CreateUser(ctx, service.NewUser{Username: "alice"}) // no email: webhooks only
+	alice, err := w.svc.CreateUser(ctx, service.NewUser{Username: "alice", Email: "alice@example.com"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	w.hook.status.Store(http.StatusInternalServerError)
-	if _, _, err := w.svc.OperatorCreateToken(ctx, alice, service.TokenRequest{}); err != nil {
+	if _, _, err := w.svc.OperatorCreateToken(ctx, alice, service.TokenRequest{Name: named("ci")}); err != nil {
 		t.Fatal(err)
 	}
 	n := w.notifier(t, "a")
@@ -377,7 +377,7 @@ func TestRecoversAfterFailures(t *testing.T) {
 	}
 	w.hook.status.Store(http.StatusServiceUnavailable)
 	w.smtp.Refuse(true)
-	if _, _, err := w.svc.OperatorCreateToken(ctx, alice, service.TokenRequest{}); err != nil {
+	if _, _, err := w.svc.OperatorCreateToken(ctx, alice, service.TokenRequest{Name: named("ci")}); err != nil {
 		t.Fatal(err)
 	}
 	n := w.notifier(t, "a")
@@ -390,7 +390,7 @@ func TestRecoversAfterFailures(t *testing.T) {
 	if len(posts) != 2 || posts[0].ID != posts[1].ID || posts[0].Raw != posts[1].Raw {
 		t.Errorf("a retry is the same message, with the same webhook-id: %+v", posts)
 	}
-	if got := mails(w.smtp); len(got) != 1 || got[0].Header.Get("Message-Id") != "<"+posts[0].ID+"@latchkey>" {
+	if got := mails(w.smtp); len(got) != 1 || got[0].Header.Get("Message-Id") != "<"+notify.MessageID(posts[0].ID)+"@example.com>" {
 		t.Errorf("mails after the retry: %d", len(got))
 	}
 }
@@ -398,11 +398,11 @@ func TestRecoversAfterFailures(t *testing.T) {
 func TestWebhookSeesOnlyWhatFollowsIt(t *testing.T) {
 	w := newWorld(t)
 	ctx := t.Context()
-	alice, err := w.svc.CreateUser(ctx, service.NewUser{Username: "alice"})
+	alice, err := w.svc.CreateUser(ctx, service.NewUser{Username: "alice", Email: "alice@example.com"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := w.svc.OperatorCreateToken(ctx, alice, service.TokenRequest{}); err != nil {
+	if _, _, err := w.svc.OperatorCreateToken(ctx, alice, service.TokenRequest{Name: named("ci")}); err != nil {
 		t.Fatal(err)
 	}
 	w.clk.Advance(time.Second)
@@ -429,3 +429,5 @@ func TestThreshold(t *testing.T) {
 		}
 	}
 }
+
+func named(s string) *string { return &s }

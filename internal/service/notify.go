@@ -2,8 +2,6 @@ package service
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base32"
 	"fmt"
 	"slices"
 	"strings"
@@ -42,10 +40,7 @@ func (s *Service) CreateWebhook(ctx context.Context, n NewWebhook) (*latchkey.We
 	if err := fe.Err(); err != nil {
 		return nil, "", err
 	}
-	id, err := newID("wh_")
-	if err != nil {
-		return nil, "", err
-	}
+	id := latchkey.NewWebhookID()
 	secret, key := webhook.NewSecret()
 	sealed, err := s.sealer.Seal(id, key)
 	if err != nil {
@@ -118,16 +113,6 @@ func typeList() string {
 		names[i] = string(t)
 	}
 	return strings.Join(names, ", ")
-}
-
-// newID returns prefix and 26 lowercase base32 characters of 16 random
-// bytes.
-func newID(prefix string) (string, error) {
-	var b [16]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		return "", err
-	}
-	return prefix + strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b[:])), nil
 }
 
 // ServerName names this server for people: host and process.

@@ -122,7 +122,12 @@ func (s *Service) ApproveConsent(ctx context.Context, userID, clientID int64, sc
 	if scopes == nil {
 		scopes = latchkey.Scopes{}
 	}
-	return s.store.SaveConsent(ctx, &latchkey.Consent{UserID: userID, ClientID: clientID, Scopes: scopes, CreatedAt: now, UpdatedAt: now})
+	// The approval is audited, and the person told (application.authorized):
+	// someone who signed in as them may have let an application in.
+	rec := s.auditRecord(&latchkey.Principal{User: &latchkey.User{ID: userID}}, latchkey.AuditRecord{
+		Action: latchkey.AuditAppAuthorized, Notify: latchkey.NoteAppAuthorized, SubjectUserID: userRef(userID),
+		SubjectID: strconv.FormatInt(clientID, 10), Detail: "scopes " + strings.Join(scopesOrAll(scopes), " ")})
+	return s.store.SaveConsent(ctx, &latchkey.Consent{UserID: userID, ClientID: clientID, Scopes: scopes, CreatedAt: now, UpdatedAt: now}, rec)
 }
 
 // ConsentRemembered reports whether user's earlier approval of c lets an
