@@ -2,8 +2,8 @@ package notify_test
 
 import (
 	"encoding/json"
-	"log/slog"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
