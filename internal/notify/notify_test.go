@@ -431,3 +431,23 @@ func TestThreshold(t *testing.T) {
 }
 
 func named(s string) *string { return &s }
+
+func TestMailEscapesHTML(t *testing.T) {
+	body, err := notify.Body(&latchkey.NotificationInfo{
+		Notification: &latchkey.Notification{Type: latchkey.NoteTokenRevoked, MsgID: "msg_x", TokenID: "abc", UserID: 1, Actor: latchkey.ActorOperator},
+		Username:     `<i>alice</i>`, Token: &latchkey.Token{ID: "abc", Name: `<script>alert(1)</script>`, RevokedReason: latchkey.ReasonAdmin},
+	}, "https://tokens.example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := notify.Mail(&latchkey.Delivery{MsgID: "msg_x", Recipient: "alice@example.com", Body: body}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(m.HTML, "<script>") || strings.Contains(m.HTML, "<i>") || !strings.Contains(m.HTML, "&lt;script&gt;") {
+		t.Errorf("the HTML part does not escape what users typed:\n%s", m.HTML)
+	}
+	if !strings.Contains(m.Text, `<script>alert(1)</script>`) {
+		t.Errorf("the text part should say the name as it is:\n%s", m.Text)
+	}
+}
