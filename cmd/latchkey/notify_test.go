@@ -130,7 +130,7 @@ func TestNotificationsEndToEnd(t *testing.T) {
 	dir := t.TempDir()
 	env := testEnv(map[string]string{"LATCHKEY_DATABASE": filepath.Join(dir, "latchkey.db")})
 	base, stderr, _ := serve(t, env, "--smtp-url", "smtp://tokens:mail-password@"+smtp.Addr, "--mail-from", "Latchkey <tokens@example.com>",
-		"--public-url", "https://tokens.example.com", "--webhook-allow-private")
+		"--public-url", "https://tokens.example.com", "--webhook-allow-private", "--metrics-addr", "127.0.0.1:0")
 	if strings.Contains(stderr.String(), "mail-password") {
 		t.Errorf("serve printed the mail server's password:\n%s", stderr.String())
 	}
@@ -197,6 +197,20 @@ func TestNotificationsEndToEnd(t *testing.T) {
 	}
 	if strings.Contains(stderr.String(), "mail-password") {
 		t.Errorf("the server logged the mail server's password:\n%s", stderr.String())
+	}
+	// The metrics count the deliveries, and the outbox is empty.
+	_, body := get(t, metricsURL(t, stderr))
+	for _, want := range []string{
+		`latchkey_notification_deliveries_total{kind="mail",outcome="delivered"} 3`,
+		`latchkey_notification_deliveries_total{kind="webhook",outcome="delivered"} 1`,
+		"\nlatchkey_outbox_deliveries_pending 0\n",
+		"\nlatchkey_outbox_notifications_new 0\n",
+		"\nlatchkey_outbox_oldest_age_seconds 0\n",
+		"\nlatchkey_outbox_deliveries_failed 0\n",
+	} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
 	}
 }
 
@@ -315,5 +329,66 @@ func notificationCrash(t *testing.T, bin string, env []string, cliEnv func(strin
 		if time.Now().After(deadline) {
 			t.Fatalf("%d of %d deliveries delivered a minute after the restart:\n%s", delivered, tokens, ds)
 		}
+	}
+}
+
+func TestWebhookCommands(t *testing.T) {
+	env := testEnv(map[string]string{"LATCHKEY_DATABASE": filepath.Join(t.TempDir(), "latchkey.db")})
+	mustCLI(t, env, "migrate")
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--url", "http://127.0.0.1:8080/hook"}, "loopback"},
+		{[]string{"--url", "http://10.1.2.3/hook"}, "private"},
+		{[]string{"--url", "http://localhost/hook"}, "url"},
+		{[]string{"--url", "ftp://hooks.example.com/"}, "url"},
+		{[]string{"--url", "https://hooks.example.com/", "--events", "token.eaten"}, "token.eaten"},
+	} {
+		out, err := cli(t, env, "", append([]string{"webhook", "create"}, tc.args...)...)
+		if err == nil || !strings.Contains(err.Error(), tc.want) || out != "" {
+			t.Errorf("webhook create %q = %q, %v; want an error naming %q", tc.args, out, err, tc.want)
+		}
+	}
+	if _, err := cli(t, env, "", "webhook", "create"); err == nil || exitCode(err) != 2 {
+		t.Errorf("webhook create without --url: %v, want a usage error", err)
+	}
+	out := mustCLI(t, env, "webhook", "create", "--url", "https://hooks.example.com/latchkey", "--events", "token.revoked,token.revoked,token.expiring")
+	lines := strings.Split(out, "\n")
+	if len(lines) != 2 {
+		t.Fatalf("webhook create printed %q", out)
+	}
+	id, secret := lines[0], lines[1]
+	if _, err := webhook.ParseSecret(secret); err != nil {
+		t.Errorf("the secret printed does not parse: %v", err)
+	}
+	list := mustCLI(t, env, "webhook", "list")
+	if !strings.Contains(list, id) || !strings.Contains(list, "token.revoked,token.expiring") || strings.Contains(list, secret) {
+		t.Errorf("webhook list:\n%s", list)
+	}
+	if js := mustCLI(t, env, "webhook", "list", "--json"); strings.Contains(js, secret) || !strings.Contains(js, `"id":"`+id+`"`) {
+		t.Errorf("webhook list --json: %s", js)
+	}
+	// The secret is kept sealed: its bytes are nowhere in the database.
+	key, _ := webhook.ParseSecret(secret)
+	for _, f := range []string{"latchkey.db", "latchkey.db-wal"} {
+		b, _ := os.ReadFile(filepath.Join(filepath.Dir(env("LATCHKEY_DATABASE")), f))
+		if strings.Contains(string(b), secret) || strings.Contains(string(b), string(key)) {
+			t.Errorf("%s holds the webhook's secret in clear", f)
+		}
+	}
+	if ds := mustCLI(t, env, "webhook", "deliveries", id); strings.Count(ds, "\n") != 0 {
+		t.Errorf("deliveries of a new webhook:\n%s", ds)
+	}
+	mustCLI(t, env, "webhook", "delete", id)
+	if _, err := cli(t, env, "", "webhook", "delete", id); err == nil || !strings.Contains(err.Error(), id) {
+		t.Errorf("deleting it again: %v, want an error naming it", err)
+	}
+	if list := mustCLI(t, env, "webhook", "list"); strings.Contains(list, id) {
+		t.Errorf("a deleted webhook is listed:\n%s", list)
+	}
+	audit := mustCLI(t, env, "audit", "--wide")
+	if !strings.Contains(audit, "webhook.created") || !strings.Contains(audit, "webhook.deleted") || strings.Contains(audit, secret) {
+		t.Errorf("audit:\n%s", audit)
 	}
 }
