@@ -252,8 +252,11 @@ type NotificationStore interface {
 
 	// ExpiringTokens returns the live (not revoked) tokens expiring in
 	// (from, to] that lived longer than minLifetime, at most limit (0: all),
-	// soonest first, with their clients.
-	ExpiringTokens(ctx context.Context, from, to time.Time, minLifetime time.Duration, limit int) ([]*Token, error)
+	// in the order of (expires_at, id), with their clients. When afterID is
+	// not "", it returns those after (from, afterID) in that order instead:
+	// the next page after a page whose last token expires at from and has
+	// id afterID.
+	ExpiringTokens(ctx context.Context, from time.Time, afterID string, to time.Time, minLifetime time.Duration, limit int) ([]*Token, error)
 
 	// CreateWebhook stores w, and audit with it; it gives w a new ID
 	// (NewWebhookID) when it has none. ECONFLICT when its id exists.

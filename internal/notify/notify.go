@@ -306,12 +306,12 @@ func (n *Notifier) Remind(ctx context.Context) (int, error) {
 }
 
 // remind writes make's notification for each live token expiring in
-// (from, to] that lived longer than minLifetime.
+// (from, to] that lived longer than minLifetime, a page at a time.
 func (n *Notifier) remind(ctx context.Context, from, to time.Time, minLifetime time.Duration, make func(*latchkey.Token) *latchkey.Notification) (int, error) {
 	written := 0
-	var prev *time.Time
+	afterID := ""
 	for {
-		ts, err := n.o.Store.ExpiringTokens(ctx, from, to, minLifetime, n.o.Batch*8)
+		ts, err := n.o.Store.ExpiringTokens(ctx, from, afterID, to, minLifetime, n.o.Batch*8)
 		if err != nil {
 			return written, err
 		}
@@ -329,14 +329,8 @@ func (n *Notifier) remind(ctx context.Context, from, to time.Time, minLifetime t
 		if len(ts) < n.o.Batch*8 {
 			return written, nil
 		}
-		// The next page starts at the last expiry read: tokens sharing it
-		// come again, and their reminders are written already. A page all
-		// of one expiry ends the pass; the next pass goes on.
-		last := *ts[len(ts)-1].ExpiresAt
-		if prev != nil && !last.After(*prev) {
-			return written, nil
-		}
-		prev, from = &last, last.Add(-time.Nanosecond)
+		last := ts[len(ts)-1]
+		from, afterID = *last.ExpiresAt, last.ID
 	}
 }
 

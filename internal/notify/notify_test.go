@@ -65,13 +65,20 @@ func newWorld(t *testing.T) *world {
 // notifier is a server's outbox runner in w.
 func (w *world) notifier(t *testing.T, server string) *notify.Notifier {
 	t.Helper()
+	return w.notifierWith(t, server, 0)
+}
+
+// notifierWith is notifier taking batch notifications or deliveries at a
+// time (0: the default).
+func (w *world) notifierWith(t *testing.T, server string, batch int) *notify.Notifier {
+	t.Helper()
 	m, err := mail.New("smtp://"+w.smtp.Addr, "Latchkey <tokens@example.com>", mail.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return notify.New(notify.Options{Store: w.st, Mailer: m, Sender: &webhook.Sender{AllowPrivate: true, Timeout: 5 * time.Second},
 		Opener: w.svc.OpenWebhookSecret, PublicURL: "https://tokens.example.com", Server: server, Clock: w.clk.Now, Obs: w.obs,
-		Log: slog.New(slog.NewTextHandler(t.Output(), nil))})
+		Log: slog.New(slog.NewTextHandler(t.Output(), nil)), Batch: batch})
 }
 
 // register registers the receiver for events.
@@ -188,7 +195,12 @@ func TestAdministratorRevokes(t *testing.T) {
 		t.Fatal(err)
 	}
 	n := w.notifier(t, "a")
-	run(t, n)
+	if c, err := n.FanOut(ctx); c != 1 || err != nil {
+		t.Fatalf("FanOut = %d, %v; want the one revocation", c, err)
+	}
+	if c, err := n.Deliver(ctx); c != 2 || err != nil {
+		t.Fatalf("Deliver = %d, %v; want its mail and its webhook", c, err)
+	}
 
 	got := mails(w.smtp)
 	if len(got) != 1 {
@@ -340,6 +352,10 @@ func TestRetriedThenFailed(t *testing.T) {
 	if c, err := n.Deliver(ctx); c != 1 || err != nil {
 		t.Fatalf("Deliver after the backoff = %d, %v", c, err)
 	}
+	// The second failure waits twice as long.
+	if ds, _ = w.svc.Deliveries(ctx, h.ID, 10); ds[0].Attempts != 2 || !ds[0].NextAt.Equal(w.clk.Now().Add(notify.Backoff(2))) {
+		t.Fatalf("after a second 500: %+v", ds[0])
+	}
 	// Failing for a day: given up.
 	for i := 0; i < 100; i++ {
 		w.clk.Advance(time.Hour)
@@ -449,5 +465,81 @@ func TestMailEscapesHTML(t *testing.T) {
 	}
 	if !strings.Contains(m.Text, `<script>alert(1)</script>`) {
 		t.Errorf("the text part should say the name as it is:\n%s", m.Text)
+	}
+}
+
+// TestRemindPages: more tokens than a page, some sharing an expiry, all
+// reminded, once.
+func TestRemindPages(t *testing.T) {
+	w := newWorld(t)
+	ctx := t.Context()
+	alice, err := w.svc.CreateUser(ctx, service.NewUser{Username: "alice", Email: "alice@example.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	day := 24 * time.Hour
+	for i := range 30 {
+		// Ten share one expiry; the rest are a minute apart.
+		exp := w.clk.Now().Add(40*day + time.Duration(max(i-9, 0))*time.Minute)
+		if _, _, err := w.svc.CreateToken(ctx, &latchkey.Principal{User: alice}, alice, service.TokenRequest{Name: named("t"), ExpiresAt: &exp}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n := w.notifierWith(t, "a", 1) // pages of 8
+	w.clk.Advance(15 * day)        // 25 days left: the 30-day reminder
+	if c, err := n.Remind(ctx); c != 30 || err != nil {
+		t.Fatalf("Remind = %d, %v; want 30", c, err)
+	}
+	if c, err := n.Remind(ctx); c != 0 || err != nil {
+		t.Fatalf("Remind again = %d, %v; want 0", c, err)
+	}
+	fanned := 0
+	for {
+		c, err := n.FanOut(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c == 0 {
+			break
+		}
+		fanned += c
+	}
+	if fanned != 30 {
+		t.Errorf("fanned out %d, want 30", fanned)
+	}
+}
+
+func TestMailWords(t *testing.T) {
+	bob := int64(2)
+	for _, c := range []struct {
+		name string
+		info latchkey.NotificationInfo
+		want []string
+	}{
+		{"by a token", latchkey.NotificationInfo{Notification: &latchkey.Notification{Type: latchkey.NoteTokenCreated, TokenID: "abc",
+			Actor: latchkey.ActorUser, ActorUserID: &bob, ActorTokenID: "tok9"}, ActorUsername: "bob", Token: &latchkey.Token{ID: "abc", Name: "ci"}},
+			[]string{`A token "ci" was made for your account by bob (with token tok9)`}},
+		{"by a user with no name read", latchkey.NotificationInfo{Notification: &latchkey.Notification{Type: latchkey.NoteTokenRevoked, TokenID: "abc",
+			Actor: latchkey.ActorUser, ActorUserID: &bob}}, []string{"Your token abc was revoked by user 2"}},
+		{"never expires", latchkey.NotificationInfo{Notification: &latchkey.Notification{Type: latchkey.NoteTokenExpired, TokenID: "abc",
+			Actor: latchkey.ActorSystem}, Token: &latchkey.Token{ID: "abc", Name: "x"}}, []string{"expired on (never)"}},
+		{"by the operator", latchkey.NotificationInfo{Notification: &latchkey.Notification{Type: latchkey.NoteTokenRotated, TokenID: "abc",
+			Actor: latchkey.ActorOperator}, Token: &latchkey.Token{ID: "abc", Name: "x"}}, []string{"rotated by an operator at the command line"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			body, err := notify.Body(&c.info, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			m, err := notify.Mail(&latchkey.Delivery{MsgID: "msg_x", Recipient: "a@example.com", Body: body}, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, w := range c.want {
+				if !strings.Contains(m.Text, w) {
+					t.Errorf("the mail lacks %q:\n%s", w, m.Text)
+				}
+			}
+		})
 	}
 }

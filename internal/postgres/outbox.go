@@ -423,11 +423,15 @@ func (db *DB) OutboxStats(ctx context.Context) (latchkey.OutboxStats, error) {
 // ExpiringTokens returns the tokens not revoked that expire in (from, to]
 // and lived longer than minLifetime, most of them (0: all), soonest first
 // (ties by id), each with its client.
-func (db *DB) ExpiringTokens(ctx context.Context, from, to time.Time, minLifetime time.Duration, most int) ([]*latchkey.Token, error) {
+func (db *DB) ExpiringTokens(ctx context.Context, from time.Time, afterID string, to time.Time, minLifetime time.Duration, most int) ([]*latchkey.Token, error) {
+	after := `t.expires_at > $1 AND $2 = ''`
+	if afterID != "" {
+		after = `(t.expires_at, t.id) > ($1, $2)`
+	}
 	rows, err := db.pool.Query(ctx, `SELECT `+sqlschema.TokenColumns+`, `+sqlschema.ClientColumns+sqlschema.TokenFrom+`
-		WHERE NOT t.revoked AND t.expires_at > $1 AND t.expires_at <= $2 AND t.expires_at - t.created_at > $3
-		ORDER BY t.expires_at, t.id LIMIT $4`,
-		storedTime(from), storedTime(to), minLifetime, limit(most))
+		WHERE NOT t.revoked AND `+after+` AND t.expires_at <= $3 AND t.expires_at - t.created_at > $4
+		ORDER BY t.expires_at, t.id LIMIT $5`,
+		storedTime(from), afterID, storedTime(to), minLifetime, limit(most))
 	if err != nil {
 		return nil, wrap("expiring tokens", err)
 	}

@@ -428,12 +428,16 @@ const lifetimeMicros = `((unixepoch(substr(t.expires_at, 1, 19)) - unixepoch(sub
 // ExpiringTokens returns the tokens not revoked that expire in (from, to]
 // and lived longer than minLifetime, most of them (0: all), soonest
 // first (ties by id), each with its client.
-func (db *DB) ExpiringTokens(ctx context.Context, from, to time.Time, minLifetime time.Duration, most int) ([]*latchkey.Token, error) {
+func (db *DB) ExpiringTokens(ctx context.Context, from time.Time, afterID string, to time.Time, minLifetime time.Duration, most int) ([]*latchkey.Token, error) {
+	after, args := `t.expires_at > ?`, []any{formatTime(from)}
+	if afterID != "" {
+		after, args = `(t.expires_at, t.id) > (?, ?)`, append(args, afterID)
+	}
 	tokens, err := collect(scanToken)(db.query(ctx,
 		`SELECT `+sqlschema.TokenColumns+`, `+sqlschema.ClientColumns+sqlschema.TokenFrom+`
-		WHERE t.revoked = 0 AND t.expires_at > ? AND t.expires_at <= ? AND `+lifetimeMicros+` > ?
+		WHERE t.revoked = 0 AND `+after+` AND t.expires_at <= ? AND `+lifetimeMicros+` > ?
 		ORDER BY t.expires_at, t.id LIMIT ?`,
-		formatTime(from), formatTime(to), minLifetime.Microseconds(), limit(most)))
+		append(args, formatTime(to), minLifetime.Microseconds(), limit(most))...))
 	if err != nil {
 		return nil, wrap("expiring tokens", err)
 	}

@@ -957,7 +957,7 @@ func testExpiringTokens(t *testing.T, open func(t *testing.T) latchkey.Store) {
 		t.Fatalf("RevokeToken() = %v", err)
 	}
 
-	got, err := s.ExpiringTokens(t.Context(), at(30*day), at(37*day), 7*day, 0)
+	got, err := s.ExpiringTokens(t.Context(), at(30*day), "", at(37*day), 7*day, 0)
 	if err != nil {
 		t.Fatalf("ExpiringTokens() = %v", err)
 	}
@@ -972,12 +972,29 @@ func testExpiringTokens(t *testing.T, open func(t *testing.T) latchkey.Store) {
 		}
 	}
 
-	got, err = s.ExpiringTokens(t.Context(), at(30*day), at(37*day), 7*day, 2)
+	got, err = s.ExpiringTokens(t.Context(), at(30*day), "", at(37*day), 7*day, 2)
 	if err != nil {
 		t.Fatalf("ExpiringTokens(limit 2) = %v", err)
 	}
 	if diff := cmp.Diff(want[:2], ids(got)); diff != "" {
 		t.Errorf("ExpiringTokens(30d, 37d, 7d, 2) mismatch (-want +got):\n%s", diff)
+	}
+	// The next pages, from the last token read: ties on expires_at are
+	// ordered by id, none skipped, none read twice.
+	var paged []string
+	for from, afterID := at(30*day), ""; ; {
+		page, err := s.ExpiringTokens(t.Context(), from, afterID, at(37*day), 7*day, 1)
+		if err != nil {
+			t.Fatalf("ExpiringTokens(page after %q) = %v", afterID, err)
+		}
+		if len(page) == 0 {
+			break
+		}
+		paged = append(paged, page[0].ID)
+		from, afterID = *page[0].ExpiresAt, page[0].ID
+	}
+	if diff := cmp.Diff(want, paged); diff != "" {
+		t.Errorf("ExpiringTokens one at a time mismatch (-want +got):\n%s", diff)
 	}
 }
 
