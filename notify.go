@@ -244,11 +244,26 @@ type NotificationStore interface {
 	// Deliveries returns the newest deliveries, of the webhook id if it is
 	// not "" ("mail" for mail), at most limit (0: all), with the MsgID and
 	// Type of their notifications but never a Body or Secret. A deleted
-	// webhook's deliveries that were made or failed stay.
+	// webhook's deliveries that were made or failed stay, until PruneOutbox.
 	Deliveries(ctx context.Context, webhookID string, limit int) ([]*Delivery, error)
 
 	// OutboxStats says how the outbox stands at now.
 	OutboxStats(ctx context.Context) (OutboxStats, error)
+
+	// PruneOutbox deletes, in one transaction, the deliveries delivered or
+	// failed that were created before before, then the notifications
+	// fanned out and created before before that have no delivery left,
+	// and says how many rows it deleted in all, deliveries and
+	// notifications. A pending delivery stays, and its notification with
+	// it; so does a notification not yet fanned out, however old.
+	//
+	// A reminder's notification holds its Dedupe key: once it is deleted,
+	// the same reminder could be written again, but only while its token
+	// is still in the window it was written in (the gap between two
+	// thresholds, 23 days at most by default; 7 days, notify.ExpiredLookback, for
+	// an expired token). The caller passes before = now less the audit
+	// retention, 90 days by default, far longer than that.
+	PruneOutbox(ctx context.Context, before time.Time) (int64, error)
 
 	// ExpiringTokens returns the live (not revoked) tokens expiring in
 	// (from, to] that lived longer than minLifetime, at most limit (0: all),

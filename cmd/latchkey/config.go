@@ -426,7 +426,7 @@ func (fs *flagSet) serviceFlags() *serviceFlags {
 		maxLifetime:    fs.Lifetime("max-token-lifetime", service.OneYear, "longest lifetime expires_at may ask for"),
 		scopes:         fs.String("extra-scopes", "", "comma-separated scopes accepted beyond tokens.read, tokens.write and *"),
 		cacheSize:      fs.String("token-cache-size", strconv.Itoa(service.DefaultCacheSize), "verified tokens held in memory (0: no cache)"),
-		auditRetention: fs.String("audit-retention", "90d", "how long audit records are kept, e.g. 90d or 1y (forever: keep them all)"),
+		auditRetention: fs.String("audit-retention", "90d", "how long audit records, and delivered or failed notifications, are kept, e.g. 90d or 1y (forever: keep them all)"),
 		idleExpiry:     fs.String("idle-expiry", "off", "end tokens unused for this long (since their last use, or creation), e.g. 90d: they stop authenticating and are revoked as idle (off: never)"),
 		lease:          fs.String("lease", "3s", "how long this server's lease lasts when several processes share the database: a revocation made elsewhere waits for this server's acknowledgement at most this long, and half again, should it stop answering (crashed or frozen) (100ms to 1m)"),
 	}

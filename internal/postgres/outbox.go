@@ -420,6 +420,42 @@ func (db *DB) OutboxStats(ctx context.Context) (latchkey.OutboxStats, error) {
 	return st, nil
 }
 
+// PruneOutbox deletes the deliveries delivered or failed that were created
+// before before, then the notifications fanned out and created before
+// before that have no delivery left, in one READ COMMITTED transaction,
+// and says how many rows it deleted in all. Neither statement waits on
+// the outbox's other writers: they change only pending deliveries and
+// notifications not yet fanned out, which a statement's snapshot shows it
+// as not to be deleted, and a fan-out's deliveries commit with the
+// notification they make fanned. The deliveries are found by
+// deliveries_created, the notifications by notifications_fanned_created,
+// and what deliveries a notification has (the NOT EXISTS, and the check
+// of the foreign key) by deliveries_notification: the work grows with the
+// rows older than before, not with the outbox.
+func (db *DB) PruneOutbox(ctx context.Context, before time.Time) (int64, error) {
+	cut := storedTime(before)
+	var n int64
+	err := db.tx(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted}, func(tx pgx.Tx) error {
+		n = 0
+		for _, q := range []string{
+			`DELETE FROM deliveries WHERE created_at < $1 AND state IN ('delivered', 'failed')`,
+			`DELETE FROM notifications n WHERE n.fanned AND n.created_at < $1
+				AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.notification_id = n.id)`,
+		} {
+			tag, err := tx.Exec(ctx, q, cut)
+			if err != nil {
+				return err
+			}
+			n += tag.RowsAffected()
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, wrap("prune outbox", err)
+	}
+	return n, nil
+}
+
 // ExpiringTokens returns the tokens not revoked that expire in (from, to]
 // and lived longer than minLifetime, most of them (0: all), soonest first
 // (ties by id), each with its client.

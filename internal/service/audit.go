@@ -53,17 +53,27 @@ func (s *Service) Audit(ctx context.Context, f latchkey.AuditFilter) ([]*latchke
 	return s.store.AuditRecords(ctx, f)
 }
 
-// pruneAudit drops records older than the retention.
+// pruneAudit drops records older than the retention, and with them the
+// outbox's deliveries made or given up on and the notifications they leave
+// behind (PruneOutbox), by the same cutoff.
 func (s *Service) pruneAudit(ctx context.Context) {
 	if s.cfg.AuditRetention < 0 {
 		return
 	}
-	n, err := s.store.PruneAudit(ctx, s.now().Add(-s.cfg.AuditRetention))
+	before := s.now().Add(-s.cfg.AuditRetention)
+	n, err := s.store.PruneAudit(ctx, before)
 	switch {
 	case err != nil && ctx.Err() == nil:
 		s.log.Error("pruning the audit log", "err", err)
 	case n > 0:
 		s.log.Info("audit log pruned", "records", n, "older_than", s.cfg.AuditRetention.String())
+	}
+	n, err = s.store.PruneOutbox(ctx, before)
+	switch {
+	case err != nil && ctx.Err() == nil:
+		s.log.Error("pruning the outbox", "err", err)
+	case n > 0:
+		s.log.Info("outbox pruned", "rows", n, "older_than", s.cfg.AuditRetention.String())
 	}
 }
 

@@ -43,6 +43,7 @@ type faultyStore struct {
 	credentialErr   error                      // Credential fails with it
 	recordErr       error                      // RecordAudit fails with it
 	pruneErr        error                      // PruneAudit fails with it
+	pruneOutboxErr  error                      // PruneOutbox fails with it
 	revokeClientErr error                      // RevokeClient fails with it
 	alter           func(*latchkey.Credential) // changes what Credential answers
 }
@@ -75,6 +76,16 @@ func (f *faultyStore) PruneAudit(ctx context.Context, before time.Time) (int64, 
 		return 0, err
 	}
 	return f.Store.PruneAudit(ctx, before)
+}
+
+func (f *faultyStore) PruneOutbox(ctx context.Context, before time.Time) (int64, error) {
+	f.mu.Lock()
+	err := f.pruneOutboxErr
+	f.mu.Unlock()
+	if err != nil {
+		return 0, err
+	}
+	return f.Store.PruneOutbox(ctx, before)
 }
 
 func (f *faultyStore) RevokeClient(ctx context.Context, id int64, at time.Time, audit ...*latchkey.AuditRecord) ([]*latchkey.Token, error) {
@@ -493,6 +504,119 @@ func TestPruneAuditLogged(t *testing.T) {
 	svc.pruneAudit(t.Context())
 	if got := log.String(); !strings.Contains(got, "pruning the audit log") || !strings.Contains(got, "the audit table is on fire") {
 		t.Errorf("a failure logged %q", got)
+	}
+}
+
+// addDelivered writes a notification named name (its dedupe key) about u
+// at at, fanned out to u's mail and delivered, all at at, and returns its
+// MsgID.
+func addDelivered(t *testing.T, st latchkey.Store, u *latchkey.User, name string, at time.Time) string {
+	t.Helper()
+	ctx := t.Context()
+	n := &latchkey.Notification{Type: latchkey.NoteTokenRevoked, At: at, UserID: u.ID, Actor: latchkey.ActorOperator, Dedupe: name}
+	if ok, err := st.AddNotification(ctx, n); err != nil || !ok {
+		t.Fatalf("AddNotification(%s) = %t, %v", name, ok, err)
+	}
+	d := &latchkey.Delivery{Recipient: u.Email, CreatedAt: at}
+	if ok, err := st.FanOut(ctx, n.ID, []byte("{}"), []*latchkey.Delivery{d}); err != nil || !ok {
+		t.Fatalf("FanOut(%s) = %t, %v", name, ok, err)
+	}
+	if ds, err := st.ClaimDeliveries(ctx, "test", at, at.Add(time.Minute), 0); err != nil || len(ds) != 1 {
+		t.Fatalf("ClaimDeliveries(%s) = %d, %v; want 1", name, len(ds), err)
+	}
+	if ok, err := st.RecordAttempt(ctx, latchkey.Attempt{DeliveryID: d.ID, Server: "test", At: at}); err != nil || !ok {
+		t.Fatalf("RecordAttempt(%s) = %t, %v", name, ok, err)
+	}
+	return n.MsgID
+}
+
+// TestPruneOutbox: the hourly prune deletes the outbox's deliveries made,
+// and their notifications, by the audit log's cutoff: one a microsecond
+// older than the retention goes, one exactly as old stays; a negative
+// retention keeps everything.
+func TestPruneOutbox(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		retention time.Duration
+		want      []string // the notifications whose deliveries are kept, newest first
+	}{
+		{"default", 0, []string{"a day old", "at the cutoff"}},
+		{"forever", -1, []string{"a day old", "at the cutoff", "past the cutoff"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			clk := newHandClock()
+			svc, st := newFaultyService(t, Config{Now: clk.Now, AuditRetention: tc.retention})
+			u := svc.mustUser(t, "alice")
+			cut := clk.Now().Add(-DefaultAuditRetention)
+			names := map[string]string{} // by MsgID
+			for _, n := range []struct {
+				name string
+				at   time.Time
+			}{
+				{"past the cutoff", cut.Add(-time.Microsecond)},
+				{"at the cutoff", cut},
+				{"a day old", clk.Now().Add(-24 * time.Hour)},
+			} {
+				names[addDelivered(t, st, u, n.name, n.at)] = n.name
+			}
+			svc.pruneAudit(t.Context())
+			ds, err := st.Deliveries(t.Context(), "", 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, d := range ds {
+				got = append(got, names[d.MsgID])
+			}
+			if strings.Join(got, ", ") != strings.Join(tc.want, ", ") {
+				t.Errorf("kept the deliveries of %q, want %q", got, tc.want)
+			}
+			// The notification went with its delivery: its dedupe key is
+			// free again.
+			again := &latchkey.Notification{Type: latchkey.NoteTokenRevoked, At: clk.Now(), UserID: u.ID, Dedupe: "past the cutoff"}
+			added, err := st.AddNotification(t.Context(), again)
+			if wantAdded := tc.retention >= 0; err != nil || added != wantAdded {
+				t.Errorf("after the prune, AddNotification(the notification past the cutoff) = %t, %v; want %t", added, err, wantAdded)
+			}
+		})
+	}
+}
+
+// TestPruneOutboxLogged: a prune of the outbox that deleted rows says how
+// many; one that deleted none says nothing; a failure is logged, unless
+// the service is stopping, and does not keep the audit log from being
+// pruned.
+func TestPruneOutboxLogged(t *testing.T) {
+	var log bytes.Buffer
+	clk := newHandClock()
+	svc, fs := newFaultyService(t, Config{Now: clk.Now, Logger: slog.New(slog.NewTextHandler(&log, nil))})
+	addDelivered(t, fs, svc.mustUser(t, "alice"), "old", clk.Now().Add(-DefaultAuditRetention-time.Hour))
+	svc.pruneAudit(t.Context())
+	if got := log.String(); !strings.Contains(got, `msg="outbox pruned" rows=2 older_than=2160h0m0s`) {
+		t.Errorf("a prune of a delivery and its notification logged %q", got)
+	}
+	log.Reset()
+	svc.pruneAudit(t.Context())
+	if log.Len() != 0 {
+		t.Errorf("a prune of nothing logged %q", &log)
+	}
+	fs.set(func(f *faultyStore) { f.pruneOutboxErr = errors.New("the outbox is on fire") })
+	stopped, stop := context.WithCancel(t.Context())
+	stop()
+	svc.pruneAudit(stopped)
+	if log.Len() != 0 {
+		t.Errorf("a failure while stopping logged %q", &log)
+	}
+	if err := fs.RecordAudit(t.Context(), &latchkey.AuditRecord{At: clk.Now().Add(-DefaultAuditRetention - time.Hour), Action: latchkey.AuditAuthRefused}); err != nil {
+		t.Fatal(err)
+	}
+	svc.pruneAudit(t.Context())
+	got := log.String()
+	if !strings.Contains(got, "pruning the outbox") || !strings.Contains(got, "the outbox is on fire") {
+		t.Errorf("a failure logged %q", got)
+	}
+	if !strings.Contains(got, `msg="audit log pruned" records=1 `) {
+		t.Errorf("a failure of the outbox's prune kept the audit log's: logged %q", got)
 	}
 }
 

@@ -62,8 +62,9 @@ type Config struct {
 	// SessionLifetime is how long a web sign-in lasts: 12 hours.
 	SessionLifetime time.Duration
 
-	// AuditRetention is how long audit records are kept: 90 days.
-	// Negative keeps them forever.
+	// AuditRetention is how long audit records are kept, and the outbox's
+	// finished deliveries and their notifications: 90 days. Negative keeps
+	// them forever.
 	AuditRetention time.Duration
 	// PasswordChecks caps how many sign-ins check a password at once
 	// (argon2id holds its memory cost, 64 MiB by default, while it runs);

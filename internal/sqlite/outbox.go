@@ -420,6 +420,43 @@ func earliest(a, b *time.Time) *time.Time {
 	return a
 }
 
+// PruneOutbox deletes the deliveries delivered or failed that were created
+// before before, then the notifications fanned out and created before
+// before that have no delivery left, in one write transaction, and says
+// how many rows it deleted in all. The deliveries are found by
+// deliveries_created, the notifications by notifications_fanned_created,
+// and what deliveries a notification has (the NOT EXISTS, and the check
+// of the foreign key) by deliveries_notification: the work grows with the
+// rows older than before, not with the outbox.
+func (db *DB) PruneOutbox(ctx context.Context, before time.Time) (int64, error) {
+	cut := formatTime(before)
+	var n int64
+	err := db.writeTx(ctx, func(tx *sql.Tx) error {
+		n = 0
+		for _, q := range []string{
+			`DELETE FROM deliveries WHERE created_at < ? AND state IN ('delivered', 'failed')`,
+			// fanned = 1, as written, lets the partial index serve.
+			`DELETE FROM notifications WHERE fanned = 1 AND created_at < ?
+				AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.notification_id = notifications.id)`,
+		} {
+			res, err := tx.ExecContext(ctx, q, cut)
+			if err != nil {
+				return err
+			}
+			rows, err := res.RowsAffected()
+			if err != nil {
+				return err
+			}
+			n += rows
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, wrap("prune outbox", err)
+	}
+	return n, nil
+}
+
 // lifetimeMicros is the lifetime of the token t (expires_at - created_at)
 // in microseconds, exactly: SQLite's date functions keep milliseconds.
 const lifetimeMicros = `((unixepoch(substr(t.expires_at, 1, 19)) - unixepoch(substr(t.created_at, 1, 19))) * 1000000

@@ -186,6 +186,7 @@ func testNotifications(t *testing.T, open func(t *testing.T) latchkey.Store) {
 	t.Run("RecordAttempt", func(t *testing.T) { testRecordAttempt(t, open) })
 	t.Run("Deliveries", func(t *testing.T) { testDeliveries(t, open) })
 	t.Run("OutboxStats", func(t *testing.T) { testOutboxStats(t, open) })
+	t.Run("PruneOutbox", func(t *testing.T) { testPruneOutbox(t, open) })
 	t.Run("ExpiringTokens", func(t *testing.T) { testExpiringTokens(t, open) })
 	t.Run("Webhooks", func(t *testing.T) { testWebhooks(t, open) })
 	t.Run("DeleteWebhook", func(t *testing.T) { testDeleteWebhook(t, open) })
@@ -925,6 +926,86 @@ func testOutboxStats(t *testing.T, open func(t *testing.T) latchkey.Store) {
 	fanOut(t, s, n2.ID, "{}")
 	if diff := cmp.Diff(latchkey.OutboxStats{Pending: 1, Failed: 1, Oldest: ptr(at(5 * time.Hour))}, stats(t, s)); diff != "" {
 		t.Errorf("OutboxStats(one pending, one failed) mismatch (-want +got):\n%s", diff)
+	}
+}
+
+// testPruneOutbox checks what PruneOutbox deletes: the deliveries made or
+// given up on before the cut, then the notifications fanned out before it
+// with no delivery left; and what it keeps: pending deliveries and their
+// notifications, notifications not fanned out, and anything at the cut or
+// after it.
+func testPruneOutbox(t *testing.T, open func(t *testing.T) latchkey.Store) {
+	s := open(t)
+	alice := createUser(t, s, newUser("alice"))
+	hook := createWebhook(t, s, newWebhook(1, 0))
+	cut := at(10 * time.Hour)
+	prune := func(t *testing.T, want int64) {
+		t.Helper()
+		if n, err := s.PruneOutbox(t.Context(), cut); err != nil || n != want {
+			t.Fatalf("PruneOutbox(10h) = %d, %v; want %d, nil", n, err, want)
+		}
+	}
+	// Each notification is written at d, with its name as its dedupe key.
+	note := func(name string, d time.Duration) *latchkey.Notification {
+		n := newNotification(alice.ID, "", d)
+		n.Dedupe = name
+		return addNotification(t, s, n)
+	}
+	done := note("made and failed", time.Hour)
+	pending := note("one delivery pending", 2*time.Hour)
+	nobody := note("fanned out to nobody", 3*time.Hour)
+	fresh := note("not fanned out", 4*time.Hour)
+	later := note("one delivery at the cut", 5*time.Hour)
+	atCut := note("fanned out to nobody at the cut", 10*time.Hour)
+	newer := note("after the cut", 11*time.Hour)
+
+	dd := fanOut(t, s, done.ID, "{}", mailTo(alice.Email, time.Hour), hookTo(hook, time.Hour))
+	pd := fanOut(t, s, pending.ID, "{}", mailTo(alice.Email, 2*time.Hour), hookTo(hook, 2*time.Hour))
+	fanOut(t, s, nobody.ID, "{}")
+	ld := fanOut(t, s, later.ID, "{}", mailTo(alice.Email, 5*time.Hour), hookTo(hook, 10*time.Hour))
+	fanOut(t, s, atCut.ID, "{}")
+	nd := fanOut(t, s, newer.ID, "{}", mailTo(alice.Email, 11*time.Hour))
+	claim(t, s, "server-1", at(20*time.Hour), at(21*time.Hour), 0)
+	for _, a := range []latchkey.Attempt{
+		{DeliveryID: dd[0].ID},
+		{DeliveryID: dd[1].ID, Err: "gone"},
+		{DeliveryID: pd[0].ID}, // pd[1] stays pending
+		{DeliveryID: ld[0].ID},
+		{DeliveryID: ld[1].ID},
+		{DeliveryID: nd[0].ID, Err: "gone"},
+	} {
+		a.Server, a.At = "server-1", at(20*time.Hour)
+		recordAttempt(t, s, a, true)
+	}
+
+	// Gone: dd (2), done, pd[0], nobody, ld[0].
+	prune(t, 6)
+	if got, want := deliveryIDs(deliveries(t, s, "")), deliveryIDs([]*latchkey.Delivery{nd[0], ld[1], pd[1]}); !slices.Equal(got, want) {
+		t.Errorf("after PruneOutbox, Deliveries() = %v, want %v", got, want)
+	}
+	for _, d := range deliveries(t, s, "") {
+		if d.MsgID == "" {
+			t.Errorf("after PruneOutbox, delivery %d has no notification", d.ID)
+		}
+	}
+	if got := notificationsOf(newNotifications(t, s)); len(got) != 1 || got[0].ID != fresh.ID {
+		t.Errorf("after PruneOutbox, NewNotifications() = %v, want %q alone", got, fresh.Dedupe)
+	}
+	prune(t, 0)
+
+	// Once its last delivery is made, the notification goes with it.
+	recordAttempt(t, s, latchkey.Attempt{DeliveryID: pd[1].ID, Server: "server-1", At: at(20 * time.Hour)}, true)
+	prune(t, 2)
+
+	// A notification deleted frees its dedupe key; one kept holds it.
+	for _, n := range []*latchkey.Notification{done, pending, nobody, fresh, later, atCut, newer} {
+		gone := n == done || n == pending || n == nobody
+		again := newNotification(alice.ID, "", 30*time.Hour)
+		again.Dedupe = n.Dedupe
+		added, err := s.AddNotification(t.Context(), again)
+		if err != nil || added != gone {
+			t.Errorf("after PruneOutbox, AddNotification(dedupe %q) = %t, %v; want %t (deleted: %t)", n.Dedupe, added, err, gone, gone)
+		}
 	}
 }
 
