@@ -201,6 +201,8 @@ var badServe = []struct {
 	{"expiry reminders", []string{"--expiry-reminders", "30d,soon"}, nil, "--expiry-reminders"},
 	{"expiry reminder too short", []string{"--expiry-reminders", "1s"}, nil, "--expiry-reminders"},
 	{"delivery claim", []string{"--delivery-claim", "0"}, nil, "--delivery-claim"},
+	{"audit retention under the reminders", []string{"--audit-retention", "30d"}, nil, "--audit-retention"},
+	{"reminders over the audit retention", []string{"--expiry-reminders", "100d,1d"}, nil, "--audit-retention"},
 	{"addr", []string{"--addr", "nonsense"}, nil, "--addr"},
 	{"addr port", []string{"--addr", "127.0.0.1:99999"}, nil, "--addr"},
 	{"addr host", []string{"--addr", "a b:80"}, nil, "--addr"},

@@ -13,6 +13,7 @@ import (
 	netmail "net/mail"
 	"net/netip"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -163,6 +164,16 @@ func (e *env) parseServe(args []string) (*serveConfig, error) {
 	}
 	if c.reminders, err = parseReminders(*reminders); err != nil {
 		return nil, usagef("serve: --expiry-reminders: %v", err)
+	}
+	// A reminder is remembered, so as to be sent once, as long as the
+	// outbox is kept: at least the longest threshold and the lookback of
+	// expiry notices.
+	if keep := c.service.AuditRetention; keep > 0 {
+		longest := slices.Max(append([]time.Duration{0}, c.reminders...)) + notify.ExpiredLookback
+		if keep < longest {
+			return nil, usagef("serve: --audit-retention (%s) must be at least the longest --expiry-reminders and %s (%s): the notifications kept that long are what sends each reminder once",
+				keep, notify.Threshold(notify.ExpiredLookback), notify.Threshold(longest))
+		}
 	}
 	switch {
 	case *smtpURL != "" && *mailFrom == "":
