@@ -50,8 +50,10 @@ func (t NotificationType) Security() bool {
 
 // NotifyOf returns the notification an audit record writes to the outbox
 // with its change, "" for none: r.Notify, unless it tells the owner of
-// what they did themselves (a token they revoked, one they made signed in
-// to the web pages).
+// what they did themselves signed in to the web pages (a token they made
+// or revoked), or a token revoking itself. What one of their tokens did to
+// another is told: whoever holds a stolen token must not make or end the
+// owner's tokens unseen.
 func NotifyOf(r *AuditRecord) NotificationType {
 	self := r.Actor == ActorUser && r.ActorUserID != nil && r.SubjectUserID != nil && *r.ActorUserID == *r.SubjectUserID
 	switch r.Notify {
@@ -60,7 +62,7 @@ func NotifyOf(r *AuditRecord) NotificationType {
 			return ""
 		}
 	case NoteTokenRevoked:
-		if self {
+		if self && (r.ActorTokenID == "" || r.ActorTokenID == r.SubjectID) {
 			return ""
 		}
 	}

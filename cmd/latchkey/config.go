@@ -19,6 +19,7 @@ import (
 
 	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/internal/jwt"
+	"github.com/latchkey/latchkey/internal/mail"
 	"github.com/latchkey/latchkey/internal/postgres"
 	"github.com/latchkey/latchkey/internal/service"
 	"github.com/latchkey/latchkey/internal/sqlite"
@@ -103,9 +104,12 @@ func withEnvDefaults(fs *flagSet) error {
 			err = usagef("%s: %s", fs.Name(), badValue("$"+name+" (--"+f.Name+")", f, v, serr))
 			return
 		}
-		// -h shows what the environment set, a database URL's password
-		// excepted.
+		// -h shows what the environment set, a database URL's or a mail
+		// server's password excepted.
 		f.DefValue = redactDSN(f.Value.String())
+		if f.Name == "smtp-url" {
+			f.DefValue = mail.Redact(f.Value.String())
+		}
 	})
 	return err
 }

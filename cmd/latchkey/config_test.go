@@ -569,3 +569,18 @@ func TestKeywordDSNPasswordNotPrinted(t *testing.T) {
 		}
 	}
 }
+
+// TestSMTPPasswordNotPrinted: serve -h shows what $LATCHKEY_SMTP_URL set,
+// its password redacted.
+func TestSMTPPasswordNotPrinted(t *testing.T) {
+	const pw = "smtp-pw-7e21"
+	env := testEnv(map[string]string{"LATCHKEY_SMTP_URL": "smtp://tokens:" + pw + "@mail.example.com:587"})
+	var out, errOut bytes.Buffer
+	if err := run(t.Context(), []string{"serve", "-h"}, env, strings.NewReader(""), &out, &errOut); err != nil {
+		t.Fatal(err)
+	}
+	help := out.String() + errOut.String()
+	if strings.Contains(help, pw) || !strings.Contains(help, "smtp://tokens:REDACTED@mail.example.com:587") {
+		t.Errorf("serve -h shows the mail server as:\n%s", help)
+	}
+}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -346,8 +347,11 @@ func TestWebhookCommands(t *testing.T) {
 		{[]string{"--url", "https://hooks.example.com/", "--events", "token.eaten"}, "token.eaten"},
 	} {
 		out, err := cli(t, env, "", append([]string{"webhook", "create"}, tc.args...)...)
-		if err == nil || !strings.Contains(err.Error(), tc.want) || out != "" {
-			t.Errorf("webhook create %q = %q, %v; want an error naming %q", tc.args, out, err, tc.want)
+		if err == nil || !strings.Contains(err.Error(), tc.want) || out != "" || exitCode(err) != 2 {
+			t.Errorf("webhook create %q = %q, %v; want a usage error naming %q", tc.args, out, err, tc.want)
+		}
+		if inside := tc.want == "loopback" || tc.want == "private"; inside != strings.Contains(fmt.Sprint(err), "--webhook-allow-private") {
+			t.Errorf("webhook create %q: %v; want the hint at --webhook-allow-private for an address inside only", tc.args, err)
 		}
 	}
 	if _, err := cli(t, env, "", "webhook", "create"); err == nil || exitCode(err) != 2 {
@@ -390,5 +394,22 @@ func TestWebhookCommands(t *testing.T) {
 	audit := mustCLI(t, env, "audit", "--wide")
 	if !strings.Contains(audit, "webhook.created") || !strings.Contains(audit, "webhook.deleted") || strings.Contains(audit, secret) {
 		t.Errorf("audit:\n%s", audit)
+	}
+}
+
+func TestLastError(t *testing.T) {
+	for _, c := range []struct {
+		d    latchkey.Delivery
+		want string
+	}{
+		{latchkey.Delivery{LastStatus: 200}, ""},
+		{latchkey.Delivery{LastStatus: 500, LastError: "HTTP 500"}, "HTTP 500"},
+		{latchkey.Delivery{LastStatus: 200, LastError: "HTTP 200, then reading the answer: timed out"}, "HTTP 200, then reading the answer: timed out"},
+		{latchkey.Delivery{LastError: "connection refused"}, "connection refused"},
+		{latchkey.Delivery{LastStatus: 302, LastError: "redirect not followed"}, "HTTP 302: redirect not followed"},
+	} {
+		if got := lastError(&c.d); got != c.want {
+			t.Errorf("lastError(%d, %q) = %q, want %q", c.d.LastStatus, c.d.LastError, got, c.want)
+		}
 	}
 }

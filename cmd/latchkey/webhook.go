@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -54,8 +55,17 @@ func (e *env) webhookCreate(ctx context.Context, args []string) error {
 	}
 	return e.withService(ctx, db, nil, func(svc *service.Service) error {
 		w, secret, err := svc.CreateWebhook(ctx, service.NewWebhook{URL: *u, Events: types, AllowPrivate: *allowPrivate})
+		if latchkey.ErrorCode(err) == latchkey.EINVALID {
+			// A bad value of a flag: a usage error, with what to do
+			// about an address inside.
+			msg := describe(err).Error()
+			if !*allowPrivate && strings.Contains(msg, "address") {
+				msg += " (a receiver on this machine or network needs --webhook-allow-private, here and on serve)"
+			}
+			return usagef("webhook create: %s", msg)
+		}
 		if err != nil {
-			return describe(err)
+			return err
 		}
 		fmt.Fprintln(e.stdout, w.ID)
 		fmt.Fprintln(e.stdout, secret)
@@ -148,6 +158,17 @@ func (e *env) webhookDeliveries(ctx context.Context, args []string) error {
 		return usagef("webhook deliveries: --limit: want 1 to 10000, got %d", *limit)
 	}
 	return e.withService(ctx, db, nil, func(svc *service.Service) error {
+		if id := fs.Arg(0); id != "" && id != "mail" {
+			ws, err := svc.Webhooks(ctx)
+			if err != nil {
+				return err
+			}
+			if !slices.ContainsFunc(ws, func(w *latchkey.Webhook) bool { return w.ID == id }) {
+				// A deleted webhook's history is kept a while: show it,
+				// but say so.
+				fmt.Fprintf(e.stderr, "latchkey: no webhook %s (now): its deliveries, if any, follow\n", id)
+			}
+		}
 		ds, err := svc.Deliveries(ctx, fs.Arg(0), *limit)
 		if err != nil {
 			return describe(err)
@@ -161,7 +182,7 @@ func (e *env) webhookDeliveries(ctx context.Context, args []string) error {
 			return nil
 		}
 		tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "ID\tMESSAGE\tTYPE\tTO\tSTATE\tATTEMPTS\tCREATED\tNEXT\tLAST ERROR")
+		fmt.Fprintln(tw, "DELIVERY\tMESSAGE\tTYPE\tTO\tSTATE\tATTEMPTS\tCREATED\tNEXT\tLAST ERROR")
 		for _, d := range ds {
 			next := "-"
 			if d.State == latchkey.DeliveryPending {
@@ -184,6 +205,9 @@ func deliveryTo(d *latchkey.Delivery) string {
 
 // lastError is d's last error, with the receiver's status.
 func lastError(d *latchkey.Delivery) string {
+	if d.LastError == "" {
+		return ""
+	}
 	if d.LastStatus != 0 && !strings.Contains(d.LastError, strconv.Itoa(d.LastStatus)) {
 		return fmt.Sprintf("HTTP %d: %s", d.LastStatus, d.LastError)
 	}

@@ -20,7 +20,7 @@ var mailDescriptions = []struct {
 	t    latchkey.NotificationType
 	text string
 }{
-	{latchkey.NoteTokenExpiring, "A token of mine expires soon (30, 7 and 1 days before, as the server is set)"},
+	{latchkey.NoteTokenExpiring, "A token of mine expires soon (30, 7 and 1 days before, as the server is set, for a token that lived longer than that)"},
 	{latchkey.NoteTokenExpired, "A token of mine has expired"},
 	{latchkey.NoteTokenCreated, "A token was made for me by someone else, by a token, or at the command line"},
 	{latchkey.NoteTokenRotated, "A token of mine was rotated"},

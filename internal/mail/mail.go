@@ -237,6 +237,31 @@ func (m *Mailer) Send(ctx context.Context, msg Message) error {
 	return nil
 }
 
+// MaxRead is the most a session reads from the server: its replies are a
+// few lines each.
+const MaxRead = 256 << 10
+
+// errTooMuch is the error of a session that read MaxRead.
+var errTooMuch = fmt.Errorf("the mail server said more than %d KiB: hung up", MaxRead>>10)
+
+// boundedConn is a connection that reads at most left bytes more.
+type boundedConn struct {
+	net.Conn
+	left int
+}
+
+func (c *boundedConn) Read(p []byte) (int, error) {
+	if c.left <= 0 {
+		return 0, errTooMuch
+	}
+	if len(p) > c.left {
+		p = p[:c.left]
+	}
+	n, err := c.Conn.Read(p)
+	c.left -= n
+	return n, err
+}
+
 // errNoStartTLS is go-smtp's error when the server does not offer STARTTLS
 // (NewClientStartTLS). Only this error lets deliver go on without TLS;
 // should the library reword it, mail that could go in clear fails instead.
@@ -277,10 +302,13 @@ func (m *Mailer) connect(ctx context.Context, startTLS bool) (c *smtp.Client, ha
 		addr = net.JoinHostPort(m.host, m.port)
 	}
 	var d net.Dialer
-	conn, err := d.DialContext(ctx, "tcp", addr)
+	raw, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
 		return nil, nil, err
 	}
+	// The client reads a reply of any length: a server, or anyone on the
+	// way before STARTTLS, could make it hold gigabytes.
+	conn := &boundedConn{Conn: raw, left: MaxRead}
 	// The client's own deadlines are per command, and it clears them
 	// after each: closing the connection is what holds it to ctx.
 	stop := context.AfterFunc(ctx, func() { conn.Close() })

@@ -1,6 +1,7 @@
 package mail_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -556,5 +557,44 @@ func TestCompose(t *testing.T) {
 	to, _, err := mail.Compose(m, mail.Message{To: `"e v e"@example.net`, Text: "x"}, time.Now())
 	if err != nil || to != `"e v e"@example.net` {
 		t.Errorf("the envelope recipient is %q, %v; want %q", to, err, `"e v e"@example.net`)
+	}
+}
+
+// A server whose EHLO reply never ends: the session stops reading at
+// MaxRead and fails, rather than hold all it is sent.
+func TestSendEndlessReply(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	wrote := make(chan int64, 1)
+	go func() {
+		c, err := l.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		fmt.Fprint(c, "220 mx.test ESMTP\r\n")
+		bufio.NewReader(c).ReadString('\n') // EHLO
+		line := []byte("250-" + strings.Repeat("x", 1000) + "\r\n")
+		var n int64
+		for {
+			k, err := c.Write(line)
+			n += int64(k)
+			if err != nil {
+				wrote <- n
+				return
+			}
+		}
+	}()
+	m := newMailer(t, "smtp://localhost", mail.Options{}, l.Addr().String())
+	err = m.Send(t.Context(), testMessage)
+	if err == nil || !strings.Contains(err.Error(), "more than") {
+		t.Fatalf("Send = %v, want it to give up on the endless reply", err)
+	}
+	// The client hung up: the server's writes failed soon after MaxRead.
+	if n := <-wrote; n < mail.MaxRead {
+		t.Errorf("the server wrote only %d bytes", n)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	texttemplate "text/template"
 	"time"
+	"unicode/utf8"
 
 	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/internal/mail"
@@ -120,12 +121,22 @@ type view struct {
 	Lines   []string
 }
 
-// name is how mail names the token.
+// name is how mail names the token: by its name, cut to 60 characters
+// (a name of 255 invisible characters must not make a subject no mail
+// server takes), else by its id.
 func name(m Message) string {
 	if m.Data.TokenName == "" {
 		return "token " + m.Data.TokenID
 	}
-	return fmt.Sprintf("token %q", m.Data.TokenName)
+	return `token "` + shorten(m.Data.TokenName, 60) + `"`
+}
+
+// shorten is s cut to n characters, with "…" when it was longer.
+func shorten(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	return string([]rune(s)[:n]) + "…"
 }
 
 // by is how mail names who acted.
@@ -141,7 +152,7 @@ func by(a Actor) string {
 			who = fmt.Sprintf("user %d", *a.UserID)
 		}
 		if a.TokenID != "" {
-			return who + " (with token " + a.TokenID + ")"
+			return who + " (with their token " + shorten(a.TokenID, 8) + ")"
 		}
 		return who
 	}
@@ -164,7 +175,7 @@ func subject(m Message) string {
 	case latchkey.NoteTokenReuse:
 		return "Security: your " + name(m) + " may have been stolen"
 	case latchkey.NoteAppAuthorized:
-		return fmt.Sprintf("You allowed %q to use your account", m.Data.ClientName)
+		return `You allowed "` + shorten(m.Data.ClientName, 60) + `" to use your account`
 	}
 	return string(m.Type)
 }
@@ -185,7 +196,9 @@ func lines(m Message) []string {
 			"If you did not expect it, revoke it and tell your administrator.")
 	case latchkey.NoteTokenRevoked:
 		out = append(out, fmt.Sprintf("Your %s was revoked by %s on %s.", name(m), by(d.Actor), when))
-		if d.Reason != "" {
+		if why := reasons[latchkey.RevokeReason(d.Reason)]; why != "" {
+			out = append(out, why)
+		} else if d.Reason != "" {
 			out = append(out, "Reason: "+d.Reason+".")
 		}
 		out = append(out, "Whatever used it can no longer sign in with it.")
@@ -199,6 +212,20 @@ func lines(m Message) []string {
 			"If this was not you, withdraw its access and change your password.")
 	}
 	return out
+}
+
+// reasons say in words why a token was revoked.
+var reasons = map[latchkey.RevokeReason]string{
+	latchkey.ReasonAdmin:              "Someone allowed to manage your tokens revoked it.",
+	latchkey.ReasonOwner:              "It was revoked with your own account.",
+	latchkey.ReasonParentRevoked:      "The token that made it was revoked, and tokens go with the token that made them.",
+	latchkey.ReasonIdle:               "It had not been used for longer than the server allows.",
+	latchkey.ReasonReuseDetected:      "Its rotation was used twice, so someone else may hold it.",
+	latchkey.ReasonUserDisabled:       "Your account was disabled.",
+	latchkey.ReasonUserRestored:       "Your account was restored, and its old tokens do not come back.",
+	latchkey.ReasonClientRevoked:      "The application it belonged to was removed.",
+	latchkey.ReasonAuthorizationEnded: "A code or refresh token of the application it belonged to was used twice, so someone else may hold it.",
+	latchkey.ReasonConsentWithdrawn:   "Your approval of its application was withdrawn.",
 }
 
 // date is an expiry as mail says it.

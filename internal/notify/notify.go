@@ -83,6 +83,10 @@ const ExpiredLookback = 7 * 24 * time.Hour
 type Notifier struct {
 	o         Options
 	reminders []time.Duration // ascending
+	// slots holds a value for each delivery under way: at most Batch.
+	slots chan struct{}
+	// running are the deliveries under way, for Run to wait for.
+	running sync.WaitGroup
 }
 
 // New returns a Notifier.
@@ -108,14 +112,18 @@ func New(o Options) *Notifier {
 	}
 	r = slices.Clone(r)
 	slices.Sort(r)
-	return &Notifier{o: o, reminders: slices.Compact(r)}
+	return &Notifier{o: o, reminders: slices.Compact(r), slots: make(chan struct{}, o.Batch)}
 }
 
-// Run fans out and delivers every Every, and writes reminders every
-// minute, until ctx ends. Failures are logged, and tried again.
+// Run fans out and starts the deliveries due every Every, and writes
+// reminders every minute, until ctx ends; then it waits for the
+// deliveries under way. A delivery does not hold up the next pass: a
+// receiver that hangs takes one of the Batch slots until its timeout, and
+// the others go on. Failures are logged, and tried again.
 func (n *Notifier) Run(ctx context.Context) error {
 	tick := time.NewTicker(n.o.Every)
 	defer tick.Stop()
+	defer n.running.Wait()
 	var lastRemind time.Time
 	for {
 		if now := n.o.Clock(); now.Sub(lastRemind) >= time.Minute || now.Before(lastRemind) {
@@ -127,7 +135,7 @@ func (n *Notifier) Run(ctx context.Context) error {
 		if _, err := n.FanOut(ctx); err != nil && ctx.Err() == nil {
 			n.o.Log.Error("fanning out notifications", "err", err)
 		}
-		if _, err := n.Deliver(ctx); err != nil && ctx.Err() == nil {
+		if _, _, err := n.start(ctx); err != nil && ctx.Err() == nil {
 			n.o.Log.Error("delivering notifications", "err", err)
 		}
 		select {
@@ -187,24 +195,45 @@ func (n *Notifier) mails(info *latchkey.NotificationInfo) bool {
 	return info.Type.Security() || !slices.Contains(info.MailOff, info.Type)
 }
 
-// Deliver claims the deliveries due, tries each once, and records how it
-// went: delivered, due again later, or, a day after it was made, failed.
-// It says how many it tried.
+// Deliver claims the deliveries due (as many as there are free slots),
+// tries each once, waits for them, and records how each went: delivered,
+// due again later, or, a day after it was made, failed. It says how many
+// it tried.
 func (n *Notifier) Deliver(ctx context.Context) (int, error) {
-	now := n.o.Clock()
-	ds, err := n.o.Store.ClaimDeliveries(ctx, n.o.Server, now, now.Add(n.o.Claim), n.o.Batch)
-	if err != nil || len(ds) == 0 {
+	c, wait, err := n.start(ctx)
+	if err != nil {
 		return 0, err
 	}
-	// All at once: each must be tried while its claim holds, and an
-	// attempt takes at most half of it (the sender's timeout).
+	return c, wait()
+}
+
+// start claims the deliveries due, as many as there are free slots, and
+// starts each at once: each must be tried while its claim holds, and an
+// attempt takes at most half of it (the sender's timeout). wait waits for
+// them and returns what went wrong recording them.
+func (n *Notifier) start(ctx context.Context) (int, func() error, error) {
+	free := cap(n.slots) - len(n.slots)
+	if free <= 0 {
+		return 0, func() error { return nil }, nil
+	}
+	now := n.o.Clock()
+	ds, err := n.o.Store.ClaimDeliveries(ctx, n.o.Server, now, now.Add(n.o.Claim), free)
+	if err != nil {
+		return 0, nil, err
+	}
 	var wg sync.WaitGroup
 	errs := make([]error, len(ds))
 	for i, d := range ds {
-		wg.Go(func() { errs[i] = n.deliver(ctx, d) })
+		n.slots <- struct{}{} // free: only this goroutine fills slots
+		n.running.Add(1)
+		wg.Go(func() {
+			defer func() { <-n.slots; n.running.Done() }()
+			if errs[i] = n.deliver(ctx, d); errs[i] != nil {
+				n.o.Log.Error("delivering notifications", "err", errs[i])
+			}
+		})
 	}
-	wg.Wait()
-	return len(ds), errors.Join(errs...)
+	return len(ds), func() error { wg.Wait(); return errors.Join(errs...) }, nil
 }
 
 // deliver tries d once and records the attempt.
@@ -217,6 +246,10 @@ func (n *Notifier) deliver(ctx context.Context, d *latchkey.Delivery) error {
 	at := n.o.Clock()
 	a := latchkey.Attempt{DeliveryID: d.ID, Server: n.o.Server, At: at, Status: status}
 	outcome := "delivered"
+	if err == nil && d.Attempts > 0 {
+		n.o.Log.Info("notification delivered after failed attempts", "delivery_id", d.ID, "kind", kind,
+			"webhook_id", d.WebhookID, "type", d.Type, "attempts", d.Attempts+1)
+	}
 	if err != nil {
 		a.Err = err.Error()
 		if next := at.Add(Backoff(d.Attempts + 1)); next.Before(d.CreatedAt.Add(latchkey.MaxDeliveryAge)) {

@@ -1,7 +1,9 @@
 package notify_test
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -218,7 +220,7 @@ func TestAdministratorRevokes(t *testing.T) {
 	}
 	link := "https://tokens.example.com/tokens#token-" + tok.ID
 	for part, text := range map[string]string{"text": m.Text, "html": m.HTML} {
-		if !strings.Contains(text, "revoked by root") || !strings.Contains(text, "Reason: admin") || !strings.Contains(text, link) {
+		if !strings.Contains(text, "revoked by root") || !strings.Contains(text, "Someone allowed to manage your tokens revoked it.") || !strings.Contains(text, link) {
 			t.Errorf("the %s part does not say who revoked it, why, and where to see it:\n%s", part, text)
 		}
 	}
@@ -518,7 +520,7 @@ func TestMailWords(t *testing.T) {
 	}{
 		{"by a token", latchkey.NotificationInfo{Notification: &latchkey.Notification{Type: latchkey.NoteTokenCreated, TokenID: "abc",
 			Actor: latchkey.ActorUser, ActorUserID: &bob, ActorTokenID: "tok9"}, ActorUsername: "bob", Token: &latchkey.Token{ID: "abc", Name: "ci"}},
-			[]string{`A token "ci" was made for your account by bob (with token tok9)`}},
+			[]string{`A token "ci" was made for your account by bob (with their token tok9)`}},
 		{"by a user with no name read", latchkey.NotificationInfo{Notification: &latchkey.Notification{Type: latchkey.NoteTokenRevoked, TokenID: "abc",
 			Actor: latchkey.ActorUser, ActorUserID: &bob}}, []string{"Your token abc was revoked by user 2"}},
 		{"never expires", latchkey.NotificationInfo{Notification: &latchkey.Notification{Type: latchkey.NoteTokenExpired, TokenID: "abc",
@@ -541,5 +543,79 @@ func TestMailWords(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestSlowReceiverHoldsNoOne: a receiver that hangs holds one delivery,
+// not the next pass: another webhook gets what follows meanwhile.
+func TestSlowReceiverHoldsNoOne(t *testing.T) {
+	w := newWorld(t)
+	ctx := t.Context()
+	w.register(t) // answers at once
+	release := make(chan struct{})
+	held := make(chan struct{}, 16)
+	slow := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		held <- struct{}{}
+		<-release
+	}))
+	t.Cleanup(slow.Close)
+	t.Cleanup(func() { close(release) })
+	if _, _, err := w.svc.CreateWebhook(ctx, service.NewWebhook{URL: slow.URL, AllowPrivate: true}); err != nil {
+		t.Fatal(err)
+	}
+	alice, err := w.svc.CreateUser(ctx, service.NewUser{Username: "alice", Email: "alice@example.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := notify.New(notify.Options{Store: w.st, Sender: &webhook.Sender{AllowPrivate: true, Timeout: time.Minute},
+		Opener: w.svc.OpenWebhookSecret, Server: "a", Clock: w.clk.Now, Every: 5 * time.Millisecond})
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- n.Run(runCtx) }()
+	posted := func(count int) {
+		t.Helper()
+		for deadline := time.Now().Add(time.Minute); len(w.hook.posts()) < count; time.Sleep(5 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%d posts to the quick receiver, want %d", len(w.hook.posts()), count)
+			}
+		}
+	}
+	if _, _, err := w.svc.OperatorCreateToken(ctx, alice, service.TokenRequest{Name: named("one")}); err != nil {
+		t.Fatal(err)
+	}
+	<-held
+	posted(1)
+	// The slow receiver still holds the first: the second goes out anyway.
+	if _, _, err := w.svc.OperatorCreateToken(ctx, alice, service.TokenRequest{Name: named("two")}); err != nil {
+		t.Fatal(err)
+	}
+	posted(2)
+	stop()
+	release <- struct{}{} // the first; Run waits for it, then returns
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Errorf("Run = %v", err)
+	}
+}
+
+// TestLongInvisibleName: a name of 255 zero-width spaces (what a thief
+// might give the token they make, to hide it) still makes a mail that a
+// mail server takes, its subject cut short.
+func TestLongInvisibleName(t *testing.T) {
+	w := newWorld(t)
+	ctx := t.Context()
+	alice, err := w.svc.CreateUser(ctx, service.NewUser{Username: "alice", Email: "alice@example.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := w.svc.OperatorCreateToken(ctx, alice, service.TokenRequest{Name: named(strings.Repeat("\u200b", 255))}); err != nil {
+		t.Fatal(err)
+	}
+	run(t, w.notifier(t, "a"))
+	got := mails(w.smtp)
+	if len(got) != 1 || got[0].ParseErr != nil {
+		t.Fatalf("mails: %+v", got)
+	}
+	if want := "A new token was made for you: token \"" + strings.Repeat("\u200b", 60) + "…\""; got[0].Subject != want {
+		t.Errorf("subject %q, want %q", got[0].Subject, want)
 	}
 }
