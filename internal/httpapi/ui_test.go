@@ -435,6 +435,7 @@ func TestUICrossOriginPosts(t *testing.T) {
 		{"create, same-site", "/tokens", url.Values{"name": {"planted"}}, "same-site"},
 		{"revoke", "/tokens/" + tok.ID + "/revoke", nil, "cross-site"},
 		{"revoke an application", fmt.Sprintf("/applications/%d/revoke", h.app.ID), nil, "cross-site"},
+		{"choose mail", "/settings/notifications", url.Values{"mail": {"token.created"}}, "cross-site"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, h.srv.URL+tc.path, strings.NewReader(tc.form.Encode()))
@@ -460,6 +461,9 @@ func TestUICrossOriginPosts(t *testing.T) {
 	}
 	if _, err := h.svc.Consent(t.Context(), h.alice.ID, h.app.ID); err != nil {
 		t.Errorf("after the refused post the consent is gone: %v", err)
+	}
+	if off, err := h.svc.MailOff(t.Context(), &latchkey.Principal{User: h.alice}); err != nil || len(off) != 0 {
+		t.Errorf("after the refused post alice's mail choices are %v, %v; want none turned off", off, err)
 	}
 }
 

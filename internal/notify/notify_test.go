@@ -83,6 +83,16 @@ func (w *world) notifierWith(t *testing.T, server string, batch int) *notify.Not
 		Log: slog.New(slog.NewTextHandler(t.Output(), nil)), Batch: batch})
 }
 
+// user makes a user called name, with an address at example.com.
+func (w *world) user(t *testing.T, name string) *latchkey.User {
+	t.Helper()
+	u, err := w.svc.CreateUser(t.Context(), service.NewUser{Username: name, Email: name + "@example.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
 // register registers the receiver for events.
 func (w *world) register(t *testing.T, events ...latchkey.NotificationType) *latchkey.Webhook {
 	t.Helper()
@@ -181,10 +191,7 @@ func TestAdministratorRevokes(t *testing.T) {
 	w := newWorld(t)
 	ctx := t.Context()
 	w.register(t, latchkey.NoteTokenRevoked)
-	alice, err := w.svc.CreateUser(ctx, service.NewUser{Username: "alice", Email: "alice@example.com"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	alice := w.user(t, "alice")
 	admin, err := w.svc.CreateUser(ctx, service.NewUser{Username: "root", Email: "root@example.com", Admin: true})
 	if err != nil {
 		t.Fatal(err)
@@ -263,10 +270,7 @@ func TestOwnerHearsNothingOfWhatTheyDid(t *testing.T) {
 	w := newWorld(t)
 	ctx := t.Context()
 	w.register(t)
-	alice, err := w.svc.CreateUser(ctx, service.NewUser{Username: "alice", Email: "alice@example.com"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	alice := w.user(t, "alice")
 	p := &latchkey.Principal{User: alice}
 	tok, _, err := w.svc.CreateToken(ctx, p, alice, service.TokenRequest{Name: named("mine")})
 	if err != nil {
@@ -287,10 +291,7 @@ func TestOwnerHearsNothingOfWhatTheyDid(t *testing.T) {
 func TestMailChoices(t *testing.T) {
 	w := newWorld(t)
 	ctx := t.Context()
-	alice, err := w.svc.CreateUser(ctx, service.NewUser{Username: "alice", Email: "alice@example.com"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	alice := w.user(t, "alice")
 	p := &latchkey.Principal{User: alice}
 	// Alice wants no mail of tokens made for her, and tries to turn off
 	// revocations too: a security notice, which stays on.
@@ -323,10 +324,7 @@ func TestRetriedThenFailed(t *testing.T) {
 	w := newWorld(t)
 	ctx := t.Context()
 	h := w.register(t)
-	alice, err := w.svc.CreateUser(ctx, service.NewUser{Username: "alice", Email: "alice@example.com"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	alice := w.user(t, "alice")
 	w.hook.status.Store(http.StatusInternalServerError)
 	if _, _, err := w.svc.OperatorCreateToken(ctx, alice, service.TokenRequest{Name: named("ci")}); err != nil {
 		t.Fatal(err)
@@ -389,10 +387,7 @@ func TestRecoversAfterFailures(t *testing.T) {
 	w := newWorld(t)
 	ctx := t.Context()
 	w.register(t)
-	alice, err := w.svc.CreateUser(ctx, service.NewUser{Username: "alice", Email: "alice@example.com"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	alice := w.user(t, "alice")
 	w.hook.status.Store(http.StatusServiceUnavailable)
 	w.smtp.Refuse(true)
 	if _, _, err := w.svc.OperatorCreateToken(ctx, alice, service.TokenRequest{Name: named("ci")}); err != nil {
@@ -416,10 +411,7 @@ func TestRecoversAfterFailures(t *testing.T) {
 func TestWebhookSeesOnlyWhatFollowsIt(t *testing.T) {
 	w := newWorld(t)
 	ctx := t.Context()
-	alice, err := w.svc.CreateUser(ctx, service.NewUser{Username: "alice", Email: "alice@example.com"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	alice := w.user(t, "alice")
 	if _, _, err := w.svc.OperatorCreateToken(ctx, alice, service.TokenRequest{Name: named("ci")}); err != nil {
 		t.Fatal(err)
 	}
@@ -475,10 +467,7 @@ func TestMailEscapesHTML(t *testing.T) {
 func TestRemindPages(t *testing.T) {
 	w := newWorld(t)
 	ctx := t.Context()
-	alice, err := w.svc.CreateUser(ctx, service.NewUser{Username: "alice", Email: "alice@example.com"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	alice := w.user(t, "alice")
 	day := 24 * time.Hour
 	for i := range 30 {
 		// Ten share one expiry; the rest are a minute apart.
@@ -563,10 +552,7 @@ func TestSlowReceiverHoldsNoOne(t *testing.T) {
 	if _, _, err := w.svc.CreateWebhook(ctx, service.NewWebhook{URL: slow.URL, AllowPrivate: true}); err != nil {
 		t.Fatal(err)
 	}
-	alice, err := w.svc.CreateUser(ctx, service.NewUser{Username: "alice", Email: "alice@example.com"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	alice := w.user(t, "alice")
 	n := notify.New(notify.Options{Store: w.st, Sender: &webhook.Sender{AllowPrivate: true, Timeout: time.Minute},
 		Opener: w.svc.OpenWebhookSecret, Server: "a", Clock: w.clk.Now, Every: 5 * time.Millisecond})
 	runCtx, stop := context.WithCancel(ctx)
@@ -603,10 +589,7 @@ func TestSlowReceiverHoldsNoOne(t *testing.T) {
 func TestLongInvisibleName(t *testing.T) {
 	w := newWorld(t)
 	ctx := t.Context()
-	alice, err := w.svc.CreateUser(ctx, service.NewUser{Username: "alice", Email: "alice@example.com"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	alice := w.user(t, "alice")
 	if _, _, err := w.svc.OperatorCreateToken(ctx, alice, service.TokenRequest{Name: named(strings.Repeat("\u200b", 255))}); err != nil {
 		t.Fatal(err)
 	}

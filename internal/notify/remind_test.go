@@ -17,10 +17,7 @@ func TestRemindersOnceAcrossReplicas(t *testing.T) {
 	w := newWorld(t)
 	ctx := t.Context()
 	w.register(t, latchkey.NoteTokenExpiring, latchkey.NoteTokenExpired)
-	alice, err := w.svc.CreateUser(ctx, service.NewUser{Username: "alice", Email: "alice@example.com"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	alice := w.user(t, "alice")
 	day := 24 * time.Hour
 	mk := func(name string, life time.Duration) *latchkey.Token {
 		t.Helper()
