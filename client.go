@@ -18,9 +18,14 @@ type Client struct {
 	Name   string
 	// SecretHash is the hash of a confidential client's secret, or "" for a
 	// public client. It is never sent over the API.
-	SecretHash           string
-	Provider             *string
-	Redirect             string // registered redirect URIs, comma-separated
+	SecretHash string
+	Provider   *string
+	Redirect   string // registered redirect URIs, comma-separated
+	// DefaultScopes are what an authorization request of the client that
+	// names no scope is granted; nil leaves it to the server's default.
+	// Unlike a token's Scopes, empty here limits nothing and grants
+	// nothing: it is the absence of a registered default.
+	DefaultScopes        Scopes
 	PersonalAccessClient bool
 	PasswordClient       bool
 	Revoked              bool

@@ -153,6 +153,12 @@ func TestClientBadCommandLines(t *testing.T) {
 		{"create with an unknown flag", []string{"client", "create", "--secret", "x"}, 2, "unknown flag --secret"},
 		{"create with a bad redirect URI", []string{"client", "create", "--name", "x", "--redirect-uri", "http://a.example.com/"}, 1,
 			`The redirect URI "http://a.example.com/" must use https`},
+		{"create with an unknown default scope", []string{"client", "create", "--name", "x", "--redirect-uri", "https://a.example.com/", "--default-scopes", "tokens.read,admin"}, 2,
+			`--default-scopes: "admin" is not a scope this server knows: tokens.read, tokens.write, *`},
+		{"create with another server's extra scope as default", []string{"client", "create", "--name", "x", "--redirect-uri", "https://a.example.com/", "--extra-scopes", "billing.read", "--default-scopes", "billing.write"}, 2,
+			`--default-scopes: "billing.write" is not a scope this server knows: tokens.read, tokens.write, *, billing.read`},
+		{"create with a bad extra scope", []string{"client", "create", "--name", "x", "--redirect-uri", "https://a.example.com/", "--extra-scopes", "not ok"}, 2,
+			`--extra-scopes: "not ok" is not a scope name`},
 		{"list with arguments", []string{"client", "list", "all"}, 2, "unexpected arguments"},
 		{"revoke without an id", []string{"client", "revoke"}, 2, "want exactly one CLIENT_ID"},
 		{"revoke two ids", []string{"client", "revoke", "2", "3"}, 2, "want exactly one CLIENT_ID"},
@@ -168,5 +174,58 @@ func TestClientBadCommandLines(t *testing.T) {
 				t.Errorf("latchkey %v: exit %d (%v), want %d saying %q", tc.args, got, err, tc.want, tc.msg)
 			}
 		})
+	}
+}
+
+// TestClientDefaultScopes: client create --default-scopes registers the
+// scopes a request that names none is granted, extra scopes included when
+// the command knows them as serve does, and client list shows them.
+func TestClientDefaultScopes(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "d.db")
+	env := testEnv(map[string]string{"LATCHKEY_DATABASE": db, "LATCHKEY_EXTRA_SCOPES": "billing.read"})
+	mustCLI(t, env, "migrate")
+	mustCLI(t, env, "client", "create", "--name", "Agent", "--redirect-uri", "http://127.0.0.1/cb", "--public",
+		"--default-scopes", "tokens.read, billing.read,tokens.read")
+	mustCLI(t, env, "client", "create", "--name", "Plain", "--redirect-uri", "http://127.0.0.1/cb")
+
+	st, err := sqlite.Open(t.Context(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	agent, err := st.Client(t.Context(), 2)
+	plain, err2 := st.Client(t.Context(), 3)
+	st.Close()
+	if err != nil || err2 != nil {
+		t.Fatal(err, err2)
+	}
+	if diff := cmp.Diff(latchkey.Scopes{"tokens.read", "billing.read"}, agent.DefaultScopes); diff != "" {
+		t.Errorf("client 2's DefaultScopes (-want +got):\n%s", diff)
+	}
+	if plain.DefaultScopes != nil {
+		t.Errorf("client 3's DefaultScopes = %q, want none", plain.DefaultScopes)
+	}
+
+	list := mustCLI(t, env, "client", "list")
+	lines := strings.Split(strings.TrimSpace(list), "\n")
+	if len(lines) != 4 || !strings.Contains(lines[0], "DEFAULT SCOPES") || !strings.Contains(lines[2], "tokens.read billing.read") ||
+		strings.Contains(lines[3], "tokens.read") {
+		t.Errorf("client list: want a DEFAULT SCOPES column naming client 2's, and none for client 3:\n%s", list)
+	}
+	var rows []struct {
+		ID            int64    `json:"id"`
+		DefaultScopes []string `json:"default_scopes"`
+	}
+	for line := range strings.SplitSeq(mustCLI(t, env, "client", "list", "--json"), "\n") {
+		var r struct {
+			ID            int64    `json:"id"`
+			DefaultScopes []string `json:"default_scopes"`
+		}
+		if err := json.Unmarshal([]byte(line), &r); err != nil {
+			t.Fatalf("client list --json line %q: %v", line, err)
+		}
+		rows = append(rows, r)
+	}
+	if len(rows) != 3 || !cmp.Equal(rows[1].DefaultScopes, []string{"tokens.read", "billing.read"}) || rows[2].DefaultScopes == nil || len(rows[2].DefaultScopes) != 0 {
+		t.Errorf("client list --json default_scopes = %+v, want client 2's and [] for client 3", rows)
 	}
 }

@@ -156,6 +156,17 @@ func TestParseServe(t *testing.T) {
 			c.oauthLifetime = 10 * time.Minute
 			c.refreshLifetime = 24 * time.Hour
 		}},
+		{name: "oauth default scopes", args: []string{"--oauth-default-scopes", "tokens.write, tokens.read,tokens.write"}, want: func(c *serveConfig) {
+			c.oauthDefaultScopes = []string{"tokens.write", "tokens.read"}
+		}},
+		{name: "oauth default scopes by variable", env: map[string]string{"LATCHKEY_OAUTH_DEFAULT_SCOPES": "*"}, want: func(c *serveConfig) {
+			c.oauthDefaultScopes = []string{"*"}
+		}},
+		{name: "oauth default scopes off", args: []string{"--oauth-default-scopes", "off"}, want: func(c *serveConfig) { c.oauthDefaultScopes = []string{} }},
+		{name: "oauth default scope an extra scope", args: []string{"--extra-scopes", "billing.read", "--oauth-default-scopes", "billing.read"}, want: func(c *serveConfig) {
+			c.service.ExtraScopes = []string{"billing.read"}
+			c.oauthDefaultScopes = []string{"billing.read"}
+		}},
 		{name: "postgres pool", args: []string{"--database", "postgres://h/db", "--db-max-conns", "5", "--db-statement-timeout", "off"}, env: map[string]string{"LATCHKEY_SECRET": "s"}, want: func(c *serveConfig) {
 			*c.db.database = "postgres://h/db"
 			*c.db.maxConns, c.db.conns = "5", 5
@@ -229,6 +240,9 @@ var badServe = []struct {
 	{"lease not a duration", []string{"--lease", "3"}, nil, "--lease"},
 	{"audit retention", []string{"--audit-retention", "x"}, nil, "--audit-retention"},
 	{"extra scope", []string{"--extra-scopes", "ok,not ok"}, nil, "--extra-scopes"},
+	{"oauth default scope unknown", []string{"--oauth-default-scopes", "tokens.read,admin"}, nil, "--oauth-default-scopes"},
+	{"oauth default scope unknown by variable", nil, map[string]string{"LATCHKEY_OAUTH_DEFAULT_SCOPES": "admin"}, "--oauth-default-scopes"},
+	{"oauth default scopes empty", []string{"--oauth-default-scopes", ","}, nil, "--oauth-default-scopes"},
 	{"argument", []string{"extra"}, nil, "unexpected arguments"},
 }
 
@@ -582,5 +596,17 @@ func TestSMTPPasswordNotPrinted(t *testing.T) {
 	help := out.String() + errOut.String()
 	if strings.Contains(help, pw) || !strings.Contains(help, "smtp://tokens:REDACTED@mail.example.com:587") {
 		t.Errorf("serve -h shows the mail server as:\n%s", help)
+	}
+}
+
+// A server started without --oauth-default-scopes grants tokens.read to
+// an authorization request that names no scope.
+func TestServeOAuthDefaultScopesDefault(t *testing.T) {
+	c, err := (&env{getenv: testEnv(nil), stdout: &bytes.Buffer{}, stderr: &bytes.Buffer{}}).parseServe(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"tokens.read"}, c.oauthDefaultScopes); diff != "" {
+		t.Errorf("parseServe(nil).oauthDefaultScopes (-want +got):\n%s", diff)
 	}
 }

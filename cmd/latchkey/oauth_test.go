@@ -1,6 +1,8 @@
 package main
 
 import (
+	"encoding/json"
+	"fmt"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -84,4 +86,82 @@ func TestOAuthEndToEnd(t *testing.T) {
 	if meta.StatusCode != http.StatusOK {
 		t.Errorf("metadata: %d", meta.StatusCode)
 	}
+}
+
+// TestOAuthDefaultScopesEndToEnd is an MCP client's first step on "latchkey
+// serve": an authorization request without scope completes, with the
+// client's --default-scopes, else the server's --oauth-default-scopes
+// (tokens.read unless set), and every answer carries iss (RFC 9207).
+func TestOAuthDefaultScopesEndToEnd(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		serveArgs []string
+		client    []string // client create's --default-scopes, if any
+		want      string   // the token's scope
+	}{
+		{"the client's", nil, []string{"--default-scopes", "tokens.read,tokens.write"}, "tokens.read tokens.write"},
+		{"the server's default", nil, nil, "tokens.read"},
+		{"the server's by --oauth-default-scopes", []string{"--oauth-default-scopes", "tokens.write"}, nil, "tokens.write"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			env := testEnv(map[string]string{"LATCHKEY_DATABASE": filepath.Join(t.TempDir(), "oauth.db")})
+			base, _, _ := serve(t, env, tc.serveArgs...)
+			const pw = "a password for the flow"
+			if _, err := cli(t, env, pw+"\n", "user", "update", "--password-stdin", "admin"); err != nil {
+				t.Fatal(err)
+			}
+			redirect := "http://127.0.0.1:9/callback"
+			id := strings.TrimSpace(mustCLI(t, env, append([]string{"client", "create", "--name", "Agent", "--redirect-uri", redirect, "--public"}, tc.client...)...))
+			conf := &oauth2.Config{ClientID: id, RedirectURL: redirect,
+				Endpoint: oauth2.Endpoint{AuthURL: base + "/oauth/authorize", TokenURL: base + "/oauth/token"}}
+			b := oauthtest.NewBrowser(t, base)
+			verifier := oauth2.GenerateVerifier()
+			p := b.SignIn("admin", pw, b.Get(conf.AuthCodeURL("state-e2e-12345", oauth2.S256ChallengeOption(verifier))))
+			for _, sc := range strings.Fields(tc.want) {
+				if !strings.Contains(p.Body, "<code>"+sc+"</code>") {
+					t.Errorf("the consent page does not name %s: %.600s", sc, p.Body)
+				}
+			}
+			q := oauthtest.Callback(t, b.Consent(p, "approve"), redirect)
+			if q.Get("iss") != base {
+				t.Errorf("iss = %q, want the issuer %q", q.Get("iss"), base)
+			}
+			tok, err := conf.Exchange(t.Context(), q.Get("code"), oauth2.VerifierOption(verifier))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := tok.Extra("scope"); got != tc.want {
+				t.Errorf("the token's scope = %v, want %q", got, tc.want)
+			}
+
+			// Refusals go back with iss too: the person denies; the
+			// application asks for a scope the server does not offer.
+			p = b.Get(conf.AuthCodeURL("state-e2e-67890", oauth2.S256ChallengeOption(verifier)))
+			for name, p := range map[string]oauthtest.Page{
+				"access_denied": b.Consent(p, "deny"),
+				"invalid_scope": b.Get(conf.AuthCodeURL("state-e2e-00000", oauth2.S256ChallengeOption(verifier), oauth2.SetAuthURLParam("scope", "admin"))),
+			} {
+				if q := oauthtest.Callback(t, p, redirect); q.Get("error") != name || q.Get("iss") != base {
+					t.Errorf("refusal %v: want error=%s and iss=%s", q, name, base)
+				}
+			}
+		})
+	}
+
+	t.Run("metadata", func(t *testing.T) {
+		env := testEnv(map[string]string{"LATCHKEY_DATABASE": filepath.Join(t.TempDir(), "oauth.db")})
+		base, _, _ := serve(t, env, "--extra-scopes", "mcp.tools")
+		resp, err := http.Get(base + "/.well-known/oauth-authorization-server")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var m map[string]any
+		if err := json.NewDecoder(resp.Body).Decode(&m); err != nil {
+			t.Fatal(err)
+		}
+		if m["issuer"] != base || m["authorization_response_iss_parameter_supported"] != true || fmt.Sprint(m["scopes_supported"]) != "[tokens.read tokens.write * mcp.tools]" {
+			t.Errorf("metadata %v: want issuer %s, authorization_response_iss_parameter_supported true, and the scopes with mcp.tools", m, base)
+		}
+	})
 }

@@ -48,6 +48,10 @@ type serveConfig struct {
 	secureCookies   bool
 	oauthLifetime   time.Duration // of an OAuth access token
 	refreshLifetime time.Duration // of an OAuth refresh token
+	// oauthDefaultScopes are granted to an authorization request that
+	// names no scope, of a client with no default scopes of its own;
+	// empty (not nil) for none: such a request is refused.
+	oauthDefaultScopes []string
 
 	// Notifications: the mail server (nil: no mail), the reminders before
 	// expiry, and whether webhooks may reach private addresses.
@@ -81,6 +85,7 @@ func (e *env) parseServe(args []string) (*serveConfig, error) {
 	secureCookies := fs.Bool("secure-cookies", false, "mark the sign-in cookie Secure even on plain HTTP (TLS ends at a proxy)")
 	oauthLifetime := fs.String("oauth-token-lifetime", oauth.DefaultAccessTokenLifetime.String(), "lifetime of an OAuth access token")
 	refreshLifetime := fs.String("refresh-token-lifetime", "30d", "lifetime of an OAuth refresh token, e.g. 30d")
+	oauthDefaults := fs.String("oauth-default-scopes", strings.Join(oauth.DefaultDefaultScopes, ","), "comma-separated scopes granted to an OAuth authorization request that names none, when its client has no --default-scopes of its own; off: such a request is refused (invalid_scope)")
 	smtpURL := fs.String("smtp-url", "", "the mail server for notifications to token owners: smtp://USER:PASSWORD@HOST:587 (STARTTLS when offered) or smtps://...:465 (default: no mail)")
 	mailFrom := fs.String("mail-from", "", "the From address of notification mail, e.g. Latchkey <tokens@example.com> (required with --smtp-url)")
 	reminders := fs.String("expiry-reminders", "30d,7d,1d", "how long before a token expires its owner is reminded: comma-separated lifetimes, or off")
@@ -151,6 +156,9 @@ func (e *env) parseServe(args []string) (*serveConfig, error) {
 		return nil, usagef("serve: --refresh-token-lifetime: %v", err)
 	}
 	c.refreshLifetime = rtLife.After(time.Time{}).Sub(time.Time{})
+	if c.oauthDefaultScopes, err = parseDefaultScopes(*oauthDefaults, c.service.ExtraScopes); err != nil {
+		return nil, usagef("serve: --oauth-default-scopes: %v", err)
+	}
 	if *publicURL != "" {
 		u, err := url.Parse(*publicURL)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
@@ -189,6 +197,26 @@ func (e *env) parseServe(args []string) (*serveConfig, error) {
 		}
 	}
 	return c, nil
+}
+
+// parseDefaultScopes reads --oauth-default-scopes: scopes the server
+// knows (its own and extra), comma-separated, or off for none.
+func parseDefaultScopes(s string, extra []string) ([]string, error) {
+	if strings.TrimSpace(s) == "off" {
+		return []string{}, nil
+	}
+	known, err := knownScopes(strings.Join(extra, ","))
+	if err != nil {
+		return nil, err
+	}
+	scopes, err := checkScopeList(s, known)
+	if err != nil {
+		return nil, err
+	}
+	if len(scopes) == 0 {
+		return nil, fmt.Errorf("want scopes such as tokens.read, or off, got %q", s)
+	}
+	return scopes, nil
 }
 
 // attemptTimeout is how long one attempt at a delivery may take: half the
@@ -311,6 +339,7 @@ func (e *env) serve(ctx context.Context, args []string) error {
 	provider, err := oauth.New(svc, st, oauth.Config{
 		AccessTokenLifetime:  c.oauthLifetime,
 		RefreshTokenLifetime: c.refreshLifetime,
+		DefaultScopes:        c.oauthDefaultScopes,
 		Secret:               svc.DeriveKey(oauth.SecretInfo),
 		Logger:               log,
 	})

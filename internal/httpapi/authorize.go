@@ -46,8 +46,11 @@ func scopeLines(scopes []string) []scopeLine {
 type hiddenField struct{ Name, Value string }
 
 type consentPage struct {
-	Client     string
-	Scopes     []scopeLine
+	Client string
+	Scopes []scopeLine
+	// Defaulted: the application asked for no scope in particular, and
+	// Scopes are its defaults.
+	Defaulted  bool
 	RedirectTo string
 	Hidden     []hiddenField
 }
@@ -65,10 +68,13 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 	if r.Method == http.MethodPost {
 		r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 	}
+	// Every answer that goes back to the application names the issuer,
+	// as the metadata does (RFC 9207).
+	iss := s.baseURL(r)
 	ar, err := s.oauth.ParseAuthorize(ctx, r)
 	if err != nil {
 		if oauth.Redirectable(ar) {
-			s.oauth.WriteAuthorizeError(ctx, w, ar, err)
+			s.oauth.WriteAuthorizeError(ctx, w, ar, iss, err)
 			return
 		}
 		rfc := fosite.ErrorToRFC6749Error(err)
@@ -82,16 +88,20 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 			params.Set(k, v)
 		}
 	}
+	// A request that named no scope has its client's default scopes, or
+	// the server's (oauth.Provider.ParseAuthorize).
+	requested := latchkey.Scopes(ar.GetRequestedScopes())
+	defaulted := strings.TrimSpace(params.Get("scope")) == ""
 	prompt := strings.Fields(params.Get("prompt"))
 	u := s.sessionUserOrNil(r)
 	switch {
 	case slices.Contains(prompt, "none") && len(prompt) > 1:
-		s.oauth.WriteAuthorizeError(ctx, w, ar, fosite.ErrInvalidRequest.WithHint("prompt=none cannot be combined with other values."))
+		s.oauth.WriteAuthorizeError(ctx, w, ar, iss, fosite.ErrInvalidRequest.WithHint("prompt=none cannot be combined with other values."))
 		return
 	case slices.Contains(prompt, "none") && u == nil:
 		// The application asked for no page: it must send the person
 		// here without prompt=none to sign in.
-		s.oauth.WriteAuthorizeError(ctx, w, ar, fosite.ErrLoginRequired)
+		s.oauth.WriteAuthorizeError(ctx, w, ar, iss, fosite.ErrLoginRequired)
 		return
 	case u == nil || r.Method == http.MethodGet && slices.Contains(prompt, "login"):
 		// Sign in (again, for prompt=login), then come back: without
@@ -110,18 +120,17 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c := oauth.Client(ar)
-	requested := latchkey.Scopes(ar.GetRequestedScopes())
 	if r.Method == http.MethodPost {
 		switch r.PostForm.Get("decision") {
 		case "approve":
 			if err := s.svc.ApproveConsent(ctx, u.ID, c.ID, requested); err != nil {
 				s.log.ErrorContext(ctx, "saving a consent", "request_id", requestID(r), "err", err)
-				s.oauth.WriteAuthorizeError(ctx, w, ar, fosite.ErrServerError)
+				s.oauth.WriteAuthorizeError(ctx, w, ar, iss, fosite.ErrServerError)
 				return
 			}
-			s.oauth.Approve(ctx, w, ar, u.ID)
+			s.oauth.Approve(ctx, w, ar, iss, u.ID)
 		case "deny":
-			s.oauth.Deny(ctx, w, ar)
+			s.oauth.Deny(ctx, w, ar, iss)
 		default:
 			s.renderError(w, r, http.StatusBadRequest, "Bad request", "Choose Approve or Deny.", "invalid_request")
 		}
@@ -134,19 +143,22 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 		remembered, err = s.svc.ConsentRemembered(ctx, u.ID, c, requested)
 		if err != nil {
 			s.log.ErrorContext(ctx, "reading a consent", "request_id", requestID(r), "err", err)
-			s.oauth.WriteAuthorizeError(ctx, w, ar, fosite.ErrServerError)
+			s.oauth.WriteAuthorizeError(ctx, w, ar, iss, fosite.ErrServerError)
 			return
 		}
 	}
 	switch {
 	case remembered:
-		s.oauth.Approve(ctx, w, ar, u.ID)
+		s.oauth.Approve(ctx, w, ar, iss, u.ID)
 		return
 	case slices.Contains(prompt, "none"):
-		s.oauth.WriteAuthorizeError(ctx, w, ar, fosite.ErrConsentRequired)
+		s.oauth.WriteAuthorizeError(ctx, w, ar, iss, fosite.ErrConsentRequired)
 		return
 	}
-	page := consentPage{Client: c.Name, RedirectTo: ar.GetRedirectURI().String(), Scopes: scopeLines(requested)}
+	// The consent page shows the scopes, defaults included, and its form
+	// names them, so that what is approved is what the person saw.
+	page := consentPage{Client: c.Name, RedirectTo: ar.GetRedirectURI().String(), Scopes: scopeLines(requested), Defaulted: defaulted}
+	params.Set("scope", strings.Join(requested, " "))
 	keys := make([]string, 0, len(params))
 	for k := range params {
 		keys = append(keys, k)
@@ -241,6 +253,9 @@ func (s *Server) metadata(w http.ResponseWriter, r *http.Request) {
 		"token_endpoint_auth_methods_supported":         []string{"client_secret_basic", "client_secret_post", "none"},
 		"revocation_endpoint_auth_methods_supported":    []string{"client_secret_basic", "client_secret_post", "none"},
 		"introspection_endpoint_auth_methods_supported": []string{"client_secret_basic"},
+		// Every authorization response, success or error, carries iss
+		// (RFC 9207).
+		"authorization_response_iss_parameter_supported": true,
 	}
 	w.Header().Set("Content-Type", "application/json")
 	if s.opts.PublicURL != "" {

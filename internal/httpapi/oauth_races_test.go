@@ -222,7 +222,7 @@ func TestOAuthPrompt(t *testing.T) {
 	b := oauthtest.NewBrowser(t, h.srv.URL)
 	b.Client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	// Signed out, prompt=none: no page, login_required.
-	redirectError(t, b.Get(conf.AuthCodeURL("state-12345678", pkce, oauth2.SetAuthURLParam("prompt", "none"))), h.redirect, "login_required")
+	h.redirectError(t, b.Get(conf.AuthCodeURL("state-12345678", pkce, oauth2.SetAuthURLParam("prompt", "none"))), h.redirect, "login_required")
 
 	b = oauthtest.NewBrowser(t, h.srv.URL)
 	b.Authorize(conf, "alice", h.alicePassword, pkce) // signed in, approved
@@ -233,13 +233,13 @@ func TestOAuthPrompt(t *testing.T) {
 	}
 	// More than approved: consent_required, not a page.
 	wider := h.config(h.app, h.appSecret, h.redirect, latchkey.ScopeTokensWrite)
-	redirectError(t, b.Get(wider.AuthCodeURL("state-12345678", pkce, oauth2.SetAuthURLParam("prompt", "none"))), h.redirect, "consent_required")
+	h.redirectError(t, b.Get(wider.AuthCodeURL("state-12345678", pkce, oauth2.SetAuthURLParam("prompt", "none"))), h.redirect, "consent_required")
 	// response_mode=query, as the metadata says, works.
 	if q := oauthtest.Callback(t, b.Get(conf.AuthCodeURL("state-12345678", pkce, oauth2.SetAuthURLParam("response_mode", "query"))), h.redirect); q.Get("code") == "" {
 		t.Errorf("response_mode=query: %v, want a code", q)
 	}
 	// none with anything else is a contradiction.
-	redirectError(t, b.Get(conf.AuthCodeURL("state-12345678", pkce, oauth2.SetAuthURLParam("prompt", "none login"))), h.redirect, "invalid_request")
+	h.redirectError(t, b.Get(conf.AuthCodeURL("state-12345678", pkce, oauth2.SetAuthURLParam("prompt", "none login"))), h.redirect, "invalid_request")
 	// prompt=login asks for the password again, though signed in, and
 	// comes back without asking a third time.
 	p := b.Get(conf.AuthCodeURL("state-12345678", pkce, oauth2.SetAuthURLParam("prompt", "login")))

@@ -44,6 +44,11 @@ type oauthHarness struct {
 	secureCookies bool
 	// wrap, when set, wraps the store the server uses.
 	wrap func(latchkey.Store) latchkey.Store
+	// publicURL: the server's --public-url ("": each request's own).
+	publicURL string
+	// defaultScopes: the server's --oauth-default-scopes (nil: its
+	// default).
+	defaultScopes []string
 
 	alice, bob       *latchkey.User
 	app              *latchkey.Client // confidential
@@ -100,11 +105,12 @@ func newOAuthHarness(t testing.TB, configure ...func(*oauthHarness)) *oauthHarne
 		Secret:               svc.DeriveKey(oauth.SecretInfo),
 		AccessTokenLifetime:  h.accessLifetime,
 		RefreshTokenLifetime: h.refreshLifetimes,
+		DefaultScopes:        h.defaultScopes,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.srv = httptest.NewServer(httpapi.New(svc, httpapi.Options{OAuth: prov, Limits: h.limits, SecureCookies: h.secureCookies}))
+	h.srv = httptest.NewServer(httpapi.New(svc, httpapi.Options{OAuth: prov, Limits: h.limits, SecureCookies: h.secureCookies, PublicURL: h.publicURL}))
 	t.Cleanup(h.srv.Close)
 
 	h.alice = h.newUser("alice", h.alicePassword)
@@ -134,6 +140,14 @@ func (h *oauthHarness) register(name string, public bool, uris ...string) (*latc
 		h.t.Fatal(err)
 	}
 	return c, secret
+}
+
+// issuer is the server's issuer, as its metadata names it.
+func (h *oauthHarness) issuer() string {
+	if h.publicURL != "" {
+		return h.publicURL
+	}
+	return h.srv.URL
 }
 
 // config is the x/oauth2 configuration of client c.
@@ -240,6 +254,9 @@ func testOAuthFlow(t *testing.T, h *oauthHarness) {
 	q := oauthtest.Callback(t, b.Consent(p, "approve"), h.redirect)
 	if q.Get("state") != "state-one-12345" {
 		t.Errorf("state = %q", q.Get("state"))
+	}
+	if q.Get("iss") != h.issuer() {
+		t.Errorf("iss = %q, want the issuer %q (RFC 9207)", q.Get("iss"), h.issuer())
 	}
 
 	tok, err := conf.Exchange(ctx, q.Get("code"), oauth2.VerifierOption(verifier))
@@ -373,11 +390,16 @@ func TestOAuthPublicClientPKCE(t *testing.T) {
 }
 
 // redirectError checks that an authorization request was refused by a
-// redirect to the application carrying the RFC error name want.
-func redirectError(t *testing.T, p oauthtest.Page, redirect, want string) {
+// redirect to the application carrying the RFC error name want, and the
+// issuer (RFC 9207).
+func (h *oauthHarness) redirectError(t *testing.T, p oauthtest.Page, redirect, want string) {
 	t.Helper()
-	if got := oauthtest.Callback(t, p, redirect).Get("error"); got != want {
+	q := oauthtest.Callback(t, p, redirect)
+	if got := q.Get("error"); got != want {
 		t.Errorf("error = %q, want %q (%s)", got, want, p.Location)
+	}
+	if got := q.Get("iss"); got != h.issuer() {
+		t.Errorf("iss = %q, want the issuer %q (%s)", got, h.issuer(), p.Location)
 	}
 }
 
@@ -405,7 +427,7 @@ func TestOAuthAuthorizeRefusals(t *testing.T) {
 		{"public client without PKCE", native.AuthCodeURL("state-12345678"), "", "invalid_request", h.nativeRedirect},
 		{"plain PKCE", native.AuthCodeURL("state-12345678", oauth2.SetAuthURLParam("code_challenge", verifier), oauth2.SetAuthURLParam("code_challenge_method", "plain")), "", "invalid_request", h.nativeRedirect},
 		{"unknown scope", h.config(h.app, "", h.redirect, "admin").AuthCodeURL("state-12345678"), "", "invalid_scope", h.redirect},
-		{"no scope", h.config(h.app, "", h.redirect).AuthCodeURL("state-12345678"), "", "invalid_scope", h.redirect},
+		{"unknown scope among known ones", h.config(h.app, "", h.redirect, "tokens.read", "admin").AuthCodeURL("state-12345678"), "", "invalid_scope", h.redirect},
 		{"response_type token", strings.Replace(conf.AuthCodeURL("state-12345678"), "response_type=code", "response_type=token", 1), "", "unsupported_response_type", h.redirect},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -419,13 +441,13 @@ func TestOAuthAuthorizeRefusals(t *testing.T) {
 				}
 				return
 			}
-			redirectError(t, p, tc.redirect, tc.sentBack)
+			h.redirectError(t, p, tc.redirect, tc.sentBack)
 		})
 	}
 
 	t.Run("denied", func(t *testing.T) {
 		p := b.Get(conf.AuthCodeURL("state-12345678", oauth2.SetAuthURLParam("prompt", "consent")))
-		redirectError(t, b.Consent(p, "deny"), h.redirect, "access_denied")
+		h.redirectError(t, b.Consent(p, "deny"), h.redirect, "access_denied")
 	})
 }
 

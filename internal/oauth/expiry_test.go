@@ -70,7 +70,7 @@ func (a *app) code() string {
 		a.t.Fatal(err)
 	}
 	w := httptest.NewRecorder()
-	a.p.Approve(a.t.Context(), w, ar, a.userID)
+	a.p.Approve(a.t.Context(), w, ar, "https://latchkey.example", a.userID)
 	loc, err := url.Parse(w.Header().Get("Location"))
 	if err != nil {
 		a.t.Fatal(err)

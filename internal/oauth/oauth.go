@@ -1,6 +1,7 @@
 // Package oauth is Latchkey's OAuth 2.0 authorization server: the
 // authorization code grant with PKCE (RFC 6749, RFC 7636), refresh token
-// rotation, revocation (RFC 7009) and introspection (RFC 7662), on
+// rotation, revocation (RFC 7009), introspection (RFC 7662) and the
+// issuer on authorization responses (RFC 9207), on
 // github.com/ory/fosite. This package wires fosite to Latchkey's stores and
 // token format: access tokens are the server's own JWTs, rows of the same
 // table as personal tokens; codes and refresh tokens are fosite's HMAC
@@ -45,7 +46,13 @@ type Config struct {
 	// Secret signs codes and refresh tokens: at least 32 bytes, the same on
 	// every replica (derive it from the server secret).
 	Secret []byte
-	Logger *slog.Logger
+	// DefaultScopes are granted to an authorization request that names
+	// no scope, when its client registered no default scopes of its own
+	// (latchkey.Client.DefaultScopes): DefaultDefaultScopes when nil; an
+	// empty, non-nil list is none, and such a request is refused with
+	// invalid_scope. Each must be one of the service's scopes.
+	DefaultScopes []string
+	Logger        *slog.Logger
 }
 
 // The defaults of Config.
@@ -54,6 +61,10 @@ const (
 	DefaultRefreshTokenLifetime = 30 * 24 * time.Hour
 	DefaultCodeLifetime         = 10 * time.Minute
 )
+
+// DefaultDefaultScopes are Config.DefaultScopes when it is nil: what MCP
+// clients and others that ask for no scope get, read-only.
+var DefaultDefaultScopes = []string{latchkey.ScopeTokensRead}
 
 // SecretInfo is the HKDF info under which the server derives Config.Secret
 // from its own secret.
@@ -123,6 +134,15 @@ func New(svc Service, st Store, cfg Config) (*Provider, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	if cfg.DefaultScopes == nil {
+		cfg.DefaultScopes = DefaultDefaultScopes
+	}
+	for _, sc := range cfg.DefaultScopes {
+		if !slices.Contains(svc.Scopes(), sc) {
+			return nil, fmt.Errorf("oauth: the default scope %q is not one the server knows: %s", sc, strings.Join(svc.Scopes(), ", "))
+		}
+	}
+	cfg.DefaultScopes = slices.Clone(cfg.DefaultScopes)
 	fc := &fosite.Config{
 		AccessTokenLifespan:   cfg.AccessTokenLifetime,
 		RefreshTokenLifespan:  cfg.RefreshTokenLifetime,
@@ -339,9 +359,38 @@ func (p *Provider) ParseAuthorize(ctx context.Context, r *http.Request) (fosite.
 		return ar, fosite.ErrInvalidRequest.WithHint("Only code_challenge_method=S256 is supported.")
 	}
 	if !requestedScopes(ar) {
-		return ar, fosite.ErrInvalidScope.WithHintf("Ask for one or more of the scopes: %s.", strings.Join(p.svc.Scopes(), " "))
+		defaults, err := p.defaultScopes(Client(ar))
+		if err != nil {
+			return ar, err
+		}
+		ar.SetRequestedScopes(defaults)
 	}
 	return ar, nil
+}
+
+// defaultScopes are what a request of c that names no scope is granted:
+// c's registered default scopes, else the server's. A request is refused
+// (invalid_scope) when there are none, or when one of them is not a scope
+// the server knows now (a client registered while the server accepted
+// more extra scopes than it does).
+func (p *Provider) defaultScopes(c *latchkey.Client) ([]string, error) {
+	known := p.svc.Scopes()
+	var defaults []string
+	if c != nil {
+		defaults = c.DefaultScopes
+	}
+	if len(defaults) == 0 {
+		defaults = p.cfg.DefaultScopes
+	}
+	if len(defaults) == 0 {
+		return nil, fosite.ErrInvalidScope.WithHintf("Ask for one or more of the scopes: %s.", strings.Join(known, " "))
+	}
+	for _, sc := range defaults {
+		if !slices.Contains(known, sc) {
+			return nil, fosite.ErrInvalidScope.WithHintf("The application's default scope %q is not offered; ask for one or more of the scopes: %s.", sc, strings.Join(known, " "))
+		}
+	}
+	return slices.Clone(defaults), nil
 }
 
 // Redirectable reports whether an error about ar may be sent to its
@@ -350,15 +399,22 @@ func Redirectable(ar fosite.AuthorizeRequester) bool {
 	return ar != nil && ar.IsRedirectURIValid() && Client(ar) != nil
 }
 
-// WriteAuthorizeError sends err to ar's redirect URI, which must be
-// Redirectable.
-func (p *Provider) WriteAuthorizeError(ctx context.Context, w http.ResponseWriter, ar fosite.AuthorizeRequester, err error) {
-	p.f.WriteAuthorizeError(ctx, w, ar, err)
+// The authorization responses below each take iss, the issuer (the
+// metadata's "issuer"), and send it to the client with the code or the
+// error, as RFC 9207 asks: a client that talks to several authorization
+// servers can then tell which one answered, and is not sent to exchange
+// one server's code at another (the mix-up attack).
+
+// WriteAuthorizeError sends err, and the issuer iss, to ar's redirect
+// URI, which must be Redirectable.
+func (p *Provider) WriteAuthorizeError(ctx context.Context, w http.ResponseWriter, ar fosite.AuthorizeRequester, iss string, err error) {
+	p.f.WriteAuthorizeError(ctx, issuerRedirect{w, iss}, ar, err)
 }
 
-// Approve grants ar's requested scopes for userID and sends the code to
-// the redirect URI.
-func (p *Provider) Approve(ctx context.Context, w http.ResponseWriter, ar fosite.AuthorizeRequester, userID int64) {
+// Approve grants ar's requested scopes for userID and sends the code,
+// and the issuer iss, to the redirect URI.
+func (p *Provider) Approve(ctx context.Context, w http.ResponseWriter, ar fosite.AuthorizeRequester, iss string, userID int64) {
+	w = issuerRedirect{w, iss}
 	for _, s := range ar.GetRequestedScopes() {
 		ar.GrantScope(s)
 	}
@@ -370,10 +426,34 @@ func (p *Provider) Approve(ctx context.Context, w http.ResponseWriter, ar fosite
 	p.f.WriteAuthorizeResponse(ctx, w, ar, resp)
 }
 
-// Deny tells ar's client the person refused (access_denied).
-func (p *Provider) Deny(ctx context.Context, w http.ResponseWriter, ar fosite.AuthorizeRequester) {
-	p.f.WriteAuthorizeError(ctx, w, ar, fosite.ErrAccessDenied.WithHint("The person declined to authorize the application."))
+// Deny tells ar's client, with the issuer iss, that the person refused
+// (access_denied).
+func (p *Provider) Deny(ctx context.Context, w http.ResponseWriter, ar fosite.AuthorizeRequester, iss string) {
+	p.WriteAuthorizeError(ctx, w, ar, iss, fosite.ErrAccessDenied.WithHint("The person declined to authorize the application."))
 }
+
+// issuerRedirect adds iss to the query of the redirect fosite writes back
+// to the client, a success or an error alike. Clients may only ask for
+// the query response mode (client.GetResponseModes), so the query is
+// where every authorization response's parameters are.
+type issuerRedirect struct {
+	http.ResponseWriter
+	iss string
+}
+
+func (w issuerRedirect) WriteHeader(code int) {
+	if loc := w.Header().Get("Location"); loc != "" && w.iss != "" && code >= 300 && code < 400 {
+		if u, err := url.Parse(loc); err == nil {
+			q := u.Query()
+			q.Set("iss", w.iss)
+			u.RawQuery = q.Encode()
+			w.Header().Set("Location", u.String())
+		}
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w issuerRedirect) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // errCodeReused: an authorization code was exchanged twice at once; the
 // second exchange lost the race.

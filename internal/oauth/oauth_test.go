@@ -151,7 +151,7 @@ func TestApproveRequiresPKCEOfPublicClients(t *testing.T) {
 		t.Fatal(err)
 	}
 	w := httptest.NewRecorder()
-	p.Approve(t.Context(), w, ar, u.ID)
+	p.Approve(t.Context(), w, ar, "https://latchkey.example", u.ID)
 	loc, err := url.Parse(w.Header().Get("Location"))
 	if err != nil {
 		t.Fatal(err)

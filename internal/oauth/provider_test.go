@@ -97,6 +97,7 @@ func withHooks(hs *hookStore) func(Store) Store {
 // TestNewSecretLength: the secret that signs codes and refresh tokens is
 // 32 bytes at least.
 func TestNewSecretLength(t *testing.T) {
+	_, svc, _ := newProvider(t)
 	for _, tc := range []struct {
 		n  int
 		ok bool
@@ -106,7 +107,7 @@ func TestNewSecretLength(t *testing.T) {
 		{32, true},
 		{64, true},
 	} {
-		_, err := New(nil, nil, Config{Secret: bytes.Repeat([]byte{'s'}, tc.n)})
+		_, err := New(svc, nil, Config{Secret: bytes.Repeat([]byte{'s'}, tc.n)})
 		if ok := err == nil; ok != tc.ok {
 			t.Errorf("New with a secret of %d bytes: %v, want it accepted %t", tc.n, err, tc.ok)
 		}

@@ -16,15 +16,15 @@ import (
 // same transaction. ENOTFOUND when c.UserID names no user.
 func (db *DB) CreateClient(ctx context.Context, c *latchkey.Client, audit ...*latchkey.AuditRecord) error {
 	const q = `INSERT INTO oauth_clients (user_id, name, secret, provider, redirect,
-		personal_access_client, password_client, revoked, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+		personal_access_client, password_client, revoked, created_at, updated_at, default_scopes)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
 		RETURNING id`
 	var id int64
 	err := db.tx(ctx, pgx.TxOptions{}, func(tx pgx.Tx) error {
 		err := tx.QueryRow(ctx, q,
 			c.UserID, c.Name, nullText(c.SecretHash), c.Provider, c.Redirect,
 			c.PersonalAccessClient, c.PasswordClient, c.Revoked,
-			storedTime(c.CreatedAt), storedTime(c.UpdatedAt),
+			storedTime(c.CreatedAt), storedTime(c.UpdatedAt), sqlschema.EncodeScopeList(c.DefaultScopes),
 		).Scan(&id)
 		if err != nil {
 			return err

@@ -96,6 +96,15 @@ func (c recentColumn) ScanText(v pgtype.Text) error {
 	return err
 }
 
+// scopeListColumn scans default_scopes (see sqlschema.DecodeScopeList).
+type scopeListColumn struct{ s *latchkey.Scopes }
+
+// ScanText implements pgtype.TextScanner.
+func (c scopeListColumn) ScanText(v pgtype.Text) error {
+	*c.s = sqlschema.DecodeScopeList(v.String)
+	return nil
+}
+
 // userFields returns the scan destinations of sqlschema.UserColumns in u; call
 // fixUser after the scan.
 func userFields(u *latchkey.User) []any {
@@ -117,7 +126,7 @@ func clientFields(c *latchkey.Client) []any {
 	return []any{&c.ID, &c.UserID, &c.Name, nullTextColumn{&c.SecretHash},
 		&c.Provider, &c.Redirect,
 		&c.PersonalAccessClient, &c.PasswordClient, &c.Revoked,
-		&c.CreatedAt, &c.UpdatedAt}
+		&c.CreatedAt, &c.UpdatedAt, scopeListColumn{&c.DefaultScopes}}
 }
 
 // tokenFields returns the scan destinations of sqlschema.TokenColumns in t; call

@@ -51,25 +51,35 @@ type NewClient struct {
 	// Public is a client that cannot keep a secret (a single-page or
 	// native app): it gets none, and must use PKCE.
 	Public bool
+	// DefaultScopes are granted to an authorization request of the client
+	// that names no scope; none leaves that to the authorization server's
+	// own default. Each must be a scope the server knows.
+	DefaultScopes []string
 }
 
 // RegisterClient validates and stores an OAuth application, as the
 // operator, and returns it with its secret: the only time the secret is
-// ever seen. A public client's secret is "". EINVALID for a bad name or
-// redirect URI.
+// ever seen. A public client's secret is "". EINVALID for a bad name,
+// redirect URI or default scope.
 func (s *Service) RegisterClient(ctx context.Context, n NewClient) (*latchkey.Client, string, error) {
 	name := strings.TrimSpace(n.Name)
-	uris, err := checkClient(name, n.RedirectURIs)
-	if err != nil {
+	uris, fe := checkClient(name, n.RedirectURIs)
+	defaults, msg := s.checkDefaultScopes(n.DefaultScopes)
+	if msg != "" {
+		fe.Add("default_scopes", msg)
+	}
+	if err := fe.Err(); err != nil {
 		return nil, "", err
 	}
 	now := s.now()
 	c := &latchkey.Client{
-		Name:      name,
-		Redirect:  strings.Join(uris, ","),
-		CreatedAt: now,
-		UpdatedAt: now,
+		Name:          name,
+		Redirect:      strings.Join(uris, ","),
+		DefaultScopes: defaults,
+		CreatedAt:     now,
+		UpdatedAt:     now,
 	}
+	var err error
 	secret := ""
 	if !n.Public {
 		if secret, err = s.newSecret(); err != nil {
@@ -85,9 +95,29 @@ func (s *Service) RegisterClient(ctx context.Context, n NewClient) (*latchkey.Cl
 	return c, secret, nil
 }
 
+// checkDefaultScopes validates a registration's default scopes, and
+// returns them to store: trimmed, without duplicates, nil for none; or
+// what is wrong with them.
+func (s *Service) checkDefaultScopes(raw []string) (latchkey.Scopes, string) {
+	var out latchkey.Scopes
+	for _, sc := range raw {
+		sc = strings.TrimSpace(sc)
+		switch {
+		case sc == "":
+			continue
+		case !slices.Contains(s.scopes, sc):
+			return nil, fmt.Sprintf("The default scope %q is not one this server knows: %s.", sc, strings.Join(s.scopes, ", "))
+		case !slices.Contains(out, sc):
+			out = append(out, sc)
+		}
+	}
+	return out, ""
+}
+
 // checkClient validates a registration's trimmed name and its redirect
-// URIs, and returns the URIs to store: trimmed, without duplicates.
-func checkClient(name string, rawURIs []string) ([]string, error) {
+// URIs, and returns the URIs to store (trimmed, without duplicates) and
+// what is wrong.
+func checkClient(name string, rawURIs []string) ([]string, latchkey.FieldErrors) {
 	fe := checkName(name)
 	var uris []string
 	for _, u := range rawURIs {
@@ -106,7 +136,7 @@ func checkClient(name string, rawURIs []string) ([]string, error) {
 			fe.Add("redirect_uris", msg)
 		}
 	}
-	return uris, fe.Err()
+	return uris, fe
 }
 
 // checkRedirectURI returns what is wrong with a redirect URI, or "". A

@@ -72,6 +72,10 @@ func TestRegisterClientRefuses(t *testing.T) {
 			`The redirect URI "http://127.0.0.2/cb" must use https, or http on localhost, 127.0.0.1 or [::1].`},
 		{"custom scheme", NewClient{Name: "App", RedirectURIs: []string{"com.example.app://cb"}}, "redirect_uris",
 			`The redirect URI "com.example.app://cb" must use https, or http on localhost, 127.0.0.1 or [::1].`},
+		{"unknown default scope", NewClient{Name: "App", RedirectURIs: ok, DefaultScopes: []string{"tokens.read", "admin"}}, "default_scopes",
+			`The default scope "admin" is not one this server knows: tokens.read, tokens.write, *.`},
+		{"another server's extra scope as default", NewClient{Name: "App", RedirectURIs: ok, DefaultScopes: []string{"billing.read"}}, "default_scopes",
+			`The default scope "billing.read" is not one this server knows: tokens.read, tokens.write, *.`},
 		{"a bad one among good ones", NewClient{Name: "App", RedirectURIs: []string{ok[0], "ftp://files.example.com/"}}, "redirect_uris",
 			`The redirect URI "ftp://files.example.com/" must use https, or http on localhost, 127.0.0.1 or [::1].`},
 	} {
@@ -129,6 +133,35 @@ func TestRegisterClientAccepts(t *testing.T) {
 			}
 			if stored.Name != "App" || stored.Revoked || stored.PersonalAccessClient || stored.PasswordClient {
 				t.Errorf("stored client = %+v, want the name trimmed, not revoked, not personal, not password", stored)
+			}
+		})
+	}
+}
+
+func TestRegisterClientDefaultScopes(t *testing.T) {
+	svc, _ := newTestService(t, Config{ExtraScopes: []string{"billing.read"}})
+	for _, tc := range []struct {
+		name     string
+		defaults []string
+		want     latchkey.Scopes // as stored
+	}{
+		{"none", nil, nil},
+		{"blank", []string{" ", ""}, nil},
+		{"one", []string{"tokens.read"}, latchkey.Scopes{"tokens.read"}},
+		{"trimmed, without duplicates, in order", []string{" tokens.write", "billing.read ", "tokens.write"}, latchkey.Scopes{"tokens.write", "billing.read"}},
+		{"every ability", []string{"*"}, latchkey.Scopes{"*"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, _, err := svc.RegisterClient(t.Context(), NewClient{Name: "Agent", RedirectURIs: []string{"https://agent.example.com/cb"}, DefaultScopes: tc.defaults})
+			if err != nil {
+				t.Fatalf("RegisterClient(DefaultScopes %q) = %v", tc.defaults, err)
+			}
+			stored, err := svc.Client(t.Context(), c.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tc.want, stored.DefaultScopes); diff != "" {
+				t.Errorf("stored DefaultScopes (-want +got):\n%s", diff)
 			}
 		})
 	}

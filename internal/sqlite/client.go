@@ -16,8 +16,8 @@ import (
 // same transaction. ENOTFOUND when c.UserID names no user.
 func (db *DB) CreateClient(ctx context.Context, c *latchkey.Client, audit ...*latchkey.AuditRecord) error {
 	const q = `INSERT INTO oauth_clients (user_id, name, secret, provider, redirect,
-		personal_access_client, password_client, revoked, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		personal_access_client, password_client, revoked, created_at, updated_at, default_scopes)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		RETURNING id`
 	var userID, provider any
 	if c.UserID != nil {
@@ -31,7 +31,7 @@ func (db *DB) CreateClient(ctx context.Context, c *latchkey.Client, audit ...*la
 		err := tx.QueryRowContext(ctx, q,
 			userID, c.Name, nullText(c.SecretHash), provider, c.Redirect,
 			c.PersonalAccessClient, c.PasswordClient, c.Revoked,
-			formatTime(c.CreatedAt), formatTime(c.UpdatedAt),
+			formatTime(c.CreatedAt), formatTime(c.UpdatedAt), sqlschema.EncodeScopeList(c.DefaultScopes),
 		).Scan(&id)
 		if isForeignKey(err) {
 			return storeerr.NotFound(storeerr.MsgClientUserNotFound, err)

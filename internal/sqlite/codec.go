@@ -260,7 +260,20 @@ func clientFields(c *latchkey.Client) []any {
 	return []any{&c.ID, optionalIntColumn{&c.UserID}, &c.Name, nullTextColumn{&c.SecretHash},
 		optionalTextColumn{&c.Provider}, &c.Redirect,
 		&c.PersonalAccessClient, &c.PasswordClient, &c.Revoked,
-		timeColumn{&c.CreatedAt}, timeColumn{&c.UpdatedAt}}
+		timeColumn{&c.CreatedAt}, timeColumn{&c.UpdatedAt}, scopeListColumn{&c.DefaultScopes}}
+}
+
+// scopeListColumn scans oauth_clients.default_scopes (see
+// sqlschema.DecodeScopeList).
+type scopeListColumn struct{ s *latchkey.Scopes }
+
+func (c scopeListColumn) Scan(v any) error {
+	s, err := text(v)
+	if err != nil {
+		return err
+	}
+	*c.s = sqlschema.DecodeScopeList(s)
+	return nil
 }
 
 // tokenFields returns the scan destinations of sqlschema.TokenColumns in t.

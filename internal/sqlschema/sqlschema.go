@@ -5,7 +5,11 @@
 // the dialects differ (placeholders, booleans, times, locking).
 package sqlschema
 
-import "github.com/latchkey/latchkey"
+import (
+	"strings"
+
+	"github.com/latchkey/latchkey"
+)
 
 // The columns of each table as the reads select them. Each store scans
 // them in this order.
@@ -15,7 +19,7 @@ const (
 		u.created_at, u.updated_at, u.deleted_at`
 	ClientColumns = `c.id, c.user_id, c.name, c.secret, c.provider, c.redirect,
 		c.personal_access_client, c.password_client, c.revoked,
-		c.created_at, c.updated_at`
+		c.created_at, c.updated_at, c.default_scopes`
 	TokenColumns = `t.id, t.user_id, t.client_id, t.name, t.scopes, t.revoked,
 		t.created_at, t.updated_at, t.expires_at, t.last_used_at, t.key_id,
 		t.parent_id, t.revoked_reason, t.revoked_at, t.rotated_from, t.rotated_to,
@@ -95,4 +99,18 @@ func TokenOrderKey(o latchkey.TokenOrder) (key string, nullable, ok bool) {
 		return "t.last_used_at", true, true
 	}
 	return "", false, false
+}
+
+// EncodeScopeList is the stored form of a client's default scopes, the
+// column oauth_clients.default_scopes in both stores: the scopes
+// separated by single spaces, as OAuth's scope parameter writes them
+// (RFC 6749, section 3.3); "" for none.
+func EncodeScopeList(s latchkey.Scopes) string { return strings.Join(s, " ") }
+
+// DecodeScopeList reads what EncodeScopeList wrote: nil for none.
+func DecodeScopeList(s string) latchkey.Scopes {
+	if f := strings.Fields(s); len(f) > 0 {
+		return f
+	}
+	return nil
 }

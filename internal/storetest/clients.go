@@ -52,6 +52,11 @@ func testCreateClient(t *testing.T, open func(t *testing.T) latchkey.Store) {
 				UpdatedAt:            at(0),
 			}
 		}},
+		{"DefaultScopes", func(int64) *latchkey.Client {
+			c := newClient("Agent")
+			c.DefaultScopes = latchkey.Scopes{"tokens.read", "tokens.write", "billing:read/all"}
+			return c
+		}},
 		{"Revoked", func(int64) *latchkey.Client {
 			c := newClient("Old")
 			c.Revoked = true
