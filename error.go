@@ -32,11 +32,15 @@ var ErrorCodes = []string{
 // Error is the one error type of the domain. Message is safe to show to the
 // caller; anything else (a driver error, a query) belongs in Err, which is
 // only logged. Fields holds per-field sentences of an EINVALID error, in the
-// order the fields were checked.
+// order the fields were checked. Scope is set on an EFORBIDDEN error that
+// refuses a token for a scope it lacks: the scope the request needs, so that
+// a caller may come back with a token that has it (the HTTP layer names it
+// in the answer's challenge); it is "" on every other error.
 type Error struct {
 	Code    string
 	Message string
 	Fields  FieldErrors
+	Scope   string
 	Err     error
 }
 

@@ -60,7 +60,8 @@ func (p *Principal) Scopes() Scopes {
 // is ignored for SearchUsers and ReadInventory). It is the one place the permission table
 // lives; the order of its checks is the contract's: the user's own rights
 // first, then the token's scopes. It returns nil or an EFORBIDDEN *Error
-// with the sentence to send.
+// with the sentence to send; when the token lacks the action's scope, the
+// error's Scope is that scope.
 func (p *Principal) Authorize(a Action, owner int64) error {
 	u := p.User
 	self := u.ID == owner
@@ -85,7 +86,7 @@ func (p *Principal) Authorize(a Action, owner int64) error {
 	}
 	scopes := p.Scopes()
 	if !scopes.Allows(a.Scope()) {
-		return Errorf(EFORBIDDEN, "This token lacks the scope %s.", a.Scope())
+		return &Error{Code: EFORBIDDEN, Message: "This token lacks the scope " + a.Scope() + ".", Scope: a.Scope()}
 	}
 	// A limited token creates tokens only for its own user.
 	if a == CreateTokens && !self && !scopes.Unlimited() {

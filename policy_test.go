@@ -69,6 +69,16 @@ func TestAuthorize(t *testing.T) {
 			if err != nil && latchkey.ErrorCode(err) != latchkey.EFORBIDDEN {
 				t.Errorf("Authorize code = %s, want forbidden", latchkey.ErrorCode(err))
 			}
+			// Only a refusal for a missing scope names the scope, and
+			// it is the one the action needs.
+			want := ""
+			if tc.result == lacksRead || tc.result == lacksWrite {
+				want = tc.a.Scope()
+			}
+			var e *latchkey.Error
+			if errors.As(err, &e) && e.Scope != want {
+				t.Errorf("Authorize(%v, %d) Scope = %q, want %q", tc.a, tc.owner, e.Scope, want)
+			}
 		})
 	}
 }

@@ -86,6 +86,32 @@ func TestOAuthEndToEnd(t *testing.T) {
 	if meta.StatusCode != http.StatusOK {
 		t.Errorf("metadata: %d", meta.StatusCode)
 	}
+	// The refused token's 401 names the API's RFC 9728 document, which
+	// names the API and its authorization server.
+	req, _ := http.NewRequest(http.MethodGet, base+"/api/1.0/users/1/tokens", nil)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	doc := base + "/.well-known/oauth-protected-resource/api/1.0"
+	if got, want := resp.Header.Get("WWW-Authenticate"), `Bearer error="invalid_token", resource_metadata="`+doc+`"`; got != want {
+		t.Errorf("401 WWW-Authenticate = %q, want %q", got, want)
+	}
+	resp, err = http.Get(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var pr struct {
+		Resource             string   `json:"resource"`
+		AuthorizationServers []string `json:"authorization_servers"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&pr); err != nil || resp.StatusCode != http.StatusOK ||
+		pr.Resource != base+"/api/1.0" || len(pr.AuthorizationServers) != 1 || pr.AuthorizationServers[0] != base {
+		t.Errorf("GET %s = %d %+v (%v), want resource %s/api/1.0 and authorization server %s", doc, resp.StatusCode, pr, err, base, base)
+	}
 }
 
 // TestOAuthDefaultScopesEndToEnd is an MCP client's first step on "latchkey

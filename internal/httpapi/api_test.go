@@ -367,9 +367,21 @@ func TestAuthentication(t *testing.T) {
 		})
 	}
 	t.Run("401 shape", func(t *testing.T) {
-		r := h.do("GET", tokensPath(h.user.ID), "Bearer nope", nil)
-		if r.header.Get("WWW-Authenticate") != "Bearer" || string(r.body) != `{"error":"Unauthenticated."}`+"\n" {
-			t.Errorf("401 = %q %s", r.header.Get("WWW-Authenticate"), r.body)
+		// Without the authorization server there is no metadata to
+		// point to: the challenge says only whether a token was
+		// refused (RFC 6750 section 3.1).
+		for _, tc := range []struct{ auth, want string }{
+			{"", "Bearer"},
+			{"Basic dXNlcjpwYXNz", "Bearer"},
+			// One word is a raw key (pm_api_key), even this one.
+			{"Bearer", `Bearer error="invalid_token"`},
+			{"Bearer nope", `Bearer error="invalid_token"`},
+			{"nope", `Bearer error="invalid_token"`},
+		} {
+			r := h.do("GET", tokensPath(h.user.ID), tc.auth, nil)
+			if r.header.Get("WWW-Authenticate") != tc.want || string(r.body) != `{"error":"Unauthenticated."}`+"\n" {
+				t.Errorf("401 with %q = %q %s, want %q %s", tc.auth, r.header.Get("WWW-Authenticate"), r.body, tc.want, `{"error":"Unauthenticated."}`)
+			}
 		}
 	})
 	t.Run("query and form tokens ignored", func(t *testing.T) {

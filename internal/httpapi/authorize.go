@@ -258,12 +258,7 @@ func (s *Server) metadata(w http.ResponseWriter, r *http.Request) {
 		"authorization_response_iss_parameter_supported": true,
 	}
 	w.Header().Set("Content-Type", "application/json")
-	if s.opts.PublicURL != "" {
-		w.Header().Set("Cache-Control", "public, max-age=300")
-	} else {
-		// Built from the request's Host: no shared cache may keep it.
-		w.Header().Set("Cache-Control", "no-store")
-	}
+	s.metadataCaching(w.Header())
 	_ = json.NewEncoder(w).Encode(m)
 }
 

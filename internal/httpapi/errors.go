@@ -112,13 +112,18 @@ func (s *Server) adapt(f face, h handlerFunc) http.HandlerFunc {
 // fail answers err in face f, the API and the pages alike: the status is
 // the table's for err's code (500 for any other error), the body says
 // only what is safe for the caller, and a server error is logged with its
-// cause, which the caller never sees.
+// cause, which the caller never sees. The API's 401s, and its 403s for a
+// missing scope, carry its challenge (apiChallenge).
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, f face, err error) {
 	status, e := errorStatus(err)
 	if status >= 500 {
 		s.log.ErrorContext(r.Context(), "request failed", "method", r.Method, "route", r.Pattern, "request_id", requestID(r), "err", err)
 	}
-	if status == http.StatusUnauthorized {
+	if f == faceAPI {
+		if c := s.apiChallenge(r, status, e); c != "" {
+			w.Header().Set("WWW-Authenticate", c)
+		}
+	} else if status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", "Bearer")
 	}
 	if f == facePage {

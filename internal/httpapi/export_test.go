@@ -30,3 +30,12 @@ var WriteJSON = writeJSON
 func InventoryLink(path string, q url.Values, iq InventoryQuery, n int) string {
 	return *inventoryLinker(path, q, iq.Filter)(n)
 }
+
+// BearerChallenge exposes bearerChallenge, each param a name and a value.
+func BearerChallenge(params [][2]string) string {
+	var ps []authParam
+	for _, p := range params {
+		ps = append(ps, authParam{p[0], p[1]})
+	}
+	return bearerChallenge(ps)
+}

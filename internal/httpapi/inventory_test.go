@@ -264,8 +264,19 @@ func TestInventoryRefusals(t *testing.T) {
 				if ct := r.header.Get("Content-Type"); ct != "application/json" {
 					t.Errorf("Content-Type = %q, want application/json", ct)
 				}
-				if tc.status == 401 && r.header.Get("WWW-Authenticate") != "Bearer" {
-					t.Errorf("WWW-Authenticate = %q, want Bearer", r.header.Get("WWW-Authenticate"))
+				// The challenge: a refused token is invalid_token, a
+				// missing scope insufficient_scope (RFC 6750 section 3.1).
+				want := ""
+				switch {
+				case tc.status == 401 && tc.auth == "":
+					want = "Bearer"
+				case tc.status == 401:
+					want = `Bearer error="invalid_token"`
+				case strings.Contains(tc.body, "lacks the scope"):
+					want = `Bearer error="insufficient_scope", scope="tokens.read"`
+				}
+				if got := r.header.Get("WWW-Authenticate"); got != want {
+					t.Errorf("WWW-Authenticate = %q, want %q", got, want)
 				}
 			})
 		}

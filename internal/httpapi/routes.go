@@ -44,6 +44,11 @@ func (s *Server) routes() {
 		s.mux.Handle("POST /oauth/revoke", s.tokenEndpoint(s.oauth.Revoke))
 		s.mux.Handle("POST /oauth/introspect", s.tokenEndpoint(s.oauth.Introspect))
 		s.mux.Handle("GET /.well-known/oauth-authorization-server", http.HandlerFunc(s.metadata))
+		// The API as the authorization server's resource (RFC 9728):
+		// at its own path, and at the root form that clients fall
+		// back to.
+		s.mux.Handle("GET "+resourceMetadataPath+apiPath, http.HandlerFunc(s.protectedResource))
+		s.mux.Handle("GET "+resourceMetadataPath, http.HandlerFunc(s.protectedResource))
 		for _, p := range []string{"/oauth/token", "/oauth/revoke", "/oauth/introspect"} {
 			s.mux.Handle(p, methodNotAllowed("POST"))
 		}
