@@ -161,7 +161,10 @@ func TestInventoryCSVFlatMemory(t *testing.T) {
 	if s.rows != n+4 {
 		t.Fatalf("the export has %d rows, want %d", s.rows, n+4)
 	}
-	const bound = 3.0 // MiB
+	// Calm, an export's live heap grows by under half a MiB; on a loaded
+	// machine it was seen at 4.0 (the client lagging, more of the answer
+	// in flight). Holding every row takes 6.8: the bound stays below it.
+	const bound = 5.0 // MiB
 	if s.peakLive > bound {
 		t.Errorf("the live heap grew by %.1f MiB during an export of %d tokens, want at most %.0f MiB whatever their number", s.peakLive, n, bound)
 	}
