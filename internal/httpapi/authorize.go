@@ -50,9 +50,12 @@ type consentPage struct {
 	Scopes []scopeLine
 	// Defaulted: the application asked for no scope in particular, and
 	// Scopes are its defaults.
-	Defaulted  bool
-	RedirectTo string
-	Hidden     []hiddenField
+	Defaulted bool
+	// SelfRegistered: the application registered itself (RFC 7591), so
+	// its name is its own claim.
+	SelfRegistered bool
+	RedirectTo     string
+	Hidden         []hiddenField
 }
 
 // authorizeParams are the parameters of an authorization request that the
@@ -157,7 +160,8 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 	}
 	// The consent page shows the scopes, defaults included, and its form
 	// names them, so that what is approved is what the person saw.
-	page := consentPage{Client: c.Name, RedirectTo: ar.GetRedirectURI().String(), Scopes: scopeLines(requested), Defaulted: defaulted}
+	page := consentPage{Client: c.Name, RedirectTo: ar.GetRedirectURI().String(), Scopes: scopeLines(requested), Defaulted: defaulted,
+		SelfRegistered: c.SelfRegistered}
 	params.Set("scope", strings.Join(requested, " "))
 	keys := make([]string, 0, len(params))
 	for k := range params {

@@ -17,6 +17,10 @@ import (
 	"github.com/latchkey/latchkey/internal/oauthtest"
 )
 
+// selfRegisteredNote is what the consent page says of a client that
+// registered itself.
+const selfRegisteredNote = "This application registered itself"
+
 // registerRaw posts body to /oauth/register as JSON and returns the
 // status, the decoded answer (nil if not JSON) and the response.
 func registerRaw(t *testing.T, base, body string) (int, map[string]any, *http.Response) {
@@ -146,6 +150,9 @@ func TestRegisterPublicClient(t *testing.T) {
 			if !p.IsConsent() || !strings.Contains(p.Body, "MCP Inspector") {
 				t.Fatalf("want the consent page naming the client, got %d: %.500s", p.Status, p.Body)
 			}
+			if !strings.Contains(p.Body, selfRegisteredNote) {
+				t.Errorf("the consent page does not say the client registered itself")
+			}
 			q := oauthtest.Callback(t, b.Consent(p, "approve"), redirect)
 			if q.Get("code") == "" || q.Get("iss") != h.issuer() {
 				t.Fatalf("callback %v: want a code and iss=%s", q, h.issuer())
@@ -256,6 +263,11 @@ func TestRegisterModes(t *testing.T) {
 		q := oauthtest.Callback(t, b.Consent(p, "approve"), conf.RedirectURL)
 		if _, err := conf.Exchange(t.Context(), q.Get("code")); err != nil {
 			t.Errorf("exchanging the code of a confidential self-registered client: %v", err)
+		}
+		// The operator's clients are not called self-registered.
+		p = b.Get(h.config(h.app, h.appSecret, h.redirect, "tokens.read").AuthCodeURL("state-open-67890"))
+		if !p.IsConsent() || strings.Contains(p.Body, selfRegisteredNote) {
+			t.Errorf("the consent page of the operator's client: %d, says self-registered %t", p.Status, strings.Contains(p.Body, selfRegisteredNote))
 		}
 	})
 }
