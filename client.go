@@ -28,9 +28,13 @@ type Client struct {
 	DefaultScopes        Scopes
 	PersonalAccessClient bool
 	PasswordClient       bool
-	Revoked              bool
-	CreatedAt            time.Time
-	UpdatedAt            time.Time
+	// SelfRegistered is a client that registered itself over the network
+	// (RFC 7591) rather than being created by the operator. Until it has
+	// issued a token, it is deleted some time after it registered.
+	SelfRegistered bool
+	Revoked        bool
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
 }
 
 // Public reports whether c holds no secret: a program that cannot keep
@@ -57,4 +61,10 @@ type ClientStore interface {
 	// AuditWithTokens says, and returns the tokens it revoked, by id.
 	// ENOTFOUND when there is no such client.
 	RevokeClient(ctx context.Context, id int64, at time.Time, audit ...*AuditRecord) ([]*Token, error)
+
+	// PruneRegisteredClients deletes, in one transaction, the clients that
+	// registered themselves (SelfRegistered) before before and have never
+	// issued a token, with their grants and the consents given to them,
+	// and says how many clients it deleted.
+	PruneRegisteredClients(ctx context.Context, before time.Time) (int64, error)
 }

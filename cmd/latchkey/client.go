@@ -148,13 +148,13 @@ func (e *env) clientList(ctx context.Context, args []string) error {
 			return nil
 		}
 		tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "ID\tNAME\tTYPE\tSTATE\tREDIRECT URIS\tDEFAULT SCOPES\tCREATED")
+		fmt.Fprintln(tw, "ID\tNAME\tTYPE\tSOURCE\tSTATE\tREDIRECT URIS\tDEFAULT SCOPES\tCREATED")
 		for _, c := range cs {
 			var uris []string
 			for _, u := range service.RedirectURIs(c) {
 				uris = append(uris, printable(u))
 			}
-			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", c.ID, dash(printable(c.Name)), clientType(c), clientState(c),
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c.ID, dash(printable(c.Name)), clientType(c), clientSource(c), clientState(c),
 				dash(strings.Join(uris, " ")), dash(printable(strings.Join(c.DefaultScopes, " "))), day(&c.CreatedAt))
 		}
 		return tw.Flush()
@@ -170,6 +170,15 @@ func clientType(c *latchkey.Client) string {
 		return "public"
 	}
 	return "confidential"
+}
+
+// clientSource says who registered c: the operator, or the client itself
+// at /oauth/register.
+func clientSource(c *latchkey.Client) string {
+	if c.SelfRegistered {
+		return "self-registered"
+	}
+	return "operator"
 }
 
 func clientState(c *latchkey.Client) string {
@@ -190,7 +199,7 @@ func clientJSON(c *latchkey.Client) map[string]any {
 		defaults = []string{}
 	}
 	return map[string]any{
-		"id": c.ID, "name": c.Name, "type": clientType(c), "revoked": c.Revoked,
+		"id": c.ID, "name": c.Name, "type": clientType(c), "source": clientSource(c), "revoked": c.Revoked,
 		"redirect_uris": uris, "default_scopes": defaults, "created_at": c.CreatedAt.UTC().Format(time.RFC3339Nano),
 	}
 }

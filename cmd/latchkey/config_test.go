@@ -167,6 +167,9 @@ func TestParseServe(t *testing.T) {
 			c.service.ExtraScopes = []string{"billing.read"}
 			c.oauthDefaultScopes = []string{"billing.read"}
 		}},
+		{name: "oauth registration off", args: []string{"--oauth-registration", "off"}, want: func(c *serveConfig) { c.registration = httpapi.RegistrationOff }},
+		{name: "oauth registration by variable", env: map[string]string{"LATCHKEY_OAUTH_REGISTRATION": "open"}, want: func(c *serveConfig) { c.registration = httpapi.RegistrationOpen }},
+		{name: "registration rate", args: []string{"--limit-registration", "1:5"}, want: func(c *serveConfig) { c.limits.RegistrationPerAddr = httpapi.Rate{PerSecond: 1, Burst: 5} }},
 		{name: "postgres pool", args: []string{"--database", "postgres://h/db", "--db-max-conns", "5", "--db-statement-timeout", "off"}, env: map[string]string{"LATCHKEY_SECRET": "s"}, want: func(c *serveConfig) {
 			*c.db.database = "postgres://h/db"
 			*c.db.maxConns, c.db.conns = "5", 5
@@ -243,6 +246,9 @@ var badServe = []struct {
 	{"oauth default scope unknown", []string{"--oauth-default-scopes", "tokens.read,admin"}, nil, "--oauth-default-scopes"},
 	{"oauth default scope unknown by variable", nil, map[string]string{"LATCHKEY_OAUTH_DEFAULT_SCOPES": "admin"}, "--oauth-default-scopes"},
 	{"oauth default scopes empty", []string{"--oauth-default-scopes", ","}, nil, "--oauth-default-scopes"},
+	{"oauth registration", []string{"--oauth-registration", "closed"}, nil, "--oauth-registration"},
+	{"oauth registration by variable", nil, map[string]string{"LATCHKEY_OAUTH_REGISTRATION": "yes"}, "--oauth-registration"},
+	{"registration rate", []string{"--limit-registration", "many"}, nil, "--limit-registration"},
 	{"argument", []string{"extra"}, nil, "unexpected arguments"},
 }
 

@@ -191,3 +191,81 @@ func TestOAuthDefaultScopesEndToEnd(t *testing.T) {
 		}
 	})
 }
+
+// TestOAuthRegistration: "latchkey serve" takes registrations at
+// /oauth/register by default (public clients), client list shows them as
+// self-registered, and client revoke revokes them; with
+// --oauth-registration off, as LATCHKEY_OAUTH_REGISTRATION, there is no
+// such endpoint.
+func TestOAuthRegistration(t *testing.T) {
+	register := func(base string) (int, map[string]any) {
+		t.Helper()
+		resp, err := http.Post(base+"/oauth/register", "application/json",
+			strings.NewReader(`{"redirect_uris": ["http://127.0.0.1:9/callback"], "client_name": "Agent", "token_endpoint_auth_method": "none"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var m map[string]any
+		_ = json.NewDecoder(resp.Body).Decode(&m)
+		return resp.StatusCode, m
+	}
+	metadata := func(base string) map[string]any {
+		t.Helper()
+		resp, err := http.Get(base + "/.well-known/oauth-authorization-server")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var m map[string]any
+		if err := json.NewDecoder(resp.Body).Decode(&m); err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+
+	t.Run("default", func(t *testing.T) {
+		env := testEnv(map[string]string{"LATCHKEY_DATABASE": filepath.Join(t.TempDir(), "dcr.db")})
+		base, _, _ := serve(t, env)
+		if got := metadata(base)["registration_endpoint"]; got != base+"/oauth/register" {
+			t.Errorf("metadata registration_endpoint = %v, want %s/oauth/register", got, base)
+		}
+		status, got := register(base)
+		if status != http.StatusCreated || got["client_id"] != "2" {
+			t.Fatalf("POST /oauth/register = %d %v, want 201 and client 2", status, got)
+		}
+		var self string
+		for line := range strings.SplitSeq(mustCLI(t, env, "client", "list"), "\n") {
+			if strings.HasPrefix(line, "2 ") {
+				self = line
+			}
+		}
+		if !strings.Contains(self, "Agent") || !strings.Contains(self, "public") || !strings.Contains(self, "self-registered") {
+			t.Errorf("client list's line of the registered client = %q, want it named, public and self-registered", self)
+		}
+		var row struct {
+			Source  string `json:"source"`
+			Revoked bool   `json:"revoked"`
+		}
+		js := strings.Split(strings.TrimSpace(mustCLI(t, env, "client", "list", "--json")), "\n")
+		if err := json.Unmarshal([]byte(js[len(js)-1]), &row); err != nil || row.Source != "self-registered" {
+			t.Errorf("client list --json of client 2 = %q (%v), want source self-registered", js[len(js)-1], err)
+		}
+		mustCLI(t, env, "client", "revoke", "2")
+		js = strings.Split(strings.TrimSpace(mustCLI(t, env, "client", "list", "--json")), "\n")
+		if err := json.Unmarshal([]byte(js[len(js)-1]), &row); err != nil || !row.Revoked {
+			t.Errorf("after client revoke 2, client list --json = %q (%v), want it revoked", js[len(js)-1], err)
+		}
+	})
+
+	t.Run("off", func(t *testing.T) {
+		env := testEnv(map[string]string{"LATCHKEY_DATABASE": filepath.Join(t.TempDir(), "dcr.db"), "LATCHKEY_OAUTH_REGISTRATION": "off"})
+		base, _, _ := serve(t, env)
+		if got, ok := metadata(base)["registration_endpoint"]; ok {
+			t.Errorf("with registration off, the metadata names registration_endpoint %v", got)
+		}
+		if status, got := register(base); status != http.StatusNotFound {
+			t.Errorf("with registration off, POST /oauth/register = %d %v, want 404", status, got)
+		}
+	})
+}

@@ -52,6 +52,8 @@ type serveConfig struct {
 	// names no scope, of a client with no default scopes of its own;
 	// empty (not nil) for none: such a request is refused.
 	oauthDefaultScopes []string
+	// registration is who may register a client at /oauth/register.
+	registration httpapi.RegistrationMode
 
 	// Notifications: the mail server (nil: no mail), the reminders before
 	// expiry, and whether webhooks may reach private addresses.
@@ -79,6 +81,7 @@ func (e *env) parseServe(args []string) (*serveConfig, error) {
 	limitCreateAddr := fs.String("limit-create-addr", rateString(httpapi.DefaultLimits.CreatePerAddr), "token creations allowed per client address: PER_SECOND[:BURST], or off")
 	limitSignInAddr := fs.String("limit-sign-in-addr", rateString(httpapi.DefaultLimits.SignInPerAddr), "failed sign-ins allowed per client address: PER_SECOND[:BURST], or off")
 	limitSignInAccount := fs.String("limit-sign-in-account", rateString(httpapi.DefaultLimits.SignInPerAccount), "failed sign-ins allowed per account name: PER_SECOND[:BURST], or off")
+	limitRegistration := fs.String("limit-registration", rateString(httpapi.DefaultLimits.RegistrationPerAddr), "requests to /oauth/register allowed per client address, refused ones included: PER_SECOND[:BURST], or off")
 	limitTokenEndpoint := fs.String("limit-token-endpoint", rateString(httpapi.DefaultLimits.TokenEndpointPerAddr), "requests to /oauth/token, /oauth/revoke and /oauth/introspect allowed per client address: PER_SECOND[:BURST], or off")
 	proxies := fs.String("trusted-proxies", "", "comma-separated addresses or CIDRs of proxies whose X-Forwarded-For and X-Forwarded-Proto are believed")
 	publicURL := fs.String("public-url", "", "the server's address as its users reach it, e.g. https://tokens.example.com (the OAuth issuer; default: each request's own)")
@@ -86,6 +89,7 @@ func (e *env) parseServe(args []string) (*serveConfig, error) {
 	oauthLifetime := fs.String("oauth-token-lifetime", oauth.DefaultAccessTokenLifetime.String(), "lifetime of an OAuth access token")
 	refreshLifetime := fs.String("refresh-token-lifetime", "30d", "lifetime of an OAuth refresh token, e.g. 30d")
 	oauthDefaults := fs.String("oauth-default-scopes", strings.Join(oauth.DefaultDefaultScopes, ","), "comma-separated scopes granted to an OAuth authorization request that names none, when its client has no --default-scopes of its own; off: such a request is refused (invalid_scope)")
+	registration := fs.String("oauth-registration", string(httpapi.RegistrationPublic), "who may register an OAuth client at /oauth/register (RFC 7591): off, public (clients without a secret, which must use PKCE) or open (confidential clients too); a client so registered that issues no token is deleted after 30 days")
 	smtpURL := fs.String("smtp-url", "", "the mail server for notifications to token owners: smtp://USER:PASSWORD@HOST:587 (STARTTLS when offered) or smtps://...:465 (default: no mail)")
 	mailFrom := fs.String("mail-from", "", "the From address of notification mail, e.g. Latchkey <tokens@example.com> (required with --smtp-url)")
 	reminders := fs.String("expiry-reminders", "30d,7d,1d", "how long before a token expires its owner is reminded: comma-separated lifetimes, or off")
@@ -140,6 +144,7 @@ func (e *env) parseServe(args []string) (*serveConfig, error) {
 		{"limit-sign-in-addr", *limitSignInAddr, &c.limits.SignInPerAddr},
 		{"limit-sign-in-account", *limitSignInAccount, &c.limits.SignInPerAccount},
 		{"limit-token-endpoint", *limitTokenEndpoint, &c.limits.TokenEndpointPerAddr},
+		{"limit-registration", *limitRegistration, &c.limits.RegistrationPerAddr},
 	} {
 		if *l.dst, err = parseRate(l.value); err != nil {
 			return nil, usagef("serve: --%s: %v", l.flag, err)
@@ -158,6 +163,9 @@ func (e *env) parseServe(args []string) (*serveConfig, error) {
 	c.refreshLifetime = rtLife.After(time.Time{}).Sub(time.Time{})
 	if c.oauthDefaultScopes, err = parseDefaultScopes(*oauthDefaults, c.service.ExtraScopes); err != nil {
 		return nil, usagef("serve: --oauth-default-scopes: %v", err)
+	}
+	if c.registration, err = httpapi.ParseRegistrationMode(*registration); err != nil {
+		return nil, usagef("serve: --oauth-registration: want off, public or open, got %q", *registration)
 	}
 	if *publicURL != "" {
 		u, err := url.Parse(*publicURL)
@@ -350,6 +358,7 @@ func (e *env) serve(ctx context.Context, args []string) error {
 	srv := newHTTPServer(httpapi.New(svc, httpapi.Options{
 		Logger: log, Metrics: m, Limits: c.limits, TrustedProxies: c.trustedProxies,
 		OAuth: provider, PublicURL: c.publicURL, SecureCookies: c.secureCookies,
+		Registration: c.registration,
 	}), log)
 	srv.BaseContext = func(net.Listener) context.Context { return context.WithoutCancel(ctx) }
 	bg, stopBg := context.WithCancel(context.WithoutCancel(ctx))

@@ -50,9 +50,12 @@ type consentPage struct {
 	Scopes []scopeLine
 	// Defaulted: the application asked for no scope in particular, and
 	// Scopes are its defaults.
-	Defaulted  bool
-	RedirectTo string
-	Hidden     []hiddenField
+	Defaulted bool
+	// SelfRegistered: the application registered itself (RFC 7591), so
+	// its name is its own claim.
+	SelfRegistered bool
+	RedirectTo     string
+	Hidden         []hiddenField
 }
 
 // authorizeParams are the parameters of an authorization request that the
@@ -157,7 +160,8 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 	}
 	// The consent page shows the scopes, defaults included, and its form
 	// names them, so that what is approved is what the person saw.
-	page := consentPage{Client: c.Name, RedirectTo: ar.GetRedirectURI().String(), Scopes: scopeLines(requested), Defaulted: defaulted}
+	page := consentPage{Client: c.Name, RedirectTo: ar.GetRedirectURI().String(), Scopes: scopeLines(requested), Defaulted: defaulted,
+		SelfRegistered: c.SelfRegistered}
 	params.Set("scope", strings.Join(requested, " "))
 	keys := make([]string, 0, len(params))
 	for k := range params {
@@ -200,7 +204,7 @@ func plainRefusal(code string) string {
 func (s *Server) tokenEndpoint(h http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if ok, after := s.tokenByAddr.allow(s.clientAddr(r), s.svc.Now()); !ok {
-			s.oauthThrottled(w, after)
+			s.oauthThrottled(w, "token_endpoint", after)
 			return
 		}
 		if declaredTooLarge(r, maxFormBytes) {
@@ -226,9 +230,10 @@ func (w basicChallenge) WriteHeader(code int) {
 
 func (w basicChallenge) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
-// oauthThrottled answers 429 in OAuth's error shape, with Retry-After.
-func (s *Server) oauthThrottled(w http.ResponseWriter, after time.Duration) {
-	_ = s.refuse(w, "token_endpoint", after)
+// oauthThrottled answers 429 in OAuth's error shape, with Retry-After,
+// and counts it against the named limit.
+func (s *Server) oauthThrottled(w http.ResponseWriter, limit string, after time.Duration) {
+	_ = s.refuse(w, limit, after)
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusTooManyRequests)
@@ -256,6 +261,9 @@ func (s *Server) metadata(w http.ResponseWriter, r *http.Request) {
 		// Every authorization response, success or error, carries iss
 		// (RFC 9207).
 		"authorization_response_iss_parameter_supported": true,
+	}
+	if s.opts.Registration.on() {
+		m["registration_endpoint"] = base + "/oauth/register"
 	}
 	w.Header().Set("Content-Type", "application/json")
 	s.metadataCaching(w.Header())

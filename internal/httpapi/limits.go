@@ -43,6 +43,9 @@ type Limits struct {
 	// TokenEndpointPerAddr: requests to /oauth/token, /oauth/revoke and
 	// /oauth/introspect from one client address.
 	TokenEndpointPerAddr Rate
+	// RegistrationPerAddr: requests to /oauth/register from one client
+	// address, refused or not.
+	RegistrationPerAddr Rate
 }
 
 // DefaultLimits are the limits latchkey serve applies unless told
@@ -56,7 +59,9 @@ type Limits struct {
 // failures for one name typed, then one every 5 seconds: a person who
 // mistypes never meets it, a password guesser gets 720 guesses an hour at
 // most. The token endpoint takes 10 requests a second from an address
-// (bursts of 100).
+// (bursts of 100). Registration takes 10 clients from an address, then
+// one every 10 seconds: a client registers once, and an address cannot
+// fill the store with registrations.
 var DefaultLimits = Limits{
 	FailedAuthPerAddr:    Rate{PerSecond: 10, Burst: 50},
 	CreatePerUser:        Rate{PerSecond: 10, Burst: 200},
@@ -64,6 +69,7 @@ var DefaultLimits = Limits{
 	SignInPerAddr:        Rate{PerSecond: 1, Burst: 20},
 	SignInPerAccount:     Rate{PerSecond: 0.2, Burst: 10},
 	TokenEndpointPerAddr: Rate{PerSecond: 10, Burst: 100},
+	RegistrationPerAddr:  Rate{PerSecond: 0.1, Burst: 10},
 }
 
 // maxLimiterKeys bounds how many addresses and users are tracked; the

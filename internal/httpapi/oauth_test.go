@@ -49,6 +49,8 @@ type oauthHarness struct {
 	// defaultScopes: the server's --oauth-default-scopes (nil: its
 	// default).
 	defaultScopes []string
+	// registration: the server's --oauth-registration ("": off).
+	registration httpapi.RegistrationMode
 
 	alice, bob       *latchkey.User
 	app              *latchkey.Client // confidential
@@ -110,7 +112,7 @@ func newOAuthHarness(t testing.TB, configure ...func(*oauthHarness)) *oauthHarne
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.srv = httptest.NewServer(httpapi.New(svc, httpapi.Options{OAuth: prov, Limits: h.limits, SecureCookies: h.secureCookies, PublicURL: h.publicURL}))
+	h.srv = httptest.NewServer(httpapi.New(svc, httpapi.Options{OAuth: prov, Limits: h.limits, SecureCookies: h.secureCookies, PublicURL: h.publicURL, Registration: h.registration}))
 	t.Cleanup(h.srv.Close)
 
 	h.alice = h.newUser("alice", h.alicePassword)

@@ -53,6 +53,12 @@ func (s *Server) routes() {
 			s.mux.Handle(p, methodNotAllowed("POST"))
 		}
 		s.mux.Handle("/oauth/authorize", methodNotAllowed("GET, HEAD, POST"))
+		// Dynamic client registration (RFC 7591); off, the path is
+		// unknown, as any other.
+		if s.opts.Registration.on() {
+			s.mux.Handle("POST /oauth/register", http.HandlerFunc(s.register))
+			s.mux.Handle("/oauth/register", methodNotAllowed("POST"))
+		}
 	}
 
 	// The web UI.

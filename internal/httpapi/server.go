@@ -30,6 +30,9 @@ type Options struct {
 	// https://tokens.example.com: the OAuth issuer. Empty: taken from
 	// each request.
 	PublicURL string
+	// Registration says which clients may register themselves at
+	// /oauth/register (RFC 7591); "" is RegistrationOff. It needs OAuth.
+	Registration RegistrationMode
 	// SecureCookies marks the sign-in cookie Secure even when requests
 	// arrive over plain HTTP (TLS ends at a proxy that is not trusted).
 	SecureCookies bool
@@ -52,7 +55,7 @@ type Server struct {
 
 	failedAuth, createByUser, createByAddr     *limiter
 	signInByAddr, signInByAccount, tokenByAddr *limiter
-	signInByDevice                             *limiter
+	signInByDevice, registerByAddr             *limiter
 	device                                     deviceCookies
 
 	oauth *oauth.Provider
@@ -82,6 +85,7 @@ func New(svc *service.Service, opts Options) http.Handler {
 		signInByAddr:    newLimiter("sign_in_addr", opts.Limits.SignInPerAddr),
 		signInByAccount: newLimiter("sign_in_account", opts.Limits.SignInPerAccount),
 		tokenByAddr:     newLimiter("token_endpoint", opts.Limits.TokenEndpointPerAddr),
+		registerByAddr:  newLimiter("registration", opts.Limits.RegistrationPerAddr),
 		// A device cookie's budget is the size of a name's.
 		signInByDevice: newLimiter("sign_in_device", opts.Limits.SignInPerAccount),
 		device:         deviceCookies{key: svc.DeriveKey(DeviceCookieInfo)},

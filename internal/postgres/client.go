@@ -16,15 +16,15 @@ import (
 // same transaction. ENOTFOUND when c.UserID names no user.
 func (db *DB) CreateClient(ctx context.Context, c *latchkey.Client, audit ...*latchkey.AuditRecord) error {
 	const q = `INSERT INTO oauth_clients (user_id, name, secret, provider, redirect,
-		personal_access_client, password_client, revoked, created_at, updated_at, default_scopes)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+		personal_access_client, password_client, revoked, created_at, updated_at, default_scopes, self_registered)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
 		RETURNING id`
 	var id int64
 	err := db.tx(ctx, pgx.TxOptions{}, func(tx pgx.Tx) error {
 		err := tx.QueryRow(ctx, q,
 			c.UserID, c.Name, nullText(c.SecretHash), c.Provider, c.Redirect,
 			c.PersonalAccessClient, c.PasswordClient, c.Revoked,
-			storedTime(c.CreatedAt), storedTime(c.UpdatedAt), sqlschema.EncodeScopeList(c.DefaultScopes),
+			storedTime(c.CreatedAt), storedTime(c.UpdatedAt), sqlschema.EncodeScopeList(c.DefaultScopes), c.SelfRegistered,
 		).Scan(&id)
 		if err != nil {
 			return err
@@ -114,4 +114,53 @@ func (db *DB) RevokeClient(ctx context.Context, id int64, at time.Time, audit ..
 		return nil, wrap("revoke client", err)
 	}
 	return tokens, nil
+}
+
+// PruneRegisteredClients deletes the self-registered clients created
+// before before that have no token, with their grants and consents, in
+// one transaction, and says how many clients it deleted. It locks the
+// candidates first, so that no token of one can be stored between the
+// check for tokens and the delete: such a token's insert waits, and then
+// finds its client gone.
+func (db *DB) PruneRegisteredClients(ctx context.Context, before time.Time) (int64, error) {
+	var n int64
+	err := db.tx(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted}, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx,
+			`SELECT id FROM oauth_clients WHERE self_registered AND created_at < $1 FOR UPDATE`,
+			storedTime(before))
+		if err != nil {
+			return err
+		}
+		locked, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+		if err != nil || len(locked) == 0 {
+			return err
+		}
+		// Read Committed: this statement sees every token committed
+		// before the lock was taken.
+		rows, err = tx.Query(ctx,
+			`SELECT c.id FROM oauth_clients c WHERE c.id = ANY($1)
+			AND NOT EXISTS (SELECT 1 FROM oauth_access_tokens t WHERE t.client_id = c.id)`, locked)
+		if err != nil {
+			return err
+		}
+		ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+		if err != nil || len(ids) == 0 {
+			return err
+		}
+		for _, q := range []string{
+			`DELETE FROM oauth_grants WHERE client_id = ANY($1)`,
+			`DELETE FROM oauth_consents WHERE client_id = ANY($1)`,
+		} {
+			if _, err := tx.Exec(ctx, q, ids); err != nil {
+				return err
+			}
+		}
+		tag, err := tx.Exec(ctx, `DELETE FROM oauth_clients WHERE id = ANY($1)`, ids)
+		n = tag.RowsAffected()
+		return err
+	})
+	if err != nil {
+		return 0, wrap("prune registered clients", err)
+	}
+	return n, nil
 }

@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/latchkey/latchkey"
 )
@@ -62,6 +63,27 @@ type NewClient struct {
 // ever seen. A public client's secret is "". EINVALID for a bad name,
 // redirect URI or default scope.
 func (s *Service) RegisterClient(ctx context.Context, n NewClient) (*latchkey.Client, string, error) {
+	return s.registerClient(ctx, Operator(), n, false)
+}
+
+// RegistrationLifetime is how long a client that registered itself
+// (RegisterSelf) is kept while it has issued no token.
+const RegistrationLifetime = 30 * 24 * time.Hour
+
+// RegisterSelf validates and stores an OAuth application that registered
+// itself over the network (RFC 7591), on behalf of someone not signed in
+// at origin, and returns it with its secret as RegisterClient does. The
+// client is marked SelfRegistered: should it issue no token within
+// RegistrationLifetime, the hourly prune deletes it. Which clients may
+// register themselves (public ones only, or any) is the caller's to
+// decide. EINVALID as RegisterClient, its fields named name,
+// redirect_uris and default_scopes.
+func (s *Service) RegisterSelf(ctx context.Context, origin latchkey.Origin, n NewClient) (*latchkey.Client, string, error) {
+	return s.registerClient(ctx, &latchkey.Principal{Origin: origin}, n, true)
+}
+
+// registerClient validates and stores an application, registered by p.
+func (s *Service) registerClient(ctx context.Context, p *latchkey.Principal, n NewClient, self bool) (*latchkey.Client, string, error) {
 	name := strings.TrimSpace(n.Name)
 	uris, fe := checkClient(name, n.RedirectURIs)
 	defaults, msg := s.checkDefaultScopes(n.DefaultScopes)
@@ -73,11 +95,12 @@ func (s *Service) RegisterClient(ctx context.Context, n NewClient) (*latchkey.Cl
 	}
 	now := s.now()
 	c := &latchkey.Client{
-		Name:          name,
-		Redirect:      strings.Join(uris, ","),
-		DefaultScopes: defaults,
-		CreatedAt:     now,
-		UpdatedAt:     now,
+		Name:           name,
+		Redirect:       strings.Join(uris, ","),
+		DefaultScopes:  defaults,
+		SelfRegistered: self,
+		CreatedAt:      now,
+		UpdatedAt:      now,
 	}
 	var err error
 	secret := ""
@@ -88,11 +111,23 @@ func (s *Service) RegisterClient(ctx context.Context, n NewClient) (*latchkey.Cl
 		c.SecretHash = HashClientSecret(secret)
 	}
 	// The store sets the record's subject to the new client's id.
-	if err := s.store.CreateClient(ctx, c, s.auditRecord(Operator(), latchkey.AuditRecord{Action: latchkey.AuditClientAdded, Detail: c.Name})); err != nil {
+	if err := s.store.CreateClient(ctx, c, s.auditRecord(p, latchkey.AuditRecord{Action: latchkey.AuditClientAdded, Detail: c.Name})); err != nil {
 		return nil, "", err
 	}
-	s.log.Info("client registered", "client_id", c.ID, "name", c.Name)
+	s.log.Info("client registered", "client_id", c.ID, "name", c.Name, "self_registered", self)
 	return c, secret, nil
+}
+
+// pruneRegistrations deletes the clients that registered themselves more
+// than RegistrationLifetime ago and have issued no token.
+func (s *Service) pruneRegistrations(ctx context.Context) {
+	n, err := s.store.PruneRegisteredClients(ctx, s.now().Add(-RegistrationLifetime))
+	switch {
+	case err != nil && ctx.Err() == nil:
+		s.log.Error("pruning unused registered clients", "err", err)
+	case n > 0:
+		s.log.Info("unused registered clients pruned", "clients", n)
+	}
 }
 
 // checkDefaultScopes validates a registration's default scopes, and

@@ -261,7 +261,8 @@ func (s *Service) SignOut(ctx context.Context, secret string) error {
 }
 
 // pruneExpired deletes the sessions and the authorization server's grants
-// (codes, refresh tokens) that have expired.
+// (codes, refresh tokens) that have expired, and the self-registered
+// clients left unused (pruneRegistrations).
 func (s *Service) pruneExpired(ctx context.Context) {
 	now := s.now()
 	n, err := s.store.PruneSessions(ctx, now)
@@ -278,4 +279,5 @@ func (s *Service) pruneExpired(ctx context.Context) {
 	case n > 0:
 		s.log.Info("expired grants pruned", "grants", n)
 	}
+	s.pruneRegistrations(ctx)
 }

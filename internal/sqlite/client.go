@@ -16,8 +16,8 @@ import (
 // same transaction. ENOTFOUND when c.UserID names no user.
 func (db *DB) CreateClient(ctx context.Context, c *latchkey.Client, audit ...*latchkey.AuditRecord) error {
 	const q = `INSERT INTO oauth_clients (user_id, name, secret, provider, redirect,
-		personal_access_client, password_client, revoked, created_at, updated_at, default_scopes)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		personal_access_client, password_client, revoked, created_at, updated_at, default_scopes, self_registered)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		RETURNING id`
 	var userID, provider any
 	if c.UserID != nil {
@@ -31,7 +31,7 @@ func (db *DB) CreateClient(ctx context.Context, c *latchkey.Client, audit ...*la
 		err := tx.QueryRowContext(ctx, q,
 			userID, c.Name, nullText(c.SecretHash), provider, c.Redirect,
 			c.PersonalAccessClient, c.PasswordClient, c.Revoked,
-			formatTime(c.CreatedAt), formatTime(c.UpdatedAt), sqlschema.EncodeScopeList(c.DefaultScopes),
+			formatTime(c.CreatedAt), formatTime(c.UpdatedAt), sqlschema.EncodeScopeList(c.DefaultScopes), c.SelfRegistered,
 		).Scan(&id)
 		if isForeignKey(err) {
 			return storeerr.NotFound(storeerr.MsgClientUserNotFound, err)
@@ -114,4 +114,34 @@ func (db *DB) RevokeClient(ctx context.Context, id int64, at time.Time, audit ..
 		return nil, wrap("revoke client", err)
 	}
 	return tokens, nil
+}
+
+// PruneRegisteredClients deletes the self-registered clients created
+// before before that have no token, with their grants and consents, in
+// one transaction, and says how many clients it deleted.
+func (db *DB) PruneRegisteredClients(ctx context.Context, before time.Time) (int64, error) {
+	const stale = `SELECT c.id FROM oauth_clients c
+		WHERE c.self_registered = 1 AND c.created_at < ?
+		AND NOT EXISTS (SELECT 1 FROM oauth_access_tokens t WHERE t.client_id = c.id)`
+	var n int64
+	err := db.writeTx(ctx, func(tx *sql.Tx) error {
+		for _, q := range []string{
+			`DELETE FROM oauth_grants WHERE client_id IN (` + stale + `)`,
+			`DELETE FROM oauth_consents WHERE client_id IN (` + stale + `)`,
+		} {
+			if _, err := tx.ExecContext(ctx, q, formatTime(before)); err != nil {
+				return err
+			}
+		}
+		res, err := tx.ExecContext(ctx, `DELETE FROM oauth_clients WHERE id IN (`+stale+`)`, formatTime(before))
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	if err != nil {
+		return 0, wrap("prune registered clients", err)
+	}
+	return n, nil
 }

@@ -57,6 +57,12 @@ func testCreateClient(t *testing.T, open func(t *testing.T) latchkey.Store) {
 			c.DefaultScopes = latchkey.Scopes{"tokens.read", "tokens.write", "billing:read/all"}
 			return c
 		}},
+		{"SelfRegistered", func(int64) *latchkey.Client {
+			c := newClient("Editor")
+			c.SecretHash = ""
+			c.SelfRegistered = true
+			return c
+		}},
 		{"Revoked", func(int64) *latchkey.Client {
 			c := newClient("Old")
 			c.Revoked = true
@@ -258,4 +264,57 @@ func testRevokeClient(t *testing.T, open func(t *testing.T) latchkey.Store) {
 		_, err := s.RevokeClient(t.Context(), app.ID+1000, at(time.Hour))
 		checkCode(t, fmt.Sprintf("RevokeClient(%d)", app.ID+1000), err, latchkey.ENOTFOUND)
 	})
+}
+
+func testPruneRegisteredClients(t *testing.T, open func(t *testing.T) latchkey.Store) {
+	s := open(t)
+	alice := createUser(t, s, newUser("alice"))
+	registered := func(name string, created time.Duration) *latchkey.Client {
+		c := newClient(name)
+		c.SecretHash, c.SelfRegistered = "", true
+		c.CreatedAt, c.UpdatedAt = at(created), at(created)
+		return createClient(t, s, c)
+	}
+	// Unused, old: deleted, with the code and consent of an authorization
+	// that was never completed.
+	stale := registered("Stale", 0)
+	code := createGrant(t, s, newGrant(latchkey.GrantCode, signature(1), "request-a", alice.ID, stale.ID))
+	saveConsent(t, s, newConsent(alice.ID, stale.ID, "tokens.read"))
+	staleToo := registered("Stale too", time.Hour)
+	// Unused but young, at the cutoff itself: kept.
+	young := registered("Young", 2*time.Hour)
+	// Old but used: kept, though its token is revoked.
+	used := registered("Used", 0)
+	tok, _ := issueToken(t, s, 1, alice.ID, used.ID, "request-b")
+	if _, _, err := s.RevokeToken(t.Context(), tok.ID, at(time.Minute), latchkey.ReasonRevoked); err != nil {
+		t.Fatalf("RevokeToken(%q) = %v", tok.ID, err)
+	}
+	// Old, unused, but created by the operator: kept.
+	operators := createClient(t, s, newClient("Operator's"))
+
+	n, err := s.PruneRegisteredClients(t.Context(), at(2*time.Hour))
+	if err != nil || n != 2 {
+		t.Fatalf("PruneRegisteredClients(2h) = %d, %v; want 2, nil", n, err)
+	}
+	for _, c := range []*latchkey.Client{stale, staleToo} {
+		_, err := s.Client(t.Context(), c.ID)
+		checkCode(t, fmt.Sprintf("after PruneRegisteredClients, Client(%d) %q", c.ID, c.Name), err, latchkey.ENOTFOUND)
+	}
+	_, err = s.Grant(t.Context(), latchkey.GrantCode, code.Signature)
+	checkCode(t, "after PruneRegisteredClients, Grant(code) of a deleted client", err, latchkey.ENOTFOUND)
+	_, err = s.Consent(t.Context(), alice.ID, stale.ID)
+	checkCode(t, "after PruneRegisteredClients, Consent to a deleted client", err, latchkey.ENOTFOUND)
+	for _, c := range []*latchkey.Client{young, used, operators} {
+		if _, err := s.Client(t.Context(), c.ID); err != nil {
+			t.Errorf("after PruneRegisteredClients, Client(%d) %q = %v, want it kept", c.ID, c.Name, err)
+		}
+	}
+	if _, err := s.Token(t.Context(), tok.ID); err != nil {
+		t.Errorf("after PruneRegisteredClients, Token(%q) = %v, want it kept", tok.ID, err)
+	}
+
+	n, err = s.PruneRegisteredClients(t.Context(), at(2*time.Hour))
+	if err != nil || n != 0 {
+		t.Errorf("PruneRegisteredClients(2h) again = %d, %v; want 0, nil", n, err)
+	}
 }
