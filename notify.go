@@ -234,8 +234,10 @@ type NotificationStore interface {
 	FanOut(ctx context.Context, id int64, body []byte, ds []*Delivery) (bool, error)
 
 	// ClaimDeliveries claims for server, until until, up to limit pending
-	// deliveries (0: all) due at now whose claims have run out, oldest due
-	// first, and returns them filled: no two servers hold one at once.
+	// deliveries (0: all) due at now whose claims have run out, and returns
+	// them filled: no two servers hold one at once. Those never tried come
+	// first, then the oldest due: retries to a receiver that keeps failing
+	// do not hold back what is new.
 	ClaimDeliveries(ctx context.Context, server string, now, until time.Time, limit int) ([]*Delivery, error)
 
 	// RecordAttempt records a, if its server still holds the claim: the

@@ -202,13 +202,33 @@ func Redact(rawURL string) string {
 	}
 	at := strings.LastIndexByte(rest, '@')
 	if at < 0 {
-		return rawURL
+		// No user information, unless a password was written where a
+		// port goes ("smtp://user:password", the host forgotten): what
+		// follows the last colon is shown only when it is a port.
+		host, after, ok := cutLast(rest, ":")
+		if !ok || strings.Trim(strings.TrimRight(after, "/"), "0123456789") == "" {
+			return rawURL
+		}
+		return prefix + host + ":" + redacted
 	}
 	user, _, ok := strings.Cut(rest[:at], ":")
+	if strings.Contains(user, ";") || strings.Contains(strings.ToLower(user), "%3a") {
+		// A user that may hold the password in another spelling
+		// ("u;pass", "u%3Apass"): all of it is hidden.
+		return prefix + redacted + rest[at:]
+	}
 	if !ok {
 		return rawURL
 	}
 	return prefix + user + ":" + redacted + rest[at:]
+}
+
+// cutLast is strings.Cut at the last sep.
+func cutLast(s, sep string) (before, after string, found bool) {
+	if i := strings.LastIndex(s, sep); i >= 0 {
+		return s[:i], s[i+len(sep):], true
+	}
+	return s, "", false
 }
 
 // Send sends msg, and returns once the server has accepted it. It gives up

@@ -447,6 +447,12 @@ func TestRedact(t *testing.T) {
 		{"smtp://:pw@h", "smtp://:REDACTED@h"},
 		{"u:pw@h", "u:REDACTED@h"},
 		{"no password here", "no password here"},
+		{"smtp://u:PASS", "smtp://u:REDACTED"}, // the host forgotten: not a port
+		{"smtp://mail.example.com:587", "smtp://mail.example.com:587"},
+		{"smtp://mail.example.com:587/", "smtp://mail.example.com:587/"},
+		{"smtp://u;PASS@h", "smtp://REDACTED@h"},
+		{"smtp://u%3APASS@h", "smtp://REDACTED@h"},
+		{"smtp://u%3aPASS@h", "smtp://REDACTED@h"},
 		{"", ""},
 	} {
 		if got := mail.Redact(tc.in); got != tc.want {

@@ -251,6 +251,9 @@ func (n *Notifier) deliver(ctx context.Context, d *latchkey.Delivery) error {
 			"webhook_id", d.WebhookID, "type", d.Type, "attempts", d.Attempts+1)
 	}
 	if err != nil {
+		// What a receiver or mail server said is theirs: any bytes, any
+		// length. It is kept as text, in a line, of bounded length.
+		err = errors.New(latchkey.CleanText(err.Error(), MaxErrorLength))
 		a.Err = err.Error()
 		if next := at.Add(Backoff(d.Attempts + 1)); next.Before(d.CreatedAt.Add(latchkey.MaxDeliveryAge)) {
 			a.NextAt, outcome = &next, "retry"
@@ -297,6 +300,9 @@ func (n *Notifier) send(ctx context.Context, d *latchkey.Delivery) (int, error) 
 	}
 	return n.o.Sender.Send(ctx, d.Recipient, key, d.MsgID, n.o.Clock(), d.Body)
 }
+
+// MaxErrorLength is the most bytes of an attempt's error kept and logged.
+const MaxErrorLength = 500
 
 // Backoff is how long after its attempt-th failed attempt a delivery is
 // tried again: 5 s, doubling, at most an hour.

@@ -1,11 +1,14 @@
 package notify_test
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -13,6 +16,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/internal/jwt"
@@ -600,5 +605,48 @@ func TestLongInvisibleName(t *testing.T) {
 	}
 	if want := "A new token was made for you: token \"" + strings.Repeat("\u200b", 60) + "…\""; got[0].Subject != want {
 		t.Errorf("subject %q, want %q", got[0].Subject, want)
+	}
+}
+
+// TestErrorCleaned: a mail server answering with bytes that are not text,
+// and a great many of them: the attempt is recorded (PostgreSQL refuses
+// invalid UTF-8 and NUL in text), in a line of bounded length.
+func TestErrorCleaned(t *testing.T) {
+	w := newWorld(t)
+	ctx := t.Context()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			fmt.Fprint(c, "220 mx.test\r\n")
+			bufio.NewReader(c).ReadString('\n')
+			fmt.Fprint(c, "554 refused \xff\xfe\x00\x1b[31m "+strings.Repeat("x ", 300)+"\r\n")
+			c.Close()
+		}
+	}()
+	m, err := mail.New("smtp://"+l.Addr().String(), "tokens@example.com", mail.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	alice := w.user(t, "alice")
+	if _, _, err := w.svc.OperatorCreateToken(ctx, alice, service.TokenRequest{Name: named("ci")}); err != nil {
+		t.Fatal(err)
+	}
+	n := notify.New(notify.Options{Store: w.st, Mailer: m, Server: "a", Clock: w.clk.Now})
+	run(t, n)
+	ds, err := w.svc.Deliveries(ctx, "mail", 10)
+	if err != nil || len(ds) != 1 {
+		t.Fatalf("Deliveries = %v, %v", ds, err)
+	}
+	e := ds[0].LastError
+	if ds[0].Attempts != 1 || !utf8.ValidString(e) || strings.ContainsFunc(e, unicode.IsControl) || len(e) > notify.MaxErrorLength || !strings.Contains(e, "refused") {
+		t.Errorf("recorded %d attempts, error %q (%d bytes)", ds[0].Attempts, e, len(e))
 	}
 }

@@ -307,8 +307,9 @@ func scanClaimed(r pgx.Row) (*latchkey.Delivery, error) {
 }
 
 // ClaimDeliveries claims for server, until until, up to most pending
-// deliveries (0: all) due at now whose claims have run out, soonest due
-// first, and returns them with what to send, in one statement. It locks
+// deliveries (0: all) due at now whose claims have run out, those never
+// tried first, then the soonest due, and returns them with what to send,
+// in one statement. It locks
 // the deliveries it claims, skipping those another claim holds locked
 // (FOR UPDATE SKIP LOCKED); one that another claim committed meanwhile no
 // longer passes the test of its claim, which PostgreSQL makes again on
@@ -317,7 +318,7 @@ func (db *DB) ClaimDeliveries(ctx context.Context, server string, now, until tim
 	const q = `WITH due AS (
 			SELECT id FROM deliveries
 			WHERE state = 'pending' AND next_at <= $3 AND (claimed_until IS NULL OR claimed_until <= $3)
-			ORDER BY next_at, id LIMIT $4
+			ORDER BY attempts = 0 DESC, next_at, id LIMIT $4
 			FOR UPDATE SKIP LOCKED),
 		claimed AS (
 			UPDATE deliveries d SET claimed_by = $1, claimed_until = $2
@@ -326,7 +327,7 @@ func (db *DB) ClaimDeliveries(ctx context.Context, server string, now, until tim
 		SELECT ` + sqlschema.ClaimedColumns + ` FROM claimed d
 		JOIN notifications n ON n.id = d.notification_id
 		LEFT JOIN webhooks w ON w.id = d.webhook_id
-		ORDER BY d.next_at, d.id`
+		ORDER BY d.attempts = 0 DESC, d.next_at, d.id`
 	var ds []*latchkey.Delivery
 	err := retry(ctx, func() error {
 		rows, err := db.pool.Query(ctx, q, server, storedTime(until), storedTime(now), limit(most))

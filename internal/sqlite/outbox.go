@@ -301,8 +301,8 @@ func scanClaimed(r rowScanner) (*latchkey.Delivery, error) {
 }
 
 // ClaimDeliveries claims for server, until until, up to most pending
-// deliveries (0: all) due at now whose claims have run out, soonest
-// due first, and returns them with what to send. The write transaction
+// deliveries (0: all) due at now whose claims have run out, those never
+// tried first, then the soonest due, and returns them with what to send. The write transaction
 // that claims them is the lease: SQLite runs one at a time, so no two
 // servers claim a delivery at once.
 func (db *DB) ClaimDeliveries(ctx context.Context, server string, now, until time.Time, most int) ([]*latchkey.Delivery, error) {
@@ -313,7 +313,7 @@ func (db *DB) ClaimDeliveries(ctx context.Context, server string, now, until tim
 			`UPDATE deliveries SET claimed_by = ?, claimed_until = ?
 			WHERE id IN (SELECT id FROM deliveries
 				WHERE state = 'pending' AND next_at <= ? AND (claimed_until IS NULL OR claimed_until <= ?)
-				ORDER BY next_at, id LIMIT ?)
+				ORDER BY attempts = 0 DESC, next_at, id LIMIT ?)
 			RETURNING id`,
 			server, formatTime(until), nowText, nowText, limit(most)))
 		if err != nil || len(ids) == 0 {
@@ -322,7 +322,7 @@ func (db *DB) ClaimDeliveries(ctx context.Context, server string, now, until tim
 		}
 		ds, err = collect(scanClaimed)(tx.QueryContext(ctx,
 			`SELECT `+sqlschema.ClaimedColumns+sqlschema.ClaimedFrom+`
-			WHERE d.id IN (SELECT value FROM json_each(?)) ORDER BY d.next_at, d.id`, jsonList(ids)))
+			WHERE d.id IN (SELECT value FROM json_each(?)) ORDER BY d.attempts = 0 DESC, d.next_at, d.id`, jsonList(ids)))
 		return err
 	})
 	if err != nil {

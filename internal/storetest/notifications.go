@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -730,6 +731,34 @@ func testClaimDeliveries(t *testing.T, open func(t *testing.T) latchkey.Store) {
 		// A claim runs out at its until: then another server may take it.
 		if got := claim(t, f.s, "server-2", at(time.Hour), at(2*time.Hour), 2); !slices.Equal(got, []int64{ds[0].ID, ds[1].ID}) {
 			t.Errorf("ClaimDeliveries(server-2, when server-1's claim ran out, 2) = %v, want %v", got, []int64{ds[0].ID, ds[1].ID})
+		}
+	})
+
+	t.Run("NewFirst", func(t *testing.T) {
+		// A retry due long ago waits behind a delivery never tried: a
+		// receiver that keeps failing does not hold back what is new.
+		f := newOutboxFixture(t, open)
+		ds := f.pending(t, 2) // due at 1 and 2 minutes
+		claim(t, f.s, "server-1", at(time.Minute), at(time.Hour), 1)
+		recordAttempt(t, f.s, latchkey.Attempt{DeliveryID: ds[0].ID, Server: "server-1", At: at(time.Minute),
+			Err: "HTTP 500", Status: 500, NextAt: ptr(at(90 * time.Second))}, true)
+		if got := claim(t, f.s, "server-1", at(3*time.Minute), at(time.Hour), 1); !slices.Equal(got, []int64{ds[1].ID}) {
+			t.Errorf("ClaimDeliveries(1, a retry due at 1.5m and a new one at 2m) = %v, want the new one %d", got, ds[1].ID)
+		}
+		if got := claim(t, f.s, "server-1", at(3*time.Minute), at(time.Hour), 1); !slices.Equal(got, []int64{ds[0].ID}) {
+			t.Errorf("ClaimDeliveries(1, then) = %v, want the retry %d", got, ds[0].ID)
+		}
+	})
+
+	t.Run("ErrorAnyBytes", func(t *testing.T) {
+		// What a receiver said may be any bytes: stored as it can be.
+		f := newOutboxFixture(t, open)
+		ds := f.pending(t, 1)
+		claim(t, f.s, "server-1", at(time.Hour), at(2*time.Hour), 0)
+		recordAttempt(t, f.s, latchkey.Attempt{DeliveryID: ds[0].ID, Server: "server-1", At: at(time.Hour),
+			Err: latchkey.CleanText("554 refused \xff\xfe\x00 go away", 500), NextAt: ptr(at(2 * time.Hour))}, true)
+		if got := deliveryByID(t, f.s, ds[0].ID); got.Attempts != 1 || !strings.HasPrefix(got.LastError, "554 refused") {
+			t.Errorf("after an error of odd bytes, cleaned: %+v", got)
 		}
 	})
 
