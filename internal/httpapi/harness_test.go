@@ -203,13 +203,20 @@ type response struct {
 // body (none when nil).
 func (h *harness) do(method, path, auth string, body []byte) *response {
 	h.t.Helper()
+	return send(h.t, h.srv, method, path, auth, body)
+}
+
+// send sends a request to srv with an Authorization header (none when "")
+// and a JSON body (none when nil), and reads the whole answer.
+func send(t testing.TB, srv *httptest.Server, method, path, auth string, body []byte) *response {
+	t.Helper()
 	var r io.Reader
 	if body != nil {
 		r = bytes.NewReader(body)
 	}
-	req, err := http.NewRequestWithContext(h.t.Context(), method, h.srv.URL+path, r)
+	req, err := http.NewRequestWithContext(t.Context(), method, srv.URL+path, r)
 	if err != nil {
-		h.t.Fatal(err)
+		t.Fatal(err)
 	}
 	if auth != "" {
 		req.Header.Set("Authorization", auth)
@@ -217,14 +224,14 @@ func (h *harness) do(method, path, auth string, body []byte) *response {
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	res, err := h.srv.Client().Do(req)
+	res, err := srv.Client().Do(req)
 	if err != nil {
-		h.t.Fatal(err)
+		t.Fatal(err)
 	}
 	defer res.Body.Close()
 	b, err := io.ReadAll(res.Body)
 	if err != nil {
-		h.t.Fatal(err)
+		t.Fatal(err)
 	}
 	return &response{status: res.StatusCode, header: res.Header, body: b}
 }

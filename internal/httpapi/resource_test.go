@@ -1,10 +1,8 @@
 package httpapi_test
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -20,30 +18,7 @@ import (
 // Authorization header (none when "") and a JSON body (none when nil).
 func (h *oauthHarness) call(method, path, auth string, body []byte) *response {
 	h.t.Helper()
-	var r io.Reader
-	if body != nil {
-		r = bytes.NewReader(body)
-	}
-	req, err := http.NewRequestWithContext(h.t.Context(), method, h.srv.URL+path, r)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	if auth != "" {
-		req.Header.Set("Authorization", auth)
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	res, err := h.srv.Client().Do(req)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	defer res.Body.Close()
-	b, err := io.ReadAll(res.Body)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	return &response{status: res.StatusCode, header: res.Header, body: b}
+	return send(h.t, h.srv, method, path, auth, body)
 }
 
 // mint is a personal token of u with scopes, made at the command line.
