@@ -421,3 +421,11 @@ func (m *Mailer) redactError(err error) error {
 	}
 	return errors.New(red) // not wrapped: the cause would quote it again
 }
+
+// Permanent reports whether err, from Send, is a refusal the server says
+// will not change (a reply code of 500 and up: no such mailbox, say), so
+// that sending again is pointless.
+func Permanent(err error) bool {
+	var e *smtp.SMTPError
+	return errors.As(err, &e) && e.Code >= 500
+}

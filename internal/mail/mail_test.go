@@ -604,3 +604,22 @@ func TestSendEndlessReply(t *testing.T) {
 		t.Errorf("the server wrote only %d bytes", n)
 	}
 }
+
+func TestPermanent(t *testing.T) {
+	for _, c := range []struct {
+		err  error
+		want bool
+	}{
+		{&smtp.SMTPError{Code: 550, Message: "no such mailbox"}, true},
+		{fmt.Errorf("mail: sending: %w", &smtp.SMTPError{Code: 554}), true},
+		{&smtp.SMTPError{Code: 500}, true},
+		{&smtp.SMTPError{Code: 499}, false},
+		{&smtp.SMTPError{Code: 451, Message: "try later"}, false},
+		{errors.New("connection refused"), false},
+		{nil, false},
+	} {
+		if got := mail.Permanent(c.err); got != c.want {
+			t.Errorf("Permanent(%v) = %v, want %v", c.err, got, c.want)
+		}
+	}
+}

@@ -41,7 +41,7 @@ type Server struct {
 
 	srv    *smtp.Server
 	mu     sync.Mutex
-	refuse bool
+	refuse int // the reply code to every recipient; 0 to take them
 }
 
 // Start starts a server; it stops when the test ends.
@@ -63,11 +63,12 @@ func Start(tb testing.TB) *Server {
 	return s
 }
 
-// Refuse makes the server refuse every recipient with a 451 (a
-// temporary failure) while on is true.
-func (s *Server) Refuse(on bool) {
+// Refuse makes the server refuse every recipient with code: 451 is a
+// temporary failure, 550 a permanent one (no such mailbox); 0 takes them
+// again.
+func (s *Server) Refuse(code int) {
 	s.mu.Lock()
-	s.refuse = on
+	s.refuse = code
 	s.mu.Unlock()
 }
 
@@ -91,8 +92,8 @@ func (ss *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 	ss.s.mu.Lock()
 	refuse := ss.s.refuse
 	ss.s.mu.Unlock()
-	if refuse {
-		return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "try again later"}
+	if refuse != 0 {
+		return &smtp.SMTPError{Code: refuse, EnhancedCode: smtp.EnhancedCode{refuse / 100, 1, 1}, Message: "refused for the test"}
 	}
 	ss.to = append(ss.to, to)
 	return nil

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"slices"
 	"strconv"
 	"strings"
@@ -251,17 +252,22 @@ func (n *Notifier) deliver(ctx context.Context, d *latchkey.Delivery) error {
 			"webhook_id", d.WebhookID, "type", d.Type, "attempts", d.Attempts+1)
 	}
 	if err != nil {
+		permanent := Permanent(status, err)
 		// What a receiver or mail server said is theirs: any bytes, any
 		// length. It is kept as text, in a line, of bounded length.
 		err = errors.New(latchkey.CleanText(err.Error(), MaxErrorLength))
 		a.Err = err.Error()
-		if next := at.Add(Backoff(d.Attempts + 1)); next.Before(d.CreatedAt.Add(latchkey.MaxDeliveryAge)) {
+		if next := at.Add(Backoff(d.Attempts + 1)); !permanent && next.Before(d.CreatedAt.Add(latchkey.MaxDeliveryAge)) {
 			a.NextAt, outcome = &next, "retry"
 			n.o.Log.Warn("notification not delivered; will try again", "delivery_id", d.ID, "kind", kind,
 				"webhook_id", d.WebhookID, "type", d.Type, "attempt", d.Attempts+1, "next", next, "err", err)
 		} else {
 			outcome = "failed"
-			n.o.Log.Error("notification not delivered for a day; given up", "delivery_id", d.ID, "kind", kind,
+			why := "notification not delivered for a day; given up"
+			if permanent {
+				why = "notification refused for good; given up"
+			}
+			n.o.Log.Error(why, "delivery_id", d.ID, "kind", kind,
 				"webhook_id", d.WebhookID, "type", d.Type, "attempts", d.Attempts+1, "err", err)
 		}
 	}
@@ -299,6 +305,14 @@ func (n *Notifier) send(ctx context.Context, d *latchkey.Delivery) (int, error) 
 		return 0, fmt.Errorf("opening the webhook's secret: %w", err)
 	}
 	return n.o.Sender.Send(ctx, d.Recipient, key, d.MsgID, n.o.Clock(), d.Body)
+}
+
+// Permanent reports whether a failed attempt will fail again however often
+// it is made: a webhook's receiver answered 410 Gone (as Standard Webhooks
+// has receivers say they want no more), or a mail server refused with a
+// code of 500 and up (no such mailbox). Such a delivery is failed at once.
+func Permanent(status int, err error) bool {
+	return status == http.StatusGone || mail.Permanent(err)
 }
 
 // MaxErrorLength is the most bytes of an attempt's error kept and logged.

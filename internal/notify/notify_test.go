@@ -394,14 +394,14 @@ func TestRecoversAfterFailures(t *testing.T) {
 	w.register(t)
 	alice := w.user(t, "alice")
 	w.hook.status.Store(http.StatusServiceUnavailable)
-	w.smtp.Refuse(true)
+	w.smtp.Refuse(451)
 	if _, _, err := w.svc.OperatorCreateToken(ctx, alice, service.TokenRequest{Name: named("ci")}); err != nil {
 		t.Fatal(err)
 	}
 	n := w.notifier(t, "a")
 	run(t, n)
 	w.hook.status.Store(http.StatusOK)
-	w.smtp.Refuse(false)
+	w.smtp.Refuse(0)
 	w.clk.Advance(notify.Backoff(1))
 	run(t, n)
 	posts := w.hook.posts()
@@ -649,4 +649,30 @@ func TestErrorCleaned(t *testing.T) {
 	if ds[0].Attempts != 1 || !utf8.ValidString(e) || strings.ContainsFunc(e, unicode.IsControl) || len(e) > notify.MaxErrorLength || !strings.Contains(e, "refused") {
 		t.Errorf("recorded %d attempts, error %q (%d bytes)", ds[0].Attempts, e, len(e))
 	}
+}
+
+// TestPermanentRefusals: a receiver that answers 410 Gone, and a mail
+// server that says the mailbox does not exist, are not asked again.
+func TestPermanentRefusals(t *testing.T) {
+	w := newWorld(t)
+	ctx := t.Context()
+	h := w.register(t)
+	w.hook.status.Store(http.StatusGone)
+	w.smtp.Refuse(550)
+	alice := w.user(t, "alice")
+	if _, _, err := w.svc.OperatorCreateToken(ctx, alice, service.TokenRequest{Name: named("ci")}); err != nil {
+		t.Fatal(err)
+	}
+	n := w.notifier(t, "a")
+	run(t, n)
+	for _, id := range []string{h.ID, "mail"} {
+		ds, err := w.svc.Deliveries(ctx, id, 10)
+		if err != nil || len(ds) != 1 || ds[0].State != latchkey.DeliveryFailed || ds[0].Attempts != 1 {
+			t.Errorf("deliveries of %s after a permanent refusal: %+v, %v; want one failed after one attempt", id, ds, err)
+		}
+	}
+	if w.obs.get("webhook failed") != 1 || w.obs.get("mail failed") != 1 {
+		t.Errorf("counted %v", w.obs.m)
+	}
+	// A temporary refusal (451) is retried: TestRecoversAfterFailures.
 }
