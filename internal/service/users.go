@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/latchkey/latchkey"
@@ -46,14 +47,26 @@ type NewUser struct {
 // checkUserFields validates the fields a create or update sets. A new
 // password is checked against password.Validate, with the account's
 // username and email (as they will be) as the words it must not be.
+// MaxEmailLength is the longest email address: what SMTP carries.
+const MaxEmailLength = 254
+
 func checkUserFields(username, email, first, last *string, perms *[]string, pw *string, account ...string) error {
 	var fe latchkey.FieldErrors
 	if username != nil && !usernameForm.MatchString(*username) {
 		fe.Add("username", "The Username field must be 1 to 255 letters, digits and . _ @ + -, starting with a letter or digit.")
 	}
 	if email != nil {
-		if a, err := mail.ParseAddress(*email); err != nil || a.Address != *email || a.Name != "" || !latchkey.ValidText(*email) {
+		switch a, err := mail.ParseAddress(*email); {
+		case err != nil || a.Address != *email || a.Name != "" || !latchkey.ValidText(*email):
 			fe.Add("email", "The Email field must be a valid email address.")
+		case len(*email) > MaxEmailLength:
+			// Longer than SMTP carries (RFC 5321 §4.5.3.1.3): no mail
+			// would ever reach it.
+			fe.Add("email", fmt.Sprintf("The Email field must not be greater than %d characters.", MaxEmailLength))
+		case strings.ContainsFunc(*email, func(r rune) bool { return unicode.Is(unicode.Cf, r) }):
+			// Invisible and direction-changing characters (U+202E) make
+			// an address read as another.
+			fe.Add("email", "The Email field must be a valid email address, without invisible or direction-changing characters.")
 		}
 	}
 	for field, v := range map[string]*string{"firstname": first, "lastname": last} {

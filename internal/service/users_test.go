@@ -3,6 +3,7 @@ package service
 import (
 	"fmt"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -240,5 +241,34 @@ func TestRestoreReachesOtherProcess(t *testing.T) {
 	})
 	if _, err := svc.Authenticate(ctx, raw, latchkey.Origin{}); err == nil {
 		t.Error("after another process restored the user, the token of before the deletion authenticates")
+	}
+}
+
+func TestEmailRule(t *testing.T) {
+	svc, _ := newTestService(t, Config{})
+	local := strings.Repeat("a", 64)
+	longest := local + "@" + strings.Repeat("b", MaxEmailLength-len(local)-1-4) + ".com"
+	if len(longest) != MaxEmailLength {
+		t.Fatalf("longest is %d", len(longest))
+	}
+	for _, c := range []struct {
+		email string
+		ok    bool
+	}{
+		{"alice@example.com", true},
+		{longest, true},
+		{"a" + longest, false},
+		{strings.Repeat("a", 990) + "@example.com", false},
+		{"\u202emoc.elpmaxe@x.com", false},
+		{"ali\u200bce@example.com", false},
+		{"Alice <alice@example.com>", false},
+	} {
+		_, err := svc.CreateUser(t.Context(), NewUser{Username: "u" + strconv.Itoa(len(c.email)) + strconv.FormatBool(c.ok), Email: c.email})
+		if (err == nil) != c.ok {
+			t.Errorf("CreateUser(email %.40q… of %d bytes) = %v, want ok %v", c.email, len(c.email), err, c.ok)
+		}
+		if err != nil && latchkey.ErrorCode(err) != latchkey.EINVALID {
+			t.Errorf("CreateUser(email %.40q) = %v, want EINVALID", c.email, err)
+		}
 	}
 }
