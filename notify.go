@@ -6,6 +6,7 @@ import (
 	"encoding/base32"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -37,6 +38,16 @@ const (
 var NotificationTypes = []NotificationType{
 	NoteTokenExpiring, NoteTokenExpired, NoteTokenCreated, NoteTokenRevoked,
 	NoteTokenRotated, NoteTokenReuse, NoteAppAuthorized,
+}
+
+// NotificationTypeNames is NotificationTypes as a sentence lists them:
+// "token.expiring, token.expired, …".
+func NotificationTypeNames() string {
+	names := make([]string, len(NotificationTypes))
+	for i, t := range NotificationTypes {
+		names[i] = string(t)
+	}
+	return strings.Join(names, ", ")
 }
 
 // Valid reports whether t is one of NotificationTypes.

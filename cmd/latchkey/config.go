@@ -104,12 +104,8 @@ func withEnvDefaults(fs *flagSet) error {
 			err = usagef("%s: %s", fs.Name(), badValue("$"+name+" (--"+f.Name+")", f, v, serr))
 			return
 		}
-		// -h shows what the environment set, a database URL's or a mail
-		// server's password excepted.
-		f.DefValue = redactDSN(f.Value.String())
-		if f.Name == "smtp-url" {
-			f.DefValue = mail.Redact(f.Value.String())
-		}
+		// -h shows what the environment set, but a password in it.
+		f.DefValue = redactValue(f.Value.String())
 	})
 	return err
 }
@@ -556,6 +552,16 @@ func (e *env) saySettled(st service.Settlement) {
 	if st.Err != nil {
 		fmt.Fprintf(e.stderr, "the running servers could not be asked (%v): the command waited as long as a lease lasts\n", st.Err)
 	}
+}
+
+// redactValue is a flag's value fit to print: a database name's password
+// hidden as redactDSN hides it, and any other URL's (--smtp-url's, say) as
+// mail.Redact does.
+func redactValue(v string) string {
+	if r := redactDSN(v); r != v || !strings.Contains(v, "://") {
+		return r
+	}
+	return mail.Redact(v)
 }
 
 // redactDSN is a database name fit to print: a PostgreSQL URL's password,

@@ -182,7 +182,10 @@ func TestNotificationsEndToEnd(t *testing.T) {
 		t.Errorf("webhook body %s", p.Body)
 	}
 	// The command line shows both deliveries as delivered; the server's
-	// log never shows the mail password.
+	// log never shows the mail password. The server records each delivery
+	// after its receiver answered, and nothing here hears that: the state
+	// is read until it holds (the minute only ends a run that would hang;
+	// no time is asserted).
 	deadline := time.Now().Add(time.Minute)
 	for {
 		ds := mustCLI(t, env, "webhook", "deliveries")
@@ -307,6 +310,12 @@ func notificationCrash(t *testing.T, bin string, env []string, cliEnv func(strin
 	}
 	t.Logf("%d notifications delivered by the servers started after the kills, %d of them twice (at least once, as documented); %d were in flight at the kills", len(names), again, inFlight)
 	// Each delivery is recorded as delivered, once its resend is answered.
+	// That record is another process's, written after the receiver
+	// answered; nothing here can hear it, so the state is read until it
+	// holds (the minute only ends a run that would otherwise hang; no
+	// time is asserted). Stopping the servers first is no barrier: a stop
+	// cancels an answer still on its way, and that attempt is recorded
+	// as failed, to be sent again.
 	for deadline := time.Now().Add(time.Minute); ; time.Sleep(50 * time.Millisecond) {
 		ds := mustCLI(t, cliEnv, "webhook", "deliveries", "--json", "--limit", "1000")
 		delivered := 0

@@ -538,6 +538,7 @@ func parsePrefixes(s string) ([]netip.Prefix, error) {
 // registerStoreMetrics adds the token cache's size and the database pool's
 // use to the metrics.
 func registerStoreMetrics(m *metrics.Metrics, svc *service.Service, st latchkey.Store) {
+	m.Outbox(st.OutboxStats, svc.Now)
 	m.Gauge("latchkey_token_cache_entries", "Verified tokens held in memory.", func() float64 { return float64(svc.CacheLen()) })
 	m.Gauge("latchkey_current", "1 while this server answers verifications from its caches (it holds its lease and hears every change), 0 while it reads each from the database.", func() float64 {
 		if svc.Current() {
@@ -614,6 +615,5 @@ func (e *env) notifier(c *serveConfig, svc *service.Service, st latchkey.Store, 
 		}
 		log.Info("notification mail", "smtp", c.mailer.String())
 	}
-	m.Outbox(st.OutboxStats, svc.Now)
 	return notify.New(o)
 }

@@ -22,20 +22,11 @@ func (e *env) webhook(ctx context.Context, args []string) error {
 	}, "create, list, delete or deliveries")
 }
 
-// eventTypes names the notification types, for usage.
-func eventTypes() string {
-	names := make([]string, len(latchkey.NotificationTypes))
-	for i, t := range latchkey.NotificationTypes {
-		names[i] = string(t)
-	}
-	return strings.Join(names, ", ")
-}
-
 func (e *env) webhookCreate(ctx context.Context, args []string) error {
 	fs := e.flags("webhook create", "webhook create --url URL [--events TYPE,TYPE...] [--webhook-allow-private]\n\n"+
 		"Registers an endpoint that every server of the database posts notifications to, signed as Standard\n"+
 		"Webhooks specifies. Prints the webhook's id, then its signing secret (whsec_...): the only time the\n"+
-		"secret is shown.\n\nEvents: "+eventTypes())
+		"secret is shown.\n\nEvents: "+latchkey.NotificationTypeNames())
 	db := fs.dbFlags()
 	u := fs.FlagSet.String("url", "", "the endpoint: https (or http), to a public address (required)")
 	events := fs.FlagSet.String("events", "", "comma-separated events to send (default: all)")

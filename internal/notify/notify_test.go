@@ -145,6 +145,8 @@ type receiver struct {
 	status atomic.Int32
 	mu     sync.Mutex
 	got    []post
+	// arrived has a value for each post, as it comes.
+	arrived chan struct{}
 }
 
 type post struct {
@@ -155,7 +157,7 @@ type post struct {
 }
 
 func newReceiver(t *testing.T, clk *clock) *receiver {
-	r := &receiver{clk: clk}
+	r := &receiver{clk: clk, arrived: make(chan struct{}, 1024)}
 	r.status.Store(http.StatusNoContent)
 	r.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		b, _ := io.ReadAll(req.Body)
@@ -167,6 +169,7 @@ func newReceiver(t *testing.T, clk *clock) *receiver {
 		r.mu.Lock()
 		r.got = append(r.got, p)
 		r.mu.Unlock()
+		r.arrived <- struct{}{}
 		w.WriteHeader(int(r.status.Load()))
 	}))
 	t.Cleanup(r.srv.Close)
@@ -563,12 +566,14 @@ func TestSlowReceiverHoldsNoOne(t *testing.T) {
 	runCtx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- n.Run(runCtx) }()
+	// posted waits for the quick receiver's next post; the minute only
+	// ends a test that would otherwise hang.
 	posted := func(count int) {
 		t.Helper()
-		for deadline := time.Now().Add(time.Minute); len(w.hook.posts()) < count; time.Sleep(5 * time.Millisecond) {
-			if time.Now().After(deadline) {
-				t.Fatalf("%d posts to the quick receiver, want %d", len(w.hook.posts()), count)
-			}
+		select {
+		case <-w.hook.arrived:
+		case <-time.After(time.Minute):
+			t.Fatalf("%d posts to the quick receiver, want %d", len(w.hook.posts()), count)
 		}
 	}
 	if _, _, err := w.svc.OperatorCreateToken(ctx, alice, service.TokenRequest{Name: named("one")}); err != nil {

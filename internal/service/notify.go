@@ -32,7 +32,7 @@ func (s *Service) CreateWebhook(ctx context.Context, n NewWebhook) (*latchkey.We
 	for _, e := range n.Events {
 		switch {
 		case !e.Valid():
-			fe.Add("events", fmt.Sprintf("Unknown event %q: want one of %s.", e, typeList()))
+			fe.Add("events", fmt.Sprintf("Unknown event %q: want one of %s.", e, latchkey.NotificationTypeNames()))
 		case !slices.Contains(events, e):
 			events = append(events, e)
 		}
@@ -104,15 +104,6 @@ func (s *Service) SetMailOff(ctx context.Context, p *latchkey.Principal, off []l
 		}
 	}
 	return s.store.SetMailOff(ctx, p.User.ID, keep)
-}
-
-// typeList names the notification types for an error message.
-func typeList() string {
-	names := make([]string, len(latchkey.NotificationTypes))
-	for i, t := range latchkey.NotificationTypes {
-		names[i] = string(t)
-	}
-	return strings.Join(names, ", ")
 }
 
 // ServerName names this server for people: host and process.
