@@ -50,6 +50,8 @@ func Run(t *testing.T, open func(t *testing.T) latchkey.Store) {
 	t.Run("RevokeClient", func(t *testing.T) { testRevokeClient(t, open) })
 	t.Run("PruneRegisteredClients", func(t *testing.T) { testPruneRegisteredClients(t, open) })
 
+	t.Run("Resources", func(t *testing.T) { testResources(t, open) })
+
 	t.Run("CreateToken", func(t *testing.T) { testCreateToken(t, open) })
 	t.Run("Token", func(t *testing.T) { testToken(t, open) })
 	t.Run("Tokens", func(t *testing.T) { testTokens(t, open) })
