@@ -17,7 +17,7 @@ import (
 func TestEncodeRequestKeepsNoSecret(t *testing.T) {
 	req := fosite.NewRequest()
 	req.ID = "request-1"
-	req.Client = newClient(&latchkey.Client{ID: 7, Name: "App", Redirect: "https://app.example/cb"}, nil)
+	req.Client = newClient(&latchkey.Client{ID: 7, Name: "App", Redirect: "https://app.example/cb"})
 	req.GrantedScope = fosite.Arguments{"tokens.read"}
 	req.Form = url.Values{
 		"redirect_uri": {"https://app.example/cb"}, "code_challenge": {"challenge-kept"}, "code_challenge_method": {"S256"},
