@@ -51,6 +51,8 @@ type oauthHarness struct {
 	defaultScopes []string
 	// registration: the server's --oauth-registration ("": off).
 	registration httpapi.RegistrationMode
+	// extraScopes: the server's --extra-scopes.
+	extraScopes []string
 
 	alice, bob       *latchkey.User
 	app              *latchkey.Client // confidential
@@ -98,7 +100,7 @@ func newOAuthHarness(t testing.TB, configure ...func(*oauthHarness)) *oauthHarne
 	}
 	fast := password.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
 	h.clock = &clock{now: start}
-	svc, err := service.New(ctx, st, sealer, service.Config{Password: &fast, Now: h.clock.Now})
+	svc, err := service.New(ctx, st, sealer, service.Config{Password: &fast, Now: h.clock.Now, ExtraScopes: h.extraScopes})
 	if err != nil {
 		t.Fatal(err)
 	}

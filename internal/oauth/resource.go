@@ -169,10 +169,18 @@ func RequestResource(ar fosite.AuthorizeRequester) *latchkey.Resource {
 // (not another registered at its URI since), understanding every scope
 // granted. A grant for Latchkey's API needs its scopes still offered.
 // Every refusal is invalid_target, but for scopes (invalid_scope).
+//
+// fosite has copied the grant's requested audience and scopes to ar by
+// now, but grants them only as it issues (for a code): the requested are
+// checked, the same as the granted, as Approve grants what was requested.
 func (p *Provider) checkTarget(ctx context.Context, ar fosite.AccessRequester) error {
-	granted, err := grantedResource(ar)
-	if err != nil {
-		return fosite.ErrServerError.WithWrap(err)
+	var granted string
+	switch aud := ar.GetRequestedAudience(); len(aud) {
+	case 0:
+	case 1:
+		granted = aud[0]
+	default:
+		return fosite.ErrServerError.WithWrap(errors.New("oauth: a grant for more than one resource"))
 	}
 	sess, ok := ar.GetSession().(*Session)
 	if !ok {
@@ -180,6 +188,7 @@ func (p *Provider) checkTarget(ctx context.Context, ar fosite.AccessRequester) e
 	}
 	var r *latchkey.Resource
 	if granted != "" {
+		var err error
 		r, err = p.store.st.Resource(ctx, granted)
 		switch {
 		case latchkey.ErrorCode(err) == latchkey.ENOTFOUND || err == nil && r.ID != sess.ResourceID:
@@ -196,6 +205,9 @@ func (p *Provider) checkTarget(ctx context.Context, ar fosite.AccessRequester) e
 		if (named == nil) != (r == nil) || named != nil && named.URI != r.URI {
 			return errInvalidTarget.WithHintf("The resource %s is not the one this grant is for: %s.", targetName(ctx, named), targetName(ctx, r))
 		}
+	}
+	if err := p.checkScopes(ctx, r, ar.GetRequestedScopes()); err != nil {
+		return err
 	}
 	return p.checkScopes(ctx, r, ar.GetGrantedScopes())
 }
