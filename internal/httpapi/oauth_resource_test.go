@@ -252,7 +252,7 @@ func TestOAuthResourceAuthorizeRefusals(t *testing.T) {
 		{"a resource's scope for the API", []oauth2.AuthCodeOption{resource(h.apiURI())}, "invalid_scope"},
 		{"a resource's scope for no resource", nil, "invalid_scope"},
 		{"no scope, and no default the resource understands", []oauth2.AuthCodeOption{resource(mcpURI), oauth2.SetAuthURLParam("scope", "")}, "invalid_scope"},
-		{"audience", []oauth2.AuthCodeOption{oauth2.SetAuthURLParam("audience", mcpURI)}, "invalid_request"},
+		{"audience", []oauth2.AuthCodeOption{oauth2.SetAuthURLParam("audience", mcpURI), oauth2.SetAuthURLParam("scope", latchkey.ScopeTokensRead)}, "invalid_request"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			// "also" is a second resource parameter.
