@@ -27,7 +27,7 @@ const (
 	AuditAppAuthorized   AuditAction = "application.authorized" // a user approved an application (a consent)
 	AuditWebhookCreated  AuditAction = "webhook.created"
 	AuditWebhookDeleted  AuditAction = "webhook.deleted"
-	AuditResourceAdded   AuditAction = "resource.registered"
+	AuditResourceCreated AuditAction = "resource.created"
 	AuditResourceDeleted AuditAction = "resource.deleted"
 	AuditSignInOK        AuditAction = "signin.succeeded"
 	AuditSignInRefused   AuditAction = "signin.failed"
@@ -59,7 +59,7 @@ var AuditActions = []AuditAction{
 	AuditUserCreated, AuditUserUpdated, AuditUserDeleted, AuditUserRestored,
 	AuditKeyAdded, AuditClientAdded, AuditClientRevoked,
 	AuditAppAuthorized, AuditWebhookCreated, AuditWebhookDeleted,
-	AuditResourceAdded, AuditResourceDeleted,
+	AuditResourceCreated, AuditResourceDeleted,
 	AuditSignInOK, AuditSignInRefused, AuditRateLimitedHit,
 }
 

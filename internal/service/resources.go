@@ -50,7 +50,7 @@ func (s *Service) CreateResource(ctx context.Context, n NewResource) (*latchkey.
 	}
 	r := &latchkey.Resource{URI: uri, Name: name, Scopes: scopes, CreatedAt: s.now()}
 	// The store sets the record's subject to the new resource's id.
-	rec := s.auditRecord(Operator(), latchkey.AuditRecord{Action: latchkey.AuditResourceAdded, Detail: uri + " scopes " + strings.Join(scopes, " ")})
+	rec := s.auditRecord(Operator(), latchkey.AuditRecord{Action: latchkey.AuditResourceCreated, Detail: uri + " scopes " + strings.Join(scopes, " ")})
 	if err := s.store.CreateResource(ctx, r, rec); err != nil {
 		return nil, err
 	}

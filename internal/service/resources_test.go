@@ -17,7 +17,7 @@ func TestCreateResource(t *testing.T) {
 	if r.URI != "https://mcp.example.com/mcp" || r.Name != "Tools" || strings.Join(r.Scopes, " ") != "mcp:tools mcp:resources" || r.ID == 0 {
 		t.Errorf("CreateResource = %+v; want the normal URI, the trimmed name, the scopes once each, an id", r)
 	}
-	recs, err := st.AuditRecords(ctx, latchkey.AuditFilter{Action: latchkey.AuditResourceAdded})
+	recs, err := st.AuditRecords(ctx, latchkey.AuditFilter{Action: latchkey.AuditResourceCreated})
 	if err != nil || len(recs) != 1 || recs[0].SubjectID != idString(r.ID) || recs[0].Actor != latchkey.ActorOperator || !strings.Contains(recs[0].Detail, r.URI) {
 		t.Errorf("audit of the registration = %+v, %v", recs, err)
 	}
