@@ -398,11 +398,16 @@ func testOAuthResourceTokenRefusals(t *testing.T, h *resourceHarness) {
 			t.Fatalf("refresh after the refusals: %d %v", status, ans)
 		}
 		refresh = ans["refresh_token"].(string)
+		access := ans["access_token"].(string)
 
 		// The resource deleted: its grants are refused, even once a
-		// resource is registered at its URI again.
+		// resource is registered at its URI again; the access token
+		// issued is left to expire, and introspection still reports it.
 		if err := h.svc.DeleteResource(t.Context(), h.mcp); err != nil {
 			t.Fatal(err)
+		}
+		if status, in := h.post("/oauth/introspect", h.other, h.otherSecret, url.Values{"token": {access}}); status != http.StatusOK || in["active"] != true || in["aud"] != mcpURI {
+			t.Errorf("introspection of a deleted resource's token: %d %v, want active for %s", status, in, mcpURI)
 		}
 		status, ans = h.post("/oauth/token", h.app, h.appSecret, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {refresh}})
 		refused(t, "a refresh for a deleted resource", status, ans)
