@@ -182,10 +182,20 @@ func testOAuthResourceFlow(t *testing.T, h *resourceHarness) {
 
 	// A token for Latchkey's own API, named as its RFC 9728 document
 	// names it: the API's token, in Passport's shape.
+	resp, err := http.Get(h.srv.URL + "/.well-known/oauth-protected-resource/api/1.0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var prm struct{ Resource string }
+	err = json.NewDecoder(resp.Body).Decode(&prm)
+	resp.Body.Close()
+	if err != nil || prm.Resource != h.apiURI() {
+		t.Fatalf("the API's RFC 9728 resource = %q (%v), want %q", prm.Resource, err, h.apiURI())
+	}
 	apiConf := h.config(h.native, "", h.nativeRedirect, latchkey.ScopeTokensRead)
 	verifier = oauth2.GenerateVerifier()
-	code := b.Authorize(apiConf, "alice", h.alicePassword, oauth2.S256ChallengeOption(verifier), resource(h.apiURI()))
-	apiTok, err := apiConf.Exchange(ctx, code, oauth2.VerifierOption(verifier), resource(strings.ToUpper(h.apiURI()[:8])+h.apiURI()[8:]+"/"))
+	code := b.Authorize(apiConf, "alice", h.alicePassword, oauth2.S256ChallengeOption(verifier), resource(prm.Resource))
+	apiTok, err := apiConf.Exchange(ctx, code, oauth2.VerifierOption(verifier), resource(strings.ToUpper(prm.Resource[:8])+prm.Resource[8:]+"/"))
 	if err != nil {
 		t.Fatal(err)
 	}
