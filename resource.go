@@ -200,7 +200,9 @@ func normalizePath(p string) (string, error) {
 		case c == '/' || unreserved(c) || strings.IndexByte("!$&'()*+,;=:@", c) >= 0:
 			b.WriteByte(c)
 		default:
-			return "", Errorf(EINVALID, "The resource's path holds %q, which must be percent-encoded.", string(c))
+			// Not repeated in the message, which goes into an OAuth
+			// error_description: RFC 6749 allows no '"' or '\' there.
+			return "", Errorf(EINVALID, "The resource's path holds a character that must be percent-encoded.")
 		}
 	}
 	out := removeDotSegments(b.String())
