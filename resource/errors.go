@@ -9,14 +9,16 @@ import "errors"
 // matches each of them.
 var ErrInvalidToken = errors.New("resource: invalid token")
 
-// The reasons a token is refused. The first three are found before the
-// signature is verified, so nothing in the token is trusted then; the
-// others only once it is.
+// The reasons a token is refused. ErrMalformed, ErrAlgorithm,
+// ErrUnknownKey and ErrSignature are found before the signature is
+// verified, or by verifying it, and alone; the others only once it
+// verified, each of them that applies (ErrMalformed again for missing
+// claims).
 var (
 	// ErrMalformed: not a JWS in compact form of at most 16 KiB, a
-	// header without alg or kid or with crit or cty, claims that are not
-	// a JSON object holding iss, aud, sub, client_id and exp of the right
-	// types.
+	// header without alg or kid or with crit or cty; once the signature
+	// verified, claims that are not a JSON object whose known members
+	// have their types, or that lack sub, client_id or exp.
 	ErrMalformed error = &tokenError{"resource: the token is malformed"}
 	// ErrAlgorithm: the header's alg is not RS256, ES256 or EdDSA, or is
 	// not the algorithm of the key its kid names.
@@ -33,9 +35,9 @@ var (
 	// ErrNotYetValid: nbf or iat is in the future, by more than the
 	// leeway.
 	ErrNotYetValid error = &tokenError{"resource: the token is not valid yet"}
-	// ErrIssuer: iss is not the configured issuer.
+	// ErrIssuer: iss is missing or not the configured issuer.
 	ErrIssuer error = &tokenError{"resource: the token's issuer is not the configured one"}
-	// ErrAudience: aud does not name this resource.
+	// ErrAudience: aud is missing or does not name this resource.
 	ErrAudience error = &tokenError{"resource: the token is for another audience"}
 	// ErrRevoked: the issuer's introspection endpoint says the token is
 	// not active: it was revoked, or its user or client was.

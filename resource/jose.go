@@ -104,51 +104,41 @@ func decodeHeader(data []byte) (header, bool) {
 
 // claims are the claims of a token as read, before any is checked.
 type claims struct {
-	iss, sub, clientID, jti string
-	aud                     []string
-	scope                   string
-	scopes                  []string
-	hasScope, hasScopes     bool
-	iat, nbf, exp           time.Time
-	hasIat, hasNbf          bool
+	iss, sub, clientID, jti             string
+	aud                                 []string
+	scope                               string
+	scopes                              []string
+	iat, nbf, exp                       time.Time
+	hasSub, hasClientID, hasExp         bool
+	hasIat, hasNbf, hasScope, hasScopes bool
 }
 
-// decodeClaims reads the claims of a token. iss, aud, sub, client_id and
-// exp are required (RFC 9068 section 2.2); iat, nbf, jti, scope and scopes
-// may be absent. aud is a string or an array of strings (RFC 7519 section
-// 4.1.3). A known claim of the wrong type makes the claims unreadable;
-// unknown claims are ignored.
+// decodeClaims reads the claims of a token: a JSON object in which iss,
+// sub, client_id, jti and scope are strings, aud a string or an array of
+// strings (RFC 7519 section 4.1.3), scopes an array of strings, and exp,
+// iat and nbf NumericDates. A claim of another type makes the claims
+// unreadable; unknown claims are ignored. Which claims are required is
+// for the caller to say: it knows which are present.
 func decodeClaims(data []byte) (*claims, bool) {
 	c := &claims{}
-	const (
-		hasIss = 1 << iota
-		hasAud
-		hasSub
-		hasClientID
-		hasExp
-		required = hasIss | hasAud | hasSub | hasClientID | hasExp
-	)
-	var has int
 	ok := decodeObject(data, func(dec *json.Decoder, key string) bool {
 		var ok bool
 		switch key {
 		case "iss":
 			c.iss, ok = readString(dec)
-			has |= hasIss
 		case "aud":
 			c.aud, ok = readAudience(dec)
-			has |= hasAud
 		case "sub":
 			c.sub, ok = readString(dec)
-			has |= hasSub
+			c.hasSub = true
 		case "client_id":
 			c.clientID, ok = readString(dec)
-			has |= hasClientID
+			c.hasClientID = true
 		case "jti":
 			c.jti, ok = readString(dec)
 		case "exp":
 			c.exp, ok = readNumericDate(dec)
-			has |= hasExp
+			c.hasExp = true
 		case "iat":
 			c.iat, ok = readNumericDate(dec)
 			c.hasIat = true
@@ -166,7 +156,7 @@ func decodeClaims(data []byte) (*claims, bool) {
 		}
 		return ok
 	})
-	if !ok || has&required != required {
+	if !ok {
 		return nil, false
 	}
 	return c, true

@@ -275,11 +275,12 @@ func (c *Claims) HasScopes(scopes ...string) bool {
 // The checks, in order: the token is a JWS of three base64url segments;
 // its header names an alg of RS256, ES256 or EdDSA and a kid; the issuer's
 // JWKS has that kid (fetched again if not), a key of exactly that alg; the
-// signature is that key's. Then, all of them, each failure reported: typ
-// is at+jwt or application/at+jwt; exp has not passed, nbf and iat are
-// not in the future (each with the leeway); iss is the configured issuer,
-// exactly; aud names the resource. Last, the introspection endpoint is
-// asked, or its cached answer used.
+// signature is that key's; the claims are a JSON object whose known
+// members have their types. Then, all of them, each failure reported: sub,
+// client_id and exp are present; typ is at+jwt or application/at+jwt; exp
+// has not passed, nbf and iat are not in the future (each with the
+// leeway); iss is the configured issuer, exactly; aud names the resource.
+// Last, the introspection endpoint is asked, or its kept answer used.
 func (v *Verifier) Verify(ctx context.Context, token string) (*Claims, error) {
 	c, err := v.verify(ctx, token)
 	if err != nil {
@@ -328,11 +329,16 @@ func (v *Verifier) verify(ctx context.Context, token string) (*Claims, error) {
 	}
 
 	var errs []error
+	if !cl.hasSub || !cl.hasClientID || !cl.hasExp {
+		// RFC 9068 section 2.2 requires them; iss and aud, required too,
+		// are checked below.
+		errs = append(errs, ErrMalformed)
+	}
 	if !isAccessTokenType(h.typ) {
 		errs = append(errs, ErrType)
 	}
 	now := v.now()
-	if !now.Before(cl.exp.Add(v.leeway)) {
+	if cl.hasExp && !now.Before(cl.exp.Add(v.leeway)) {
 		errs = append(errs, ErrExpired)
 	}
 	if cl.hasNbf && now.Add(v.leeway).Before(cl.nbf) || cl.hasIat && now.Add(v.leeway).Before(cl.iat) {

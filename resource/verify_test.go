@@ -112,8 +112,8 @@ func TestVerifyRefuses(t *testing.T) {
 		{"signature cut", parts[0] + "." + parts[1] + "." + parts[2][:len(parts[2])-4], []error{resource.ErrSignature}},
 		{"no signature", parts[0] + "." + parts[1] + ".", []error{resource.ErrSignature}},
 		{"claims not JSON", sign(at, nil), []error{resource.ErrMalformed}},
-		{"no iss", sign(at, with(good, "iss", nil)), []error{resource.ErrMalformed}},
-		{"no aud", sign(at, with(good, "aud", nil)), []error{resource.ErrMalformed}},
+		{"no iss", sign(at, with(good, "iss", nil)), []error{resource.ErrIssuer}},
+		{"no aud", sign(at, with(good, "aud", nil)), []error{resource.ErrAudience}},
 		{"no sub", sign(at, with(good, "sub", nil)), []error{resource.ErrMalformed}},
 		{"no client_id", sign(at, with(good, "client_id", nil)), []error{resource.ErrMalformed}},
 		{"no exp", sign(at, with(good, "exp", nil)), []error{resource.ErrMalformed}},
@@ -135,7 +135,7 @@ func TestVerifyRefuses(t *testing.T) {
 		{"http", sign(at, with(good, "aud", "http://mcp.example.com/mcp")), []error{resource.ErrAudience}},
 		{"a client id", sign(at, with(good, "aud", "2")), []error{resource.ErrAudience}},
 		{"no audience", sign(at, with(good, "aud", []string{})), []error{resource.ErrAudience}},
-		{"a personal token's claims", sign(map[string]any{"typ": "JWT"}, with(good, "iss", "", "aud", "1")), []error{resource.ErrType, resource.ErrIssuer, resource.ErrAudience}},
+		{"a personal token's claims", sign(map[string]any{"typ": "JWT"}, with(good, "iss", nil, "aud", "1", "client_id", nil)), []error{resource.ErrMalformed, resource.ErrType, resource.ErrIssuer, resource.ErrAudience}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c, err := f.v.Verify(t.Context(), tc.token)
