@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/latchkey/latchkey/resource"
 	"github.com/latchkey/latchkey/resource/resourcetest"
@@ -133,7 +134,9 @@ func TestDiscovery(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := authServer(t, tc.meta, jwks)
-			cfg := resource.Config{Issuer: srv.URL + tc.path, Resource: res, HTTPClient: srv.Client()}
+			client := srv.Client()
+			client.Timeout = 10 * time.Second
+			cfg := resource.Config{Issuer: srv.URL + tc.path, Resource: res, HTTPClient: client}
 			if tc.client {
 				cfg.ClientID, cfg.ClientSecret = "id", "secret"
 			}

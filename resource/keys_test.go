@@ -150,6 +150,9 @@ func TestJWKSDown(t *testing.T) {
 	if _, err := f.v.Verify(t.Context(), old); err != nil {
 		t.Errorf("a stale set, the JWKS down: Verify(a known key's token) = %v, want accepted", err)
 	}
+	if _, err := f.v.Verify(t.Context(), old); err != nil {
+		t.Errorf("after the failed fetch: Verify(a known key's token) = %v, want accepted", err)
+	}
 	f.clock.Advance(10 * time.Second)
 	if _, err := f.v.Verify(t.Context(), newer); !errors.Is(err, resource.ErrUnavailable) || errors.Is(err, resource.ErrInvalidToken) {
 		t.Errorf("the JWKS down: Verify(a new key's token) = %v, want ErrUnavailable", err)
@@ -161,5 +164,26 @@ func TestJWKSDown(t *testing.T) {
 	f.clock.Advance(10 * time.Second)
 	if _, err := f.v.Verify(t.Context(), newer); err != nil {
 		t.Errorf("the JWKS back: Verify = %v, want accepted", err)
+	}
+}
+
+// TestNewKeyConcurrent: requests that arrive with a new key's token while
+// its JWKS fetch is in flight wait for it, and are accepted.
+func TestNewKeyConcurrent(t *testing.T) {
+	f := setup(t, func(c *resource.Config) { c.ClientID, c.ClientSecret = "", "" })
+	f.iss.RotateKey(resource.EdDSA)
+	tok := f.token(nil)
+	f.clock.Advance(10 * time.Second)
+	var wg sync.WaitGroup
+	for range 20 {
+		wg.Go(func() {
+			if _, err := f.v.Verify(t.Context(), tok); err != nil {
+				t.Errorf("a new key's token, 20 at once: Verify = %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	if n := f.iss.JWKSFetches(); n != 2 {
+		t.Errorf("%d fetches of the JWKS, want 2", n)
 	}
 }

@@ -102,6 +102,7 @@ func TestVerifyRefuses(t *testing.T) {
 		{"no alg", sign(map[string]any{"typ": "at+jwt", "alg": nil}, good), []error{resource.ErrMalformed}},
 		{"crit", sign(map[string]any{"typ": "at+jwt", "crit": []string{"exp"}, "exp": 1}, good), []error{resource.ErrMalformed}},
 		{"cty", sign(map[string]any{"typ": "at+jwt", "cty": "JWT"}, good), []error{resource.ErrMalformed}},
+		{"alg none, an unknown kid", raw(map[string]any{"alg": "none", "kid": "another", "typ": "at+jwt"}, good, nil), []error{resource.ErrAlgorithm}},
 		{"alg none", raw(map[string]any{"alg": "none", "kid": kid, "typ": "at+jwt"}, good, nil), []error{resource.ErrAlgorithm}},
 		{"alg HS256 keyed with the JWKS", hs256, []error{resource.ErrAlgorithm}},
 		{"alg PS256", sign(map[string]any{"typ": "at+jwt", "alg": "PS256"}, good), []error{resource.ErrAlgorithm}},

@@ -67,8 +67,10 @@ type signingKey struct {
 // done.
 func NewIssuer() *Issuer {
 	i := &Issuer{
-		ClientID:     "rs-client",
-		ClientSecret: "a secret of the resource server",
+		ClientID: "rs-client",
+		// Characters that client_secret_basic form-encodes (RFC 6749
+		// section 2.3.1), so that a client that does not is refused.
+		ClientSecret: "a secret: 100% the resource server's, + more",
 		Now:          time.Now,
 		issued:       map[string]bool{},
 		revoked:      map[string]bool{},
