@@ -89,9 +89,11 @@ func (in *introspector) active(ctx context.Context, token string, exp time.Time)
 // ask asks the endpoint about token and keeps the answer. It runs on its
 // own, with the values of the context of the caller that started it but
 // not its cancellation: another caller may be waiting for the answer.
-// The client's timeout bounds it.
+// fetchTimeout bounds it, whatever the client's timeout.
 func (in *introspector) ask(ctx context.Context, key [sha256.Size]byte, token string, exp time.Time, f *introFlight) {
-	active, err := in.post(context.WithoutCancel(ctx), token)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), fetchTimeout)
+	defer cancel()
+	active, err := in.post(ctx, token)
 	now := in.v.now()
 	in.mu.Lock()
 	delete(in.flights, key)

@@ -123,9 +123,12 @@ func (c *keyCache) wait(ctx context.Context, f *keyFlight) error {
 }
 
 // fetch fetches the set. It runs on its own: a caller that stops waiting
-// does not end it for the others. The client's timeout bounds it.
+// does not end it for the others. fetchTimeout bounds it, whatever the
+// client's timeout: a fetch that never ends would hold every later one.
 func (c *keyCache) fetch(f *keyFlight) {
-	body, h, err := c.get(context.Background(), c.url)
+	ctx, cancel := context.WithTimeout(context.Background(), fetchTimeout)
+	defer cancel()
+	body, h, err := c.get(ctx, c.url)
 	var set keySet
 	if err == nil {
 		set, err = parseJWKS(body)

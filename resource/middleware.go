@@ -85,6 +85,7 @@ func (v *Verifier) Require(scopes ...string) func(http.Handler) http.Handler {
 func (v *Verifier) InsufficientScope(w http.ResponseWriter, scopes ...string) {
 	v.challenge(w, http.StatusForbidden, "insufficient_scope", scopes)
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusForbidden)
 	_ = json.NewEncoder(w).Encode(struct {
 		Error       string `json:"error"`

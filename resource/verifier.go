@@ -98,6 +98,9 @@ const (
 	defaultJWKSAge   = 5 * time.Minute
 	defaultLeeway    = 30 * time.Second
 	defaultTimeout   = 10 * time.Second
+	// fetchTimeout bounds a fetch of the JWKS or an introspection that
+	// runs on its own, whatever the client's timeout.
+	fetchTimeout = 30 * time.Second
 	// refetchInterval is the least time between two fetches of the JWKS:
 	// anyone can write a kid, and each unknown one would otherwise cost
 	// a fetch.
