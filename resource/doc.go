@@ -88,4 +88,12 @@
 // A token's scopes are its scope claim, split at spaces (RFC 9068), else
 // its scopes array (Laravel Passport's). Require and Claims.HasScope honour
 // Latchkey's "*", which grants every scope; an empty list grants none.
+//
+// # Testing
+//
+// Package resourcetest is a stand-in authorization server for the tests
+// of a resource server: metadata, a JWKS and an introspection endpoint,
+// tokens of Latchkey's shape or any other, key rotation, revocation and
+// outages. This package's own tests also run against a real latchkey
+// serve.
 package resource
