@@ -225,14 +225,12 @@ func TestMCPOnLatchkey(t *testing.T) {
 // introspection answer runs out. The MCP server here is the handler with
 // a Verifier on the test's clock.
 func TestMCPResourceBoundToken(t *testing.T) {
-	t.Skip("needs RFC 8707 resource indicators")
-
 	lk := latchkeytest.Start(t, "--extra-scopes", extraScopes)
 	var h http.Handler
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.ServeHTTP(w, r) }))
 	defer srv.Close()
 	rs := srv.URL + "/mcp"
-	lk.CLI(t, "resource", "create", "--uri", rs, "--scopes", extraScopes)
+	lk.CLI(t, "resource", "create", "--uri", rs, "--name", "Example MCP server", "--scopes", extraScopes)
 	id, secret := resourceServerClient(t, lk)
 	var mu sync.Mutex
 	now := time.Now()
