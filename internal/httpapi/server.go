@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"sync/atomic"
 	"time"
 
 	"github.com/latchkey/latchkey/internal/oauth"
@@ -60,6 +61,10 @@ type Server struct {
 
 	oauth *oauth.Provider
 	csrf  *http.CrossOriginProtection
+
+	// challenges are the WWW-Authenticate values of a 401, built once for
+	// the last origin they named (unauthorizedChallenge).
+	challenges atomic.Pointer[challenges401]
 
 	// exports holds a slot for each inventory CSV being written: each
 	// holds a database connection until its last row.
