@@ -25,7 +25,7 @@ func ParseAuthorization(h string) (string, bool) {
 	scheme, rest, found := strings.Cut(h, " ")
 	if !found {
 		// pm_api_key without a prefix: one word.
-		if strings.ContainsAny(h, " \t\r\n\v\f") {
+		if hasSpace(h) {
 			return "", false
 		}
 		return h, true
@@ -34,10 +34,23 @@ func ParseAuthorization(h string) (string, bool) {
 		return "", false
 	}
 	token := strings.TrimSpace(rest)
-	if token == "" || strings.ContainsAny(token, " \t\r\n\v\f") {
+	if token == "" || hasSpace(token) {
 		return "", false
 	}
 	return token, true
+}
+
+// hasSpace reports whether s holds an ASCII space character, as
+// strings.ContainsAny(s, " \t\r\n\v\f") does, in one pass without its
+// set: a token is several hundred bytes, read on every request.
+func hasSpace(s string) bool {
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case ' ', '\t', '\r', '\n', '\v', '\f':
+			return true
+		}
+	}
+	return false
 }
 
 // authenticate returns who sent r. Credentials come only from the
