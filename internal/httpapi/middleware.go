@@ -119,9 +119,14 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 					s.fail(sw, r, faceFor(r), errors.New("panic"))
 				}
 			}
-			d := time.Since(start)
+			end := time.Now()
+			d := end.Sub(start)
 			if s.metrics != nil {
 				s.metrics.ObserveRequest(r.Pattern, r.Method, sw.status, d)
+			}
+			if s.opts.AccessLog != nil {
+				s.opts.AccessLog.Request(end, id, r.Method, r.Pattern, sw.status, d)
+				return
 			}
 			s.log.LogAttrs(r.Context(), slog.LevelInfo, "request",
 				slog.String("request_id", id), slog.String("method", r.Method), slog.String("route", r.Pattern),

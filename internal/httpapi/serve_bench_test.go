@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/latchkey/latchkey/internal/accesslog"
 	"github.com/latchkey/latchkey/internal/httpapi"
 	"github.com/latchkey/latchkey/internal/logbuf"
 	"github.com/latchkey/latchkey/internal/metrics"
@@ -34,7 +35,7 @@ func BenchmarkServe(b *testing.B) {
 	b.Cleanup(func() { out.Close() })
 	limits := httpapi.DefaultLimits
 	limits.FailedAuthPerAddr = httpapi.Rate{}
-	opts := httpapi.Options{Logger: slog.New(slog.NewTextHandler(out, nil)), Metrics: m, Limits: limits}
+	opts := httpapi.Options{Logger: slog.New(slog.NewTextHandler(out, nil)), AccessLog: accesslog.New(out, false), Metrics: m, Limits: limits}
 	st := sqlitetest.Open(b)
 	h := buildHarness(b, opts, st, st, func(c *service.Config) { c.Observer = m })
 	prov, err := oauth.New(h.svc, st, oauth.Config{Secret: h.svc.DeriveKey(oauth.SecretInfo)})

@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/latchkey/latchkey/internal/accesslog"
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/service"
 )
@@ -19,9 +20,14 @@ import (
 // Options are what the server needs besides the service. The zero value
 // logs nothing, keeps no metrics and limits no rate.
 type Options struct {
-	Logger  *slog.Logger
-	Metrics Metrics
-	Limits  Limits
+	Logger *slog.Logger
+	// AccessLog, when set, writes the access log's lines in Logger's
+	// place: the same lines, in the same form, written without slog's
+	// generic machinery (see internal/accesslog). Nil: Logger writes
+	// them.
+	AccessLog *accesslog.Log
+	Metrics   Metrics
+	Limits    Limits
 	// TrustedProxies are the addresses whose X-Forwarded-For (and
 	// X-Forwarded-Proto) is believed.
 	TrustedProxies []netip.Prefix
