@@ -30,7 +30,11 @@ func (s *Server) owner(w http.ResponseWriter, r *http.Request, a latchkey.Action
 }
 
 // noStore marks a response that must not be cached.
-func noStore(w http.ResponseWriter) { w.Header().Set("Cache-Control", "no-store") }
+func noStore(w http.ResponseWriter) { w.Header()["Cache-Control"] = noStoreValue }
+
+// noStoreValue is the value of noStore's header: shared, as net/http only
+// reads it.
+var noStoreValue = []string{"no-store"}
 
 func (s *Server) createToken(w http.ResponseWriter, r *http.Request) error {
 	p, owner, err := s.owner(w, r, latchkey.CreateTokens)
@@ -152,13 +156,9 @@ func (s *Server) listTokens(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	list := wire.TokenList{Data: make([]wire.UserToken, len(ts))}
-	for i, t := range ts {
-		list.Data[i] = wire.FromToken(t)
-	}
-	list.Meta = listMeta(r.URL.Path, query, pageLinker(r.URL.Path, query), q.Page, q.PerPage, len(ts), total)
+	page := wire.TokenPage{Tokens: ts, Meta: listMeta(r.URL.Path, query, pageLinker(r.URL.Path, query), q.Page, q.PerPage, len(ts), total)}
 	noStore(w)
-	writeJSON(w, http.StatusOK, &list)
+	writeJSON(w, http.StatusOK, &page)
 	return nil
 }
 
@@ -261,8 +261,7 @@ func (s *Server) writeToken(w http.ResponseWriter, r *http.Request, owner *latch
 		return err
 	}
 	noStore(w)
-	ut := wire.FromToken(t)
-	writeJSON(w, http.StatusOK, &ut)
+	writeJSON(w, http.StatusOK, (*wire.Token)(t))
 	return nil
 }
 
