@@ -72,6 +72,9 @@ type Server struct {
 	// the last origin they named (unauthorizedChallenge).
 	challenges atomic.Pointer[challenges401]
 
+	// pages holds list pages' tokens as JSON.
+	pages *pageCache
+
 	// exports holds a slot for each inventory CSV being written: each
 	// holds a database connection until its last row.
 	exports chan struct{}
@@ -103,6 +106,7 @@ func New(svc *service.Service, opts Options) http.Handler {
 		oauth:          opts.OAuth,
 		csrf:           http.NewCrossOriginProtection(),
 		exports:        make(chan struct{}, maxExports),
+		pages:          newPageCache(),
 	}
 	s.csrf.SetDenyHandler(http.HandlerFunc(s.csrfRefused))
 	s.routes()

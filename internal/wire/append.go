@@ -369,22 +369,6 @@ type Token latchkey.Token
 // AppendJSON appends t's JSON object (AppendToken).
 func (t *Token) AppendJSON(b []byte) []byte { return AppendToken(b, (*latchkey.Token)(t)) }
 
-// TokenPage is a list page of tokens, appended as the TokenList of their
-// UserTokens is.
-type TokenPage struct {
-	Tokens []*latchkey.Token
-	Meta   Meta
-}
-
-// AppendJSON appends p's JSON object.
-func (p *TokenPage) AppendJSON(b []byte) []byte {
-	b = append(b, `{"data":`...)
-	b = AppendTokens(b, p.Tokens)
-	b = append(b, `,"meta":`...)
-	b = p.Meta.AppendJSON(b)
-	return append(b, '}')
-}
-
 // appendClient appends c's JSON object as the API shows it: the bytes of
 // FromClient(c).AppendJSON.
 func appendClient(b []byte, c *latchkey.Client) []byte {
