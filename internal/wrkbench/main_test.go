@@ -519,3 +519,32 @@ func TestPGSchema(t *testing.T) {
 		t.Errorf("schema %s is still there after pg-schema drop", name)
 	}
 }
+
+// TestChooseWorkloads: --workloads picks workloads by key, in the order
+// they run whatever the order given; none given is all; an unknown key is
+// refused.
+func TestChooseWorkloads(t *testing.T) {
+	keys := func(ws []workload) string {
+		var out []string
+		for _, w := range ws {
+			out = append(out, w.key)
+		}
+		return strings.Join(out, ",")
+	}
+	for _, tc := range []struct{ list, want string }{
+		{"", "show,list,malformed,revoked,create-rs256,create-es256,create-eddsa"},
+		{"revoked, show", "show,revoked"},
+		{"list,list", "list"},
+		{"create-eddsa", "create-eddsa"},
+	} {
+		got, err := chooseWorkloads(tc.list)
+		if err != nil || keys(got) != tc.want {
+			t.Errorf("chooseWorkloads(%q) = %s, %v; want %s", tc.list, keys(got), err, tc.want)
+		}
+	}
+	for _, bad := range []string{"shows", "show,", "create"} {
+		if got, err := chooseWorkloads(bad); err == nil {
+			t.Errorf("chooseWorkloads(%q) = %s, want an error", bad, keys(got))
+		}
+	}
+}

@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -28,6 +29,7 @@ import (
 // workload is one kind of traffic, run against the bare handler and then
 // against latchkey.
 type workload struct {
+	key    string                         // what --workloads calls it
 	name   string                         // in the table, with its route
 	method string                         // GET or POST
 	path   func(fx *bench.Fixture) string // with its query
@@ -73,6 +75,7 @@ func create(alg string, least float64) workload {
 		route = "`POST /api/1.0/users/{id}/tokens`"
 	}
 	return workload{
+		key:  "create-" + strings.ToLower(alg),
 		name: "create " + alg + " " + route, method: http.MethodPost, path: writerPath, auth: writerJWT,
 		body: createBody, expect: http.StatusCreated, create: true, alg: alg,
 		goal: goal{text: "≥" + thousands(int64(least)) + "/s", rps: least},
@@ -82,18 +85,50 @@ func create(alg string, least float64) workload {
 // workloads are the workloads, in the order they run: the creates last,
 // since all but the first change the signing key.
 var workloads = []workload{
-	{name: "show `GET /api/1.0/users/{id}/tokens/{token_id}`", method: http.MethodGet, path: showPath, auth: listJWT,
+	{key: "show", name: "show `GET /api/1.0/users/{id}/tokens/{token_id}`", method: http.MethodGet, path: showPath, auth: listJWT,
 		expect: http.StatusOK, goal: goal{text: "≥0.75, p99 <5 ms", ratio: 0.75, p99: 5 * time.Millisecond}},
-	{name: "list `GET /api/1.0/users/{id}/tokens?per_page=50`", method: http.MethodGet,
+	{key: "list", name: "list `GET /api/1.0/users/{id}/tokens?per_page=50`", method: http.MethodGet,
 		path: func(fx *bench.Fixture) string { return tokensPath(fx) + "?per_page=50" }, auth: listJWT,
 		expect: http.StatusOK, goal: goal{text: "≥0.60", ratio: 0.60}},
-	{name: "reject malformed `GET …/tokens/{token_id}`", method: http.MethodGet, path: showPath, auth: malformed,
+	{key: "malformed", name: "reject malformed `GET …/tokens/{token_id}`", method: http.MethodGet, path: showPath, auth: malformed,
 		expect: http.StatusUnauthorized, goal: goal{text: "≥0.85", ratio: 0.85}},
-	{name: "reject repeated revoked `GET …/tokens/{token_id}`", method: http.MethodGet, path: showPath, auth: revokedJWT,
+	{key: "revoked", name: "reject repeated revoked `GET …/tokens/{token_id}`", method: http.MethodGet, path: showPath, auth: revokedJWT,
 		expect: http.StatusUnauthorized, goal: goal{text: "≥0.80", ratio: 0.80}},
 	create("RS256", 1000),
 	create("ES256", 4000),
 	create("EdDSA", 4000),
+}
+
+// workloadKeys lists the workloads' keys, in order.
+func workloadKeys() string {
+	keys := make([]string, len(workloads))
+	for i, w := range workloads {
+		keys[i] = w.key
+	}
+	return strings.Join(keys, ", ")
+}
+
+// chooseWorkloads returns the workloads a comma-separated list of keys
+// names, in the order they run; all of them for "".
+func chooseWorkloads(list string) ([]workload, error) {
+	if strings.TrimSpace(list) == "" {
+		return workloads, nil
+	}
+	want := map[string]bool{}
+	for _, k := range strings.Split(list, ",") {
+		k = strings.TrimSpace(k)
+		if !slices.ContainsFunc(workloads, func(w workload) bool { return w.key == k }) {
+			return nil, fmt.Errorf("no workload %q: want some of %s", k, workloadKeys())
+		}
+		want[k] = true
+	}
+	var out []workload
+	for _, w := range workloads {
+		if want[w.key] {
+			out = append(out, w)
+		}
+	}
+	return out, nil
 }
 
 // runner holds what every workload of a run shares.
@@ -132,8 +167,13 @@ func runWorkloads(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	duration := fs.Duration("duration", 10*time.Second, "each measured run, whole seconds")
 	warmup := fs.Duration("warmup", 2*time.Second, "traffic before each measured run, whole seconds (0: none)")
 	describe := fs.String("describe", "", "a line to print above the table")
+	only := fs.String("workloads", "", "comma-separated workloads to run, of "+workloadKeys()+" (default: all)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	chosen, err := chooseWorkloads(*only)
+	if err != nil {
+		return fmt.Errorf("run: --workloads: %w", err)
 	}
 	switch {
 	case *threads < 1 || *reads < 1 || *creates < 1:
@@ -166,7 +206,7 @@ func runWorkloads(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		stderr: stderr,
 	}
 	var rows []row
-	for _, w := range workloads {
+	for _, w := range chosen {
 		rw, err := r.measure(ctx, w)
 		if err != nil {
 			return err
