@@ -144,6 +144,7 @@ type runner struct {
 	creates   int // connections of a create
 	duration  time.Duration
 	warmup    time.Duration
+	rounds    int // measured runs of each side, taking turns
 	stderr    io.Writer
 }
 
@@ -167,6 +168,7 @@ func runWorkloads(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	duration := fs.Duration("duration", 10*time.Second, "each measured run, whole seconds")
 	warmup := fs.Duration("warmup", 2*time.Second, "traffic before each measured run, whole seconds (0: none)")
 	describe := fs.String("describe", "", "a line to print above the table")
+	rounds := fs.Int("rounds", 1, "measured runs of each side per workload, bare and latchkey taking turns; the table adds up their requests and gives the median of their percentiles")
 	only := fs.String("workloads", "", "comma-separated workloads to run, of "+workloadKeys()+" (default: all)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -182,6 +184,8 @@ func runWorkloads(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		return fmt.Errorf("run: --duration: want whole seconds, at least 1s, got %v", *duration)
 	case *warmup < 0 || *warmup%time.Second != 0:
 		return fmt.Errorf("run: --warmup: want whole seconds, got %v", *warmup)
+	case *rounds < 1 || *rounds > 99:
+		return fmt.Errorf("run: --rounds: want 1 to 99, got %d", *rounds)
 	}
 	if err := loopback(*base); err != nil {
 		return fmt.Errorf("run: --url: %w", err)
@@ -202,7 +206,7 @@ func runWorkloads(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	r := &runner{
 		base: strings.TrimSuffix(*base, "/"), fx: &fx, bare: bare, dir: filepath.Dir(*fixture),
 		latchkey: *bin, accessLog: *accessLog,
-		threads: *threads, reads: *reads, creates: *creates, duration: *duration, warmup: *warmup,
+		threads: *threads, reads: *reads, creates: *creates, duration: *duration, warmup: *warmup, rounds: *rounds,
 		stderr: stderr,
 	}
 	var rows []row
@@ -298,35 +302,59 @@ func (r *runner) measure(ctx context.Context, w workload) (row, error) {
 		return rw, err
 	}
 	defer os.Remove(lua)
-	drive := func(who, base string) (wrkResult, string, error) {
-		run := wrkRun{Threads: r.threads, Connections: conns, Script: lua, URL: base + w.path(r.fx)}
-		if r.warmup > 0 {
-			run.Duration = r.warmup
-			r.progressf("%s: %s, warm-up, %d connections, %v", w.name, who, conns, r.warmup)
-			if _, err := runWrk(ctx, run); err != nil {
-				return wrkResult{}, "", err
+	// Bare and latchkey take turns, round after round, the one that went
+	// second going first in the next round, so that whatever else the
+	// machine does meanwhile weighs on both alike. Each side is warmed up
+	// before its first run.
+	type side struct {
+		who, base string
+		runs      []wrkResult
+		failed    string // why a run could not be made ("": none)
+	}
+	bare, real := &side{who: "bare", base: r.bare.base}, &side{who: "latchkey", base: r.base}
+	for round := 1; round <= r.rounds; round++ {
+		order := []*side{bare, real}
+		if round%2 == 0 {
+			order = []*side{real, bare}
+		}
+		for _, sd := range order {
+			if sd.failed != "" {
+				continue
 			}
+			run := wrkRun{Threads: r.threads, Connections: conns, Script: lua, URL: sd.base + w.path(r.fx)}
+			if round == 1 && r.warmup > 0 {
+				run.Duration = r.warmup
+				r.progressf("%s: %s, warm-up, %d connections, %v", w.name, sd.who, conns, r.warmup)
+				if _, err := runWrk(ctx, run); err != nil {
+					if ctx.Err() != nil {
+						return rw, ctx.Err()
+					}
+					sd.failed = err.Error()
+					continue
+				}
+			}
+			run.Duration = r.duration
+			r.progressf("%s: %s, %d connections, %v (round %d of %d)", w.name, sd.who, conns, r.duration, round, r.rounds)
+			res, err := runWrk(ctx, run)
+			if err != nil {
+				if ctx.Err() != nil {
+					return rw, ctx.Err()
+				}
+				sd.failed = err.Error()
+				continue
+			}
+			sd.runs = append(sd.runs, res)
 		}
-		run.Duration = r.duration
-		r.progressf("%s: %s, %d connections, %v", w.name, who, conns, r.duration)
-		res, err := runWrk(ctx, run)
-		if err != nil {
-			return wrkResult{}, "", err
-		}
-		return res, res.problem(w.expect), nil
 	}
-	if rw.bare, rw.bareProblem, err = drive("bare", r.bare.base); err != nil {
-		if ctx.Err() != nil {
-			return rw, ctx.Err()
+	outcome := func(sd *side) (wrkResult, string) {
+		res := mergeRuns(sd.runs)
+		if sd.failed != "" {
+			return res, sd.failed
 		}
-		rw.bareProblem = err.Error()
+		return res, res.problem(w.expect)
 	}
-	if rw.real, rw.realProblem, err = drive("latchkey", r.base); err != nil {
-		if ctx.Err() != nil {
-			return rw, ctx.Err()
-		}
-		rw.realProblem = err.Error()
-	}
+	rw.bare, rw.bareProblem = outcome(bare)
+	rw.real, rw.realProblem = outcome(real)
 	if rw.ok() {
 		r.progressf("%s: bare %s/s, latchkey %s/s (%.2f), p50 %s, p99 %s",
 			w.name, rate(rw.bare), rate(rw.real), rw.real.RPS()/rw.bare.RPS(), ms(rw.real.P50), ms(rw.real.P99))
