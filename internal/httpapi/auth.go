@@ -41,10 +41,21 @@ func ParseAuthorization(h string) (string, bool) {
 }
 
 // hasSpace reports whether s holds an ASCII space character, as
-// strings.ContainsAny(s, " \t\r\n\v\f") does, in one pass without its
-// set: a token is several hundred bytes, read on every request.
+// strings.ContainsAny(s, " \t\r\n\v\f") does, without its set: a token
+// is several hundred bytes, read on every request. Eight bytes at a time
+// are first asked whether any is below '!' (every space character is);
+// only from a word where one is are the bytes read one by one.
 func hasSpace(s string) bool {
-	for i := 0; i < len(s); i++ {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		x := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
+			uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
+		if (x-ones*'!')&^x&highs != 0 {
+			break
+		}
+	}
+	for ; i < len(s); i++ {
 		switch s[i] {
 		case ' ', '\t', '\r', '\n', '\v', '\f':
 			return true

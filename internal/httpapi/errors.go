@@ -120,7 +120,7 @@ func (s *Server) adapt(f face, h handlerFunc) http.HandlerFunc {
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, f face, err error) {
 	status, e := errorStatus(err)
 	if status >= 500 {
-		s.log.ErrorContext(r.Context(), "request failed", "method", r.Method, "route", r.Pattern, "request_id", requestID(r), "err", err)
+		s.log.ErrorContext(r.Context(), "request failed", "method", r.Method, "route", r.Pattern, "request_id", requestID(w), "err", err)
 	}
 	if f == faceAPI {
 		if status == http.StatusUnauthorized {

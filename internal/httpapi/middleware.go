@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -14,12 +13,15 @@ import (
 	"github.com/latchkey/latchkey/internal/wire"
 )
 
-type ctxKey struct{}
-
-// requestID is the id the middleware gave r, for log lines.
-func requestID(r *http.Request) string {
-	id, _ := r.Context().Value(ctxKey{}).(string)
-	return id
+// requestID is the id the middleware gave the request w answers, for
+// log lines: the answer carries it (X-Request-Id). Read from there, it
+// costs the request no context of its own, nor a copy of the request to
+// hold it.
+func requestID(w http.ResponseWriter) string {
+	if v := w.Header()["X-Request-Id"]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
 }
 
 // saneRequestID reports whether id, sent by the client, may be used as
@@ -101,7 +103,6 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 		if !saneRequestID(id) {
 			id = newRequestID()
 		}
-		r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, id))
 		// The keys are in canonical form already, and the constant
 		// values shared: net/http only reads them.
 		h := w.Header()

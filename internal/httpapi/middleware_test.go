@@ -118,3 +118,16 @@ func FuzzClientIP(f *testing.F) {
 		}
 	})
 }
+
+// FuzzHasSpace: hasSpace is strings.ContainsAny with the ASCII space
+// characters, wherever in the string they are.
+func FuzzHasSpace(f *testing.F) {
+	for _, seed := range []string{"", "a", "eyJhbGciOiJSUzI1NiJ9.e30.c2ln", "abcdefgh ijklmnop", "abcdefghijklmno\x0b", "\x7f\x80\xff!!!!!!!", "é\xa0 ", "!!!!!!!!!!!!!!!\x1f"} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if got, want := hasSpace(s), strings.ContainsAny(s, " \t\r\n\v\f"); got != want {
+			t.Fatalf("hasSpace(%q) = %t, want %t", s, got, want)
+		}
+	})
+}
