@@ -71,6 +71,11 @@ func ErrorCode(err error) string {
 	if err == nil {
 		return ""
 	}
+	// Most errors are an *Error itself: found without errors.As, whose
+	// target would be allocated.
+	if e, ok := err.(*Error); ok {
+		return e.Code
+	}
 	var e *Error
 	if errors.As(err, &e) {
 		return e.Code

@@ -3,7 +3,6 @@ package latchkey
 import (
 	"context"
 	"net/netip"
-	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -209,10 +208,19 @@ func (t *Token) Expired(now time.Time) bool {
 // TokenIDLength is the length of a token id: 40 random bytes in hex.
 const TokenIDLength = 80
 
-var tokenID = regexp.MustCompile(`^[0-9a-f]{80}$`)
-
-// ValidTokenID reports whether s has the form of a token id.
-func ValidTokenID(s string) bool { return tokenID.MatchString(s) }
+// ValidTokenID reports whether s has the form of a token id: 80
+// lowercase hexadecimal digits.
+func ValidTokenID(s string) bool {
+	if len(s) != 80 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
 
 // TokenOrder is a key that token lists can be sorted by.
 type TokenOrder string

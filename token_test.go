@@ -1,6 +1,8 @@
 package latchkey_test
 
 import (
+	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -49,4 +51,19 @@ func TestSigningKeySigning(t *testing.T) {
 	if k := (&latchkey.SigningKey{RetiredAt: &retired}); k.Signing() {
 		t.Error("a retired key: Signing() = true, want false")
 	}
+}
+
+// FuzzValidTokenID: ValidTokenID accepts exactly what the pattern
+// ^[0-9a-f]{80}$ matches.
+func FuzzValidTokenID(f *testing.F) {
+	id := strings.Repeat("0123456789abcdef", 5)
+	for _, seed := range []string{id, id[1:], id + "0", strings.ToUpper(id), id[:79] + "g", id[:79] + "\n", "", "é" + id[2:]} {
+		f.Add(seed)
+	}
+	pattern := regexp.MustCompile(`^[0-9a-f]{80}$`)
+	f.Fuzz(func(t *testing.T, s string) {
+		if got, want := latchkey.ValidTokenID(s), pattern.MatchString(s); got != want {
+			t.Fatalf("ValidTokenID(%q) = %t, want %t", s, got, want)
+		}
+	})
 }

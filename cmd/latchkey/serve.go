@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/internal/accesslog"
 	"github.com/latchkey/latchkey/internal/httpapi"
 	"github.com/latchkey/latchkey/internal/logbuf"
 	"github.com/latchkey/latchkey/internal/mail"
@@ -298,6 +299,15 @@ func (c *serveConfig) logger(w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, opts))
 }
 
+// accessLog writes the access log's lines to w as the logger would, or is
+// nil when the log level leaves them out (the logger then drops them).
+func (c *serveConfig) accessLog(w io.Writer) *accesslog.Log {
+	if c.logLevel > slog.LevelInfo {
+		return nil
+	}
+	return accesslog.New(w, c.logFormat == "json")
+}
+
 func (e *env) serve(ctx context.Context, args []string) error {
 	c, err := e.parseServe(args)
 	if err != nil {
@@ -356,7 +366,7 @@ func (e *env) serve(ctx context.Context, args []string) error {
 	}
 
 	srv := newHTTPServer(httpapi.New(svc, httpapi.Options{
-		Logger: log, Metrics: m, Limits: c.limits, TrustedProxies: c.trustedProxies,
+		Logger: log, AccessLog: c.accessLog(logOut), Metrics: m, Limits: c.limits, TrustedProxies: c.trustedProxies,
 		OAuth: provider, PublicURL: c.publicURL, SecureCookies: c.secureCookies,
 		Registration: c.registration,
 	}), log)

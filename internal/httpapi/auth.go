@@ -25,7 +25,7 @@ func ParseAuthorization(h string) (string, bool) {
 	scheme, rest, found := strings.Cut(h, " ")
 	if !found {
 		// pm_api_key without a prefix: one word.
-		if strings.ContainsAny(h, " \t\r\n\v\f") {
+		if hasSpace(h) {
 			return "", false
 		}
 		return h, true
@@ -34,10 +34,34 @@ func ParseAuthorization(h string) (string, bool) {
 		return "", false
 	}
 	token := strings.TrimSpace(rest)
-	if token == "" || strings.ContainsAny(token, " \t\r\n\v\f") {
+	if token == "" || hasSpace(token) {
 		return "", false
 	}
 	return token, true
+}
+
+// hasSpace reports whether s holds an ASCII space character, as
+// strings.ContainsAny(s, " \t\r\n\v\f") does, without its set: a token
+// is several hundred bytes, read on every request. Eight bytes at a time
+// are first asked whether any is below '!' (every space character is);
+// only from a word where one is are the bytes read one by one.
+func hasSpace(s string) bool {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		x := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
+			uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
+		if (x-ones*'!')&^x&highs != 0 {
+			break
+		}
+	}
+	for ; i < len(s); i++ {
+		switch s[i] {
+		case ' ', '\t', '\r', '\n', '\v', '\f':
+			return true
+		}
+	}
+	return false
 }
 
 // authenticate returns who sent r. Credentials come only from the

@@ -131,7 +131,7 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 		switch r.PostForm.Get("decision") {
 		case "approve":
 			if err := s.svc.ApproveConsent(ctx, u.ID, c.ID, requested); err != nil {
-				s.log.ErrorContext(ctx, "saving a consent", "request_id", requestID(r), "err", err)
+				s.log.ErrorContext(ctx, "saving a consent", "request_id", requestID(w), "err", err)
 				s.oauth.WriteAuthorizeError(ctx, w, ar, iss, fosite.ErrServerError)
 				return
 			}
@@ -152,7 +152,7 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 	if !slices.Contains(prompt, "consent") && resource == nil {
 		remembered, err = s.svc.ConsentRemembered(ctx, u.ID, c, requested)
 		if err != nil {
-			s.log.ErrorContext(ctx, "reading a consent", "request_id", requestID(r), "err", err)
+			s.log.ErrorContext(ctx, "reading a consent", "request_id", requestID(w), "err", err)
 			s.oauth.WriteAuthorizeError(ctx, w, ar, iss, fosite.ErrServerError)
 			return
 		}

@@ -37,6 +37,9 @@ func Status(code string) int {
 // errorStatus is the status of err, from the table: 500 for an error that
 // is not a *latchkey.Error, which is returned too when it is one.
 func errorStatus(err error) (int, *latchkey.Error) {
+	if e, ok := err.(*latchkey.Error); ok { // most are: no errors.As, whose target would be allocated
+		return Status(e.Code), e
+	}
 	var e *latchkey.Error
 	if !errors.As(err, &e) {
 		return http.StatusInternalServerError, nil
@@ -117,10 +120,13 @@ func (s *Server) adapt(f face, h handlerFunc) http.HandlerFunc {
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, f face, err error) {
 	status, e := errorStatus(err)
 	if status >= 500 {
-		s.log.ErrorContext(r.Context(), "request failed", "method", r.Method, "route", r.Pattern, "request_id", requestID(r), "err", err)
+		s.log.ErrorContext(r.Context(), "request failed", "method", r.Method, "route", r.Pattern, "request_id", requestID(w), "err", err)
 	}
 	if f == faceAPI {
-		if c := s.apiChallenge(r, status, e); c != "" {
+		if status == http.StatusUnauthorized {
+			// The key in canonical form: net/http only reads it.
+			w.Header()["Www-Authenticate"] = s.unauthorizedChallenge(r)
+		} else if c := s.apiChallenge(r, status, e); c != "" {
 			w.Header().Set("WWW-Authenticate", c)
 		}
 	} else if status == http.StatusUnauthorized {
@@ -130,7 +136,28 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, f face, err error)
 		s.errorPage(w, r, status, e, err)
 		return
 	}
+	if status == http.StatusUnauthorized {
+		// What a flood of bad tokens is answered: written once.
+		writeBytes(w, status, unauthenticatedBody, unauthenticatedLength)
+		return
+	}
 	writeJSON(w, status, problemBody(status, e))
+}
+
+// The body of every 401 of the API, and its length as a header value.
+var (
+	unauthenticatedBody   = append(problemBody(http.StatusUnauthorized, nil).AppendJSON(nil), '\n')
+	unauthenticatedLength = []string{strconv.Itoa(len(unauthenticatedBody))}
+)
+
+// writeBytes answers status with the JSON body b, whose length is length
+// (a header value, shared: net/http only reads it).
+func writeBytes(w http.ResponseWriter, status int, b []byte, length []string) {
+	h := w.Header()
+	h["Content-Type"] = jsonType
+	h["Content-Length"] = length
+	w.WriteHeader(status)
+	_, _ = w.Write(b)
 }
 
 // writeError answers err in the contract's JSON.

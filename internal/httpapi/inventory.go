@@ -364,7 +364,7 @@ func (s *Server) streamInventory(w http.ResponseWriter, r *http.Request, p *latc
 		return err
 	}
 	if r.Context().Err() == nil {
-		s.log.ErrorContext(r.Context(), "inventory export cut short", "request_id", requestID(r), "rows", rows, "err", err)
+		s.log.ErrorContext(r.Context(), "inventory export cut short", "request_id", requestID(w), "rows", rows, "err", err)
 	}
 	panic(http.ErrAbortHandler)
 }

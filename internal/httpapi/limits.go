@@ -205,7 +205,13 @@ func (s *Server) clientIP(r *http.Request) string {
 		return r.RemoteAddr
 	}
 	addr := ap.Addr().Unmap()
-	if xff := r.Header.Values("X-Forwarded-For"); len(xff) > 0 && s.trusted(addr) {
+	xff := r.Header.Values("X-Forwarded-For")
+	if ap.Addr().Is4() && (len(xff) == 0 || !s.trusted(addr)) {
+		// The address as RemoteAddr writes it, which is how String
+		// would: read without making the string again.
+		return r.RemoteAddr[:strings.LastIndexByte(r.RemoteAddr, ':')]
+	}
+	if len(xff) > 0 && s.trusted(addr) {
 		hops := strings.Split(strings.Join(xff, ","), ",")
 		for i := len(hops) - 1; i >= 0; i-- {
 			a, ok := parseHop(hops[i])

@@ -1,13 +1,11 @@
 package httpapi
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	mrand "math/rand/v2"
 	"net/http"
-	"regexp"
 	"runtime/debug"
 	"strconv"
 	"time"
@@ -15,15 +13,32 @@ import (
 	"github.com/latchkey/latchkey/internal/wire"
 )
 
-type ctxKey struct{}
-
-// requestID is the id the middleware gave r, for log lines.
-func requestID(r *http.Request) string {
-	id, _ := r.Context().Value(ctxKey{}).(string)
-	return id
+// requestID is the id the middleware gave the request w answers, for
+// log lines: the answer carries it (X-Request-Id). Read from there, it
+// costs the request no context of its own, nor a copy of the request to
+// hold it.
+func requestID(w http.ResponseWriter) string {
+	if v := w.Header()["X-Request-Id"]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
 }
 
-var saneRequestID = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
+// saneRequestID reports whether id, sent by the client, may be used as
+// the request's id: 1 to 64 of [A-Za-z0-9._-].
+func saneRequestID(id string) bool {
+	if id == "" || len(id) > 64 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		switch c := id[i]; {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '.', c == '_', c == '-':
+		default:
+			return false
+		}
+	}
+	return true
+}
 
 // The values of the headers every answer carries.
 var (
@@ -85,10 +100,9 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		id := r.Header.Get("X-Request-Id")
-		if !saneRequestID.MatchString(id) {
+		if !saneRequestID(id) {
 			id = newRequestID()
 		}
-		r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, id))
 		// The keys are in canonical form already, and the constant
 		// values shared: net/http only reads them.
 		h := w.Header()
@@ -106,9 +120,14 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 					s.fail(sw, r, faceFor(r), errors.New("panic"))
 				}
 			}
-			d := time.Since(start)
+			end := time.Now()
+			d := end.Sub(start)
 			if s.metrics != nil {
 				s.metrics.ObserveRequest(r.Pattern, r.Method, sw.status, d)
+			}
+			if s.opts.AccessLog != nil {
+				s.opts.AccessLog.Request(end, id, r.Method, r.Pattern, sw.status, d)
+				return
 			}
 			s.log.LogAttrs(r.Context(), slog.LevelInfo, "request",
 				slog.String("request_id", id), slog.String("method", r.Method), slog.String("route", r.Pattern),

@@ -5,6 +5,8 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -80,4 +82,52 @@ func TestRequestID(t *testing.T) {
 		}
 		seen[got] = true
 	}
+}
+
+// FuzzSaneRequestID: saneRequestID accepts exactly what the pattern
+// ^[A-Za-z0-9._-]{1,64}$ matches.
+func FuzzSaneRequestID(f *testing.F) {
+	for _, seed := range []string{"trace-42.a_B", "", "has space", strings.Repeat("a", 64), strings.Repeat("a", 65), "new\nline", "é", "a/b"} {
+		f.Add(seed)
+	}
+	pattern := regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
+	f.Fuzz(func(t *testing.T, id string) {
+		if got, want := saneRequestID(id), pattern.MatchString(id); got != want {
+			t.Fatalf("saneRequestID(%q) = %t, want %t", id, got, want)
+		}
+	})
+}
+
+// FuzzClientIP: without a trusted proxy, the client's address is
+// RemoteAddr's, unmapped and without its zone, written by netip; or
+// RemoteAddr itself when it is no address and port.
+func FuzzClientIP(f *testing.F) {
+	for _, seed := range []string{"127.0.0.1:40000", "[::1]:80", "[::ffff:10.0.0.1]:80", "[fe80::1%eth0]:80", "192.0.2.1:0", "01.2.3.4:5", "1.2.3.4", "", "1.2.3.4%eth0:80"} {
+		f.Add(seed)
+	}
+	s := &Server{}
+	f.Fuzz(func(t *testing.T, remote string) {
+		want := remote
+		if ap, err := netip.ParseAddrPort(remote); err == nil {
+			want = ap.Addr().Unmap().WithZone("").String()
+		}
+		r := httptest.NewRequest("GET", "/", nil)
+		r.RemoteAddr = remote
+		if got := s.clientIP(r); got != want {
+			t.Fatalf("clientIP(RemoteAddr %q) = %q, want %q", remote, got, want)
+		}
+	})
+}
+
+// FuzzHasSpace: hasSpace is strings.ContainsAny with the ASCII space
+// characters, wherever in the string they are.
+func FuzzHasSpace(f *testing.F) {
+	for _, seed := range []string{"", "a", "eyJhbGciOiJSUzI1NiJ9.e30.c2ln", "abcdefgh ijklmnop", "abcdefghijklmno\x0b", "\x7f\x80\xff!!!!!!!", "é\xa0 ", "!!!!!!!!!!!!!!!\x1f"} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if got, want := hasSpace(s), strings.ContainsAny(s, " \t\r\n\v\f"); got != want {
+			t.Fatalf("hasSpace(%q) = %t, want %t", s, got, want)
+		}
+	})
 }

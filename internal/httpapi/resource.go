@@ -75,21 +75,53 @@ func (s *Server) metadataCaching(h http.Header) {
 // (insufficient_scope) and names the scope, so that a client can come
 // back with a token that has it.
 func (s *Server) apiChallenge(r *http.Request, status int, e *latchkey.Error) string {
-	var params []authParam
 	switch {
 	case status == http.StatusUnauthorized:
-		if _, ok := ParseAuthorization(r.Header.Get("Authorization")); ok {
-			params = append(params, authParam{"error", "invalid_token"})
-		}
+		return s.unauthorizedChallenge(r)[0]
 	case status == http.StatusForbidden && e != nil && e.Scope != "":
-		params = append(params, authParam{"error", "insufficient_scope"}, authParam{"scope", e.Scope})
-	default:
-		return ""
+		return s.bearerChallenge(r, authParam{"error", "insufficient_scope"}, authParam{"scope", e.Scope})
 	}
+	return ""
+}
+
+// bearerChallenge is the API's Bearer challenge to r with params, and,
+// with the authorization server, the URL of the API's metadata.
+func (s *Server) bearerChallenge(r *http.Request, params ...authParam) string {
 	if s.oauth != nil {
 		params = append(params, authParam{"resource_metadata", s.baseURL(r) + resourceMetadataPath + apiPath})
 	}
 	return bearerChallenge(params)
+}
+
+// unauthorizedChallenge is apiChallenge's WWW-Authenticate for a 401 to
+// r, as a header value (shared: net/http only reads it). A 401 is what a
+// flood of bad tokens is answered, so the value is built once for the
+// origin it names: one with --public-url or without the authorization
+// server, else each request's (the last one's is kept).
+func (s *Server) unauthorizedChallenge(r *http.Request) []string {
+	var host string
+	var secure bool
+	if s.oauth != nil && s.opts.PublicURL == "" {
+		host, secure = r.Host, s.secure(r)
+	}
+	c := s.challenges.Load()
+	if c == nil || c.host != host || c.secure != secure {
+		c = &challenges401{host: host, secure: secure,
+			values: [2][]string{{s.bearerChallenge(r)}, {s.bearerChallenge(r, authParam{"error", "invalid_token"})}}}
+		s.challenges.Store(c)
+	}
+	if _, ok := ParseAuthorization(r.Header.Get("Authorization")); ok {
+		return c.values[1]
+	}
+	return c.values[0]
+}
+
+// challenges401 are the two challenges of a 401 for one origin: to a
+// request that presented no token, and to one whose token was refused.
+type challenges401 struct {
+	host   string // r.Host, or "" when the origin is not the request's
+	secure bool   // whether the origin is https, when it is the request's
+	values [2][]string
 }
 
 // authParam is one auth-param of a challenge: a token name and its value.

@@ -230,3 +230,34 @@ func FuzzBearerChallenge(f *testing.F) {
 		}
 	})
 }
+
+// TestAPIChallengeOrigin: without --public-url, a 401's challenge names
+// the origin each request came to, however often another came before it
+// (the server keeps the last origin's challenges).
+func TestAPIChallengeOrigin(t *testing.T) {
+	h := newOAuthHarness(t)
+	for _, host := range []string{"one.example", "two.example:8080", "two.example:8080", "one.example"} {
+		for _, auth := range []string{"", "Bearer not.a.token"} {
+			req, err := http.NewRequestWithContext(t.Context(), "GET", h.srv.URL+"/api/1.0/tokens", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Host = host
+			if auth != "" {
+				req.Header.Set("Authorization", auth)
+			}
+			res, err := h.srv.Client().Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res.Body.Close()
+			want := `resource_metadata="http://` + host + `/.well-known/oauth-protected-resource/api/1.0"`
+			if auth != "" {
+				want = `error="invalid_token", ` + want
+			}
+			if got := res.Header.Get("WWW-Authenticate"); res.StatusCode != 401 || got != "Bearer "+want {
+				t.Errorf("Host %s, Authorization %q: %d, WWW-Authenticate %q, want 401 and %q", host, auth, res.StatusCode, got, "Bearer "+want)
+			}
+		}
+	}
+}

@@ -9,8 +9,10 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"sync/atomic"
 	"time"
 
+	"github.com/latchkey/latchkey/internal/accesslog"
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/service"
 )
@@ -18,9 +20,14 @@ import (
 // Options are what the server needs besides the service. The zero value
 // logs nothing, keeps no metrics and limits no rate.
 type Options struct {
-	Logger  *slog.Logger
-	Metrics Metrics
-	Limits  Limits
+	Logger *slog.Logger
+	// AccessLog, when set, writes the access log's lines in Logger's
+	// place: the same lines, in the same form, written without slog's
+	// generic machinery (see internal/accesslog). Nil: Logger writes
+	// them.
+	AccessLog *accesslog.Log
+	Metrics   Metrics
+	Limits    Limits
 	// TrustedProxies are the addresses whose X-Forwarded-For (and
 	// X-Forwarded-Proto) is believed.
 	TrustedProxies []netip.Prefix
@@ -61,6 +68,13 @@ type Server struct {
 	oauth *oauth.Provider
 	csrf  *http.CrossOriginProtection
 
+	// challenges are the WWW-Authenticate values of a 401, built once for
+	// the last origin they named (unauthorizedChallenge).
+	challenges atomic.Pointer[challenges401]
+
+	// pages holds list pages' tokens as JSON.
+	pages *pageCache
+
 	// exports holds a slot for each inventory CSV being written: each
 	// holds a database connection until its last row.
 	exports chan struct{}
@@ -92,6 +106,7 @@ func New(svc *service.Service, opts Options) http.Handler {
 		oauth:          opts.OAuth,
 		csrf:           http.NewCrossOriginProtection(),
 		exports:        make(chan struct{}, maxExports),
+		pages:          newPageCache(),
 	}
 	s.csrf.SetDenyHandler(http.HandlerFunc(s.csrfRefused))
 	s.routes()

@@ -101,7 +101,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	}
 	s.setSession(w, r, secret, s.svc.SessionLifetime())
 	s.setDeviceCookie(w, r, device)
-	s.log.InfoContext(r.Context(), "signed in", "request_id", requestID(r), "user_id", u.ID)
+	s.log.InfoContext(r.Context(), "signed in", "request_id", requestID(w), "user_id", u.ID)
 	http.Redirect(w, r, back, http.StatusSeeOther)
 	return nil
 }
@@ -123,7 +123,7 @@ func (s *Server) signInThrottled(w http.ResponseWriter, r *http.Request, after t
 func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
 	if secret := s.sessionSecret(r); secret != "" {
 		if err := s.svc.SignOut(r.Context(), secret); err != nil {
-			s.log.ErrorContext(r.Context(), "signing out", "request_id", requestID(r), "err", err)
+			s.log.ErrorContext(r.Context(), "signing out", "request_id", requestID(w), "err", err)
 		}
 	}
 	s.clearSession(w, r)

@@ -1,12 +1,14 @@
 package httpapi
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 
 	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/internal/service"
 	"github.com/latchkey/latchkey/internal/wire"
 )
 
@@ -30,7 +32,11 @@ func (s *Server) owner(w http.ResponseWriter, r *http.Request, a latchkey.Action
 }
 
 // noStore marks a response that must not be cached.
-func noStore(w http.ResponseWriter) { w.Header().Set("Cache-Control", "no-store") }
+func noStore(w http.ResponseWriter) { w.Header()["Cache-Control"] = noStoreValue }
+
+// noStoreValue is the value of noStore's header: shared, as net/http only
+// reads it.
+var noStoreValue = []string{"no-store"}
 
 func (s *Server) createToken(w http.ResponseWriter, r *http.Request) error {
 	p, owner, err := s.owner(w, r, latchkey.CreateTokens)
@@ -148,18 +154,52 @@ func (s *Server) listTokens(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	ts, total, err := s.svc.Tokens(r.Context(), owner, q)
+	p, total, err := s.tokensPage(r.Context(), owner, q)
 	if err != nil {
 		return err
 	}
-	list := wire.TokenList{Data: make([]wire.UserToken, len(ts))}
-	for i, t := range ts {
-		list.Data[i] = wire.FromToken(t)
-	}
-	list.Meta = listMeta(r.URL.Path, query, pageLinker(r.URL.Path, query), q.Page, q.PerPage, len(ts), total)
+	meta := listMeta(r.URL.Path, query, pageLinker(r.URL.Path, query), q.Page, q.PerPage, p.count, total)
 	noStore(w)
-	writeJSON(w, http.StatusOK, &list)
+	// {"data":…,"meta":…}: the tokens written as they are, not copied
+	// into the rest.
+	bp := buffers.Get().(*[]byte)
+	rest := append(meta.AppendJSON(append((*bp)[:0], `,"meta":`...)), "}\n"...)
+	h := w.Header()
+	h["Content-Type"] = jsonType
+	h["Content-Length"] = []string{strconv.Itoa(len(dataKey) + len(p.data) + len(rest))}
+	w.WriteHeader(http.StatusOK)
+	if _, err := w.Write([]byte(dataKey)); err == nil {
+		if _, err := w.Write(p.data); err == nil {
+			_, _ = w.Write(rest)
+		}
+	}
+	*bp = rest
+	buffers.Put(bp)
 	return nil
+}
+
+// dataKey starts a list page's JSON.
+const dataKey = `{"data":`
+
+// tokensPage returns the page q of owner's tokens as JSON
+// (wire.AppendTokens), from the page cache when it holds the page's
+// version, and how many tokens there are on all pages.
+func (s *Server) tokensPage(ctx context.Context, owner *latchkey.User, q service.ListQuery) (*cachedPage, int, error) {
+	k := pageKey{user: owner.ID, page: q.Page, perPage: q.PerPage}
+	if v, total, ok := s.svc.TokensVersion(ctx, owner, q); ok {
+		if p, ok := s.pages.get(k, v); ok {
+			return p, total, nil
+		}
+	}
+	ts, total, v, err := s.svc.TokensVersioned(ctx, owner, q)
+	if err != nil {
+		return nil, 0, err
+	}
+	p := &cachedPage{version: v, count: len(ts), data: wire.AppendTokens(make([]byte, 0, 640*len(ts)+2), ts)}
+	if !v.IsZero() {
+		s.pages.put(k, p)
+	}
+	return p, total, nil
 }
 
 // listMeta describes a page of count items out of total, as Laravel's
@@ -261,8 +301,7 @@ func (s *Server) writeToken(w http.ResponseWriter, r *http.Request, owner *latch
 		return err
 	}
 	noStore(w)
-	ut := wire.FromToken(t)
-	writeJSON(w, http.StatusOK, &ut)
+	writeJSON(w, http.StatusOK, (*wire.Token)(t))
 	return nil
 }
 

@@ -99,7 +99,7 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name
 	}
 	var buf bytes.Buffer
 	if err := pages[name].ExecuteTemplate(&buf, "layout", d); err != nil {
-		s.log.ErrorContext(r.Context(), "rendering a page", "page", name, "request_id", requestID(r), "err", err)
+		s.log.ErrorContext(r.Context(), "rendering a page", "page", name, "request_id", requestID(w), "err", err)
 		http.Error(w, "Server Error", http.StatusInternalServerError)
 		return
 	}

@@ -21,12 +21,21 @@ const FlushInterval = 100 * time.Millisecond
 const DefaultSize = 64 << 10
 
 // A Writer buffers writes to an io.Writer. It is safe for concurrent use.
+//
+// It holds two buffers: while one is being written out, Write appends to
+// the other, so that a slow write to w (64 KiB to a file on a busy
+// machine) holds up no request that logs meanwhile.
 type Writer struct {
-	mu     sync.Mutex
-	w      io.Writer
+	mu     sync.Mutex // held for buf, err and closed
 	buf    []byte
 	err    error // the first error of w; later writes are dropped
 	closed bool
+
+	// out is held while writing to w, so that writes go out one at a
+	// time, in order; spare, the buffer not in use, is out's.
+	out   sync.Mutex
+	w     io.Writer
+	spare []byte
 
 	stop chan struct{}
 	done chan struct{}
@@ -36,7 +45,7 @@ type Writer struct {
 // out at every value tick delivers until Close. A nil tick writes out only
 // when the buffer fills, on Flush and on Close.
 func New(w io.Writer, size int, tick <-chan time.Time) *Writer {
-	b := &Writer{w: w, buf: make([]byte, 0, size), stop: make(chan struct{}), done: make(chan struct{})}
+	b := &Writer{w: w, buf: make([]byte, 0, size), spare: make([]byte, 0, size), stop: make(chan struct{}), done: make(chan struct{})}
 	go b.run(tick)
 	return b
 }
@@ -70,46 +79,75 @@ func (b *Writer) run(tick <-chan time.Time) {
 // failed, it writes through (or drops p) and reports the error of w.
 func (b *Writer) Write(p []byte) (int, error) {
 	b.mu.Lock()
-	defer b.mu.Unlock()
 	if b.err != nil {
+		b.mu.Unlock()
 		return 0, b.err
 	}
-	if len(b.buf)+len(p) > cap(b.buf) {
-		if err := b.flushLocked(); err != nil {
-			return 0, err
-		}
+	if !b.closed && len(b.buf)+len(p) <= cap(b.buf) {
+		b.buf = append(b.buf, p...)
+		b.mu.Unlock()
+		return len(p), nil
 	}
-	if b.closed || len(p) > cap(b.buf) {
-		n, err := b.w.Write(p)
-		if err != nil {
-			b.err = err
-		}
-		return n, err
+	b.mu.Unlock()
+	// Full, or p longer than the buffer, or closed: write out what is
+	// buffered, then keep p or write it through after it.
+	b.out.Lock()
+	defer b.out.Unlock()
+	if err := b.flushOut(); err != nil {
+		return 0, err
 	}
-	b.buf = append(b.buf, p...)
-	return len(p), nil
+	b.mu.Lock()
+	if !b.closed && len(b.buf)+len(p) <= cap(b.buf) {
+		b.buf = append(b.buf, p...)
+		b.mu.Unlock()
+		return len(p), nil
+	}
+	b.mu.Unlock()
+	n, err := b.w.Write(p)
+	if err != nil {
+		b.fail(err)
+	}
+	return n, err
 }
 
 // Flush writes out what is buffered.
 func (b *Writer) Flush() error {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.flushLocked()
+	b.out.Lock()
+	defer b.out.Unlock()
+	return b.flushOut()
 }
 
-func (b *Writer) flushLocked() error {
+// flushOut writes out what is buffered, with out held: it swaps the
+// buffers and writes the full one to w, so that Write goes on with the
+// other meanwhile.
+func (b *Writer) flushOut() error {
+	b.mu.Lock()
 	if b.err != nil {
+		b.mu.Unlock()
 		return b.err
 	}
-	if len(b.buf) == 0 {
+	full := b.buf
+	if len(full) == 0 {
+		b.mu.Unlock()
 		return nil
 	}
-	_, err := b.w.Write(b.buf)
-	b.buf = b.buf[:0]
+	b.buf = b.spare[:0]
+	b.mu.Unlock()
+	_, err := b.w.Write(full)
+	b.spare = full[:0]
 	if err != nil {
-		b.err = err
+		b.fail(err)
 	}
 	return err
+}
+
+// fail records w's first error.
+func (b *Writer) fail(err error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.err == nil {
+		b.err = err
+	}
 }
 
 // Close stops the clock and writes out what is buffered; writes after it go

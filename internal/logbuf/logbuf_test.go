@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -163,4 +165,71 @@ func TestWriterFailure(t *testing.T) {
 	if err := w.Close(); !errors.Is(err, broken) {
 		t.Fatalf("Close after the failure: %v, want %v", err, broken)
 	}
+}
+
+// gatedSink is a writer whose writes wait until the test opens the gate,
+// and that says when one has begun.
+type gatedSink struct {
+	began chan struct{}
+	gate  chan struct{}
+	out   bytes.Buffer
+}
+
+func (s *gatedSink) Write(p []byte) (int, error) {
+	s.began <- struct{}{}
+	<-s.gate
+	return s.out.Write(p)
+}
+
+// TestWriteDuringWriteOut: while the buffer is being written out, Write
+// goes on with the other buffer: a slow disk holds up no request that
+// logs. (With a single buffer, the Write below would wait for the write
+// out, which waits for the test: the test would never end.)
+func TestWriteDuringWriteOut(t *testing.T) {
+	s := &gatedSink{began: make(chan struct{}), gate: make(chan struct{})}
+	w := logbuf.New(s, 1024, nil)
+	write(t, w, "one\n")
+	flushed := make(chan error)
+	go func() { flushed <- w.Flush() }()
+	<-s.began // "one" is being written out, and is held there
+	write(t, w, "two\n")
+	write(t, w, "three\n")
+	close(s.gate)
+	if err := <-flushed; err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		for range s.began {
+		}
+	}()
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	close(s.began)
+	if got, want := s.out.String(), "one\ntwo\nthree\n"; got != want {
+		t.Errorf("written %q, want %q", got, want)
+	}
+}
+
+// BenchmarkWrite is access log lines from many goroutines at once, as a
+// busy server writes them, into a file.
+func BenchmarkWrite(b *testing.B) {
+	f, err := os.Create(filepath.Join(b.TempDir(), "log"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	w := logbuf.New(f, logbuf.DefaultSize, nil)
+	defer w.Close()
+	line := []byte(`time=2026-12-03T09:10:04.120Z level=INFO msg=request request_id=4QBRPQCIXTAAEUBV method=GET route="GET /api/1.0/users/{user_id}/tokens/{token_id}" status=200 duration=287.07µs` + "\n")
+	b.SetParallelism(16)
+	b.SetBytes(int64(len(line)))
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := w.Write(line); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
 }

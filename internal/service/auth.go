@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/latchkey/latchkey"
@@ -53,7 +54,7 @@ func (s *Service) Inspect(ctx context.Context, token string) (*latchkey.Principa
 
 func (s *Service) authenticate(ctx context.Context, token string, origin latchkey.Origin, use bool) (*latchkey.Principal, error) {
 	now := s.now()
-	key := tokenKey(sha256.Sum256([]byte(token)))
+	key := hashToken(token)
 	// A server that cannot show it is current reads the database, and
 	// caches nothing: it drops its caches before it counts as current
 	// again, or hears a resync.
@@ -303,7 +304,24 @@ func (s *Service) noteUse(v *verified, now time.Time, addr string) {
 		return
 	}
 	if addr != "" {
-		v.notedAddr.Store(&addr)
+		noted := addr // a copy: addr itself stays off the heap on the way out above
+		v.notedAddr.Store(&noted)
 	}
 	s.usage.record(v.tokenID, now, addr)
 }
+
+// hashToken is the key the caches know token by (tokenKey). The token is
+// copied into a pooled buffer to be hashed: []byte(token) would allocate
+// its several hundred bytes on every request.
+func hashToken(token string) tokenKey {
+	bp := hashBuffers.Get().(*[]byte)
+	b := append((*bp)[:0], token...)
+	key := tokenKey(sha256.Sum256(b))
+	if cap(b) <= 16<<10 {
+		*bp = b
+		hashBuffers.Put(bp)
+	}
+	return key
+}
+
+var hashBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}

@@ -91,11 +91,19 @@ func newRowCache(size int) *genCache[string, *latchkey.Token] {
 }
 
 // newListCache holds users' lists, at most maxTokens tokens in all.
-func newListCache(maxTokens int) *genCache[int64, []*latchkey.Token] {
+func newListCache(maxTokens int) *genCache[int64, *heldList] {
 	if maxTokens <= 0 {
 		return nil
 	}
-	return newGenCache(maxListUsers, weighed[int64](func(ts []*latchkey.Token) int { return len(ts) }, maxTokens))
+	return newGenCache(maxListUsers, weighed[int64](func(l *heldList) int { return len(l.tokens) }, maxTokens))
+}
+
+// heldList is a user's whole list in the default order, as read, shared
+// by every request (read only), and the number it was given when read,
+// which no other list read by this process has: a page's ListVersion.
+type heldList struct {
+	tokens []*latchkey.Token
+	n      uint64
 }
 
 // get returns the live value under k.

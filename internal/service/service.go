@@ -188,14 +188,15 @@ type Service struct {
 	leases latchkey.LeaseStore
 	member membership
 	cache  *tokenCache
-	rows   *genCache[string, *latchkey.Token]  // token rows, for show
-	lists  *genCache[int64, []*latchkey.Token] // users' default lists
+	rows   *genCache[string, *latchkey.Token] // token rows, for show
+	lists  *genCache[int64, *heldList]        // users' default lists
 	// clients holds the personal access client, which every create
 	// names and answers with.
 	clients *genCache[int64, *latchkey.Client]
 	obs     Observer
 
 	listLoads singleflight.Group // list reads in flight, by user
+	lastList  atomic.Uint64      // the number of the last list read (heldList.n)
 
 	passwordChecks chan struct{} // a slot per password check running
 }
@@ -244,6 +245,7 @@ func New(ctx context.Context, store latchkey.Store, sealer *jwt.Sealer, cfg Conf
 		}
 	}
 	s.usage.pending = map[string]latchkey.Use{}
+	s.usage.changed = map[string]uint64{}
 	s.passwordChecks = make(chan struct{}, cfg.PasswordChecks)
 	s.events, _ = store.(latchkey.Broadcaster)
 	if s.events != nil {
@@ -447,6 +449,11 @@ func notFound(err error) error {
 type usage struct {
 	mu      sync.Mutex
 	pending map[string]latchkey.Use
+	// changed says, for each token pending, the number of its use's last
+	// change: every change takes the next of seq, so no two changes ever
+	// share one (see stamp).
+	changed map[string]uint64
+	seq     uint64
 }
 
 // record notes a use of the token id at at, from addr ("" unknown).
@@ -471,6 +478,8 @@ func (u *usage) record(id string, at time.Time, addr string) {
 		use.Addrs[addr] = span
 	}
 	u.pending[id] = use
+	u.seq++
+	u.changed[id] = u.seq
 }
 
 // merge puts back a use that could not be written.
@@ -487,6 +496,45 @@ func (u *usage) merge(id string, use latchkey.Use) {
 func (u *usage) overlay(ts ...*latchkey.Token) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
+	u.overlayLocked(ts)
+}
+
+// overlayStamp is overlay, and the stamp of what it laid over ts, taken
+// together.
+func (u *usage) overlayStamp(ts []*latchkey.Token) uint64 {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	u.overlayLocked(ts)
+	return u.stampLocked(ts)
+}
+
+// stamp names what overlay would lay over ts now: the number of the
+// latest change to a use of theirs that is pending, 0 when none is. Any
+// change to one of their uses takes a number larger than every stamp
+// before it, and writing the uses out (FlushUsage) leaves none pending;
+// so whenever the stamp of ts is the same, so is what overlay lays over
+// them.
+func (u *usage) stamp(ts []*latchkey.Token) uint64 {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.stampLocked(ts)
+}
+
+func (u *usage) stampLocked(ts []*latchkey.Token) uint64 {
+	var latest uint64
+	if len(u.changed) == 0 {
+		return 0
+	}
+	for _, t := range ts {
+		latest = max(latest, u.changed[t.ID])
+	}
+	return latest
+}
+
+func (u *usage) overlayLocked(ts []*latchkey.Token) {
+	if len(u.pending) == 0 {
+		return
+	}
 	for _, t := range ts {
 		use, ok := u.pending[t.ID]
 		if !ok {
@@ -511,6 +559,7 @@ func (s *Service) FlushUsage(ctx context.Context) error {
 	s.usage.mu.Lock()
 	batch := s.usage.pending
 	s.usage.pending = map[string]latchkey.Use{}
+	s.usage.changed = map[string]uint64{}
 	s.usage.mu.Unlock()
 	if len(batch) == 0 {
 		return nil

@@ -322,17 +322,29 @@ type ListQuery struct {
 // (revoked ones too if q.IncludeRevoked), expired ones included, and how
 // many there are on all pages.
 func (s *Service) Tokens(ctx context.Context, owner *latchkey.User, q ListQuery) ([]*latchkey.Token, int, error) {
-	if q.Filter == "" && !q.IncludeRevoked && (q.OrderBy == "" || q.OrderBy == latchkey.OrderCreatedAt) && !q.Ascending && q.PerPage > 0 {
-		if all, ok := s.cachedList(ctx, owner); ok {
-			from := min((q.Page-1)*q.PerPage, len(all))
-			to := min(from+q.PerPage, len(all))
-			page := make([]*latchkey.Token, to-from)
-			for i, t := range all[from:to] {
+	ts, total, _, err := s.TokensVersioned(ctx, owner, q)
+	return ts, total, err
+}
+
+// fromListCache reports whether the page q is read from the list cache:
+// the default list, in the default order.
+func (q ListQuery) fromListCache() bool {
+	return q.Filter == "" && !q.IncludeRevoked && (q.OrderBy == "" || q.OrderBy == latchkey.OrderCreatedAt) && !q.Ascending && q.PerPage > 0
+}
+
+// TokensVersioned is Tokens, and the version of the page it returns:
+// the zero ListVersion when the page was read from the database.
+func (s *Service) TokensVersioned(ctx context.Context, owner *latchkey.User, q ListQuery) ([]*latchkey.Token, int, ListVersion, error) {
+	if q.fromListCache() {
+		if l, ok := s.cachedList(ctx, owner); ok {
+			held := l.page(q)
+			page := make([]*latchkey.Token, len(held))
+			for i, t := range held {
 				c := *t
 				page[i] = &c
 			}
-			s.usage.overlay(page...)
-			return page, len(all), nil
+			stamp := s.usage.overlayStamp(page)
+			return page, len(l.tokens), ListVersion{list: l.n, usage: stamp}, nil
 		}
 	}
 	ts, total, err := s.store.Tokens(ctx, latchkey.TokenFilter{
@@ -346,10 +358,48 @@ func (s *Service) Tokens(ctx context.Context, owner *latchkey.User, q ListQuery)
 		Limit:          q.PerPage,
 	})
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, ListVersion{}, err
 	}
 	s.usage.overlay(ts...)
-	return ts, total, nil
+	return ts, total, ListVersion{}, nil
+}
+
+// TokensVersion is the version of the page that TokensVersioned would
+// return for q now, and how many tokens there are on all pages, without
+// copying any; false when that page would be read from the database (a
+// filter, another order, a list too long to hold, no cache).
+func (s *Service) TokensVersion(ctx context.Context, owner *latchkey.User, q ListQuery) (ListVersion, int, bool) {
+	if !q.fromListCache() {
+		return ListVersion{}, 0, false
+	}
+	l, ok := s.cachedList(ctx, owner)
+	if !ok {
+		return ListVersion{}, 0, false
+	}
+	return ListVersion{list: l.n, usage: s.usage.stamp(l.page(q))}, len(l.tokens), true
+}
+
+// ListVersion names what a page of a user's default list holds: while it
+// stays the same, so do the page's tokens, every field of them. A caller
+// may keep what it makes of a page under its version, and use it again
+// whenever TokensVersion says the same version. The version changes with
+// whatever changes the page: a token created, revoked or changed here or
+// on another server (each drops the user's list, whose next read has a
+// number of its own), the list's 15 seconds running out, a use of one of
+// the page's tokens (usage's stamp). The zero value names nothing.
+type ListVersion struct {
+	list  uint64 // heldList.n: which tokens, as read
+	usage uint64 // usage's stamp of the page's tokens: their pending uses
+}
+
+// IsZero reports whether v is the zero ListVersion, which names nothing.
+func (v ListVersion) IsZero() bool { return v == ListVersion{} }
+
+// page is the part of l that the page q shows.
+func (l *heldList) page(q ListQuery) []*latchkey.Token {
+	from := min((q.Page-1)*q.PerPage, len(l.tokens))
+	to := min(from+q.PerPage, len(l.tokens))
+	return l.tokens[from:to]
 }
 
 // Token returns owner's token with that id, personal or OAuth, revoked or
@@ -450,10 +500,10 @@ func scopesOrAll(s latchkey.Scopes) []string {
 // cachedList returns owner's whole list in the default order from the
 // list cache, reading it when it is not there; false when it cannot be
 // cached (too long, or no cache).
-func (s *Service) cachedList(ctx context.Context, owner *latchkey.User) ([]*latchkey.Token, bool) {
+func (s *Service) cachedList(ctx context.Context, owner *latchkey.User) (*heldList, bool) {
 	now := s.now()
-	if all, ok := s.lists.get(owner.ID, now); ok {
-		return all, true
+	if l, ok := s.lists.get(owner.ID, now); ok {
+		return l, true
 	}
 	if s.lists == nil {
 		return nil, false
@@ -470,19 +520,17 @@ func (s *Service) cachedList(ctx context.Context, owner *latchkey.User) ([]*latc
 			// Not cacheable: each caller reads its page itself.
 			return loadedList{}, nil
 		}
-		s.lists.put(owner.ID, all, now.Add(rowTTL), gen)
-		return loadedList{tokens: all, ok: true}, nil
+		l := &heldList{tokens: all, n: s.lastList.Add(1)}
+		s.lists.put(owner.ID, l, now.Add(rowTTL), gen)
+		return loadedList{list: l}, nil
 	})
 	l, _ := v.(loadedList)
-	if err != nil || !l.ok {
+	if err != nil || l.list == nil {
 		return nil, false
 	}
-	return l.tokens, true
+	return l.list, true
 }
 
-// loadedList is a user's whole list; ok is false when it could not be
-// read whole.
-type loadedList struct {
-	tokens []*latchkey.Token
-	ok     bool
-}
+// loadedList is a user's whole list; nil when it could not be read
+// whole.
+type loadedList struct{ list *heldList }

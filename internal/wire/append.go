@@ -2,7 +2,10 @@ package wire
 
 import (
 	"strconv"
+	"time"
 	"unicode/utf8"
+
+	"github.com/latchkey/latchkey"
 )
 
 // The Append methods write the same bytes encoding/json writes for these
@@ -224,8 +227,14 @@ func (l *TokenList) AppendJSON(b []byte) []byte {
 		}
 		b = append(b, ']')
 	}
-	m := &l.Meta
-	b = append(b, `,"meta":{"filter":`...)
+	b = append(b, `,"meta":`...)
+	b = l.Meta.AppendJSON(b)
+	return append(b, '}')
+}
+
+// AppendJSON appends m's JSON object.
+func (m *Meta) AppendJSON(b []byte) []byte {
+	b = append(b, `{"filter":`...)
 	b = appendString(b, m.Filter)
 	b = append(b, `,"sort_by":`...)
 	b = appendString(b, m.SortBy)
@@ -270,7 +279,137 @@ func (l *TokenList) AppendJSON(b []byte) []byte {
 	b = appendIntPtr(b, m.To)
 	b = append(b, `,"total":`...)
 	b = strconv.AppendInt(b, int64(m.Total), 10)
-	return append(b, "}}"...)
+	return append(b, '}')
+}
+
+// AppendToken appends t's JSON object as the API shows it: the bytes of
+// FromToken(t).AppendJSON, written from t itself, without FromToken's
+// copy and the allocations of its pointers (a list page of 50 tokens
+// made 400 of them). t.Client must be set. FuzzAppendToken holds the two
+// to the same bytes.
+func AppendToken(b []byte, t *latchkey.Token) []byte {
+	b = append(b, `{"id":`...)
+	b = appendString(b, t.ID)
+	b = append(b, `,"user_id":`...)
+	b = strconv.AppendInt(b, t.UserID, 10)
+	b = append(b, `,"client_id":`...)
+	b = strconv.AppendInt(b, t.ClientID, 10)
+	b = append(b, `,"name":`...)
+	b = appendString(b, t.Name)
+	b = append(b, `,"scopes":[`...)
+	for i, s := range t.Scopes {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendString(b, s)
+	}
+	b = append(b, `],"revoked":`...)
+	b = strconv.AppendBool(b, t.Revoked)
+	b = append(b, `,"created_at":`...)
+	b = Date{t.CreatedAt}.AppendJSON(b)
+	b = append(b, `,"updated_at":`...)
+	b = Date{t.UpdatedAt}.AppendJSON(b)
+	b = append(b, `,"expires_at":`...)
+	b = appendTimePtr(b, t.ExpiresAt)
+	b = append(b, `,"client":`...)
+	b = appendClient(b, t.Client)
+	b = append(b, `,"last_used_at":`...)
+	b = appendTimePtr(b, t.LastUsedAt)
+	b = append(b, `,"parent_id":`...)
+	b = appendOptional(b, t.ParentID)
+	b = append(b, `,"revoked_at":`...)
+	b = appendTimePtr(b, t.RevokedAt)
+	b = append(b, `,"revoked_reason":`...)
+	b = appendOptional(b, string(t.RevokedReason))
+	b = append(b, `,"rotated_from":`...)
+	b = appendOptional(b, t.RotatedFrom)
+	b = append(b, `,"rotated_to":`...)
+	b = appendOptional(b, t.RotatedTo)
+	b = append(b, `,"allowed_ips":[`...)
+	for i, p := range t.AllowedIPs {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendString(b, p.String())
+	}
+	b = append(b, `],"last_used_ip":`...)
+	b = appendOptional(b, t.LastUsedIP)
+	b = append(b, `,"recent_ips":[`...)
+	for i, a := range t.RecentIPs {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"ip":`...)
+		b = appendString(b, a.Address)
+		b = append(b, `,"first_seen":`...)
+		b = Date{a.FirstSeen}.AppendJSON(b)
+		b = append(b, `,"last_seen":`...)
+		b = Date{a.LastSeen}.AppendJSON(b)
+		b = append(b, '}')
+	}
+	return append(b, "]}"...)
+}
+
+// AppendTokens appends ts as a JSON array of AppendToken's objects: the
+// data of a list page.
+func AppendTokens(b []byte, ts []*latchkey.Token) []byte {
+	b = append(b, '[')
+	for i, t := range ts {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = AppendToken(b, t)
+	}
+	return append(b, ']')
+}
+
+// Token is a token that appends itself as AppendToken does.
+type Token latchkey.Token
+
+// AppendJSON appends t's JSON object (AppendToken).
+func (t *Token) AppendJSON(b []byte) []byte { return AppendToken(b, (*latchkey.Token)(t)) }
+
+// appendClient appends c's JSON object as the API shows it: the bytes of
+// FromClient(c).AppendJSON.
+func appendClient(b []byte, c *latchkey.Client) []byte {
+	b = append(b, `{"id":`...)
+	b = strconv.AppendInt(b, c.ID, 10)
+	b = append(b, `,"user_id":`...)
+	b = appendInt64Ptr(b, c.UserID)
+	b = append(b, `,"name":`...)
+	b = appendString(b, c.Name)
+	b = append(b, `,"provider":`...)
+	b = appendStringPtr(b, c.Provider)
+	b = append(b, `,"redirect":`...)
+	b = appendString(b, c.Redirect)
+	b = append(b, `,"personal_access_client":`...)
+	b = strconv.AppendBool(b, c.PersonalAccessClient)
+	b = append(b, `,"password_client":`...)
+	b = strconv.AppendBool(b, c.PasswordClient)
+	b = append(b, `,"revoked":`...)
+	b = strconv.AppendBool(b, c.Revoked)
+	b = append(b, `,"created_at":`...)
+	b = Date{c.CreatedAt}.AppendJSON(b)
+	b = append(b, `,"updated_at":`...)
+	b = Date{c.UpdatedAt}.AppendJSON(b)
+	return append(b, '}')
+}
+
+// appendTimePtr appends *t as a Date, or null for nil.
+func appendTimePtr(b []byte, t *time.Time) []byte {
+	if t == nil {
+		return append(b, "null"...)
+	}
+	return Date{*t}.AppendJSON(b)
+}
+
+// appendOptional appends s as a JSON string, or null for "" (as
+// optional's pointer encodes).
+func appendOptional(b []byte, s string) []byte {
+	if s == "" {
+		return append(b, "null"...)
+	}
+	return appendString(b, s)
 }
 
 const hexDigits = "0123456789abcdef"

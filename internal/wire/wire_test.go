@@ -3,6 +3,7 @@ package wire
 import (
 	"bytes"
 	"encoding/json"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -116,4 +117,78 @@ func BenchmarkAppendListPage(b *testing.B) {
 		buf = page.AppendJSON(buf[:0])
 	}
 	b.SetBytes(int64(len(buf)))
+}
+
+// FuzzAppendToken: AppendToken writes exactly what FromToken's UserToken
+// appends, whichever fields are set, and AppendTokens a list page's data.
+func FuzzAppendToken(f *testing.F) {
+	for _, s := range []string{"nightly export", "", `<b>"quoted" & \back\</b>`, "\x00\x1f\x7f", "é ünï 𝄞", "\xff\xfe bad", "\u2028"} {
+		f.Add(s, s+"x", int64(7), uint8(0xff), "10.0.0.0/8")
+		f.Add(s, "", int64(-1e12), uint8(0), "::1/128")
+	}
+	f.Fuzz(func(t *testing.T, name, other string, n int64, set uint8, prefix string) {
+		has := func(bit uint) bool { return set&(1<<bit) != 0 }
+		at := time.Unix(n%1e11, n%1e9)
+		later := at.Add(time.Duration(n % 1e15))
+		c := &latchkey.Client{ID: n, Name: other, Redirect: name, PersonalAccessClient: has(0), PasswordClient: has(1), Revoked: has(2), CreatedAt: at, UpdatedAt: later}
+		tok := &latchkey.Token{ID: name, UserID: n, ClientID: -n, Name: other, Revoked: has(3), CreatedAt: later, UpdatedAt: at, Client: c,
+			ParentID: other, RotatedFrom: name, LastUsedIP: other, RevokedReason: latchkey.RevokeReason(name)}
+		if has(4) {
+			tok.Scopes = latchkey.Scopes{name, other}
+			c.UserID, c.Provider = &n, &other
+		}
+		if has(5) {
+			tok.ExpiresAt, tok.RevokedAt = &later, &at
+			tok.RecentIPs = []latchkey.AddrUse{{Address: name, FirstSeen: at, LastSeen: later}, {Address: other}}
+		}
+		if has(6) {
+			tok.LastUsedAt = &at
+			tok.RotatedTo = name + other
+		}
+		if p, err := netip.ParsePrefix(prefix); err == nil && has(7) {
+			tok.AllowedIPs = []netip.Prefix{p, p.Masked()}
+		}
+		ut := FromToken(tok)
+		if got, want := string(AppendToken(nil, tok)), string(ut.AppendJSON(nil)); got != want {
+			t.Fatalf("AppendToken differs from FromToken's:\n got %s\nwant %s", got, want)
+		}
+		page := TokenList{Data: []UserToken{ut, ut}}
+		data, _, _ := strings.Cut(strings.TrimPrefix(string(page.AppendJSON(nil)), `{"data":`), `,"meta":`)
+		if got := string(AppendTokens(nil, []*latchkey.Token{tok, tok})); got != data {
+			t.Fatalf("AppendTokens differs from a TokenList's data:\n got %s\nwant %s", got, data)
+		}
+	})
+}
+
+// sampleTokens are samplePage's tokens as the store gives them.
+func sampleTokens(n int) []*latchkey.Token {
+	ts := make([]*latchkey.Token, n)
+	for i, u := range samplePage(n).Data {
+		ts[i] = u.Domain()
+	}
+	return ts
+}
+
+// BenchmarkAppendTokens is the data of a page of 50 tokens, appended from
+// the store's tokens: with FromToken's copy first (as the list answered
+// before AppendToken), and without.
+func BenchmarkAppendTokens(b *testing.B) {
+	ts := sampleTokens(50)
+	buf := make([]byte, 0, 64<<10)
+	b.Run("FromToken", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			l := TokenList{Data: make([]UserToken, len(ts))}
+			for i, t := range ts {
+				l.Data[i] = FromToken(t)
+			}
+			buf = l.AppendJSON(buf[:0])
+		}
+	})
+	b.Run("AppendTokens", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			buf = AppendTokens(buf[:0], ts)
+		}
+	})
 }

@@ -519,3 +519,56 @@ func TestPGSchema(t *testing.T) {
 		t.Errorf("schema %s is still there after pg-schema drop", name)
 	}
 }
+
+// TestChooseWorkloads: --workloads picks workloads by key, in the order
+// they run whatever the order given; none given is all; an unknown key is
+// refused.
+func TestChooseWorkloads(t *testing.T) {
+	keys := func(ws []workload) string {
+		var out []string
+		for _, w := range ws {
+			out = append(out, w.key)
+		}
+		return strings.Join(out, ",")
+	}
+	for _, tc := range []struct{ list, want string }{
+		{"", "show,list,malformed,revoked,create-rs256,create-es256,create-eddsa"},
+		{"revoked, show", "show,revoked"},
+		{"list,list", "list"},
+		{"create-eddsa", "create-eddsa"},
+	} {
+		got, err := chooseWorkloads(tc.list)
+		if err != nil || keys(got) != tc.want {
+			t.Errorf("chooseWorkloads(%q) = %s, %v; want %s", tc.list, keys(got), err, tc.want)
+		}
+	}
+	for _, bad := range []string{"shows", "show,", "create"} {
+		if got, err := chooseWorkloads(bad); err == nil {
+			t.Errorf("chooseWorkloads(%q) = %s, want an error", bad, keys(got))
+		}
+	}
+}
+
+// TestMergeRuns: the rounds of a side add up to one result, with the
+// median of their percentiles.
+func TestMergeRuns(t *testing.T) {
+	ms := func(n int) time.Duration { return time.Duration(n) * time.Millisecond }
+	runs := []wrkResult{
+		{Requests: 100, Duration: time.Second, P50: ms(3), P99: ms(9), Wrong: 1, Read: 2},
+		{Requests: 300, Duration: time.Second, P50: ms(1), P99: ms(30)},
+		{Requests: 200, Duration: 2 * time.Second, P50: ms(2), P99: ms(7), Timeout: 1},
+	}
+	want := wrkResult{Requests: 600, Duration: 4 * time.Second, P50: ms(2), P99: ms(9), Wrong: 1, Read: 2, Timeout: 1}
+	if got := mergeRuns(runs); got != want {
+		t.Errorf("mergeRuns = %+v, want %+v", got, want)
+	}
+	if got := mergeRuns(runs[:2]); got.P50 != ms(1) || got.P99 != ms(9) || got.RPS() != 200 {
+		t.Errorf("mergeRuns of two = %+v, want the lower middle percentiles and 200/s", got)
+	}
+	if got := mergeRuns(runs[:1]); got != runs[0] {
+		t.Errorf("mergeRuns of one = %+v, want it unchanged", got)
+	}
+	if got := mergeRuns(nil); got != (wrkResult{}) {
+		t.Errorf("mergeRuns of none = %+v, want nothing", got)
+	}
+}

@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -28,6 +29,7 @@ import (
 // workload is one kind of traffic, run against the bare handler and then
 // against latchkey.
 type workload struct {
+	key    string                         // what --workloads calls it
 	name   string                         // in the table, with its route
 	method string                         // GET or POST
 	path   func(fx *bench.Fixture) string // with its query
@@ -73,6 +75,7 @@ func create(alg string, least float64) workload {
 		route = "`POST /api/1.0/users/{id}/tokens`"
 	}
 	return workload{
+		key:  "create-" + strings.ToLower(alg),
 		name: "create " + alg + " " + route, method: http.MethodPost, path: writerPath, auth: writerJWT,
 		body: createBody, expect: http.StatusCreated, create: true, alg: alg,
 		goal: goal{text: "≥" + thousands(int64(least)) + "/s", rps: least},
@@ -82,18 +85,50 @@ func create(alg string, least float64) workload {
 // workloads are the workloads, in the order they run: the creates last,
 // since all but the first change the signing key.
 var workloads = []workload{
-	{name: "show `GET /api/1.0/users/{id}/tokens/{token_id}`", method: http.MethodGet, path: showPath, auth: listJWT,
+	{key: "show", name: "show `GET /api/1.0/users/{id}/tokens/{token_id}`", method: http.MethodGet, path: showPath, auth: listJWT,
 		expect: http.StatusOK, goal: goal{text: "≥0.75, p99 <5 ms", ratio: 0.75, p99: 5 * time.Millisecond}},
-	{name: "list `GET /api/1.0/users/{id}/tokens?per_page=50`", method: http.MethodGet,
+	{key: "list", name: "list `GET /api/1.0/users/{id}/tokens?per_page=50`", method: http.MethodGet,
 		path: func(fx *bench.Fixture) string { return tokensPath(fx) + "?per_page=50" }, auth: listJWT,
 		expect: http.StatusOK, goal: goal{text: "≥0.60", ratio: 0.60}},
-	{name: "reject malformed `GET …/tokens/{token_id}`", method: http.MethodGet, path: showPath, auth: malformed,
+	{key: "malformed", name: "reject malformed `GET …/tokens/{token_id}`", method: http.MethodGet, path: showPath, auth: malformed,
 		expect: http.StatusUnauthorized, goal: goal{text: "≥0.85", ratio: 0.85}},
-	{name: "reject repeated revoked `GET …/tokens/{token_id}`", method: http.MethodGet, path: showPath, auth: revokedJWT,
+	{key: "revoked", name: "reject repeated revoked `GET …/tokens/{token_id}`", method: http.MethodGet, path: showPath, auth: revokedJWT,
 		expect: http.StatusUnauthorized, goal: goal{text: "≥0.80", ratio: 0.80}},
 	create("RS256", 1000),
 	create("ES256", 4000),
 	create("EdDSA", 4000),
+}
+
+// workloadKeys lists the workloads' keys, in order.
+func workloadKeys() string {
+	keys := make([]string, len(workloads))
+	for i, w := range workloads {
+		keys[i] = w.key
+	}
+	return strings.Join(keys, ", ")
+}
+
+// chooseWorkloads returns the workloads a comma-separated list of keys
+// names, in the order they run; all of them for "".
+func chooseWorkloads(list string) ([]workload, error) {
+	if strings.TrimSpace(list) == "" {
+		return workloads, nil
+	}
+	want := map[string]bool{}
+	for _, k := range strings.Split(list, ",") {
+		k = strings.TrimSpace(k)
+		if !slices.ContainsFunc(workloads, func(w workload) bool { return w.key == k }) {
+			return nil, fmt.Errorf("no workload %q: want some of %s", k, workloadKeys())
+		}
+		want[k] = true
+	}
+	var out []workload
+	for _, w := range workloads {
+		if want[w.key] {
+			out = append(out, w)
+		}
+	}
+	return out, nil
 }
 
 // runner holds what every workload of a run shares.
@@ -109,6 +144,7 @@ type runner struct {
 	creates   int // connections of a create
 	duration  time.Duration
 	warmup    time.Duration
+	rounds    int // measured runs of each side, taking turns
 	stderr    io.Writer
 }
 
@@ -132,8 +168,14 @@ func runWorkloads(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	duration := fs.Duration("duration", 10*time.Second, "each measured run, whole seconds")
 	warmup := fs.Duration("warmup", 2*time.Second, "traffic before each measured run, whole seconds (0: none)")
 	describe := fs.String("describe", "", "a line to print above the table")
+	rounds := fs.Int("rounds", 1, "measured runs of each side per workload, bare and latchkey taking turns; the table adds up their requests and gives the median of their percentiles")
+	only := fs.String("workloads", "", "comma-separated workloads to run, of "+workloadKeys()+" (default: all)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	chosen, err := chooseWorkloads(*only)
+	if err != nil {
+		return fmt.Errorf("run: --workloads: %w", err)
 	}
 	switch {
 	case *threads < 1 || *reads < 1 || *creates < 1:
@@ -142,6 +184,8 @@ func runWorkloads(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		return fmt.Errorf("run: --duration: want whole seconds, at least 1s, got %v", *duration)
 	case *warmup < 0 || *warmup%time.Second != 0:
 		return fmt.Errorf("run: --warmup: want whole seconds, got %v", *warmup)
+	case *rounds < 1 || *rounds > 99:
+		return fmt.Errorf("run: --rounds: want 1 to 99, got %d", *rounds)
 	}
 	if err := loopback(*base); err != nil {
 		return fmt.Errorf("run: --url: %w", err)
@@ -162,11 +206,11 @@ func runWorkloads(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	r := &runner{
 		base: strings.TrimSuffix(*base, "/"), fx: &fx, bare: bare, dir: filepath.Dir(*fixture),
 		latchkey: *bin, accessLog: *accessLog,
-		threads: *threads, reads: *reads, creates: *creates, duration: *duration, warmup: *warmup,
+		threads: *threads, reads: *reads, creates: *creates, duration: *duration, warmup: *warmup, rounds: *rounds,
 		stderr: stderr,
 	}
 	var rows []row
-	for _, w := range workloads {
+	for _, w := range chosen {
 		rw, err := r.measure(ctx, w)
 		if err != nil {
 			return err
@@ -258,35 +302,59 @@ func (r *runner) measure(ctx context.Context, w workload) (row, error) {
 		return rw, err
 	}
 	defer os.Remove(lua)
-	drive := func(who, base string) (wrkResult, string, error) {
-		run := wrkRun{Threads: r.threads, Connections: conns, Script: lua, URL: base + w.path(r.fx)}
-		if r.warmup > 0 {
-			run.Duration = r.warmup
-			r.progressf("%s: %s, warm-up, %d connections, %v", w.name, who, conns, r.warmup)
-			if _, err := runWrk(ctx, run); err != nil {
-				return wrkResult{}, "", err
+	// Bare and latchkey take turns, round after round, the one that went
+	// second going first in the next round, so that whatever else the
+	// machine does meanwhile weighs on both alike. Each side is warmed up
+	// before its first run.
+	type side struct {
+		who, base string
+		runs      []wrkResult
+		failed    string // why a run could not be made ("": none)
+	}
+	bare, real := &side{who: "bare", base: r.bare.base}, &side{who: "latchkey", base: r.base}
+	for round := 1; round <= r.rounds; round++ {
+		order := []*side{bare, real}
+		if round%2 == 0 {
+			order = []*side{real, bare}
+		}
+		for _, sd := range order {
+			if sd.failed != "" {
+				continue
 			}
+			run := wrkRun{Threads: r.threads, Connections: conns, Script: lua, URL: sd.base + w.path(r.fx)}
+			if round == 1 && r.warmup > 0 {
+				run.Duration = r.warmup
+				r.progressf("%s: %s, warm-up, %d connections, %v", w.name, sd.who, conns, r.warmup)
+				if _, err := runWrk(ctx, run); err != nil {
+					if ctx.Err() != nil {
+						return rw, ctx.Err()
+					}
+					sd.failed = err.Error()
+					continue
+				}
+			}
+			run.Duration = r.duration
+			r.progressf("%s: %s, %d connections, %v (round %d of %d)", w.name, sd.who, conns, r.duration, round, r.rounds)
+			res, err := runWrk(ctx, run)
+			if err != nil {
+				if ctx.Err() != nil {
+					return rw, ctx.Err()
+				}
+				sd.failed = err.Error()
+				continue
+			}
+			sd.runs = append(sd.runs, res)
 		}
-		run.Duration = r.duration
-		r.progressf("%s: %s, %d connections, %v", w.name, who, conns, r.duration)
-		res, err := runWrk(ctx, run)
-		if err != nil {
-			return wrkResult{}, "", err
-		}
-		return res, res.problem(w.expect), nil
 	}
-	if rw.bare, rw.bareProblem, err = drive("bare", r.bare.base); err != nil {
-		if ctx.Err() != nil {
-			return rw, ctx.Err()
+	outcome := func(sd *side) (wrkResult, string) {
+		res := mergeRuns(sd.runs)
+		if sd.failed != "" {
+			return res, sd.failed
 		}
-		rw.bareProblem = err.Error()
+		return res, res.problem(w.expect)
 	}
-	if rw.real, rw.realProblem, err = drive("latchkey", r.base); err != nil {
-		if ctx.Err() != nil {
-			return rw, ctx.Err()
-		}
-		rw.realProblem = err.Error()
-	}
+	rw.bare, rw.bareProblem = outcome(bare)
+	rw.real, rw.realProblem = outcome(real)
 	if rw.ok() {
 		r.progressf("%s: bare %s/s, latchkey %s/s (%.2f), p50 %s, p99 %s",
 			w.name, rate(rw.bare), rate(rw.real), rw.real.RPS()/rw.bare.RPS(), ms(rw.real.P50), ms(rw.real.P99))

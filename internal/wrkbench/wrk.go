@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -28,6 +29,33 @@ func (r wrkResult) RPS() float64 {
 		return 0
 	}
 	return float64(r.Requests) / r.Duration.Seconds()
+}
+
+// mergeRuns is the runs of one side as one result: their answers, time,
+// wrong answers and socket errors added up, and the median of their
+// percentiles (of an even number of runs, the lower of the middle two).
+// A percentile of all the requests together is not to be had from
+// wrk's summaries; the median of the runs' is the figure of a typical
+// run.
+func mergeRuns(runs []wrkResult) wrkResult {
+	var m wrkResult
+	var p50, p99 []time.Duration
+	for _, r := range runs {
+		m.Requests += r.Requests
+		m.Duration += r.Duration
+		m.Wrong += r.Wrong
+		m.Connect += r.Connect
+		m.Read += r.Read
+		m.Write += r.Write
+		m.Timeout += r.Timeout
+		p50, p99 = append(p50, r.P50), append(p99, r.P99)
+	}
+	if len(runs) > 0 {
+		slices.Sort(p50)
+		slices.Sort(p99)
+		m.P50, m.P99 = p50[(len(runs)-1)/2], p99[(len(runs)-1)/2]
+	}
+	return m
 }
 
 // doneMarker starts the line the done function of every script prints.
