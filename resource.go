@@ -25,8 +25,13 @@ type Resource struct {
 	// Scopes are the scopes the resource understands, each a
 	// ValidScopeName: the only ones a token for it may carry. Never
 	// empty.
-	Scopes    []string
-	CreatedAt time.Time
+	Scopes []string
+	// DefaultScopes are what a request for the resource that names no
+	// scope is granted when none of the application's default scopes is
+	// one the resource understands: some of Scopes, in their order. Never
+	// empty.
+	DefaultScopes []string
+	CreatedAt     time.Time
 }
 
 // ResourceStore persists the registered resources.

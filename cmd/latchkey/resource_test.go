@@ -140,6 +140,8 @@ func TestResourceCommands(t *testing.T) {
 		{[]string{"create", "--uri", "http://a.example/mcp", "--name", "x", "--scopes", "a"}, "https", 2},
 		{[]string{"create", "--uri", "https://a.example/mcp", "--name", "x", "--scopes", "*"}, "scope", 2},
 		{[]string{"create", "--uri", "https://a.example/mcp", "--name", "x", "--scopes", "a", "extra"}, "unexpected", 2},
+		{[]string{"create", "--uri", "https://a.example/mcp", "--name", "x", "--scopes", "a,b", "--default-scopes", "a,c"}, `default scope "c" is not one of`, 2},
+		{[]string{"create", "--uri", "https://a.example/mcp", "--name", "x", "--scopes", "a,b", "--default-scopes", " , "}, "names no scope", 2},
 		{[]string{"delete"}, "want one", 2},
 		{[]string{"delete", "7"}, "no resource 7", 1},
 		{[]string{"delete", "https://unknown.example/mcp"}, "no resource", 1},
@@ -152,6 +154,29 @@ func TestResourceCommands(t *testing.T) {
 	mustCLI(t, env, "resource", "create", "--uri", "https://a.example/mcp", "--name", "A", "--scopes", "a b")
 	if _, _, err := cliErr(t, env, "resource", "create", "--uri", "HTTPS://A.EXAMPLE/mcp/", "--name", "Again", "--scopes", "a"); err == nil || exitCode(err) != 1 || !strings.Contains(err.Error(), "already registered") {
 		t.Errorf("resource create of a registered URI in another spelling: %v, want it refused as registered", err)
+	}
+	mustCLI(t, env, "resource", "create", "--uri", "https://b.example/mcp", "--name", "B", "--scopes", "mcp:tools,mcp:resources,mcp:admin", "--default-scopes", "mcp:resources, mcp:tools")
+	list := mustCLI(t, env, "resource", "list")
+	if words := strings.Join(strings.Fields(list), " "); !strings.Contains(words, "SCOPES DEFAULT SCOPES CREATED") ||
+		!strings.Contains(words, " a b a b ") || !strings.Contains(words, " mcp:tools mcp:resources mcp:admin mcp:resources mcp:tools ") {
+		t.Errorf("resource list: want each resource's default scopes, all of a's, the two named of b's:\n%s", list)
+	}
+	var rows []struct {
+		URI           string   `json:"uri"`
+		DefaultScopes []string `json:"default_scopes"`
+	}
+	for _, line := range strings.Split(strings.TrimSpace(mustCLI(t, env, "resource", "list", "--json")), "\n") {
+		var row struct {
+			URI           string   `json:"uri"`
+			DefaultScopes []string `json:"default_scopes"`
+		}
+		if err := json.Unmarshal([]byte(line), &row); err != nil {
+			t.Fatal(err)
+		}
+		rows = append(rows, row)
+	}
+	if len(rows) != 2 || strings.Join(rows[0].DefaultScopes, " ") != "a b" || strings.Join(rows[1].DefaultScopes, " ") != "mcp:resources mcp:tools" {
+		t.Errorf("resource list --json: default scopes %+v", rows)
 	}
 	audit := mustCLI(t, env, "audit")
 	if !strings.Contains(audit, "resource.created") {

@@ -15,6 +15,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/internal/httpapi"
 	"github.com/latchkey/latchkey/internal/oauthtest"
 	"github.com/latchkey/latchkey/internal/service"
 )
@@ -261,7 +262,6 @@ func TestOAuthResourceAuthorizeRefusals(t *testing.T) {
 		{"a scope of another resource", []oauth2.AuthCodeOption{resource(otherURI), oauth2.SetAuthURLParam("scope", mcpResource)}, "invalid_scope"},
 		{"a resource's scope for the API", []oauth2.AuthCodeOption{resource(h.apiURI())}, "invalid_scope"},
 		{"a resource's scope for no resource", nil, "invalid_scope"},
-		{"no scope, and no default the resource understands", []oauth2.AuthCodeOption{resource(mcpURI), oauth2.SetAuthURLParam("scope", "")}, "invalid_scope"},
 		{"audience", []oauth2.AuthCodeOption{oauth2.SetAuthURLParam("audience", mcpURI), oauth2.SetAuthURLParam("scope", latchkey.ScopeTokensRead)}, "invalid_request"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -310,6 +310,84 @@ func TestOAuthResourceDefaultScopes(t *testing.T) {
 	}
 	if _, c := jwtParts(t, tok.AccessToken); c["scope"] != mcpTools || c["aud"] != mcpURI {
 		t.Errorf("token: scope %v aud %v; want %s for %s", c["scope"], c["aud"], mcpTools, mcpURI)
+	}
+}
+
+// TestOAuthResourceOwnDefaultScopes: a request for a resource that names
+// no scope, as an MCP client's may, from an application none of whose
+// default scopes the resource understands (they are Latchkey's API's),
+// gets the resource's own default scopes: for a client that registered
+// itself (RFC 7591) and for one the operator registered alike, through
+// golang.org/x/oauth2, the consent page naming exactly those.
+func TestOAuthResourceOwnDefaultScopes(t *testing.T) {
+	for _, pg := range []bool{false, true} {
+		t.Run(map[bool]string{false: "sqlite", true: "postgres"}[pg], func(t *testing.T) {
+			testOAuthResourceOwnDefaultScopes(t, newResourceHarness(t, func(h *oauthHarness) {
+				h.postgres = pg
+				h.registration = httpapi.RegistrationPublic
+				h.defaultScopes = []string{latchkey.ScopeTokensRead} // serve's default
+			}))
+		})
+	}
+}
+
+func testOAuthResourceOwnDefaultScopes(t *testing.T, h *resourceHarness) {
+	const adminURI, mcpAdmin = "https://admin.example.com/mcp", "mcp:admin"
+	if _, err := h.svc.CreateResource(t.Context(), service.NewResource{URI: adminURI, Name: "Admin server",
+		Scopes: []string{mcpTools, mcpResource, mcpAdmin}, DefaultScopes: []string{mcpResource, mcpTools}}); err != nil {
+		t.Fatal(err)
+	}
+	redirect := "http://127.0.0.1:7779/mcp/callback"
+	status, got, _ := registerRaw(t, h.srv.URL, `{"redirect_uris": ["`+redirect+`"], "client_name": "MCP Inspector",
+		"token_endpoint_auth_method": "none", "scope": "tokens.read tokens.write"}`)
+	if status != http.StatusCreated {
+		t.Fatalf("POST /oauth/register = %d %v", status, got)
+	}
+	id, _ := strconv.ParseInt(got["client_id"].(string), 10, 64)
+	self := &latchkey.Client{ID: id}
+
+	for _, tc := range []struct {
+		name     string
+		conf     *oauth2.Config
+		uri      string
+		want     []string // the scopes granted, in order
+		withheld []string // scopes the resource understands, not granted
+	}{
+		{"self-registered, all the resource's scopes by default", h.config(self, "", redirect), mcpSpelled, []string{mcpTools, mcpResource}, nil},
+		{"self-registered, some", h.config(self, "", redirect), adminURI, []string{mcpResource, mcpTools}, []string{mcpAdmin}},
+		{"registered by the operator", h.config(h.native, "", h.nativeRedirect), adminURI, []string{mcpResource, mcpTools}, []string{mcpAdmin}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := oauthtest.NewBrowser(t, h.srv.URL)
+			verifier := oauth2.GenerateVerifier()
+			p := b.SignIn("alice", h.alicePassword, b.Get(tc.conf.AuthCodeURL("state-12345678", oauth2.S256ChallengeOption(verifier), resource(tc.uri))))
+			if !p.IsConsent() {
+				t.Fatalf("want the consent page: %d %v %.600s", p.Status, p.Location, p.Body)
+			}
+			for _, sc := range tc.want {
+				if !strings.Contains(p.Body, "<code>"+sc+"</code>") {
+					t.Errorf("the consent page does not name %s: %.1200s", sc, p.Body)
+				}
+			}
+			for _, sc := range append(tc.withheld, latchkey.ScopeTokensRead, latchkey.ScopeTokensWrite) {
+				if strings.Contains(p.Body, "<code>"+sc+"</code>") {
+					t.Errorf("the consent page names %s, not granted", sc)
+				}
+			}
+			q := oauthtest.Callback(t, b.Consent(p, "approve"), tc.conf.RedirectURL)
+			tok, err := tc.conf.Exchange(t.Context(), q.Get("code"), oauth2.VerifierOption(verifier), resource(tc.uri))
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := strings.Join(tc.want, " ")
+			if tok.Extra("scope") != want {
+				t.Errorf("the answer's scope = %v, want %s", tok.Extra("scope"), want)
+			}
+			norm, _ := latchkey.NormalizeResourceURI(tc.uri)
+			if _, c := jwtParts(t, tok.AccessToken); c["scope"] != want || c["aud"] != norm {
+				t.Errorf("token: scope %v aud %v; want %s for %s", c["scope"], c["aud"], want, norm)
+			}
+		})
 	}
 }
 

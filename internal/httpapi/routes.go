@@ -28,7 +28,8 @@ func (s *Server) routes() {
 	s.mux.Handle(self+"/rotate", methodNotAllowed("POST"))
 
 	// Keys others verify our tokens with.
-	s.mux.Handle("GET /.well-known/jwks.json", s.jwks())
+	s.mux.Handle("GET /.well-known/jwks.json", cors(s.jwks()))
+	s.mux.Handle("OPTIONS /.well-known/jwks.json", preflight("GET, HEAD"))
 
 	// Web pages: sign-in (and, with the authorization server, consent).
 	s.mux.Handle("GET /static/", static())
@@ -40,15 +41,24 @@ func (s *Server) routes() {
 	if s.oauth != nil {
 		s.mux.Handle("GET /oauth/authorize", http.HandlerFunc(s.authorize))
 		s.mux.Handle("POST /oauth/authorize", s.page(s.authorize))
-		s.mux.Handle("POST /oauth/token", s.tokenEndpoint(s.oauth.Token))
-		s.mux.Handle("POST /oauth/revoke", s.tokenEndpoint(s.oauth.Revoke))
+		// What a public client in a browser calls with fetch is open to
+		// any origin (cors.go); /oauth/authorize and /oauth/introspect
+		// are not.
+		s.mux.Handle("POST /oauth/token", cors(s.tokenEndpoint(s.oauth.Token)))
+		s.mux.Handle("POST /oauth/revoke", cors(s.tokenEndpoint(s.oauth.Revoke)))
 		s.mux.Handle("POST /oauth/introspect", s.tokenEndpoint(s.oauth.Introspect))
-		s.mux.Handle("GET /.well-known/oauth-authorization-server", http.HandlerFunc(s.metadata))
+		s.mux.Handle("GET /.well-known/oauth-authorization-server", cors(http.HandlerFunc(s.metadata)))
 		// The API as the authorization server's resource (RFC 9728):
 		// at its own path, and at the root form that clients fall
 		// back to.
-		s.mux.Handle("GET "+resourceMetadataPath+apiPath, http.HandlerFunc(s.protectedResource))
-		s.mux.Handle("GET "+resourceMetadataPath, http.HandlerFunc(s.protectedResource))
+		s.mux.Handle("GET "+resourceMetadataPath+apiPath, cors(http.HandlerFunc(s.protectedResource)))
+		s.mux.Handle("GET "+resourceMetadataPath, cors(http.HandlerFunc(s.protectedResource)))
+		for _, p := range []string{"/.well-known/oauth-authorization-server", resourceMetadataPath + apiPath, resourceMetadataPath} {
+			s.mux.Handle("OPTIONS "+p, preflight("GET, HEAD"))
+		}
+		for _, p := range []string{"/oauth/token", "/oauth/revoke"} {
+			s.mux.Handle("OPTIONS "+p, preflight("POST"))
+		}
 		for _, p := range []string{"/oauth/token", "/oauth/revoke", "/oauth/introspect"} {
 			s.mux.Handle(p, methodNotAllowed("POST"))
 		}
@@ -56,7 +66,8 @@ func (s *Server) routes() {
 		// Dynamic client registration (RFC 7591); off, the path is
 		// unknown, as any other.
 		if s.opts.Registration.on() {
-			s.mux.Handle("POST /oauth/register", http.HandlerFunc(s.register))
+			s.mux.Handle("POST /oauth/register", cors(http.HandlerFunc(s.register)))
+			s.mux.Handle("OPTIONS /oauth/register", preflight("POST"))
 			s.mux.Handle("/oauth/register", methodNotAllowed("POST"))
 		}
 	}

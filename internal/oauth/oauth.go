@@ -430,10 +430,12 @@ func (p *Provider) ParseAuthorize(ctx context.Context, r *http.Request) (fosite.
 // defaultScopes are what a request of c for the resource r (nil:
 // Latchkey's API) that names no scope is granted: c's registered default
 // scopes, else the server's; for another resource, those of them it
-// understands. A request is refused (invalid_scope) when there are none,
-// or, for Latchkey's API, when one of them is not a scope the server
-// knows now (a client registered while the server accepted more extra
-// scopes than it does).
+// understands, else, when it understands none of them (an MCP client may
+// send no scope, and an application's defaults are Latchkey's API's),
+// the resource's own default scopes. A request is refused
+// (invalid_scope) when there are none, or, for Latchkey's API, when one
+// of them is not a scope the server knows now (a client registered while
+// the server accepted more extra scopes than it does).
 func (p *Provider) defaultScopes(ctx context.Context, c *latchkey.Client, r *latchkey.Resource) ([]string, error) {
 	known := p.svc.Scopes()
 	var defaults []string
@@ -451,7 +453,12 @@ func (p *Provider) defaultScopes(ctx context.Context, c *latchkey.Client, r *lat
 			}
 		}
 		if len(narrowed) == 0 {
-			return nil, fosite.ErrInvalidScope.WithHintf("No default scope of this application is one %s understands; ask for one or more of: %s.",
+			narrowed = slices.Clone(r.DefaultScopes)
+		}
+		if len(narrowed) == 0 {
+			// Only for a resource stored without default scopes, which
+			// the service never registers.
+			return nil, fosite.ErrInvalidScope.WithHintf("The resource %s has no default scope; ask for one or more of: %s.",
 				targetName(ctx, r), strings.Join(r.Scopes, " "))
 		}
 		return narrowed, nil

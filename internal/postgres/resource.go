@@ -18,8 +18,8 @@ func (db *DB) CreateResource(ctx context.Context, r *latchkey.Resource, audit ..
 	var id int64
 	err := db.tx(ctx, pgx.TxOptions{}, func(tx pgx.Tx) error {
 		err := tx.QueryRow(ctx,
-			`INSERT INTO resources (uri, name, scopes, created_at) VALUES ($1, $2, $3, $4) RETURNING id`,
-			r.URI, r.Name, sqlschema.EncodeScopeList(r.Scopes), storedTime(r.CreatedAt)).Scan(&id)
+			`INSERT INTO resources (uri, name, scopes, default_scopes, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id`,
+			r.URI, r.Name, sqlschema.EncodeScopeList(r.Scopes), sqlschema.EncodeScopeList(r.DefaultScopes), storedTime(r.CreatedAt)).Scan(&id)
 		if pgCode(err) == codeUniqueViolation && constraint(err) == "resources_uri_key" {
 			return storeerr.Conflict(storeerr.MsgResourceExists, err)
 		}
@@ -42,11 +42,12 @@ func (db *DB) CreateResource(ctx context.Context, r *latchkey.Resource, audit ..
 // scanResource reads one row of sqlschema.ResourceColumns.
 func scanResource(row pgx.Row) (*latchkey.Resource, error) {
 	var r latchkey.Resource
-	var scopes string
-	if err := row.Scan(&r.ID, &r.URI, &r.Name, &scopes, &r.CreatedAt); err != nil {
+	var scopes, defaults string
+	if err := row.Scan(&r.ID, &r.URI, &r.Name, &scopes, &defaults, &r.CreatedAt); err != nil {
 		return nil, err
 	}
 	r.Scopes = sqlschema.DecodeScopeList(scopes)
+	r.DefaultScopes = sqlschema.DecodeScopeList(defaults)
 	r.CreatedAt = r.CreatedAt.UTC()
 	return &r, nil
 }

@@ -15,12 +15,17 @@ type NewResource struct {
 	URI    string   // normalized as latchkey.CheckResourceURI says
 	Name   string   // shown on the consent page
 	Scopes []string // the scopes it understands: at least one
+	// DefaultScopes are some of Scopes, granted to a request that names
+	// no scope when none of its application's default scopes is one the
+	// resource understands. None: all of Scopes.
+	DefaultScopes []string
 }
 
 // CreateResource registers a resource server, as the operator: from now
 // on an authorization request naming its URI as resource gets a token
 // for it. EINVALID for a bad URI, name or scope (fields uri, name,
-// scopes); ECONFLICT when a resource with the same URI, once normalized,
+// scopes), or a default scope not among the scopes (default_scopes);
+// ECONFLICT when a resource with the same URI, once normalized,
 // is registered.
 func (s *Service) CreateResource(ctx context.Context, n NewResource) (*latchkey.Resource, error) {
 	name := strings.TrimSpace(n.Name)
@@ -45,16 +50,34 @@ func (s *Service) CreateResource(ctx context.Context, n NewResource) (*latchkey.
 	case len(scopes) > latchkey.MaxResourceScopes:
 		fe.Add("scopes", fmt.Sprintf("A resource understands at most %d scopes.", latchkey.MaxResourceScopes))
 	}
+	// All of its scopes by default: the person approving sees each one
+	// granted on the consent page, and an MCP server that wants fewer
+	// asks for more only as a tool needs it (403 insufficient_scope), so
+	// an operator after least privilege names the few.
+	var defaults []string
+	for _, sc := range n.DefaultScopes {
+		switch sc = strings.TrimSpace(sc); {
+		case sc == "":
+		case !slices.Contains(scopes, sc):
+			fe.Add("default_scopes", fmt.Sprintf("The default scope %q is not one of the resource's scopes: %s.", sc, strings.Join(scopes, ", ")))
+		case !slices.Contains(defaults, sc):
+			defaults = append(defaults, sc)
+		}
+	}
+	if len(defaults) == 0 && len(fe.Get("default_scopes")) == 0 {
+		defaults = scopes
+	}
 	if err := fe.Err(); err != nil {
 		return nil, err
 	}
-	r := &latchkey.Resource{URI: uri, Name: name, Scopes: scopes, CreatedAt: s.now()}
+	r := &latchkey.Resource{URI: uri, Name: name, Scopes: scopes, DefaultScopes: slices.Clone(defaults), CreatedAt: s.now()}
 	// The store sets the record's subject to the new resource's id.
-	rec := s.auditRecord(Operator(), latchkey.AuditRecord{Action: latchkey.AuditResourceCreated, Detail: uri + " scopes " + strings.Join(scopes, " ")})
+	rec := s.auditRecord(Operator(), latchkey.AuditRecord{Action: latchkey.AuditResourceCreated,
+		Detail: uri + " scopes " + strings.Join(scopes, " ") + " default " + strings.Join(defaults, " ")})
 	if err := s.store.CreateResource(ctx, r, rec); err != nil {
 		return nil, err
 	}
-	s.log.Info("resource registered", "resource_id", r.ID, "uri", uri, "scopes", scopes)
+	s.log.Info("resource registered", "resource_id", r.ID, "uri", uri, "scopes", scopes, "default_scopes", r.DefaultScopes)
 	return r, nil
 }
 

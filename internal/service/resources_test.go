@@ -17,9 +17,18 @@ func TestCreateResource(t *testing.T) {
 	if r.URI != "https://mcp.example.com/mcp" || r.Name != "Tools" || strings.Join(r.Scopes, " ") != "mcp:tools mcp:resources" || r.ID == 0 {
 		t.Errorf("CreateResource = %+v; want the normal URI, the trimmed name, the scopes once each, an id", r)
 	}
+	// No default scopes named: all of its scopes.
+	if strings.Join(r.DefaultScopes, " ") != "mcp:tools mcp:resources" {
+		t.Errorf("CreateResource's default scopes = %q, want all its scopes", r.DefaultScopes)
+	}
 	recs, err := st.AuditRecords(ctx, latchkey.AuditFilter{Action: latchkey.AuditResourceCreated})
 	if err != nil || len(recs) != 1 || recs[0].SubjectID != idString(r.ID) || recs[0].Actor != latchkey.ActorOperator || !strings.Contains(recs[0].Detail, r.URI) {
 		t.Errorf("audit of the registration = %+v, %v", recs, err)
+	}
+
+	d, err := svc.CreateResource(ctx, NewResource{URI: "https://d.example/mcp", Name: "D", Scopes: []string{"a", "b", "c"}, DefaultScopes: []string{" c", "a", "c", ""}})
+	if err != nil || strings.Join(d.DefaultScopes, " ") != "c a" {
+		t.Errorf("CreateResource with default scopes = %+v, %v; want them trimmed, once each, in their order: c a", d, err)
 	}
 
 	// The same URI in another spelling is the same resource.
@@ -40,6 +49,7 @@ func TestCreateResource(t *testing.T) {
 		{"no scope", NewResource{URI: "https://a.example/mcp", Name: "x", Scopes: []string{" "}}, "scopes"},
 		{"scope *", NewResource{URI: "https://a.example/mcp", Name: "x", Scopes: []string{"*"}}, "scopes"},
 		{"scope with a space", NewResource{URI: "https://a.example/mcp", Name: "x", Scopes: []string{"a b"}}, "scopes"},
+		{"a default scope it does not understand", NewResource{URI: "https://a.example/mcp", Name: "x", Scopes: []string{"a"}, DefaultScopes: []string{"a", "b"}}, "default_scopes"},
 	} {
 		_, err := svc.CreateResource(ctx, tc.n)
 		var e *latchkey.Error

@@ -18,8 +18,8 @@ func (db *DB) CreateResource(ctx context.Context, r *latchkey.Resource, audit ..
 	var id int64
 	err := db.writeTx(ctx, func(tx *sql.Tx) error {
 		err := tx.QueryRowContext(ctx,
-			`INSERT INTO resources (uri, name, scopes, created_at) VALUES (?, ?, ?, ?) RETURNING id`,
-			r.URI, r.Name, sqlschema.EncodeScopeList(r.Scopes), formatTime(r.CreatedAt)).Scan(&id)
+			`INSERT INTO resources (uri, name, scopes, default_scopes, created_at) VALUES (?, ?, ?, ?, ?) RETURNING id`,
+			r.URI, r.Name, sqlschema.EncodeScopeList(r.Scopes), sqlschema.EncodeScopeList(r.DefaultScopes), formatTime(r.CreatedAt)).Scan(&id)
 		if isUnique(err) {
 			return storeerr.Conflict(storeerr.MsgResourceExists, err)
 		}
@@ -42,11 +42,12 @@ func (db *DB) CreateResource(ctx context.Context, r *latchkey.Resource, audit ..
 // scanResource reads one row of sqlschema.ResourceColumns.
 func scanResource(row rowScanner) (*latchkey.Resource, error) {
 	var r latchkey.Resource
-	var scopes string
-	if err := row.Scan(&r.ID, &r.URI, &r.Name, &scopes, timeColumn{&r.CreatedAt}); err != nil {
+	var scopes, defaults string
+	if err := row.Scan(&r.ID, &r.URI, &r.Name, &scopes, &defaults, timeColumn{&r.CreatedAt}); err != nil {
 		return nil, err
 	}
 	r.Scopes = sqlschema.DecodeScopeList(scopes)
+	r.DefaultScopes = sqlschema.DecodeScopeList(defaults)
 	return &r, nil
 }
 

@@ -41,9 +41,9 @@ const (
 	DeliveryColumns = `d.id, d.notification_id, d.webhook_id, d.recipient, d.state, d.attempts,
 		d.created_at, d.next_at, d.delivered_at, d.last_error, d.last_status, n.msg_id, n.type`
 	WebhookColumns = `w.id, w.url, w.events, w.secret, w.created_at`
-	// ResourceColumns are a registered resource's; its scopes are stored
-	// as EncodeScopeList writes them.
-	ResourceColumns = `r.id, r.uri, r.name, r.scopes, r.created_at`
+	// ResourceColumns are a registered resource's; its scopes and default
+	// scopes are stored as EncodeScopeList writes them.
+	ResourceColumns = `r.id, r.uri, r.name, r.scopes, r.default_scopes, r.created_at`
 )
 
 // The outbox's reads.

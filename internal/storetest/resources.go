@@ -14,10 +14,11 @@ import (
 // minutes after the epoch.
 func newResource(n int) *latchkey.Resource {
 	return &latchkey.Resource{
-		URI:       fmt.Sprintf("https://mcp%d.example.com/mcp", n),
-		Name:      fmt.Sprintf("MCP server %d", n),
-		Scopes:    []string{"mcp:tools", "mcp:resources"},
-		CreatedAt: at(time.Duration(n) * time.Minute),
+		URI:           fmt.Sprintf("https://mcp%d.example.com/mcp", n),
+		Name:          fmt.Sprintf("MCP server %d", n),
+		Scopes:        []string{"mcp:tools", "mcp:resources"},
+		DefaultScopes: []string{"mcp:tools"},
+		CreatedAt:     at(time.Duration(n) * time.Minute),
 	}
 }
 
@@ -35,6 +36,7 @@ func testResources(t *testing.T, open func(t *testing.T) latchkey.Store) {
 		s := open(t)
 		r := newResource(1)
 		r.Scopes = []string{"b", "a", "c"} // kept in their order
+		r.DefaultScopes = []string{"c", "b"}
 		createResource(t, s, r)
 		if r.ID <= 0 {
 			t.Fatalf("CreateResource set ID %d, want a positive id", r.ID)

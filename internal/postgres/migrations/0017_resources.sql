@@ -2,13 +2,16 @@
 -- resource create): uri in the normal form latchkey.NormalizeResourceURI
 -- gives it, which requests are compared with (byte for byte: COLLATE
 -- "C"); scopes those it understands, separated by spaces as OAuth's scope
--- parameter writes them.
+-- parameter writes them; default_scopes, written so, those of them a
+-- request naming no scope gets when none of its application's default
+-- scopes is one.
 CREATE TABLE resources (
-    id         bigint      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    uri        text        COLLATE "C" NOT NULL UNIQUE,
-    name       text        NOT NULL,
-    scopes     text        NOT NULL,
-    created_at timestamptz NOT NULL
+    id             bigint      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    uri            text        COLLATE "C" NOT NULL UNIQUE,
+    name           text        NOT NULL,
+    scopes         text        NOT NULL,
+    default_scopes text        NOT NULL,
+    created_at     timestamptz NOT NULL
 );
 
 -- The resource an access token was issued for: its aud. '' for a token

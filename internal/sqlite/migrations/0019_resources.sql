@@ -2,13 +2,15 @@
 -- resource create): uri in the normal form latchkey.NormalizeResourceURI
 -- gives it, which requests are compared with; scopes those it
 -- understands, separated by spaces as OAuth's scope parameter writes
--- them.
+-- them; default_scopes, written so, those of them a request naming no
+-- scope gets when none of its application's default scopes is one.
 CREATE TABLE resources (
-    id         INTEGER PRIMARY KEY AUTOINCREMENT,
-    uri        TEXT NOT NULL UNIQUE,
-    name       TEXT NOT NULL,
-    scopes     TEXT NOT NULL,
-    created_at TEXT NOT NULL
+    id             INTEGER PRIMARY KEY AUTOINCREMENT,
+    uri            TEXT NOT NULL UNIQUE,
+    name           TEXT NOT NULL,
+    scopes         TEXT NOT NULL,
+    default_scopes TEXT NOT NULL,
+    created_at     TEXT NOT NULL
 ) STRICT;
 
 -- The resource an access token was issued for: its aud. '' for a token
