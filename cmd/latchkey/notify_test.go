@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -30,8 +31,10 @@ type hookReceiver struct {
 	mu    sync.Mutex
 	key   []byte
 	posts chan hookPost
-	// inFlight counts the requests of each webhook-id being answered;
-	// twice is the number of times a second arrived meanwhile.
+	// inFlight counts the requests of each webhook-id whose senders
+	// still wait for their answers; twice is the number of times another
+	// arrived meanwhile. A sender that gave up (timed out, or was killed)
+	// no longer waits, though the request may still be held here.
 	inFlight map[string]int
 	twice    int
 	// hold, while not nil, is waited on before each answer.
@@ -59,7 +62,9 @@ func newHookReceiver(t *testing.T) *hookReceiver {
 		}
 		r.inFlight[id]++
 		r.mu.Unlock()
-		defer func() { r.mu.Lock(); r.inFlight[id]--; r.mu.Unlock() }()
+		// The request's context ends when its sender hangs up, or when it
+		// is answered.
+		context.AfterFunc(req.Context(), func() { r.mu.Lock(); r.inFlight[id]--; r.mu.Unlock() })
 		p := hookPost{ID: id, Body: string(body)}
 		if p.Err = webhook.Verify(key, req.Header, body, time.Now(), time.Minute); p.Err == nil {
 			p.Err = json.Unmarshal(body, &p.Msg)
@@ -302,7 +307,7 @@ func notificationCrash(t *testing.T, bin string, env []string, cliEnv func(strin
 	twice := hook.twice
 	hook.mu.Unlock()
 	if twice != 0 {
-		t.Errorf("%d times a message arrived while it was being delivered already: two servers held one delivery", twice)
+		t.Errorf("%d times a message arrived while its sender was still waiting for an earlier copy: one delivery sent twice at once", twice)
 	}
 	again := 0
 	for _, n := range seen {

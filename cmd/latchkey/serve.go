@@ -95,7 +95,7 @@ func (e *env) parseServe(args []string) (*serveConfig, error) {
 	mailFrom := fs.String("mail-from", "", "the From address of notification mail, e.g. Latchkey <tokens@example.com> (required with --smtp-url)")
 	reminders := fs.String("expiry-reminders", "30d,7d,1d", "how long before a token expires its owner is reminded: comma-separated lifetimes, or off")
 	allowPrivate := fs.Bool("webhook-allow-private", false, "let webhooks reach loopback, private and link-local addresses (refused by default)")
-	claim := fs.String("delivery-claim", "2m", "how long a notification's delivery is one server's alone: if this server dies, another sends it again after that; each attempt gets half of it at most, and 10s")
+	claim := fs.String("delivery-claim", "2m", "how long a notification's delivery is one server's alone: if this server dies, another sends it again after that; each attempt gets half of it at most, and 10s, and ends a quarter of it before it runs out")
 	if err := fs.parse(args); err != nil {
 		return nil, err
 	}
@@ -229,7 +229,9 @@ func parseDefaultScopes(s string, extra []string) ([]string, error) {
 }
 
 // attemptTimeout is how long one attempt at a delivery may take: half the
-// claim, so that no other server sends it meanwhile, and 10 s at most.
+// claim, and 10 s at most. However late an attempt began, the notifier
+// also ends it a quarter of the claim before the claim runs out, so that
+// no other server sends the delivery meanwhile.
 func attemptTimeout(claim time.Duration) time.Duration { return min(10*time.Second, claim/2) }
 
 // parseReminders reads --expiry-reminders: lifetimes such as 30d,7d,1d,

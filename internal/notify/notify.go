@@ -65,7 +65,10 @@ type Options struct {
 	// Every is how often the outbox is read: a second.
 	Every time.Duration
 	// Claim is how long a claimed delivery is this server's alone: two
-	// minutes, well over a delivery's timeout.
+	// minutes, well over a delivery's timeout. An attempt is ended a
+	// quarter of it before it runs out, however late it began (a busy
+	// database can take a while to hand the claim over), so that no
+	// other server sends the delivery while this one still does.
 	Claim time.Duration
 	// Batch is the most notifications fanned out, or deliveries sent
 	// (all at once), in one pass: 32.
@@ -209,19 +212,23 @@ func (n *Notifier) Deliver(ctx context.Context) (int, error) {
 }
 
 // start claims the deliveries due, as many as there are free slots, and
-// starts each at once: each must be tried while its claim holds, and an
-// attempt takes at most half of it (the sender's timeout). wait waits for
-// them and returns what went wrong recording them.
+// starts each at once. wait waits for them and returns what went wrong
+// recording them.
 func (n *Notifier) start(ctx context.Context) (int, func() error, error) {
 	free := cap(n.slots) - len(n.slots)
 	if free <= 0 {
 		return 0, func() error { return nil }, nil
 	}
 	now := n.o.Clock()
-	ds, err := n.o.Store.ClaimDeliveries(ctx, n.o.Server, now, now.Add(n.o.Claim), free)
+	until := now.Add(n.o.Claim)
+	ds, err := n.o.Store.ClaimDeliveries(ctx, n.o.Server, now, until, free)
 	if err != nil {
 		return 0, nil, err
 	}
+	// Each attempt must be over while its claim holds, with time left
+	// to record it: from the claim as it was made, not from when the
+	// store returned it, which may be seconds later.
+	deadline := until.Add(-n.o.Claim / 4)
 	var wg sync.WaitGroup
 	errs := make([]error, len(ds))
 	for i, d := range ds {
@@ -229,7 +236,7 @@ func (n *Notifier) start(ctx context.Context) (int, func() error, error) {
 		n.running.Add(1)
 		wg.Go(func() {
 			defer func() { <-n.slots; n.running.Done() }()
-			if errs[i] = n.deliver(ctx, d); errs[i] != nil {
+			if errs[i] = n.deliver(ctx, d, deadline); errs[i] != nil {
 				n.o.Log.Error("delivering notifications", "err", errs[i])
 			}
 		})
@@ -237,13 +244,31 @@ func (n *Notifier) start(ctx context.Context) (int, func() error, error) {
 	return len(ds), func() error { wg.Wait(); return errors.Join(errs...) }, nil
 }
 
-// deliver tries d once and records the attempt.
-func (n *Notifier) deliver(ctx context.Context, d *latchkey.Delivery) error {
+// errClaimEnding ends an attempt whose claim is about to run out.
+var errClaimEnding = errors.New("timed out: the delivery's claim was running out")
+
+// deliver tries d once, giving up at deadline, and records the attempt.
+// When deadline has passed already, it neither tries nor records: the
+// claim is left to run out, and the delivery is sent again then.
+func (n *Notifier) deliver(ctx context.Context, d *latchkey.Delivery, deadline time.Time) error {
 	kind := "webhook"
 	if d.WebhookID == "" {
 		kind = "mail"
 	}
-	status, err := n.send(ctx, d)
+	// The deadline is on the Notifier's clock; a context's, on the
+	// machine's: what is left is the same on both.
+	left := deadline.Sub(n.o.Clock())
+	if left <= 0 {
+		n.o.Log.Warn("a delivery's claim was nearly over before it could be tried: it is sent again once the claim runs out",
+			"delivery_id", d.ID, "kind", kind, "webhook_id", d.WebhookID, "type", d.Type)
+		return nil
+	}
+	sctx, cancel := context.WithTimeoutCause(ctx, left, errClaimEnding)
+	status, err := n.send(sctx, d)
+	if err != nil && ctx.Err() == nil && context.Cause(sctx) == errClaimEnding {
+		err = errClaimEnding
+	}
+	cancel()
 	at := n.o.Clock()
 	a := latchkey.Attempt{DeliveryID: d.ID, Server: n.o.Server, At: at, Status: status}
 	outcome := "delivered"
