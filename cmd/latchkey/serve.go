@@ -85,7 +85,7 @@ func (e *env) parseServe(args []string) (*serveConfig, error) {
 	limitCreateAddr := fs.String("limit-create-addr", rateString(httpapi.DefaultLimits.CreatePerAddr), "token creations allowed per client address: PER_SECOND[:BURST], or off")
 	limitSignInAddr := fs.String("limit-sign-in-addr", rateString(httpapi.DefaultLimits.SignInPerAddr), "failed sign-ins allowed per client address: PER_SECOND[:BURST], or off")
 	limitSignInAccount := fs.String("limit-sign-in-account", rateString(httpapi.DefaultLimits.SignInPerAccount), "failed sign-ins allowed per account name: PER_SECOND[:BURST], or off")
-	limitRegistration := fs.String("limit-registration", rateString(httpapi.DefaultLimits.RegistrationPerAddr), "requests to /oauth/register allowed per client address, refused ones included: PER_SECOND[:BURST], or off")
+	limitRegistration := fs.String("limit-registration", rateString(httpapi.DefaultLimits.RegistrationPerAddr), "requests to /oauth/register, and fetches of clients' metadata documents, allowed per client address, refused ones included: PER_SECOND[:BURST], or off")
 	limitTokenEndpoint := fs.String("limit-token-endpoint", rateString(httpapi.DefaultLimits.TokenEndpointPerAddr), "requests to /oauth/token, /oauth/revoke and /oauth/introspect allowed per client address: PER_SECOND[:BURST], or off")
 	proxies := fs.String("trusted-proxies", "", "comma-separated addresses or CIDRs of proxies whose X-Forwarded-For and X-Forwarded-Proto are believed")
 	publicURL := fs.String("public-url", "", "the server's address as its users reach it, e.g. https://tokens.example.com (the OAuth issuer; default: each request's own)")

@@ -25,7 +25,7 @@ const unverifiedNote = "Unverified application"
 const agentRedirect = "http://127.0.0.1:7781/callback"
 
 // withDocuments gives the harness a server of metadata documents.
-func withDocuments(t *testing.T) func(*oauthHarness) {
+func withDocuments(t testing.TB) func(*oauthHarness) {
 	return func(h *oauthHarness) { h.documents = cimdtest.NewServer(t) }
 }
 
@@ -125,11 +125,23 @@ func TestMetadataDocumentClient(t *testing.T) {
 			if !c.Public() || c.Name != "Agent Smith" || c.Redirect != agentRedirect {
 				t.Errorf("the client's row = %+v, want public, named by its document", c)
 			}
-			jti := claims(t, tok.AccessToken)["jti"].(string)
-			row, err := h.store.Token(t.Context(), jti)
+			cl := claims(t, tok.AccessToken)
+			row, err := h.store.Token(t.Context(), cl["jti"].(string))
 			if err != nil || row.ClientID != c.ID || row.UserID != h.alice.ID {
 				t.Errorf("the token's row = %+v, %v; want client %d, alice's", row, err, c.ID)
 			}
+			if cl["aud"] != strconv.FormatInt(c.ID, 10) {
+				t.Errorf("the token's aud = %v, want the client's row id %d", cl["aud"], c.ID)
+			}
+
+			// The token, revocation and introspection endpoints fetch
+			// nothing, even once the document is no longer kept.
+			h.clock.Advance(cimd.DefaultTTL)
+			defer func() {
+				if n := h.documents.Hits("/agent/client.json"); n != 1 {
+					t.Errorf("the document was fetched %d times, want once: only the authorization endpoint reads it", n)
+				}
+			}()
 
 			// Introspection names the client by its client_id, the URL.
 			status, in := h.post("/oauth/introspect", h.other, h.otherSecret, url.Values{"token": {tok.AccessToken}})
@@ -326,7 +338,16 @@ func TestMetadataDocumentRefusals(t *testing.T) {
 func TestMetadataDocumentGuard(t *testing.T) {
 	h := newOAuthHarness(t, withDocuments(t), func(h *oauthHarness) { h.strictFetch = true })
 	id := h.documents.Document("/agent.json", agentDocument())
-	refusedHere(t, "a document on the loopback", oauthtest.NewBrowser(t, h.srv.URL).Get(authorizeURL(h, id, nil)), http.StatusBadRequest, "invalid_client")
+	p := oauthtest.NewBrowser(t, h.srv.URL).Get(authorizeURL(h, id, nil))
+	refusedHere(t, "a document on the loopback", p, http.StatusBadRequest, "invalid_client")
+	// Why stays in the log: a page that said it would tell what an
+	// address inside a name resolves to.
+	if strings.Contains(p.Body, "loopback") {
+		t.Errorf("the refusal's page says why the document was not fetched: %.600s", p.Body)
+	}
+	if !strings.Contains(p.Body, "describes itself in a document at "+strings.TrimPrefix(h.documents.URL, "https://")) {
+		t.Errorf("the refusal's page does not name where the document is: %.600s", p.Body)
+	}
 	if n := h.documents.Conns.Load(); n != 0 {
 		t.Errorf("the document's server accepted %d connections, want none", n)
 	}

@@ -83,6 +83,7 @@ func (p *Provider) metadataClient(ctx context.Context, r *http.Request) error {
 				break
 			}
 		}
+		p.log.InfoContext(ctx, "client metadata document refused", "client_id", id, "err", hint)
 		return fosite.ErrInvalidClient.WithHint("The client's metadata document cannot be used: " + hint)
 	}
 	if err != nil {

@@ -190,3 +190,25 @@ func TestSyncMetadataClientRace(t *testing.T) {
 		t.Errorf("%d clients of %s, want one", n, agentURL)
 	}
 }
+
+// TestSyncMetadataClientPruned: a client of a document that issued no
+// token is pruned as a self-registered one is, and made again, anew, the
+// next time its URL is used.
+func TestSyncMetadataClientPruned(t *testing.T) {
+	clk := newHandClock()
+	svc, st := newTestService(t, Config{Now: clk.Now})
+	m := MetadataClient{URL: agentURL, Name: "Agent", RedirectURIs: []string{"https://agent.example.com/cb"}}
+	first, err := svc.SyncMetadataClient(t.Context(), latchkey.Origin{}, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(RegistrationLifetime + time.Second)
+	svc.pruneExpired(t.Context())
+	if _, err := st.ClientByMetadataURL(t.Context(), agentURL); latchkey.ErrorCode(err) != latchkey.ENOTFOUND {
+		t.Fatalf("after RegistrationLifetime unused, ClientByMetadataURL = %v, want it pruned", err)
+	}
+	again, err := svc.SyncMetadataClient(t.Context(), latchkey.Origin{}, m)
+	if err != nil || again.ID == first.ID || !again.CreatedAt.Equal(clk.Now()) {
+		t.Errorf("SyncMetadataClient after the prune = %+v, %v; want a new client, made now", again, err)
+	}
+}
