@@ -12,25 +12,27 @@ type AuditAction string
 
 // The actions the audit log records.
 const (
-	AuditTokenCreated   AuditAction = "token.created"
-	AuditTokenRevoked   AuditAction = "token.revoked"
-	AuditTokenRotated   AuditAction = "token.rotated"
-	AuditTokenReuse     AuditAction = "token.reuse_detected" // a rotated token rotated again after its successor was used
-	AuditAuthRefused    AuditAction = "auth.refused"         // a revoked or expired token was presented
-	AuditUserCreated    AuditAction = "user.created"
-	AuditUserUpdated    AuditAction = "user.updated"
-	AuditUserDeleted    AuditAction = "user.deleted"
-	AuditUserRestored   AuditAction = "user.restored"
-	AuditKeyAdded       AuditAction = "key.added" // rotated or imported
-	AuditClientAdded    AuditAction = "client.registered"
-	AuditClientRevoked  AuditAction = "client.revoked"
-	AuditClientUpdated  AuditAction = "client.updated"         // what a client's metadata document says changed
-	AuditAppAuthorized  AuditAction = "application.authorized" // a user approved an application (a consent)
-	AuditWebhookCreated AuditAction = "webhook.created"
-	AuditWebhookDeleted AuditAction = "webhook.deleted"
-	AuditSignInOK       AuditAction = "signin.succeeded"
-	AuditSignInRefused  AuditAction = "signin.failed"
-	AuditRateLimitedHit AuditAction = "rate.limited"
+	AuditTokenCreated    AuditAction = "token.created"
+	AuditTokenRevoked    AuditAction = "token.revoked"
+	AuditTokenRotated    AuditAction = "token.rotated"
+	AuditTokenReuse      AuditAction = "token.reuse_detected" // a rotated token rotated again after its successor was used
+	AuditAuthRefused     AuditAction = "auth.refused"         // a revoked or expired token was presented
+	AuditUserCreated     AuditAction = "user.created"
+	AuditUserUpdated     AuditAction = "user.updated"
+	AuditUserDeleted     AuditAction = "user.deleted"
+	AuditUserRestored    AuditAction = "user.restored"
+	AuditKeyAdded        AuditAction = "key.added" // rotated or imported
+	AuditClientAdded     AuditAction = "client.registered"
+	AuditClientRevoked   AuditAction = "client.revoked"
+	AuditClientUpdated   AuditAction = "client.updated"         // what a client's metadata document says changed
+	AuditAppAuthorized   AuditAction = "application.authorized" // a user approved an application (a consent)
+	AuditWebhookCreated  AuditAction = "webhook.created"
+	AuditWebhookDeleted  AuditAction = "webhook.deleted"
+	AuditResourceCreated AuditAction = "resource.created"
+	AuditResourceDeleted AuditAction = "resource.deleted"
+	AuditSignInOK        AuditAction = "signin.succeeded"
+	AuditSignInRefused   AuditAction = "signin.failed"
+	AuditRateLimitedHit  AuditAction = "rate.limited"
 )
 
 // AuditActor is who an audit record says acted, by kind.
@@ -58,6 +60,7 @@ var AuditActions = []AuditAction{
 	AuditUserCreated, AuditUserUpdated, AuditUserDeleted, AuditUserRestored,
 	AuditKeyAdded, AuditClientAdded, AuditClientRevoked, AuditClientUpdated,
 	AuditAppAuthorized, AuditWebhookCreated, AuditWebhookDeleted,
+	AuditResourceCreated, AuditResourceDeleted,
 	AuditSignInOK, AuditSignInRefused, AuditRateLimitedHit,
 }
 

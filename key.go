@@ -48,6 +48,7 @@ type Store interface {
 	TokenStore
 	InventoryStore
 	ClientStore
+	ResourceStore
 	KeyStore
 	AuditStore
 	GrantStore

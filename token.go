@@ -25,6 +25,11 @@ type Token struct {
 	LastUsedAt *time.Time
 	KeyID      string  // kid of the key that signed the JWT
 	Client     *Client // the issuing client, filled by reads
+	// Audience is the resource (RFC 8707) an OAuth access token was
+	// issued for: the normal form of its URI (NormalizeResourceURI), the
+	// JWT's aud. "" for a token for Latchkey's own API, whose aud is its
+	// client's id (Passport's); only such a token is accepted by the API.
+	Audience string
 	// ParentID is the id of the token whose bearer made this one through
 	// the API; "" when it was made in the web pages, at the command line
 	// or by the OAuth token endpoint. A token never outlives its parent,

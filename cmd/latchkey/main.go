@@ -1,5 +1,6 @@
 // Command latchkey is the Latchkey personal access token server and its
-// operator tools: serve, migrate, user, token, keys, client, webhook and audit.
+// operator tools: serve, migrate, user, token, keys, client, resource,
+// webhook and audit.
 package main
 
 import (
@@ -73,6 +74,7 @@ Usage:
   latchkey token   create|list|revoke|rotate
   latchkey keys    rotate|import|list
   latchkey client  create|list|revoke
+  latchkey resource create|list|delete
   latchkey webhook create|list|delete|deliveries
   latchkey audit   [flags]            list the audit log
   latchkey bench   [flags]            measure the server under load on this machine
@@ -114,6 +116,8 @@ func (e *env) dispatch(ctx context.Context, cmd string, rest []string) error {
 		return e.keys(ctx, rest)
 	case "client", "clients":
 		return e.client(ctx, rest)
+	case "resource", "resources":
+		return e.resource(ctx, rest)
 	case "webhook", "webhooks":
 		return e.webhook(ctx, rest)
 	case "audit":

@@ -49,7 +49,10 @@ type hiddenField struct{ Name, Value string }
 
 type consentPage struct {
 	Client string
-	Scopes []scopeLine
+	// Resource is the resource server the token is for (RFC 8707), nil
+	// for Latchkey's API.
+	Resource *latchkey.Resource
+	Scopes   []scopeLine
 	// Defaulted: the application asked for no scope in particular, and
 	// Scopes are its defaults.
 	Defaulted bool
@@ -65,7 +68,7 @@ type consentPage struct {
 
 // authorizeParams are the parameters of an authorization request that the
 // consent form carries back.
-var authorizeParams = []string{"response_type", "client_id", "redirect_uri", "scope", "state", "code_challenge", "code_challenge_method", "response_mode", "nonce", "prompt"}
+var authorizeParams = []string{"response_type", "client_id", "redirect_uri", "scope", "state", "code_challenge", "code_challenge_method", "response_mode", "nonce", "prompt", "resource"}
 
 // authorize serves GET and POST /oauth/authorize: a person signs in,
 // approves or denies, and goes back to the application with a code or an
@@ -89,6 +92,7 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 		}
 		return nil
 	})
+	ctx = oauth.WithSite(ctx, s.site(r))
 	ar, err := s.oauth.ParseAuthorize(ctx, r)
 	if err != nil {
 		if oauth.Redirectable(ar) {
@@ -167,9 +171,12 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// Approved before, as the service remembers approvals, and not asked
-	// to ask again: straight back to the application.
+	// to ask again: straight back to the application. A consent names
+	// scopes, not the resource they were approved for: a token for
+	// another resource server is asked for every time.
+	resource := oauth.RequestResource(ar)
 	remembered := false
-	if !slices.Contains(prompt, "consent") {
+	if !slices.Contains(prompt, "consent") && resource == nil {
 		remembered, err = s.svc.ConsentRemembered(ctx, u.ID, c, requested)
 		if err != nil {
 			s.log.ErrorContext(ctx, "reading a consent", "request_id", requestID(r), "err", err)
@@ -188,7 +195,7 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 	// The consent page shows the scopes, defaults included, and its form
 	// names them, so that what is approved is what the person saw.
 	page := consentPage{Client: c.Name, RedirectTo: ar.GetRedirectURI().String(), Scopes: scopeLines(requested), Defaulted: defaulted,
-		SelfRegistered: c.SelfRegistered}
+		SelfRegistered: c.SelfRegistered, Resource: resource}
 	if c.MetadataURL != "" {
 		page.MetadataHost = urlHost(c.MetadataURL)
 	}
@@ -237,6 +244,8 @@ func plainRefusal(code string) string {
 		return "The link that brought you here is incomplete, or does not match how the application was registered."
 	case "invalid_scope":
 		return "The application asked for access this server does not offer."
+	case "invalid_target":
+		return "The application asked for access to a service this server does not issue tokens for."
 	case "unsupported_response_type", "unauthorized_client", "unsupported_response_mode":
 		return "The application asked to sign you in in a way this server does not allow."
 	case "server_error", "temporarily_unavailable":
@@ -262,7 +271,8 @@ func (s *Server) tokenEndpoint(h http.HandlerFunc) http.Handler {
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 		origin := latchkey.Origin{Address: s.clientIP(r), UserAgent: r.UserAgent()}
-		h(basicChallenge{w}, r.WithContext(oauth.WithOrigin(r.Context(), origin)))
+		ctx := oauth.WithSite(oauth.WithOrigin(r.Context(), origin), s.site(r))
+		h(basicChallenge{w}, r.WithContext(ctx))
 	})
 }
 
@@ -309,6 +319,10 @@ func (s *Server) metadata(w http.ResponseWriter, r *http.Request) {
 		// Every authorization response, success or error, carries iss
 		// (RFC 9207).
 		"authorization_response_iss_parameter_supported": true,
+		// The resource parameter (RFC 8707) is taken at the authorization
+		// and token endpoints. No RFC names a member for it; this one is
+		// what several servers write.
+		"resource_indicators_supported": true,
 	}
 	if s.opts.Registration.on() {
 		m["registration_endpoint"] = base + "/oauth/register"
@@ -321,6 +335,14 @@ func (s *Server) metadata(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	s.metadataCaching(w.Header())
 	_ = json.NewEncoder(w).Encode(m)
+}
+
+// site is where r was addressed, as the authorization server needs it:
+// the issuer, and the API's resource identifier, as the metadata
+// documents name them.
+func (s *Server) site(r *http.Request) oauth.Site {
+	iss := s.baseURL(r)
+	return oauth.Site{Issuer: iss, API: iss + apiPath}
 }
 
 // baseURL is the server's public address: --public-url, else what the

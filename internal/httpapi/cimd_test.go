@@ -427,3 +427,52 @@ func TestMetadataDocumentBudget(t *testing.T) {
 		t.Errorf("the kept document was fetched %d times, want once", n)
 	}
 }
+
+// TestMetadataDocumentClientResource: a client identified by its metadata
+// document asks for a token for a registered resource (RFC 8707): the
+// consent page marks it unverified and names the resource, and the token
+// is bound to the resource (aud), as introspection, naming the client by
+// its URL, says too. The metadata advertises both.
+func TestMetadataDocumentClientResource(t *testing.T) {
+	h := newResourceHarness(t, withDocuments(t))
+	meta := metadataOf(t, h.srv.URL)
+	if meta["client_id_metadata_document_supported"] != true || meta["resource_indicators_supported"] != true {
+		t.Fatalf("metadata: client_id_metadata_document_supported %v, resource_indicators_supported %v; want both true",
+			meta["client_id_metadata_document_supported"], meta["resource_indicators_supported"])
+	}
+	id := h.documents.Document("/agent/client.json", agentDocument())
+	conf := agentConfig(t, h.oauthHarness, id)
+	conf.Scopes = []string{mcpTools}
+	b := oauthtest.NewBrowser(t, h.srv.URL)
+	verifier := oauth2.GenerateVerifier()
+	p := b.SignIn("alice", h.alicePassword, b.Get(conf.AuthCodeURL("state-cimd-res-1", oauth2.S256ChallengeOption(verifier), resource(mcpSpelled))))
+	if !p.IsConsent() || !strings.Contains(p.Body, unverifiedNote) || !strings.Contains(p.Body, "Tools server") || !strings.Contains(p.Body, "<code>"+mcpURI+"</code>") {
+		t.Fatalf("consent page: want the unverified note and the resource's name and URI: %d %.1200s", p.Status, p.Body)
+	}
+	q := oauthtest.Callback(t, b.Consent(p, "approve"), agentRedirect)
+	tok, err := conf.Exchange(t.Context(), q.Get("code"), oauth2.VerifierOption(verifier), resource(mcpURI))
+	if err != nil {
+		t.Fatal(err)
+	}
+	header, c := jwtParts(t, tok.AccessToken)
+	if header["typ"] != "at+jwt" || c["aud"] != mcpURI || c["iss"] != h.issuer() || c["scope"] != mcpTools || c["sub"] != strconv.FormatInt(h.alice.ID, 10) {
+		t.Errorf("token: header %v claims %v; want at+jwt for %s, scope %s, issued by %s to alice", header, c, mcpURI, mcpTools, h.issuer())
+	}
+	verifyWithJWKS(t, h.srv.URL, tok.AccessToken)
+	if st := h.api(tok.AccessToken, h.alice); st != http.StatusUnauthorized {
+		t.Errorf("Latchkey's API with a token for %s = %d, want 401", mcpURI, st)
+	}
+	status, in := h.post("/oauth/introspect", h.other, h.otherSecret, url.Values{"token": {tok.AccessToken}})
+	if status != http.StatusOK || in["active"] != true || in["aud"] != mcpURI || in["client_id"] != id {
+		t.Errorf("introspect = %d %v, want active, aud %s, client_id %s", status, in, mcpURI, id)
+	}
+
+	// A refresh, as the client sends it, keeps the resource.
+	status, body := h.post("/oauth/token", nil, "", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok.RefreshToken}, "client_id": {id}})
+	if status != http.StatusOK {
+		t.Fatalf("refresh = %d %v, want new tokens", status, body)
+	}
+	if _, c2 := jwtParts(t, body["access_token"].(string)); c2["aud"] != mcpURI {
+		t.Errorf("refreshed token's aud = %v, want %s", c2["aud"], mcpURI)
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"github.com/latchkey/latchkey/internal/cimd"
 	"github.com/latchkey/latchkey/internal/httpapi"
 	"github.com/latchkey/latchkey/internal/oauthtest"
+	"github.com/latchkey/latchkey/internal/service"
 )
 
 // FuzzAuthorize sends /oauth/authorize any query, by GET and by POST (the
@@ -23,6 +24,9 @@ import (
 func FuzzAuthorize(f *testing.F) {
 	h := newOAuthHarness(f, withDocuments(f))
 	agent := h.documents.Document("/agent.json", agentDocument())
+	if _, err := h.svc.CreateResource(f.Context(), service.NewResource{URI: "https://mcp.example.com/mcp", Name: "Tools", Scopes: []string{"mcp:tools"}}); err != nil {
+		f.Fatal(err)
+	}
 	b := oauthtest.NewBrowser(f, h.srv.URL)
 	b.SignIn("alice", h.alicePassword, b.Get(h.srv.URL+"/login"))
 	b.Client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
@@ -44,6 +48,12 @@ func FuzzAuthorize(f *testing.F) {
 		"response_type=code&client_id=" + url.QueryEscape(agent) + "&redirect_uri=" + url.QueryEscape(h.redirect) + "&state=abcdefgh12&code_challenge=" + challenge + "&code_challenge_method=S256",
 		"response_type=code&client_id=" + url.QueryEscape(agent) + "&redirect_uri=" + url.QueryEscape(agentRedirect) + "&state=abcdefgh12&scope=admin",
 		"response_type=code&client_id=" + url.QueryEscape(agent+"#x") + "&redirect_uri=" + url.QueryEscape(agentRedirect),
+		// Resource indicators (RFC 8707): registered, the API's own, unknown, two, malformed.
+		"response_type=code&client_id=2&redirect_uri=" + url.QueryEscape(h.redirect) + "&scope=mcp:tools&state=abcdefgh12&resource=" + url.QueryEscape("HTTPS://MCP.example.com:443/mcp/"),
+		"response_type=code&client_id=2&redirect_uri=" + url.QueryEscape(h.redirect) + "&scope=tokens.read&state=abcdefgh12&resource=" + url.QueryEscape(h.srv.URL+"/api/1.0"),
+		"response_type=code&client_id=2&redirect_uri=" + url.QueryEscape(h.redirect) + "&state=abcdefgh12&resource=https://mcp.example.com/mcp&resource=https://x.example/",
+		"response_type=code&client_id=2&redirect_uri=" + url.QueryEscape(h.redirect) + "&state=abcdefgh12&resource=https://mcp.example.com/%zz%23frag&audience=x",
+		"response_type=code&client_id=" + url.QueryEscape(agent) + "&redirect_uri=" + url.QueryEscape(agentRedirect) + "&scope=mcp:tools&state=abcdefgh12&code_challenge=" + challenge + "&code_challenge_method=S256&resource=https://mcp.example.com/mcp",
 		"",
 	} {
 		f.Add(false, q)
@@ -121,6 +131,7 @@ func FuzzToken(f *testing.F) {
 		{"grant_type=password&username=alice&password=x", app, "wrong"},
 		{"grant_type=authorization_code&grant_type=refresh_token", "%zz", "\x00"},
 		{"%%%", "", ""},
+		{"grant_type=refresh_token&refresh_token=abc.def&resource=https://mcp.example.com/mcp&resource=%23", app, h.appSecret},
 	} {
 		f.Add(seed.form, seed.user, seed.pass)
 	}

@@ -151,8 +151,8 @@ func TestOAuthIssuerParameter(t *testing.T) {
 }
 
 // TestOAuthMetadata: RFC 8414's document names the issuer that
-// authorization responses carry, says that they carry it, and lists the
-// scopes.
+// authorization responses carry, says that they carry it, that the
+// resource parameter is taken, and lists the scopes.
 func TestOAuthMetadata(t *testing.T) {
 	for _, tc := range []struct {
 		name      string
@@ -169,10 +169,11 @@ func TestOAuthMetadata(t *testing.T) {
 			}
 			defer resp.Body.Close()
 			var m struct {
-				Issuer            string   `json:"issuer"`
-				AuthorizationEP   string   `json:"authorization_endpoint"`
-				ScopesSupported   []string `json:"scopes_supported"`
-				ISSParamSupported *bool    `json:"authorization_response_iss_parameter_supported"`
+				Issuer             string   `json:"issuer"`
+				AuthorizationEP    string   `json:"authorization_endpoint"`
+				ScopesSupported    []string `json:"scopes_supported"`
+				ISSParamSupported  *bool    `json:"authorization_response_iss_parameter_supported"`
+				ResourceIndicators *bool    `json:"resource_indicators_supported"`
 			}
 			if err := json.NewDecoder(resp.Body).Decode(&m); err != nil {
 				t.Fatal(err)
@@ -182,6 +183,9 @@ func TestOAuthMetadata(t *testing.T) {
 			}
 			if m.ISSParamSupported == nil || !*m.ISSParamSupported {
 				t.Errorf("authorization_response_iss_parameter_supported = %v, want true", m.ISSParamSupported)
+			}
+			if m.ResourceIndicators == nil || !*m.ResourceIndicators {
+				t.Errorf("resource_indicators_supported = %v, want true (RFC 8707's resource parameter is taken)", m.ResourceIndicators)
 			}
 			if diff := cmp.Diff(latchkey.BuiltinScopes, m.ScopesSupported); diff != "" {
 				t.Errorf("scopes_supported (-want +got):\n%s", diff)

@@ -60,6 +60,8 @@ type oauthHarness struct {
 	// refuses the loopback, as serve does.
 	documents   *cimdtest.Server
 	strictFetch bool
+	// extraScopes: the server's --extra-scopes.
+	extraScopes []string
 
 	alice, bob       *latchkey.User
 	app              *latchkey.Client // confidential
@@ -107,7 +109,7 @@ func newOAuthHarness(t testing.TB, configure ...func(*oauthHarness)) *oauthHarne
 	}
 	fast := password.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
 	h.clock = &clock{now: start}
-	svc, err := service.New(ctx, st, sealer, service.Config{Password: &fast, Now: h.clock.Now})
+	svc, err := service.New(ctx, st, sealer, service.Config{Password: &fast, Now: h.clock.Now, ExtraScopes: h.extraScopes})
 	if err != nil {
 		t.Fatal(err)
 	}

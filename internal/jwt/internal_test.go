@@ -172,6 +172,8 @@ func FuzzClaims(f *testing.F) {
 		`{"aud":"3","jti":"abc","iat":1773497366,"nbf":1773497366,"exp":1773504566,"sub":"42","scopes":["tokens.read"]}`,
 		// What Passport writes.
 		`{"aud":"3","jti":"abc","iat":1773497366.123456,"nbf":1773497366.123456,"exp":1773504566.5,"sub":"42","scopes":[]}`,
+		// What Sign writes for a resource server (RFC 9068).
+		`{"iss":"https://t.example","aud":"https://mcp.example/mcp","sub":"42","client_id":"3","jti":"abc","iat":1773497366,"nbf":1773497366,"exp":1773504566,"scope":"a b","scopes":["a","b"]}`,
 		// No iat or nbf; unknown members; escapes; exponents.
 		`{"iss":"x","aud":"\u0033","jti":"a\/b","exp":1.8e9,"sub":"\ud83d\ude00","scopes":["*"],"x":[{"y":null}]}`,
 		// A header.
@@ -194,6 +196,12 @@ func FuzzClaims(f *testing.F) {
 			t.Fatal("decodeClaims() scopes = nil, want non-nil")
 		}
 		want := wholeSeconds(*c)
+		if want.Issuer != "" && want.ClientID != "" {
+			want.Type = TypeAccessToken
+		} else {
+			// Passport's claims carry neither.
+			want.Issuer, want.ClientID = "", ""
+		}
 		encoded, err := want.encode()
 		if err != nil {
 			t.Fatalf("encode(%+v) = %v", want, err)
@@ -202,6 +210,7 @@ func FuzzClaims(f *testing.F) {
 		if !ok {
 			t.Fatalf("decodeClaims(%s) refused what encode wrote", encoded)
 		}
+		want.Type = "" // the header's
 		if diff := cmp.Diff(&want, got); diff != "" {
 			t.Errorf("decodeClaims(encode(claims)) (-want +got):\n%s", diff)
 		}
@@ -342,25 +351,33 @@ func TestFastPath(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(r.byHead) != len(keys) {
-		t.Errorf("byHead has %d headers, want %d", len(r.byHead), len(keys))
+	// Each key's two headers: Passport's typ JWT, RFC 9068's at+jwt.
+	if len(r.byHead) != 2*len(keys) {
+		t.Errorf("byHead has %d headers, want %d", len(r.byHead), 2*len(keys))
 	}
 	for _, k := range keys {
-		head := b64.EncodeToString([]byte(`{"typ":"JWT","alg":"` + k.Algorithm + `","kid":"` + k.ID + `"}`))
-		if v := r.byHead[head]; v == nil || v.kid != k.ID || v.alg != k.Algorithm {
-			t.Errorf("byHead[header of %s key %s] = %+v, want its verifier", k.Algorithm, k.ID, v)
-		}
-		if v := r.lookup(head); v == nil || v.kid != k.ID {
-			t.Errorf("lookup(header of %s key %s) = %+v, want its verifier", k.Algorithm, k.ID, v)
+		for _, typ := range []string{TypeJWT, TypeAccessToken} {
+			head := b64.EncodeToString([]byte(`{"typ":"` + typ + `","alg":"` + k.Algorithm + `","kid":"` + k.ID + `"}`))
+			if v := r.byHead[head]; v == nil || v.kid != k.ID || v.alg != k.Algorithm {
+				t.Errorf("byHead[%s header of %s key %s] = %+v, want its verifier", typ, k.Algorithm, k.ID, v)
+			}
+			if v := r.lookup(head); v == nil || v.kid != k.ID {
+				t.Errorf("lookup(%s header of %s key %s) = %+v, want its verifier", typ, k.Algorithm, k.ID, v)
+			}
 		}
 	}
-	token, _, err := r.Sign(Claims{Audience: "3", ID: "j", Subject: "42", IssuedAt: now, NotBefore: now, ExpiresAt: now.Add(time.Hour)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	head, _, _ := strings.Cut(token, ".")
-	if v := r.byHead[head]; v == nil || v.kid != keys[0].ID {
-		t.Errorf("byHead[the header Sign wrote] = %+v, want the EdDSA key", v)
+	for _, c := range []Claims{
+		{Audience: "3", ID: "j", Subject: "42", IssuedAt: now, NotBefore: now, ExpiresAt: now.Add(time.Hour)},
+		{Type: TypeAccessToken, Issuer: "https://x", ClientID: "3", Audience: "https://mcp", ID: "j", Subject: "42", IssuedAt: now, NotBefore: now, ExpiresAt: now.Add(time.Hour)},
+	} {
+		token, _, err := r.Sign(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		head, _, _ := strings.Cut(token, ".")
+		if v := r.byHead[head]; v == nil || v.kid != keys[0].ID {
+			t.Errorf("byHead[the header Sign wrote for %q] = %+v, want the EdDSA key", c.Type, v)
+		}
 	}
 }
 

@@ -35,16 +35,46 @@ const MaxTokenLength = 8 << 10
 // hands it on as is.
 var ErrInvalid = &latchkey.Error{Code: latchkey.EUNAUTHENTICATED, Message: "Unauthenticated."}
 
-// Claims are the claims of a token, those of a Laravel Passport access
-// token.
+// Claims are the claims of a token: those of a Laravel Passport access
+// token, or, for a token of Type TypeAccessToken, those of RFC 9068's
+// JWT profile for access tokens with Passport's scopes besides.
 type Claims struct {
-	Audience  string    // aud: the client id
+	// Type is the header's typ when Sign writes it: TypeAccessToken, or
+	// "" for Passport's "JWT". Verify does not set it.
+	Type      string
+	Issuer    string    // iss: the authorization server (RFC 9068 tokens only)
+	Audience  string    // aud: the client id, or the resource of an RFC 9068 token
+	ClientID  string    // client_id: the client (RFC 9068 tokens only)
 	ID        string    // jti: the token id
 	Subject   string    // sub: the user id
 	IssuedAt  time.Time // iat: zero when a verified token has none
 	NotBefore time.Time // nbf: zero when a verified token has none
 	ExpiresAt time.Time // exp
-	Scopes    []string  // scopes: never nil in claims Verify returns
+	Scopes    []string  // scopes (and, in an RFC 9068 token, scope): never nil in claims Verify returns
+}
+
+// The header types Sign writes.
+const (
+	TypeJWT = "JWT" // Passport's
+	// TypeAccessToken marks an access token for a resource server other
+	// than Latchkey's API: RFC 9068 section 2.1.
+	TypeAccessToken = "at+jwt"
+)
+
+// wireAccessClaims is the encoding of the claims of an RFC 9068 token:
+// section 2.2's, and Passport's scopes array after scope, the same
+// scopes, for tools that read Passport's tokens.
+type wireAccessClaims struct {
+	Issuer    string   `json:"iss"`
+	Audience  string   `json:"aud"`
+	Subject   string   `json:"sub"`
+	ClientID  string   `json:"client_id"`
+	ID        string   `json:"jti"`
+	IssuedAt  int64    `json:"iat"`
+	NotBefore int64    `json:"nbf"`
+	ExpiresAt int64    `json:"exp"`
+	Scope     string   `json:"scope"`
+	Scopes    []string `json:"scopes"`
 }
 
 // The range of a NumericDate that Sign writes and Verify reads: from the
@@ -91,7 +121,20 @@ func (c *Claims) encode() ([]byte, error) {
 		}
 		*d.dst = s
 	}
-	return json.Marshal(w)
+	switch c.Type {
+	case "", TypeJWT:
+		return json.Marshal(w)
+	case TypeAccessToken:
+		if c.Issuer == "" || c.ClientID == "" {
+			return nil, errors.New("jwt: an RFC 9068 access token without iss or client_id")
+		}
+		return json.Marshal(wireAccessClaims{
+			Issuer: c.Issuer, Audience: w.Audience, Subject: w.Subject, ClientID: c.ClientID, ID: w.ID,
+			IssuedAt: w.IssuedAt, NotBefore: w.NotBefore, ExpiresAt: w.ExpiresAt,
+			Scope: strings.Join(w.Scopes, " "), Scopes: w.Scopes,
+		})
+	}
+	return nil, errors.New("jwt: the header type " + c.Type + " is not one Sign writes")
 }
 
 // header is what Verify reads of a token's header.
@@ -160,6 +203,10 @@ func decodeClaims(data []byte) (*Claims, bool) {
 		case "scopes":
 			c.Scopes, ok = readStrings(dec)
 			has |= hasScopes
+		case "iss":
+			c.Issuer, ok = readString(dec)
+		case "client_id":
+			c.ClientID, ok = readString(dec)
 		default:
 			ok = skipValue(dec)
 		}

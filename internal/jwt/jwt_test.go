@@ -372,7 +372,7 @@ func TestVerifyAccepts(t *testing.T) {
 			name:   "unknown members ignored",
 			header: `{"typ":"JWT","alg":"RS256","kid":"` + kid1 + `","jku":"https://example.com/keys","x":{"y":[1,{}]}}`,
 			claims: `{"iss":"https://example.com","aud":"3","jti":"abc","exp":1773504566,"sub":"42","scopes":[],"extra":[{"a":null},true]}`,
-			want:   &jwt.Claims{Audience: "3", ID: "abc", Subject: "42", ExpiresAt: now.Add(time.Hour), Scopes: []string{}},
+			want:   &jwt.Claims{Issuer: "https://example.com", Audience: "3", ID: "abc", Subject: "42", ExpiresAt: now.Add(time.Hour), Scopes: []string{}},
 		},
 		{
 			name:   "16 members",

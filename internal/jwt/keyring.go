@@ -52,8 +52,10 @@ type Keyring struct {
 	signer  crypto.Signer        // nil when no key signs
 	sigSize int                  // the length of the signer's signatures in bytes
 	signKID string
-	prefix  string // the encoded header of the signing key, and "."
-	jwks    []byte
+	// prefix is the encoded header of the signing key, and "."; prefixAT
+	// the same with typ at+jwt.
+	prefix, prefixAT string
+	jwks             []byte
 }
 
 // verifier is a public key, parsed once, and its algorithm. Exactly one of
@@ -147,7 +149,8 @@ func NewKeyring(keys []*latchkey.SigningKey, s *Sealer) (*Keyring, error) {
 		}
 		r.keys = append(r.keys, v)
 		r.byKID[k.ID] = v
-		r.byHead[encodedHeader(v.alg, k.ID)] = v
+		r.byHead[encodedHeader(v.alg, k.ID, TypeJWT)] = v
+		r.byHead[encodedHeader(v.alg, k.ID, TypeAccessToken)] = v
 		if !k.Signing() {
 			continue
 		}
@@ -162,7 +165,8 @@ func NewKeyring(keys []*latchkey.SigningKey, s *Sealer) (*Keyring, error) {
 		}
 		r.sigSize = v.sigSize
 		r.signKID = k.ID
-		r.prefix = encodedHeader(v.alg, k.ID) + "."
+		r.prefix = encodedHeader(v.alg, k.ID, TypeJWT) + "."
+		r.prefixAT = encodedHeader(v.alg, k.ID, TypeAccessToken) + "."
 	}
 	jwks, err := encodeJWKS(r.keys)
 	if err != nil {
@@ -234,14 +238,14 @@ func sign(priv crypto.Signer, input []byte) ([]byte, error) {
 	return nil, fmt.Errorf("a private key of type %T", priv)
 }
 
-// encodedHeader returns the encoded header of a token Sign signs with the
-// key kid of algorithm alg.
-func encodedHeader(alg, kid string) string {
+// encodedHeader returns the encoded header of a token of type typ Sign
+// signs with the key kid of algorithm alg.
+func encodedHeader(alg, kid, typ string) string {
 	h, _ := json.Marshal(struct {
 		Typ string `json:"typ"`
 		Alg string `json:"alg"`
 		Kid string `json:"kid"`
-	}{"JWT", alg, kid})
+	}{typ, alg, kid})
 	return b64.EncodeToString(h)
 }
 
@@ -254,7 +258,8 @@ func (r *Keyring) SigningKeyID() string { return r.signKID }
 func (r *Keyring) Has(kid string) bool { return r.byKID[kid] != nil }
 
 // Sign returns the token of c signed with the signing key, by its
-// algorithm, and the key's kid. c must have all three times, between 1970 and 9999; they are written
+// algorithm, and the key's kid: with typ JWT and Passport's claims, or,
+// when c.Type is TypeAccessToken, with typ at+jwt and RFC 9068's. c must have all three times, between 1970 and 9999; they are written
 // in whole seconds.
 func (r *Keyring) Sign(c Claims) (token, kid string, err error) {
 	if r.signer == nil {
@@ -264,9 +269,13 @@ func (r *Keyring) Sign(c Claims) (token, kid string, err error) {
 	if err != nil {
 		return "", "", err
 	}
-	n := len(r.prefix) + b64.EncodedLen(len(payload))
+	prefix := r.prefix
+	if c.Type == TypeAccessToken {
+		prefix = r.prefixAT
+	}
+	n := len(prefix) + b64.EncodedLen(len(payload))
 	buf := make([]byte, 0, n+1+b64.EncodedLen(r.sigSize))
-	buf = append(buf, r.prefix...)
+	buf = append(buf, prefix...)
 	buf = b64.AppendEncode(buf, payload)
 	sig, err := sign(r.signer, buf)
 	if err != nil {
@@ -286,8 +295,8 @@ func (r *Keyring) Sign(c Claims) (token, kid string, err error) {
 // or EdDSA), and have no crit; the signature must have the length of the
 // key's (for ES256, 64 bytes: R and S, not DER);
 // the claims must hold aud, jti and sub as strings, exp (and iat and nbf, if
-// present) as numbers in [0, 253402300799], and scopes as an array of
-// strings. Members they do not know are ignored, but no member may appear
+// present) as numbers in [0, 253402300799], scopes as an array of
+// strings, and iss and client_id, if present, as strings. Members they do not know are ignored, but no member may appear
 // twice, neither may have more than 16 members, and the encoded header may
 // be 512 bytes long at most (ours has 106; Passport's 36).
 func (r *Keyring) Verify(token string, now time.Time) (*Claims, error) {

@@ -143,6 +143,12 @@ func parseURL(rawURL string) (*Mailer, error) {
 	if m.host == "" {
 		return nil, errors.New("names no host")
 	}
+	if strings.Contains(m.host, ":") && !strings.HasPrefix(u.Host, "[") {
+		// url.Parse takes the last colon's digits as the port and leaves
+		// the rest, "h:25" of "h:25:26", as the host; an IPv6 address
+		// is written in brackets.
+		return nil, errors.New("has more than one port, or an IPv6 address without brackets")
+	}
 	if p := u.Port(); p != "" {
 		port, err := strconv.Atoi(p)
 		if err != nil || port < 1 || port > 65535 {

@@ -411,6 +411,8 @@ func TestNewErrors(t *testing.T) {
 		{"smtp://u:" + pw + "@mail.example.com#", testFrom, "has a fragment"},
 		{"smtp://u:" + pw + "@mail.example.com:70000", testFrom, "not from 1 to 65535"},
 		{"smtp://u:" + pw + "@mail.example.com:0", testFrom, "not from 1 to 65535"},
+		{"smtp://u:" + pw + "@mail.example.com:25:26", testFrom, "more than one port"},
+		{"smtp://u:" + pw + "@::1:25", testFrom, "more than one port"},
 		{"smtp://u:" + pw + "@mail.example.com:x", testFrom, "is not a valid URL"},
 		{"smtp://u:" + pw + "%zz@mail.example.com", testFrom, "has a bad %-escape"},
 		{"smtp://u:" + testPass + "@mail.example.com", testFrom, "REDACTED"}, // unescaped: a path

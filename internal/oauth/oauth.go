@@ -1,7 +1,8 @@
 // Package oauth is Latchkey's OAuth 2.0 authorization server: the
 // authorization code grant with PKCE (RFC 6749, RFC 7636), refresh token
-// rotation, revocation (RFC 7009), introspection (RFC 7662) and the
-// issuer on authorization responses (RFC 9207), on
+// rotation, revocation (RFC 7009), introspection (RFC 7662), the issuer
+// on authorization responses (RFC 9207) and resource indicators (RFC
+// 8707, with RFC 9068's access tokens for other resource servers), on
 // github.com/ory/fosite. This package wires fosite to Latchkey's stores and
 // token format: access tokens are the server's own JWTs, rows of the same
 // table as personal tokens; codes and refresh tokens are fosite's HMAC
@@ -84,7 +85,7 @@ type Service interface {
 	Now() time.Time
 	Scopes() []string
 	FindUser(ctx context.Context, ref string) (*latchkey.User, error)
-	SignAccessToken(userID, clientID int64, scopes latchkey.Scopes, lifetime time.Duration) (signed, id, kid string, expires time.Time, err error)
+	SignAccessToken(userID, clientID int64, scopes latchkey.Scopes, lifetime time.Duration, resource, issuer string) (signed, id, kid string, expires time.Time, err error)
 	StoreAccessToken(ctx context.Context, t *latchkey.Token, g *latchkey.Grant, origin latchkey.Origin) error
 	SignedTokenID(token string) (string, error)
 	Inspect(ctx context.Context, token string) (*latchkey.Principal, error)
@@ -93,11 +94,12 @@ type Service interface {
 	SyncMetadataClient(ctx context.Context, origin latchkey.Origin, m service.MetadataClient) (*latchkey.Client, error)
 }
 
-// Store is what the authorization server reads and writes itself: clients
-// and tokens to read, and its grants (see latchkey.GrantStore).
+// Store is what the authorization server reads and writes itself: clients,
+// resources and tokens to read, and its grants (see latchkey.GrantStore).
 type Store interface {
 	Client(ctx context.Context, id int64) (*latchkey.Client, error)
 	ClientByMetadataURL(ctx context.Context, url string) (*latchkey.Client, error)
+	Resource(ctx context.Context, uri string) (*latchkey.Resource, error)
 	Token(ctx context.Context, id string) (*latchkey.Token, error)
 	CreateGrant(ctx context.Context, g *latchkey.Grant) error
 	Grant(ctx context.Context, kind latchkey.GrantKind, signature string) (*latchkey.Grant, error)
@@ -156,8 +158,16 @@ func New(svc Service, st Store, cfg Config) (*Provider, error) {
 		AuthorizeCodeLifespan: cfg.CodeLifetime,
 		GlobalSecret:          cfg.Secret,
 		// Scopes are names, not a hierarchy: tokens.read grants nothing
-		// of tokens.write.
-		ScopeStrategy: fosite.ExactScopeStrategy,
+		// of tokens.write. Which names a request may ask for depends on
+		// the resource it names, which fosite does not know: clients list
+		// none (client.GetScopes), and this package checks each request
+		// (ParseAuthorize, checkTarget).
+		ScopeStrategy: scopeStrategy,
+		// The resource a grant is for is its granted audience; fosite
+		// holds it to the client's list of audiences, which clients do
+		// not have (client.GetAudience): checkTarget holds it to the
+		// registered resources.
+		AudienceMatchingStrategy: audienceStrategy,
 		// A refresh token with every grant: no offline scope to ask for.
 		RefreshTokenScopes: []string{},
 		// PKCE: S256 only, and required of clients that hold no secret.
@@ -186,19 +196,18 @@ var GrantTypes = []string{"authorization_code", "refresh_token"}
 // client is a Latchkey client as fosite sees it.
 type client struct {
 	c       *latchkey.Client
-	scopes  []string
 	uris    []string
 	idCache string
 }
 
 // newClient returns c as fosite sees it: its id is its client_id, the
 // row's id or, for a client of a metadata document, the document's URL.
-func newClient(c *latchkey.Client, scopes []string) *client {
+func newClient(c *latchkey.Client) *client {
 	id := strconv.FormatInt(c.ID, 10)
 	if c.MetadataURL != "" {
 		id = c.MetadataURL
 	}
-	return &client{c: c, scopes: scopes, uris: service.RedirectURIs(c), idCache: id}
+	return &client{c: c, uris: service.RedirectURIs(c), idCache: id}
 }
 
 func (c *client) GetID() string                      { return c.idCache }
@@ -206,9 +215,35 @@ func (c *client) GetHashedSecret() []byte            { return []byte(c.c.SecretH
 func (c *client) GetRedirectURIs() []string          { return c.uris }
 func (c *client) GetGrantTypes() fosite.Arguments    { return GrantTypes }
 func (c *client) GetResponseTypes() fosite.Arguments { return fosite.Arguments{"code"} }
-func (c *client) GetScopes() fosite.Arguments        { return c.scopes }
 func (c *client) IsPublic() bool                     { return c.c.Public() }
-func (c *client) GetAudience() fosite.Arguments      { return nil }
+
+// GetScopes is empty: a client may ask for whatever the resource it names
+// understands (the server's scopes for Latchkey's API), which the provider
+// checks itself; an empty list limits nothing (scopeStrategy).
+func (c *client) GetScopes() fosite.Arguments { return nil }
+
+// GetAudience is empty: a client may ask for any registered resource,
+// which the provider checks itself (audienceStrategy).
+func (c *client) GetAudience() fosite.Arguments { return nil }
+
+// scopeStrategy is fosite's exact matching of scope names, except that an
+// empty list limits nothing: a client's, which lists none, and a token's
+// that has none ([] is every ability of its user, as everywhere in
+// Latchkey).
+func scopeStrategy(haystack []string, needle string) bool {
+	return len(haystack) == 0 || slices.Contains(haystack, needle)
+}
+
+// audienceStrategy is fosite's exact matching of audiences, except that a
+// client's empty list limits nothing. fosite asks it at a refresh, with
+// the audience the grant was given; the audience parameter it would ask
+// it about at authorization is refused before (ParseAuthorize).
+func audienceStrategy(haystack, needle []string) error {
+	if len(haystack) == 0 {
+		return nil
+	}
+	return fosite.ExactAudienceMatchingStrategy(haystack, needle)
+}
 
 // GetResponseModes allows response_mode=query, the default said aloud; no
 // fragment or form_post.
@@ -276,8 +311,9 @@ func (s *tokenStrategy) AccessTokenSignature(_ context.Context, token string) st
 }
 
 // GenerateAccessToken signs a JWT for the request: its user, its client as
-// the audience, its granted scopes, and the session's expiry.
-func (s *tokenStrategy) GenerateAccessToken(_ context.Context, req fosite.Requester) (string, string, error) {
+// the audience, or the resource it was granted for (RFC 8707), its
+// granted scopes, and the session's expiry.
+func (s *tokenStrategy) GenerateAccessToken(ctx context.Context, req fosite.Requester) (string, string, error) {
 	sess, ok := req.GetSession().(*Session)
 	if !ok {
 		return "", "", fmt.Errorf("oauth: a request with a %T session", req.GetSession())
@@ -290,11 +326,19 @@ func (s *tokenStrategy) GenerateAccessToken(_ context.Context, req fosite.Reques
 	if err != nil {
 		return "", "", err
 	}
+	resource, err := grantedResource(req)
+	if err != nil {
+		return "", "", err
+	}
+	iss := siteOf(ctx).Issuer
+	if resource != "" && iss == "" {
+		return "", "", errors.New("oauth: a token for a resource, and no issuer to sign it with (WithSite)")
+	}
 	// The token lasts exactly the configured lifetime from its iat, on the
 	// service's clock (fosite set the session's expiry from its own reading
 	// of the wall clock, rounded): the stored row, the JWT's exp and
 	// expires_in agree.
-	signed, id, kid, exp, err := s.p.svc.SignAccessToken(uid, cid, latchkey.Scopes(req.GetGrantedScopes()), s.p.cfg.AccessTokenLifetime)
+	signed, id, kid, exp, err := s.p.svc.SignAccessToken(uid, cid, latchkey.Scopes(req.GetGrantedScopes()), s.p.cfg.AccessTokenLifetime, resource, iss)
 	if err != nil {
 		return "", "", err
 	}
@@ -383,22 +427,39 @@ func (p *Provider) ParseAuthorize(ctx context.Context, r *http.Request) (fosite.
 	case challenge != "" && method != "S256":
 		return ar, fosite.ErrInvalidRequest.WithHint("Only code_challenge_method=S256 is supported.")
 	}
+	// What the token is for (RFC 8707): resource, never audience, which
+	// fosite would otherwise take as a list of audiences to grant.
+	if len(ar.GetRequestedAudience()) > 0 {
+		return ar, fosite.ErrInvalidRequest.WithHint("Name what the token is for with the resource parameter (RFC 8707); this server takes no audience parameter.")
+	}
+	res, err := p.target(ctx, ar.GetRequestForm()["resource"])
+	if err != nil {
+		return ar, err
+	}
 	if !requestedScopes(ar) {
-		defaults, err := p.defaultScopes(Client(ar))
+		defaults, err := p.defaultScopes(ctx, Client(ar), res)
 		if err != nil {
 			return ar, err
 		}
 		ar.SetRequestedScopes(defaults)
+	} else if err := p.checkScopes(ctx, res, ar.GetRequestedScopes()); err != nil {
+		return ar, err
+	}
+	if res != nil {
+		ar.SetRequestedAudience(fosite.Arguments{res.URI})
+		ar.SetSession(&Session{ResourceID: res.ID, resource: res})
 	}
 	return ar, nil
 }
 
-// defaultScopes are what a request of c that names no scope is granted:
-// c's registered default scopes, else the server's. A request is refused
-// (invalid_scope) when there are none, or when one of them is not a scope
-// the server knows now (a client registered while the server accepted
-// more extra scopes than it does).
-func (p *Provider) defaultScopes(c *latchkey.Client) ([]string, error) {
+// defaultScopes are what a request of c for the resource r (nil:
+// Latchkey's API) that names no scope is granted: c's registered default
+// scopes, else the server's; for another resource, those of them it
+// understands. A request is refused (invalid_scope) when there are none,
+// or, for Latchkey's API, when one of them is not a scope the server
+// knows now (a client registered while the server accepted more extra
+// scopes than it does).
+func (p *Provider) defaultScopes(ctx context.Context, c *latchkey.Client, r *latchkey.Resource) ([]string, error) {
 	known := p.svc.Scopes()
 	var defaults []string
 	if c != nil {
@@ -406,6 +467,19 @@ func (p *Provider) defaultScopes(c *latchkey.Client) ([]string, error) {
 	}
 	if len(defaults) == 0 {
 		defaults = p.cfg.DefaultScopes
+	}
+	if r != nil {
+		var narrowed []string
+		for _, sc := range defaults {
+			if slices.Contains(r.Scopes, sc) {
+				narrowed = append(narrowed, sc)
+			}
+		}
+		if len(narrowed) == 0 {
+			return nil, fosite.ErrInvalidScope.WithHintf("No default scope of this application is one %s understands; ask for one or more of: %s.",
+				targetName(ctx, r), strings.Join(r.Scopes, " "))
+		}
+		return narrowed, nil
 	}
 	if len(defaults) == 0 {
 		return nil, fosite.ErrInvalidScope.WithHintf("Ask for one or more of the scopes: %s.", strings.Join(known, " "))
@@ -436,14 +510,21 @@ func (p *Provider) WriteAuthorizeError(ctx context.Context, w http.ResponseWrite
 	p.f.WriteAuthorizeError(ctx, issuerRedirect{w, iss}, ar, err)
 }
 
-// Approve grants ar's requested scopes for userID and sends the code,
-// and the issuer iss, to the redirect URI.
+// Approve grants ar's requested scopes, and its resource, for userID and
+// sends the code, and the issuer iss, to the redirect URI.
 func (p *Provider) Approve(ctx context.Context, w http.ResponseWriter, ar fosite.AuthorizeRequester, iss string, userID int64) {
 	w = issuerRedirect{w, iss}
 	for _, s := range ar.GetRequestedScopes() {
 		ar.GrantScope(s)
 	}
-	resp, err := p.f.NewAuthorizeResponse(ctx, ar, NewSession(userID))
+	for _, a := range ar.GetRequestedAudience() {
+		ar.GrantAudience(a)
+	}
+	sess := NewSession(userID)
+	if r := RequestResource(ar); r != nil {
+		sess.ResourceID = r.ID
+	}
+	resp, err := p.f.NewAuthorizeResponse(ctx, ar, sess)
 	if err != nil {
 		p.f.WriteAuthorizeError(ctx, w, ar, err)
 		return
@@ -488,7 +569,8 @@ var errCodeReused = errors.New("oauth: the authorization code was used already")
 // grants, the client authenticated by client_secret_basic or
 // client_secret_post (a public client by its id and PKCE). The answer is
 // Passport's: token_type, expires_in, access_token, refresh_token (and
-// scope).
+// scope). A resource named (RFC 8707) must be the one the grant is for;
+// r's context says where it was addressed (WithSite).
 func (p *Provider) Token(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	if noClient(r) {
@@ -515,6 +597,10 @@ func (p *Provider) Token(w http.ResponseWriter, r *http.Request) {
 		// A refresh token's user was checked with the token
 		// (ValidateRefreshToken); a code's is checked here.
 		err = p.checkUser(ctx, ar)
+	}
+	if err == nil {
+		// Before anything is issued, or the code or refresh token used.
+		err = p.checkTarget(ctx, ar)
 	}
 	if err != nil {
 		p.writeTokenError(ctx, w, ar, err)
@@ -670,7 +756,9 @@ func writeError(w http.ResponseWriter, e *fosite.RFC6749Error) {
 
 // Introspect serves POST /oauth/introspect (RFC 7662) to a resource server
 // authenticated as a client with client_secret_basic: whether a token,
-// personal or OAuth, is active, and whose it is.
+// personal or OAuth, is active, whose it is, and, for a token for a
+// registered resource, which (aud). A token for another resource is
+// active here though Latchkey's API refuses it: its server asks.
 //
 // The client is authenticated here, before fosite: fosite would take a
 // bearer token or an access_token parameter in place of the client's
@@ -699,5 +787,5 @@ func (p *Provider) Introspect(w http.ResponseWriter, r *http.Request) {
 		p.f.WriteIntrospectionError(ctx, w, err)
 		return
 	}
-	p.f.WriteIntrospectionResponse(ctx, w, resp)
+	p.writeIntrospection(ctx, w, resp)
 }

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/ory/fosite"
+
+	"github.com/latchkey/latchkey"
 )
 
 // Session is what an authorization carries besides its request: whose it
@@ -16,6 +18,14 @@ import (
 type Session struct {
 	Subject   string                         // the user id
 	ExpiresAt map[fosite.TokenType]time.Time // by token type
+	// ResourceID is the id of the registered resource the authorization
+	// is for, 0 for Latchkey's API; its URI is the request's granted
+	// audience.
+	ResourceID int64
+
+	// resource is the resource ParseAuthorize found, for the consent
+	// page; never stored.
+	resource *latchkey.Resource
 
 	// accessKeyID is the kid of the key that signed the access token just
 	// generated, handed from the strategy to the storage in one request.
@@ -72,6 +82,11 @@ type storedRequest struct {
 	Form           url.Values                     `json:"form"`
 	Subject        string                         `json:"subject"`
 	ExpiresAt      map[fosite.TokenType]time.Time `json:"expires_at"`
+	// The resource (RFC 8707), absent for Latchkey's API: its URI as
+	// fosite's audience, and the registered resource's id.
+	RequestedAudience []string `json:"requested_audience,omitempty"`
+	GrantedAudience   []string `json:"granted_audience,omitempty"`
+	ResourceID        int64    `json:"resource_id,omitempty"`
 }
 
 // secretParameters never reach storage, whatever a flow hands it.
@@ -99,6 +114,10 @@ func encodeRequest(req fosite.Requester) ([]byte, *Session, error) {
 		Form:           form,
 		Subject:        sess.Subject,
 		ExpiresAt:      sess.ExpiresAt,
+
+		RequestedAudience: req.GetRequestedAudience(),
+		GrantedAudience:   req.GetGrantedAudience(),
+		ResourceID:        sess.ResourceID,
 	})
 	return b, sess, err
 }

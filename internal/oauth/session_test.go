@@ -1,6 +1,7 @@
 package oauth
 
 import (
+	"context"
 	"encoding/json"
 	"net/url"
 	"strings"
@@ -17,7 +18,7 @@ import (
 func TestEncodeRequestKeepsNoSecret(t *testing.T) {
 	req := fosite.NewRequest()
 	req.ID = "request-1"
-	req.Client = newClient(&latchkey.Client{ID: 7, Name: "App", Redirect: "https://app.example/cb"}, nil)
+	req.Client = newClient(&latchkey.Client{ID: 7, Name: "App", Redirect: "https://app.example/cb"})
 	req.GrantedScope = fosite.Arguments{"tokens.read"}
 	req.Form = url.Values{
 		"redirect_uri": {"https://app.example/cb"}, "code_challenge": {"challenge-kept"}, "code_challenge_method": {"S256"},
@@ -87,4 +88,51 @@ func TestSessionUserID(t *testing.T) {
 			t.Errorf("userID(%q) = %d, %v; want %d", tc.subject, got, err, tc.want)
 		}
 	}
+}
+
+// TestStoredRequestKeepsTheResource: a grant keeps the resource it is for
+// (RFC 8707): its URI as the requested and granted audience, the
+// registered resource's id in the session; a grant for Latchkey's API
+// keeps none. Refreshes and the code's exchange read it back from here.
+func TestStoredRequestKeepsTheResource(t *testing.T) {
+	st := &storage{p: &Provider{}, st: clientStore{}}
+	for _, tc := range []struct {
+		name     string
+		audience fosite.Arguments
+		id       int64
+	}{
+		{"a resource", fosite.Arguments{"https://mcp.example.com/mcp"}, 9},
+		{"the API", nil, 0},
+	} {
+		req := fosite.NewRequest()
+		req.ID = "request-1"
+		req.Client = newClient(&latchkey.Client{ID: 7, Name: "App", Redirect: "https://app.example/cb"})
+		req.RequestedAudience, req.GrantedAudience = tc.audience, tc.audience
+		sess := NewSession(42)
+		sess.ResourceID = tc.id
+		req.Session = sess
+		b, _, err := encodeRequest(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tc.audience == nil && strings.Contains(string(b), "audience") || strings.Contains(string(b), "resource_id") != (tc.id != 0) {
+			t.Errorf("%s: stored %s", tc.name, b)
+		}
+		got, err := st.decode(t.Context(), b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, _ := grantedResource(got)
+		if len(got.GetRequestedAudience()) != len(tc.audience) || r != strings.Join(tc.audience, "") || got.GetSession().(*Session).ResourceID != tc.id {
+			t.Errorf("%s: read back audience %v / %v, resource id %d; want %v, %d", tc.name, got.GetRequestedAudience(), got.GetGrantedAudience(),
+				got.GetSession().(*Session).ResourceID, tc.audience, tc.id)
+		}
+	}
+}
+
+// clientStore answers Client with an application, for decode.
+type clientStore struct{ Store }
+
+func (clientStore) Client(_ context.Context, id int64) (*latchkey.Client, error) {
+	return &latchkey.Client{ID: id, Name: "App", Redirect: "https://app.example/cb"}, nil
 }

@@ -53,7 +53,7 @@ func (s *storage) GetClient(ctx context.Context, id string) (fosite.Client, erro
 	if c.Revoked || c.PersonalAccessClient {
 		return nil, fosite.ErrNotFound
 	}
-	return newClient(c, s.p.svc.Scopes()), nil
+	return newClient(c), nil
 }
 
 // errNoAssertions: client authentication by JWT assertion (RFC 7523) is
@@ -219,7 +219,9 @@ func (s *storage) decode(ctx context.Context, b []byte) (fosite.Requester, error
 	if sr.Form != nil {
 		req.Form = sr.Form
 	}
-	req.Session = &Session{Subject: sr.Subject, ExpiresAt: sr.ExpiresAt}
+	req.RequestedAudience = sr.RequestedAudience
+	req.GrantedAudience = sr.GrantedAudience
+	req.Session = &Session{Subject: sr.Subject, ExpiresAt: sr.ExpiresAt, ResourceID: sr.ResourceID}
 	return req, nil
 }
 
@@ -304,10 +306,15 @@ func (s *storage) CreateAccessTokenSession(ctx context.Context, id string, req f
 	if !ok {
 		return fmt.Errorf("oauth: a request with a %T client", req.GetClient())
 	}
+	resource, err := grantedResource(req)
+	if err != nil {
+		return err
+	}
 	exp := g.ExpiresAt.Truncate(time.Second)
 	t := &latchkey.Token{
 		ID: id, UserID: g.UserID, ClientID: g.ClientID, Name: c.c.Name,
 		Scopes: latchkey.Scopes(req.GetGrantedScopes()), ExpiresAt: &exp, KeyID: sess.accessKeyID,
+		Audience: resource,
 	}
 	if err := s.p.svc.StoreAccessToken(ctx, t, g, originOf(ctx)); err != nil {
 		return err
@@ -337,7 +344,7 @@ func (s *storage) GetAccessTokenSession(ctx context.Context, id string, _ fosite
 	r := fosite.NewRequest()
 	r.ID = t.ID
 	r.RequestedAt = t.CreatedAt
-	r.Client = newClient(t.Client, s.p.svc.Scopes())
+	r.Client = newClient(t.Client)
 	r.RequestedScope = fosite.Arguments(t.Scopes)
 	r.GrantedScope = fosite.Arguments(t.Scopes)
 	sess := NewSession(t.UserID)

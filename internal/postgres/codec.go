@@ -137,7 +137,7 @@ func tokenFields(t *latchkey.Token) []any {
 		&t.CreatedAt, &t.UpdatedAt, &t.ExpiresAt, &t.LastUsedAt, &t.KeyID,
 		nullTextColumn{&t.ParentID}, (*string)(&t.RevokedReason), &t.RevokedAt,
 		nullTextColumn{&t.RotatedFrom}, nullTextColumn{&t.RotatedTo},
-		prefixesColumn{&t.AllowedIPs}, nullTextColumn{&t.LastUsedIP}, recentColumn{&t.RecentIPs}}
+		prefixesColumn{&t.AllowedIPs}, nullTextColumn{&t.LastUsedIP}, recentColumn{&t.RecentIPs}, &t.Audience}
 }
 
 // fixToken finishes a scanned token: its scopes are never nil.

@@ -79,15 +79,15 @@ type execer interface {
 func insertToken(ctx context.Context, e execer, t *latchkey.Token) error {
 	const q = `INSERT INTO oauth_access_tokens (id, user_id, client_id, name, name_folded,
 		scopes, revoked, created_at, updated_at, expires_at, last_used_at, key_id,
-		parent_id, revoked_reason, revoked_at, rotated_from, rotated_to, allowed_ips, last_used_ip, recent_ips)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)`
+		parent_id, revoked_reason, revoked_at, rotated_from, rotated_to, allowed_ips, last_used_ip, recent_ips, audience)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)`
 	_, err := e.Exec(ctx, q,
 		t.ID, t.UserID, t.ClientID, t.Name, strings.ToLower(t.Name),
 		storedScopes(t.Scopes), t.Revoked, storedTime(t.CreatedAt), storedTime(t.UpdatedAt),
 		storedNullTime(t.ExpiresAt), storedNullTime(t.LastUsedAt), t.KeyID,
 		nullText(t.ParentID), string(t.RevokedReason), storedNullTime(t.RevokedAt),
 		nullText(t.RotatedFrom), nullText(t.RotatedTo), sqlschema.EncodePrefixes(t.AllowedIPs),
-		nullText(t.LastUsedIP), sqlschema.EncodeRecent(t.RecentIPs))
+		nullText(t.LastUsedIP), sqlschema.EncodeRecent(t.RecentIPs), t.Audience)
 	switch pgCode(err) {
 	case codeUniqueViolation:
 		err = storeerr.Conflict(storeerr.MsgTokenExists, err)

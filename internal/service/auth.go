@@ -23,12 +23,15 @@ const (
 	recordUseGranularity = time.Second
 )
 
-// Authenticate returns who a token belongs to. The token authenticates when
-// its signature verifies with a key the server still accepts, nbf ≤ now <
-// exp, its row exists and is not revoked, its client exists and is not
-// revoked, and its user is active and not deleted; the JWT's sub and aud
-// must match the row. Anything else is the same EUNAUTHENTICATED error,
-// with no hint of which check failed.
+// Authenticate returns who a token belongs to, for a request to
+// Latchkey's API. The token authenticates when its signature verifies
+// with a key the server still accepts, nbf ≤ now < exp, its row exists
+// and is not revoked, its client exists and is not revoked, and its user
+// is active and not deleted; the JWT's sub and aud must match the row
+// (aud the client's id, or the resource the row names); and it is for
+// Latchkey's API, not a token issued for another resource server (RFC
+// 8707), which is that server's alone. Anything else is the same
+// EUNAUTHENTICATED error, with no hint of which check failed.
 //
 // A token that passed is cached until it expires (or the cache's TTL ends):
 // the next request with it costs a hash and a map lookup. Revocations and
@@ -42,7 +45,8 @@ func (s *Service) Authenticate(ctx context.Context, token string, origin latchke
 
 // Inspect is Authenticate for a resource server asking about a token
 // (introspection): the same checks, but it is not a use of the token, so
-// last_used_at does not move.
+// last_used_at does not move, and a token for another resource server
+// passes: that server is the one asking.
 func (s *Service) Inspect(ctx context.Context, token string) (*latchkey.Principal, error) {
 	return s.authenticate(ctx, token, latchkey.Origin{}, false)
 }
@@ -57,6 +61,10 @@ func (s *Service) authenticate(ctx context.Context, token string, origin latchke
 	if !current {
 		// Read below.
 	} else if v, refused := s.cache.lookup(key, now); v != nil {
+		if use && !forAPI(v.principal.Token) {
+			s.obs.Authenticated(OutcomeAudience)
+			return nil, errUnauthenticated
+		}
 		if s.idle(v.principal.Token, now, v.noted.Load()) {
 			s.obs.Authenticated(OutcomeIdle)
 			return nil, errUnauthenticated
@@ -87,7 +95,14 @@ func (s *Service) authenticate(ctx context.Context, token string, origin latchke
 		v.expires = ttl
 	}
 	if current {
+		// Cached though the API refuses it below, if it is another
+		// resource's: its server introspects it, and the refusal is a
+		// comparison.
 		s.cache.put(v, gen)
+	}
+	if use && !forAPI(p.Token) {
+		s.obs.Authenticated(OutcomeAudience)
+		return nil, errUnauthenticated
 	}
 	if use && !s.allowedFrom(ctx, p.Token, origin) {
 		return nil, errUnauthenticated
@@ -150,6 +165,10 @@ func (s *Service) AuthenticateRotation(ctx context.Context, token string, origin
 		s.obs.Authenticated(outcome)
 		return nil, err
 	}
+	if !forAPI(p.Token) {
+		s.obs.Authenticated(OutcomeAudience)
+		return nil, errUnauthenticated
+	}
 	if !s.allowedFrom(ctx, p.Token, origin) {
 		return nil, errUnauthenticated
 	}
@@ -174,6 +193,7 @@ const (
 	OutcomeMismatch       = "mismatch"        // sub, aud or the signing key differ from the row
 	OutcomeAddressRefused = "address_refused" // used from outside its allowed networks
 	OutcomeIdle           = "idle"            // unused for longer than IdleExpiry
+	OutcomeAudience       = "audience"        // issued for another resource server (RFC 8707)
 	OutcomeError          = "error"           // the database failed
 )
 
@@ -228,7 +248,7 @@ func (s *Service) check(ctx context.Context, token string, now time.Time, origin
 		refused = OutcomeClientRevoked
 	case !u.Active():
 		refused = OutcomeUserInactive
-	case strconv.FormatInt(t.UserID, 10) != claims.Subject || strconv.FormatInt(t.ClientID, 10) != claims.Audience:
+	case strconv.FormatInt(t.UserID, 10) != claims.Subject || claims.Audience != audience(t):
 		refused = OutcomeMismatch
 	case t.KeyID != "" && t.KeyID != kid:
 		// Signed by another of the keys that still verify: a retired
@@ -256,6 +276,20 @@ func (s *Service) check(ctx context.Context, token string, now time.Time, origin
 	}
 	return &latchkey.Principal{User: u, Token: t}, exp, 0, OutcomeVerified, nil
 }
+
+// audience is the aud of t's JWT: the resource it was issued for, or,
+// for a token for Latchkey's API, its client's id.
+func audience(t *latchkey.Token) string {
+	if t.Audience != "" {
+		return t.Audience
+	}
+	return strconv.FormatInt(t.ClientID, 10)
+}
+
+// forAPI reports whether t is for Latchkey's API: not issued for another
+// resource server (RFC 8707). The row says so; the JWT's aud was held to
+// the row as the token was checked.
+func forAPI(t *latchkey.Token) bool { return t.Audience == "" }
 
 // noteUse records that v was used at now from addr, at most once a
 // second per token and address, so that a cached request takes no lock

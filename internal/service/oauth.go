@@ -21,13 +21,19 @@ import (
 // in expires_in. It returns the JWT, its id, the kid of the key that
 // signed it and when it expires. Nothing is stored: StoreAccessToken does
 // that once the flow has decided to issue it.
-func (s *Service) SignAccessToken(userID, clientID int64, scopes latchkey.Scopes, lifetime time.Duration) (signed, id, kid string, expires time.Time, err error) {
+//
+// With resource "", the token is for Latchkey's API, in Passport's shape:
+// its aud is the client's id. Otherwise it is for that resource server
+// (RFC 8707), in RFC 9068's shape: typ at+jwt, aud the resource, iss the
+// issuer (the authorization server's metadata's), client_id the client,
+// and scope besides scopes.
+func (s *Service) SignAccessToken(userID, clientID int64, scopes latchkey.Scopes, lifetime time.Duration, resource, issuer string) (signed, id, kid string, expires time.Time, err error) {
 	now := s.now().Truncate(time.Second)
 	expires = now.Add(max(lifetime.Truncate(time.Second), time.Second))
 	if id, err = s.newTokenID(); err != nil {
 		return "", "", "", time.Time{}, err
 	}
-	signed, kid, err = s.keys.Load().Sign(jwt.Claims{
+	c := jwt.Claims{
 		Audience:  strconv.FormatInt(clientID, 10),
 		ID:        id,
 		Subject:   strconv.FormatInt(userID, 10),
@@ -35,7 +41,11 @@ func (s *Service) SignAccessToken(userID, clientID int64, scopes latchkey.Scopes
 		NotBefore: now,
 		ExpiresAt: expires,
 		Scopes:    scopes,
-	})
+	}
+	if resource != "" {
+		c.Type, c.Issuer, c.ClientID, c.Audience = jwt.TypeAccessToken, issuer, c.Audience, resource
+	}
+	signed, kid, err = s.keys.Load().Sign(c)
 	return signed, id, kid, expires, err
 }
 
@@ -49,15 +59,22 @@ func (s *Service) StoreAccessToken(ctx context.Context, t *latchkey.Token, g *la
 		t.Scopes = latchkey.Scopes{}
 	}
 	g.CreatedAt = now
+	detail := "oauth client " + strconv.FormatInt(t.ClientID, 10) + " scopes " + strings.Join(scopesOrAll(t.Scopes), " ")
+	if t.Audience != "" {
+		detail += " resource " + t.Audience
+	}
 	rec := s.auditRecord(&latchkey.Principal{User: &latchkey.User{ID: t.UserID}, Origin: origin}, latchkey.AuditRecord{
-		Action: latchkey.AuditTokenCreated, SubjectUserID: userRef(t.UserID), SubjectID: t.ID,
-		Detail: "oauth client " + strconv.FormatInt(t.ClientID, 10) + " scopes " + strings.Join(scopesOrAll(t.Scopes), " ")})
+		Action: latchkey.AuditTokenCreated, SubjectUserID: userRef(t.UserID), SubjectID: t.ID, Detail: detail})
 	if err := s.store.CreateAccessToken(ctx, t, g, rec); err != nil {
 		return err
 	}
 	s.publish(ctx, latchkey.Event{Kind: latchkey.EventTokenCreated, ID: strconv.FormatInt(t.UserID, 10)})
 	s.obs.TokenCreated()
-	s.log.Info("oauth token issued", "token_id", t.ID, "user_id", t.UserID, "client_id", t.ClientID)
+	if t.Audience != "" {
+		s.log.Info("oauth token issued", "token_id", t.ID, "user_id", t.UserID, "client_id", t.ClientID, "resource", t.Audience)
+	} else {
+		s.log.Info("oauth token issued", "token_id", t.ID, "user_id", t.UserID, "client_id", t.ClientID)
+	}
 	return nil
 }
 

@@ -284,7 +284,7 @@ func tokenFields(t *latchkey.Token) []any {
 		nullTimeColumn{&t.ExpiresAt}, nullTimeColumn{&t.LastUsedAt}, &t.KeyID,
 		nullTextColumn{&t.ParentID}, (*string)(&t.RevokedReason), nullTimeColumn{&t.RevokedAt},
 		nullTextColumn{&t.RotatedFrom}, nullTextColumn{&t.RotatedTo},
-		prefixesColumn{&t.AllowedIPs}, nullTextColumn{&t.LastUsedIP}, recentColumn{&t.RecentIPs}}
+		prefixesColumn{&t.AllowedIPs}, nullTextColumn{&t.LastUsedIP}, recentColumn{&t.RecentIPs}, &t.Audience}
 }
 
 // keyFields returns the scan destinations of sqlschema.KeyColumns in k.

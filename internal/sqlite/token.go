@@ -67,8 +67,8 @@ type execer interface {
 // insertTokenQuery is the query of insertToken.
 const insertTokenQuery = `INSERT INTO oauth_access_tokens (id, user_id, client_id, name, name_folded,
 	scopes, revoked, created_at, updated_at, expires_at, last_used_at, key_id,
-	parent_id, revoked_reason, revoked_at, rotated_from, rotated_to, allowed_ips, last_used_ip, recent_ips)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	parent_id, revoked_reason, revoked_at, rotated_from, rotated_to, allowed_ips, last_used_ip, recent_ips, audience)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
 // createQueries are the queries of CreateToken but the parent's check,
 // which the writer of the group prepares once.
@@ -87,7 +87,7 @@ func insertToken(ctx context.Context, e execer, t *latchkey.Token) error {
 		formatNullTime(t.ExpiresAt), formatNullTime(t.LastUsedAt), t.KeyID,
 		nullText(t.ParentID), string(t.RevokedReason), formatNullTime(t.RevokedAt),
 		nullText(t.RotatedFrom), nullText(t.RotatedTo), sqlschema.EncodePrefixes(t.AllowedIPs),
-		nullText(t.LastUsedIP), sqlschema.EncodeRecent(t.RecentIPs))
+		nullText(t.LastUsedIP), sqlschema.EncodeRecent(t.RecentIPs), t.Audience)
 	switch {
 	case isUnique(err):
 		return storeerr.Conflict(storeerr.MsgTokenExists, err)

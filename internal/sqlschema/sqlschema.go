@@ -23,7 +23,7 @@ const (
 	TokenColumns = `t.id, t.user_id, t.client_id, t.name, t.scopes, t.revoked,
 		t.created_at, t.updated_at, t.expires_at, t.last_used_at, t.key_id,
 		t.parent_id, t.revoked_reason, t.revoked_at, t.rotated_from, t.rotated_to,
-		t.allowed_ips, t.last_used_ip, t.recent_ips`
+		t.allowed_ips, t.last_used_ip, t.recent_ips, t.audience`
 	KeyColumns = `k.id, k.algorithm, k.public_key, k.sealed_private_key,
 		k.created_at, k.retired_at`
 	AuditColumns = `id, at, action, actor, actor_user_id, actor_token_id, subject_user_id, subject_id, address, user_agent, detail`
@@ -41,6 +41,9 @@ const (
 	DeliveryColumns = `d.id, d.notification_id, d.webhook_id, d.recipient, d.state, d.attempts,
 		d.created_at, d.next_at, d.delivered_at, d.last_error, d.last_status, n.msg_id, n.type`
 	WebhookColumns = `w.id, w.url, w.events, w.secret, w.created_at`
+	// ResourceColumns are a registered resource's; its scopes are stored
+	// as EncodeScopeList writes them.
+	ResourceColumns = `r.id, r.uri, r.name, r.scopes, r.created_at`
 )
 
 // The outbox's reads.

@@ -48,6 +48,9 @@ const (
 
 	MsgWebhookNotFound = "The webhook was not found."
 	MsgWebhookExists   = "A webhook with this id already exists."
+
+	MsgResourceNotFound = "The resource was not found."
+	MsgResourceExists   = "A resource with this URI is already registered."
 )
 
 // The caller-safe sentences of the errors any operation may return, when

@@ -248,6 +248,30 @@ func auditedChanges() []auditedChange {
 				},
 				nil
 		}},
+		{"CreateResource", func(t *testing.T, s latchkey.Store) (func(...*latchkey.AuditRecord) error, func() bool, func() []string) {
+			r := newResource(1)
+			return func(rs ...*latchkey.AuditRecord) error { return s.CreateResource(t.Context(), r, rs...) },
+				func() bool {
+					list, err := s.Resources(t.Context())
+					if err != nil {
+						t.Fatalf("Resources() = %v", err)
+					}
+					return len(list) == 1
+				},
+				func() []string { return []string{strconv.FormatInt(r.ID, 10)} }
+		}},
+		{"DeleteResource", func(t *testing.T, s latchkey.Store) (func(...*latchkey.AuditRecord) error, func() bool, func() []string) {
+			r := createResource(t, s, newResource(1))
+			return func(rs ...*latchkey.AuditRecord) error { return s.DeleteResource(t.Context(), r.ID, rs...) },
+				func() bool {
+					list, err := s.Resources(t.Context())
+					if err != nil {
+						t.Fatalf("Resources() = %v", err)
+					}
+					return len(list) == 0
+				},
+				nil
+		}},
 		{"CreateSession", func(t *testing.T, s latchkey.Store) (func(...*latchkey.AuditRecord) error, func() bool, func() []string) {
 			u := createUser(t, s, newUser("alice"))
 			sess := newSession(1, u.ID)

@@ -39,6 +39,7 @@ func Errors(t *testing.T, name string, open func(t *testing.T) latchkey.Store) {
 	metadataClient.MetadataURL = "https://agent.example.com/client.json"
 	createClient(t, s, metadataClient)
 	createWebhook(t, s, newWebhook(1, 0))
+	createResource(t, s, newResource(1))
 	note := addNotification(t, s, newNotification(alice.ID, tok.ID, 0))
 
 	const nobody = 99 // neither a user nor a client
@@ -216,6 +217,24 @@ func Errors(t *testing.T, name string, open func(t *testing.T) latchkey.Store) {
 			_, err := s.Session(ctx, signature(404))
 			return err
 		}, latchkey.ENOTFOUND, storeerr.MsgSessionNotFound},
+
+		// Resources
+		{"DuplicateResource", func(ctx context.Context) error {
+			r := newResource(1)
+			r.Name = "Another name"
+			return s.CreateResource(ctx, r)
+		}, latchkey.ECONFLICT, storeerr.MsgResourceExists},
+		{"NoResource", func(ctx context.Context) error {
+			_, err := s.Resource(ctx, newResource(404).URI)
+			return err
+		}, latchkey.ENOTFOUND, storeerr.MsgResourceNotFound},
+		{"NoResourceUnstorable", func(ctx context.Context) error {
+			_, err := s.Resource(ctx, "https://mcp.example.com/\x00")
+			return err
+		}, latchkey.ENOTFOUND, storeerr.MsgResourceNotFound},
+		{"DeleteNoResource", func(ctx context.Context) error {
+			return s.DeleteResource(ctx, 404)
+		}, latchkey.ENOTFOUND, storeerr.MsgResourceNotFound},
 
 		// The outbox
 		{"DuplicateWebhook", func(ctx context.Context) error {

@@ -260,6 +260,38 @@ func testCreateAccessToken(t *testing.T, open func(t *testing.T) latchkey.Store)
 		}
 	})
 
+	t.Run("Audience", func(t *testing.T) {
+		// A token for a resource keeps its audience in every read.
+		s := open(t)
+		u := createUser(t, s, newUser("alice"))
+		app := createClient(t, s, newClient("App"))
+		tok := newToken(1, u.ID)
+		tok.ClientID = app.ID
+		tok.Audience = "https://mcp.example.com/mcp"
+		if err := s.CreateAccessToken(t.Context(), tok, newGrant(latchkey.GrantAccess, tok.ID, "request-1", u.ID, app.ID)); err != nil {
+			t.Fatalf("CreateAccessToken(%q) = %v", tok.ID, err)
+		}
+		plain, _ := issueToken(t, s, 2, u.ID, app.ID, "request-2")
+		got, err := s.Token(t.Context(), tok.ID)
+		if err != nil || got.Audience != tok.Audience {
+			t.Errorf("Token(%q) = %+v, %v; want audience %q", tok.ID, got, err, tok.Audience)
+		}
+		cred, err := s.Credential(t.Context(), tok.ID)
+		if err != nil || cred.Token.Audience != tok.Audience {
+			t.Errorf("Credential(%q) = %+v, %v; want audience %q", tok.ID, cred, err, tok.Audience)
+		}
+		list, _, err := s.Tokens(t.Context(), latchkey.TokenFilter{UserID: u.ID})
+		if err != nil || len(list) != 2 {
+			t.Fatalf("Tokens(alice) = %v, %v; want 2 tokens", list, err)
+		}
+		for _, l := range list {
+			want := map[string]string{tok.ID: tok.Audience, plain.ID: ""}[l.ID]
+			if l.Audience != want {
+				t.Errorf("Tokens(alice): token %s has audience %q, want %q", l.ID, l.Audience, want)
+			}
+		}
+	})
+
 	t.Run("GrantConflict", func(t *testing.T) {
 		s := open(t)
 		u := createUser(t, s, newUser("alice"))

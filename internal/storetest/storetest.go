@@ -52,6 +52,8 @@ func Run(t *testing.T, open func(t *testing.T) latchkey.Store) {
 	t.Run("ClientByMetadataURL", func(t *testing.T) { testClientByMetadataURL(t, open) })
 	t.Run("UpdateClient", func(t *testing.T) { testUpdateClient(t, open) })
 
+	t.Run("Resources", func(t *testing.T) { testResources(t, open) })
+
 	t.Run("CreateToken", func(t *testing.T) { testCreateToken(t, open) })
 	t.Run("Token", func(t *testing.T) { testToken(t, open) })
 	t.Run("Tokens", func(t *testing.T) { testTokens(t, open) })

@@ -516,6 +516,7 @@ func testCredential(t *testing.T, open func(t *testing.T) latchkey.Store) {
 		tok.ClientID = app.ID
 		tok.Scopes = latchkey.Scopes{latchkey.ScopeTokensRead}
 		tok.LastUsedAt = ptr(at(time.Minute))
+		tok.Audience = "https://mcp.example.com/mcp"
 		createToken(t, s, tok)
 
 		got, err := s.Credential(t.Context(), tok.ID)
