@@ -24,6 +24,7 @@ const (
 	AuditKeyAdded        AuditAction = "key.added" // rotated or imported
 	AuditClientAdded     AuditAction = "client.registered"
 	AuditClientRevoked   AuditAction = "client.revoked"
+	AuditClientUpdated   AuditAction = "client.updated"         // what a client's metadata document says changed
 	AuditAppAuthorized   AuditAction = "application.authorized" // a user approved an application (a consent)
 	AuditWebhookCreated  AuditAction = "webhook.created"
 	AuditWebhookDeleted  AuditAction = "webhook.deleted"
@@ -57,7 +58,7 @@ const (
 var AuditActions = []AuditAction{
 	AuditTokenCreated, AuditTokenRevoked, AuditTokenRotated, AuditTokenReuse, AuditAuthRefused,
 	AuditUserCreated, AuditUserUpdated, AuditUserDeleted, AuditUserRestored,
-	AuditKeyAdded, AuditClientAdded, AuditClientRevoked,
+	AuditKeyAdded, AuditClientAdded, AuditClientRevoked, AuditClientUpdated,
 	AuditAppAuthorized, AuditWebhookCreated, AuditWebhookDeleted,
 	AuditResourceCreated, AuditResourceDeleted,
 	AuditSignInOK, AuditSignInRefused, AuditRateLimitedHit,

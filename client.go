@@ -32,9 +32,15 @@ type Client struct {
 	// (RFC 7591) rather than being created by the operator. Until it has
 	// issued a token, it is deleted some time after it registered.
 	SelfRegistered bool
-	Revoked        bool
-	CreatedAt      time.Time
-	UpdatedAt      time.Time
+	// MetadataURL is, for a client identified by a Client ID Metadata
+	// Document (draft-ietf-oauth-client-id-metadata-document), the
+	// document's URL: the client's OAuth client_id. Its Name, Redirect and
+	// DefaultScopes are the document's as last read; "" for every other
+	// client.
+	MetadataURL string
+	Revoked     bool
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
 }
 
 // Public reports whether c holds no secret: a program that cannot keep
@@ -45,11 +51,22 @@ func (c *Client) Public() bool { return c.SecretHash == "" }
 type ClientStore interface {
 	// CreateClient stores c and sets c.ID. It writes audit with it (see
 	// AuditStore), each record's SubjectID set to the new client's id.
+	// ECONFLICT when another client has c's MetadataURL.
 	CreateClient(ctx context.Context, c *Client, audit ...*AuditRecord) error
 
 	// Client returns the client with that id, revoked or not. ENOTFOUND
 	// when there is none.
 	Client(ctx context.Context, id int64) (*Client, error)
+
+	// ClientByMetadataURL returns the client whose MetadataURL is url,
+	// revoked or not. ENOTFOUND when there is none.
+	ClientByMetadataURL(ctx context.Context, url string) (*Client, error)
+
+	// UpdateClient stores c's Name, Redirect, DefaultScopes and UpdatedAt
+	// as those of the client c.ID, and writes audit with the change, each
+	// record's SubjectID set to c.ID. ENOTFOUND when there is no such
+	// client.
+	UpdateClient(ctx context.Context, c *Client, audit ...*AuditRecord) error
 
 	// Clients returns every client, by id ascending.
 	Clients(ctx context.Context) ([]*Client, error)

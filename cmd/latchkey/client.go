@@ -154,7 +154,11 @@ func (e *env) clientList(ctx context.Context, args []string) error {
 			for _, u := range service.RedirectURIs(c) {
 				uris = append(uris, printable(u))
 			}
-			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c.ID, dash(printable(c.Name)), clientType(c), clientSource(c), clientState(c),
+			source := clientSource(c)
+			if c.MetadataURL != "" {
+				source += " " + printable(c.MetadataURL)
+			}
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c.ID, dash(printable(c.Name)), clientType(c), source, clientState(c),
 				dash(strings.Join(uris, " ")), dash(printable(strings.Join(c.DefaultScopes, " "))), day(&c.CreatedAt))
 		}
 		return tw.Flush()
@@ -172,9 +176,12 @@ func clientType(c *latchkey.Client) string {
 	return "confidential"
 }
 
-// clientSource says who registered c: the operator, or the client itself
-// at /oauth/register.
+// clientSource says who registered c: the operator, the client itself at
+// /oauth/register, or its metadata document, whose URL is its client_id.
 func clientSource(c *latchkey.Client) string {
+	if c.MetadataURL != "" {
+		return "metadata document"
+	}
 	if c.SelfRegistered {
 		return "self-registered"
 	}
@@ -201,7 +208,17 @@ func clientJSON(c *latchkey.Client) map[string]any {
 	return map[string]any{
 		"id": c.ID, "name": c.Name, "type": clientType(c), "source": clientSource(c), "revoked": c.Revoked,
 		"redirect_uris": uris, "default_scopes": defaults, "created_at": c.CreatedAt.UTC().Format(time.RFC3339Nano),
+		"client_id": clientID(c),
 	}
+}
+
+// clientID is c's OAuth client_id: its id, or its metadata document's
+// URL.
+func clientID(c *latchkey.Client) string {
+	if c.MetadataURL != "" {
+		return c.MetadataURL
+	}
+	return strconv.FormatInt(c.ID, 10)
 }
 
 func (e *env) clientRevoke(ctx context.Context, args []string) error {

@@ -169,6 +169,8 @@ func TestParseServe(t *testing.T) {
 		}},
 		{name: "oauth registration off", args: []string{"--oauth-registration", "off"}, want: func(c *serveConfig) { c.registration = httpapi.RegistrationOff }},
 		{name: "oauth registration by variable", env: map[string]string{"LATCHKEY_OAUTH_REGISTRATION": "open"}, want: func(c *serveConfig) { c.registration = httpapi.RegistrationOpen }},
+		{name: "oauth client metadata off", args: []string{"--oauth-client-metadata=false"}, want: func(c *serveConfig) { c.clientMetadata = false }},
+		{name: "oauth client metadata off by variable", env: map[string]string{"LATCHKEY_OAUTH_CLIENT_METADATA": "false"}, want: func(c *serveConfig) { c.clientMetadata = false }},
 		{name: "registration rate", args: []string{"--limit-registration", "1:5"}, want: func(c *serveConfig) { c.limits.RegistrationPerAddr = httpapi.Rate{PerSecond: 1, Burst: 5} }},
 		{name: "postgres pool", args: []string{"--database", "postgres://h/db", "--db-max-conns", "5", "--db-statement-timeout", "off"}, env: map[string]string{"LATCHKEY_SECRET": "s"}, want: func(c *serveConfig) {
 			*c.db.database = "postgres://h/db"
@@ -248,6 +250,7 @@ var badServe = []struct {
 	{"oauth default scopes empty", []string{"--oauth-default-scopes", ","}, nil, "--oauth-default-scopes"},
 	{"oauth registration", []string{"--oauth-registration", "closed"}, nil, "--oauth-registration"},
 	{"oauth registration by variable", nil, map[string]string{"LATCHKEY_OAUTH_REGISTRATION": "yes"}, "--oauth-registration"},
+	{"oauth client metadata by variable", nil, map[string]string{"LATCHKEY_OAUTH_CLIENT_METADATA": "sometimes"}, "--oauth-client-metadata"},
 	{"registration rate", []string{"--limit-registration", "many"}, nil, "--limit-registration"},
 	{"argument", []string{"extra"}, nil, "unexpected arguments"},
 }

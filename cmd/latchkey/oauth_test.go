@@ -11,7 +11,10 @@ import (
 
 	"golang.org/x/oauth2"
 
+	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/internal/cimd/cimdtest"
 	"github.com/latchkey/latchkey/internal/oauthtest"
+	"github.com/latchkey/latchkey/internal/sqlite"
 )
 
 // oauthToken runs the authorization code flow against the server at base
@@ -266,6 +269,92 @@ func TestOAuthRegistration(t *testing.T) {
 		}
 		if status, got := register(base); status != http.StatusNotFound {
 			t.Errorf("with registration off, POST /oauth/register = %d %v, want 404", status, got)
+		}
+	})
+}
+
+// TestOAuthClientMetadata: "latchkey serve" takes client_id URLs by
+// default and says so in its metadata, with the guard as production has
+// it: a document on the loopback (a test's server) is never fetched, and
+// the request is refused on the server's own page. client list shows a
+// client of a metadata document with its source and URL. With
+// --oauth-client-metadata=false, as LATCHKEY_OAUTH_CLIENT_METADATA, the
+// metadata does not say it, and such a client_id is refused.
+func TestOAuthClientMetadata(t *testing.T) {
+	docs := cimdtest.NewServer(t)
+	id := docs.Document("/agent.json", map[string]any{"client_name": "Agent", "redirect_uris": []string{"http://127.0.0.1:9/callback"}})
+	authorize := func(base string) oauthtest.Page {
+		t.Helper()
+		conf := &oauth2.Config{ClientID: id, RedirectURL: "http://127.0.0.1:9/callback", Endpoint: oauth2.Endpoint{AuthURL: base + "/oauth/authorize"}}
+		return oauthtest.NewBrowser(t, base).Get(conf.AuthCodeURL("state-cimd-12345", oauth2.S256ChallengeOption(oauth2.GenerateVerifier())))
+	}
+	metadata := func(base string) map[string]any {
+		t.Helper()
+		resp, err := http.Get(base + "/.well-known/oauth-authorization-server")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var m map[string]any
+		if err := json.NewDecoder(resp.Body).Decode(&m); err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+
+	t.Run("default", func(t *testing.T) {
+		db := filepath.Join(t.TempDir(), "cimd.db")
+		env := testEnv(map[string]string{"LATCHKEY_DATABASE": db})
+		base, _, _ := serve(t, env)
+		if got := metadata(base)["client_id_metadata_document_supported"]; got != true {
+			t.Errorf("metadata client_id_metadata_document_supported = %v, want true", got)
+		}
+		p := authorize(base)
+		if p.Status != http.StatusBadRequest || p.Location != nil || !strings.Contains(p.Body, "<code>invalid_client</code>") {
+			t.Errorf("an authorization request of a document on the loopback = %d to %v: %.300s; want the 400 page, invalid_client", p.Status, p.Location, p.Body)
+		}
+		if n := docs.Conns.Load(); n != 0 {
+			t.Errorf("serve connected %d times to the document's server on the loopback, want never", n)
+		}
+
+		// A client of a metadata document, as a fetch would make it.
+		st, err := sqlite.Open(t.Context(), db)
+		if err != nil {
+			t.Fatal(err)
+		}
+		now := time.Now().UTC()
+		err = st.CreateClient(t.Context(), &latchkey.Client{Name: "Agent", Redirect: "http://127.0.0.1:9/callback", SelfRegistered: true, MetadataURL: id, CreatedAt: now, UpdatedAt: now})
+		st.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var line string
+		for l := range strings.SplitSeq(mustCLI(t, env, "client", "list"), "\n") {
+			if strings.HasPrefix(l, "2 ") {
+				line = l
+			}
+		}
+		if !strings.Contains(line, "Agent") || !strings.Contains(line, "public") || !strings.Contains(line, "metadata document "+id) {
+			t.Errorf("client list's line of the client = %q, want it named, public, from the metadata document at %s", line, id)
+		}
+		var row struct {
+			Source   string `json:"source"`
+			ClientID string `json:"client_id"`
+		}
+		js := strings.Split(strings.TrimSpace(mustCLI(t, env, "client", "list", "--json")), "\n")
+		if err := json.Unmarshal([]byte(js[len(js)-1]), &row); err != nil || row.Source != "metadata document" || row.ClientID != id {
+			t.Errorf("client list --json of client 2 = %q (%v), want source metadata document, client_id %s", js[len(js)-1], err, id)
+		}
+	})
+
+	t.Run("off", func(t *testing.T) {
+		env := testEnv(map[string]string{"LATCHKEY_DATABASE": filepath.Join(t.TempDir(), "cimd.db"), "LATCHKEY_OAUTH_CLIENT_METADATA": "false"})
+		base, _, _ := serve(t, env)
+		if got, ok := metadata(base)["client_id_metadata_document_supported"]; ok {
+			t.Errorf("with --oauth-client-metadata=false, the metadata says client_id_metadata_document_supported %v", got)
+		}
+		if p := authorize(base); p.Status != http.StatusBadRequest || !strings.Contains(p.Body, "<code>invalid_client</code>") {
+			t.Errorf("with --oauth-client-metadata=false, a client_id URL = %d: %.300s; want the 400 page, invalid_client", p.Status, p.Body)
 		}
 	})
 }

@@ -20,6 +20,7 @@ import (
 
 	"github.com/latchkey/latchkey"
 	"github.com/latchkey/latchkey/internal/accesslog"
+	"github.com/latchkey/latchkey/internal/cimd"
 	"github.com/latchkey/latchkey/internal/httpapi"
 	"github.com/latchkey/latchkey/internal/logbuf"
 	"github.com/latchkey/latchkey/internal/mail"
@@ -55,6 +56,9 @@ type serveConfig struct {
 	oauthDefaultScopes []string
 	// registration is who may register a client at /oauth/register.
 	registration httpapi.RegistrationMode
+	// clientMetadata: a client_id may be the https URL of the client's
+	// metadata document, which the server fetches.
+	clientMetadata bool
 
 	// Notifications: the mail server (nil: no mail), the reminders before
 	// expiry, and whether webhooks may reach private addresses.
@@ -82,7 +86,7 @@ func (e *env) parseServe(args []string) (*serveConfig, error) {
 	limitCreateAddr := fs.String("limit-create-addr", rateString(httpapi.DefaultLimits.CreatePerAddr), "token creations allowed per client address: PER_SECOND[:BURST], or off")
 	limitSignInAddr := fs.String("limit-sign-in-addr", rateString(httpapi.DefaultLimits.SignInPerAddr), "failed sign-ins allowed per client address: PER_SECOND[:BURST], or off")
 	limitSignInAccount := fs.String("limit-sign-in-account", rateString(httpapi.DefaultLimits.SignInPerAccount), "failed sign-ins allowed per account name: PER_SECOND[:BURST], or off")
-	limitRegistration := fs.String("limit-registration", rateString(httpapi.DefaultLimits.RegistrationPerAddr), "requests to /oauth/register allowed per client address, refused ones included: PER_SECOND[:BURST], or off")
+	limitRegistration := fs.String("limit-registration", rateString(httpapi.DefaultLimits.RegistrationPerAddr), "requests to /oauth/register, and fetches of clients' metadata documents, allowed per client address, refused ones included: PER_SECOND[:BURST], or off")
 	limitTokenEndpoint := fs.String("limit-token-endpoint", rateString(httpapi.DefaultLimits.TokenEndpointPerAddr), "requests to /oauth/token, /oauth/revoke and /oauth/introspect allowed per client address: PER_SECOND[:BURST], or off")
 	proxies := fs.String("trusted-proxies", "", "comma-separated addresses or CIDRs of proxies whose X-Forwarded-For and X-Forwarded-Proto are believed")
 	publicURL := fs.String("public-url", "", "the server's address as its users reach it, e.g. https://tokens.example.com (the OAuth issuer; default: each request's own)")
@@ -91,6 +95,7 @@ func (e *env) parseServe(args []string) (*serveConfig, error) {
 	refreshLifetime := fs.String("refresh-token-lifetime", "30d", "lifetime of an OAuth refresh token, e.g. 30d")
 	oauthDefaults := fs.String("oauth-default-scopes", strings.Join(oauth.DefaultDefaultScopes, ","), "comma-separated scopes granted to an OAuth authorization request that names none, when its client has no --default-scopes of its own; off: such a request is refused (invalid_scope)")
 	registration := fs.String("oauth-registration", string(httpapi.RegistrationPublic), "who may register an OAuth client at /oauth/register (RFC 7591): off, public (clients without a secret, which must use PKCE) or open (confidential clients too); a client so registered that issues no token is deleted after 30 days")
+	clientMetadata := fs.Bool("oauth-client-metadata", true, "take an https URL as an OAuth client_id, and fetch the client's metadata document there (Client ID Metadata Documents, as MCP clients use them); false: such a client_id is an unknown client")
 	smtpURL := fs.String("smtp-url", "", "the mail server for notifications to token owners: smtp://USER:PASSWORD@HOST:587 (STARTTLS when offered) or smtps://...:465 (default: no mail)")
 	mailFrom := fs.String("mail-from", "", "the From address of notification mail, e.g. Latchkey <tokens@example.com> (required with --smtp-url)")
 	reminders := fs.String("expiry-reminders", "30d,7d,1d", "how long before a token expires its owner is reminded: comma-separated lifetimes, or off")
@@ -102,7 +107,7 @@ func (e *env) parseServe(args []string) (*serveConfig, error) {
 	if fs.NArg() > 0 {
 		return nil, usagef("serve: unexpected arguments %q", fs.Args())
 	}
-	c := &serveConfig{addr: *addr, metricsAddr: *metricsAddr, pprof: *pprof, db: db, secureCookies: *secureCookies}
+	c := &serveConfig{addr: *addr, metricsAddr: *metricsAddr, pprof: *pprof, db: db, secureCookies: *secureCookies, clientMetadata: *clientMetadata}
 	var err error
 	if err := checkAddr(*addr); err != nil {
 		return nil, usagef("serve: --addr: %v", err)
@@ -356,11 +361,18 @@ func (e *env) serve(ctx context.Context, args []string) error {
 
 	registerStoreMetrics(m, svc, st)
 
+	var documents *cimd.Fetcher
+	if c.clientMetadata {
+		// Public addresses only, and the system's certificate
+		// authorities: nothing here relaxes the guard.
+		documents = cimd.New(cimd.Options{Now: svc.Now, Logger: log})
+	}
 	provider, err := oauth.New(svc, st, oauth.Config{
 		AccessTokenLifetime:  c.oauthLifetime,
 		RefreshTokenLifetime: c.refreshLifetime,
 		DefaultScopes:        c.oauthDefaultScopes,
 		Secret:               svc.DeriveKey(oauth.SecretInfo),
+		ClientMetadata:       documents,
 		Logger:               log,
 	})
 	if err != nil {

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"encoding/json"
+	"errors"
 	"maps"
 	"net/http"
 	"net/url"
@@ -13,6 +14,7 @@ import (
 	"github.com/ory/fosite"
 
 	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/internal/cimd"
 	"github.com/latchkey/latchkey/internal/oauth"
 )
 
@@ -57,8 +59,11 @@ type consentPage struct {
 	// SelfRegistered: the application registered itself (RFC 7591), so
 	// its name is its own claim.
 	SelfRegistered bool
-	RedirectTo     string
-	Hidden         []hiddenField
+	// MetadataHost: the application is identified by a metadata document
+	// at a URL of this host (its client_id), whose name is unverified.
+	MetadataHost string
+	RedirectTo   string
+	Hidden       []hiddenField
 }
 
 // authorizeParams are the parameters of an authorization request that the
@@ -77,6 +82,16 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 	// Every answer that goes back to the application names the issuer,
 	// as the metadata does (RFC 9207).
 	iss := s.baseURL(r)
+	// An application identified by a metadata document has it fetched
+	// unless it is kept: each address has a budget of such fetches, the
+	// one it has of registrations (a fetch may make a client's row).
+	ctx = oauth.WithOrigin(ctx, latchkey.Origin{Address: s.clientIP(r), UserAgent: r.UserAgent()})
+	ctx = cimd.WithBudget(ctx, func() error {
+		if ok, after := s.registerByAddr.allow(s.clientAddr(r), s.svc.Now()); !ok {
+			return &fetchesSpent{after}
+		}
+		return nil
+	})
 	ctx = oauth.WithSite(ctx, s.site(r))
 	ar, err := s.oauth.ParseAuthorize(ctx, r)
 	if err != nil {
@@ -84,9 +99,21 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 			s.oauth.WriteAuthorizeError(ctx, w, ar, iss, err)
 			return
 		}
+		if spent, ok := errors.AsType[*fetchesSpent](err); ok {
+			_ = s.refuse(w, "registration", spent.after)
+			s.renderError(w, r, http.StatusTooManyRequests, "Too many attempts",
+				"Too many sign-in requests came from your address. Wait a little, then go back to the application and try again.", "temporarily_unavailable")
+			return
+		}
 		rfc := fosite.ErrorToRFC6749Error(err)
+		msg := plainRefusal(rfc.ErrorField)
+		if id := r.Form.Get("client_id"); cimd.IsURL(id) && rfc.ErrorField == "invalid_client" {
+			// Why the document failed stays in the log: it may say
+			// what an address inside resolves to.
+			msg = "The application that sent you here describes itself in a document at " + urlHost(id) + ", which could not be used."
+		}
 		s.renderError(w, r, http.StatusBadRequest, "This sign-in link is not valid",
-			plainRefusal(rfc.ErrorField)+" Go back to the application and try again.", rfc.ErrorField)
+			msg+" Go back to the application and try again.", rfc.ErrorField)
 		return
 	}
 	params := url.Values{}
@@ -169,6 +196,9 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 	// names them, so that what is approved is what the person saw.
 	page := consentPage{Client: c.Name, RedirectTo: ar.GetRedirectURI().String(), Scopes: scopeLines(requested), Defaulted: defaulted,
 		SelfRegistered: c.SelfRegistered, Resource: resource}
+	if c.MetadataURL != "" {
+		page.MetadataHost = urlHost(c.MetadataURL)
+	}
 	params.Set("scope", strings.Join(requested, " "))
 	keys := make([]string, 0, len(params))
 	for k := range params {
@@ -181,6 +211,24 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 	redirect := ar.GetRedirectURI()
 	s.render(w, r, http.StatusOK, "consent", pageData{Title: "Authorize " + c.Name, User: u, Page: page},
 		redirect.Scheme+"://"+redirect.Host)
+}
+
+// fetchesSpent refuses the fetch of a metadata document for a request
+// whose address has spent its budget; the request is refused with 429.
+type fetchesSpent struct{ after time.Duration }
+
+func (e *fetchesSpent) Error() string {
+	return "this address has spent its budget of metadata documents"
+}
+
+// urlHost is the host (and port) of a URL, as a person reads where it
+// leads; "" when it has none.
+func urlHost(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return ""
+	}
+	return u.Host
 }
 
 // plainRefusal says in our own words, for the person in front of the
@@ -278,6 +326,11 @@ func (s *Server) metadata(w http.ResponseWriter, r *http.Request) {
 	}
 	if s.opts.Registration.on() {
 		m["registration_endpoint"] = base + "/oauth/register"
+	}
+	if s.oauth.SupportsClientMetadata() {
+		// A client_id may be the https URL of the client's metadata
+		// document (draft-ietf-oauth-client-id-metadata-document).
+		m["client_id_metadata_document_supported"] = true
 	}
 	w.Header().Set("Content-Type", "application/json")
 	s.metadataCaching(w.Header())

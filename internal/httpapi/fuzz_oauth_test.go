@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/latchkey/latchkey/internal/cimd"
 	"github.com/latchkey/latchkey/internal/httpapi"
 	"github.com/latchkey/latchkey/internal/oauthtest"
 	"github.com/latchkey/latchkey/internal/service"
@@ -18,9 +19,11 @@ import (
 // FuzzAuthorize sends /oauth/authorize any query, by GET and by POST (the
 // consent form's way, approving), signed in. Whatever the parameters, the
 // server does not fail, and it redirects only to the sign-in page or to a
-// redirect URI the named client registered: never an open redirect.
+// redirect URI the named client registered (or its metadata document
+// lists): never an open redirect.
 func FuzzAuthorize(f *testing.F) {
-	h := newOAuthHarness(f)
+	h := newOAuthHarness(f, withDocuments(f))
+	agent := h.documents.Document("/agent.json", agentDocument())
 	if _, err := h.svc.CreateResource(f.Context(), service.NewResource{URI: "https://mcp.example.com/mcp", Name: "Tools", Scopes: []string{"mcp:tools"}}); err != nil {
 		f.Fatal(err)
 	}
@@ -41,11 +44,16 @@ func FuzzAuthorize(f *testing.F) {
 		"response_type=token&client_id=2&scope=tokens.read&state=abcdefgh12&response_mode=form_post",
 		"client_id=2&client_id=4&redirect_uri=" + url.QueryEscape(h.otherRedirect),
 		"response_type=code%20id_token&client_id=2&scope=openid&nonce=x&prompt=none",
+		"response_type=code&client_id=" + url.QueryEscape(agent) + "&redirect_uri=" + url.QueryEscape(agentRedirect) + "&state=abcdefgh12&code_challenge=" + challenge + "&code_challenge_method=S256",
+		"response_type=code&client_id=" + url.QueryEscape(agent) + "&redirect_uri=" + url.QueryEscape(h.redirect) + "&state=abcdefgh12&code_challenge=" + challenge + "&code_challenge_method=S256",
+		"response_type=code&client_id=" + url.QueryEscape(agent) + "&redirect_uri=" + url.QueryEscape(agentRedirect) + "&state=abcdefgh12&scope=admin",
+		"response_type=code&client_id=" + url.QueryEscape(agent+"#x") + "&redirect_uri=" + url.QueryEscape(agentRedirect),
 		// Resource indicators (RFC 8707): registered, the API's own, unknown, two, malformed.
 		"response_type=code&client_id=2&redirect_uri=" + url.QueryEscape(h.redirect) + "&scope=mcp:tools&state=abcdefgh12&resource=" + url.QueryEscape("HTTPS://MCP.example.com:443/mcp/"),
 		"response_type=code&client_id=2&redirect_uri=" + url.QueryEscape(h.redirect) + "&scope=tokens.read&state=abcdefgh12&resource=" + url.QueryEscape(h.srv.URL+"/api/1.0"),
 		"response_type=code&client_id=2&redirect_uri=" + url.QueryEscape(h.redirect) + "&state=abcdefgh12&resource=https://mcp.example.com/mcp&resource=https://x.example/",
 		"response_type=code&client_id=2&redirect_uri=" + url.QueryEscape(h.redirect) + "&state=abcdefgh12&resource=https://mcp.example.com/%zz%23frag&audience=x",
+		"response_type=code&client_id=" + url.QueryEscape(agent) + "&redirect_uri=" + url.QueryEscape(agentRedirect) + "&scope=mcp:tools&state=abcdefgh12&code_challenge=" + challenge + "&code_challenge_method=S256&resource=https://mcp.example.com/mcp",
 		"",
 	} {
 		f.Add(false, q)
@@ -93,7 +101,13 @@ func FuzzAuthorize(f *testing.F) {
 		}
 		bare := *target
 		bare.RawQuery, bare.Fragment = "", ""
-		for _, uri := range registered[form.Get("client_id")] {
+		allowed := registered[form.Get("client_id")]
+		if cimd.IsURL(form.Get("client_id")) {
+			// Every document of the tests lists agentRedirect alone,
+			// whichever fuzzing process serves it.
+			allowed = []string{agentRedirect}
+		}
+		for _, uri := range allowed {
 			if bare.String() == uri {
 				return
 			}

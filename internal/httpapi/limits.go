@@ -44,7 +44,8 @@ type Limits struct {
 	// /oauth/introspect from one client address.
 	TokenEndpointPerAddr Rate
 	// RegistrationPerAddr: requests to /oauth/register from one client
-	// address, refused or not.
+	// address, refused or not, and the fetches of clients' metadata
+	// documents that authorization requests from it cause.
 	RegistrationPerAddr Rate
 }
 

@@ -18,6 +18,8 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/internal/cimd"
+	"github.com/latchkey/latchkey/internal/cimd/cimdtest"
 	"github.com/latchkey/latchkey/internal/httpapi"
 	"github.com/latchkey/latchkey/internal/jwt"
 	"github.com/latchkey/latchkey/internal/oauth"
@@ -27,6 +29,7 @@ import (
 	"github.com/latchkey/latchkey/internal/postgres"
 	"github.com/latchkey/latchkey/internal/service"
 	"github.com/latchkey/latchkey/internal/sqlitetest"
+	"github.com/latchkey/latchkey/internal/ssrf"
 )
 
 // oauthHarness is the whole server, authorization server included, on a
@@ -51,6 +54,12 @@ type oauthHarness struct {
 	defaultScopes []string
 	// registration: the server's --oauth-registration ("": off).
 	registration httpapi.RegistrationMode
+	// documents, when set, serves clients' metadata documents, and the
+	// server takes client_id URLs, fetching them as serve does but from
+	// the loopback, and trusting documents' test authority; strictFetch
+	// refuses the loopback, as serve does.
+	documents   *cimdtest.Server
+	strictFetch bool
 	// extraScopes: the server's --extra-scopes.
 	extraScopes []string
 
@@ -105,11 +114,16 @@ func newOAuthHarness(t testing.TB, configure ...func(*oauthHarness)) *oauthHarne
 		t.Fatal(err)
 	}
 	h.svc, h.store = svc, st
+	var fetcher *cimd.Fetcher
+	if h.documents != nil {
+		fetcher = cimd.New(cimd.Options{Policy: ssrf.Policy{AllowLoopback: !h.strictFetch}, RootCAs: h.documents.Roots, Now: h.clock.Now})
+	}
 	prov, err := oauth.New(svc, st, oauth.Config{
 		Secret:               svc.DeriveKey(oauth.SecretInfo),
 		AccessTokenLifetime:  h.accessLifetime,
 		RefreshTokenLifetime: h.refreshLifetimes,
 		DefaultScopes:        h.defaultScopes,
+		ClientMetadata:       fetcher,
 	})
 	if err != nil {
 		t.Fatal(err)

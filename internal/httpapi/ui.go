@@ -558,6 +558,9 @@ func (s *Server) uiRotateToken(w http.ResponseWriter, r *http.Request) error {
 type appRow struct {
 	ClientID int64
 	Name     string
+	// Host is where the application's metadata document is, for an
+	// application identified by one: its name is unverified.
+	Host     string
 	Scopes   []scopeLine
 	Approved time.Time
 }
@@ -576,11 +579,14 @@ func (s *Server) uiApplications(w http.ResponseWriter, r *http.Request) error {
 	}
 	var rows []appRow
 	for _, c := range cs {
-		name := "Application " + strconv.FormatInt(c.ClientID, 10)
+		name, host := "Application "+strconv.FormatInt(c.ClientID, 10), ""
 		if c.Client != nil {
 			name = c.Client.Name
+			if c.Client.MetadataURL != "" {
+				host = urlHost(c.Client.MetadataURL)
+			}
 		}
-		rows = append(rows, appRow{ClientID: c.ClientID, Name: name, Approved: c.UpdatedAt, Scopes: scopeLines(c.Scopes)})
+		rows = append(rows, appRow{ClientID: c.ClientID, Name: name, Host: host, Approved: c.UpdatedAt, Scopes: scopeLines(c.Scopes)})
 	}
 	// The address says which application was withdrawn, but anyone can
 	// write such an address: the message names no application.

@@ -32,6 +32,7 @@ import (
 	"github.com/ory/fosite/token/hmac"
 
 	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/internal/cimd"
 	"github.com/latchkey/latchkey/internal/service"
 )
 
@@ -53,7 +54,11 @@ type Config struct {
 	// empty, non-nil list is none, and such a request is refused with
 	// invalid_scope. Each must be one of the service's scopes.
 	DefaultScopes []string
-	Logger        *slog.Logger
+	// ClientMetadata fetches the Client ID Metadata Documents of clients
+	// whose client_id is an https URL (see metadata.go); nil: such a
+	// client_id names no client at the authorization endpoint.
+	ClientMetadata *cimd.Fetcher
+	Logger         *slog.Logger
 }
 
 // The defaults of Config.
@@ -86,12 +91,14 @@ type Service interface {
 	Inspect(ctx context.Context, token string) (*latchkey.Principal, error)
 	RevokeAuthorization(ctx context.Context, requestID, why string, reused bool) error
 	OperatorRevokeToken(ctx context.Context, id string) (bool, error)
+	SyncMetadataClient(ctx context.Context, origin latchkey.Origin, m service.MetadataClient) (*latchkey.Client, error)
 }
 
 // Store is what the authorization server reads and writes itself: clients,
 // resources and tokens to read, and its grants (see latchkey.GrantStore).
 type Store interface {
 	Client(ctx context.Context, id int64) (*latchkey.Client, error)
+	ClientByMetadataURL(ctx context.Context, url string) (*latchkey.Client, error)
 	Resource(ctx context.Context, uri string) (*latchkey.Resource, error)
 	Token(ctx context.Context, id string) (*latchkey.Token, error)
 	CreateGrant(ctx context.Context, g *latchkey.Grant) error
@@ -193,8 +200,14 @@ type client struct {
 	idCache string
 }
 
+// newClient returns c as fosite sees it: its id is its client_id, the
+// row's id or, for a client of a metadata document, the document's URL.
 func newClient(c *latchkey.Client) *client {
-	return &client{c: c, uris: service.RedirectURIs(c), idCache: strconv.FormatInt(c.ID, 10)}
+	id := strconv.FormatInt(c.ID, 10)
+	if c.MetadataURL != "" {
+		id = c.MetadataURL
+	}
+	return &client{c: c, uris: service.RedirectURIs(c), idCache: id}
 }
 
 func (c *client) GetID() string                      { return c.idCache }
@@ -236,6 +249,15 @@ func audienceStrategy(haystack, needle []string) error {
 // fragment or form_post.
 func (c *client) GetResponseModes() []fosite.ResponseModeType {
 	return []fosite.ResponseModeType{fosite.ResponseModeDefault, fosite.ResponseModeQuery}
+}
+
+// clientRowID is the id of the row of req's client (which a client_id
+// URL is not).
+func clientRowID(req fosite.Requester) (int64, error) {
+	if c := Client(req); c != nil {
+		return c.ID, nil
+	}
+	return 0, fmt.Errorf("oauth: a request with a %T client", req.GetClient())
 }
 
 // Client returns the application of a request, or nil.
@@ -300,9 +322,9 @@ func (s *tokenStrategy) GenerateAccessToken(ctx context.Context, req fosite.Requ
 	if err != nil {
 		return "", "", err
 	}
-	cid, err := strconv.ParseInt(req.GetClient().GetID(), 10, 64)
+	cid, err := clientRowID(req)
 	if err != nil {
-		return "", "", fmt.Errorf("oauth: client id %q", req.GetClient().GetID())
+		return "", "", err
 	}
 	resource, err := grantedResource(req)
 	if err != nil {
@@ -379,6 +401,9 @@ func requestedScopes(ar fosite.AuthorizeRequester) bool {
 // ParseAuthorize reads an authorization request (GET or POST). On error,
 // Redirectable says whether it may be reported to the redirect URI.
 func (p *Provider) ParseAuthorize(ctx context.Context, r *http.Request) (fosite.AuthorizeRequester, error) {
+	if err := p.metadataClient(ctx, r); err != nil {
+		return nil, err
+	}
 	ar, err := p.f.NewAuthorizeRequest(ctx, r)
 	// fosite lets a loopback redirect URI differ in its port (RFC 8252);
 	// this server holds applications to exactly what they registered, and

@@ -11,6 +11,7 @@ import (
 	"github.com/ory/fosite"
 
 	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/internal/cimd"
 )
 
 // storage is fosite's storage on Latchkey's: clients from the client
@@ -23,13 +24,26 @@ type storage struct {
 }
 
 // GetClient returns an application that may take part in the flow: not
-// revoked, and not the personal access client.
+// revoked, and not the personal access client. id is the row's id, or the
+// URL of the client's metadata document (never the id of such a
+// client's row: its document is what identifies it). Nothing is fetched
+// here: at the authorization endpoint, ParseAuthorize has made the row
+// current from the document first; elsewhere the row is what was
+// authorized.
 func (s *storage) GetClient(ctx context.Context, id string) (fosite.Client, error) {
-	n, err := strconv.ParseInt(id, 10, 64)
-	if err != nil || n <= 0 {
-		return nil, fosite.ErrNotFound
+	var c *latchkey.Client
+	var err error
+	if cimd.IsURL(id) {
+		c, err = s.st.ClientByMetadataURL(ctx, id)
+	} else {
+		n, perr := strconv.ParseInt(id, 10, 64)
+		if perr != nil || n <= 0 {
+			return nil, fosite.ErrNotFound
+		}
+		if c, err = s.st.Client(ctx, n); err == nil && c.MetadataURL != "" {
+			return nil, fosite.ErrNotFound
+		}
 	}
-	c, err := s.st.Client(ctx, n)
 	if latchkey.ErrorCode(err) == latchkey.ENOTFOUND {
 		return nil, fosite.ErrNotFound
 	}
@@ -80,9 +94,9 @@ func newGrant(kind latchkey.GrantKind, signature string, req fosite.Requester, n
 	if err != nil {
 		return nil, err
 	}
-	cid, err := strconv.ParseInt(req.GetClient().GetID(), 10, 64)
+	cid, err := clientRowID(req)
 	if err != nil {
-		return nil, fmt.Errorf("oauth: client id %q", req.GetClient().GetID())
+		return nil, err
 	}
 	return &latchkey.Grant{
 		Kind: kind, Signature: signature, RequestID: req.GetID(), ClientID: cid, UserID: uid,

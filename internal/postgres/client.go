@@ -13,11 +13,13 @@ import (
 )
 
 // CreateClient stores c and sets c.ID, and writes audit about it in the
-// same transaction. ENOTFOUND when c.UserID names no user.
+// same transaction. ENOTFOUND when c.UserID names no user; ECONFLICT when
+// another client has c's MetadataURL.
 func (db *DB) CreateClient(ctx context.Context, c *latchkey.Client, audit ...*latchkey.AuditRecord) error {
 	const q = `INSERT INTO oauth_clients (user_id, name, secret, provider, redirect,
-		personal_access_client, password_client, revoked, created_at, updated_at, default_scopes, self_registered)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+		personal_access_client, password_client, revoked, created_at, updated_at, default_scopes, self_registered,
+		metadata_url)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
 		RETURNING id`
 	var id int64
 	err := db.tx(ctx, pgx.TxOptions{}, func(tx pgx.Tx) error {
@@ -25,6 +27,7 @@ func (db *DB) CreateClient(ctx context.Context, c *latchkey.Client, audit ...*la
 			c.UserID, c.Name, nullText(c.SecretHash), c.Provider, c.Redirect,
 			c.PersonalAccessClient, c.PasswordClient, c.Revoked,
 			storedTime(c.CreatedAt), storedTime(c.UpdatedAt), sqlschema.EncodeScopeList(c.DefaultScopes), c.SelfRegistered,
+			nullText(c.MetadataURL),
 		).Scan(&id)
 		if err != nil {
 			return err
@@ -34,8 +37,11 @@ func (db *DB) CreateClient(ctx context.Context, c *latchkey.Client, audit ...*la
 		}
 		return insertAudit(ctx, tx, audit)
 	})
-	if pgCode(err) == codeForeignKeyViolation {
+	switch {
+	case pgCode(err) == codeForeignKeyViolation:
 		err = storeerr.NotFound(storeerr.MsgClientUserNotFound, err)
+	case pgCode(err) == codeUniqueViolation && constraint(err) == "oauth_clients_metadata_url":
+		err = storeerr.Conflict(storeerr.MsgClientMetadataExists, err)
 	}
 	if err != nil {
 		return wrap("create client", err)
@@ -56,6 +62,44 @@ func (db *DB) Client(ctx context.Context, id int64) (*latchkey.Client, error) {
 		return nil, wrap("client", err)
 	}
 	return c, nil
+}
+
+// ClientByMetadataURL returns the client whose metadata_url is url,
+// revoked or not. ENOTFOUND when there is none.
+func (db *DB) ClientByMetadataURL(ctx context.Context, url string) (*latchkey.Client, error) {
+	c, err := scanClient(db.pool.QueryRow(ctx,
+		`SELECT `+sqlschema.ClientColumns+` FROM oauth_clients c WHERE c.metadata_url = $1`, url))
+	if errors.Is(err, pgx.ErrNoRows) {
+		err = storeerr.NotFound(storeerr.MsgClientNotFound, err)
+	}
+	if err != nil {
+		return nil, wrap("client by metadata URL", err)
+	}
+	return c, nil
+}
+
+// UpdateClient stores c's name, redirect URIs, default scopes and
+// updated_at as the client c.ID's, and writes audit about it in the same
+// transaction. ENOTFOUND when there is no such client.
+func (db *DB) UpdateClient(ctx context.Context, c *latchkey.Client, audit ...*latchkey.AuditRecord) error {
+	err := db.tx(ctx, pgx.TxOptions{}, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE oauth_clients SET name = $1, redirect = $2, default_scopes = $3, updated_at = $4
+			WHERE id = $5`, c.Name, c.Redirect, sqlschema.EncodeScopeList(c.DefaultScopes), storedTime(c.UpdatedAt), c.ID)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return storeerr.NotFound(storeerr.MsgClientNotFound, pgx.ErrNoRows)
+		}
+		for _, r := range audit {
+			r.SubjectID = strconv.FormatInt(c.ID, 10)
+		}
+		return insertAudit(ctx, tx, audit)
+	})
+	if err != nil {
+		return wrap("update client", err)
+	}
+	return nil
 }
 
 // Clients returns every client, by id ascending.

@@ -126,7 +126,8 @@ func clientFields(c *latchkey.Client) []any {
 	return []any{&c.ID, &c.UserID, &c.Name, nullTextColumn{&c.SecretHash},
 		&c.Provider, &c.Redirect,
 		&c.PersonalAccessClient, &c.PasswordClient, &c.Revoked,
-		&c.CreatedAt, &c.UpdatedAt, scopeListColumn{&c.DefaultScopes}, &c.SelfRegistered}
+		&c.CreatedAt, &c.UpdatedAt, scopeListColumn{&c.DefaultScopes}, &c.SelfRegistered,
+		nullTextColumn{&c.MetadataURL}}
 }
 
 // tokenFields returns the scan destinations of sqlschema.TokenColumns in t; call

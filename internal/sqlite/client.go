@@ -13,11 +13,13 @@ import (
 )
 
 // CreateClient stores c and sets c.ID, and writes audit about it in the
-// same transaction. ENOTFOUND when c.UserID names no user.
+// same transaction. ENOTFOUND when c.UserID names no user; ECONFLICT when
+// another client has c's MetadataURL.
 func (db *DB) CreateClient(ctx context.Context, c *latchkey.Client, audit ...*latchkey.AuditRecord) error {
 	const q = `INSERT INTO oauth_clients (user_id, name, secret, provider, redirect,
-		personal_access_client, password_client, revoked, created_at, updated_at, default_scopes, self_registered)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		personal_access_client, password_client, revoked, created_at, updated_at, default_scopes, self_registered,
+		metadata_url)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		RETURNING id`
 	var userID, provider any
 	if c.UserID != nil {
@@ -32,9 +34,13 @@ func (db *DB) CreateClient(ctx context.Context, c *latchkey.Client, audit ...*la
 			userID, c.Name, nullText(c.SecretHash), provider, c.Redirect,
 			c.PersonalAccessClient, c.PasswordClient, c.Revoked,
 			formatTime(c.CreatedAt), formatTime(c.UpdatedAt), sqlschema.EncodeScopeList(c.DefaultScopes), c.SelfRegistered,
+			nullText(c.MetadataURL),
 		).Scan(&id)
 		if isForeignKey(err) {
 			return storeerr.NotFound(storeerr.MsgClientUserNotFound, err)
+		}
+		if isUnique(err) {
+			return storeerr.Conflict(storeerr.MsgClientMetadataExists, err)
 		}
 		if err != nil {
 			return err
@@ -63,6 +69,47 @@ func (db *DB) Client(ctx context.Context, id int64) (*latchkey.Client, error) {
 		return nil, wrap("client", err)
 	}
 	return c, nil
+}
+
+// ClientByMetadataURL returns the client whose metadata_url is url,
+// revoked or not. ENOTFOUND when there is none.
+func (db *DB) ClientByMetadataURL(ctx context.Context, url string) (*latchkey.Client, error) {
+	c, err := scanClient(db.queryRow(ctx,
+		`SELECT `+sqlschema.ClientColumns+` FROM oauth_clients c WHERE c.metadata_url = ?`, url))
+	if errors.Is(err, sql.ErrNoRows) {
+		err = storeerr.NotFound(storeerr.MsgClientNotFound, err)
+	}
+	if err != nil {
+		return nil, wrap("client by metadata URL", err)
+	}
+	return c, nil
+}
+
+// UpdateClient stores c's name, redirect URIs, default scopes and
+// updated_at as the client c.ID's, and writes audit about it in the same
+// transaction. ENOTFOUND when there is no such client.
+func (db *DB) UpdateClient(ctx context.Context, c *latchkey.Client, audit ...*latchkey.AuditRecord) error {
+	err := db.writeTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE oauth_clients SET name = ?, redirect = ?, default_scopes = ?, updated_at = ?
+			WHERE id = ?`, c.Name, c.Redirect, sqlschema.EncodeScopeList(c.DefaultScopes), formatTime(c.UpdatedAt), c.ID)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 0 {
+			if err == nil {
+				err = storeerr.NotFound(storeerr.MsgClientNotFound, sql.ErrNoRows)
+			}
+			return err
+		}
+		for _, r := range audit {
+			r.SubjectID = strconv.FormatInt(c.ID, 10)
+		}
+		return insertAudit(ctx, tx, audit)
+	})
+	if err != nil {
+		return wrap("update client", err)
+	}
+	return nil
 }
 
 // Clients returns every client, by id ascending.

@@ -260,7 +260,8 @@ func clientFields(c *latchkey.Client) []any {
 	return []any{&c.ID, optionalIntColumn{&c.UserID}, &c.Name, nullTextColumn{&c.SecretHash},
 		optionalTextColumn{&c.Provider}, &c.Redirect,
 		&c.PersonalAccessClient, &c.PasswordClient, &c.Revoked,
-		timeColumn{&c.CreatedAt}, timeColumn{&c.UpdatedAt}, scopeListColumn{&c.DefaultScopes}, &c.SelfRegistered}
+		timeColumn{&c.CreatedAt}, timeColumn{&c.UpdatedAt}, scopeListColumn{&c.DefaultScopes}, &c.SelfRegistered,
+		nullTextColumn{&c.MetadataURL}}
 }
 
 // scopeListColumn scans oauth_clients.default_scopes (see

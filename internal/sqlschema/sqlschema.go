@@ -19,7 +19,7 @@ const (
 		u.created_at, u.updated_at, u.deleted_at`
 	ClientColumns = `c.id, c.user_id, c.name, c.secret, c.provider, c.redirect,
 		c.personal_access_client, c.password_client, c.revoked,
-		c.created_at, c.updated_at, c.default_scopes, c.self_registered`
+		c.created_at, c.updated_at, c.default_scopes, c.self_registered, c.metadata_url`
 	TokenColumns = `t.id, t.user_id, t.client_id, t.name, t.scopes, t.revoked,
 		t.created_at, t.updated_at, t.expires_at, t.last_used_at, t.key_id,
 		t.parent_id, t.revoked_reason, t.revoked_at, t.rotated_from, t.rotated_to,

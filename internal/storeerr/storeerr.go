@@ -20,8 +20,9 @@ const (
 	MsgEmailTaken          = "The email has already been taken."
 	MsgDeletedUserNotFound = "No deleted user has that id."
 
-	MsgClientNotFound     = "The client was not found."
-	MsgClientUserNotFound = "The client's user was not found."
+	MsgClientNotFound       = "The client was not found."
+	MsgClientUserNotFound   = "The client's user was not found."
+	MsgClientMetadataExists = "A client with this metadata document URL already exists."
 
 	MsgTokenNotFound      = "The token was not found."
 	MsgTokenExists        = "A token with this id already exists."

@@ -115,6 +115,20 @@ func auditedChanges() []auditedChange {
 				},
 				nil
 		}},
+		{"UpdateClient", func(t *testing.T, s latchkey.Store) (func(...*latchkey.AuditRecord) error, func() bool, func() []string) {
+			c := createClient(t, s, newClient("app"))
+			changed := *c
+			changed.Name, changed.UpdatedAt = "renamed", at(time.Hour)
+			return func(rs ...*latchkey.AuditRecord) error { return s.UpdateClient(t.Context(), &changed, rs...) },
+				func() bool {
+					got, err := s.Client(t.Context(), c.ID)
+					if err != nil {
+						t.Fatalf("Client(%d) = %v", c.ID, err)
+					}
+					return got.Name == "renamed"
+				},
+				func() []string { return []string{strconv.FormatInt(c.ID, 10)} }
+		}},
 		{"CreateToken", func(t *testing.T, s latchkey.Store) (func(...*latchkey.AuditRecord) error, func() bool, func() []string) {
 			u := createUser(t, s, newUser("alice"))
 			tok := newToken(1, u.ID)

@@ -63,6 +63,13 @@ func testCreateClient(t *testing.T, open func(t *testing.T) latchkey.Store) {
 			c.SelfRegistered = true
 			return c
 		}},
+		{"MetadataDocument", func(int64) *latchkey.Client {
+			c := newClient("Agent")
+			c.SecretHash = ""
+			c.SelfRegistered = true
+			c.MetadataURL = "https://agent.example.com/oauth/client.json"
+			return c
+		}},
 		{"Revoked", func(int64) *latchkey.Client {
 			c := newClient("Old")
 			c.Revoked = true
@@ -317,4 +324,81 @@ func testPruneRegisteredClients(t *testing.T, open func(t *testing.T) latchkey.S
 	if err != nil || n != 0 {
 		t.Errorf("PruneRegisteredClients(2h) again = %d, %v; want 0, nil", n, err)
 	}
+}
+
+func testClientByMetadataURL(t *testing.T, open func(t *testing.T) latchkey.Store) {
+	s := open(t)
+	withURL := func(name, url string) *latchkey.Client {
+		c := newClient(name)
+		c.SecretHash, c.SelfRegistered, c.MetadataURL = "", true, url
+		return c
+	}
+	a := createClient(t, s, withURL("A", "https://a.example.com/client.json"))
+	b := createClient(t, s, withURL("B", "https://b.example.com/client.json"))
+	// Clients without a URL are many, and none is found by "".
+	createClient(t, s, newClient("Plain"))
+	createClient(t, s, newClient("Plain too"))
+
+	for _, want := range []*latchkey.Client{a, b} {
+		got, err := s.ClientByMetadataURL(t.Context(), want.MetadataURL)
+		if err != nil {
+			t.Fatalf("ClientByMetadataURL(%q) = %v", want.MetadataURL, err)
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("ClientByMetadataURL(%q) mismatch (-want +got):\n%s", want.MetadataURL, diff)
+		}
+	}
+	// The URL is compared as a string: another case, a port said aloud
+	// or a final slash is another client.
+	for _, url := range []string{"", "https://A.example.com/client.json", "https://a.example.com:443/client.json", "https://a.example.com/client.json/", "https://c.example.com/client.json"} {
+		_, err := s.ClientByMetadataURL(t.Context(), url)
+		checkCode(t, fmt.Sprintf("ClientByMetadataURL(%q)", url), err, latchkey.ENOTFOUND)
+	}
+	// A revoked client is found, revoked.
+	if _, err := s.RevokeClient(t.Context(), a.ID, at(time.Hour)); err != nil {
+		t.Fatalf("RevokeClient(%d) = %v", a.ID, err)
+	}
+	got, err := s.ClientByMetadataURL(t.Context(), a.MetadataURL)
+	if err != nil || !got.Revoked {
+		t.Errorf("ClientByMetadataURL(%q) of a revoked client = %+v, %v; want it, revoked", a.MetadataURL, got, err)
+	}
+	// One client per URL.
+	err = s.CreateClient(t.Context(), withURL("B again", b.MetadataURL))
+	checkCode(t, fmt.Sprintf("CreateClient(a second client of %q)", b.MetadataURL), err, latchkey.ECONFLICT)
+}
+
+func testUpdateClient(t *testing.T, open func(t *testing.T) latchkey.Store) {
+	s := open(t)
+	c := newClient("Agent")
+	c.SecretHash, c.SelfRegistered, c.MetadataURL = "", true, "https://agent.example.com/client.json"
+	c.DefaultScopes = latchkey.Scopes{"tokens.read"}
+	c = createClient(t, s, c)
+	other := createClient(t, s, newClient("Other"))
+
+	changed := *c
+	changed.Name = "Agent 2"
+	changed.Redirect = "https://agent.example.com/cb,http://127.0.0.1:7777/cb"
+	changed.DefaultScopes = nil
+	changed.UpdatedAt = at(time.Hour)
+	// What UpdateClient does not store.
+	changed.SecretHash, changed.MetadataURL, changed.Revoked, changed.CreatedAt = "hash", "https://elsewhere.example.com/c.json", true, at(time.Minute)
+	if err := s.UpdateClient(t.Context(), &changed); err != nil {
+		t.Fatalf("UpdateClient(%d) = %v", c.ID, err)
+	}
+	want := *c
+	want.Name, want.Redirect, want.DefaultScopes, want.UpdatedAt = changed.Name, changed.Redirect, nil, changed.UpdatedAt
+	got, err := s.Client(t.Context(), c.ID)
+	if err != nil {
+		t.Fatalf("Client(%d) = %v", c.ID, err)
+	}
+	if diff := cmp.Diff(&want, got); diff != "" {
+		t.Errorf("after UpdateClient, Client(%d) mismatch (-want +got):\n%s", c.ID, diff)
+	}
+	checkUTC(t, fmt.Sprintf("Client(%d)", c.ID), &got.CreatedAt, &got.UpdatedAt)
+	if got, err := s.Client(t.Context(), other.ID); err != nil || !cmp.Equal(other, got) {
+		t.Errorf("after UpdateClient(%d), Client(%d) = %+v, %v; want it unchanged", c.ID, other.ID, got, err)
+	}
+	missing := changed
+	missing.ID = other.ID + 1000
+	checkCode(t, fmt.Sprintf("UpdateClient(%d)", missing.ID), s.UpdateClient(t.Context(), &missing), latchkey.ENOTFOUND)
 }

@@ -35,6 +35,9 @@ func Errors(t *testing.T, name string, open func(t *testing.T) latchkey.Store) {
 		t.Fatalf("DeactivateGrant(%q) = %v", used.Signature, err)
 	}
 	sess := createSession(t, s, newSession(1, alice.ID))
+	metadataClient := newClient("Agent")
+	metadataClient.MetadataURL = "https://agent.example.com/client.json"
+	createClient(t, s, metadataClient)
 	createWebhook(t, s, newWebhook(1, 0))
 	createResource(t, s, newResource(1))
 	note := addNotification(t, s, newNotification(alice.ID, tok.ID, 0))
@@ -110,6 +113,20 @@ func Errors(t *testing.T, name string, open func(t *testing.T) latchkey.Store) {
 		{"RevokeNoClient", func(ctx context.Context) error {
 			_, err := s.RevokeClient(ctx, nobody, at(time.Hour))
 			return err
+		}, latchkey.ENOTFOUND, storeerr.MsgClientNotFound},
+		{"DuplicateMetadataURL", func(ctx context.Context) error {
+			c := newClient("again")
+			c.MetadataURL = metadataClient.MetadataURL
+			return s.CreateClient(ctx, c)
+		}, latchkey.ECONFLICT, storeerr.MsgClientMetadataExists},
+		{"NoClientByMetadataURL", func(ctx context.Context) error {
+			_, err := s.ClientByMetadataURL(ctx, "https://nowhere.example.com/client.json")
+			return err
+		}, latchkey.ENOTFOUND, storeerr.MsgClientNotFound},
+		{"UpdateNoClient", func(ctx context.Context) error {
+			c := newClient("nobody's")
+			c.ID = nobody
+			return s.UpdateClient(ctx, c)
 		}, latchkey.ENOTFOUND, storeerr.MsgClientNotFound},
 
 		// Tokens

@@ -49,6 +49,8 @@ func Run(t *testing.T, open func(t *testing.T) latchkey.Store) {
 	t.Run("Clients", func(t *testing.T) { testClients(t, open) })
 	t.Run("RevokeClient", func(t *testing.T) { testRevokeClient(t, open) })
 	t.Run("PruneRegisteredClients", func(t *testing.T) { testPruneRegisteredClients(t, open) })
+	t.Run("ClientByMetadataURL", func(t *testing.T) { testClientByMetadataURL(t, open) })
+	t.Run("UpdateClient", func(t *testing.T) { testUpdateClient(t, open) })
 
 	t.Run("Resources", func(t *testing.T) { testResources(t, open) })
 

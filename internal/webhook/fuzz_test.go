@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/latchkey/latchkey/internal/ssrf"
 	"github.com/latchkey/latchkey/internal/webhook"
 )
 
@@ -165,7 +166,7 @@ func FuzzCheckURL(f *testing.F) {
 		}
 		host := u.Hostname()
 		if a, err := netip.ParseAddr(host); err == nil {
-			if !webhook.Public(a) || a.Zone() != "" {
+			if !ssrf.Public(a) || a.Zone() != "" {
 				t.Fatalf("CheckURL(%q) = nil, but its address %s is not public", raw, a)
 			}
 			return

@@ -9,13 +9,14 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/latchkey/latchkey/internal/ssrf"
 )
 
 // The defaults of a Sender's fields.
@@ -57,7 +58,7 @@ var errTimedOut = errors.New("the webhook's timeout ran out")
 // MaxAnswer.
 //
 // The target URL must pass CheckURL, and unless AllowPrivate, every address
-// Send connects to must be Public: checked on the address itself once the
+// Send connects to must be public (ssrf.Public): checked on the address itself once the
 // host's name was resolved, so that no name reaches inside. No proxy is
 // used.
 func (s *Sender) Send(ctx context.Context, target string, key []byte, msgID string, ts time.Time, body []byte) (status int, err error) {
@@ -115,18 +116,9 @@ func (s *Sender) Send(ctx context.Context, target string, key []byte, msgID stri
 
 // init makes s.client.
 func (s *Sender) init() {
-	d := &net.Dialer{Resolver: s.resolver}
-	if !s.AllowPrivate {
-		// Control runs on each address the dialer tries, after the name
-		// was resolved and before the connection is made.
-		d.Control = func(_, address string, _ syscall.RawConn) error {
-			ap, err := netip.ParseAddrPort(address)
-			if err != nil {
-				return fmt.Errorf("address %q is not an IP address", address)
-			}
-			return checkAddr(ap.Addr())
-		}
-	}
+	// Unless AllowPrivate, the dialer checks each address it is about to
+	// connect to, after the name was resolved.
+	d := ssrf.Policy{AllowPrivate: s.AllowPrivate}.Dialer(s.resolver)
 	s.client = &http.Client{
 		Transport: &http.Transport{
 			Proxy:                  nil,
@@ -146,7 +138,7 @@ func failure(ctx context.Context, err error, timeout time.Duration) error {
 	if context.Cause(ctx) == errTimedOut {
 		return fmt.Errorf("timed out after %v", timeout)
 	}
-	if ae, ok := errors.AsType[*addrError](err); ok {
+	if ae, ok := errors.AsType[*ssrf.AddrError](err); ok {
 		return ae
 	}
 	if ctx.Err() != nil {

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/latchkey/latchkey/internal/ssrf/ssrftest"
 	"github.com/latchkey/latchkey/internal/webhook"
 )
 
@@ -251,7 +252,7 @@ func TestSendRefusesInside(t *testing.T) {
 		t.Logf("no IPv6 loopback (%v): [::1] is not tried", err)
 	}
 
-	resolver := newResolver(t, map[string][]netip.Addr{
+	resolver := ssrftest.Resolver(t, map[string][]netip.Addr{
 		"receiver.example": {netip.MustParseAddr("127.0.0.1")},
 		"both.example":     {netip.MustParseAddr("127.0.0.1"), netip.MustParseAddr("::1")},
 		"inside.example":   {netip.MustParseAddr("10.0.0.1")},

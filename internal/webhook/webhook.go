@@ -13,9 +13,11 @@
 // refuses, when a webhook is registered, a URL whose host is a private
 // address or a local name, or an address in one of the forms only some
 // resolvers read (0x7f.1, 2130706433); and a Sender refuses to connect to
-// any address that is not Public, checked on the address a name resolved
+// any address that is not public, checked on the address a name resolved
 // to at the moment of connecting, so that a name pointing inside, or one
 // that changes what it points to after it was checked, is refused too.
+// The checks of hosts and addresses are internal/ssrf's, shared with
+// the server's other fetches of URLs.
 //
 // Errors are short phrases fit to show an operator ("HTTP 500", "timed out
 // after 10s"). None holds a secret nor the URL, whose path or query may

@@ -1,4 +1,8 @@
-package webhook_test
+// Package ssrftest gives tests of the SSRF guard a resolver of their own:
+// a DNS server on the loopback that answers names the test chooses with
+// addresses the test chooses, as a name server of the internet whose
+// answers an attacker controls.
+package ssrftest
 
 import (
 	"context"
@@ -10,18 +14,11 @@ import (
 	"testing"
 )
 
-// dnsServer answers DNS queries over UDP on the loopback from a table of
-// names and addresses, as a name server of the internet whose answers a
-// webhook's receiver controls: A and AAAA records, and "no such name"
-// for a name the table lacks.
-type dnsServer struct {
-	conn  net.PacketConn
-	names map[string][]netip.Addr // by lower-case name with its final dot
-}
-
-// newResolver starts a dnsServer for names and returns a resolver that
-// asks it alone (names in /etc/hosts are still read from there).
-func newResolver(t *testing.T, names map[string][]netip.Addr) *net.Resolver {
+// Resolver starts a DNS server for names and returns a resolver that asks
+// it alone (names in /etc/hosts are still read from there). The server
+// answers A and AAAA queries from names, and "no such name" for a name
+// names lacks; it stops when t ends.
+func Resolver(t testing.TB, names map[string][]netip.Addr) *net.Resolver {
 	t.Helper()
 	conn, err := net.ListenPacket("udp", "127.0.0.1:0")
 	if err != nil {
@@ -47,6 +44,13 @@ func newResolver(t *testing.T, names map[string][]netip.Addr) *net.Resolver {
 			return d.DialContext(ctx, "udp", conn.LocalAddr().String())
 		},
 	}
+}
+
+// dnsServer answers DNS queries over UDP from a table of names and
+// addresses.
+type dnsServer struct {
+	conn  net.PacketConn
+	names map[string][]netip.Addr // by lower-case name with its final dot
 }
 
 func (s *dnsServer) serve() {
