@@ -1,14 +1,19 @@
 package httpapi_test
 
 import (
+	"crypto/rand"
 	"net/http/httptest"
+	"runtime"
 	"strconv"
+	"strings"
 	"testing"
 
 	"golang.org/x/oauth2"
 
 	"github.com/latchkey/latchkey/internal/httpapi"
 	"github.com/latchkey/latchkey/internal/oauthtest"
+	"github.com/latchkey/latchkey/internal/service"
+	"github.com/latchkey/latchkey/internal/sqlitetest"
 )
 
 // BenchmarkHandlerShow is an authenticated show through the real handler,
@@ -83,6 +88,58 @@ func BenchmarkOAuthRoundTrip(b *testing.B) {
 		}
 		if _, err := conf.TokenSource(ctx, &oauth2.Token{RefreshToken: tok.RefreshToken}).Token(); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkHandlerCreate is a create through the real handler, without
+// the network, with a signing key of each algorithm, on SQLite and on
+// PostgreSQL (skipped without it), from 8 goroutines at once (wrk-bench's
+// 8 connections) on the machine's cores:
+//
+//	go test -run '^$' -bench HandlerCreate -benchmem -cpuprofile cpu.out ./internal/httpapi/
+func BenchmarkHandlerCreate(b *testing.B) {
+	random := func(c *service.Config) {
+		c.Random = rand.Reader // the harness's is not safe for concurrent use
+	}
+	stores := []struct {
+		name string
+		open func(b *testing.B) *harness
+	}{
+		{"sqlite", func(b *testing.B) *harness {
+			st := sqlitetest.Open(b)
+			return buildHarness(b, httpapi.Options{}, st, st, random)
+		}},
+		{"postgres", func(b *testing.B) *harness { return newHarnessPostgres(b, httpapi.Options{}, random) }},
+	}
+	for _, store := range stores {
+		for _, alg := range []string{"RS256", "ES256", "EdDSA"} {
+			b.Run(store.name+"/"+alg, func(b *testing.B) {
+				h := store.open(b)
+				if alg != "RS256" {
+					if _, err := h.svc.RotateKey(b.Context(), alg); err != nil {
+						b.Fatal(err)
+					}
+				}
+				handler := httpapi.New(h.svc, httpapi.Options{})
+				path := tokensPath(h.user.ID)
+				auth := bearer(h.userJWT)
+				b.ReportAllocs()
+				b.SetParallelism(max(1, 8/runtime.GOMAXPROCS(0)))
+				b.ResetTimer()
+				b.RunParallel(func(pb *testing.PB) {
+					for pb.Next() {
+						r := httptest.NewRequest("POST", path, strings.NewReader(`{"name":"bench"}`))
+						r.Header.Set("Authorization", auth)
+						r.Header.Set("Content-Type", "application/json")
+						w := httptest.NewRecorder()
+						handler.ServeHTTP(w, r)
+						if w.Code != 201 {
+							b.Fatalf("create = %d: %s", w.Code, w.Body)
+						}
+					}
+				})
+			})
 		}
 	}
 }
