@@ -223,6 +223,8 @@ func TestServeEndToEnd(t *testing.T) {
 		`latchkey_token_cache_entries`,
 		`latchkey_current`,
 		`latchkey_db_connections_open`,
+		`latchkey_db_group_commits 1`, // the one create over HTTP
+		`latchkey_db_group_writes 1`,
 	} {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("/metrics lacks %s", want)

@@ -586,6 +586,16 @@ func registerStoreMetrics(m *metrics.Metrics, svc *service.Service, st latchkey.
 	m.Gauge("latchkey_db_connections_in_use", "Database connections in use.", inUse)
 	m.Gauge("latchkey_db_connections_open", "Database connections open.", open)
 	m.Gauge("latchkey_db_connection_waits", "Times a request waited for a database connection (a running total).", waits)
+	if st, ok := st.(*sqlite.DB); ok {
+		m.Gauge("latchkey_db_group_commits", "COMMITs of token creations committed together, SQLite (a running total).", func() float64 {
+			c, _ := st.GroupCommits()
+			return float64(c)
+		})
+		m.Gauge("latchkey_db_group_writes", "Token creations those COMMITs held (a running total): over latchkey_db_group_commits, creations a COMMIT.", func() float64 {
+			_, w := st.GroupCommits()
+			return float64(w)
+		})
+	}
 }
 
 // newHTTPServer is a server of h with the limits every listener of ours

@@ -41,6 +41,15 @@ const (
 // publish records e with tx, as Publish does, and returns its Seq.
 func publish(ctx context.Context, tx execer, e latchkey.Event) (int64, error) {
 	now := time.Now()
+	seq, err := insertEvent(ctx, tx, e, now)
+	if err != nil {
+		return 0, err
+	}
+	return seq, dropEvents(ctx, tx, now)
+}
+
+// insertEvent records e with tx, dated now, and returns its Seq.
+func insertEvent(ctx context.Context, tx execer, e latchkey.Event, now time.Time) (int64, error) {
 	res, err := tx.ExecContext(ctx, publishQuery, string(e.Kind), e.ID, e.UserID, formatTime(now))
 	if err != nil {
 		return 0, wrap("publish", err)
@@ -49,10 +58,15 @@ func publish(ctx context.Context, tx execer, e latchkey.Event) (int64, error) {
 	if err != nil {
 		return 0, wrap("publish", err)
 	}
-	if _, err := tx.ExecContext(ctx, dropEventsQuery, formatTime(now.Add(-eventRetention))); err != nil {
-		return 0, wrap("publish", err)
-	}
 	return seq, nil
+}
+
+// dropEvents deletes with tx the events older than eventRetention at now.
+func dropEvents(ctx context.Context, tx execer, now time.Time) error {
+	if _, err := tx.ExecContext(ctx, dropEventsQuery, formatTime(now.Add(-eventRetention))); err != nil {
+		return wrap("publish", err)
+	}
+	return nil
 }
 
 // Subscribe calls f with EventResync, then with every event published

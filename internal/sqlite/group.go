@@ -5,8 +5,13 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
+
+	"github.com/latchkey/latchkey"
 )
 
 // group commits small writes that arrive together in one transaction: the
@@ -22,8 +27,15 @@ import (
 // without a savepoint, as writeTx would.
 //
 // Parsing its statements took a seventh of the CPU of a create, so the
-// writer prepares the queries of prepare on the write connection before
-// its first round, and every round runs them as prepared (see batchTx).
+// writer prepares the queries of prepare, and its own (the savepoints'),
+// on the write connection before its first round, and every round runs
+// them as prepared (see batchTx).
+//
+// A write may leave events to publish with the round (batchTx.Publish):
+// the round writes each distinct event of the writes it commits once,
+// just before its COMMIT, so that its creates, which all tell the same
+// thing of the same user ("a token of user 7 was created"), cost other
+// processes one event to read, not one each.
 type group struct {
 	prepare []string // set before the first write
 
@@ -31,6 +43,9 @@ type group struct {
 	queue   []*job
 	running bool                 // a writer is running the queue
 	stmts   map[string]*sql.Stmt // the statements of prepare, once prepared
+
+	// The rounds committed, and the writes they held (see GroupCommits).
+	commits, writes atomic.Int64
 
 	// Hooks for tests, set while no call that reads them runs. queued,
 	// when set, is called with the length of the queue after each write
@@ -140,6 +155,12 @@ func (g *group) run(w *sql.DB) {
 		g.mu.Unlock()
 
 		stmts := g.prepared(ctx, w)
+		// The goroutines ready to run, whose writes may be about to join
+		// the queue, run first: on a busy server that doubles the writes
+		// a round commits (2.0 to 4.6 a round, 8 creates at once on 2
+		// cores), and so halves the COMMITs. On an idle one none is
+		// ready, and the round begins at once: nothing waits for company.
+		runtime.Gosched()
 		tx, err := w.BeginTx(ctx, nil)
 		g.mu.Lock()
 		round := g.queue
@@ -171,10 +192,11 @@ func (g *group) commit(ctx context.Context, tx *batchTx, round []*job) {
 				j.finish(err)
 				return
 			}
+			tx.keep()
 			ran = append(ran, j)
 			break
 		}
-		if _, err := tx.ExecContext(ctx, `SAVEPOINT job`); err != nil {
+		if _, err := tx.ExecContext(ctx, savepointQuery); err != nil {
 			tx.Rollback()
 			fail(err, append(ran, j), round[i+1:])
 			return
@@ -182,10 +204,11 @@ func (g *group) commit(ctx context.Context, tx *batchTx, round []*job) {
 		err := j.call(ctx, tx)
 		var rerr error
 		if err != nil {
-			_, rerr = tx.ExecContext(ctx, `ROLLBACK TO job`)
+			tx.drop()
+			_, rerr = tx.ExecContext(ctx, rollbackToQuery)
 		}
 		if rerr == nil {
-			_, rerr = tx.ExecContext(ctx, `RELEASE job`)
+			_, rerr = tx.ExecContext(ctx, releaseQuery)
 		}
 		if rerr != nil {
 			// The transaction is gone (SQLite rolls it back after a full
@@ -205,20 +228,44 @@ func (g *group) commit(ctx context.Context, tx *batchTx, round []*job) {
 			j.finish(err)
 			continue
 		}
+		tx.keep()
 		ran = append(ran, j)
 	}
 	if len(ran) == 0 {
 		tx.Rollback()
 		return
 	}
+	if err := tx.publishKept(ctx); err != nil {
+		tx.Rollback()
+		fail(err, ran, nil)
+		return
+	}
 	if g.committed != nil {
 		g.committed(len(ran))
 	}
 	err := tx.Commit()
+	if err == nil {
+		g.commits.Add(1)
+		g.writes.Add(int64(len(ran)))
+	}
 	for _, j := range ran {
 		j.finish(err)
 	}
 }
+
+// GroupCommits reports how many rounds of creates (see groupTx) were
+// committed since the store was opened, and how many creates they held.
+func (db *DB) GroupCommits() (commits, writes int64) {
+	return db.group.commits.Load(), db.group.writes.Load()
+}
+
+// The queries of the savepoint each write of a round of more than one
+// runs in.
+const (
+	savepointQuery  = `SAVEPOINT job`
+	rollbackToQuery = `ROLLBACK TO job`
+	releaseQuery    = `RELEASE job`
+)
 
 // prepared returns the statements of g.prepare on w, and prepares them
 // the first time. When one cannot be prepared (the schema is not migrated
@@ -230,8 +277,9 @@ func (g *group) prepared(ctx context.Context, w *sql.DB) map[string]*sql.Stmt {
 	if stmts != nil || len(g.prepare) == 0 {
 		return stmts
 	}
-	stmts = make(map[string]*sql.Stmt, len(g.prepare))
-	for _, q := range g.prepare {
+	queries := append([]string{savepointQuery, rollbackToQuery, releaseQuery}, g.prepare...)
+	stmts = make(map[string]*sql.Stmt, len(queries))
+	for _, q := range queries {
 		s, err := w.PrepareContext(ctx, q)
 		if err != nil {
 			for _, s := range stmts {
@@ -259,22 +307,26 @@ func (g *group) close() error {
 	return errors.Join(errs...)
 }
 
-// A batchTx is the transaction of a round. Its ExecContext runs a query
-// the writer prepared as its prepared statement, and any other as
-// *sql.Tx does.
+// A batchTx is the transaction of a round. Its ExecContext and
+// QueryRowContext run a query the writer prepared as its prepared
+// statement, and any other as *sql.Tx does.
 type batchTx struct {
 	*sql.Tx
 	prepared map[string]*sql.Stmt // on the write connection, by query
 	stmts    map[string]*sql.Stmt // of this transaction, by query
+
+	pending []latchkey.Event // published by the write that runs
+	kept    []latchkey.Event // published by the writes kept, each once
 }
 
-// ExecContext runs query with args in t.
-func (t *batchTx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+// stmt returns the statement of query bound to t, or nil when the writer
+// did not prepare it.
+func (t *batchTx) stmt(ctx context.Context, query string) *sql.Stmt {
 	s, ok := t.stmts[query]
 	if !ok {
 		p, ok := t.prepared[query]
 		if !ok {
-			return t.Tx.ExecContext(ctx, query, args...)
+			return nil
 		}
 		if t.stmts == nil {
 			t.stmts = make(map[string]*sql.Stmt, len(t.prepared))
@@ -284,7 +336,60 @@ func (t *batchTx) ExecContext(ctx context.Context, query string, args ...any) (s
 		s = t.Tx.StmtContext(ctx, p)
 		t.stmts[query] = s
 	}
-	return s.ExecContext(ctx, args...)
+	return s
+}
+
+// ExecContext runs query with args in t.
+func (t *batchTx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if s := t.stmt(ctx, query); s != nil {
+		return s.ExecContext(ctx, args...)
+	}
+	return t.Tx.ExecContext(ctx, query, args...)
+}
+
+// QueryRowContext runs query, of one row, with args in t.
+func (t *batchTx) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	if s := t.stmt(ctx, query); s != nil {
+		return s.QueryRowContext(ctx, args...)
+	}
+	return t.Tx.QueryRowContext(ctx, query, args...)
+}
+
+// Publish records e to be published with the round, as Publish does, if
+// the write that runs is committed: the round writes each distinct event
+// of its writes once, before its COMMIT, and their Seq is not known to
+// the writes.
+func (t *batchTx) Publish(e latchkey.Event) {
+	t.pending = append(t.pending, e)
+}
+
+// keep adds the events of the write that ran, which is kept, to the
+// round's.
+func (t *batchTx) keep() {
+	for _, e := range t.pending {
+		if !slices.Contains(t.kept, e) {
+			t.kept = append(t.kept, e)
+		}
+	}
+	t.pending = t.pending[:0]
+}
+
+// drop forgets the events of the write that ran, which is rolled back.
+func (t *batchTx) drop() { t.pending = t.pending[:0] }
+
+// publishKept writes the round's events in the order they were first
+// published, and drops the events past their retention once.
+func (t *batchTx) publishKept(ctx context.Context) error {
+	if len(t.kept) == 0 {
+		return nil
+	}
+	now := time.Now()
+	for _, e := range t.kept {
+		if _, err := insertEvent(ctx, t, e, now); err != nil {
+			return err
+		}
+	}
+	return dropEvents(ctx, t, now)
 }
 
 // fail reports err to the callers of taken, the jobs the writer has taken,

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -212,10 +213,12 @@ func TestGroupCommit(t *testing.T) {
 			t.Errorf("CreateToken(%s) = %v (code %q), want code %q", c.tok.Name, errs[i], got, c.code)
 		}
 	}
+	// The four creates are of one user: the round tells other processes
+	// so once.
 	want := stored{
 		tokens:  []string{"token 10", "token 11", "token 13", "token 15"},
 		audited: []string{"token 10", "token 11", "token 13", "token 15"},
-		events:  before.events + 4,
+		events:  before.events + 1,
 	}
 	if diff := cmp.Diff(want, storedOf(t, db, all...), cmp.AllowUnexported(stored{})); diff != "" {
 		t.Errorf("stored after the round (-want +got):\n%s", diff)
@@ -421,7 +424,201 @@ func TestGroupCommitBeforeMigrate(t *testing.T) {
 	db.group.mu.Lock()
 	prepared := len(db.group.stmts)
 	db.group.mu.Unlock()
-	if prepared != len(createQueries) {
-		t.Errorf("after a create, the writer has %d statements prepared, want %d", prepared, len(createQueries))
+	if want := len(createQueries) + 3; prepared != want {
+		t.Errorf("after a create, the writer has %d statements prepared, want %d (the create's and the savepoints')", prepared, want)
+	}
+}
+
+// eventsAfter returns the kind and ref of the events after id last, in
+// order.
+func eventsAfter(t *testing.T, db *DB, last int64) []string {
+	t.Helper()
+	rows, err := db.read.QueryContext(t.Context(), `SELECT kind, ref FROM events WHERE id > ? ORDER BY id`, last)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var kind, ref string
+		if err := rows.Scan(&kind, &ref); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, kind+" "+ref)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// lastEvent returns the id of the last event stored.
+func lastEvent(t *testing.T, db *DB) int64 {
+	t.Helper()
+	var last int64
+	if err := db.read.QueryRowContext(t.Context(), `SELECT coalesce(max(id), 0) FROM events`).Scan(&last); err != nil {
+		t.Fatal(err)
+	}
+	return last
+}
+
+// TestGroupCommitEvents: a round publishes the event of each create it
+// commits, each distinct event once, in the order first published; a
+// create that fails publishes nothing.
+func TestGroupCommitEvents(t *testing.T) {
+	db := open(t)
+	ctx := t.Context()
+	var users []*latchkey.User
+	for _, name := range []string{"ann", "bob", "cy"} {
+		u := &latchkey.User{Username: name, Email: name + "@example.com", Status: latchkey.StatusActive}
+		if err := db.CreateUser(ctx, u); err != nil {
+			t.Fatalf("CreateUser(%s) = %v", name, err)
+		}
+		users = append(users, u)
+	}
+	ann, bob, cy := users[0], users[1], users[2]
+	taken := groupToken(1, ann.ID)
+	if err := db.CreateToken(ctx, taken); err != nil {
+		t.Fatal(err)
+	}
+	last := lastEvent(t, db)
+
+	creates := []struct {
+		tok *latchkey.Token
+		ok  bool
+	}{
+		{groupToken(2, ann.ID), true},
+		{groupToken(1, bob.ID), false}, // the id is taken: bob's event is not published
+		{groupToken(3, ann.ID), true},
+		{nil, false}, // a write that publishes, then fails
+		{groupToken(4, cy.ID), true},
+		{groupToken(5, ann.ID), true},
+	}
+	failing := func(ctx context.Context, tx *batchTx) error {
+		tx.Publish(latchkey.Event{Kind: latchkey.EventUserChanged, ID: strconv.FormatInt(bob.ID, 10)})
+		return errors.New("failed after publishing")
+	}
+	commits := recordCommits(db)
+	release := holdWriter(t, db, ctx, nil)
+	lengths := make(chan int, len(creates))
+	db.group.queued = func(n int) { lengths <- n }
+	errs := make([]error, len(creates))
+	var wg sync.WaitGroup
+	for i, c := range creates {
+		// One after the other, so that the round runs them in this order.
+		wg.Go(func() {
+			if c.tok == nil {
+				errs[i] = db.groupTx(ctx, failing)
+				return
+			}
+			errs[i] = db.CreateToken(ctx, c.tok, created(c.tok))
+		})
+		if n := <-lengths; n != i+1 {
+			t.Fatalf("%d writes queued, want %d", n, i+1)
+		}
+	}
+	release()
+	wg.Wait()
+	for i, c := range creates {
+		if (errs[i] == nil) != c.ok {
+			t.Errorf("write %d = %v, want success %t", i, errs[i], c.ok)
+		}
+	}
+	if got, want := commits(), []int{1, 4}; !slices.Equal(got, want) {
+		t.Errorf("writes per COMMIT = %v, want %v", got, want)
+	}
+	want := []string{
+		fmt.Sprintf("%s %d", latchkey.EventTokenCreated, ann.ID),
+		fmt.Sprintf("%s %d", latchkey.EventTokenCreated, cy.ID),
+	}
+	if diff := cmp.Diff(want, eventsAfter(t, db, last)); diff != "" {
+		t.Errorf("events of the round (-want +got):\n%s", diff)
+	}
+}
+
+// TestGroupCommitEventRefused: when a round cannot write its events,
+// none of its creates is stored, and each fails.
+func TestGroupCommitEventRefused(t *testing.T) {
+	db := open(t)
+	ctx := t.Context()
+	u := groupUser(t, db)
+	if _, err := db.write.ExecContext(ctx, `CREATE TRIGGER refuse BEFORE INSERT ON events
+		BEGIN SELECT RAISE(ABORT, 'refused'); END`); err != nil {
+		t.Fatal(err)
+	}
+	release := holdWriter(t, db, ctx, nil)
+	queued := awaitQueued(db, 2)
+	first, second := groupToken(1, u.ID), groupToken(2, u.ID)
+	var firstErr, secondErr error
+	var wg sync.WaitGroup
+	wg.Go(func() { firstErr = db.CreateToken(ctx, first, created(first)) })
+	wg.Go(func() { secondErr = db.CreateToken(ctx, second, created(second)) })
+	<-queued
+	release()
+	wg.Wait()
+	if firstErr == nil || secondErr == nil {
+		t.Errorf("creates of a round whose event is refused = %v, %v; want two errors", firstErr, secondErr)
+	}
+	// Alone, as well.
+	alone := groupToken(3, u.ID)
+	if err := db.CreateToken(ctx, alone, created(alone)); err == nil {
+		t.Error("CreateToken(alone, its event refused) = nil, want an error")
+	}
+	if diff := cmp.Diff(stored{}, storedOf(t, db, first, second, alone), cmp.AllowUnexported(stored{})); diff != "" {
+		t.Errorf("stored (-want +got):\n%s", diff)
+	}
+}
+
+// TestGroupCommitClose: closing the store while creates wait for the
+// writer ends each of them, with its outcome: those that return nil are
+// stored, each with its audit record, and those that fail left nothing.
+// Close returns, and a create after it fails.
+func TestGroupCommitClose(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "test.db")
+	db, err := Open(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	if err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	u := groupUser(t, db)
+	held := groupToken(1, u.ID)
+	release := holdWriter(t, db, ctx, func(ctx context.Context, tx *batchTx) error {
+		return insertToken(ctx, tx, held)
+	})
+	waiting := []*latchkey.Token{groupToken(2, u.ID), groupToken(3, u.ID), groupToken(4, u.ID)}
+	queued := awaitQueued(db, len(waiting))
+	errs := make([]error, len(waiting))
+	var wg sync.WaitGroup
+	for i, tok := range waiting {
+		wg.Go(func() { errs[i] = db.CreateToken(ctx, tok, created(tok)) })
+	}
+	<-queued
+	closed := make(chan error, 1)
+	go func() { closed <- db.Close() }()
+	release()
+	wg.Wait()
+	<-closed
+	if err := db.CreateToken(ctx, groupToken(5, u.ID)); err == nil {
+		t.Error("CreateToken() after Close = nil, want an error")
+	}
+
+	again := openPath(t, path)
+	var want stored
+	for i, tok := range waiting {
+		if errs[i] == nil {
+			want.tokens = append(want.tokens, tok.Name)
+			want.audited = append(want.audited, tok.Name)
+		}
+	}
+	got := storedOf(t, again, waiting...)
+	got.events = 0
+	if diff := cmp.Diff(want, got, cmp.AllowUnexported(stored{})); diff != "" {
+		t.Errorf("stored after Close, creates returned %v (-want +got):\n%s", errs, diff)
+	}
+	if _, err := again.Token(ctx, held.ID); err != nil {
+		t.Errorf("the write running when Close was called: Token() = %v, want it committed", err)
 	}
 }

@@ -33,8 +33,8 @@ func (db *DB) CreateToken(ctx context.Context, t *latchkey.Token, audit ...*latc
 		if err := insertAudit(ctx, tx, audit); err != nil {
 			return err
 		}
-		_, err := publish(ctx, tx, latchkey.Event{Kind: latchkey.EventTokenCreated, ID: strconv.FormatInt(t.UserID, 10)})
-		return err
+		tx.Publish(latchkey.Event{Kind: latchkey.EventTokenCreated, ID: strconv.FormatInt(t.UserID, 10)})
+		return nil
 	})
 	if err != nil {
 		return wrap("create token", err)
@@ -52,7 +52,7 @@ func parentLive(ctx context.Context, q interface {
 		return nil
 	}
 	var revoked bool
-	err := q.QueryRowContext(ctx, `SELECT revoked FROM oauth_access_tokens WHERE id = ?`, id).Scan(&revoked)
+	err := q.QueryRowContext(ctx, parentQuery, id).Scan(&revoked)
 	if errors.Is(err, sql.ErrNoRows) || err == nil && revoked {
 		return latchkey.Errorf(latchkey.EUNAUTHENTICATED, storeerr.MsgParentRevoked)
 	}
@@ -70,9 +70,12 @@ const insertTokenQuery = `INSERT INTO oauth_access_tokens (id, user_id, client_i
 	parent_id, revoked_reason, revoked_at, rotated_from, rotated_to, allowed_ips, last_used_ip, recent_ips, audience)
 	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
-// createQueries are the queries of CreateToken but the parent's check,
-// which the writer of the group prepares once.
-var createQueries = []string{insertTokenQuery, insertAuditQuery, insertNotificationQuery, publishQuery, dropEventsQuery}
+// parentQuery is the query of parentLive.
+const parentQuery = `SELECT revoked FROM oauth_access_tokens WHERE id = ?`
+
+// createQueries are the queries of CreateToken and of the events of its
+// round, which the writer of the group prepares once.
+var createQueries = []string{parentQuery, insertTokenQuery, insertAuditQuery, insertNotificationQuery, publishQuery, dropEventsQuery}
 
 // insertToken stores t with e. ECONFLICT when the id exists; ENOTFOUND
 // when its user or client does not exist.
