@@ -2,7 +2,10 @@
 // latchkey.Store on one database file with modernc.org/sqlite, a driver in
 // pure Go.
 //
-// The database runs in WAL mode, so that reads never wait for a write.
+// The database runs in WAL mode, so that reads never wait for a write,
+// with synchronous=NORMAL: a COMMIT writes the WAL, and a checkpoint,
+// every second or at 10,000 pages, syncs it to the disk (see
+// walAutocheckpoint).
 // Every write goes through a single connection, in transactions that take
 // the write lock as they begin (BEGIN IMMEDIATE): writers in one process
 // queue up in database/sql instead of failing with SQLITE_BUSY, and writers
@@ -60,6 +63,12 @@ type DB struct {
 	// polls, when set, starts each poll of Subscribe in place of a ticker
 	// of EventPoll, so that a test polls when it chooses.
 	polls chan time.Time
+
+	// The loop of checkpoints (see checkpoints): closing stop ends it,
+	// and it closes stopped.
+	closing sync.Once
+	stop    chan struct{}
+	stopped chan struct{}
 }
 
 var _ latchkey.Store = (*DB)(nil)
@@ -71,6 +80,22 @@ const busyTimeout = 5 * time.Second
 // Open opens the database file at path, creating it if it does not exist.
 // It does not migrate the schema: call Migrate before the first use.
 func Open(ctx context.Context, path string) (*DB, error) {
+	tick := time.NewTicker(checkpointEvery)
+	db, err := openWith(ctx, path, tick.C)
+	if err != nil {
+		tick.Stop()
+		return nil, err
+	}
+	go func() {
+		<-db.stopped
+		tick.Stop()
+	}()
+	return db, nil
+}
+
+// openWith is Open, with the store checkpointing at each tick of
+// checkpoints.
+func openWith(ctx context.Context, path string, checkpoints <-chan time.Time) (*DB, error) {
 	if path == "" {
 		return nil, errors.New("sqlite: open: empty path")
 	}
@@ -103,8 +128,10 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		write.Close()
 		return nil, openError(path, err)
 	}
-	db := &DB{write: write, read: read, stmts: map[string]*sql.Stmt{}}
+	db := &DB{write: write, read: read, stmts: map[string]*sql.Stmt{},
+		stop: make(chan struct{}), stopped: make(chan struct{})}
 	db.group.prepare = createQueries
+	go db.checkpoints(checkpoints, db.stop, db.stopped)
 	return db, nil
 }
 
@@ -202,6 +229,8 @@ func dsn(path string, readOnly bool) string {
 		// pages each write changes, for its rollback alone: in memory,
 		// not in a temporary file.
 		q.Add("_pragma", "temp_store(MEMORY)")
+		// When the writer checkpoints (see walAutocheckpoint).
+		q.Add("_pragma", "wal_autocheckpoint("+strconv.Itoa(walAutocheckpoint)+")")
 	}
 	// Escape what would end or change the path of an SQLite URI filename.
 	escaped := strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(path)
@@ -210,6 +239,8 @@ func dsn(path string, readOnly bool) string {
 
 // Close closes every connection to the database.
 func (db *DB) Close() error {
+	db.closing.Do(func() { close(db.stop) })
+	<-db.stopped
 	var errs []error
 	db.mu.Lock()
 	for q, stmt := range db.stmts {

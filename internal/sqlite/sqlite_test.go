@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -81,6 +82,9 @@ func TestPragmas(t *testing.T) {
 	// The savepoints of a group commit journal in memory.
 	if got := pragma(t, db.write, "temp_store"); got != "2" {
 		t.Errorf("write connection: PRAGMA temp_store = %q, want 2 (MEMORY)", got)
+	}
+	if got, want := pragma(t, db.write, "wal_autocheckpoint"), strconv.Itoa(walAutocheckpoint); got != want {
+		t.Errorf("write connection: PRAGMA wal_autocheckpoint = %q, want %s", got, want)
 	}
 }
 
