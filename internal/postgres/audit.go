@@ -33,26 +33,22 @@ type rowQuerier interface {
 // For each record r that writes a notification (latchkey.NotificationOf),
 // the statement that inserts r writes it to the outbox too.
 func insertAudit(ctx context.Context, q rowQuerier, rs []*latchkey.AuditRecord) error {
-	const insert = `INSERT INTO audit_log (at, action, actor, actor_user_id, actor_token_id,
-		subject_user_id, subject_id, address, user_agent, detail) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+	const insert = `INSERT INTO audit_log (` + auditColumns + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
 		RETURNING id`
 	// insertNotified is insert and the record's notification, which
 	// takes the record's id: one statement, as atomic as one insert.
 	const insertNotified = `WITH a AS (` + insert + `)
-		INSERT INTO notifications (msg_id, type, at, user_id, token_id, client_id,
-			actor, actor_user_id, actor_token_id, audit_id, detail, created_at)
+		INSERT INTO notifications (` + notificationColumns + `)
 		SELECT $11, $12, $13, $14, $15, $16, $17, $18, $19, a.id, $20, $13 FROM a
 		RETURNING audit_id`
 	stmt := func(r *latchkey.AuditRecord) (string, []any) {
-		args := []any{storedTime(r.At), string(r.Action), string(r.Actor), r.ActorUserID, r.ActorTokenID, r.SubjectUserID, r.SubjectID,
-			r.Address, r.UserAgent, r.Detail}
+		args := auditArgs(r)
 		// Its AuditID is the record's, which the statement fills in.
 		n := latchkey.NotificationOf(r)
 		if n == nil {
 			return insert, args
 		}
-		return insertNotified, append(args, latchkey.NewMsgID(), string(n.Type), storedTime(n.At), n.UserID, n.TokenID,
-			nullInt(n.ClientID), string(n.Actor), n.ActorUserID, n.ActorTokenID, n.Detail)
+		return insertNotified, append(args, notificationArgs(n)...)
 	}
 	if len(rs) == 1 {
 		r := rs[0]
@@ -80,6 +76,31 @@ func insertAudit(ctx context.Context, q rowQuerier, rs []*latchkey.AuditRecord) 
 		return fmt.Errorf("audit record: %w", err)
 	}
 	return nil
+}
+
+// auditColumns are the columns of a new audit record, in the order of
+// auditArgs.
+const auditColumns = `at, action, actor, actor_user_id, actor_token_id,
+	subject_user_id, subject_id, address, user_agent, detail`
+
+// auditArgs are the values of auditColumns for r.
+func auditArgs(r *latchkey.AuditRecord) []any {
+	return []any{storedTime(r.At), string(r.Action), string(r.Actor), r.ActorUserID, r.ActorTokenID, r.SubjectUserID, r.SubjectID,
+		r.Address, r.UserAgent, r.Detail}
+}
+
+// notificationColumns are the columns of an audit record's notification:
+// the values of notificationArgs, then the record's id, then the detail,
+// then created_at, which is the notification's at.
+const notificationColumns = `msg_id, type, at, user_id, token_id, client_id,
+	actor, actor_user_id, actor_token_id, audit_id, detail, created_at`
+
+// notificationArgs are the values of notificationColumns for n but
+// audit_id, which the statement takes from the record it inserts, and
+// created_at: up to actor_token_id, then the detail.
+func notificationArgs(n *latchkey.Notification) []any {
+	return []any{latchkey.NewMsgID(), string(n.Type), storedTime(n.At), n.UserID, n.TokenID,
+		nullInt(n.ClientID), string(n.Actor), n.ActorUserID, n.ActorTokenID, n.Detail}
 }
 
 // AuditRecords returns the records f selects, newest first.

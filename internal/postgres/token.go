@@ -18,7 +18,14 @@ import (
 )
 
 // CreateToken stores t, and audit in the same transaction. ECONFLICT when
-// the id exists; ENOTFOUND when its user or client does not exist.
+// the id exists; ENOTFOUND when its user or client does not exist;
+// EUNAUTHENTICATED when its parent is revoked or gone.
+//
+// With at most one audit record, as the service writes it, the token,
+// its parent's check, the record, its notification and the event are one
+// statement (createQuery), run in one round trip and committed alone:
+// each round trip of a transaction of five costed both processes more
+// than the statements did.
 func (db *DB) CreateToken(ctx context.Context, t *latchkey.Token, audit ...*latchkey.AuditRecord) error {
 	if t.ParentID != "" && !storable(t.ParentID) {
 		return wrap("create token", latchkey.Errorf(latchkey.EUNAUTHENTICATED, storeerr.MsgParentRevoked))
@@ -27,27 +34,170 @@ func (db *DB) CreateToken(ctx context.Context, t *latchkey.Token, audit ...*latc
 	if err != nil {
 		return wrap("create token", err)
 	}
-	err = db.tx(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted}, func(tx pgx.Tx) error {
-		// The parent is held (FOR SHARE) until the child is committed: a
-		// revocation of the parent waits for it and then revokes the child
-		// (revokeTokens), or committed first, and the parent is found
-		// revoked here.
-		if err := parentLive(ctx, tx, t.ParentID); err != nil {
+	created := latchkey.Event{Kind: latchkey.EventTokenCreated, ID: strconv.FormatInt(t.UserID, 10)}
+	if len(audit) <= 1 {
+		err = retry(ctx, func() error { return createToken(ctx, db.pool, ch, created, t, audit) })
+	} else {
+		err = db.tx(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted}, func(tx pgx.Tx) error {
+			// The parent is held (FOR SHARE) until the child is committed: a
+			// revocation of the parent waits for it and then revokes the child
+			// (revokeTokens), or committed first, and the parent is found
+			// revoked here.
+			if err := parentLive(ctx, tx, t.ParentID); err != nil {
+				return err
+			}
+			if err := insertToken(ctx, tx, t); err != nil {
+				return err
+			}
+			if err := insertAudit(ctx, tx, audit); err != nil {
+				return err
+			}
+			_, err := publish(ctx, tx, ch, created)
 			return err
-		}
-		if err := insertToken(ctx, tx, t); err != nil {
-			return err
-		}
-		if err := insertAudit(ctx, tx, audit); err != nil {
-			return err
-		}
-		_, err := publish(ctx, tx, ch, latchkey.Event{Kind: latchkey.EventTokenCreated, ID: strconv.FormatInt(t.UserID, 10)})
-		return err
-	})
+		})
+	}
 	if err != nil {
 		return wrap("create token", err)
 	}
 	return nil
+}
+
+// createToken stores t, its record (none or one) and its notification,
+// and publishes e on ch, in the one statement of createQuery, with q.
+func createToken(ctx context.Context, q rowQuerier, ch string, e latchkey.Event, t *latchkey.Token, audit []*latchkey.AuditRecord) error {
+	args := append(make([]any, 0, 40), ch, " "+string(e.Kind)+" "+e.ID+" "+strconv.FormatInt(e.UserID, 10))
+	args = append(args, tokenArgs(t)...)
+	var r *latchkey.AuditRecord
+	var n *latchkey.Notification
+	if len(audit) == 1 {
+		r = audit[0]
+		args = append(args, auditArgs(r)...)
+		if n = latchkey.NotificationOf(r); n != nil {
+			args = append(args, notificationArgs(n)...)
+		}
+	}
+	var id int64
+	err := q.QueryRow(ctx, createQuery(t.ParentID != "", r != nil, n != nil), args...).Scan(&id, nil)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		// Nothing was inserted: the parent was not live.
+		return latchkey.Errorf(latchkey.EUNAUTHENTICATED, storeerr.MsgParentRevoked)
+	case err != nil && strings.HasPrefix(constraint(err), "oauth_access_tokens_"):
+		return tokenError(err)
+	case err != nil:
+		return err
+	}
+	if r != nil {
+		r.ID, r.At = id, storedTime(r.At)
+	}
+	return nil
+}
+
+// The columns of a new token, in the order of tokenArgs.
+const insertTokenColumns = `id, user_id, client_id, name, name_folded,
+	scopes, revoked, created_at, updated_at, expires_at, last_used_at, key_id,
+	parent_id, revoked_reason, revoked_at, rotated_from, rotated_to, allowed_ips, last_used_ip, recent_ips, audience`
+
+// tokenColumnCount is how many insertTokenColumns names.
+var tokenColumnCount = strings.Count(insertTokenColumns, ",") + 1
+
+// placeholders returns "$from, …" for n parameters.
+func placeholders(from, n int) string {
+	ps := make([]string, n)
+	for i := range ps {
+		ps[i] = "$" + strconv.Itoa(from+i)
+	}
+	return strings.Join(ps, ", ")
+}
+
+// tokenArgs are the values of insertTokenColumns for t.
+func tokenArgs(t *latchkey.Token) []any {
+	return []any{t.ID, t.UserID, t.ClientID, t.Name, strings.ToLower(t.Name),
+		storedScopes(t.Scopes), t.Revoked, storedTime(t.CreatedAt), storedTime(t.UpdatedAt),
+		storedNullTime(t.ExpiresAt), storedNullTime(t.LastUsedAt), t.KeyID,
+		nullText(t.ParentID), string(t.RevokedReason), storedNullTime(t.RevokedAt),
+		nullText(t.RotatedFrom), nullText(t.RotatedTo), sqlschema.EncodePrefixes(t.AllowedIPs),
+		nullText(t.LastUsedIP), sqlschema.EncodeRecent(t.RecentIPs), t.Audience}
+}
+
+// tokenError is what an error of the insert of a token means.
+func tokenError(err error) error {
+	switch pgCode(err) {
+	case codeUniqueViolation:
+		return storeerr.Conflict(storeerr.MsgTokenExists, err)
+	case codeForeignKeyViolation:
+		return storeerr.NotFound(storeerr.MsgTokenOwnerNotFound, err)
+	}
+	return err
+}
+
+// createQueries are the statements of createToken, by whether the token
+// has a parent, a record and a notification.
+var createQueries = func() (q [2][2][2]string) {
+	for _, parent := range []bool{false, true} {
+		for _, audited := range []bool{false, true} {
+			for _, notified := range []bool{false, true} {
+				q[b2i(parent)][b2i(audited)][b2i(notified)] = buildCreateQuery(parent, audited, notified)
+			}
+		}
+	}
+	return q
+}()
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// createQuery returns the statement of createToken.
+func createQuery(parent, audited, notified bool) string {
+	return createQueries[b2i(parent)][b2i(audited)][b2i(notified)]
+}
+
+// buildCreateQuery builds the statement that stores a token (its
+// values from $3, tokenArgs), its audit record (auditArgs, after them)
+// when audited, and the record's notification (notificationArgs, after
+// those) when notified, and that publishes its event ($2) on the channel $1,
+// all or nothing, as a statement is. Its one row is the record's id (0
+// without one) and the notification sent.
+//
+// A token with a parent ($15) is inserted only if the parent is live,
+// and the parent is held (FOR SHARE) until the statement commits: a
+// revocation of the parent waits for it and then revokes the child
+// (revokeTokens), or committed first, and the parent is found revoked
+// here. Then nothing is inserted, and the statement answers no row.
+func buildCreateQuery(parent, audited, notified bool) string {
+	var b strings.Builder
+	b.WriteString(`WITH `)
+	from := ``
+	if parent {
+		b.WriteString(`p AS (SELECT 1 FROM oauth_access_tokens WHERE id = $15 AND NOT revoked FOR SHARE),
+		`)
+		from = ` FROM p`
+	}
+	b.WriteString(`t AS (INSERT INTO oauth_access_tokens (` + insertTokenColumns + `)
+		SELECT ` + placeholders(3, tokenColumnCount) + from + `
+		RETURNING 1)`)
+	id, last := `0`, `t`
+	if audited {
+		at := 3 + tokenColumnCount // the audit record's first parameter
+		b.WriteString(`,
+		a AS (INSERT INTO audit_log (` + auditColumns + `)
+		SELECT ` + placeholders(at, 10) + ` FROM t
+		RETURNING id)`)
+		id, last = `a.id`, `a`
+		if notified {
+			nt := at + 10 // the notification's first parameter
+			b.WriteString(`,
+		n AS (INSERT INTO notifications (` + notificationColumns + `)
+		SELECT ` + placeholders(nt, 9) + `, a.id, $` + strconv.Itoa(nt+9) + `, $` + strconv.Itoa(nt+2) + ` FROM a)`)
+		}
+	}
+	b.WriteString(`
+		SELECT ` + id + `, pg_notify($1, nextval('event_seq')::text || $2) FROM ` + last)
+	return b.String()
 }
 
 // parentLive reports EUNAUTHENTICATED when the token id ("" for none) is
@@ -77,24 +227,10 @@ type execer interface {
 // insertToken stores t with e. ECONFLICT when the id exists; ENOTFOUND
 // when its user or client does not exist.
 func insertToken(ctx context.Context, e execer, t *latchkey.Token) error {
-	const q = `INSERT INTO oauth_access_tokens (id, user_id, client_id, name, name_folded,
-		scopes, revoked, created_at, updated_at, expires_at, last_used_at, key_id,
-		parent_id, revoked_reason, revoked_at, rotated_from, rotated_to, allowed_ips, last_used_ip, recent_ips, audience)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)`
-	_, err := e.Exec(ctx, q,
-		t.ID, t.UserID, t.ClientID, t.Name, strings.ToLower(t.Name),
-		storedScopes(t.Scopes), t.Revoked, storedTime(t.CreatedAt), storedTime(t.UpdatedAt),
-		storedNullTime(t.ExpiresAt), storedNullTime(t.LastUsedAt), t.KeyID,
-		nullText(t.ParentID), string(t.RevokedReason), storedNullTime(t.RevokedAt),
-		nullText(t.RotatedFrom), nullText(t.RotatedTo), sqlschema.EncodePrefixes(t.AllowedIPs),
-		nullText(t.LastUsedIP), sqlschema.EncodeRecent(t.RecentIPs), t.Audience)
-	switch pgCode(err) {
-	case codeUniqueViolation:
-		err = storeerr.Conflict(storeerr.MsgTokenExists, err)
-	case codeForeignKeyViolation:
-		err = storeerr.NotFound(storeerr.MsgTokenOwnerNotFound, err)
-	}
-	return err
+	q := `INSERT INTO oauth_access_tokens (` + insertTokenColumns + `)
+		VALUES (` + placeholders(1, tokenColumnCount) + `)`
+	_, err := e.Exec(ctx, q, tokenArgs(t)...)
+	return tokenError(err)
 }
 
 // Token returns the token with its client. ENOTFOUND when there is none.

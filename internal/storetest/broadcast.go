@@ -119,10 +119,24 @@ func Broadcaster(t *testing.T, h BroadcasterHarness) {
 		if err := st.CreateToken(t.Context(), newToken(1, u.ID)); latchkey.ErrorCode(err) != latchkey.ECONFLICT {
 			t.Fatalf("CreateToken of an id that exists = %v, want ECONFLICT", err)
 		}
+		// Nor when its parent is revoked, or its record's notification is
+		// refused after the token and the record are written.
+		revoked := createToken(t, st, newToken(2, u.ID))
+		l.log(false, created)
+		if _, _, err := st.RevokeToken(t.Context(), revoked.ID, at(time.Minute), latchkey.ReasonRevoked); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.CreateToken(t.Context(), childOf(3, u.ID, revoked)); latchkey.ErrorCode(err) != latchkey.EUNAUTHENTICATED {
+			t.Fatalf("CreateToken of a child of a revoked token = %v, want EUNAUTHENTICATED", err)
+		}
+		refused := notifyRecord(latchkey.AuditTokenCreated, latchkey.NoteTokenCreated, u.ID+1000, tokenID(4), latchkey.ActorOperator, nil)
+		if err := st.CreateToken(t.Context(), newToken(4, u.ID), refused); err == nil {
+			t.Fatal("CreateToken whose notification names no user = nil, want an error")
+		}
 		l.publish(event(1))
 		l.poll()
 		l.await(event(1), 1)
-		want := []latchkey.Event{resync, created, event(1)}
+		want := []latchkey.Event{resync, created, created, event(1)}
 		if diff := cmp.Diff(want, l.heard()); diff != "" {
 			t.Errorf("heard (-want +got):\n%s", diff)
 		}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/latchkey/latchkey"
 )
 
@@ -155,6 +156,81 @@ func testCreateToken(t *testing.T, open func(t *testing.T) latchkey.Store) {
 			})
 		}
 	})
+
+	t.Run("Whole", func(t *testing.T) { testCreateTokenWhole(t, open) })
+}
+
+// testCreateTokenWhole checks that a create stores its token, its audit
+// record and the record's notification together, the record and the
+// notification linked, or, whichever part fails, none of them: a child
+// of a live token, as a token's bearer makes one through the API, with
+// the record the service writes, which tells the owner.
+func testCreateTokenWhole(t *testing.T, open func(t *testing.T) latchkey.Store) {
+	ignoreIDs := cmpopts.IgnoreFields(latchkey.Notification{}, "ID", "MsgID")
+	tests := []struct {
+		name string
+		// change makes the create fail (nil: it succeeds), given the
+		// parent and the record.
+		change func(t *testing.T, s latchkey.Store, parent *latchkey.Token, r *latchkey.AuditRecord)
+		code   string
+	}{
+		{"Made", nil, ""},
+		{"ParentRevoked", func(t *testing.T, s latchkey.Store, parent *latchkey.Token, _ *latchkey.AuditRecord) {
+			if _, _, err := s.RevokeToken(t.Context(), parent.ID, at(time.Minute), latchkey.ReasonRevoked); err != nil {
+				t.Fatal(err)
+			}
+		}, latchkey.EUNAUTHENTICATED},
+		// The token and the record are written first: the notification,
+		// of a user who does not exist, breaks its foreign key.
+		{"NotificationRefused", func(_ *testing.T, _ latchkey.Store, _ *latchkey.Token, r *latchkey.AuditRecord) {
+			r.SubjectUserID = ptr(*r.SubjectUserID + 1000)
+		}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := open(t)
+			u := createUser(t, s, newUser("alice"))
+			parent := createToken(t, s, newToken(1, u.ID))
+			child := childOf(2, u.ID, parent)
+			r := notifyRecord(latchkey.AuditTokenCreated, latchkey.NoteTokenCreated, u.ID, child.ID, latchkey.ActorUser, ptr(u.ID))
+			r.ActorTokenID = parent.ID // a token's bearer made it: the owner is told
+			if tt.change != nil {
+				tt.change(t, s, parent, r)
+			}
+			err := s.CreateToken(t.Context(), child, r)
+			records, rerr := s.AuditRecords(t.Context(), latchkey.AuditFilter{Action: latchkey.AuditTokenCreated})
+			if rerr != nil {
+				t.Fatal(rerr)
+			}
+			notes := notificationsOf(newNotifications(t, s))
+			_, terr := s.Token(t.Context(), child.ID)
+
+			if tt.change != nil {
+				if err == nil {
+					t.Fatal("CreateToken() = nil, want an error")
+				}
+				if tt.code != "" {
+					checkCode(t, "CreateToken()", err, tt.code)
+				}
+				checkCode(t, "Token(the child) after a failed CreateToken", terr, latchkey.ENOTFOUND)
+				if len(records) != 0 || len(notes) != 0 {
+					t.Errorf("after a failed CreateToken, %d audit records and %d notifications, want none", len(records), len(notes))
+				}
+				return
+			}
+			if err != nil || terr != nil {
+				t.Fatalf("CreateToken() = %v, then Token() = %v", err, terr)
+			}
+			if len(records) != 1 || r.ID == 0 || records[0].ID != r.ID || records[0].SubjectID != child.ID {
+				t.Fatalf("AuditRecords() = %+v, record given ID %d; want the one record of the child, its ID set", records, r.ID)
+			}
+			want := []*latchkey.Notification{{Type: latchkey.NoteTokenCreated, At: at(time.Hour), UserID: u.ID, TokenID: child.ID,
+				Actor: latchkey.ActorUser, ActorUserID: ptr(u.ID), ActorTokenID: parent.ID, AuditID: r.ID, Detail: "why"}}
+			if diff := cmp.Diff(want, notes, ignoreIDs); diff != "" {
+				t.Errorf("NewNotifications() mismatch (-want +got):\n%s", diff)
+			}
+		})
+	}
 }
 
 func testToken(t *testing.T, open func(t *testing.T) latchkey.Store) {
