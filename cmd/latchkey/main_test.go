@@ -370,6 +370,60 @@ func TestKeysRotateAlgorithms(t *testing.T) {
 	}
 }
 
+// TestKeysRotateAlgorithmsWhileServing changes the signing key's
+// algorithm at the command line while a server runs, from RS256 to
+// ES256, EdDSA and back: once each command returns, the server signs the
+// tokens it makes by the new key's algorithm, every token made before,
+// by whichever key, still authenticates, and its JWKS publishes a key of
+// each algorithm that still verifies.
+func TestKeysRotateAlgorithmsWhileServing(t *testing.T) {
+	env := testEnv(map[string]string{"LATCHKEY_DATABASE": filepath.Join(t.TempDir(), "k.db")})
+	base, stderr, _ := serve(t, env, "--metrics-addr", "127.0.0.1:0")
+	// The command waits for the servers that hold a lease.
+	waitCurrent(t, metricsURL(t, stderr))
+	c, err := client.New(base, client.WithBearerToken(mustCLI(t, env, "token", "create", "--user", "admin", "--name", "root")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var made []string
+	for i, alg := range []string{"RS256", "ES256", "EdDSA", "RS256"} {
+		kid := ""
+		if i > 0 {
+			kid = mustCLI(t, env, "keys", "rotate", "--alg", alg)
+		}
+		created, err := c.CreateToken(t.Context(), 1, client.CreateTokenRequest{Name: alg})
+		if err != nil {
+			t.Fatalf("a create after the change to %s: %v", alg, err)
+		}
+		if got := headerAlg(t, created.AccessToken); got != alg || kid != "" && headerKID(t, created.AccessToken) != kid {
+			t.Errorf("after keys rotate --alg %s (kid %s), the server signed a token %s by %s", alg, kid, got, headerKID(t, created.AccessToken))
+		}
+		made = append(made, created.AccessToken)
+		for j, tok := range made {
+			bearer, _ := client.New(base, client.WithBearerToken(tok))
+			if _, err := bearer.Tokens(t.Context(), 1, client.ListOptions{}); err != nil {
+				t.Errorf("after the change to %s, the token of the %d-th key (%s): %v", alg, j+1, headerAlg(t, tok), err)
+			}
+		}
+		res, err := http.Get(base + "/.well-known/jwks.json")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var set struct{ Keys []struct{ Kty, Alg, Kid string } }
+		_ = json.NewDecoder(res.Body).Decode(&set)
+		res.Body.Close()
+		published := map[string]bool{}
+		for _, k := range set.Keys {
+			published[k.Kid] = true
+		}
+		for _, tok := range made {
+			if !published[headerKID(t, tok)] {
+				t.Errorf("after the change to %s, the JWKS lacks key %s (%s), whose token is live", alg, headerKID(t, tok), headerAlg(t, tok))
+			}
+		}
+	}
+}
+
 // headerAlg is the alg of a JWT's header.
 func headerAlg(t *testing.T, jwt string) string {
 	t.Helper()
