@@ -99,6 +99,46 @@ func writeTable(w io.Writer, rows []row) {
 	}
 }
 
+// writeCPUTable writes, for the rows whose servers' CPU time was read on
+// both sides, the CPU time each server and wrk spent per answer, and the
+// ratio of the two sides' totals: bare's server and wrk over latchkey's.
+// On a machine with nothing else to do, where the server and wrk share
+// its cores and use them up, that is what the ratio of requests a second
+// comes to; on a busy one, where each process gets what share of the
+// cores it can, it is the steadier figure. Nothing is written when no
+// row has it.
+func writeCPUTable(w io.Writer, rows []row) {
+	var lines []string
+	for _, r := range rows {
+		if !r.ok() || r.bare.ServerCPU == 0 || r.real.ServerCPU == 0 || r.bare.WrkCPU == 0 || r.real.WrkCPU == 0 {
+			continue
+		}
+		bs, bw := r.bare.CPUPerRequest()
+		ls, lw := r.real.CPUPerRequest()
+		ratio := float64(bs+bw) / float64(ls+lw)
+		lines = append(lines, "| "+strings.Join([]string{r.path, us(bs), us(ls), us(bw), us(lw),
+			strconv.FormatFloat(ratio, 'f', 2, 64)}, " | ")+" |")
+	}
+	if len(lines) == 0 {
+		return
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "CPU time per answer (user and system; the servers' from /proc, wrk's from its exit):")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "| path | bare server | latchkey server | wrk, bare's run | wrk, latchkey's run | CPU ratio |")
+	fmt.Fprintln(w, "| --- | ---: | ---: | ---: | ---: | ---: |")
+	for _, l := range lines {
+		fmt.Fprintln(w, l)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "CPU ratio: (bare server + wrk) / (latchkey + wrk), per answer: the ratio of requests a second where the two use up cores that nothing else wants.")
+}
+
+// us is d in microseconds, one decimal.
+func us(d time.Duration) string {
+	return strconv.FormatFloat(float64(d)/float64(time.Microsecond), 'f', 1, 64) + " µs"
+}
+
 // rate is a run's requests per second, rounded, with thousands separated.
 func rate(r wrkResult) string {
 	return thousands(int64(r.RPS() + 0.5))
