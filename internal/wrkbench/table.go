@@ -53,14 +53,14 @@ func (r row) ok() bool {
 // writeTable writes the rows as one markdown table, and below it what
 // went wrong where it did not fit in a cell.
 func writeTable(w io.Writer, rows []row) {
-	fmt.Fprintln(w, "| path | bare rps | latchkey rps | ratio | latchkey p50 | p99 | goal |")
-	fmt.Fprintln(w, "| --- | ---: | ---: | ---: | ---: | ---: | --- |")
+	fmt.Fprintln(w, "| path | bare rps | latchkey rps | ratio | latchkey p50 | p99 | bare p99 | goal |")
+	fmt.Fprintln(w, "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
 	var notes []string
 	for _, r := range rows {
 		cells := []string{r.path}
 		switch {
 		case r.unavailable != "":
-			cells = append(cells, "not available", "not available", "", "", "", r.goal.text+": not available")
+			cells = append(cells, "not available", "not available", "", "", "", "", r.goal.text+": not available")
 			notes = append(notes, r.path+": not available: "+r.unavailable)
 		case !r.ok():
 			bare, real := rate(r.bare), rate(r.real)
@@ -75,11 +75,14 @@ func writeTable(w io.Writer, rows []row) {
 				real = "wrong answers"
 				notes = append(notes, r.path+", latchkey: "+r.realProblem)
 			}
-			p50, p99 := "", ""
+			p50, p99, bareP99 := "", "", ""
 			if r.realProblem == "" {
 				p50, p99 = ms(r.real.P50), ms(r.real.P99)
 			}
-			cells = append(cells, bare, real, "", p50, p99, r.goal.text+": not measured")
+			if r.bareProblem == "" && r.bare != (wrkResult{}) {
+				bareP99 = ms(r.bare.P99)
+			}
+			cells = append(cells, bare, real, "", p50, p99, bareP99, r.goal.text+": not measured")
 		default:
 			verdict := "missed"
 			if r.goal.met(r.bare, r.real) {
@@ -87,7 +90,7 @@ func writeTable(w io.Writer, rows []row) {
 			}
 			cells = append(cells, rate(r.bare), rate(r.real),
 				strconv.FormatFloat(r.real.RPS()/r.bare.RPS(), 'f', 2, 64),
-				ms(r.real.P50), ms(r.real.P99), r.goal.text+": "+verdict)
+				ms(r.real.P50), ms(r.real.P99), ms(r.bare.P99), r.goal.text+": "+verdict)
 		}
 		fmt.Fprintln(w, "| "+strings.Join(cells, " | ")+" |")
 	}
