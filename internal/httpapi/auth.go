@@ -41,23 +41,13 @@ func ParseAuthorization(h string) (string, bool) {
 }
 
 // hasSpace reports whether s holds an ASCII space character, as
-// strings.ContainsAny(s, " \t\r\n\v\f") does, without its set: a token
-// is several hundred bytes, read on every request. Eight bytes at a time
-// are first asked whether any is below '!' (every space character is);
-// only from a word where one is are the bytes read one by one.
+// strings.ContainsAny(s, " \t\r\n\v\f") does, without building its set
+// and reading a byte at a time: a token is several hundred bytes, read on
+// every request. strings.IndexByte reads many bytes at a time; six
+// passes of it are quicker than one of a loop.
 func hasSpace(s string) bool {
-	const ones, highs = 0x0101010101010101, 0x8080808080808080
-	i := 0
-	for ; i+8 <= len(s); i += 8 {
-		x := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
-			uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
-		if (x-ones*'!')&^x&highs != 0 {
-			break
-		}
-	}
-	for ; i < len(s); i++ {
-		switch s[i] {
-		case ' ', '\t', '\r', '\n', '\v', '\f':
+	for _, c := range []byte(" \t\r\n\v\f") {
+		if strings.IndexByte(s, c) >= 0 {
 			return true
 		}
 	}
@@ -84,12 +74,12 @@ func (s *Server) authenticateWith(w http.ResponseWriter, r *http.Request, check 
 			return nil, s.refuse(w, s.failedAuth.name, after)
 		}
 	}
-	token, ok := ParseAuthorization(r.Header.Get("Authorization"))
+	token, ok := ParseAuthorization(header(r, "Authorization"))
 	if !ok {
 		s.failedAuth.spend(addr, now)
 		return nil, &latchkey.Error{Code: latchkey.EUNAUTHENTICATED, Message: "Unauthenticated."}
 	}
-	origin := latchkey.Origin{Address: ip, UserAgent: r.UserAgent()}
+	origin := latchkey.Origin{Address: ip, UserAgent: header(r, "User-Agent")}
 	p, err := check(r.Context(), token, origin)
 	if err != nil {
 		if latchkey.ErrorCode(err) == latchkey.EUNAUTHENTICATED {

@@ -65,6 +65,17 @@ func newRequestID() string {
 	return string(b[:])
 }
 
+// header is r's first value of the header key, which must be in canonical
+// form: read from the map as net/http made it, which canonicalised the
+// names it read, without Header.Get canonicalising key once more (every
+// request reads three).
+func header(r *http.Request, key string) string {
+	if v := r.Header[key]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
+}
+
 // MaxQueryBytes bounds a request's query string. No page of ours needs more
 // (a list's filter is at most 255 characters, an OAuth request a few
 // hundred bytes), and nothing past it is read.
@@ -99,7 +110,7 @@ func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 func (s *Server) middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		id := r.Header.Get("X-Request-Id")
+		id := header(r, "X-Request-Id")
 		if !saneRequestID(id) {
 			id = newRequestID()
 		}

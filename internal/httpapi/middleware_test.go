@@ -131,3 +131,17 @@ func FuzzHasSpace(f *testing.F) {
 		}
 	})
 }
+
+// TestHeader: header reads what Header.Get reads, for the keys it is
+// given (canonical ones), however the request wrote the names.
+func TestHeader(t *testing.T) {
+	r := httptest.NewRequest("GET", "/", nil)
+	r.Header.Set("authorization", "Bearer a")
+	r.Header.Add("AUTHORIZATION", "Bearer b")
+	r.Header.Set("x-request-id", "x")
+	for _, key := range []string{"Authorization", "X-Request-Id", "User-Agent"} {
+		if got, want := header(r, key), r.Header.Get(key); got != want {
+			t.Errorf("header(%s) = %q, want %q", key, got, want)
+		}
+	}
+}

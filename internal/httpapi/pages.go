@@ -8,20 +8,19 @@ import (
 	"github.com/latchkey/latchkey/internal/service"
 )
 
-// pageCache holds the JSON of list pages' tokens (wire.AppendTokens), each
-// under the version of the page it was made from (service.ListVersion).
-// Encoding 50 tokens was most of a list's cost; a page asked for again is
-// written from here as long as the service says the same version, which
-// it does exactly while the page's tokens stay the same (a create, a
-// revocation or any change to the user's tokens, here or on another
-// server, and a use of one of the page's tokens each give a new one). An
-// entry of another version is never written; it is replaced.
-//
-// The links and counts around the tokens depend on the request and are
-// written each time.
-type pageCache struct {
+// jsonCache holds JSON the server wrote, each piece under the version of
+// what it was made from (service.Version): the tokens of list pages
+// (wire.AppendTokens), and single tokens as show answers them. Encoding
+// them was most of a list's cost beyond net/http, and a fifth of a show's;
+// a page or token asked for again is written from here as long as the
+// service says the same version, which it does exactly while the tokens
+// stay the same (a create, a revocation or any change to the user's
+// tokens, here or on another server, and a use of one of the tokens each
+// give a new one). An entry of another version is never written; it is
+// replaced.
+type jsonCache[K comparable] struct {
 	mu    sync.Mutex // held for every use of lru and bytes
-	lru   *simplelru.LRU[pageKey, *cachedPage]
+	lru   *simplelru.LRU[K, *cachedJSON]
 	bytes int // the sum of the entries' data
 }
 
@@ -31,51 +30,52 @@ type pageKey struct {
 	page, perPage int
 }
 
-// cachedPage is a page's tokens as JSON, and what they were made from.
-type cachedPage struct {
-	version service.ListVersion
-	count   int // tokens on the page
-	data    []byte
+// cachedJSON is JSON, and what it was made from.
+type cachedJSON struct {
+	version service.Version
+	count   int      // tokens in it, for a list page
+	data    []byte   // the JSON
+	length  []string // len(data) as a Content-Length, for a token: shared, net/http only reads it
 }
 
-// The bounds of a page cache: how many pages, how many bytes in all, and
-// the largest page kept (a page of 1,000 tokens, per_page's most, is
+// The bounds of each cache: how many entries, how many bytes in all, and
+// the largest entry kept (a page of 1,000 tokens, per_page's most, is
 // about 640 KB without addresses of use).
 const (
-	maxCachedPages     = 4096
-	maxCachedPageBytes = 16 << 20
-	maxCachedPage      = 1 << 20
+	maxCachedJSON      = 4096
+	maxCachedJSONBytes = 16 << 20
+	maxCachedJSONEntry = 1 << 20
 )
 
-func newPageCache() *pageCache {
-	c := &pageCache{}
+func newJSONCache[K comparable]() *jsonCache[K] {
+	c := &jsonCache[K]{}
 	// The callback runs inside Add and RemoveOldest, with mu held.
-	c.lru, _ = simplelru.NewLRU(maxCachedPages, func(_ pageKey, p *cachedPage) { c.bytes -= len(p.data) })
+	c.lru, _ = simplelru.NewLRU(maxCachedJSON, func(_ K, e *cachedJSON) { c.bytes -= len(e.data) })
 	return c
 }
 
-// get returns the page under k if it was made from version v.
-func (c *pageCache) get(k pageKey, v service.ListVersion) (*cachedPage, bool) {
+// get returns the entry under k if it was made from version v.
+func (c *jsonCache[K]) get(k K, v service.Version) (*cachedJSON, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	p, ok := c.lru.Get(k)
-	if !ok || p.version != v {
+	e, ok := c.lru.Get(k)
+	if !ok || e.version != v {
 		return nil, false
 	}
-	return p, true
+	return e, true
 }
 
-// put keeps p under k, in place of what k held.
-func (c *pageCache) put(k pageKey, p *cachedPage) {
-	if len(p.data) > maxCachedPage {
+// put keeps e under k, in place of what k held.
+func (c *jsonCache[K]) put(k K, e *cachedJSON) {
+	if len(e.data) > maxCachedJSONEntry {
 		return
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.lru.Remove(k)
-	for c.bytes+len(p.data) > maxCachedPageBytes && c.lru.Len() > 0 {
+	for c.bytes+len(e.data) > maxCachedJSONBytes && c.lru.Len() > 0 {
 		c.lru.RemoveOldest()
 	}
-	c.bytes += len(p.data)
-	c.lru.Add(k, p)
+	c.bytes += len(e.data)
+	c.lru.Add(k, e)
 }

@@ -82,3 +82,52 @@ func checkPath(t *testing.T, h *harness, step, path string) {
 		t.Errorf("%s: GET %s answered %d\n%s\nwhere a new server answers %d\n%s", step, path, cached.status, cached.body, fresh.Code, body)
 	}
 }
+
+// TestShowCache: a server that has shown a token before shows it, after
+// each kind of change to it, with the very bytes a server that never
+// showed it does: the token used (and used again later, from another
+// address), the uses written out, its row's time running out, the token
+// revoked. Through another user's path it is not found, cached or not.
+func TestShowCache(t *testing.T) {
+	h := newHarness(t)
+	tok, jwt, err := h.mintToken(h.user, "shown", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := tokenPath(h.user.ID, tok.ID)
+	check := func(step string) {
+		t.Helper()
+		checkPath(t, h, step, path)
+	}
+	check("first")
+	check("again")
+	if r := h.do("GET", tokenPath(h.viewer.ID, tok.ID), bearer(h.adminJWT), nil); r.status != 404 {
+		t.Errorf("the token through another user's path: %d %s, want 404", r.status, r.body)
+	}
+	use := func(from string) {
+		t.Helper()
+		r := httptest.NewRequest("GET", path, nil)
+		r.Header.Set("Authorization", bearer(jwt))
+		r.RemoteAddr = from
+		w := httptest.NewRecorder()
+		httpapi.New(h.svc, httpapi.Options{}).ServeHTTP(w, r)
+		if w.Code != 200 {
+			t.Fatalf("a use of the token: %d", w.Code)
+		}
+	}
+	use("192.0.2.1:1")
+	check("used")
+	h.clock.Advance(2 * time.Second)
+	use("192.0.2.2:1")
+	check("used again, later, from elsewhere")
+	if err := h.svc.FlushUsage(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	check("the uses written out")
+	h.clock.Advance(time.Minute)
+	check("the row's time run out")
+	if _, err := h.svc.OperatorRevokeToken(t.Context(), tok.ID); err != nil {
+		t.Fatal(err)
+	}
+	check("revoked")
+}

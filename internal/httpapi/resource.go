@@ -110,7 +110,7 @@ func (s *Server) unauthorizedChallenge(r *http.Request) []string {
 			values: [2][]string{{s.bearerChallenge(r)}, {s.bearerChallenge(r, authParam{"error", "invalid_token"})}}}
 		s.challenges.Store(c)
 	}
-	if _, ok := ParseAuthorization(r.Header.Get("Authorization")); ok {
+	if _, ok := ParseAuthorization(header(r, "Authorization")); ok {
 		return c.values[1]
 	}
 	return c.values[0]

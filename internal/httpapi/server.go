@@ -72,8 +72,9 @@ type Server struct {
 	// the last origin they named (unauthorizedChallenge).
 	challenges atomic.Pointer[challenges401]
 
-	// pages holds list pages' tokens as JSON.
-	pages *pageCache
+	// pages holds list pages' tokens as JSON, and shown single tokens.
+	pages *jsonCache[pageKey]
+	shown *jsonCache[string]
 
 	// exports holds a slot for each inventory CSV being written: each
 	// holds a database connection until its last row.
@@ -106,7 +107,8 @@ func New(svc *service.Service, opts Options) http.Handler {
 		oauth:          opts.OAuth,
 		csrf:           http.NewCrossOriginProtection(),
 		exports:        make(chan struct{}, maxExports),
-		pages:          newPageCache(),
+		pages:          newJSONCache[pageKey](),
+		shown:          newJSONCache[string](),
 	}
 	s.csrf.SetDenyHandler(http.HandlerFunc(s.csrfRefused))
 	s.routes()

@@ -184,7 +184,7 @@ const dataKey = `{"data":`
 // tokensPage returns the page q of owner's tokens as JSON
 // (wire.AppendTokens), from the page cache when it holds the page's
 // version, and how many tokens there are on all pages.
-func (s *Server) tokensPage(ctx context.Context, owner *latchkey.User, q service.ListQuery) (*cachedPage, int, error) {
+func (s *Server) tokensPage(ctx context.Context, owner *latchkey.User, q service.ListQuery) (*cachedJSON, int, error) {
 	k := pageKey{user: owner.ID, page: q.Page, perPage: q.PerPage}
 	if v, total, ok := s.svc.TokensVersion(ctx, owner, q); ok {
 		if p, ok := s.pages.get(k, v); ok {
@@ -195,7 +195,7 @@ func (s *Server) tokensPage(ctx context.Context, owner *latchkey.User, q service
 	if err != nil {
 		return nil, 0, err
 	}
-	p := &cachedPage{version: v, count: len(ts), data: wire.AppendTokens(make([]byte, 0, 640*len(ts)+2), ts)}
+	p := &cachedJSON{version: v, count: len(ts), data: wire.AppendTokens(make([]byte, 0, 640*len(ts)+2), ts)}
 	if !v.IsZero() {
 		s.pages.put(k, p)
 	}
@@ -294,14 +294,26 @@ func (s *Server) showToken(w http.ResponseWriter, r *http.Request) error {
 	return s.writeToken(w, r, owner, r.PathValue("token_id"))
 }
 
-// writeToken answers 200 with owner's token id.
+// writeToken answers 200 with owner's token id: from the cache of shown
+// tokens while it holds the token's version.
 func (s *Server) writeToken(w http.ResponseWriter, r *http.Request, owner *latchkey.User, id string) error {
-	t, err := s.svc.Token(r.Context(), owner, id)
-	if err != nil {
-		return err
+	e, ok := (*cachedJSON)(nil), false
+	if v, held := s.svc.TokenVersion(owner, id); held {
+		e, ok = s.shown.get(id, v)
+	}
+	if !ok {
+		t, v, err := s.svc.TokenVersioned(r.Context(), owner, id)
+		if err != nil {
+			return err
+		}
+		b := append(wire.AppendToken(make([]byte, 0, 1024), t), '\n')
+		e = &cachedJSON{version: v, data: b, length: []string{strconv.Itoa(len(b))}}
+		if !v.IsZero() {
+			s.shown.put(id, e)
+		}
 	}
 	noStore(w)
-	writeJSON(w, http.StatusOK, (*wire.Token)(t))
+	writeBytes(w, http.StatusOK, e.data, e.length)
 	return nil
 }
 

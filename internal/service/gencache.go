@@ -86,8 +86,16 @@ func newGenCache[K comparable, V any](size int, opts ...cacheOption[K, V]) *genC
 }
 
 // newRowCache holds token rows by id.
-func newRowCache(size int) *genCache[string, *latchkey.Token] {
-	return newGenCache[string, *latchkey.Token](size)
+func newRowCache(size int) *genCache[string, *heldRow] {
+	return newGenCache[string, *heldRow](size)
+}
+
+// heldRow is a token's row as read, shared by every request (read only),
+// and the number it was given when read, which nothing else read by this
+// process has: the token's Version.
+type heldRow struct {
+	t *latchkey.Token
+	n uint64
 }
 
 // newListCache holds users' lists, at most maxTokens tokens in all.
@@ -100,7 +108,7 @@ func newListCache(maxTokens int) *genCache[int64, *heldList] {
 
 // heldList is a user's whole list in the default order, as read, shared
 // by every request (read only), and the number it was given when read,
-// which no other list read by this process has: a page's ListVersion.
+// which nothing else read by this process has: a page's Version.
 type heldList struct {
 	tokens []*latchkey.Token
 	n      uint64

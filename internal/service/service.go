@@ -188,15 +188,15 @@ type Service struct {
 	leases latchkey.LeaseStore
 	member membership
 	cache  *tokenCache
-	rows   *genCache[string, *latchkey.Token] // token rows, for show
-	lists  *genCache[int64, *heldList]        // users' default lists
+	rows   *genCache[string, *heldRow] // token rows, for show
+	lists  *genCache[int64, *heldList] // users' default lists
 	// clients holds the personal access client, which every create
 	// names and answers with.
 	clients *genCache[int64, *latchkey.Client]
 	obs     Observer
 
 	listLoads singleflight.Group // list reads in flight, by user
-	lastList  atomic.Uint64      // the number of the last list read (heldList.n)
+	lastHeld  atomic.Uint64      // the number of the last list or row read (heldList.n, heldRow.n)
 
 	passwordChecks chan struct{} // a slot per password check running
 }

@@ -333,8 +333,8 @@ func (q ListQuery) fromListCache() bool {
 }
 
 // TokensVersioned is Tokens, and the version of the page it returns:
-// the zero ListVersion when the page was read from the database.
-func (s *Service) TokensVersioned(ctx context.Context, owner *latchkey.User, q ListQuery) ([]*latchkey.Token, int, ListVersion, error) {
+// the zero Version when the page was read from the database.
+func (s *Service) TokensVersioned(ctx context.Context, owner *latchkey.User, q ListQuery) ([]*latchkey.Token, int, Version, error) {
 	if q.fromListCache() {
 		if l, ok := s.cachedList(ctx, owner); ok {
 			held := l.page(q)
@@ -344,7 +344,7 @@ func (s *Service) TokensVersioned(ctx context.Context, owner *latchkey.User, q L
 				page[i] = &c
 			}
 			stamp := s.usage.overlayStamp(page)
-			return page, len(l.tokens), ListVersion{list: l.n, usage: stamp}, nil
+			return page, len(l.tokens), Version{held: l.n, usage: stamp}, nil
 		}
 	}
 	ts, total, err := s.store.Tokens(ctx, latchkey.TokenFilter{
@@ -358,42 +358,44 @@ func (s *Service) TokensVersioned(ctx context.Context, owner *latchkey.User, q L
 		Limit:          q.PerPage,
 	})
 	if err != nil {
-		return nil, 0, ListVersion{}, err
+		return nil, 0, Version{}, err
 	}
 	s.usage.overlay(ts...)
-	return ts, total, ListVersion{}, nil
+	return ts, total, Version{}, nil
 }
 
 // TokensVersion is the version of the page that TokensVersioned would
 // return for q now, and how many tokens there are on all pages, without
 // copying any; false when that page would be read from the database (a
 // filter, another order, a list too long to hold, no cache).
-func (s *Service) TokensVersion(ctx context.Context, owner *latchkey.User, q ListQuery) (ListVersion, int, bool) {
+func (s *Service) TokensVersion(ctx context.Context, owner *latchkey.User, q ListQuery) (Version, int, bool) {
 	if !q.fromListCache() {
-		return ListVersion{}, 0, false
+		return Version{}, 0, false
 	}
 	l, ok := s.cachedList(ctx, owner)
 	if !ok {
-		return ListVersion{}, 0, false
+		return Version{}, 0, false
 	}
-	return ListVersion{list: l.n, usage: s.usage.stamp(l.page(q))}, len(l.tokens), true
+	return Version{held: l.n, usage: s.usage.stamp(l.page(q))}, len(l.tokens), true
 }
 
-// ListVersion names what a page of a user's default list holds: while it
-// stays the same, so do the page's tokens, every field of them. A caller
-// may keep what it makes of a page under its version, and use it again
-// whenever TokensVersion says the same version. The version changes with
-// whatever changes the page: a token created, revoked or changed here or
-// on another server (each drops the user's list, whose next read has a
-// number of its own), the list's 15 seconds running out, a use of one of
-// the page's tokens (usage's stamp). The zero value names nothing.
-type ListVersion struct {
-	list  uint64 // heldList.n: which tokens, as read
-	usage uint64 // usage's stamp of the page's tokens: their pending uses
+// Version names what a page of a user's default list (TokensVersion),
+// or a token as Token returns it (TokenVersion), holds: while it stays the
+// same, so do the page's tokens, or the token, every field of them. A
+// caller may keep what it makes of them under their version, and use it
+// again whenever the service says the same version. The version changes
+// with whatever changes them: a token created, revoked or changed here or
+// on another server (each drops the user's list and the token's row,
+// whose next read has a number of its own), the 15 seconds a list or row
+// is held running out, a use of one of the tokens (usage's stamp). The
+// zero value names nothing.
+type Version struct {
+	held  uint64 // heldList.n or heldRow.n: which tokens, as read
+	usage uint64 // usage's stamp of the tokens: their pending uses
 }
 
-// IsZero reports whether v is the zero ListVersion, which names nothing.
-func (v ListVersion) IsZero() bool { return v == ListVersion{} }
+// IsZero reports whether v is the zero Version, which names nothing.
+func (v Version) IsZero() bool { return v == Version{} }
 
 // page is the part of l that the page q shows.
 func (l *heldList) page(q ListQuery) []*latchkey.Token {
@@ -405,29 +407,51 @@ func (l *heldList) page(q ListQuery) []*latchkey.Token {
 // Token returns owner's token with that id, personal or OAuth, revoked or
 // expired. ENOTFOUND when owner has no such token.
 func (s *Service) Token(ctx context.Context, owner *latchkey.User, id string) (*latchkey.Token, error) {
+	t, _, err := s.TokenVersioned(ctx, owner, id)
+	return t, err
+}
+
+// TokenVersioned is Token, and the version of the token it returns: the
+// zero Version when its row was read from the database.
+func (s *Service) TokenVersioned(ctx context.Context, owner *latchkey.User, id string) (*latchkey.Token, Version, error) {
 	if !latchkey.ValidTokenID(id) {
-		return nil, errNotFound
+		return nil, Version{}, errNotFound
 	}
 	now := s.now()
 	var t *latchkey.Token
+	var n uint64
 	if cached, ok := s.rows.get(id, now); ok {
-		c := *cached
-		t = &c
+		c := *cached.t
+		t, n = &c, cached.n
 	} else {
 		gen := s.rows.generation()
 		read, err := s.store.Token(ctx, id)
 		if err != nil {
-			return nil, notFound(err)
+			return nil, Version{}, notFound(err)
 		}
 		kept := *read
-		s.rows.put(id, &kept, now.Add(rowTTL), gen)
+		s.rows.put(id, &heldRow{t: &kept, n: s.lastHeld.Add(1)}, now.Add(rowTTL), gen)
 		t = read
 	}
 	if t.UserID != owner.ID {
-		return nil, errNotFound
+		return nil, Version{}, errNotFound
 	}
-	s.usage.overlay(t)
-	return t, nil
+	stamp := s.usage.overlayStamp([]*latchkey.Token{t})
+	if n == 0 {
+		return t, Version{}, nil
+	}
+	return t, Version{held: n, usage: stamp}, nil
+}
+
+// TokenVersion is the version of the token that TokenVersioned would
+// return now, without copying it; false when its row is not in the row
+// cache, or is not owner's (TokenVersioned then says why).
+func (s *Service) TokenVersion(owner *latchkey.User, id string) (Version, bool) {
+	held, ok := s.rows.get(id, s.now())
+	if !ok || held.t.UserID != owner.ID {
+		return Version{}, false
+	}
+	return Version{held: held.n, usage: s.usage.stamp([]*latchkey.Token{held.t})}, true
 }
 
 // RevokeToken revokes owner's token with that id, and every token it
@@ -520,7 +544,7 @@ func (s *Service) cachedList(ctx context.Context, owner *latchkey.User) (*heldLi
 			// Not cacheable: each caller reads its page itself.
 			return loadedList{}, nil
 		}
-		l := &heldList{tokens: all, n: s.lastList.Add(1)}
+		l := &heldList{tokens: all, n: s.lastHeld.Add(1)}
 		s.lists.put(owner.ID, l, now.Add(rowTTL), gen)
 		return loadedList{list: l}, nil
 	})

@@ -363,12 +363,6 @@ func AppendTokens(b []byte, ts []*latchkey.Token) []byte {
 	return append(b, ']')
 }
 
-// Token is a token that appends itself as AppendToken does.
-type Token latchkey.Token
-
-// AppendJSON appends t's JSON object (AppendToken).
-func (t *Token) AppendJSON(b []byte) []byte { return AppendToken(b, (*latchkey.Token)(t)) }
-
 // appendClient appends c's JSON object as the API shows it: the bytes of
 // FromClient(c).AppendJSON.
 func appendClient(b []byte, c *latchkey.Client) []byte {

@@ -112,7 +112,8 @@ const listTokens = 1000
 
 // seed fills the store as latchkey bench does (internal/bench.Seed) and
 // writes the fixture. Of --tokens, the listing user holds up to 1,000;
-// the rest are spread ten a user across users of their own.
+// the rest are spread ten a user across users of their own: the store
+// writes the first of them, and SQL copies it (scale.go).
 func seed(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
 	fs := flag.NewFlagSet("seed", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -132,8 +133,10 @@ func seed(ctx context.Context, args []string, getenv func(string) string, stderr
 		return errors.New("seed: $LATCHKEY_SECRET must hold the secret the server will be given")
 	}
 	opts := bench.SeedOptions{Tokens: min(*tokens, listTokens)}
-	if rest := *tokens - opts.Tokens; rest > 0 {
-		opts.ScaleTokens, opts.ScaleUsers = rest, (rest+9)/10
+	rest := *tokens - opts.Tokens
+	if rest > 0 {
+		// The template of the rest.
+		opts.ScaleTokens, opts.ScaleUsers = 1, 1
 	}
 	opts.Progress = func(format string, args ...any) {
 		fmt.Fprintf(stderr, "wrk-bench: "+format+"\n", args...)
@@ -169,8 +172,18 @@ func seed(ctx context.Context, args []string, getenv func(string) string, stderr
 	if err := svc.FlushUsage(ctx); err != nil {
 		return fmt.Errorf("seed: %w", err)
 	}
+	users := 2 + opts.ScaleUsers
+	if rest > 1 {
+		t := time.Now()
+		more := (rest + 9) / 10
+		if err := seedScale(ctx, *database, fx, more, rest-1); err != nil {
+			return fmt.Errorf("seed: %w", err)
+		}
+		users += more
+		fmt.Fprintf(stderr, "wrk-bench: copied %d users and %d tokens by SQL in %.1fs\n", more, rest-1, time.Since(t).Seconds())
+	}
 	fmt.Fprintf(stderr, "wrk-bench: seeded %d tokens (%d of the listing user) and %d users in %.1fs\n",
-		opts.Tokens+opts.ScaleTokens, opts.Tokens, opts.ScaleUsers+2, time.Since(start).Seconds())
+		opts.Tokens+rest, opts.Tokens, users, time.Since(start).Seconds())
 	b, err := json.Marshal(fx)
 	if err != nil {
 		return err

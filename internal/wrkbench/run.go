@@ -131,21 +131,40 @@ func chooseWorkloads(list string) ([]workload, error) {
 	return out, nil
 }
 
+// side is one of a workload's two servers, and its runs.
+type side struct {
+	who, base string
+	pid       string // the server's process, for its CPU time ("": not measured)
+	runs      []wrkResult
+	failed    string // why a run could not be made ("": none)
+}
+
+// cpu is the CPU time the side's server has spent so far.
+func (sd *side) cpu() (time.Duration, error) {
+	if sd.pid == "" {
+		return 0, errors.New("no process to read")
+	}
+	return processCPU(sd.pid)
+}
+
 // runner holds what every workload of a run shares.
 type runner struct {
-	base      string // latchkey's base URL
-	fx        *bench.Fixture
-	bare      *bareServer
-	dir       string // where the Lua scripts go
-	latchkey  string // the binary, for keys rotate
-	accessLog string // serve's log file ("": not watched)
-	threads   int
-	reads     int // connections of a read
-	creates   int // connections of a create
-	duration  time.Duration
-	warmup    time.Duration
-	rounds    int // measured runs of each side, taking turns
-	stderr    io.Writer
+	base     string // latchkey's base URL
+	fx       *bench.Fixture
+	bare     *bareServer
+	dir      string // where the Lua scripts go
+	latchkey string // the binary, for keys rotate
+	// latchkeyPID is serve's process, whose CPU time is read around each
+	// run ("": not read).
+	latchkeyPID string
+	accessLog   string // serve's log file ("": not watched)
+	threads     int
+	reads       int // connections of a read
+	creates     int // connections of a create
+	duration    time.Duration
+	warmup      time.Duration
+	rounds      int // measured runs of each side, taking turns
+	stderr      io.Writer
 }
 
 func (r *runner) progressf(format string, args ...any) {
@@ -161,6 +180,7 @@ func runWorkloads(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	base := fs.String("url", "", "latchkey's base URL, http://127.0.0.1:PORT")
 	fixture := fs.String("fixture", "", "the fixture seed wrote")
 	bin := fs.String("latchkey", "latchkey", "the latchkey binary, for keys rotate (its database from $LATCHKEY_DATABASE)")
+	pid := fs.Int("latchkey-pid", 0, "serve's process id, whose CPU time is read around each run (0: none)")
 	accessLog := fs.String("access-log", "", "serve's log file: its size is reported after each workload, then it is emptied")
 	threads := fs.Int("threads", 2, "wrk threads")
 	reads := fs.Int("read-connections", 32, "connections of the reads and rejects")
@@ -209,6 +229,9 @@ func runWorkloads(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		threads: *threads, reads: *reads, creates: *creates, duration: *duration, warmup: *warmup, rounds: *rounds,
 		stderr: stderr,
 	}
+	if *pid > 0 {
+		r.latchkeyPID = strconv.Itoa(*pid)
+	}
 	var rows []row
 	for _, w := range chosen {
 		rw, err := r.measure(ctx, w)
@@ -222,6 +245,7 @@ func runWorkloads(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		fmt.Fprintln(stdout)
 	}
 	writeTable(stdout, rows)
+	writeCPUTable(stdout, rows)
 	wrong := 0
 	for _, rw := range rows {
 		if rw.unavailable == "" && !rw.ok() {
@@ -306,12 +330,8 @@ func (r *runner) measure(ctx context.Context, w workload) (row, error) {
 	// second going first in the next round, so that whatever else the
 	// machine does meanwhile weighs on both alike. Each side is warmed up
 	// before its first run.
-	type side struct {
-		who, base string
-		runs      []wrkResult
-		failed    string // why a run could not be made ("": none)
-	}
-	bare, real := &side{who: "bare", base: r.bare.base}, &side{who: "latchkey", base: r.base}
+	bare := &side{who: "bare", base: r.bare.base, pid: "self"}
+	real := &side{who: "latchkey", base: r.base, pid: r.latchkeyPID}
 	for round := 1; round <= r.rounds; round++ {
 		order := []*side{bare, real}
 		if round%2 == 0 {
@@ -335,6 +355,7 @@ func (r *runner) measure(ctx context.Context, w workload) (row, error) {
 			}
 			run.Duration = r.duration
 			r.progressf("%s: %s, %d connections, %v (round %d of %d)", w.name, sd.who, conns, r.duration, round, r.rounds)
+			before, cpuErr := sd.cpu()
 			res, err := runWrk(ctx, run)
 			if err != nil {
 				if ctx.Err() != nil {
@@ -343,10 +364,21 @@ func (r *runner) measure(ctx context.Context, w workload) (row, error) {
 				sd.failed = err.Error()
 				continue
 			}
+			if after, err := sd.cpu(); err == nil && cpuErr == nil {
+				res.ServerCPU = after - before
+			} else if sd.pid != "" {
+				r.progressf("%s: %s: the server's CPU time: %v", w.name, sd.who, errors.Join(cpuErr, err))
+			}
 			sd.runs = append(sd.runs, res)
 		}
 	}
 	outcome := func(sd *side) (wrkResult, string) {
+		if slices.ContainsFunc(sd.runs, func(r wrkResult) bool { return r.ServerCPU == 0 }) {
+			// Not measured in every round: in none.
+			for i := range sd.runs {
+				sd.runs[i].ServerCPU = 0
+			}
+		}
 		res := mergeRuns(sd.runs)
 		if sd.failed != "" {
 			return res, sd.failed

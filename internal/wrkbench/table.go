@@ -53,14 +53,14 @@ func (r row) ok() bool {
 // writeTable writes the rows as one markdown table, and below it what
 // went wrong where it did not fit in a cell.
 func writeTable(w io.Writer, rows []row) {
-	fmt.Fprintln(w, "| path | bare rps | latchkey rps | ratio | latchkey p50 | p99 | goal |")
-	fmt.Fprintln(w, "| --- | ---: | ---: | ---: | ---: | ---: | --- |")
+	fmt.Fprintln(w, "| path | bare rps | latchkey rps | ratio | latchkey p50 | p99 | bare p99 | goal |")
+	fmt.Fprintln(w, "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
 	var notes []string
 	for _, r := range rows {
 		cells := []string{r.path}
 		switch {
 		case r.unavailable != "":
-			cells = append(cells, "not available", "not available", "", "", "", r.goal.text+": not available")
+			cells = append(cells, "not available", "not available", "", "", "", "", r.goal.text+": not available")
 			notes = append(notes, r.path+": not available: "+r.unavailable)
 		case !r.ok():
 			bare, real := rate(r.bare), rate(r.real)
@@ -75,11 +75,14 @@ func writeTable(w io.Writer, rows []row) {
 				real = "wrong answers"
 				notes = append(notes, r.path+", latchkey: "+r.realProblem)
 			}
-			p50, p99 := "", ""
+			p50, p99, bareP99 := "", "", ""
 			if r.realProblem == "" {
 				p50, p99 = ms(r.real.P50), ms(r.real.P99)
 			}
-			cells = append(cells, bare, real, "", p50, p99, r.goal.text+": not measured")
+			if r.bareProblem == "" && r.bare != (wrkResult{}) {
+				bareP99 = ms(r.bare.P99)
+			}
+			cells = append(cells, bare, real, "", p50, p99, bareP99, r.goal.text+": not measured")
 		default:
 			verdict := "missed"
 			if r.goal.met(r.bare, r.real) {
@@ -87,7 +90,7 @@ func writeTable(w io.Writer, rows []row) {
 			}
 			cells = append(cells, rate(r.bare), rate(r.real),
 				strconv.FormatFloat(r.real.RPS()/r.bare.RPS(), 'f', 2, 64),
-				ms(r.real.P50), ms(r.real.P99), r.goal.text+": "+verdict)
+				ms(r.real.P50), ms(r.real.P99), ms(r.bare.P99), r.goal.text+": "+verdict)
 		}
 		fmt.Fprintln(w, "| "+strings.Join(cells, " | ")+" |")
 	}
@@ -97,6 +100,46 @@ func writeTable(w io.Writer, rows []row) {
 			fmt.Fprintln(w, "- "+n)
 		}
 	}
+}
+
+// writeCPUTable writes, for the rows whose servers' CPU time was read on
+// both sides, the CPU time each server and wrk spent per answer, and the
+// ratio of the two sides' totals: bare's server and wrk over latchkey's.
+// On a machine with nothing else to do, where the server and wrk share
+// its cores and use them up, that is what the ratio of requests a second
+// comes to; on a busy one, where each process gets what share of the
+// cores it can, it is the steadier figure. Nothing is written when no
+// row has it.
+func writeCPUTable(w io.Writer, rows []row) {
+	var lines []string
+	for _, r := range rows {
+		if !r.ok() || r.bare.ServerCPU == 0 || r.real.ServerCPU == 0 || r.bare.WrkCPU == 0 || r.real.WrkCPU == 0 {
+			continue
+		}
+		bs, bw := r.bare.CPUPerRequest()
+		ls, lw := r.real.CPUPerRequest()
+		ratio := float64(bs+bw) / float64(ls+lw)
+		lines = append(lines, "| "+strings.Join([]string{r.path, us(bs), us(ls), us(bw), us(lw),
+			strconv.FormatFloat(ratio, 'f', 2, 64)}, " | ")+" |")
+	}
+	if len(lines) == 0 {
+		return
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "CPU time per answer (user and system; the servers' from /proc, wrk's from its exit):")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "| path | bare server | latchkey server | wrk, bare's run | wrk, latchkey's run | CPU ratio |")
+	fmt.Fprintln(w, "| --- | ---: | ---: | ---: | ---: | ---: |")
+	for _, l := range lines {
+		fmt.Fprintln(w, l)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "CPU ratio: (bare server + wrk) / (latchkey + wrk), per answer: the ratio of requests a second where the two use up cores that nothing else wants.")
+}
+
+// us is d in microseconds, one decimal.
+func us(d time.Duration) string {
+	return strconv.FormatFloat(float64(d)/float64(time.Microsecond), 'f', 1, 64) + " µs"
 }
 
 // rate is a run's requests per second, rounded, with thousands separated.

@@ -2,9 +2,11 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"os/exec"
 	"slices"
 	"strconv"
@@ -21,6 +23,18 @@ type wrkResult struct {
 	Wrong int64
 	// Socket errors, as wrk counts them.
 	Connect, Read, Write, Timeout int64
+	// WrkCPU is the CPU time wrk spent (user and system), ServerCPU the
+	// server's over the same run (0: not measured).
+	WrkCPU, ServerCPU time.Duration
+}
+
+// CPUPerRequest is the server's and wrk's CPU time per answer (0 when
+// not measured, or no answer).
+func (r wrkResult) CPUPerRequest() (server, wrk time.Duration) {
+	if r.Requests == 0 {
+		return 0, 0
+	}
+	return r.ServerCPU / time.Duration(r.Requests), r.WrkCPU / time.Duration(r.Requests)
 }
 
 // RPS is the answers per second.
@@ -48,6 +62,8 @@ func mergeRuns(runs []wrkResult) wrkResult {
 		m.Read += r.Read
 		m.Write += r.Write
 		m.Timeout += r.Timeout
+		m.WrkCPU += r.WrkCPU
+		m.ServerCPU += r.ServerCPU
 		p50, p99 = append(p50, r.P50), append(p99, r.P99)
 	}
 	if len(runs) > 0 {
@@ -233,5 +249,36 @@ func runWrk(ctx context.Context, r wrkRun) (wrkResult, error) {
 	if err != nil {
 		return wrkResult{}, fmt.Errorf("wrk %s: %w\n%s", strings.Join(r.args(), " "), err, out)
 	}
+	res.WrkCPU = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
 	return res, nil
+}
+
+// processCPU is the CPU time (user and system) the process pid has spent
+// so far, from /proc/PID/stat, in clock ticks of 10 ms (Linux's USER_HZ);
+// "self" for this process.
+func processCPU(pid string) (time.Duration, error) {
+	b, err := os.ReadFile("/proc/" + pid + "/stat")
+	if err != nil {
+		return 0, err
+	}
+	// The command name, field 2, is in parentheses and may hold spaces:
+	// the fields to read count from after its closing one.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("/proc/%s/stat: no command name", pid)
+	}
+	f := strings.Fields(string(b[i+1:]))
+	// f[0] is field 3 (state): utime and stime, fields 14 and 15, are f[11], f[12].
+	if len(f) < 13 {
+		return 0, fmt.Errorf("/proc/%s/stat: %d fields", pid, len(f)+2)
+	}
+	var ticks int64
+	for _, v := range f[11:13] {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("/proc/%s/stat: %w", pid, err)
+		}
+		ticks += n
+	}
+	return time.Duration(ticks) * 10 * time.Millisecond, nil
 }
