@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/latchkey/latchkey"
@@ -57,7 +58,8 @@ type Options struct {
 	// Reminders are how long before expiry a token's owner is reminded:
 	// DefaultReminders if nil; empty (not nil) for none.
 	Reminders []time.Duration
-	// Server names this server in its claims.
+	// Server names this server in its claims; each claim adds a number
+	// of its own ("#12").
 	Server string
 	Clock  func() time.Time
 	Log    *slog.Logger
@@ -91,6 +93,11 @@ type Notifier struct {
 	slots chan struct{}
 	// running are the deliveries under way, for Run to wait for.
 	running sync.WaitGroup
+	// claims numbers this server's claims. An attempt is recorded under
+	// the claim it was made under, and that only: one recorded late,
+	// after this server claimed the delivery again, neither records over
+	// the new claim's attempt nor releases the claim while it is sent.
+	claims atomic.Uint64
 }
 
 // New returns a Notifier.
@@ -220,15 +227,11 @@ func (n *Notifier) start(ctx context.Context) (int, func() error, error) {
 		return 0, func() error { return nil }, nil
 	}
 	now := n.o.Clock()
-	until := now.Add(n.o.Claim)
-	ds, err := n.o.Store.ClaimDeliveries(ctx, n.o.Server, now, until, free)
+	c := claim{by: n.o.Server + "#" + strconv.FormatUint(n.claims.Add(1), 10), until: now.Add(n.o.Claim)}
+	ds, err := n.o.Store.ClaimDeliveries(ctx, c.by, now, c.until, free)
 	if err != nil {
 		return 0, nil, err
 	}
-	// Each attempt must be over while its claim holds, with time left
-	// to record it: from the claim as it was made, not from when the
-	// store returned it, which may be seconds later.
-	deadline := until.Add(-n.o.Claim / 4)
 	var wg sync.WaitGroup
 	errs := make([]error, len(ds))
 	for i, d := range ds {
@@ -236,7 +239,7 @@ func (n *Notifier) start(ctx context.Context) (int, func() error, error) {
 		n.running.Add(1)
 		wg.Go(func() {
 			defer func() { <-n.slots; n.running.Done() }()
-			if errs[i] = n.deliver(ctx, d, deadline); errs[i] != nil {
+			if errs[i] = n.deliver(ctx, d, c); errs[i] != nil {
 				n.o.Log.Error("delivering notifications", "err", errs[i])
 			}
 		})
@@ -244,20 +247,29 @@ func (n *Notifier) start(ctx context.Context) (int, func() error, error) {
 	return len(ds), func() error { wg.Wait(); return errors.Join(errs...) }, nil
 }
 
+// claim is one claim on deliveries: who made it, and until when it holds.
+type claim struct {
+	by    string
+	until time.Time
+}
+
 // errClaimEnding ends an attempt whose claim is about to run out.
 var errClaimEnding = errors.New("timed out: the delivery's claim was running out")
 
-// deliver tries d once, giving up at deadline, and records the attempt.
-// When deadline has passed already, it neither tries nor records: the
-// claim is left to run out, and the delivery is sent again then.
-func (n *Notifier) deliver(ctx context.Context, d *latchkey.Delivery, deadline time.Time) error {
+// deliver tries d once under c and records the attempt. The attempt ends
+// a quarter of the claim before c runs out, which leaves time to record
+// it: counted from when c was made, not from when the store handed it
+// over, which may be seconds later. When that time has passed already,
+// it neither tries nor records: c is left to run out, and the delivery
+// is sent again then.
+func (n *Notifier) deliver(ctx context.Context, d *latchkey.Delivery, c claim) error {
 	kind := "webhook"
 	if d.WebhookID == "" {
 		kind = "mail"
 	}
 	// The deadline is on the Notifier's clock; a context's, on the
 	// machine's: what is left is the same on both.
-	left := deadline.Sub(n.o.Clock())
+	left := c.until.Add(-n.o.Claim / 4).Sub(n.o.Clock())
 	if left <= 0 {
 		n.o.Log.Warn("a delivery's claim was nearly over before it could be tried: it is sent again once the claim runs out",
 			"delivery_id", d.ID, "kind", kind, "webhook_id", d.WebhookID, "type", d.Type)
@@ -270,7 +282,7 @@ func (n *Notifier) deliver(ctx context.Context, d *latchkey.Delivery, deadline t
 	}
 	cancel()
 	at := n.o.Clock()
-	a := latchkey.Attempt{DeliveryID: d.ID, Server: n.o.Server, At: at, Status: status}
+	a := latchkey.Attempt{DeliveryID: d.ID, Server: c.by, At: at, Status: status}
 	outcome := "delivered"
 	if err == nil && d.Attempts > 0 {
 		n.o.Log.Info("notification delivered after failed attempts", "delivery_id", d.ID, "kind", kind,
