@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -11,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -320,6 +322,18 @@ func TestBareReplays(t *testing.T) {
 	}
 }
 
+// needWrk skips t without wrk, but for CI (where .ci/run installs it),
+// where it fails t.
+func needWrk(t *testing.T) {
+	t.Helper()
+	if _, err := exec.LookPath("wrk"); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("no wrk on this machine, and CI is set: .ci/run installs it (apt-get install wrk)")
+		}
+		t.Skip("no wrk on this machine (apt-get install wrk)")
+	}
+}
+
 // TestScriptCountsWithWrk runs wrk briefly with a script of script()
 // against a server that answers every third request 500, and checks what
 // the result line says against what the server did: every answer counted
@@ -328,9 +342,7 @@ func TestScriptCountsWithWrk(t *testing.T) {
 	if testing.Short() {
 		t.Skip("a second of wrk")
 	}
-	if _, err := exec.LookPath("wrk"); err != nil {
-		t.Skip("no wrk on this machine (apt-get install wrk)")
-	}
+	needWrk(t)
 	var mu sync.Mutex
 	var served, failed int64
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -480,6 +492,85 @@ func testSeed(t *testing.T, db string, open func() latchkey.Store) {
 	}
 }
 
+// TestWrkOnChosenCPUs: with CPUs set, wrk runs through taskset on those
+// CPUs alone, and its result and CPU time are read as without.
+func TestWrkOnChosenCPUs(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a second of wrk")
+	}
+	needWrk(t)
+	if _, err := exec.LookPath("taskset"); err != nil {
+		t.Skip("no taskset on this machine (util-linux)")
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer srv.Close()
+	dir := t.TempDir()
+	lua := filepath.Join(dir, "s.lua")
+	// The script also writes the CPUs wrk may run on, as Linux reports them
+	// to it, where the test reads them.
+	allowed := filepath.Join(dir, "allowed")
+	extra := "local f = io.open(\"/proc/self/status\")\nfor line in f:lines() do if line:match(\"^Cpus_allowed_list\") then local o = io.open(" +
+		luaString(allowed) + ", \"w\"); o:write(line); o:close() end end\nf:close()\n"
+	if err := os.WriteFile(lua, []byte(script(http.MethodGet, "", "", http.StatusOK)+extra), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	res, err := runWrk(t.Context(), wrkRun{Threads: 1, Connections: 1, Duration: time.Second, Script: lua, URL: srv.URL + "/", CPUs: "0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Requests == 0 || res.WrkCPU == 0 {
+		t.Errorf("wrk through taskset: %d answers, %v of CPU: want some of each", res.Requests, res.WrkCPU)
+	}
+	b, err := os.ReadFile(allowed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(strings.Fields(string(b)), " "); got != "Cpus_allowed_list: 0" {
+		t.Errorf("wrk ran with %q, want CPU 0 alone", got)
+	}
+}
+
+// TestProfile: a profile asked for is fetched from serve's pprof for the
+// measured run less a second, and written as WORKLOAD.pprof; an answer
+// other than 200 is an error, and writes nothing.
+func TestProfile(t *testing.T) {
+	var mu sync.Mutex
+	var asked []string
+	status := http.StatusOK
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		asked = append(asked, r.URL.String())
+		code := status
+		mu.Unlock()
+		w.WriteHeader(code)
+		io.WriteString(w, "profile bytes")
+	}))
+	defer srv.Close()
+	dir := t.TempDir()
+	r := &runner{pprofBase: srv.URL, profileDir: dir, duration: 10 * time.Second}
+	if err := <-r.profile(t.Context(), "show"); err != nil {
+		t.Fatalf("profile() = %v", err)
+	}
+	mu.Lock()
+	if want := []string{"/debug/pprof/profile?seconds=9"}; !slices.Equal(asked, want) {
+		t.Errorf("asked %q, want %q", asked, want)
+	}
+	status = http.StatusNotFound
+	mu.Unlock()
+	if b, err := os.ReadFile(filepath.Join(dir, "show.pprof")); err != nil || string(b) != "profile bytes" {
+		t.Errorf("show.pprof = %q, %v; want what pprof answered", b, err)
+	}
+	if err := <-r.profile(t.Context(), "list"); err == nil || !strings.Contains(err.Error(), "404") {
+		t.Errorf("profile() of a 404 = %v, want an error saying so", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "list.pprof")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a 404 left list.pprof (%v)", err)
+	}
+	if ch := (&runner{duration: time.Second}).profile(t.Context(), "show"); ch != nil {
+		t.Error("profile() without a profile directory started one")
+	}
+}
+
 // TestRefusals: arguments the commands refuse, before any traffic.
 func TestRefusals(t *testing.T) {
 	dir := t.TempDir()
@@ -507,6 +598,9 @@ func TestRefusals(t *testing.T) {
 		{"part of a second", runArgs("--duration", "1500ms"), secret, "--duration: want whole seconds"},
 		{"negative warm-up", runArgs("--warmup", "-1s"), secret, "--warmup: want whole seconds"},
 		{"no connections", runArgs("--create-connections", "0"), secret, "at least 1"},
+		{"a profile without pprof", runArgs("--profile-dir", dir), secret, "--pprof-url and --profile-dir go together"},
+		{"pprof without a profile", runArgs("--pprof-url", "http://127.0.0.1:2"), secret, "--pprof-url and --profile-dir go together"},
+		{"pprof elsewhere", runArgs("--pprof-url", "http://10.1.2.3:2", "--profile-dir", dir), secret, "--pprof-url: want http://127.0.0.1:PORT"},
 		{"no fixture", []string{"run", "--url", "http://127.0.0.1:1", "--fixture", filepath.Join(dir, "none.json")}, secret, "no such file"},
 		{"pg-schema of nothing", []string{"pg-schema", "create"}, secret, "want create URL or drop URL"},
 		{"pg-schema drop of a schema not ours", []string{"pg-schema", "drop", "postgres://127.0.0.1:1/x?search_path=public"}, secret, "not a schema wrkbench made"},

@@ -158,13 +158,18 @@ type runner struct {
 	// run ("": not read).
 	latchkeyPID string
 	accessLog   string // serve's log file ("": not watched)
-	threads     int
-	reads       int // connections of a read
-	creates     int // connections of a create
-	duration    time.Duration
-	warmup      time.Duration
-	rounds      int // measured runs of each side, taking turns
-	stderr      io.Writer
+	// pprofBase is serve's metrics listener with --pprof, and profileDir
+	// where a CPU profile of each workload's first measured latchkey run
+	// goes ("": none taken).
+	pprofBase, profileDir string
+	wrkCPUs               string // the CPUs wrk runs on ("": any)
+	threads               int
+	reads                 int // connections of a read
+	creates               int // connections of a create
+	duration              time.Duration
+	warmup                time.Duration
+	rounds                int // measured runs of each side, taking turns
+	stderr                io.Writer
 }
 
 func (r *runner) progressf(format string, args ...any) {
@@ -190,6 +195,9 @@ func runWorkloads(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	describe := fs.String("describe", "", "a line to print above the table")
 	rounds := fs.Int("rounds", 1, "measured runs of each side per workload, bare and latchkey taking turns; the table adds up their requests and gives the median of their percentiles")
 	only := fs.String("workloads", "", "comma-separated workloads to run, of "+workloadKeys()+" (default: all)")
+	wrkCPUs := fs.String("wrk-cpus", "", "the CPUs wrk runs on, as taskset -c takes them, e.g. 0 (default: any)")
+	pprofBase := fs.String("pprof-url", "", "serve's metrics listener, http://127.0.0.1:PORT, serving --pprof (with --profile-dir)")
+	profileDir := fs.String("profile-dir", "", "where to write a CPU profile of latchkey during each workload's first measured run, WORKLOAD.pprof (needs --pprof-url)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -210,6 +218,14 @@ func runWorkloads(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if err := loopback(*base); err != nil {
 		return fmt.Errorf("run: --url: %w", err)
 	}
+	if (*pprofBase == "") != (*profileDir == "") {
+		return errors.New("run: --pprof-url and --profile-dir go together")
+	}
+	if *pprofBase != "" {
+		if err := loopback(*pprofBase); err != nil {
+			return fmt.Errorf("run: --pprof-url: %w", err)
+		}
+	}
 	b, err := os.ReadFile(*fixture)
 	if err != nil {
 		return fmt.Errorf("run: %w", err)
@@ -225,7 +241,7 @@ func runWorkloads(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	defer bare.close()
 	r := &runner{
 		base: strings.TrimSuffix(*base, "/"), fx: &fx, bare: bare, dir: filepath.Dir(*fixture),
-		latchkey: *bin, accessLog: *accessLog,
+		latchkey: *bin, accessLog: *accessLog, pprofBase: strings.TrimSuffix(*pprofBase, "/"), profileDir: *profileDir, wrkCPUs: *wrkCPUs,
 		threads: *threads, reads: *reads, creates: *creates, duration: *duration, warmup: *warmup, rounds: *rounds,
 		stderr: stderr,
 	}
@@ -341,7 +357,7 @@ func (r *runner) measure(ctx context.Context, w workload) (row, error) {
 			if sd.failed != "" {
 				continue
 			}
-			run := wrkRun{Threads: r.threads, Connections: conns, Script: lua, URL: sd.base + w.path(r.fx)}
+			run := wrkRun{Threads: r.threads, Connections: conns, Script: lua, URL: sd.base + w.path(r.fx), CPUs: r.wrkCPUs}
 			if round == 1 && r.warmup > 0 {
 				run.Duration = r.warmup
 				r.progressf("%s: %s, warm-up, %d connections, %v", w.name, sd.who, conns, r.warmup)
@@ -356,7 +372,16 @@ func (r *runner) measure(ctx context.Context, w workload) (row, error) {
 			run.Duration = r.duration
 			r.progressf("%s: %s, %d connections, %v (round %d of %d)", w.name, sd.who, conns, r.duration, round, r.rounds)
 			before, cpuErr := sd.cpu()
+			var profiled <-chan error
+			if sd == real && round == 1 {
+				profiled = r.profile(ctx, w.key)
+			}
 			res, err := runWrk(ctx, run)
+			if profiled != nil {
+				if perr := <-profiled; perr != nil {
+					r.progressf("%s: no CPU profile: %v", w.name, perr)
+				}
+			}
 			if err != nil {
 				if ctx.Err() != nil {
 					return rw, ctx.Err()
@@ -395,6 +420,43 @@ func (r *runner) measure(ctx context.Context, w workload) (row, error) {
 	}
 	r.emptyAccessLog(w.name)
 	return rw, nil
+}
+
+// profile starts a CPU profile of latchkey, for the measured run about to
+// start less a second, written to the profile directory as key.pprof; the
+// channel tells when it is written. Nil when no profile is asked for.
+func (r *runner) profile(ctx context.Context, key string) <-chan error {
+	if r.profileDir == "" {
+		return nil
+	}
+	done := make(chan error, 1)
+	seconds := max(1, int(r.duration/time.Second)-1)
+	go func() {
+		done <- func() error {
+			req, err := http.NewRequestWithContext(ctx, http.MethodGet, r.pprofBase+"/debug/pprof/profile?seconds="+strconv.Itoa(seconds), nil)
+			if err != nil {
+				return err
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				return err
+			}
+			defer resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				return fmt.Errorf("%s from /debug/pprof/profile (is serve running with --pprof?)", resp.Status)
+			}
+			f, err := os.Create(filepath.Join(r.profileDir, key+".pprof"))
+			if err != nil {
+				return err
+			}
+			if _, err := io.Copy(f, resp.Body); err != nil {
+				f.Close()
+				return err
+			}
+			return f.Close()
+		}()
+	}()
+	return done
 }
 
 // emptyAccessLog reports the size of serve's log (warm-up included), and

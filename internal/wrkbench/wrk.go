@@ -218,6 +218,7 @@ type wrkRun struct {
 	Duration             time.Duration // whole seconds
 	Script               string        // the path of the Lua script
 	URL                  string
+	CPUs                 string // the CPUs wrk runs on, as taskset -c takes them ("": any)
 }
 
 // args are wrk's arguments for r.
@@ -238,6 +239,10 @@ func runWrk(ctx context.Context, r wrkRun) (wrkResult, error) {
 	ctx, cancel := context.WithTimeout(ctx, r.Duration+30*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "wrk", r.args()...)
+	if r.CPUs != "" {
+		// taskset execs wrk: the process, and so its CPU time, is wrk's.
+		cmd = exec.CommandContext(ctx, "taskset", append([]string{"-c", r.CPUs, "wrk"}, r.args()...)...)
+	}
 	out, err := cmd.CombinedOutput()
 	if ctx.Err() != nil {
 		return wrkResult{}, fmt.Errorf("wrk %s: %w", strings.Join(r.args(), " "), context.Cause(ctx))
