@@ -14,12 +14,13 @@ const (
 
 // CleanText returns s as text every store can hold and every reader can
 // show, at most max bytes long: each byte that is not part of valid UTF-8
-// becomes U+FFFD, control characters (NUL, newlines, escapes) are dropped,
-// and the text is cut at a character boundary. It is for what a request
+// becomes U+FFFD, control characters (NUL, newlines, escapes) and
+// bidirectional formatting characters (see unsafeRune) are dropped, and
+// the text is cut at a character boundary. It is for what a request
 // carries that the server keeps as it came, and does not refuse: a
 // User-Agent, a client address. Cleaning clean text changes nothing.
 func CleanText(s string, max int) string {
-	if len(s) <= max && utf8.ValidString(s) && strings.IndexFunc(s, unicode.IsControl) < 0 {
+	if len(s) <= max && utf8.ValidString(s) && strings.IndexFunc(s, unsafeRune) < 0 {
 		return s
 	}
 	var b strings.Builder
@@ -27,7 +28,7 @@ func CleanText(s string, max int) string {
 		// A byte that is not part of valid UTF-8 decodes as U+FFFD.
 		r, size := utf8.DecodeRuneInString(s[i:])
 		i += size
-		if unicode.IsControl(r) {
+		if unsafeRune(r) {
 			continue
 		}
 		if b.Len()+utf8.RuneLen(r) > max {
@@ -48,9 +49,23 @@ func (o Origin) Clean() Origin {
 }
 
 // ValidText reports whether s may be stored as a name or other free text
-// a caller chooses: valid UTF-8 without control characters (NUL included).
-// Text that is not is refused, never altered, so that what is stored is
-// what the caller sent, on every store alike.
+// a caller chooses: valid UTF-8 without control characters (NUL included)
+// or bidirectional formatting characters (see unsafeRune). Text that is
+// not is refused, never altered, so that what is stored is what the
+// caller sent, on every store alike.
 func ValidText(s string) bool {
-	return utf8.ValidString(s) && strings.IndexFunc(s, unicode.IsControl) < 0
+	return utf8.ValidString(s) && strings.IndexFunc(s, unsafeRune) < 0
+}
+
+// unsafeRune reports whether r may not stand in text the server keeps and
+// shows: a control character (NUL, newline, escape…), or one of Unicode's
+// explicit bidirectional formatting characters, the embeddings and
+// overrides U+202A–U+202E and the isolates U+2066–U+2069. Those reorder
+// the text that follows them as it is displayed, so that a name on the
+// consent page, in the web UI or in a terminal would read otherwise than
+// it is (an application named "\u202Egnp.exe" shows as "exe.png"; see
+// CVE-2021-42574). The marks (U+200E, U+200F, U+061C), which right-to-left
+// text needs and which reorder nothing beyond themselves, are kept.
+func unsafeRune(r rune) bool {
+	return unicode.IsControl(r) || (r >= '\u202A' && r <= '\u202E') || (r >= '\u2066' && r <= '\u2069')
 }

@@ -31,6 +31,8 @@ func TestCleanText(t *testing.T) {
 		{"NUL dropped", "a\x00b", 512, "ab"},
 		{"newline and escape dropped", "a\r\nb\x1b[31m", 512, "ab[31m"},
 		{"C1 and DEL dropped", "a\u0085b\x7f", 512, "ab"},
+		{"overrides and isolates dropped", "a\u202Eb\u202Ac\u2066d\u2069e", 512, "abcde"},
+		{"marks kept", "\u05e9\u05dc\u05d5\u05dd\u200e 1\u200f\u061c", 512, "\u05e9\u05dc\u05d5\u05dd\u200e 1\u200f\u061c"},
 		{"capped", "abcdef", 4, "abcd"},
 		{"capped at a character boundary", "abü", 3, "ab"},
 		{"replacement counts its bytes", "ab\xff", 4, "ab"},
@@ -70,6 +72,22 @@ func TestValidText(t *testing.T) {
 		{"a\nb", false},
 		{"a\tb", false},
 		{"a\u0085b", false},
+		// The bidirectional embeddings, overrides and isolates, each of
+		// them, and the characters just outside those ranges.
+		{"invoice\u202Egnp.exe", false},
+		{"a\u202Ab", false},
+		{"a\u202Bb", false},
+		{"a\u202Cb", false},
+		{"a\u202Db", false},
+		{"a\u2066b", false},
+		{"a\u2067b", false},
+		{"a\u2068b", false},
+		{"a\u2069b", false},
+		{"a\u2029b", true},                       // a paragraph separator, just before them
+		{"a\u202Fb", true},                       // a narrow no-break space, just after
+		{"a\u2065b", true},                       // unassigned, just before the isolates
+		{"a\u206Ab", true},                       // deprecated, just after
+		{"\u05e9\u05dc\u05d5\u05dd\u200f", true}, // right-to-left text and its mark
 	} {
 		if got := latchkey.ValidText(tc.in); got != tc.want {
 			t.Errorf("ValidText(%q) = %t, want %t", tc.in, got, tc.want)
@@ -97,6 +115,7 @@ func FuzzCleanText(f *testing.F) {
 		{"\xc0\xaf", 512},
 		{"\xed\xa0\x80", 512},
 		{"\r\n\t\x1b\u0085\x7f", 512},
+		{"a\u202Eb\u2066c", 512},
 		{"abü", 3},
 		{"", 0},
 	} {

@@ -135,7 +135,7 @@ func TestAuditBadUserAgent(t *testing.T) {
 }
 
 // TestNameNotText: a token name that is not text (NUL, a byte that is not
-// UTF-8, a control character) is refused alike on both stores, with a 422
+// UTF-8, a control character, a bidirectional override) is refused alike on both stores, with a 422
 // that says so about the name; nothing is stored.
 func TestNameNotText(t *testing.T) {
 	both(t, func(t *testing.T, h *oauthHarness) {
@@ -144,6 +144,7 @@ func TestNameNotText(t *testing.T) {
 			{"NUL", `{"name":"a\u0000b"}`},
 			{"invalid UTF-8", "{\"name\":\"a\xffb\"}"},
 			{"newline", `{"name":"a\nb"}`},
+			{"right-to-left override", `{"name":"invoice\u202Egnp.exe"}`},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				status, body := call(t, h, http.MethodPost, tokens, jwt, []byte(tc.body))

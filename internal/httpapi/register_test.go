@@ -301,6 +301,7 @@ func TestRegisterRefuses(t *testing.T) {
 		{"unknown auth method", `{` + ok + `, "token_endpoint_auth_method": "private_key_jwt"}`, "invalid_client_metadata"},
 		{"confidential in mode public", `{` + ok + `, "token_endpoint_auth_method": "client_secret_basic"}`, "invalid_client_metadata"},
 		{"name with a control character", `{` + ok + `, "client_name": "App\u0007"}`, "invalid_client_metadata"},
+		{"name with a bidirectional override", `{` + ok + `, "client_name": "invoice\u202Egnp.exe"}`, "invalid_client_metadata"},
 		{"name too long", `{` + ok + `, "client_name": "` + strings.Repeat("a", 300) + `"}`, "invalid_client_metadata"},
 		{"not an object", `["https://app.example.com/cb"]`, "invalid_client_metadata"},
 		{"not JSON", `redirect_uris=https://app.example.com/cb`, "invalid_client_metadata"},
