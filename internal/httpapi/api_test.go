@@ -689,7 +689,7 @@ func oauthJWT(h *harness, u *latchkey.User, app string, scopes []string, revoked
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	signed, id, kid, exp, err := h.svc.SignAccessToken(u.ID, c.ID, scopes, time.Hour, "", "")
+	signed, id, kid, exp, err := h.svc.SignAccessToken(u.ID, c.ID, "", scopes, time.Hour, "", "")
 	if err != nil {
 		h.t.Fatal(err)
 	}

@@ -431,8 +431,8 @@ func TestMetadataDocumentBudget(t *testing.T) {
 // TestMetadataDocumentClientResource: a client identified by its metadata
 // document asks for a token for a registered resource (RFC 8707): the
 // consent page marks it unverified and names the resource, and the token
-// is bound to the resource (aud), as introspection, naming the client by
-// its URL, says too. The metadata advertises both.
+// is bound to the resource (aud), and names the client by its URL
+// (client_id), as introspection says too. The metadata advertises both.
 func TestMetadataDocumentClientResource(t *testing.T) {
 	h := newResourceHarness(t, withDocuments(t))
 	meta := metadataOf(t, h.srv.URL)
@@ -457,6 +457,11 @@ func TestMetadataDocumentClientResource(t *testing.T) {
 	header, c := jwtParts(t, tok.AccessToken)
 	if header["typ"] != "at+jwt" || c["aud"] != mcpURI || c["iss"] != h.issuer() || c["scope"] != mcpTools || c["sub"] != strconv.FormatInt(h.alice.ID, 10) {
 		t.Errorf("token: header %v claims %v; want at+jwt for %s, scope %s, issued by %s to alice", header, c, mcpURI, mcpTools, h.issuer())
+	}
+	// Its client_id is the client's, the URL, as introspection says: not
+	// the id of the row the server keeps the client in.
+	if c["client_id"] != id {
+		t.Errorf("token: client_id %v, want the client's client_id %s", c["client_id"], id)
 	}
 	verifyWithJWKS(t, h.srv.URL, tok.AccessToken)
 	if st := h.api(tok.AccessToken, h.alice); st != http.StatusUnauthorized {

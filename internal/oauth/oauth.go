@@ -85,7 +85,7 @@ type Service interface {
 	Now() time.Time
 	Scopes() []string
 	FindUser(ctx context.Context, ref string) (*latchkey.User, error)
-	SignAccessToken(userID, clientID int64, scopes latchkey.Scopes, lifetime time.Duration, resource, issuer string) (signed, id, kid string, expires time.Time, err error)
+	SignAccessToken(userID, clientID int64, clientIdentifier string, scopes latchkey.Scopes, lifetime time.Duration, resource, issuer string) (signed, id, kid string, expires time.Time, err error)
 	StoreAccessToken(ctx context.Context, t *latchkey.Token, g *latchkey.Grant, origin latchkey.Origin) error
 	SignedTokenID(token string) (string, error)
 	Inspect(ctx context.Context, token string) (*latchkey.Principal, error)
@@ -338,7 +338,7 @@ func (s *tokenStrategy) GenerateAccessToken(ctx context.Context, req fosite.Requ
 	// service's clock (fosite set the session's expiry from its own reading
 	// of the wall clock, rounded): the stored row, the JWT's exp and
 	// expires_in agree.
-	signed, id, kid, exp, err := s.p.svc.SignAccessToken(uid, cid, latchkey.Scopes(req.GetGrantedScopes()), s.p.cfg.AccessTokenLifetime, resource, iss)
+	signed, id, kid, exp, err := s.p.svc.SignAccessToken(uid, cid, req.GetClient().GetID(), latchkey.Scopes(req.GetGrantedScopes()), s.p.cfg.AccessTokenLifetime, resource, iss)
 	if err != nil {
 		return "", "", err
 	}

@@ -20,7 +20,7 @@ const (
 // its JWT.
 func (s *Service) resourceToken(t *testing.T, u *latchkey.User, c *latchkey.Client, request string) string {
 	t.Helper()
-	signed, id, kid, exp, err := s.SignAccessToken(u.ID, c.ID, latchkey.Scopes{"mcp:tools"}, time.Hour, testResource, testIssuer)
+	signed, id, kid, exp, err := s.SignAccessToken(u.ID, c.ID, "", latchkey.Scopes{"mcp:tools"}, time.Hour, testResource, testIssuer)
 	if err != nil {
 		t.Fatal(err)
 	}

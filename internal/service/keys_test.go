@@ -57,7 +57,7 @@ func TestRotateKeyAlgorithms(t *testing.T) {
 			t.Errorf("RotateKey(%s) = key %q of %s", alg, k.ID, k.Algorithm)
 		}
 		tok, raw := svc.mustToken(t, u)
-		signed, id, kid, _, err := svc.SignAccessToken(u.ID, 1, nil, time.Minute, "", "")
+		signed, id, kid, _, err := svc.SignAccessToken(u.ID, 1, "", nil, time.Minute, "", "")
 		if err != nil {
 			t.Fatal(err)
 		}

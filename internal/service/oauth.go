@@ -25,9 +25,11 @@ import (
 // With resource "", the token is for Latchkey's API, in Passport's shape:
 // its aud is the client's id. Otherwise it is for that resource server
 // (RFC 8707), in RFC 9068's shape: typ at+jwt, aud the resource, iss the
-// issuer (the authorization server's metadata's), client_id the client,
-// and scope besides scopes.
-func (s *Service) SignAccessToken(userID, clientID int64, scopes latchkey.Scopes, lifetime time.Duration, resource, issuer string) (signed, id, kid string, expires time.Time, err error) {
+// issuer (the authorization server's metadata's), client_id the client's
+// OAuth client_id (the URL of a metadata document's client, as
+// introspection names it; clientIdentifier, or the row's id when that is
+// ""), and scope besides scopes.
+func (s *Service) SignAccessToken(userID, clientID int64, clientIdentifier string, scopes latchkey.Scopes, lifetime time.Duration, resource, issuer string) (signed, id, kid string, expires time.Time, err error) {
 	now := s.now().Truncate(time.Second)
 	expires = now.Add(max(lifetime.Truncate(time.Second), time.Second))
 	if id, err = s.newTokenID(); err != nil {
@@ -43,7 +45,10 @@ func (s *Service) SignAccessToken(userID, clientID int64, scopes latchkey.Scopes
 		Scopes:    scopes,
 	}
 	if resource != "" {
-		c.Type, c.Issuer, c.ClientID, c.Audience = jwt.TypeAccessToken, issuer, c.Audience, resource
+		if clientIdentifier == "" {
+			clientIdentifier = c.Audience
+		}
+		c.Type, c.Issuer, c.ClientID, c.Audience = jwt.TypeAccessToken, issuer, clientIdentifier, resource
 	}
 	signed, kid, err = s.keys.Load().Sign(c)
 	return signed, id, kid, expires, err
