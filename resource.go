@@ -48,10 +48,15 @@ type ResourceStore interface {
 	// Resources returns every resource, by id ascending.
 	Resources(ctx context.Context) ([]*Resource, error)
 
-	// DeleteResource deletes the resource and writes audit with it.
-	// Tokens and grants for it are left as they are. ENOTFOUND when there
-	// is none.
-	DeleteResource(ctx context.Context, id int64, audit ...*AuditRecord) error
+	// DeleteResource deletes the resource, revokes at at the access
+	// tokens issued for it that are not revoked (ReasonResourceDeleted:
+	// those whose Audience is its URI), with the tokens those made
+	// (ReasonParentRevoked), and writes audit with a record of each
+	// descendant (see AuditWithDescendants), in one transaction. It
+	// returns the tokens it revoked. Its grants are left: a refresh token
+	// or code names the resource's id, which no resource has any more.
+	// ENOTFOUND when there is none.
+	DeleteResource(ctx context.Context, id int64, at time.Time, audit ...*AuditRecord) ([]*Token, error)
 }
 
 // MaxResourceURILength is the longest resource URI accepted, in bytes.

@@ -172,6 +172,9 @@ const (
 	ReasonConsentWithdrawn RevokeReason = "consent_withdrawn"
 	// ReasonClientRevoked: the operator revoked the application.
 	ReasonClientRevoked RevokeReason = "client_revoked"
+	// ReasonResourceDeleted: the operator deleted the resource server it
+	// was issued for (latchkey resource delete).
+	ReasonResourceDeleted RevokeReason = "resource_deleted"
 	// ReasonUserRestored: the user was deleted and restored; nothing
 	// issued before comes back.
 	ReasonUserRestored RevokeReason = "user_restored"

@@ -103,8 +103,9 @@ func (e *env) resourceDelete(ctx context.Context, args []string) error {
 	fs := e.flags("resource delete", "resource delete ID|URI\n\n"+
 		"Unregisters a resource server. Authorization requests naming it are refused from now on\n"+
 		"(invalid_target), and so are its codes and refresh tokens, even should a resource be registered at\n"+
-		"its URI again. Access tokens already issued for it are left to expire: its own server, not\n"+
-		"Latchkey, accepts them, and introspection reports them until then.")
+		"its URI again. The access tokens issued for it are revoked (resource_deleted): introspection calls\n"+
+		"them inactive on every running server before the command returns. A resource server that verifies\n"+
+		"the tokens' signatures itself, without introspection, accepts them until they expire.")
 	db := fs.dbFlags()
 	if err := fs.parse(args); err != nil {
 		return err
@@ -117,10 +118,15 @@ func (e *env) resourceDelete(ctx context.Context, args []string) error {
 		if err != nil {
 			return describe(err)
 		}
-		if err := svc.DeleteResource(ctx, r); err != nil {
+		n, err := svc.DeleteResource(ctx, r)
+		if err != nil {
 			return describe(err)
 		}
-		fmt.Fprintf(e.stderr, "latchkey: resource %d deleted: %s\n", r.ID, printable(r.URI))
+		tokens := "tokens"
+		if n == 1 {
+			tokens = "token"
+		}
+		fmt.Fprintf(e.stderr, "latchkey: resource %d deleted: %s; %d access %s issued for it revoked\n", r.ID, printable(r.URI), n, tokens)
 		return nil
 	})
 }

@@ -86,18 +86,24 @@ func TestResourceEndToEnd(t *testing.T) {
 	if status, challenge := api(tok.AccessToken); status != http.StatusUnauthorized || !strings.Contains(challenge, `error="invalid_token"`) {
 		t.Errorf("Latchkey's API with the token for %s: %d %q, want 401 invalid_token", mcp, status, challenge)
 	}
-	req, _ := http.NewRequest(http.MethodPost, base+"/oauth/introspect", strings.NewReader(url.Values{"token": {tok.AccessToken}}.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.SetBasicAuth(rs[0], rs[1])
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
+	introspect := func(token string) map[string]any {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodPost, base+"/oauth/introspect", strings.NewReader(url.Values{"token": {token}}.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.SetBasicAuth(rs[0], rs[1])
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var in map[string]any
+		if err := json.NewDecoder(resp.Body).Decode(&in); err != nil {
+			t.Fatalf("introspection: %d, %v", resp.StatusCode, err)
+		}
+		return in
 	}
-	var in map[string]any
-	err = json.NewDecoder(resp.Body).Decode(&in)
-	resp.Body.Close()
-	if err != nil || in["active"] != true || in["aud"] != mcp || in["iss"] != base || in["scope"] != "mcp:tools" {
-		t.Errorf("introspection = %v (%v), want active, aud %s, iss %s", in, err, mcp, base)
+	if in := introspect(tok.AccessToken); in["active"] != true || in["aud"] != mcp || in["iss"] != base || in["scope"] != "mcp:tools" {
+		t.Errorf("introspection = %v, want active, aud %s, iss %s", in, mcp, base)
 	}
 
 	// A token for the API's own resource: the API takes it.
@@ -106,8 +112,18 @@ func TestResourceEndToEnd(t *testing.T) {
 		t.Errorf("Latchkey's API with a token for %s/api/1.0: %d, want 200", base, status)
 	}
 
-	// Deleted: its refresh token is refused, invalid_target.
-	mustCLI(t, env, "resource", "delete", "https://mcp.example.com:443/mcp")
+	// Deleted: its access token is revoked, which introspection says as
+	// soon as the command returns, and its refresh token is refused,
+	// invalid_target. The API's token is left.
+	if _, said, err := cliErr(t, env, "resource", "delete", "https://mcp.example.com:443/mcp"); err != nil || !strings.Contains(said, "1 access token issued for it revoked") {
+		t.Errorf("resource delete: %v, said %q; want it to say 1 token revoked", err, said)
+	}
+	if in := introspect(tok.AccessToken); in["active"] != false {
+		t.Errorf("introspection of the deleted resource's token = %v, want inactive", in)
+	}
+	if in := introspect(apiTok.AccessToken); in["active"] != true {
+		t.Errorf("introspection of the API's token after the delete = %v, want active", in)
+	}
 	if list := mustCLI(t, env, "resource", "list"); strings.Contains(list, mcp) {
 		t.Errorf("resource list after delete:\n%s", list)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strconv"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -82,21 +83,28 @@ func (db *DB) Resources(ctx context.Context) ([]*latchkey.Resource, error) {
 	return rs, nil
 }
 
-// DeleteResource deletes the resource and writes audit, in one
-// transaction. ENOTFOUND when there is none.
-func (db *DB) DeleteResource(ctx context.Context, id int64, audit ...*latchkey.AuditRecord) error {
+// DeleteResource deletes the resource, revokes the tokens issued for it
+// and those they made, and writes audit, in one transaction. ENOTFOUND
+// when there is none.
+func (db *DB) DeleteResource(ctx context.Context, id int64, at time.Time, audit ...*latchkey.AuditRecord) ([]*latchkey.Token, error) {
+	var tokens []*latchkey.Token
 	err := db.tx(ctx, pgx.TxOptions{}, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `DELETE FROM resources WHERE id = $1`, id)
+		var uri string
+		err := tx.QueryRow(ctx, `DELETE FROM resources WHERE id = $1 RETURNING uri`, id).Scan(&uri)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return storeerr.NotFound(storeerr.MsgResourceNotFound, nil)
+		}
 		if err != nil {
 			return err
 		}
-		if tag.RowsAffected() == 0 {
-			return storeerr.NotFound(storeerr.MsgResourceNotFound, nil)
+		tokens, err = revokeTokens(ctx, tx, at, latchkey.ReasonResourceDeleted, `t.audience = $3`, uri)
+		if err != nil {
+			return err
 		}
-		return insertAudit(ctx, tx, audit)
+		return insertAudit(ctx, tx, latchkey.AuditWithDescendants(audit, tokens))
 	})
 	if err != nil {
-		return wrap("delete resource", err)
+		return nil, wrap("delete resource", err)
 	}
-	return nil
+	return tokens, nil
 }

@@ -114,22 +114,29 @@ func (s *Service) FindResource(ctx context.Context, ref string) (*latchkey.Resou
 	return r, err
 }
 
-// DeleteResource unregisters a resource, as the operator. Authorization
-// requests naming it are refused from now on (invalid_target), and so
-// are its codes and refresh tokens at the token endpoint, even should a
-// resource be registered at its URI again; access tokens already issued
-// for it are left to expire, as its own server, not Latchkey, accepts
-// them. ENOTFOUND when there is none.
-func (s *Service) DeleteResource(ctx context.Context, r *latchkey.Resource) error {
-	rec := s.auditRecord(Operator(), latchkey.AuditRecord{Action: latchkey.AuditResourceDeleted, SubjectID: idString(r.ID), Detail: r.URI})
-	if err := s.store.DeleteResource(ctx, r.ID, rec); err != nil {
+// DeleteResource unregisters a resource, as the operator, and says how
+// many tokens it revoked. Authorization requests naming it are refused
+// from now on (invalid_target), and so are its codes and refresh tokens
+// at the token endpoint, even should a resource be registered at its URI
+// again; the access tokens issued for it are revoked
+// (ReasonResourceDeleted), so that introspection calls them inactive on
+// every server before this returns. A resource server that verifies the
+// JWTs itself accepts them until they expire: revocation reaches it only
+// through introspection. ENOTFOUND when there is none.
+func (s *Service) DeleteResource(ctx context.Context, r *latchkey.Resource) (int, error) {
+	rec := s.auditRecord(Operator(), latchkey.AuditRecord{Action: latchkey.AuditResourceDeleted, Notify: latchkey.NoteTokenRevoked, SubjectID: idString(r.ID), Detail: r.URI})
+	ts, err := s.store.DeleteResource(ctx, r.ID, rec.At, rec)
+	if err != nil {
 		if latchkey.ErrorCode(err) == latchkey.ENOTFOUND {
-			return latchkey.Errorf(latchkey.ENOTFOUND, "no resource %d", r.ID)
+			return 0, latchkey.Errorf(latchkey.ENOTFOUND, "no resource %d", r.ID)
 		}
-		return err
+		return 0, err
 	}
-	s.log.Info("resource deleted", "resource_id", r.ID, "uri", r.URI)
-	return nil
+	// Every replica forgets the tokens before the answer, as for any
+	// revocation.
+	s.revoked(ctx, ts, string(latchkey.ReasonResourceDeleted))
+	s.log.Info("resource deleted", "resource_id", r.ID, "uri", r.URI, "tokens_revoked", len(ts))
+	return len(ts), nil
 }
 
 // uriMessage is what latchkey.NormalizeResourceURI says is wrong.

@@ -84,10 +84,10 @@ func TestFindAndDeleteResource(t *testing.T) {
 			t.Errorf("FindResource(%q) = %v, want ENOTFOUND", ref, err)
 		}
 	}
-	if err := svc.DeleteResource(ctx, r); err != nil {
+	if _, err := svc.DeleteResource(ctx, r); err != nil {
 		t.Fatal(err)
 	}
-	if err := svc.DeleteResource(ctx, r); latchkey.ErrorCode(err) != latchkey.ENOTFOUND {
+	if _, err := svc.DeleteResource(ctx, r); latchkey.ErrorCode(err) != latchkey.ENOTFOUND {
 		t.Errorf("DeleteResource again = %v, want ENOTFOUND", err)
 	}
 	recs, err := st.AuditRecords(ctx, latchkey.AuditFilter{Action: latchkey.AuditResourceDeleted})

@@ -75,23 +75,28 @@ func (db *DB) Resources(ctx context.Context) ([]*latchkey.Resource, error) {
 	return rs, nil
 }
 
-// DeleteResource deletes the resource and writes audit, in one
-// transaction. ENOTFOUND when there is none.
-func (db *DB) DeleteResource(ctx context.Context, id int64, audit ...*latchkey.AuditRecord) error {
+// DeleteResource deletes the resource, revokes the tokens issued for it
+// and those they made, and writes audit, in one transaction. ENOTFOUND
+// when there is none.
+func (db *DB) DeleteResource(ctx context.Context, id int64, at time.Time, audit ...*latchkey.AuditRecord) ([]*latchkey.Token, error) {
+	var tokens []*latchkey.Token
 	err := db.writeTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `DELETE FROM resources WHERE id = ?`, id)
+		var uri string
+		err := tx.QueryRowContext(ctx, `DELETE FROM resources WHERE id = ? RETURNING uri`, id).Scan(&uri)
+		if errors.Is(err, sql.ErrNoRows) {
+			return storeerr.NotFound(storeerr.MsgResourceNotFound, nil)
+		}
 		if err != nil {
 			return err
 		}
-		if n, err := res.RowsAffected(); err != nil {
+		tokens, err = revokeTokens(ctx, tx, at, latchkey.ReasonResourceDeleted, `t.audience = ?`, uri)
+		if err != nil {
 			return err
-		} else if n == 0 {
-			return storeerr.NotFound(storeerr.MsgResourceNotFound, nil)
 		}
-		return insertAudit(ctx, tx, audit)
+		return insertAudit(ctx, tx, latchkey.AuditWithDescendants(audit, tokens))
 	})
 	if err != nil {
-		return wrap("delete resource", err)
+		return nil, wrap("delete resource", err)
 	}
-	return nil
+	return tokens, nil
 }

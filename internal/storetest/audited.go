@@ -262,7 +262,10 @@ func auditedChanges() []auditedChange {
 		}},
 		{"DeleteResource", func(t *testing.T, s latchkey.Store) (func(...*latchkey.AuditRecord) error, func() bool, func() []string) {
 			r := createResource(t, s, newResource(1))
-			return func(rs ...*latchkey.AuditRecord) error { return s.DeleteResource(t.Context(), r.ID, rs...) },
+			return func(rs ...*latchkey.AuditRecord) error {
+					_, err := s.DeleteResource(t.Context(), r.ID, at(time.Hour), rs...)
+					return err
+				},
 				func() bool {
 					list, err := s.Resources(t.Context())
 					if err != nil {

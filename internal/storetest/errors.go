@@ -233,7 +233,8 @@ func Errors(t *testing.T, name string, open func(t *testing.T) latchkey.Store) {
 			return err
 		}, latchkey.ENOTFOUND, storeerr.MsgResourceNotFound},
 		{"DeleteNoResource", func(ctx context.Context) error {
-			return s.DeleteResource(ctx, 404)
+			_, err := s.DeleteResource(ctx, 404, at(time.Hour))
+			return err
 		}, latchkey.ENOTFOUND, storeerr.MsgResourceNotFound},
 
 		// The outbox

@@ -61,6 +61,61 @@ func testResources(t *testing.T, open func(t *testing.T) latchkey.Store) {
 		}
 	})
 
+	t.Run("DeleteRevokesItsTokens", func(t *testing.T) {
+		// The access tokens issued for the resource are revoked with it,
+		// at the time given and with their reason; a token for another
+		// resource, one for the API and one revoked before are left.
+		s := open(t)
+		u := createUser(t, s, newUser("alice"))
+		app := createClient(t, s, newClient("App"))
+		r1 := createResource(t, s, newResource(1))
+		r2 := createResource(t, s, newResource(2))
+		issue := func(n int, audience string) *latchkey.Token {
+			t.Helper()
+			tok := newToken(n, u.ID)
+			tok.ClientID, tok.Audience = app.ID, audience
+			if err := s.CreateAccessToken(t.Context(), tok, newGrant(latchkey.GrantAccess, tok.ID, fmt.Sprintf("request-%d", n), u.ID, app.ID)); err != nil {
+				t.Fatalf("CreateAccessToken(%q) = %v", tok.ID, err)
+			}
+			return tok
+		}
+		mine, before, other, api := issue(1, r1.URI), issue(2, r1.URI), issue(3, r2.URI), issue(4, "")
+		if _, _, err := s.RevokeToken(t.Context(), before.ID, at(30*time.Minute), latchkey.ReasonOwner); err != nil {
+			t.Fatalf("RevokeToken(%q) = %v", before.ID, err)
+		}
+		rec := &latchkey.AuditRecord{At: at(time.Hour), Action: latchkey.AuditResourceDeleted, SubjectID: fmt.Sprint(r1.ID), Detail: r1.URI}
+		ts, err := s.DeleteResource(t.Context(), r1.ID, at(time.Hour), rec)
+		if err != nil {
+			t.Fatalf("DeleteResource(%d) = %v", r1.ID, err)
+		}
+		if len(ts) != 1 || ts[0].ID != mine.ID || ts[0].RevokedReason != latchkey.ReasonResourceDeleted {
+			t.Fatalf("DeleteResource(%d) revoked %v, want %s alone, for resource_deleted", r1.ID, ts, mine.ID)
+		}
+		for _, tc := range []struct {
+			tok    *latchkey.Token
+			reason latchkey.RevokeReason
+			when   time.Time
+		}{
+			{mine, latchkey.ReasonResourceDeleted, at(time.Hour)},
+			{before, latchkey.ReasonOwner, at(30 * time.Minute)},
+			{other, "", time.Time{}},
+			{api, "", time.Time{}},
+		} {
+			got, err := s.Token(t.Context(), tc.tok.ID)
+			if err != nil {
+				t.Fatalf("Token(%q) = %v", tc.tok.ID, err)
+			}
+			revokedAt := time.Time{}
+			if got.RevokedAt != nil {
+				revokedAt = *got.RevokedAt
+			}
+			if got.Revoked != (tc.reason != "") || got.RevokedReason != tc.reason || !revokedAt.Equal(tc.when) {
+				t.Errorf("token for %q: revoked %t, reason %q at %v; want %q at %v",
+					tc.tok.Audience, got.Revoked, got.RevokedReason, revokedAt, tc.reason, tc.when)
+			}
+		}
+	})
+
 	t.Run("ListAndDelete", func(t *testing.T) {
 		s := open(t)
 		list, err := s.Resources(t.Context())
@@ -78,12 +133,12 @@ func testResources(t *testing.T, open func(t *testing.T) latchkey.Store) {
 		if diff := cmp.Diff([]*latchkey.Resource{r2, r1, r3}, list); diff != "" {
 			t.Errorf("Resources() mismatch (-want +got):\n%s", diff)
 		}
-		if err := s.DeleteResource(t.Context(), r1.ID); err != nil {
-			t.Fatalf("DeleteResource(%d) = %v", r1.ID, err)
+		if ts, err := s.DeleteResource(t.Context(), r1.ID, at(time.Hour)); err != nil || ts == nil || len(ts) != 0 {
+			t.Fatalf("DeleteResource(%d) = %v, %v; want no token revoked, and an empty list", r1.ID, ts, err)
 		}
 		_, err = s.Resource(t.Context(), r1.URI)
 		checkCode(t, "after DeleteResource, Resource", err, latchkey.ENOTFOUND)
-		err = s.DeleteResource(t.Context(), r1.ID)
+		_, err = s.DeleteResource(t.Context(), r1.ID, at(time.Hour))
 		checkCode(t, "DeleteResource again", err, latchkey.ENOTFOUND)
 		list, err = s.Resources(t.Context())
 		if err != nil {
