@@ -530,6 +530,23 @@ func TestWrkOnChosenCPUs(t *testing.T) {
 	}
 }
 
+// TestScriptKnowsTheWorkloads: scripts/wrk-bench checks --workloads
+// before it builds anything, against a list of its own: the list is the
+// workloads', in their order.
+func TestScriptKnowsTheWorkloads(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "..", "scripts", "wrk-bench"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keys []string
+	for _, w := range workloads {
+		keys = append(keys, w.key)
+	}
+	if want := `known="` + strings.Join(keys, " ") + `"`; !strings.Contains(string(b), "\n"+want+"\n") {
+		t.Errorf("scripts/wrk-bench does not hold the line %s", want)
+	}
+}
+
 // TestProfile: a profile asked for is fetched from serve's pprof for the
 // measured run less a second, and written as WORKLOAD.pprof; an answer
 // other than 200 is an error, and writes nothing.

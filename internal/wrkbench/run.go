@@ -380,6 +380,8 @@ func (r *runner) measure(ctx context.Context, w workload) (row, error) {
 			if profiled != nil {
 				if perr := <-profiled; perr != nil {
 					r.progressf("%s: no CPU profile: %v", w.name, perr)
+				} else {
+					r.progressf("%s: CPU profile of latchkey in %s", w.name, filepath.Join(r.profileDir, w.key+".pprof"))
 				}
 			}
 			if err != nil {
