@@ -147,6 +147,11 @@ func TestOAuthIntrospectNeedsClient(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	self, selfSecret, err := h.svc.RegisterSelf(ctx, latchkey.Origin{Address: "192.0.2.7"}, service.NewClient{
+		Name: "Anyone", RedirectURIs: []string{"https://anyone.example/cb"}})
+	if err != nil || self.Public() {
+		t.Fatalf("RegisterSelf() = %+v, %v; want a confidential client", self, err)
+	}
 	do := func(path string, form url.Values, auth func(*http.Request)) (int, string) {
 		req, _ := http.NewRequest(http.MethodPost, h.srv.URL+path, strings.NewReader(form.Encode()))
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
@@ -173,6 +178,10 @@ func TestOAuthIntrospectNeedsClient(t *testing.T) {
 		{"a bearer token", "/oauth/introspect", url.Values{"token": {bobs}}, func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+alices) }},
 		{"a public client", "/oauth/introspect", url.Values{"token": {bobs}}, func(r *http.Request) { r.SetBasicAuth("3", "") }},
 		{"a wrong secret", "/oauth/introspect", url.Values{"token": {bobs}}, func(r *http.Request) { r.SetBasicAuth("2", "wrong") }},
+		// Where registration is open, anyone can be one.
+		{"a self-registered client", "/oauth/introspect", url.Values{"token": {bobs}}, func(r *http.Request) {
+			r.SetBasicAuth(strconv.FormatInt(self.ID, 10), url.QueryEscape(selfSecret))
+		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			status, body := do(tc.path, tc.form, tc.auth)

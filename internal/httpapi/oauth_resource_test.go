@@ -489,13 +489,15 @@ func testOAuthResourceTokenRefusals(t *testing.T, h *resourceHarness) {
 		access := ans["access_token"].(string)
 
 		// The resource deleted: its grants are refused, even once a
-		// resource is registered at its URI again; the access token
-		// issued is left to expire, and introspection still reports it.
-		if err := h.svc.DeleteResource(t.Context(), h.mcp); err != nil {
-			t.Fatal(err)
+		// resource is registered at its URI again, and the access token
+		// issued for it is revoked: introspection calls it inactive.
+		// (Both access tokens of this authorization are live: the
+		// exchange's and the refresh's.)
+		if n, err := h.svc.DeleteResource(t.Context(), h.mcp); err != nil || n != 2 {
+			t.Fatalf("DeleteResource() = %d, %v; want its two access tokens revoked", n, err)
 		}
-		if status, in := h.post("/oauth/introspect", h.other, h.otherSecret, url.Values{"token": {access}}); status != http.StatusOK || in["active"] != true || in["aud"] != mcpURI {
-			t.Errorf("introspection of a deleted resource's token: %d %v, want active for %s", status, in, mcpURI)
+		if status, in := h.post("/oauth/introspect", h.other, h.otherSecret, url.Values{"token": {access}}); status != http.StatusOK || in["active"] != false {
+			t.Errorf("introspection of a deleted resource's token: %d %v, want inactive", status, in)
 		}
 		status, ans = h.post("/oauth/token", h.app, h.appSecret, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {refresh}})
 		refused(t, "a refresh for a deleted resource", status, ans)

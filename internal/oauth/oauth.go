@@ -716,18 +716,21 @@ func (p *Provider) Revoke(w http.ResponseWriter, r *http.Request) {
 // confidentialClient reports whether id and secret, as HTTP Basic carries
 // them (form-encoded, RFC 6749 section 2.3.1), are a registered
 // confidential client's, not revoked.
-func (p *Provider) confidentialClient(ctx context.Context, id, secret string) bool {
+func (p *Provider) confidentialClient(ctx context.Context, id, secret string) (*latchkey.Client, bool) {
 	id, err1 := url.QueryUnescape(id)
 	secret, err2 := url.QueryUnescape(secret)
 	if err1 != nil || err2 != nil {
-		return false
+		return nil, false
 	}
 	fc, err := p.store.GetClient(ctx, id)
 	if err != nil {
-		return false
+		return nil, false
 	}
 	c := fc.(*client)
-	return !c.IsPublic() && service.CheckClientSecret(c.c.SecretHash, secret)
+	if c.IsPublic() || !service.CheckClientSecret(c.c.SecretHash, secret) {
+		return nil, false
+	}
+	return c.c, true
 }
 
 // noClient reports whether r carries no client authentication at all:
@@ -769,7 +772,9 @@ func writeError(w http.ResponseWriter, e *fosite.RFC6749Error) {
 //
 // The client is authenticated here, before fosite: fosite would take a
 // bearer token or an access_token parameter in place of the client's
-// credentials, which would make any token holder a resource server.
+// credentials, which would make any token holder a resource server. A
+// self-registered client is refused (unauthorized_client): it is an
+// application, not a resource server the operator trusts.
 func (p *Provider) Introspect(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/x-www-form-urlencoded" {
@@ -785,8 +790,17 @@ func (p *Provider) Introspect(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id, secret, ok := r.BasicAuth()
-	if !ok || !p.confidentialClient(ctx, id, secret) {
+	c, known := p.confidentialClient(ctx, id, secret)
+	if !ok || !known {
 		writeError(w, fosite.ErrInvalidClient.WithHint("Authenticate as a registered confidential client with HTTP Basic (client_secret_basic)."))
+		return
+	}
+	if c.SelfRegistered {
+		// Anyone may register a client where registration is open: such
+		// a client would learn of any token it holds whether it is live,
+		// whose it is and what it may do, where the API would refuse it
+		// and record the refusal. Resource servers are the operator's.
+		writeError(w, fosite.ErrUnauthorizedClient.WithHint("A self-registered client may not introspect tokens: introspection is for resource servers, registered with latchkey client create."))
 		return
 	}
 	resp, err := p.f.NewIntrospectionRequest(ctx, r, &Session{})
