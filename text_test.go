@@ -32,6 +32,7 @@ func TestCleanText(t *testing.T) {
 		{"newline and escape dropped", "a\r\nb\x1b[31m", 512, "ab[31m"},
 		{"C1 and DEL dropped", "a\u0085b\x7f", 512, "ab"},
 		{"overrides and isolates dropped", "a\u202Eb\u202Ac\u2066d\u2069e", 512, "abcde"},
+		{"invisible dropped", "Co\u200Bnf\uFEFF\u2028", 512, "Conf"},
 		{"marks kept", "\u05e9\u05dc\u05d5\u05dd\u200e 1\u200f\u061c", 512, "\u05e9\u05dc\u05d5\u05dd\u200e 1\u200f\u061c"},
 		{"capped", "abcdef", 4, "abcd"},
 		{"capped at a character boundary", "abü", 3, "ab"},
@@ -83,11 +84,31 @@ func TestValidText(t *testing.T) {
 		{"a\u2067b", false},
 		{"a\u2068b", false},
 		{"a\u2069b", false},
-		{"a\u2029b", true},                       // a paragraph separator, just before them
 		{"a\u202Fb", true},                       // a narrow no-break space, just after
-		{"a\u2065b", true},                       // unassigned, just before the isolates
-		{"a\u206Ab", true},                       // deprecated, just after
 		{"\u05e9\u05dc\u05d5\u05dd\u200f", true}, // right-to-left text and its mark
+		// Invisible formatting characters, separators, noncharacters and
+		// blank fillers: a name that looks like another.
+		{"Co\u200Bnf", false},     // zero width space
+		{"Co\u2060nf", false},     // word joiner
+		{"\uFEFFConf", false},     // byte order mark
+		{"Co\u00ADnf", false},     // soft hyphen
+		{"Conf\U000E0041", false}, // a tag character
+		{"a\u206Ab", false},       // deprecated format characters
+		{"a\uFFF9b", false},       // interlinear annotation
+		{"a\u180Eb", false},       // Mongolian vowel separator
+		{"a\u2028b", false},       // line separator
+		{"a\u2029b", false},       // paragraph separator
+		{"a\uFDD0b", false},       // noncharacters
+		{"a\uFFFEb", false},
+		{"a\U0010FFFFb", false},
+		{"a\u3164b", false}, // Hangul fillers
+		{"a\u115Fb", false},
+		{"a\uFFA0b", false},
+		// Kept: the joiners scripts and emoji need, and the marks.
+		{"\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645", true}, // Persian with a zero width non-joiner
+		{"\U0001F469\u200D\U0001F4BB", true},                       // an emoji sequence with a zero width joiner
+		{"\u0627\u061c1", true},                                    // Arabic letter mark
+		{"\u00e9\u4e2d\u0416\U0001F511", true},                     // letters of several scripts, an emoji
 	} {
 		if got := latchkey.ValidText(tc.in); got != tc.want {
 			t.Errorf("ValidText(%q) = %t, want %t", tc.in, got, tc.want)

@@ -64,9 +64,10 @@ func DecodeTokenRequest(body []byte) (service.TokenRequest, error) {
 		switch {
 		case json.Unmarshal(raw, &name) != nil:
 			req.Invalid.Add("name", service.MsgNameString)
-		case !utf8.Valid(raw):
-			// encoding/json would store U+FFFD for each bad byte: the
-			// name is refused instead, as the service refuses one.
+		case !utf8.Valid(raw) || loneSurrogate(raw):
+			// encoding/json would store U+FFFD for each bad byte, and
+			// for each \u escape of half a surrogate pair: the name is
+			// refused instead, as the service refuses one.
 			req.Invalid.Add("name", service.MsgNameText)
 		default:
 			req.Name = &name
@@ -293,4 +294,41 @@ func unescape(s string) string {
 		return u
 	}
 	return s
+}
+
+// loneSurrogate reports whether the JSON string raw holds a \u escape of
+// half a UTF-16 surrogate pair without its other half: a high one
+// (\uD800–\uDBFF) not followed at once by a low one (\uDC00–\uDFFF),
+// or a low one alone. Such text is not Unicode, and encoding/json reads
+// it as U+FFFD.
+func loneSurrogate(raw []byte) bool {
+	escape := func(i int) (rune, bool) { // the \uXXXX at raw[i:], if any
+		if i+6 > len(raw) || raw[i] != '\\' || raw[i+1] != 'u' {
+			return 0, false
+		}
+		n, err := strconv.ParseUint(string(raw[i+2:i+6]), 16, 32)
+		return rune(n), err == nil
+	}
+	for i := 0; i < len(raw); i++ {
+		if raw[i] != '\\' {
+			continue
+		}
+		r, ok := escape(i)
+		if !ok {
+			i++ // another escape: \\ \" \/ \b \f \n \r \t
+			continue
+		}
+		switch {
+		case r >= 0xD800 && r <= 0xDBFF:
+			if low, ok := escape(i + 6); !ok || low < 0xDC00 || low > 0xDFFF {
+				return true
+			}
+			i += 11 // the pair
+		case r >= 0xDC00 && r <= 0xDFFF:
+			return true
+		default:
+			i += 5
+		}
+	}
+	return false
 }

@@ -52,7 +52,7 @@ func FuzzDecodeTokenRequest(f *testing.F) {
 	for _, seed := range []string{
 		``, `{}`, `{"name":"x"}`, `{"name":null}`, `{"name":42}`, `{"name":"x","scopes":["tokens.read"]}`,
 		`{"scopes":null}`, `{"scopes":[1,"a"]}`, `{"expires_at":"2027-01-01T00:00:00Z"}`, `{"expires_at":"2027-01-01"}`,
-		`{"expires_at":123}`, `[]`, `null`, `"x"`, `{"name":"x"} x`, `{"name":"x"}{}`, "\xff", `{"name":"\ud800"}`, "{\"name\":\"a\xffb\"}",
+		`{"expires_at":123}`, `[]`, `null`, `"x"`, `{"name":"x"} x`, `{"name":"x"}{}`, "\xff", `{"name":"\ud800"}`, `{"name":"\ud83d\udd11"}`, `{"name":"\\ud800"}`, `{"name":"\udc00\ud800"}`, "{\"name\":\"a\xffb\"}",
 		` {"name":"é"} `, `{"name":"x","name":"y"}`,
 		`{"name":"x","Scopes":["tokens.read"]}`, `{"NAME":"x"}`, `{"name":"x","Expires_At":"2027-01-01T00:00:00Z"}`,
 		`{"name":"x","ſcopes":[]}`, `{"name":"x","color":"blue","scope":"tokens.read"}`,
@@ -88,6 +88,12 @@ func FuzzDecodeTokenRequest(f *testing.F) {
 					}
 				}
 			}
+		}
+		// A name read holds no U+FFFD the body did not send, raw or
+		// escaped: bad bytes and lone surrogates are refused, not replaced.
+		if err == nil && req.Name != nil && strings.ContainsRune(*req.Name, utf8.RuneError) &&
+			!bytes.Contains(body, []byte("\uFFFD")) && !bytes.Contains(bytes.ToLower(body), []byte(`\ufffd`)) {
+			t.Fatalf("DecodeTokenRequest(%q) name %q: a U+FFFD the body did not hold", body, *req.Name)
 		}
 		if err == nil && req.Name != nil {
 			var obj map[string]any
@@ -184,4 +190,36 @@ func FuzzDecodeRotateRequest(f *testing.F) {
 			t.Fatalf("DecodeRotateRequest(%q) kept a grace it refused", body)
 		}
 	})
+}
+
+// TestDecodeLoneSurrogate: a name with half a UTF-16 surrogate pair
+// escaped is refused, as a byte that is not UTF-8 is; a whole pair, and
+// an escaped backslash before "ud800", are text.
+func TestDecodeLoneSurrogate(t *testing.T) {
+	for _, tc := range []struct {
+		body string
+		want string // the name read; "": refused
+	}{
+		{`{"name":"a\ud800b"}`, ""},
+		{`{"name":"a\udc00b"}`, ""},
+		{`{"name":"\ud800"}`, ""},
+		{`{"name":"\ud800\u0041"}`, ""},
+		{`{"name":"\ud800\ud800"}`, ""},
+		{`{"name":"\udc00\ud800"}`, ""},
+		{`{"name":"key \ud83d\udd11"}`, "key \U0001F511"},
+		{`{"name":"key \uD83D\uDD11"}`, "key \U0001F511"},
+		{`{"name":"\\ud800"}`, `\ud800`},
+		{`{"name":"\"\u00e9\\"}`, `"é\`},
+	} {
+		req, err := httpapi.DecodeTokenRequest([]byte(tc.body))
+		if err != nil {
+			t.Fatalf("DecodeTokenRequest(%s) = %v", tc.body, err)
+		}
+		switch {
+		case tc.want == "" && (req.Name != nil || len(req.Invalid.Get("name")) != 1):
+			t.Errorf("DecodeTokenRequest(%s): name %v, errors %q; want it refused", tc.body, req.Name, req.Invalid.Get("name"))
+		case tc.want != "" && (req.Name == nil || *req.Name != tc.want):
+			t.Errorf("DecodeTokenRequest(%s): name %v, errors %q; want %q", tc.body, req.Name, req.Invalid.Get("name"), tc.want)
+		}
+	}
 }

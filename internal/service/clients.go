@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/latchkey/latchkey"
 )
@@ -188,6 +189,11 @@ func checkRedirectURI(raw string) string {
 		return fmt.Sprintf("The redirect URI %q must not contain a comma.", raw)
 	case strings.ContainsFunc(raw, func(r rune) bool { return r <= ' ' || r == 0x7f }):
 		return fmt.Sprintf("The redirect URI %q must not contain spaces or control characters.", raw)
+	case strings.ContainsFunc(raw, func(r rune) bool { return r >= utf8.RuneSelf }):
+		// A URI is ASCII (RFC 3986): anything else is percent-encoded,
+		// so that no invisible or reordering character is kept raw, to
+		// be shown to a person or compared with what a client sends.
+		return fmt.Sprintf("The redirect URI %q must be ASCII: percent-encode any other character.", raw)
 	case strings.Contains(raw, "#"):
 		return fmt.Sprintf("The redirect URI %q must not have a fragment (#).", raw)
 	}

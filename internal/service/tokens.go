@@ -19,7 +19,7 @@ const (
 	MsgNameRequired   = "The Name field is required."
 	MsgNameTooLong    = "The Name field must not be greater than 255 characters."
 	MsgNameString     = "The Name field must be a string."
-	MsgNameText       = "The Name field must be valid UTF-8 text without control or bidirectional formatting characters."
+	MsgNameText       = "The Name field must be valid UTF-8 text without control or formatting characters."
 	MsgScopesArray    = "The Scopes field must be an array."
 	MsgScopesInvalid  = "The selected Scopes is invalid."
 	MsgExpiresInvalid = "The Expires At field must be a valid date."

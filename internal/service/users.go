@@ -73,7 +73,7 @@ func checkUserFields(username, email, first, last *string, perms *[]string, pw *
 		switch {
 		case v == nil:
 		case !latchkey.ValidText(*v):
-			fe.Add(field, "The field must be valid UTF-8 text without control or bidirectional formatting characters.")
+			fe.Add(field, "The field must be valid UTF-8 text without control or formatting characters.")
 		case utf8.RuneCountInString(*v) > 255:
 			fe.Add(field, "The field must not be greater than 255 characters.")
 		}
