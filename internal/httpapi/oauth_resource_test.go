@@ -448,6 +448,10 @@ func testOAuthResourceTokenRefusals(t *testing.T, h *resourceHarness) {
 			status, ans := h.tokenAt(code, url.Values{"resource": res})
 			refused(t, name, status, ans)
 		}
+		// Nor may audience name anything, the resource included.
+		if status, ans := h.tokenAt(code, url.Values{"audience": {mcpURI}}); status != http.StatusBadRequest || ans["error"] != "invalid_request" {
+			t.Errorf("an audience parameter: %d %v, want 400 invalid_request", status, ans)
+		}
 		// None of those used the code.
 		status, ans := h.tokenAt(code, url.Values{"resource": {mcpSpelled}})
 		if status != http.StatusOK {

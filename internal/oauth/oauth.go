@@ -590,6 +590,13 @@ func (p *Provider) Token(w http.ResponseWriter, r *http.Request) {
 			p.f.WriteAccessError(ctx, w, fosite.NewAccessRequest(&Session{}), fosite.ErrUnsupportedGrantType.WithHintf("This server offers the grant types %s.", strings.Join(GrantTypes, " and ")))
 			return
 		}
+		// As at the authorization endpoint: resource, never audience,
+		// which fosite would hold against the grant's and otherwise
+		// leave unanswered.
+		if r.PostForm.Has("audience") {
+			p.f.WriteAccessError(ctx, w, fosite.NewAccessRequest(&Session{}), fosite.ErrInvalidRequest.WithHint("Name what the token is for with the resource parameter (RFC 8707); this server takes no audience parameter."))
+			return
+		}
 		// fosite revokes an authorization here only when its code or
 		// refresh token is presented again after use.
 		switch gt {
