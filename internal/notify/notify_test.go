@@ -593,14 +593,18 @@ func TestSlowReceiverHoldsNoOne(t *testing.T) {
 	}
 }
 
-// TestLongInvisibleName: a name of 255 zero-width spaces (what a thief
-// might give the token they make, to hide it) still makes a mail that a
-// mail server takes, its subject cut short.
-func TestLongInvisibleName(t *testing.T) {
+// TestLongName: a name of 255 characters of three bytes each still makes
+// a mail that a mail server takes, its subject cut short at a character.
+// (A name of zero-width spaces, which a thief might give the token they
+// make to hide it, is refused: latchkey.ValidText.)
+func TestLongName(t *testing.T) {
 	w := newWorld(t)
 	ctx := t.Context()
 	alice := w.user(t, "alice")
-	if _, _, err := w.svc.OperatorCreateToken(ctx, alice, service.TokenRequest{Name: named(strings.Repeat("\u200b", 255))}); err != nil {
+	if _, _, err := w.svc.OperatorCreateToken(ctx, alice, service.TokenRequest{Name: named(strings.Repeat("\u200b", 255))}); latchkey.ErrorCode(err) != latchkey.EINVALID {
+		t.Fatalf("a name of zero-width spaces: %v, want it refused", err)
+	}
+	if _, _, err := w.svc.OperatorCreateToken(ctx, alice, service.TokenRequest{Name: named(strings.Repeat("\u4e2d", 255))}); err != nil {
 		t.Fatal(err)
 	}
 	run(t, w.notifier(t, "a"))
@@ -608,7 +612,7 @@ func TestLongInvisibleName(t *testing.T) {
 	if len(got) != 1 || got[0].ParseErr != nil {
 		t.Fatalf("mails: %+v", got)
 	}
-	if want := "A new token was made for you: token \"" + strings.Repeat("\u200b", 60) + "…\""; got[0].Subject != want {
+	if want := "A new token was made for you: token \"" + strings.Repeat("\u4e2d", 60) + "…\""; got[0].Subject != want {
 		t.Errorf("subject %q, want %q", got[0].Subject, want)
 	}
 }

@@ -28,8 +28,9 @@ const (
 )
 
 // checkpoints runs a checkpoint at each tick of ticks until stop is
-// closed, then closes done.
-func (db *DB) checkpoints(ticks <-chan time.Time, stop <-chan struct{}, done chan<- struct{}) {
+// closed, then closes done. It calls checkpointed, when not nil, after
+// each checkpoint.
+func (db *DB) checkpoints(ticks <-chan time.Time, checkpointed func(), stop <-chan struct{}, done chan<- struct{}) {
 	defer close(done)
 	for {
 		select {
@@ -39,6 +40,9 @@ func (db *DB) checkpoints(ticks <-chan time.Time, stop <-chan struct{}, done cha
 			// An error (another process holds the lock, say) leaves the
 			// commits where they are, in the WAL, until the next tick.
 			_ = db.checkpoint(context.Background())
+			if checkpointed != nil {
+				checkpointed()
+			}
 		}
 	}
 }

@@ -36,7 +36,8 @@ func inDatabaseFile(t *testing.T, path, username string) bool {
 func TestCheckpointEachTick(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "test.db")
 	ticks := make(chan time.Time)
-	db, err := openWith(t.Context(), path, ticks)
+	done := make(chan struct{})
+	db, err := openWith(t.Context(), path, ticks, func() { done <- struct{}{} })
 	if err != nil {
 		t.Fatalf("openWith() = %v", err)
 	}
@@ -45,11 +46,15 @@ func TestCheckpointEachTick(t *testing.T) {
 			t.Errorf("Close() = %v", err)
 		}
 	})
+	// checkpoint runs one and waits for it to end: none runs meanwhile.
+	checkpoint := func() {
+		ticks <- time.Now()
+		<-done
+	}
 	if err := db.Migrate(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	ticks <- time.Now() // the migrations, into the file
-	ticks <- time.Now() // once this is taken, the checkpoint before it is done
+	checkpoint() // the migrations, into the file
 
 	u := &latchkey.User{Username: "alice", Email: "alice@example.com", Status: latchkey.StatusActive}
 	if err := db.CreateUser(t.Context(), u); err != nil {
@@ -58,8 +63,7 @@ func TestCheckpointEachTick(t *testing.T) {
 	if inDatabaseFile(t, path, "alice") {
 		t.Fatal("a user just created is in the database file before a checkpoint: the test shows nothing")
 	}
-	ticks <- time.Now()
-	ticks <- time.Now()
+	checkpoint()
 	if !inDatabaseFile(t, path, "alice") {
 		t.Error("after a tick, the user created is not in the database file: it is only in the WAL, which no checkpoint synced")
 	}
@@ -69,7 +73,7 @@ func TestCheckpointEachTick(t *testing.T) {
 // be called twice.
 func TestCloseStopsCheckpoints(t *testing.T) {
 	ticks := make(chan time.Time)
-	db, err := openWith(t.Context(), filepath.Join(t.TempDir(), "test.db"), ticks)
+	db, err := openWith(t.Context(), filepath.Join(t.TempDir(), "test.db"), ticks, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

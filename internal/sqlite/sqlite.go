@@ -81,7 +81,7 @@ const busyTimeout = 5 * time.Second
 // It does not migrate the schema: call Migrate before the first use.
 func Open(ctx context.Context, path string) (*DB, error) {
 	tick := time.NewTicker(checkpointEvery)
-	db, err := openWith(ctx, path, tick.C)
+	db, err := openWith(ctx, path, tick.C, nil)
 	if err != nil {
 		tick.Stop()
 		return nil, err
@@ -94,8 +94,9 @@ func Open(ctx context.Context, path string) (*DB, error) {
 }
 
 // openWith is Open, with the store checkpointing at each tick of
+// checkpoints, and calling checkpointed, when not nil, after each of those
 // checkpoints.
-func openWith(ctx context.Context, path string, checkpoints <-chan time.Time) (*DB, error) {
+func openWith(ctx context.Context, path string, checkpoints <-chan time.Time, checkpointed func()) (*DB, error) {
 	if path == "" {
 		return nil, errors.New("sqlite: open: empty path")
 	}
@@ -131,7 +132,7 @@ func openWith(ctx context.Context, path string, checkpoints <-chan time.Time) (*
 	db := &DB{write: write, read: read, stmts: map[string]*sql.Stmt{},
 		stop: make(chan struct{}), stopped: make(chan struct{})}
 	db.group.prepare = createQueries
-	go db.checkpoints(checkpoints, db.stop, db.stopped)
+	go db.checkpoints(checkpoints, checkpointed, db.stop, db.stopped)
 	return db, nil
 }
 
