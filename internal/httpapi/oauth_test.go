@@ -507,6 +507,24 @@ func testOAuthTokenRefusals(t *testing.T, h *oauthHarness) {
 			t.Errorf("got %d %v, want 400 invalid_grant", status, body)
 		}
 	})
+	t.Run("a refresh asking for more than was granted", func(t *testing.T) {
+		tok, err := conf.Exchange(ctx, code(), oauth2.VerifierOption(verifier))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, scope := range []string{"tokens.read tokens.write", "*", "tokens.write"} {
+			status, body := h.post("/oauth/token", h.app, h.appSecret, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok.RefreshToken}, "scope": {scope}})
+			if status != http.StatusBadRequest || body["error"] != "invalid_scope" {
+				t.Errorf("refresh with scope %q: %d %v, want 400 invalid_scope", scope, status, body)
+			}
+		}
+		// None of those used the refresh token; what was granted may be
+		// named.
+		status, body := h.post("/oauth/token", h.app, h.appSecret, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok.RefreshToken}, "scope": {"tokens.read"}})
+		if status != http.StatusOK || body["scope"] != "tokens.read" {
+			t.Errorf("refresh with the scope granted: %d %v, want 200", status, body)
+		}
+	})
 	t.Run("unsupported grant types", func(t *testing.T) {
 		for _, gt := range []string{"client_credentials", "password", "urn:ietf:params:oauth:grant-type:jwt-bearer", "implicit"} {
 			status, body := h.post("/oauth/token", h.app, h.appSecret, url.Values{"grant_type": {gt}, "username": {"alice"}, "password": {h.alicePassword}})
