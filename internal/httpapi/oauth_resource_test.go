@@ -479,7 +479,7 @@ func testOAuthResourceTokenRefusals(t *testing.T, h *resourceHarness) {
 		if status != http.StatusOK {
 			t.Fatalf("exchange: %d %v", status, ans)
 		}
-		refresh := ans["refresh_token"].(string)
+		refresh, first := ans["refresh_token"].(string), ans["access_token"].(string)
 		for name, res := range map[string]string{"another resource": otherURI, "the API": h.apiURI(), "a malformed URI": "https://mcp.example.com/a b"} {
 			status, ans := h.post("/oauth/token", h.app, h.appSecret, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {refresh}, "resource": {res}})
 			refused(t, "a refresh naming "+name, status, ans)
@@ -491,14 +491,18 @@ func testOAuthResourceTokenRefusals(t *testing.T, h *resourceHarness) {
 		}
 		refresh = ans["refresh_token"].(string)
 		access := ans["access_token"].(string)
+		// The refresh ended the access token it replaced.
+		if status, in := h.post("/oauth/introspect", h.other, h.otherSecret, url.Values{"token": {first}}); status != http.StatusOK || in["active"] != false {
+			t.Errorf("introspection of the access token a refresh replaced: %d %v, want inactive", status, in)
+		}
 
 		// The resource deleted: its grants are refused, even once a
 		// resource is registered at its URI again, and the access token
 		// issued for it is revoked: introspection calls it inactive.
-		// (Both access tokens of this authorization are live: the
-		// exchange's and the refresh's.)
+		// Two access tokens for it are live: this refresh's, and the one
+		// "code for a resource" was given above.
 		if n, err := h.svc.DeleteResource(t.Context(), h.mcp); err != nil || n != 2 {
-			t.Fatalf("DeleteResource() = %d, %v; want its two access tokens revoked", n, err)
+			t.Fatalf("DeleteResource() = %d, %v; want its two live access tokens revoked", n, err)
 		}
 		if status, in := h.post("/oauth/introspect", h.other, h.otherSecret, url.Values{"token": {access}}); status != http.StatusOK || in["active"] != false {
 			t.Errorf("introspection of a deleted resource's token: %d %v, want inactive", status, in)
