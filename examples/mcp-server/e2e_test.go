@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -117,25 +116,6 @@ func getJSON(t *testing.T, url string) map[string]any {
 	return m
 }
 
-// lockedBuffer is the MCP server's standard error, written by run while
-// the test reads it.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 var servingLine = regexp.MustCompile(`serving (http://\S+)`)
 
 // startMCP runs the command (run, with its flags) against lk, and returns
@@ -148,7 +128,7 @@ func startMCP(t *testing.T, lk *latchkeytest.Server) string {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	stderr := &lockedBuffer{}
+	stderr := latchkeytest.NewLog()
 	done := make(chan error, 1)
 	go func() {
 		done <- run(ctx, []string{"--addr", "127.0.0.1:0", "--issuer", lk.URL, "--client-id", id,
@@ -160,20 +140,7 @@ func startMCP(t *testing.T, lk *latchkeytest.Server) string {
 			t.Errorf("run: %v", err)
 		}
 	})
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-		if m := servingLine.FindStringSubmatch(stderr.String()); m != nil {
-			return m[1]
-		}
-		select {
-		case err := <-done:
-			done <- err
-			t.Fatalf("run ended: %v\n%s", err, stderr)
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the MCP server did not start within 30s:\n%s", stderr)
-		}
-	}
+	return stderr.Await(t, "the MCP server", servingLine, done)
 }
 
 // TestMCPOnLatchkey: the command against a real Latchkey. An MCP client

@@ -71,7 +71,7 @@ type Server struct {
 
 	bin    string
 	env    []string
-	stderr *syncBuffer
+	stderr *Log
 }
 
 var serving = regexp.MustCompile(`serving on (http://\S+)`)
@@ -84,7 +84,7 @@ func Start(t testing.TB, args ...string) *Server {
 	t.Helper()
 	bin := binary(t)
 	dir := t.TempDir()
-	s := &Server{bin: bin, stderr: &syncBuffer{notify: make(chan struct{}, 1)}}
+	s := &Server{bin: bin, stderr: NewLog()}
 	for _, kv := range os.Environ() {
 		// Only the test's own settings: none of the environment's.
 		if !strings.HasPrefix(kv, "LATCHKEY_") {
@@ -114,20 +114,7 @@ func Start(t testing.TB, args ...string) *Server {
 			t.Logf("latchkey serve's log:\n%s", s.stderr.String())
 		}
 	})
-	deadline := time.After(30 * time.Second)
-	for s.URL == "" {
-		if m := serving.FindStringSubmatch(s.stderr.String()); m != nil {
-			s.URL = m[1]
-			break
-		}
-		select {
-		case err := <-done:
-			t.Fatalf("latchkey serve ended before serving: %v\n%s", err, s.stderr.String())
-		case <-deadline:
-			t.Fatalf("latchkey serve did not start within 30s:\n%s", s.stderr.String())
-		case <-s.stderr.written():
-		}
-	}
+	s.URL = s.stderr.Await(t, "latchkey serve", serving, done)
 	return s
 }
 
@@ -158,28 +145,52 @@ func (s *Server) CLIInput(t testing.TB, stdin string, args ...string) string {
 	return strings.TrimSpace(out.String())
 }
 
-// syncBuffer is a buffer the server process writes while a test reads.
-type syncBuffer struct {
+// Log is what a server writes (its standard error) while a test reads
+// it, and says when it was written to, so that a test waits for a line
+// without polling.
+type Log struct {
 	mu     sync.Mutex
 	b      bytes.Buffer
 	notify chan struct{}
 }
 
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+// NewLog returns an empty Log.
+func NewLog() *Log { return &Log{notify: make(chan struct{}, 1)} }
+
+func (l *Log) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	select {
-	case s.notify <- struct{}{}:
+	case l.notify <- struct{}{}:
 	default:
 	}
-	return s.b.Write(p)
+	return l.b.Write(p)
 }
 
-// written returns a channel that has a value after a write.
-func (s *syncBuffer) written() <-chan struct{} { return s.notify }
+func (l *Log) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
 
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+// Await waits until the log holds a match of re, and returns its first
+// submatch: what the server named who says it is serving. It fails t if
+// the server ends first (an error on ended, which it puts back for
+// whoever waits for the server next) or does not say so within 30 s.
+func (l *Log) Await(t testing.TB, who string, re *regexp.Regexp, ended chan error) string {
+	t.Helper()
+	deadline := time.After(30 * time.Second)
+	for {
+		if m := re.FindStringSubmatch(l.String()); m != nil {
+			return m[1]
+		}
+		select {
+		case err := <-ended:
+			ended <- err
+			t.Fatalf("%s ended before serving: %v\n%s", who, err, l)
+		case <-deadline:
+			t.Fatalf("%s did not start within 30s:\n%s", who, l)
+		case <-l.notify:
+		}
+	}
 }
