@@ -22,6 +22,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/latchkey/latchkey/internal/jsonread"
 )
 
 // fuzzNow is the clock of the fuzz targets: fixed, so that no refetch is
@@ -240,7 +242,7 @@ func FuzzDecodeClaims(f *testing.F) {
 		if _, ok := m["exp"]; ok != c.hasExp {
 			t.Fatalf("decodeClaims(%q): exp present %v, encoding/json %v", data, c.hasExp, m)
 		}
-		if c.hasExp && (c.exp.Unix() < 0 || c.exp.Unix() > maxNumericDate) {
+		if c.hasExp && (c.exp.Unix() < 0 || c.exp.Unix() > jsonread.MaxNumericDate) {
 			t.Fatalf("exp %v out of range", c.exp)
 		}
 	})

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/golang-lru/v2/simplelru"
+
+	"github.com/latchkey/latchkey/internal/jsonread"
 )
 
 // introspector asks the issuer's introspection endpoint (RFC 7662)
@@ -139,9 +141,9 @@ func (in *introspector) post(ctx context.Context, token string) (bool, error) {
 // tokens.
 func parseIntrospection(body []byte) (bool, error) {
 	var active, hasActive bool
-	ok := decodeObject(body, func(dec *json.Decoder, key string) bool {
+	ok := jsonread.DecodeObject(body, maxMembers, func(dec *json.Decoder, key string) bool {
 		if key != "active" {
-			return skipValue(dec)
+			return jsonread.SkipValue(dec)
 		}
 		t, err := dec.Token()
 		active, hasActive = t == true, err == nil && (t == true || t == false)

@@ -1,14 +1,11 @@
 package resource
 
 import (
-	"bytes"
 	"encoding/base64"
 	"encoding/json"
-	"io"
-	"math"
-	"strconv"
-	"strings"
 	"time"
+
+	"github.com/latchkey/latchkey/internal/jsonread"
 )
 
 // maxTokenLength is the length in bytes of the longest token Verify reads.
@@ -81,21 +78,21 @@ type header struct {
 func decodeHeader(data []byte) (header, bool) {
 	var h header
 	var hasAlg, hasKid bool
-	ok := decodeObject(data, func(dec *json.Decoder, key string) bool {
+	ok := jsonread.DecodeObject(data, maxMembers, func(dec *json.Decoder, key string) bool {
 		var ok bool
 		switch key {
 		case "alg":
-			h.alg, ok = readString(dec)
+			h.alg, ok = jsonread.ReadString(dec)
 			hasAlg = true
 		case "kid":
-			h.kid, ok = readString(dec)
+			h.kid, ok = jsonread.ReadString(dec)
 			hasKid = true
 		case "typ":
-			h.typ, ok = readString(dec)
+			h.typ, ok = jsonread.ReadString(dec)
 		case "crit", "cty":
 			return false
 		default:
-			ok = skipValue(dec)
+			ok = jsonread.SkipValue(dec)
 		}
 		return ok
 	})
@@ -121,38 +118,38 @@ type claims struct {
 // for the caller to say: it knows which are present.
 func decodeClaims(data []byte) (*claims, bool) {
 	c := &claims{}
-	ok := decodeObject(data, func(dec *json.Decoder, key string) bool {
+	ok := jsonread.DecodeObject(data, maxMembers, func(dec *json.Decoder, key string) bool {
 		var ok bool
 		switch key {
 		case "iss":
-			c.iss, ok = readString(dec)
+			c.iss, ok = jsonread.ReadString(dec)
 		case "aud":
-			c.aud, ok = readAudience(dec)
+			c.aud, ok = jsonread.ReadStringOrStrings(dec)
 		case "sub":
-			c.sub, ok = readString(dec)
+			c.sub, ok = jsonread.ReadString(dec)
 			c.hasSub = true
 		case "client_id":
-			c.clientID, ok = readString(dec)
+			c.clientID, ok = jsonread.ReadString(dec)
 			c.hasClientID = true
 		case "jti":
-			c.jti, ok = readString(dec)
+			c.jti, ok = jsonread.ReadString(dec)
 		case "exp":
-			c.exp, ok = readNumericDate(dec)
+			c.exp, ok = jsonread.ReadNumericDate(dec)
 			c.hasExp = true
 		case "iat":
-			c.iat, ok = readNumericDate(dec)
+			c.iat, ok = jsonread.ReadNumericDate(dec)
 			c.hasIat = true
 		case "nbf":
-			c.nbf, ok = readNumericDate(dec)
+			c.nbf, ok = jsonread.ReadNumericDate(dec)
 			c.hasNbf = true
 		case "scope":
-			c.scope, ok = readString(dec)
+			c.scope, ok = jsonread.ReadString(dec)
 			c.hasScope = true
 		case "scopes":
-			c.scopes, ok = readStrings(dec)
+			c.scopes, ok = jsonread.ReadStrings(dec)
 			c.hasScopes = true
 		default:
-			ok = skipValue(dec)
+			ok = jsonread.SkipValue(dec)
 		}
 		return ok
 	})
@@ -160,155 +157,4 @@ func decodeClaims(data []byte) (*claims, bool) {
 		return nil, false
 	}
 	return c, true
-}
-
-// decodeObject reads data, which must be one JSON object and nothing
-// more, calling member with each key and the decoder before its value;
-// member reads the value and reports whether it is valid.
-func decodeObject(data []byte, member func(dec *json.Decoder, key string) bool) bool {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	if !readObject(dec, member) {
-		return false
-	}
-	_, err := dec.Token()
-	return err == io.EOF
-}
-
-// readObject reads one JSON object from dec, as decodeObject. A key that
-// appears twice makes the object invalid, as parsers disagree on which
-// one counts; more than maxMembers members make it invalid too.
-func readObject(dec *json.Decoder, member func(dec *json.Decoder, key string) bool) bool {
-	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
-		return false
-	}
-	seen := make(map[string]bool, 8)
-	for dec.More() {
-		t, err := dec.Token()
-		if err != nil {
-			return false
-		}
-		key, ok := t.(string)
-		if !ok || seen[key] || len(seen) == maxMembers {
-			return false
-		}
-		seen[key] = true
-		if !member(dec, key) {
-			return false
-		}
-	}
-	t, err := dec.Token()
-	return err == nil && t == json.Delim('}')
-}
-
-func readString(dec *json.Decoder) (string, bool) {
-	t, err := dec.Token()
-	s, ok := t.(string)
-	return s, err == nil && ok
-}
-
-// readStrings reads an array of strings; an empty one is not nil.
-func readStrings(dec *json.Decoder) ([]string, bool) {
-	if t, err := dec.Token(); err != nil || t != json.Delim('[') {
-		return nil, false
-	}
-	a := []string{}
-	for dec.More() {
-		s, ok := readString(dec)
-		if !ok {
-			return nil, false
-		}
-		a = append(a, s)
-	}
-	t, err := dec.Token()
-	return a, err == nil && t == json.Delim(']')
-}
-
-// readAudience reads aud: one string, or an array of strings.
-func readAudience(dec *json.Decoder) ([]string, bool) {
-	t, err := dec.Token()
-	if err != nil {
-		return nil, false
-	}
-	if s, ok := t.(string); ok {
-		return []string{s}, true
-	}
-	if t != json.Delim('[') {
-		return nil, false
-	}
-	a := []string{}
-	for dec.More() {
-		s, ok := readString(dec)
-		if !ok {
-			return nil, false
-		}
-		a = append(a, s)
-	}
-	t, err = dec.Token()
-	return a, err == nil && t == json.Delim(']')
-}
-
-// maxNumericDate is the last second of year 9999: the range of a
-// NumericDate read is [0, maxNumericDate].
-const maxNumericDate = 253402300799
-
-// readNumericDate reads a NumericDate (RFC 7519 section 2): seconds since
-// the epoch, maybe with a fraction.
-func readNumericDate(dec *json.Decoder) (time.Time, bool) {
-	t, err := dec.Token()
-	n, ok := t.(json.Number)
-	if err != nil || !ok {
-		return time.Time{}, false
-	}
-	return parseNumericDate(string(n))
-}
-
-// parseNumericDate parses the text of a JSON number as a NumericDate in
-// [0, maxNumericDate]. Plain decimals are read exactly, to the
-// nanosecond; a number with an exponent through float64.
-func parseNumericDate(s string) (time.Time, bool) {
-	if strings.HasPrefix(s, "-") {
-		return time.Time{}, false
-	}
-	if strings.ContainsAny(s, "eE") {
-		f, err := strconv.ParseFloat(s, 64)
-		if err != nil || !(f >= 0 && f <= maxNumericDate) {
-			return time.Time{}, false
-		}
-		sec := math.Floor(f)
-		return time.Unix(int64(sec), int64((f-sec)*1e9)).UTC(), true
-	}
-	whole, frac, _ := strings.Cut(s, ".")
-	sec, err := strconv.ParseInt(whole, 10, 64)
-	if err != nil || sec > maxNumericDate {
-		return time.Time{}, false
-	}
-	var nsec int64
-	for i := range 9 {
-		nsec *= 10
-		if i < len(frac) {
-			nsec += int64(frac[i] - '0')
-		}
-	}
-	return time.Unix(sec, nsec).UTC(), true
-}
-
-// skipValue reads one value of any kind.
-func skipValue(dec *json.Decoder) bool {
-	depth := 0
-	for {
-		t, err := dec.Token()
-		if err != nil {
-			return false
-		}
-		switch t {
-		case json.Delim('{'), json.Delim('['):
-			depth++
-		case json.Delim('}'), json.Delim(']'):
-			depth--
-		}
-		if depth == 0 {
-			return true
-		}
-	}
 }

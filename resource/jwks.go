@@ -14,6 +14,8 @@ import (
 	"slices"
 
 	"filippo.io/edwards25519"
+
+	"github.com/latchkey/latchkey/internal/jsonread"
 )
 
 // The signature algorithms Verify accepts: those Latchkey signs with.
@@ -97,9 +99,9 @@ type jwk struct {
 func parseJWKS(data []byte) (keySet, error) {
 	var raw []*jwk
 	var hasKeys bool
-	ok := decodeObject(data, func(dec *json.Decoder, key string) bool {
+	ok := jsonread.DecodeObject(data, maxMembers, func(dec *json.Decoder, key string) bool {
 		if key != "keys" {
-			return skipValue(dec)
+			return jsonread.SkipValue(dec)
 		}
 		hasKeys = true
 		if t, err := dec.Token(); err != nil || t != json.Delim('[') {
@@ -143,7 +145,7 @@ func parseJWKS(data []byte) (keySet, error) {
 // presence of the private ones is noted.
 func readJWK(dec *json.Decoder) (*jwk, bool) {
 	k := &jwk{}
-	ok := readObject(dec, func(dec *json.Decoder, key string) bool {
+	ok := jsonread.ReadObject(dec, maxMembers, func(dec *json.Decoder, key string) bool {
 		var dst *string
 		switch key {
 		case "kty":
@@ -166,17 +168,17 @@ func readJWK(dec *json.Decoder) (*jwk, bool) {
 			dst = &k.y
 		case "key_ops":
 			var ok bool
-			k.keyOps, ok = readStrings(dec)
+			k.keyOps, ok = jsonread.ReadStrings(dec)
 			k.hasKeyOps = true
 			return ok
 		case "d", "p", "q", "dp", "dq", "qi", "oth", "k":
 			k.private = true
-			return skipValue(dec)
+			return jsonread.SkipValue(dec)
 		default:
-			return skipValue(dec)
+			return jsonread.SkipValue(dec)
 		}
 		var ok bool
-		*dst, ok = readString(dec)
+		*dst, ok = jsonread.ReadString(dec)
 		return ok
 	})
 	return k, ok

@@ -20,6 +20,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/latchkey/latchkey"
+
+	"github.com/latchkey/latchkey/internal/jsonread"
 )
 
 func TestThumbprint(t *testing.T) {
@@ -155,9 +157,9 @@ func TestParseNumericDate(t *testing.T) {
 		{"99999999999999999999", time.Time{}},
 	}
 	for _, tt := range tests {
-		got, ok := parseNumericDate(tt.in)
+		got, ok := jsonread.ParseNumericDate(tt.in)
 		if ok != !tt.want.IsZero() || !got.Equal(tt.want) {
-			t.Errorf("parseNumericDate(%s) = %v, %t; want %v", tt.in, got, ok, tt.want)
+			t.Errorf("jsonread.ParseNumericDate(%s) = %v, %t; want %v", tt.in, got, ok, tt.want)
 		}
 	}
 }
@@ -258,9 +260,9 @@ func TestNumericDateBounds(t *testing.T) {
 		{"2.534023008e11", time.Time{}},
 		{"1.7735009665e9", time.Unix(1773500966, 5e8)},
 	} {
-		got, ok := parseNumericDate(tc.in)
+		got, ok := jsonread.ParseNumericDate(tc.in)
 		if ok != !tc.want.IsZero() || !got.Equal(tc.want) {
-			t.Errorf("parseNumericDate(%s) = %v, %t; want %v", tc.in, got, ok, tc.want)
+			t.Errorf("jsonread.ParseNumericDate(%s) = %v, %t; want %v", tc.in, got, ok, tc.want)
 		}
 	}
 }

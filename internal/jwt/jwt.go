@@ -15,16 +15,14 @@
 package jwt
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
-	"io"
-	"math"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/latchkey/latchkey"
+
+	"github.com/latchkey/latchkey/internal/jsonread"
 )
 
 // MaxTokenLength is the length in bytes of the longest token Verify reads.
@@ -79,7 +77,7 @@ type wireAccessClaims struct {
 
 // The range of a NumericDate that Sign writes and Verify reads: from the
 // epoch to the last second of year 9999.
-const maxNumericDate = 253402300799
+const maxNumericDate = jsonread.MaxNumericDate
 
 // wireClaims is the encoding of Claims, in the order Passport writes them.
 type wireClaims struct {
@@ -147,21 +145,21 @@ type header struct {
 // understands no extension.
 func decodeHeader(data []byte) (header, bool) {
 	var h header
-	ok := decodeObject(data, func(dec *json.Decoder, key string) bool {
+	ok := jsonread.DecodeObject(data, maxMembers, func(dec *json.Decoder, key string) bool {
 		var ok bool
 		switch key {
 		case "alg":
-			h.alg, ok = readString(dec)
+			h.alg, ok = jsonread.ReadString(dec)
 			h.hasAlg = true
 		case "kid":
-			h.kid, ok = readString(dec)
+			h.kid, ok = jsonread.ReadString(dec)
 			h.hasKid = true
 		case "typ":
-			_, ok = readString(dec)
+			_, ok = jsonread.ReadString(dec)
 		case "crit":
 			return false
 		default:
-			ok = skipValue(dec)
+			ok = jsonread.SkipValue(dec)
 		}
 		return ok
 	})
@@ -181,34 +179,34 @@ func decodeClaims(data []byte) (*Claims, bool) {
 		required = hasAud | hasJTI | hasSub | hasExp | hasScopes
 	)
 	var has int
-	ok := decodeObject(data, func(dec *json.Decoder, key string) bool {
+	ok := jsonread.DecodeObject(data, maxMembers, func(dec *json.Decoder, key string) bool {
 		var ok bool
 		switch key {
 		case "aud":
-			c.Audience, ok = readString(dec)
+			c.Audience, ok = jsonread.ReadString(dec)
 			has |= hasAud
 		case "jti":
-			c.ID, ok = readString(dec)
+			c.ID, ok = jsonread.ReadString(dec)
 			has |= hasJTI
 		case "sub":
-			c.Subject, ok = readString(dec)
+			c.Subject, ok = jsonread.ReadString(dec)
 			has |= hasSub
 		case "iat":
-			c.IssuedAt, ok = readNumericDate(dec)
+			c.IssuedAt, ok = jsonread.ReadNumericDate(dec)
 		case "nbf":
-			c.NotBefore, ok = readNumericDate(dec)
+			c.NotBefore, ok = jsonread.ReadNumericDate(dec)
 		case "exp":
-			c.ExpiresAt, ok = readNumericDate(dec)
+			c.ExpiresAt, ok = jsonread.ReadNumericDate(dec)
 			has |= hasExp
 		case "scopes":
-			c.Scopes, ok = readStrings(dec)
+			c.Scopes, ok = jsonread.ReadStrings(dec)
 			has |= hasScopes
 		case "iss":
-			c.Issuer, ok = readString(dec)
+			c.Issuer, ok = jsonread.ReadString(dec)
 		case "client_id":
-			c.ClientID, ok = readString(dec)
+			c.ClientID, ok = jsonread.ReadString(dec)
 		default:
-			ok = skipValue(dec)
+			ok = jsonread.SkipValue(dec)
 		}
 		return ok
 	})
@@ -221,123 +219,3 @@ func decodeClaims(data []byte) (*Claims, bool) {
 // maxMembers is the most members an object may have: headers and claims
 // have a handful, and the check for duplicates is quadratic.
 const maxMembers = 16
-
-// decodeObject reads data, which must be one JSON object and nothing more,
-// calling member with each key and the decoder before its value; member
-// reads the value and reports whether it is valid. A key that appears twice
-// makes the object invalid, as parsers disagree on which one counts.
-func decodeObject(data []byte, member func(dec *json.Decoder, key string) bool) bool {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
-		return false
-	}
-	var seen []string
-	for dec.More() {
-		t, err := dec.Token()
-		if err != nil {
-			return false
-		}
-		key, ok := t.(string)
-		if !ok || len(seen) == maxMembers {
-			return false
-		}
-		for _, s := range seen {
-			if s == key {
-				return false
-			}
-		}
-		seen = append(seen, key)
-		if !member(dec, key) {
-			return false
-		}
-	}
-	if t, err := dec.Token(); err != nil || t != json.Delim('}') {
-		return false
-	}
-	_, err := dec.Token()
-	return err == io.EOF
-}
-
-func readString(dec *json.Decoder) (string, bool) {
-	t, err := dec.Token()
-	s, ok := t.(string)
-	return s, err == nil && ok
-}
-
-// readStrings reads an array of strings; an empty one is not nil.
-func readStrings(dec *json.Decoder) ([]string, bool) {
-	if t, err := dec.Token(); err != nil || t != json.Delim('[') {
-		return nil, false
-	}
-	a := []string{}
-	for dec.More() {
-		s, ok := readString(dec)
-		if !ok {
-			return nil, false
-		}
-		a = append(a, s)
-	}
-	t, err := dec.Token()
-	return a, err == nil && t == json.Delim(']')
-}
-
-// readNumericDate reads a NumericDate: seconds since the epoch, maybe with
-// a fraction, as Passport writes them (lcobucci/jwt writes microseconds).
-func readNumericDate(dec *json.Decoder) (time.Time, bool) {
-	t, err := dec.Token()
-	n, ok := t.(json.Number)
-	if err != nil || !ok {
-		return time.Time{}, false
-	}
-	return parseNumericDate(string(n))
-}
-
-// parseNumericDate parses the text of a JSON number as a NumericDate in
-// [0, maxNumericDate]. Plain decimals are read exactly, to the nanosecond.
-func parseNumericDate(s string) (time.Time, bool) {
-	if strings.HasPrefix(s, "-") {
-		return time.Time{}, false
-	}
-	if strings.ContainsAny(s, "eE") {
-		f, err := strconv.ParseFloat(s, 64)
-		if err != nil || !(f >= 0 && f <= maxNumericDate) {
-			return time.Time{}, false
-		}
-		sec := math.Floor(f)
-		return time.Unix(int64(sec), int64((f-sec)*1e9)).UTC(), true
-	}
-	whole, frac, _ := strings.Cut(s, ".")
-	sec, err := strconv.ParseInt(whole, 10, 64)
-	if err != nil || sec > maxNumericDate {
-		return time.Time{}, false
-	}
-	var nsec int64
-	for i := range 9 {
-		nsec *= 10
-		if i < len(frac) {
-			nsec += int64(frac[i] - '0')
-		}
-	}
-	return time.Unix(sec, nsec).UTC(), true
-}
-
-// skipValue reads one value of any kind.
-func skipValue(dec *json.Decoder) bool {
-	depth := 0
-	for {
-		t, err := dec.Token()
-		if err != nil {
-			return false
-		}
-		switch t {
-		case json.Delim('{'), json.Delim('['):
-			depth++
-		case json.Delim('}'), json.Delim(']'):
-			depth--
-		}
-		if depth == 0 {
-			return true
-		}
-	}
-}
