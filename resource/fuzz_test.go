@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey/internal/jsonread"
+	"github.com/latchkey/latchkey/internal/jws"
 )
 
 // fuzzNow is the clock of the fuzz targets: fixed, so that no refetch is
@@ -198,21 +199,21 @@ func FuzzParseJWKS(f *testing.F) {
 			if kid == "" || k.kid != kid {
 				t.Fatalf("a key kept under kid %q: %+v", kid, k)
 			}
-			switch k.alg {
+			switch k.Alg {
 			case RS256:
-				if bits := k.rsa.N.BitLen(); bits < minRSABits || bits > maxRSABits || k.sigSize != k.rsa.Size() || k.rsa.E < 3 || k.rsa.E%2 == 0 {
-					t.Fatalf("an RSA key of %d bits, e %d", bits, k.rsa.E)
+				if bits := k.RSA.N.BitLen(); bits < minRSABits || bits > maxRSABits || k.SigSize != k.RSA.Size() || k.RSA.E < 3 || k.RSA.E%2 == 0 {
+					t.Fatalf("an RSA key of %d bits, e %d", bits, k.RSA.E)
 				}
 			case ES256:
-				if k.ec.Curve != elliptic.P256() || k.sigSize != 64 {
+				if k.EC.Curve != elliptic.P256() || k.SigSize != 64 {
 					t.Fatal("an EC key not on P-256")
 				}
 			case EdDSA:
-				if len(k.ed) != ed25519.PublicKeySize || k.sigSize != 64 {
+				if len(k.Ed) != ed25519.PublicKeySize || k.SigSize != 64 {
 					t.Fatal("an Ed25519 key of the wrong size")
 				}
 			default:
-				t.Fatalf("a key of alg %q", k.alg)
+				t.Fatalf("a key of alg %q", k.Alg)
 			}
 		}
 	})
@@ -311,4 +312,9 @@ func FuzzParseIntrospection(f *testing.F) {
 			t.Fatalf("parseIntrospection(%q) = active, encoding/json reads %v", body, m)
 		}
 	})
+}
+
+// split is jws.Split with Verify's bounds.
+func split(token string) (head, payload, sig string, ok bool) {
+	return jws.Split(token, maxTokenLength, maxHeaderLength)
 }

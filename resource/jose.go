@@ -27,43 +27,6 @@ const maxMembers = 32
 // spelling.
 var b64 = base64.RawURLEncoding.Strict()
 
-// isB64URL classes the bytes of a token: base64url, and the dot.
-var isB64URL = func() (t [256]bool) {
-	for _, c := range []byte("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") {
-		t[c] = true
-	}
-	return t
-}()
-
-// split returns the three segments of a JWS in compact form, if token has
-// exactly three, holds only base64url characters and dots, is not longer
-// than maxTokenLength and its header not longer than maxHeaderLength.
-func split(token string) (head, payload, sig string, ok bool) {
-	if len(token) > maxTokenLength {
-		return "", "", "", false
-	}
-	dot1, dot2 := -1, -1
-	for i := 0; i < len(token); i++ {
-		c := token[i]
-		switch {
-		case isB64URL[c]:
-		case c == '.' && dot1 < 0:
-			dot1 = i
-		case c == '.' && dot2 < 0:
-			dot2 = i
-		default:
-			// A fourth segment (JWE has five), or a byte outside
-			// base64url: the decoder would skip CR and LF, so they are
-			// refused here.
-			return "", "", "", false
-		}
-	}
-	if dot2 < 0 || dot1 > maxHeaderLength {
-		return "", "", "", false
-	}
-	return token[:dot1], token[dot1+1 : dot2], token[dot2+1:], true
-}
-
 // header is what Verify reads of a JOSE header.
 type header struct {
 	alg, kid, typ string

@@ -1,12 +1,10 @@
 package resource
 
 import (
-	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rsa"
-	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,15 +14,17 @@ import (
 	"filippo.io/edwards25519"
 
 	"github.com/latchkey/latchkey/internal/jsonread"
+
+	"github.com/latchkey/latchkey/internal/jws"
 )
 
 // The signature algorithms Verify accepts: those Latchkey signs with.
 // Every other one (none, the HMACs, RSA-PSS, the other curves) is
 // refused, whatever the key.
 const (
-	RS256 = "RS256" // RSASSA-PKCS1-v1_5 with SHA-256, RSA keys of 2048 to 8192 bits
-	ES256 = "ES256" // ECDSA on P-256 with SHA-256; R and S, 32 bytes each
-	EdDSA = "EdDSA" // Ed25519 (RFC 8037)
+	RS256 = jws.RS256 // RSASSA-PKCS1-v1_5 with SHA-256, RSA keys of 2048 to 8192 bits
+	ES256 = jws.ES256 // ECDSA on P-256 with SHA-256; R and S, 32 bytes each
+	EdDSA = jws.EdDSA // Ed25519 (RFC 8037)
 )
 
 // RSA key sizes a JWKS may publish: at least 2048 bits (RFC 7518 section
@@ -40,37 +40,10 @@ const (
 const maxKeys = 100
 
 // publicKey is a key of the issuer's JWKS, parsed once, with the one
-// algorithm it verifies. Exactly one of rsa, ec and ed is set.
+// algorithm it verifies.
 type publicKey struct {
-	kid     string
-	alg     string
-	rsa     *rsa.PublicKey
-	ec      *ecdsa.PublicKey
-	ed      ed25519.PublicKey
-	sigSize int // the length of a signature in bytes
-}
-
-// es256Half is the length of R, and of S, in an ES256 signature.
-const es256Half = 32
-
-// verify reports whether sig is k's signature of input by k's algorithm.
-func (k *publicKey) verify(input, sig []byte) bool {
-	if len(sig) != k.sigSize {
-		return false
-	}
-	switch k.alg {
-	case RS256:
-		sum := sha256.Sum256(input)
-		return rsa.VerifyPKCS1v15(k.rsa, crypto.SHA256, sum[:], sig) == nil
-	case ES256:
-		sum := sha256.Sum256(input)
-		r := new(big.Int).SetBytes(sig[:es256Half])
-		s := new(big.Int).SetBytes(sig[es256Half:])
-		return ecdsa.Verify(k.ec, sum[:], r, s)
-	case EdDSA:
-		return ed25519.Verify(k.ed, input, sig)
-	}
-	return false
+	kid string
+	jws.Key
 }
 
 // keySet is a parsed JWKS: its usable keys by kid. It is never changed
@@ -203,7 +176,7 @@ func (j *jwk) publicKey() (*publicKey, error) {
 		if err != nil {
 			return nil, err
 		}
-		k.alg, k.rsa, k.sigSize = RS256, pub, pub.Size()
+		k.Alg, k.RSA, k.SigSize = RS256, pub, pub.Size()
 	case "EC":
 		if j.crv != "P-256" {
 			return nil, errors.New("an EC key not on P-256")
@@ -219,7 +192,7 @@ func (j *jwk) publicKey() (*publicKey, error) {
 		if err != nil {
 			return nil, err
 		}
-		k.alg, k.ec, k.sigSize = ES256, pub, 2*es256Half
+		k.Alg, k.EC, k.SigSize = ES256, pub, 2*jws.ES256Half
 	case "OKP":
 		if j.crv != "Ed25519" {
 			return nil, errors.New("an OKP key not on Ed25519")
@@ -238,14 +211,14 @@ func (j *jwk) publicKey() (*publicKey, error) {
 		if new(edwards25519.Point).MultByCofactor(p).Equal(edwards25519.NewIdentityPoint()) == 1 {
 			return nil, errors.New("an Ed25519 key of small order")
 		}
-		k.alg, k.ed, k.sigSize = EdDSA, ed25519.PublicKey(x), ed25519.SignatureSize
+		k.Alg, k.Ed, k.SigSize = EdDSA, ed25519.PublicKey(x), ed25519.SignatureSize
 	default:
 		return nil, fmt.Errorf("kty %q", j.kty)
 	}
 	// The algorithm is bound to the key: a key's alg, when it names one,
 	// must be its kind's, and a token verifies only by it.
-	if j.alg != "" && j.alg != k.alg {
-		return nil, fmt.Errorf("alg %q on a key of %s", j.alg, k.alg)
+	if j.alg != "" && j.alg != k.Alg {
+		return nil, fmt.Errorf("alg %q on a key of %s", j.alg, k.Alg)
 	}
 	return k, nil
 }

@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/latchkey/latchkey/internal/jws"
 )
 
 // Config configures a Verifier. Issuer and Resource are required.
@@ -294,7 +296,7 @@ func (v *Verifier) Verify(ctx context.Context, token string) (*Claims, error) {
 }
 
 func (v *Verifier) verify(ctx context.Context, token string) (*Claims, error) {
-	head, payload, sig, ok := split(token)
+	head, payload, sig, ok := jws.Split(token, maxTokenLength, maxHeaderLength)
 	if !ok {
 		return nil, ErrMalformed
 	}
@@ -315,11 +317,11 @@ func (v *Verifier) verify(ctx context.Context, token string) (*Claims, error) {
 	}
 	// The key decides the algorithm, never the token: a token that names
 	// another one is refused before any verification by it.
-	if h.alg != k.alg {
+	if h.alg != k.Alg {
 		return nil, ErrAlgorithm
 	}
 	sb, err := b64.DecodeString(sig)
-	if err != nil || !k.verify([]byte(token[:len(head)+1+len(payload)]), sb) {
+	if err != nil || !k.Verify([]byte(token[:len(head)+1+len(payload)]), sb) {
 		return nil, ErrSignature
 	}
 	pb, err := b64.DecodeString(payload)

@@ -22,6 +22,7 @@ import (
 	"github.com/latchkey/latchkey"
 
 	"github.com/latchkey/latchkey/internal/jsonread"
+	"github.com/latchkey/latchkey/internal/jws"
 )
 
 func TestThumbprint(t *testing.T) {
@@ -107,19 +108,19 @@ func TestJWKCoordinatesPadded(t *testing.T) {
 // latter again: Ed25519 signatures are deterministic.
 func TestKnownAnswers(t *testing.T) {
 	b64 := base64.RawURLEncoding
-	es256 := &verifier{alg: ES256, ec: rfc7515ES256Key(t), sigSize: 64}
+	es256 := &verifier{Key: jws.Key{Alg: ES256, EC: rfc7515ES256Key(t), SigSize: 64}}
 	esInput := "eyJhbGciOiJFUzI1NiJ9.eyJpc3MiOiJqb2UiLA0KICJleHAiOjEzMDA4MTkzODAsDQogImh0dHA6Ly9leGFtcGxlLmNvbS9pc19yb290Ijp0cnVlfQ"
 	esSig, _ := b64.DecodeString("DtEhU3ljbEg8L38VWAfUAqOyKAM6-Xx-F4GawxaepmXFCgfTjDxw5djxLa8ISlSApmWQxfKTUJqPP3-Kg6NU1Q")
-	if !es256.verify([]byte(esInput), esSig) {
+	if !es256.Verify([]byte(esInput), esSig) {
 		t.Error("the ES256 signature of RFC 7515, A.3, does not verify")
 	}
-	if es256.verify([]byte(esInput+"x"), esSig) {
+	if es256.Verify([]byte(esInput+"x"), esSig) {
 		t.Error("the ES256 signature of RFC 7515, A.3, verifies another input")
 	}
 
 	seed, _ := b64.DecodeString("nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A")
 	priv := ed25519.NewKeyFromSeed(seed)
-	eddsa := &verifier{alg: EdDSA, ed: priv.Public().(ed25519.PublicKey), sigSize: 64}
+	eddsa := &verifier{Key: jws.Key{Alg: EdDSA, Ed: priv.Public().(ed25519.PublicKey), SigSize: 64}}
 	edInput := "eyJhbGciOiJFZERTQSJ9.RXhhbXBsZSBvZiBFZDI1NTE5IHNpZ25pbmc"
 	edSig := "hgyY0il_MGCjP0JzlnLWG1PPOt7-09PGcvMg3AIbQR6dWbhijcNR4ki4iylGjg5BhVsPt9g7sVvpAr_MuM0KAg"
 	sig, err := sign(priv, []byte(edInput))
@@ -129,7 +130,7 @@ func TestKnownAnswers(t *testing.T) {
 	if got := b64.EncodeToString(sig); got != edSig {
 		t.Errorf("sign(RFC 8037 key, A.4 input) = %s, want %s", got, edSig)
 	}
-	if !eddsa.verify([]byte(edInput), sig) {
+	if !eddsa.Verify([]byte(edInput), sig) {
 		t.Error("the EdDSA signature of RFC 8037, A.4, does not verify")
 	}
 }
@@ -360,7 +361,7 @@ func TestFastPath(t *testing.T) {
 	for _, k := range keys {
 		for _, typ := range []string{TypeJWT, TypeAccessToken} {
 			head := b64.EncodeToString([]byte(`{"typ":"` + typ + `","alg":"` + k.Algorithm + `","kid":"` + k.ID + `"}`))
-			if v := r.byHead[head]; v == nil || v.kid != k.ID || v.alg != k.Algorithm {
+			if v := r.byHead[head]; v == nil || v.kid != k.ID || v.Alg != k.Algorithm {
 				t.Errorf("byHead[%s header of %s key %s] = %+v, want its verifier", typ, k.Algorithm, k.ID, v)
 			}
 			if v := r.lookup(head); v == nil || v.kid != k.ID {
@@ -456,4 +457,9 @@ func TestSmallOrderEd25519Refused(t *testing.T) {
 	if _, err := publicJWK(good); err != nil {
 		t.Errorf("a generated key: %v", err)
 	}
+}
+
+// split is jws.Split with Verify's bounds.
+func split(token string) (head, payload, sig string, ok bool) {
+	return jws.Split(token, MaxTokenLength, maxHeaderLength)
 }

@@ -21,6 +21,8 @@ import (
 	"filippo.io/edwards25519"
 
 	"github.com/latchkey/latchkey"
+
+	"github.com/latchkey/latchkey/internal/jws"
 )
 
 // The algorithms of signing keys. Each key has one, fixed by the kind of
@@ -29,12 +31,12 @@ const (
 	// RS256 is RSASSA-PKCS1-v1_5 with SHA-256 (RFC 7518, section 3.3), with
 	// RSA keys of MinKeyBits to MaxKeyBits. It is the only algorithm
 	// Laravel Passport verifies.
-	RS256 = "RS256"
+	RS256 = jws.RS256
 	// ES256 is ECDSA on the curve P-256 with SHA-256 (RFC 7518, section
 	// 3.4). A signature is R and S, 32 bytes each, not DER.
-	ES256 = "ES256"
+	ES256 = jws.ES256
 	// EdDSA is Ed25519 (RFC 8037). A signature is 64 bytes.
-	EdDSA = "EdDSA"
+	EdDSA = jws.EdDSA
 )
 
 // DefaultAlgorithm is the algorithm of the keys the server makes unless

@@ -14,29 +14,16 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/big"
 	"time"
 
 	"github.com/latchkey/latchkey"
+
+	"github.com/latchkey/latchkey/internal/jws"
 )
 
 // maxHeaderLength is the length of the longest encoded header Verify
 // reads; ours has 106 characters.
 const maxHeaderLength = 512
-
-// tokenByte classes the bytes of a token.
-var tokenByte = func() (t [256]uint8) {
-	for _, c := range []byte("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") {
-		t[c] = base64URL
-	}
-	t['.'] = dot
-	return t
-}()
-
-const (
-	base64URL = 1 + iota
-	dot
-)
 
 // b64 is the encoding of a token's segments. Strict refuses the encodings
 // whose unused bits are not zero, so that each token has one spelling.
@@ -58,39 +45,12 @@ type Keyring struct {
 	jwks             []byte
 }
 
-// verifier is a public key, parsed once, and its algorithm. Exactly one of
-// rsa, ec and ed is set, the one of alg.
+// verifier is a public key, parsed once, and its algorithm.
 type verifier struct {
-	kid     string
-	alg     string
-	rsa     *rsa.PublicKey
-	ec      *ecdsa.PublicKey
-	ed      ed25519.PublicKey
-	sigSize int // the length of a signature in bytes
-	jwk     *jwk
+	kid string
+	jws.Key
+	jwk *jwk
 }
-
-// verify reports whether sig, of v.sigSize bytes, is v's signature of input
-// by v's algorithm.
-func (v *verifier) verify(input, sig []byte) bool {
-	switch v.alg {
-	case RS256:
-		sum := sha256.Sum256(input)
-		return rsa.VerifyPKCS1v15(v.rsa, crypto.SHA256, sum[:], sig) == nil
-	case ES256:
-		sum := sha256.Sum256(input)
-		r := new(big.Int).SetBytes(sig[:es256Half])
-		s := new(big.Int).SetBytes(sig[es256Half:])
-		return ecdsa.Verify(v.ec, sum[:], r, s)
-	case EdDSA:
-		return ed25519.Verify(v.ed, input, sig)
-	}
-	return false
-}
-
-// es256Half is the length of R, and of S, in an ES256 signature: the
-// length of P-256's order.
-const es256Half = 32
 
 // newVerifier parses k's public key and checks that it is a key of k's
 // algorithm whose thumbprint is k's ID.
@@ -115,14 +75,14 @@ func newVerifier(k *latchkey.SigningKey) (*verifier, error) {
 		return nil, errors.New("the id is not the thumbprint of the public key")
 	}
 	j.Kid, j.Use = k.ID, "sig"
-	v := &verifier{kid: k.ID, alg: j.Alg, jwk: j}
+	v := &verifier{kid: k.ID, Key: jws.Key{Alg: j.Alg}, jwk: j}
 	switch pub := pub.(type) {
 	case *rsa.PublicKey:
-		v.rsa, v.sigSize = pub, pub.Size()
+		v.RSA, v.SigSize = pub, pub.Size()
 	case *ecdsa.PublicKey:
-		v.ec, v.sigSize = pub, 2*es256Half
+		v.EC, v.SigSize = pub, 2*jws.ES256Half
 	case ed25519.PublicKey:
-		v.ed, v.sigSize = pub, ed25519.SignatureSize
+		v.Ed, v.SigSize = pub, ed25519.SignatureSize
 	}
 	return v, nil
 }
@@ -149,8 +109,8 @@ func NewKeyring(keys []*latchkey.SigningKey, s *Sealer) (*Keyring, error) {
 		}
 		r.keys = append(r.keys, v)
 		r.byKID[k.ID] = v
-		r.byHead[encodedHeader(v.alg, k.ID, TypeJWT)] = v
-		r.byHead[encodedHeader(v.alg, k.ID, TypeAccessToken)] = v
+		r.byHead[encodedHeader(v.Alg, k.ID, TypeJWT)] = v
+		r.byHead[encodedHeader(v.Alg, k.ID, TypeAccessToken)] = v
 		if !k.Signing() {
 			continue
 		}
@@ -163,10 +123,10 @@ func NewKeyring(keys []*latchkey.SigningKey, s *Sealer) (*Keyring, error) {
 		if r.signer, err = openPrivateKey(k, v, s); err != nil {
 			return nil, err
 		}
-		r.sigSize = v.sigSize
+		r.sigSize = v.SigSize
 		r.signKID = k.ID
-		r.prefix = encodedHeader(v.alg, k.ID, TypeJWT) + "."
-		r.prefixAT = encodedHeader(v.alg, k.ID, TypeAccessToken) + "."
+		r.prefix = encodedHeader(v.Alg, k.ID, TypeJWT) + "."
+		r.prefixAT = encodedHeader(v.Alg, k.ID, TypeAccessToken) + "."
 	}
 	jwks, err := encodeJWKS(r.keys)
 	if err != nil {
@@ -201,13 +161,13 @@ func openPrivateKey(k *latchkey.SigningKey, v *verifier, s *Sealer) (crypto.Sign
 	// Equal is false for keys of different kinds: the private key is of
 	// the kind, and so the algorithm, of the public key.
 	var ok bool
-	switch v.alg {
+	switch v.Alg {
 	case RS256:
-		ok = v.rsa.Equal(pub)
+		ok = v.RSA.Equal(pub)
 	case ES256:
-		ok = v.ec.Equal(pub)
+		ok = v.EC.Equal(pub)
 	case EdDSA:
-		ok = v.ed.Equal(pub)
+		ok = v.Ed.Equal(pub)
 	}
 	if !ok {
 		return nil, fmt.Errorf("jwt: key %s: the private key does not match the public key", k.ID)
@@ -228,9 +188,9 @@ func sign(priv crypto.Signer, input []byte) ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
-		sig := make([]byte, 2*es256Half)
-		r.FillBytes(sig[:es256Half])
-		s.FillBytes(sig[es256Half:])
+		sig := make([]byte, 2*jws.ES256Half)
+		r.FillBytes(sig[:jws.ES256Half])
+		s.FillBytes(sig[jws.ES256Half:])
 		return sig, nil
 	case ed25519.PrivateKey:
 		return ed25519.Sign(priv, input), nil
@@ -326,7 +286,7 @@ func (r *Keyring) VerifySignature(token string) (*Claims, error) {
 // verifySignature is VerifySignature, and also returns the key that
 // verified the token.
 func (r *Keyring) verifySignature(token string) (*Claims, *verifier, error) {
-	head, payload, sig, ok := split(token)
+	head, payload, sig, ok := jws.Split(token, MaxTokenLength, maxHeaderLength)
 	if !ok {
 		return nil, nil, ErrInvalid
 	}
@@ -336,14 +296,14 @@ func (r *Keyring) verifySignature(token string) (*Claims, *verifier, error) {
 			return nil, nil, ErrInvalid
 		}
 	}
-	if b64.DecodedLen(len(sig)) != v.sigSize {
+	if b64.DecodedLen(len(sig)) != v.SigSize {
 		return nil, nil, ErrInvalid
 	}
-	sigBytes := make([]byte, v.sigSize)
-	if n, err := b64.Decode(sigBytes, []byte(sig)); err != nil || n != v.sigSize {
+	sigBytes := make([]byte, v.SigSize)
+	if n, err := b64.Decode(sigBytes, []byte(sig)); err != nil || n != v.SigSize {
 		return nil, nil, ErrInvalid
 	}
-	if !v.verify([]byte(token[:len(head)+1+len(payload)]), sigBytes) {
+	if !v.Verify([]byte(token[:len(head)+1+len(payload)]), sigBytes) {
 		return nil, nil, ErrInvalid
 	}
 
@@ -356,38 +316,6 @@ func (r *Keyring) verifySignature(token string) (*Claims, *verifier, error) {
 		return nil, nil, ErrInvalid
 	}
 	return c, v, nil
-}
-
-// split returns the three segments of token, if it has three, is not
-// longer than MaxTokenLength, has only base64url characters in them, and a
-// header no longer than maxHeaderLength.
-func split(token string) (head, payload, sig string, ok bool) {
-	if len(token) > MaxTokenLength {
-		return "", "", "", false
-	}
-	dot1, dot2 := -1, -1
-	for i := 0; i < len(token); i++ {
-		switch tokenByte[token[i]] {
-		case base64URL:
-		case dot:
-			if dot1 < 0 {
-				dot1 = i
-			} else if dot2 < 0 {
-				dot2 = i
-			} else {
-				return "", "", "", false
-			}
-		default:
-			// Outside base64url: the base64 decoder would skip CR and
-			// LF, so they are refused here.
-			return "", "", "", false
-		}
-	}
-	// Nothing vouches for the header yet: bound the work it makes.
-	if dot2 < 0 || dot1 > maxHeaderLength {
-		return "", "", "", false
-	}
-	return token[:dot1], token[dot1+1 : dot2], token[dot2+1:], true
 }
 
 // KeyID returns the kid that the header of token names, or "" if it names
@@ -410,7 +338,7 @@ func KeyID(token string) string {
 // one Verify reads (both members strings, no crit). It verifies nothing:
 // it tells what a token says it is, to show or to check it.
 func Header(token string) (alg, kid string, ok bool) {
-	head, _, _, ok := split(token)
+	head, _, _, ok := jws.Split(token, MaxTokenLength, maxHeaderLength)
 	if !ok {
 		return "", "", false
 	}
@@ -438,7 +366,7 @@ func (r *Keyring) lookup(head string) *verifier {
 		return nil
 	}
 	v := r.byKID[h.kid]
-	if v == nil || h.alg != v.alg {
+	if v == nil || h.alg != v.Alg {
 		return nil
 	}
 	return v
