@@ -78,6 +78,11 @@ func ValidText(s string) bool {
 // marks (U+200E, U+200F, U+061C), which right-to-left text needs and which
 // reorder nothing beyond themselves.
 func unsafeRune(r rune) bool {
+	if r < utf8.RuneSelf {
+		// ASCII, most text: no formatting character or noncharacter
+		// among it, only the controls.
+		return r < ' ' || r == 0x7f
+	}
 	switch r {
 	case '\u200C', '\u200D', '\u200E', '\u200F', '\u061C':
 		return false
