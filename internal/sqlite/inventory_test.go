@@ -66,3 +66,17 @@ func explain(t *testing.T, db *DB, query string, args ...any) string {
 	}
 	return b.String()
 }
+
+// TestResourceTokensPlan checks that deleting a resource finds the tokens
+// issued for it in the partial index of migration 0021, in both of the
+// statements of revokeTokens (the live tokens it selects, and the parents
+// of the descendants), rather than in a scan of every token.
+func TestResourceTokensPlan(t *testing.T) {
+	db := open(t)
+	for _, where := range []string{`revoked = 0 AND ` + resourceTokens, resourceTokens} {
+		plan := explain(t, db, `SELECT t.id FROM oauth_access_tokens t WHERE `+where, "https://api.example.com/")
+		if !strings.Contains(plan, "USING INDEX oauth_access_tokens_audience") {
+			t.Errorf("WHERE %s: plan:\n%s\nwant a read of oauth_access_tokens_audience", where, plan)
+		}
+	}
+}
