@@ -5,26 +5,37 @@ import (
 	"time"
 )
 
-// The WAL is copied into the database file (a checkpoint) by SQLite
-// itself once it holds walAutocheckpoint pages, at the COMMIT that
-// reached them, and by the store every checkpointEvery.
+// The WAL is copied into the database file (a checkpoint) by a
+// connection of its own, the checkpointer, every checkpointEvery; and by
+// the writer, as SQLite does by itself, at the COMMIT that brings the WAL
+// to walAutocheckpoint pages.
 //
-// SQLite's default, 1,000 pages (4 MiB), made a stream of creates
-// checkpoint some 25 times a second: each checkpoint copies every page
-// the WAL holds, however often it was written since, and syncs the WAL and
-// the database file, and the writer waits for it. A checkpoint of 10,000
-// pages (40 MiB) copies the pages written over and over (the right edge
-// of each index) once for ten times as many creates.
+// A checkpoint syncs the WAL, copies the latest version of each page it
+// holds into the database file, and syncs that file. Under a stream of
+// creates that is 20-120 ms of work a second (measured on the machine of
+// docs/benchmarks.md), and when the writer ran it, every write waited for
+// it: a stall once a second, the p99 of creates at 130-170 ms. The
+// checkpointer's checkpoints are PASSIVE: they copy what was committed
+// when they began, beside the writer, which goes on committing.
+//
+// A passive checkpoint never catches up with a writer that never stops,
+// and SQLite starts the WAL again from its beginning only when a write
+// begins with all of it copied. So the writer keeps its own checkpoint at
+// walAutocheckpoint pages, which then finds nearly everything copied
+// already, and after which the WAL starts again: the WAL stays under 10,000
+// pages (40 MiB). SQLite's default, 1,000 pages (4 MiB), would restart it
+// some 25 times a second under creates, each time for a checkpoint of the
+// writer's own.
 //
 // With synchronous=NORMAL, a checkpoint is also when the WAL is synced
 // to the disk (a COMMIT only writes it): a power loss or a crash of the
 // operating system loses the commits since the last checkpoint, and so
-// the store checkpoints every checkpointEvery, whether or not the WAL is
-// full, to keep that to the last second or so. A crash of the process
-// loses nothing committed.
+// the checkpointer runs every checkpointEvery, whether or not the WAL is
+// full, to keep that to the last tenth of a second or so. A crash of the
+// process loses nothing committed.
 const (
 	walAutocheckpoint = 10000
-	checkpointEvery   = time.Second
+	checkpointEvery   = 100 * time.Millisecond
 )
 
 // checkpoints runs a checkpoint at each tick of ticks until stop is
@@ -47,11 +58,11 @@ func (db *DB) checkpoints(ticks <-chan time.Time, checkpointed func(), stop <-ch
 	}
 }
 
-// checkpoint copies the WAL into the database file, syncing the WAL first,
-// on the write connection, between two writes: the WAL is then copied
-// whole (unless a read holds an older snapshot), and the next write starts
-// it again from the beginning. PASSIVE: it never waits for a read.
+// checkpoint copies the WAL into the database file, as much of it as was
+// committed when it began, syncing the WAL first, on the checkpointer's
+// connection: PASSIVE, it waits neither for reads nor for the writer, and
+// holds up neither.
 func (db *DB) checkpoint(ctx context.Context) error {
-	_, err := db.write.ExecContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`)
+	_, err := db.checkpointer.ExecContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`)
 	return err
 }

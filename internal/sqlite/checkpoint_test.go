@@ -1,8 +1,10 @@
 package sqlite
 
 import (
+	"context"
 	"os"
 	"path/filepath"
+	"runtime"
 	"testing"
 	"time"
 
@@ -66,6 +68,70 @@ func TestCheckpointEachTick(t *testing.T) {
 	checkpoint()
 	if !inDatabaseFile(t, path, "alice") {
 		t.Error("after a tick, the user created is not in the database file: it is only in the WAL, which no checkpoint synced")
+	}
+}
+
+// TestCheckpointBesideTheWriter: the store's checkpoint neither waits for
+// the write connection nor for a write transaction under way on it, and
+// copies what was committed before that transaction into the database
+// file. A checkpoint that ran on the write connection would wait for it,
+// which its count of waits shows, and hold up every write meanwhile.
+func TestCheckpointBesideTheWriter(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "test.db")
+	ticks := make(chan time.Time)
+	done := make(chan struct{}, 1)
+	db, err := openWith(t.Context(), path, ticks, func() { done <- struct{}{} })
+	if err != nil {
+		t.Fatalf("openWith() = %v", err)
+	}
+	t.Cleanup(func() {
+		if err := db.Close(); err != nil {
+			t.Errorf("Close() = %v", err)
+		}
+	})
+	if err := db.Migrate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	u := &latchkey.User{Username: "alice", Email: "alice@example.com", Status: latchkey.StatusActive}
+	if err := db.CreateUser(t.Context(), u); err != nil {
+		t.Fatal(err)
+	}
+
+	// Hold the write connection, in a write transaction with a write not
+	// yet committed.
+	conn, err := db.write.Conn(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(t.Context(), `BEGIN IMMEDIATE`); err != nil {
+		t.Fatal(err)
+	}
+	defer conn.ExecContext(context.Background(), `ROLLBACK`)
+	if _, err := conn.ExecContext(t.Context(),
+		`INSERT INTO users (username, email, search_folded, created_at, updated_at)
+		VALUES ('bob', 'bob@example.com', 'bob', '2026-01-01T00:00:00.000000Z', '2026-01-01T00:00:00.000000Z')`); err != nil {
+		t.Fatal(err)
+	}
+
+	waits := db.write.Stats().WaitCount
+	ticks <- time.Now()
+	for {
+		select {
+		case <-done:
+			if !inDatabaseFile(t, path, "alice") {
+				t.Error("after a checkpoint beside a write transaction, the user committed before it is not in the database file")
+			}
+			if inDatabaseFile(t, path, "bob") {
+				t.Error("a write not committed is in the database file")
+			}
+			return
+		default:
+		}
+		if db.write.Stats().WaitCount > waits {
+			t.Fatal("the checkpoint waits for the write connection")
+		}
+		runtime.Gosched()
 	}
 }
 

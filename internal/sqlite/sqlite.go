@@ -4,7 +4,8 @@
 //
 // The database runs in WAL mode, so that reads never wait for a write,
 // with synchronous=NORMAL: a COMMIT writes the WAL, and a checkpoint,
-// every second or at 10,000 pages, syncs it to the disk (see
+// every tenth of a second on a connection of its own beside the writer,
+// or by the writer at 10,000 pages, syncs it to the disk (see
 // walAutocheckpoint).
 // Every write goes through a single connection, in transactions that take
 // the write lock as they begin (BEGIN IMMEDIATE): writers in one process
@@ -52,8 +53,9 @@ import (
 // DB is a Latchkey store in an SQLite database file. It is safe for
 // concurrent use.
 type DB struct {
-	write *sql.DB // one connection, for every write
-	read  *sql.DB // read-only connections, for reads outside a write
+	write        *sql.DB // one connection, for every write
+	read         *sql.DB // read-only connections, for reads outside a write
+	checkpointer *sql.DB // one connection, for the checkpoints (see checkpoints)
 
 	mu    sync.Mutex
 	stmts map[string]*sql.Stmt // prepared reads, by query
@@ -129,7 +131,19 @@ func openWith(ctx context.Context, path string, checkpoints <-chan time.Time, ch
 		write.Close()
 		return nil, openError(path, err)
 	}
-	db := &DB{write: write, read: read, stmts: map[string]*sql.Stmt{},
+	// The checkpointer writes the database file, so it is not read-only;
+	// it never runs a transaction.
+	checkpointer, err := sql.Open("sqlite", dsn(path, false))
+	if err != nil {
+		read.Close()
+		write.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	checkpointer.SetMaxOpenConns(1)
+	checkpointer.SetMaxIdleConns(1)
+	checkpointer.SetConnMaxLifetime(0)
+	checkpointer.SetConnMaxIdleTime(0)
+	db := &DB{write: write, read: read, checkpointer: checkpointer, stmts: map[string]*sql.Stmt{},
 		stop: make(chan struct{}), stopped: make(chan struct{})}
 	db.group.prepare = createQueries
 	go db.checkpoints(checkpoints, checkpointed, db.stop, db.stopped)
@@ -249,7 +263,7 @@ func (db *DB) Close() error {
 		delete(db.stmts, q)
 	}
 	db.mu.Unlock()
-	errs = append(errs, db.group.close(), db.read.Close(), db.write.Close())
+	errs = append(errs, db.group.close(), db.read.Close(), db.checkpointer.Close(), db.write.Close())
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("sqlite: close: %w", err)
 	}
