@@ -513,7 +513,8 @@ func TestBadCommandLines(t *testing.T) {
 		{"token create without user", []string{"token", "create", "--name", "x"}, 2},
 		{"token create for nobody", []string{"token", "create", "--user", "nobody", "--name", "x"}, 1},
 		{"token create unknown scope", []string{"token", "create", "--user", "1", "--name", "x", "--scopes", "nope"}, 1},
-		{"token revoke bad id", []string{"token", "revoke", "xyz"}, 1},
+		{"token revoke bad id", []string{"token", "revoke", "xyz"}, 2},
+		{"token rotate bad id", []string{"token", "rotate", strings.Repeat("AB", 40)}, 2},
 		{"user create bad email", []string{"user", "create", "--username", "x", "--email", "not an email"}, 1},
 		{"user create bad permission", []string{"user", "create", "--username", "x", "--email", "x@example.com", "--grant", "root"}, 1},
 		{"user update nothing", []string{"user", "update", "1"}, 2},
@@ -535,6 +536,24 @@ func TestBadCommandLines(t *testing.T) {
 				t.Errorf("latchkey %v: exit %d (%v), want %d", tc.args, got, err, tc.want)
 			}
 		})
+	}
+}
+
+// TestTokenArgumentNotEchoed: a token given where its id belongs is
+// refused as a bad command line, without being written back.
+func TestTokenArgumentNotEchoed(t *testing.T) {
+	env := testEnv(map[string]string{"LATCHKEY_DATABASE": filepath.Join(t.TempDir(), "b.db")})
+	mustCLI(t, env, "migrate")
+	const secret = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl"
+	for _, cmd := range []string{"revoke", "rotate"} {
+		var out bytes.Buffer
+		err := run(t.Context(), []string{"token", cmd, secret}, env, strings.NewReader(""), &out, &out)
+		if exitCode(err) != 2 || !strings.Contains(fmt.Sprint(err), "TOKEN_ID is a token's id") {
+			t.Errorf("token %s TOKEN: %v (exit %d), want a usage error saying what TOKEN_ID is", cmd, err, exitCode(err))
+		}
+		if strings.Contains(fmt.Sprint(err), "eyJ") || strings.Contains(out.String(), "eyJ") {
+			t.Errorf("token %s TOKEN wrote the token back: %v %q", cmd, err, out.String())
+		}
 	}
 }
 

@@ -121,6 +121,10 @@ func (e *env) tokenRevoke(ctx context.Context, args []string) error {
 	if fs.NArg() != 1 {
 		return usagef("token revoke: want exactly one TOKEN_ID (80 hex characters)")
 	}
+	if !latchkey.ValidTokenID(fs.Arg(0)) {
+		// The argument is not echoed: it may be a token itself.
+		return usagef("token revoke: TOKEN_ID is a token's id, 80 lowercase hex characters (see latchkey token list), not the token")
+	}
 	return e.withService(ctx, db, nil, func(svc *service.Service) error {
 		revoked, err := svc.OperatorRevokeToken(ctx, fs.Arg(0))
 		if err != nil {
@@ -149,6 +153,10 @@ func (e *env) tokenRotate(ctx context.Context, args []string) error {
 	}
 	if fs.NArg() != 1 {
 		return usagef("token rotate: want exactly one TOKEN_ID (80 hex characters)")
+	}
+	if !latchkey.ValidTokenID(fs.Arg(0)) {
+		// The argument is not echoed: it may be a token itself.
+		return usagef("token rotate: TOKEN_ID is a token's id, 80 lowercase hex characters (see latchkey token list), not the token")
 	}
 	g := time.Duration(0)
 	if *grace != "0" && *grace != "0s" {
