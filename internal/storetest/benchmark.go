@@ -1,6 +1,8 @@
 package storetest
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"runtime"
 	"sync/atomic"
@@ -62,11 +64,14 @@ func Benchmark(b *testing.B, open func(b *testing.B) latchkey.Store) {
 	})
 
 	// Creates from 8 goroutines at once, whatever GOMAXPROCS is, as a
-	// server under load makes them: each with the audit record the
-	// service writes with it.
+	// server under load makes them through the API: each made by a token
+	// (whose row the create reads: the parent must be live), with a random
+	// id and the time of its create, and with the audit record the service
+	// writes with it, which tells the owner (a notification row).
 	b.Run("CreateTokenParallel", func(b *testing.B) {
 		s := open(b)
 		u := createUser(b, s, newUser("alice"))
+		parent := createToken(b, s, newToken(0, u.ID))
 		const concurrency = 8
 		procs := runtime.GOMAXPROCS(0)
 		b.SetParallelism((concurrency + procs - 1) / procs)
@@ -74,10 +79,18 @@ func Benchmark(b *testing.B, open func(b *testing.B) latchkey.Store) {
 		b.ResetTimer()
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
-				tok := newToken(int(next.Add(1)), u.ID)
+				n := next.Add(1)
+				tok := newToken(0, u.ID)
+				var id [latchkey.TokenIDLength / 2]byte
+				rand.Read(id[:])
+				tok.ID = hex.EncodeToString(id[:])
+				tok.ParentID = parent.ID
+				tok.CreatedAt = at(time.Duration(n) * time.Microsecond)
+				tok.UpdatedAt = tok.CreatedAt
 				rec := &latchkey.AuditRecord{
-					At: at(0), Action: latchkey.AuditTokenCreated, Actor: latchkey.ActorUser,
-					ActorUserID: &u.ID, SubjectUserID: &u.ID, SubjectID: tok.ID,
+					At: tok.CreatedAt, Action: latchkey.AuditTokenCreated, Notify: latchkey.NoteTokenCreated,
+					Actor: latchkey.ActorUser, ActorUserID: &u.ID, ActorTokenID: parent.ID,
+					SubjectUserID: &u.ID, SubjectID: tok.ID,
 					Origin: latchkey.Origin{Address: "192.0.2.9", UserAgent: "wrk/4"}, Detail: "scopes *",
 				}
 				if err := s.CreateToken(b.Context(), tok, rec); err != nil {
