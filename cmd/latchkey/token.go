@@ -123,7 +123,7 @@ func (e *env) tokenRevoke(ctx context.Context, args []string) error {
 	}
 	if !latchkey.ValidTokenID(fs.Arg(0)) {
 		// The argument is not echoed: it may be a token itself.
-		return usagef("token revoke: TOKEN_ID is a token's id, 80 lowercase hex characters (see latchkey token list), not the token")
+		return usagef("token revoke: TOKEN_ID is a token's id: 80 lowercase hex characters, as latchkey token list --user USER shows them")
 	}
 	return e.withService(ctx, db, nil, func(svc *service.Service) error {
 		revoked, err := svc.OperatorRevokeToken(ctx, fs.Arg(0))
@@ -156,7 +156,7 @@ func (e *env) tokenRotate(ctx context.Context, args []string) error {
 	}
 	if !latchkey.ValidTokenID(fs.Arg(0)) {
 		// The argument is not echoed: it may be a token itself.
-		return usagef("token rotate: TOKEN_ID is a token's id, 80 lowercase hex characters (see latchkey token list), not the token")
+		return usagef("token rotate: TOKEN_ID is a token's id: 80 lowercase hex characters, as latchkey token list --user USER shows them")
 	}
 	g := time.Duration(0)
 	if *grace != "0" && *grace != "0s" {

@@ -23,7 +23,7 @@ import (
 // begins with all of it copied. So the writer keeps its own checkpoint at
 // walAutocheckpoint pages, which then finds nearly everything copied
 // already, and after which the WAL starts again: the WAL stays under 10,000
-// pages (40 MiB). SQLite's default, 1,000 pages (4 MiB), would restart it
+// pages (40 MB). SQLite's default, 1,000 pages (4 MB), would restart it
 // some 25 times a second under creates, each time for a checkpoint of the
 // writer's own.
 //
@@ -31,7 +31,8 @@ import (
 // to the disk (a COMMIT only writes it): a power loss or a crash of the
 // operating system loses the commits since the last checkpoint, and so
 // the checkpointer runs every checkpointEvery, whether or not the WAL is
-// full, to keep that to the last tenth of a second or so. A crash of the
+// full, to keep that to the last tenth of a second or so (but for a long
+// read, which holds checkpoints back: see docs/operations.md). A crash of the
 // process loses nothing committed.
 const (
 	walAutocheckpoint = 10000
