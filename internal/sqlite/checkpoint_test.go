@@ -158,3 +158,46 @@ func TestCloseStopsCheckpoints(t *testing.T) {
 	}
 	db.Close() // the connections are closed already; it must not block or panic
 }
+
+// TestWALStaysBounded: the checkpointer alone never lets the WAL start
+// again under a writer that never stops; the writer's own checkpoint at
+// walAutocheckpoint pages does. With no tick of the checkpointer at all,
+// a stream of creates restarts the WAL (its header's checkpoint sequence
+// moves) and keeps the file under walAutocheckpoint pages and the last
+// commit's.
+func TestWALStaysBounded(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "test.db")
+	db, err := openWith(t.Context(), path, make(chan time.Time), nil)
+	if err != nil {
+		t.Fatalf("openWith() = %v", err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if err := db.Migrate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	u := groupUser(t, db)
+	// walHeader returns the WAL's size in pages and its checkpoint
+	// sequence number (bytes 12-15 of its header, big-endian).
+	walHeader := func() (pages int64, seq uint32) {
+		b, err := os.ReadFile(path + "-wal")
+		if err != nil || len(b) < 32 {
+			t.Fatalf("reading the WAL: %v (%d bytes)", err, len(b))
+		}
+		return int64(len(b)-32) / (4096 + 24), uint32(b[12])<<24 | uint32(b[13])<<16 | uint32(b[14])<<8 | uint32(b[15])
+	}
+	_, seq0 := walHeader()
+	const creates = 1500 // each commits 15 pages or more: over twice walAutocheckpoint
+	for i := range creates {
+		tok := groupToken(i, u.ID)
+		if err := db.CreateToken(t.Context(), tok, created(tok)); err != nil {
+			t.Fatalf("CreateToken(%d) = %v", i, err)
+		}
+	}
+	pages, seq := walHeader()
+	if seq == seq0 {
+		t.Errorf("after %d creates the WAL never started again (checkpoint sequence %d): it only grows", creates, seq)
+	}
+	if pages > walAutocheckpoint+100 {
+		t.Errorf("the WAL holds %d pages after %d creates, want at most %d and the last commit's", pages, creates, walAutocheckpoint)
+	}
+}
