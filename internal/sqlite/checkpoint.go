@@ -22,8 +22,9 @@ import (
 // and SQLite starts the WAL again from its beginning only when a write
 // begins with all of it copied. So the writer keeps its own checkpoint at
 // walAutocheckpoint pages, which then finds nearly everything copied
-// already, and after which the WAL starts again: the WAL stays under 10,000
-// pages (40 MB). SQLite's default, 1,000 pages (4 MB), would restart it
+// already, and after which the WAL starts again: the WAL stays at about
+// 10,000 pages (41 MB; the commit that crosses the mark writes its pages
+// first), but for a long read (below). SQLite's default, 1,000 pages (4 MB), would restart it
 // some 25 times a second under creates, each time for a checkpoint of the
 // writer's own.
 //
@@ -34,8 +35,18 @@ import (
 // full, to keep that to the last tenth of a second or so (but for a long
 // read, which holds checkpoints back: see docs/operations.md). A crash of the
 // process loses nothing committed.
+//
+// A read holds back every checkpoint while it is open: none may copy past
+// what the read had in view when it began, so the WAL grows, unsynced,
+// until the read ends (an export of the inventory as CSV to a slow
+// client, a backup). When the WAL starts again after that, SQLite keeps
+// the file as large as it grew and writes over it; walSizeLimit, the
+// writer's journal_size_limit, is what the writer's first commit then
+// cuts it back to: above what the WAL reaches otherwise (walAutocheckpoint
+// pages and a commit's), so that it is never cut only to grow again.
 const (
 	walAutocheckpoint = 10000
+	walSizeLimit      = 64 << 20
 	checkpointEvery   = 100 * time.Millisecond
 )
 

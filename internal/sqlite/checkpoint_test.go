@@ -2,6 +2,8 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
+	"io"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -159,6 +161,79 @@ func TestCloseStopsCheckpoints(t *testing.T) {
 	db.Close() // the connections are closed already; it must not block or panic
 }
 
+// walHeader returns the size of the WAL at path in pages and its
+// checkpoint sequence number (bytes 12-15 of its header, big-endian),
+// which moves each time the WAL starts again.
+func walHeader(t *testing.T, path string) (pages int64, seq uint32) {
+	t.Helper()
+	f, err := os.Open(path + "-wal")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var b [32]byte
+	if _, err := io.ReadFull(f, b[:]); err != nil {
+		t.Fatalf("reading the WAL's header: %v", err)
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return (fi.Size() - 32) / (4096 + 24), uint32(b[12])<<24 | uint32(b[13])<<16 | uint32(b[14])<<8 | uint32(b[15])
+}
+
+// TestWALCutBackAfterALongRead: a read held open lets the WAL grow a
+// quarter past walSizeLimit (no checkpoint may copy past it); once it ends and the WAL
+// starts again, the writer cuts the file back to walSizeLimit, rather than
+// keep it at its largest for as long as the server runs.
+func TestWALCutBackAfterALongRead(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "test.db")
+	db, err := openWith(t.Context(), path, make(chan time.Time), nil)
+	if err != nil {
+		t.Fatalf("openWith() = %v", err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if err := db.Migrate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	u := groupUser(t, db)
+	n := 0
+	create := func() {
+		t.Helper()
+		tok := groupToken(n, u.ID)
+		n++
+		if err := db.CreateToken(t.Context(), tok, created(tok)); err != nil {
+			t.Fatalf("CreateToken(%d) = %v", n, err)
+		}
+	}
+	limit := int64(walSizeLimit) / (4096 + 24)
+
+	read, err := db.read.BeginTx(t.Context(), &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var users int
+	if err := read.QueryRowContext(t.Context(), `SELECT count(*) FROM users`).Scan(&users); err != nil {
+		t.Fatal(err)
+	}
+	for pages, _ := walHeader(t, path); pages <= limit+limit/4; pages, _ = walHeader(t, path) {
+		create()
+	}
+	if err := read.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	// The writer's own checkpoint now copies it all, and the WAL starts
+	// again at the next commit, which cuts it back.
+	_, seq := walHeader(t, path)
+	for _, s := walHeader(t, path); s == seq; _, s = walHeader(t, path) {
+		create()
+	}
+	create()
+	if pages, _ := walHeader(t, path); pages > limit {
+		t.Errorf("after the long read ended and the WAL started again, it holds %d pages, want it cut back to %d", pages, limit)
+	}
+}
+
 // TestWALStaysBounded: the checkpointer alone never lets the WAL start
 // again under a writer that never stops; the writer's own checkpoint at
 // walAutocheckpoint pages does. With no tick of the checkpointer at all,
@@ -176,16 +251,7 @@ func TestWALStaysBounded(t *testing.T) {
 		t.Fatal(err)
 	}
 	u := groupUser(t, db)
-	// walHeader returns the WAL's size in pages and its checkpoint
-	// sequence number (bytes 12-15 of its header, big-endian).
-	walHeader := func() (pages int64, seq uint32) {
-		b, err := os.ReadFile(path + "-wal")
-		if err != nil || len(b) < 32 {
-			t.Fatalf("reading the WAL: %v (%d bytes)", err, len(b))
-		}
-		return int64(len(b)-32) / (4096 + 24), uint32(b[12])<<24 | uint32(b[13])<<16 | uint32(b[14])<<8 | uint32(b[15])
-	}
-	_, seq0 := walHeader()
+	_, seq0 := walHeader(t, path)
 	const creates = 1500 // each commits 15 pages or more: over twice walAutocheckpoint
 	for i := range creates {
 		tok := groupToken(i, u.ID)
@@ -193,7 +259,7 @@ func TestWALStaysBounded(t *testing.T) {
 			t.Fatalf("CreateToken(%d) = %v", i, err)
 		}
 	}
-	pages, seq := walHeader()
+	pages, seq := walHeader(t, path)
 	if seq == seq0 {
 		t.Errorf("after %d creates the WAL never started again (checkpoint sequence %d): it only grows", creates, seq)
 	}

@@ -246,6 +246,9 @@ func dsn(path string, readOnly bool) string {
 		q.Add("_pragma", "temp_store(MEMORY)")
 		// When the writer checkpoints (see walAutocheckpoint).
 		q.Add("_pragma", "wal_autocheckpoint("+strconv.Itoa(walAutocheckpoint)+")")
+		// What the WAL file is cut back to when it starts again, after a
+		// long read let it grow (see walSizeLimit).
+		q.Add("_pragma", "journal_size_limit("+strconv.Itoa(walSizeLimit)+")")
 	}
 	// Escape what would end or change the path of an SQLite URI filename.
 	escaped := strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(path)
