@@ -112,18 +112,26 @@ func day(t *time.Time) string {
 	return t.UTC().Format("2006-01-02 15:04")
 }
 
+// tokenIDArg checks that the one argument of the command cmd is a token
+// id. The argument is not echoed: it may be a token itself.
+func tokenIDArg(cmd string, fs *flagSet) error {
+	if fs.NArg() != 1 {
+		return usagef("%s: want exactly one TOKEN_ID (80 hex characters)", cmd)
+	}
+	if !latchkey.ValidTokenID(fs.Arg(0)) {
+		return usagef("%s: TOKEN_ID is a token's id: 80 lowercase hex characters, as latchkey token list --user USER shows them", cmd)
+	}
+	return nil
+}
+
 func (e *env) tokenRevoke(ctx context.Context, args []string) error {
 	fs := e.flags("token revoke", "token revoke TOKEN_ID")
 	db := fs.dbFlags()
 	if err := fs.parse(args); err != nil {
 		return err
 	}
-	if fs.NArg() != 1 {
-		return usagef("token revoke: want exactly one TOKEN_ID (80 hex characters)")
-	}
-	if !latchkey.ValidTokenID(fs.Arg(0)) {
-		// The argument is not echoed: it may be a token itself.
-		return usagef("token revoke: TOKEN_ID is a token's id: 80 lowercase hex characters, as latchkey token list --user USER shows them")
+	if err := tokenIDArg("token revoke", fs); err != nil {
+		return err
 	}
 	return e.withService(ctx, db, nil, func(svc *service.Service) error {
 		revoked, err := svc.OperatorRevokeToken(ctx, fs.Arg(0))
@@ -151,12 +159,8 @@ func (e *env) tokenRotate(ctx context.Context, args []string) error {
 	if err := fs.parse(args); err != nil {
 		return err
 	}
-	if fs.NArg() != 1 {
-		return usagef("token rotate: want exactly one TOKEN_ID (80 hex characters)")
-	}
-	if !latchkey.ValidTokenID(fs.Arg(0)) {
-		// The argument is not echoed: it may be a token itself.
-		return usagef("token rotate: TOKEN_ID is a token's id: 80 lowercase hex characters, as latchkey token list --user USER shows them")
+	if err := tokenIDArg("token rotate", fs); err != nil {
+		return err
 	}
 	g := time.Duration(0)
 	if *grace != "0" && *grace != "0s" {

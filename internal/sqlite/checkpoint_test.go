@@ -188,14 +188,7 @@ func walHeader(t *testing.T, path string) (pages int64, seq uint32) {
 // keep it at its largest for as long as the server runs.
 func TestWALCutBackAfterALongRead(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "test.db")
-	db, err := openWith(t.Context(), path, make(chan time.Time), nil)
-	if err != nil {
-		t.Fatalf("openWith() = %v", err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if err := db.Migrate(t.Context()); err != nil {
-		t.Fatal(err)
-	}
+	db := openQuiet(t, path)
 	u := groupUser(t, db)
 	n := 0
 	create := func() {
@@ -242,14 +235,7 @@ func TestWALCutBackAfterALongRead(t *testing.T) {
 // commit's.
 func TestWALStaysBounded(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "test.db")
-	db, err := openWith(t.Context(), path, make(chan time.Time), nil)
-	if err != nil {
-		t.Fatalf("openWith() = %v", err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if err := db.Migrate(t.Context()); err != nil {
-		t.Fatal(err)
-	}
+	db := openQuiet(t, path)
 	u := groupUser(t, db)
 	_, seq0 := walHeader(t, path)
 	const creates = 1500 // each commits 15 pages or more: over twice walAutocheckpoint

@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/latchkey/latchkey/internal/httpapi"
 	"github.com/latchkey/latchkey/internal/jwt"
@@ -89,14 +88,7 @@ func TestPingWritesNothing(t *testing.T) {
 	// The store's checkpointer never ticks: a checkpoint of its own,
 	// racing the one below, would leave pages to copy into the file
 	// while Ping runs.
-	db, err := openWith(t.Context(), path, make(chan time.Time), nil)
-	if err != nil {
-		t.Fatalf("openWith() = %v", err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if err := db.Migrate(t.Context()); err != nil {
-		t.Fatal(err)
-	}
+	db := openQuiet(t, path)
 	if _, err := db.write.ExecContext(t.Context(), "PRAGMA wal_checkpoint(TRUNCATE)"); err != nil {
 		t.Fatal(err)
 	}

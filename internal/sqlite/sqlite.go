@@ -103,14 +103,10 @@ func openWith(ctx context.Context, path string, checkpoints <-chan time.Time, ch
 		return nil, errors.New("sqlite: open: empty path")
 	}
 	createPrivate(path)
-	write, err := sql.Open("sqlite", dsn(path, false))
+	write, err := openOne(path)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+		return nil, err
 	}
-	write.SetMaxOpenConns(1)
-	write.SetMaxIdleConns(1)
-	write.SetConnMaxLifetime(0)
-	write.SetConnMaxIdleTime(0)
 	// The writer connects first: it creates the file and turns on WAL mode
 	// before any reader looks at it.
 	if err := write.PingContext(ctx); err != nil {
@@ -133,20 +129,30 @@ func openWith(ctx context.Context, path string, checkpoints <-chan time.Time, ch
 	}
 	// The checkpointer writes the database file, so it is not read-only;
 	// it never runs a transaction.
-	checkpointer, err := sql.Open("sqlite", dsn(path, false))
+	checkpointer, err := openOne(path)
 	if err != nil {
 		read.Close()
 		write.Close()
-		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+		return nil, err
 	}
-	checkpointer.SetMaxOpenConns(1)
-	checkpointer.SetMaxIdleConns(1)
-	checkpointer.SetConnMaxLifetime(0)
-	checkpointer.SetConnMaxIdleTime(0)
 	db := &DB{write: write, read: read, checkpointer: checkpointer, stmts: map[string]*sql.Stmt{},
 		stop: make(chan struct{}), stopped: make(chan struct{})}
 	db.group.prepare = createQueries
 	go db.checkpoints(checkpoints, checkpointed, db.stop, db.stopped)
+	return db, nil
+}
+
+// openOne returns a pool of one read-write connection to the database at
+// path, kept open for as long as the pool is.
+func openOne(path string) (*sql.DB, error) {
+	db, err := sql.Open("sqlite", dsn(path, false))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	db.SetMaxOpenConns(1)
+	db.SetMaxIdleConns(1)
+	db.SetConnMaxLifetime(0)
+	db.SetConnMaxIdleTime(0)
 	return db, nil
 }
 

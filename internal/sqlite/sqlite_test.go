@@ -44,6 +44,22 @@ func openPath(tb testing.TB, path string) *DB {
 	return db
 }
 
+// openQuiet opens and migrates the database at path with a checkpointer
+// that never ticks, for the tests that read the database's files: only
+// the writer's own checkpoint at walAutocheckpoint pages copies the WAL.
+func openQuiet(t *testing.T, path string) *DB {
+	t.Helper()
+	db, err := openWith(t.Context(), path, make(chan time.Time), nil)
+	if err != nil {
+		t.Fatalf("openWith() = %v", err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if err := db.Migrate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	return db
+}
+
 func BenchmarkStore(b *testing.B) {
 	storetest.Benchmark(b, func(b *testing.B) latchkey.Store { return open(b) })
 }
